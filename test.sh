@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, runs every test; the last line is "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/common.sh
+need_dotnet
+apt_install dataset-fashion-mnist
+
+log "building (Release)…"
+dotnet build QuantSharp.slnx -c Release -nologo -v q 2>&1 | tail -n 3
+
+out=$(mktemp)
+status=0
+dotnet test QuantSharp.slnx -c Release --no-build -nologo 2>&1 | tee "$out" || status=$?
+
+# Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12 …").
+passed=$(grep -Eo 'Passed: +[0-9]+' "$out" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$out" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo 'Skipped: +[0-9]+' "$out" | awk '{s+=$2} END {print s+0}')
+rm -f "$out"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build or runner failure counts as a failure
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
