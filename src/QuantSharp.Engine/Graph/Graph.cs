@@ -1,0 +1,233 @@
+namespace QuantSharp.Engine;
+
+/// <summary>
+/// The one IR of QuantSharp, mirroring an ONNX model: ordered nodes over named values, initializers
+/// (parameters) as tensors, declared inputs and outputs, opset imports and metadata. Every technique is a
+/// pass that edits a graph; import and export convert it losslessly to and from ONNX.
+/// </summary>
+public sealed class Graph
+{
+    /// <summary>Graph name.</summary>
+    public string Name { get; set; } = "graph";
+
+    /// <summary>Nodes in execution order (after <see cref="TopologicalSort"/>).</summary>
+    public List<Node> Nodes { get; } = new();
+
+    /// <summary>Parameters and constants by value name, in insertion order.</summary>
+    public OrderedDictionary<string, Tensor> Initializers { get; } = new();
+
+    /// <summary>Declared graph inputs (initializers are not listed here unless the model overrides them at run time).</summary>
+    public List<ValueInfo> Inputs { get; } = new();
+
+    /// <summary>Declared graph outputs.</summary>
+    public List<ValueInfo> Outputs { get; } = new();
+
+    /// <summary>Type/shape annotations of intermediate values.</summary>
+    public List<ValueInfo> ValueInfos { get; } = new();
+
+    /// <summary>Operator-set version per domain ("" = ai.onnx).</summary>
+    public OrderedDictionary<string, long> Opsets { get; } = new() { [""] = 17 };
+
+    /// <summary>Model-level metadata (producer, doc string, metadata_props) carried through import/export.</summary>
+    public OrderedDictionary<string, string> Metadata { get; } = new();
+
+    /// <summary>Free-text documentation.</summary>
+    public string DocString { get; set; } = "";
+
+    /// <summary>The node producing <paramref name="value"/>, or null (graph input, initializer, or unknown).</summary>
+    public Node? Producer(string value)
+    {
+        foreach (var n in Nodes)
+            if (n.Outputs.Contains(value)) return n;
+        return null;
+    }
+
+    /// <summary>Every (node, input index) that reads <paramref name="value"/>, in node order.</summary>
+    public List<(Node Node, int Index)> Consumers(string value)
+    {
+        var r = new List<(Node, int)>();
+        foreach (var n in Nodes)
+            for (int i = 0; i < n.Inputs.Count; i++)
+                if (n.Inputs[i] == value) r.Add((n, i));
+        return r;
+    }
+
+    /// <summary>True when <paramref name="value"/> is a declared graph output.</summary>
+    public bool IsOutput(string value) => Outputs.Exists(o => o.Name == value);
+
+    /// <summary>True when <paramref name="value"/> is a declared graph input.</summary>
+    public bool IsInput(string value) => Inputs.Exists(o => o.Name == value);
+
+    /// <summary>Every value name in the graph: inputs, initializers, node outputs.</summary>
+    public HashSet<string> ValueNames()
+    {
+        var s = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var i in Inputs) s.Add(i.Name);
+        foreach (var k in Initializers.Keys) s.Add(k);
+        foreach (var n in Nodes) foreach (var o in n.Outputs) if (o.Length > 0) s.Add(o);
+        return s;
+    }
+
+    /// <summary>A name starting with <paramref name="hint"/> that no value or node uses yet.</summary>
+    public string UniqueName(string hint)
+    {
+        var used = ValueNames();
+        foreach (var n in Nodes) used.Add(n.Name);
+        if (!used.Contains(hint)) return hint;
+        for (int i = 1; ; i++)
+            if (!used.Contains($"{hint}_{i}")) return $"{hint}_{i}";
+    }
+
+    /// <summary>Gives every unnamed node a unique name "<c>OpType_k</c>".</summary>
+    public void EnsureNodeNames()
+    {
+        var used = new HashSet<string>(Nodes.Select(n => n.Name).Where(s => s.Length > 0), StringComparer.Ordinal);
+        var counters = new Dictionary<string, int>();
+        foreach (var n in Nodes)
+        {
+            if (n.Name.Length > 0) continue;
+            int k = counters.GetValueOrDefault(n.OpType);
+            string name;
+            do name = $"{n.OpType}_{k++}"; while (used.Contains(name));
+            counters[n.OpType] = k;
+            used.Add(name);
+            n.Name = name;
+        }
+    }
+
+    /// <summary>
+    /// Inserts <paramref name="node"/> after <paramref name="node"/>'s first input value: every other reader
+    /// of that value (and the graph output of that name, when <paramref name="rewireGraphOutput"/>) reads the
+    /// node's first output instead. The node is placed right after the value's producer.
+    /// </summary>
+    public void InsertAfter(Node node, bool rewireGraphOutput = false)
+    {
+        if (node.Inputs.Count == 0 || node.Outputs.Count == 0)
+            throw new GraphException($"InsertAfter: node {node.Label} expected at least one input and one output");
+        string value = node.Inputs[0], replacement = node.Outputs[0];
+        if (ValueNames().Contains(replacement))
+            throw new GraphException($"InsertAfter: node {node.Label} output '{replacement}' expected to be a new name, but the graph already has it");
+        foreach (var (consumer, index) in Consumers(value))
+            consumer.Inputs[index] = replacement;
+        if (rewireGraphOutput)
+            foreach (var o in Outputs)
+                if (o.Name == value) o.Name = replacement;
+        var producer = Producer(value);
+        Nodes.Insert(producer is null ? 0 : Nodes.IndexOf(producer) + 1, node);
+    }
+
+    /// <summary>
+    /// Removes <paramref name="node"/> and connects the readers of its output <paramref name="outputIndex"/>
+    /// to its input <paramref name="inputIndex"/> (for identity-like nodes: Dropout, Identity, quantizers).
+    /// When that output is a graph output, the input value takes the output's name instead so the graph's
+    /// interface is unchanged.
+    /// </summary>
+    public void Bypass(Node node, int inputIndex = 0, int outputIndex = 0)
+    {
+        if (!Nodes.Contains(node)) throw new GraphException($"Bypass: node {node.Label} is not in graph '{Name}'");
+        string input = node.Inputs[inputIndex], output = node.Outputs[outputIndex];
+        Nodes.Remove(node);
+        if (IsOutput(output) && !IsInput(input) && !Initializers.ContainsKey(input) && !IsOutput(input))
+            RenameValue(input, output);
+        else
+            foreach (var (consumer, index) in Consumers(output)) consumer.Inputs[index] = input;
+    }
+
+    /// <summary>Renames a value everywhere: producers, readers, initializers, declared inputs/outputs/annotations.</summary>
+    public void RenameValue(string oldName, string newName)
+    {
+        if (oldName == newName) return;
+        if (ValueNames().Contains(newName))
+            throw new GraphException($"RenameValue: '{newName}' already names a value in graph '{Name}'");
+        foreach (var n in Nodes)
+        {
+            for (int i = 0; i < n.Inputs.Count; i++) if (n.Inputs[i] == oldName) n.Inputs[i] = newName;
+            for (int i = 0; i < n.Outputs.Count; i++) if (n.Outputs[i] == oldName) n.Outputs[i] = newName;
+        }
+        if (Initializers.Remove(oldName, out var t)) Initializers[newName] = t;
+        foreach (var list in new[] { Inputs, Outputs, ValueInfos })
+            foreach (var v in list) if (v.Name == oldName) v.Name = newName;
+    }
+
+    /// <summary>Removes initializers that no node reads and that are not graph outputs.</summary>
+    public int RemoveUnusedInitializers()
+    {
+        var used = new HashSet<string>(Nodes.SelectMany(n => n.Inputs), StringComparer.Ordinal);
+        var dead = Initializers.Keys.Where(k => !used.Contains(k) && !IsOutput(k)).ToList();
+        foreach (var k in dead) Initializers.Remove(k);
+        return dead.Count;
+    }
+
+    /// <summary>A deep copy (node lists, value infos; initializer tensors are cloned when <paramref name="copyInitializers"/>).</summary>
+    public Graph Clone(bool copyInitializers = true)
+    {
+        var g = new Graph { Name = Name, DocString = DocString };
+        g.Opsets.Clear();
+        foreach (var (k, v) in Opsets) g.Opsets[k] = v;
+        foreach (var (k, v) in Metadata) g.Metadata[k] = v;
+        foreach (var n in Nodes) g.Nodes.Add(n.Clone());
+        foreach (var (k, t) in Initializers) g.Initializers[k] = copyInitializers ? CloneTensor(t) : t;
+        g.Inputs.AddRange(Inputs.Select(v => v.Clone()));
+        g.Outputs.AddRange(Outputs.Select(v => v.Clone()));
+        g.ValueInfos.AddRange(ValueInfos.Select(v => v.Clone()));
+        return g;
+    }
+
+    private static Tensor CloneTensor(Tensor t)
+    {
+        var data = (Array)t.RawData.Clone();
+        return (Tensor)Activator.CreateInstance(t.GetType(), data, t.Shape)!;
+    }
+
+    /// <summary>
+    /// Reorders <see cref="Nodes"/> so every node comes after the producers of its inputs, keeping the
+    /// existing order where it is already valid. Throws <see cref="GraphException"/> naming the nodes of a cycle.
+    /// </summary>
+    public void TopologicalSort()
+    {
+        var producerOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Nodes.Count; i++)
+            foreach (var o in Nodes[i].Outputs)
+                if (o.Length > 0) producerOf[o] = i;
+        var pending = new int[Nodes.Count];
+        var readers = new List<int>[Nodes.Count];
+        for (int i = 0; i < Nodes.Count; i++) readers[i] = new List<int>();
+        for (int i = 0; i < Nodes.Count; i++)
+            foreach (var input in Nodes[i].Inputs.Concat(SubgraphOuterInputs(Nodes[i])).Distinct())
+                if (producerOf.TryGetValue(input, out int p) && p != i) { pending[i]++; readers[p].Add(i); }
+                else if (producerOf.TryGetValue(input, out p) && p == i)
+                    throw new GraphException($"TopologicalSort: node {Nodes[i].Label} reads its own output '{input}' (a cycle)");
+        // Kahn's algorithm with a min-heap on the original index keeps the original order where possible.
+        var ready = new PriorityQueue<int, int>();
+        for (int i = 0; i < Nodes.Count; i++) if (pending[i] == 0) ready.Enqueue(i, i);
+        var order = new List<Node>(Nodes.Count);
+        while (ready.TryDequeue(out int i, out _))
+        {
+            order.Add(Nodes[i]);
+            foreach (int r in readers[i]) if (--pending[r] == 0) ready.Enqueue(r, r);
+        }
+        if (order.Count != Nodes.Count)
+        {
+            var stuck = Enumerable.Range(0, Nodes.Count).Where(i => pending[i] > 0).Select(i => Nodes[i].Label).Take(5);
+            throw new GraphException($"TopologicalSort: graph '{Name}' has a cycle through {string.Join(", ", stuck)}");
+        }
+        Nodes.Clear();
+        Nodes.AddRange(order);
+    }
+
+    /// <summary>Values read inside subgraph attributes (If/Loop bodies) that come from the outer graph.</summary>
+    internal static IEnumerable<string> SubgraphOuterInputs(Node node)
+    {
+        foreach (var a in node.Attributes.Values)
+        {
+            var graphs = a.Kind switch { AttributeKind.Graph => [a.AsGraph()], AttributeKind.Graphs => a.AsGraphs(), _ => [] };
+            foreach (var g in graphs)
+            {
+                var inner = g.ValueNames();
+                foreach (var n in g.Nodes)
+                    foreach (var i in n.Inputs.Concat(SubgraphOuterInputs(n)))
+                        if (i.Length > 0 && !inner.Contains(i)) yield return i;
+            }
+        }
+    }
+}

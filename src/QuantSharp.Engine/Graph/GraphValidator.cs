@@ -1,0 +1,57 @@
+namespace QuantSharp.Engine;
+
+/// <summary>Structural checks of a <see cref="Graph"/>; each problem names the node, value and what is wrong.</summary>
+public static class GraphValidator
+{
+    /// <summary>
+    /// Lists structural problems: values read but never defined, values defined twice, graph outputs nobody
+    /// produces, cycles, and (when <paramref name="isSupported"/> is given) ops it rejects with their opset.
+    /// </summary>
+    public static List<string> Problems(Graph graph, Func<Node, bool>? isSupported = null)
+    {
+        var problems = new List<string>();
+        var defined = new Dictionary<string, string>(StringComparer.Ordinal);
+        void Define(string value, string by)
+        {
+            if (value.Length == 0) return;
+            if (defined.TryGetValue(value, out var first))
+                problems.Add($"value '{value}' is defined twice: by {first} and by {by}");
+            else defined[value] = by;
+        }
+        foreach (var i in graph.Inputs) Define(i.Name, "graph input");
+        foreach (var k in graph.Initializers.Keys)
+            if (!graph.IsInput(k)) Define(k, "initializer");
+        foreach (var n in graph.Nodes)
+            foreach (var o in n.Outputs) Define(o, $"node {n.Label}");
+
+        foreach (var n in graph.Nodes)
+        {
+            for (int i = 0; i < n.Inputs.Count; i++)
+                if (n.Inputs[i].Length > 0 && !defined.ContainsKey(n.Inputs[i]))
+                    problems.Add($"node {n.Label}: input {i} '{n.Inputs[i]}' is not produced by any node, graph input or initializer");
+            foreach (var outer in Graph.SubgraphOuterInputs(n))
+                if (!defined.ContainsKey(outer))
+                    problems.Add($"node {n.Label}: subgraph reads '{outer}', which the enclosing graph does not define");
+            if (isSupported is not null && !isSupported(n))
+            {
+                long opset = graph.Opsets.TryGetValue(n.Domain, out var v) ? v : -1;
+                string domain = n.Domain.Length == 0 ? "ai.onnx" : n.Domain;
+                problems.Add($"node {n.Label}: op type '{n.OpType}' (domain {domain}, opset {opset}) is not supported");
+            }
+        }
+        foreach (var o in graph.Outputs)
+            if (!defined.ContainsKey(o.Name))
+                problems.Add($"graph output '{o.Name}' is not produced by any node, graph input or initializer");
+        try { graph.Clone(copyInitializers: false).TopologicalSort(); }
+        catch (GraphException e) { problems.Add(e.Message); }
+        return problems;
+    }
+
+    /// <summary>Throws a <see cref="GraphException"/> listing every problem, if there is any.</summary>
+    public static void Validate(Graph graph, Func<Node, bool>? isSupported = null)
+    {
+        var p = Problems(graph, isSupported);
+        if (p.Count > 0)
+            throw new GraphException($"graph '{graph.Name}' is invalid:\n  - " + string.Join("\n  - ", p));
+    }
+}
