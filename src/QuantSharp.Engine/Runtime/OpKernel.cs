@@ -1,0 +1,57 @@
+namespace QuantSharp.Engine.Runtime;
+
+/// <summary>
+/// A node compiled for execution: attributes are parsed once at compile time; <see cref="Forward"/> runs many times.
+/// One class per op type (named as ONNX names it) in the op table; its gradient rule calls the same tensor-level
+/// backward kernels that eager autograd uses, so the graph and eager paths share one set of rules.
+/// </summary>
+public abstract class OpKernel
+{
+    /// <summary>Binds the kernel to its node.</summary>
+    protected OpKernel(Node node) => Node = node;
+
+    /// <summary>The node this kernel executes.</summary>
+    public Node Node { get; }
+
+    /// <summary>
+    /// Computes the node's outputs. <paramref name="inputs"/> has one entry per node input (null for an omitted
+    /// optional input); <paramref name="training"/> selects training behaviour (BatchNormalization statistics,
+    /// Dropout masks). Inputs must not be modified.
+    /// </summary>
+    public abstract Tensor[] Forward(Tensor?[] inputs, bool training);
+
+    /// <summary>True when <see cref="Backward"/> is implemented.</summary>
+    public virtual bool HasGradient => false;
+
+    /// <summary>
+    /// Gradient rule: given the forward inputs and outputs and d(loss)/d(output) per output (null where no gradient
+    /// flows), returns d(loss)/d(input) per input (null where none: integer inputs, shapes, omitted inputs).
+    /// </summary>
+    public virtual Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients) =>
+        throw new GraphException($"node {Node.Label}: op type '{Node.OpType}' has no gradient rule");
+
+    /// <summary>Throws a <see cref="GraphException"/> naming the node unless input <paramref name="index"/> is present.</summary>
+    protected Tensor Required(Tensor?[] inputs, int index, string what) =>
+        index < inputs.Length && inputs[index] is { } t ? t
+            : throw new GraphException($"node {Node.Label}: required input {index} ('{what}') is missing");
+
+    /// <summary>Casts input <paramref name="index"/> to <see cref="Tensor{T}"/> or throws naming node, input and types.</summary>
+    protected Tensor<T> Input<T>(Tensor?[] inputs, int index, string what) where T : unmanaged
+    {
+        var t = Required(inputs, index, what);
+        return t as Tensor<T> ?? throw new GraphException(
+            $"node {Node.Label}: input {index} ('{what}') expected element type {DataTypes.Of<T>()}, got {t.DataType}");
+    }
+}
+
+/// <summary>What an op factory can see while compiling a node.</summary>
+/// <param name="Graph">The graph being compiled.</param>
+/// <param name="Opset">The opset version of the node's domain.</param>
+public sealed record OpCompileContext(Graph Graph, long Opset)
+{
+    /// <summary>The initializer named <paramref name="value"/> (constant inputs such as Reshape's shape), or null.</summary>
+    public Tensor? Constant(string value) => value.Length > 0 && Graph.Initializers.TryGetValue(value, out var t) ? t : null;
+}
+
+/// <summary>Creates the kernel for one node.</summary>
+public delegate OpKernel OpFactory(Node node, OpCompileContext context);

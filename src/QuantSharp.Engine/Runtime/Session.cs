@@ -1,0 +1,234 @@
+namespace QuantSharp.Engine.Runtime;
+
+/// <summary>Options of one run of a <see cref="Session"/>.</summary>
+public sealed class RunOptions
+{
+    /// <summary>Intermediate values to return besides the graph outputs (kept alive only because they are asked for).</summary>
+    public IReadOnlyCollection<string> Capture { get; init; } = [];
+
+    /// <summary>
+    /// Called with (value name, tensor) right after each value in <see cref="Observed"/> is computed, before its
+    /// buffer may be released: streaming statistics (calibration) without keeping every intermediate.
+    /// </summary>
+    public Action<string, Tensor>? Observer { get; init; }
+
+    /// <summary>Values passed to <see cref="Observer"/>.</summary>
+    public IReadOnlyCollection<string> Observed { get; init; } = [];
+
+    /// <summary>Training behaviour of ops (BatchNormalization batch statistics, Dropout).</summary>
+    public bool Training { get; init; }
+
+    /// <summary>Keep every intermediate so that <see cref="Session.Backward"/> can run on the result.</summary>
+    public bool KeepForBackward { get; init; }
+}
+
+/// <summary>What a run produced: graph outputs, captured values, and (when kept) the record backward needs.</summary>
+public sealed class RunResult
+{
+    internal RunResult(Dictionary<string, Tensor> outputs, Dictionary<string, Tensor> captured, Tensor?[]? values)
+    {
+        Outputs = outputs;
+        Captured = captured;
+        Values = values;
+    }
+
+    /// <summary>Graph outputs by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Outputs { get; }
+
+    /// <summary>Captured intermediate values by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Captured { get; }
+
+    internal Tensor?[]? Values { get; }
+
+    /// <summary>The graph output <paramref name="name"/> as a float tensor.</summary>
+    public Tensor<float> Output(string name) =>
+        Outputs.TryGetValue(name, out var t) ? t as Tensor<float> ?? throw new GraphException($"output '{name}' expected Float32, got {t.DataType}")
+            : throw new GraphException($"output '{name}' is not a graph output; outputs: {string.Join(", ", Outputs.Keys)}");
+}
+
+/// <summary>
+/// A graph compiled once (topological order, kernels bound with parsed attributes, value lifetimes) and run
+/// many times. Buffers of intermediate values are released right after their last reader ran, unless they
+/// are outputs, captured, or kept for <see cref="Backward"/>. Initializer tensors are shared with the graph,
+/// so in-place weight updates (training) are seen by the next run; structural edits need a new session.
+/// </summary>
+public sealed class Session
+{
+    private readonly Graph _graph;
+    private readonly OpKernel[] _kernels;
+    private readonly int[][] _inputSlots;
+    private readonly int[][] _outputSlots;
+    private readonly string[] _slotNames;
+    private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
+    private readonly int[] _lastUse;
+    private readonly int[] _outputSlotsOfGraph;
+
+    /// <summary>Compiles <paramref name="graph"/> with the ops of <paramref name="registry"/> (default: <see cref="OpRegistry.Default"/>).</summary>
+    /// <exception cref="GraphException">The graph is structurally invalid or uses unsupported ops; the message lists each problem by node.</exception>
+    public Session(Graph graph, OpRegistry? registry = null)
+    {
+        registry ??= OpRegistry.Default;
+        long OpsetOf(Node n) => graph.Opsets.TryGetValue(n.Domain, out var v) ? v : graph.Opsets.GetValueOrDefault("", 17);
+        GraphValidator.Validate(graph, n => registry.Supports(n, OpsetOf(n)));
+        _graph = graph.Clone(copyInitializers: false);
+        _graph.TopologicalSort();
+
+        int Slot(string name)
+        {
+            if (name.Length == 0) return -1;
+            if (!_slotOf.TryGetValue(name, out int s)) _slotOf[name] = s = _slotOf.Count;
+            return s;
+        }
+        foreach (var i in _graph.Inputs) Slot(i.Name);
+        foreach (var k in _graph.Initializers.Keys) Slot(k);
+        var nodes = _graph.Nodes;
+        _kernels = new OpKernel[nodes.Count];
+        _inputSlots = new int[nodes.Count][];
+        _outputSlots = new int[nodes.Count][];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var n = nodes[i];
+            _kernels[i] = registry.Find(n, OpsetOf(n))!(n, new OpCompileContext(_graph, OpsetOf(n)));
+            _inputSlots[i] = n.Inputs.Select(Slot).ToArray();
+            _outputSlots[i] = n.Outputs.Select(Slot).ToArray();
+        }
+        _slotNames = new string[_slotOf.Count];
+        foreach (var (name, s) in _slotOf) _slotNames[s] = name;
+        _outputSlotsOfGraph = _graph.Outputs.Select(o => _slotOf[o.Name]).ToArray();
+
+        _lastUse = Enumerable.Repeat(-1, _slotNames.Length).ToArray();
+        for (int i = 0; i < nodes.Count; i++)
+            foreach (int s in _inputSlots[i]) if (s >= 0) _lastUse[s] = i;
+        foreach (int s in _outputSlotsOfGraph) _lastUse[s] = int.MaxValue;
+        foreach (var k in _graph.Initializers.Keys) _lastUse[_slotOf[k]] = int.MaxValue;
+    }
+
+    /// <summary>The compiled (topologically sorted) graph; initializers are the caller's tensors.</summary>
+    public Graph Graph => _graph;
+
+    /// <summary>Names of the graph inputs that must be fed (those without an initializer default).</summary>
+    public IEnumerable<string> RequiredInputs => _graph.Inputs.Where(i => !_graph.Initializers.ContainsKey(i.Name)).Select(i => i.Name);
+
+    /// <summary>Runs the graph on <paramref name="feeds"/> (graph input name → tensor).</summary>
+    /// <exception cref="GraphException">A required input is missing, or a fed tensor's type or fixed dimensions differ from the declaration.</exception>
+    public RunResult Run(IReadOnlyDictionary<string, Tensor> feeds, RunOptions? options = null)
+    {
+        options ??= new RunOptions();
+        var values = new Tensor?[_slotNames.Length];
+        foreach (var (name, t) in _graph.Initializers) values[_slotOf[name]] = t;
+        foreach (var input in _graph.Inputs)
+        {
+            if (feeds.TryGetValue(input.Name, out var fed)) { CheckFeed(input, fed); values[_slotOf[input.Name]] = fed; }
+            else if (!_graph.Initializers.ContainsKey(input.Name))
+                throw new GraphException($"Run: graph input '{input.Name}' was not fed; required inputs: {string.Join(", ", RequiredInputs)}");
+        }
+        foreach (var name in feeds.Keys)
+            if (!_graph.IsInput(name))
+                throw new GraphException($"Run: '{name}' is not a graph input; inputs: {string.Join(", ", _graph.Inputs.Select(i => i.Name))}");
+
+        var keep = new HashSet<int>();
+        foreach (var c in options.Capture)
+            keep.Add(_slotOf.TryGetValue(c, out int s) ? s : throw new GraphException($"Run: cannot capture '{c}': no value of that name in graph '{_graph.Name}'"));
+        var observed = new HashSet<int>();
+        foreach (var o in options.Observed)
+            observed.Add(_slotOf.TryGetValue(o, out int s) ? s : throw new GraphException($"Run: cannot observe '{o}': no value of that name in graph '{_graph.Name}'"));
+        if (options.Observer is not null)
+            foreach (int s in observed) if (values[s] is { } v) options.Observer(_slotNames[s], v);
+
+        for (int i = 0; i < _kernels.Length; i++)
+        {
+            var ins = _inputSlots[i];
+            var args = new Tensor?[ins.Length];
+            for (int k = 0; k < ins.Length; k++) args[k] = ins[k] < 0 ? null : values[ins[k]];
+            Tensor[] outs;
+            try { outs = _kernels[i].Forward(args, options.Training); }
+            catch (ShapeException e) { throw new GraphException($"node {_kernels[i].Node.Label}: {e.Message}"); }
+            var outSlots = _outputSlots[i];
+            for (int k = 0; k < outSlots.Length && k < outs.Length; k++)
+            {
+                if (outSlots[k] < 0) continue;
+                values[outSlots[k]] = outs[k];
+                if (options.Observer is not null && observed.Contains(outSlots[k])) options.Observer(_slotNames[outSlots[k]], outs[k]);
+            }
+            if (options.KeepForBackward) continue;
+            // Release what no later node reads (the GC reclaims it; a pooled allocator can hook in here).
+            foreach (int s in ins)
+                if (s >= 0 && _lastUse[s] == i && !keep.Contains(s)) values[s] = null;
+            foreach (int s in outSlots)
+                if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) values[s] = null;
+        }
+
+        var outputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var o in _graph.Outputs)
+            outputs[o.Name] = values[_slotOf[o.Name]] ?? throw new GraphException($"Run: graph output '{o.Name}' was not computed");
+        var captured = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (int s in keep) if (values[s] is { } v) captured[_slotNames[s]] = v;
+        return new RunResult(outputs, captured, options.KeepForBackward ? values : null);
+    }
+
+    /// <summary>Runs a graph with one input and one output.</summary>
+    public Tensor<float> Run(Tensor<float> input, bool training = false)
+    {
+        var required = RequiredInputs.ToList();
+        if (required.Count != 1 || _graph.Outputs.Count != 1)
+            throw new GraphException($"Run(tensor): graph '{_graph.Name}' expected one input and one output, has inputs [{string.Join(", ", required)}] and {_graph.Outputs.Count} outputs");
+        return Run(new Dictionary<string, Tensor> { [required[0]] = input }, new RunOptions { Training = training }).Output(_graph.Outputs[0].Name);
+    }
+
+    /// <summary>
+    /// Back-propagates through a run made with <see cref="RunOptions.KeepForBackward"/>: given d(loss)/d(output)
+    /// for some graph outputs, returns d(loss)/d(value) for every float initializer and graph input it reaches.
+    /// </summary>
+    /// <exception cref="GraphException">The run kept no record, or a node on the path has no gradient rule (named).</exception>
+    public Dictionary<string, Tensor<float>> Backward(RunResult run, IReadOnlyDictionary<string, Tensor<float>> outputGradients)
+    {
+        var values = run.Values ?? throw new GraphException("Backward: the run was made without RunOptions.KeepForBackward = true");
+        var grads = new Tensor?[_slotNames.Length];
+        foreach (var (name, g) in outputGradients)
+        {
+            if (!_graph.IsOutput(name)) throw new GraphException($"Backward: '{name}' is not a graph output");
+            int s = _slotOf[name];
+            Check.SameShape("Backward", $"gradient of output '{name}'", values[s]!.Dims, g.Dims);
+            grads[s] = g;
+        }
+        for (int i = _kernels.Length - 1; i >= 0; i--)
+        {
+            var outSlots = _outputSlots[i];
+            var outGrads = outSlots.Select(s => s < 0 ? null : grads[s]).ToArray();
+            if (outGrads.All(g => g is null)) continue;
+            var kernel = _kernels[i];
+            if (!kernel.HasGradient) throw new GraphException($"Backward: node {kernel.Node.Label}: op type '{kernel.Node.OpType}' has no gradient rule");
+            var ins = _inputSlots[i].Select(s => s < 0 ? null : values[s]).ToArray();
+            var outs = outSlots.Select(s => values[s]!).ToArray();
+            var inGrads = kernel.Backward(ins, outs, outGrads);
+            for (int k = 0; k < inGrads.Length; k++)
+            {
+                int s = _inputSlots[i][k];
+                if (s < 0 || inGrads[k] is not Tensor<float> g) continue;
+                grads[s] = grads[s] is Tensor<float> acc ? Sum(acc, g) : g;
+            }
+        }
+        var result = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
+        foreach (var name in _graph.Initializers.Keys.Concat(_graph.Inputs.Select(i => i.Name)))
+            if (grads[_slotOf[name]] is Tensor<float> g) result[name] = g;
+        return result;
+    }
+
+    private static Tensor<float> Sum(Tensor<float> a, Tensor<float> b)
+    {
+        var r = new Tensor<float>(a.Dims);
+        for (int i = 0; i < r.Length; i++) r.Data[i] = a.Data[i] + b.Data[i];
+        return r;
+    }
+
+    private static void CheckFeed(ValueInfo declared, Tensor fed)
+    {
+        if (fed.DataType != declared.ElementType)
+            throw new GraphException($"Run: input '{declared.Name}' expected element type {declared.ElementType}, got {fed.DataType}");
+        if (declared.Shape is null) return;
+        bool ok = declared.Shape.Length == fed.Rank;
+        for (int d = 0; ok && d < fed.Rank; d++) ok = !declared.Shape[d].IsFixed || declared.Shape[d].Value == fed.Dims[d];
+        if (!ok)
+            throw new GraphException($"Run: input '{declared.Name}' expected shape [{string.Join(",", declared.Shape)}], got {Shapes.Format(fed.Dims)}");
+    }
+}
