@@ -1,25 +1,245 @@
+using System.Runtime.CompilerServices;
+using QuantSharp.Engine.Threading;
+
 namespace QuantSharp.Engine.Kernels;
 
-/// <summary>Single-precision matrix multiplication (row-major BLAS sgemm semantics).</summary>
+/// <summary>
+/// Single-precision matrix multiplication (row-major BLAS sgemm semantics), packed and register-blocked
+/// in the Goto/BLIS structure: op(B) is packed once per KC×NC block into NR-wide k-major panels shared
+/// by all threads; each thread packs its own MC×KC block of op(A) into MR-row panels, and a 12×32
+/// micro-kernel keeps the whole C tile in vector registers.
+/// </summary>
 public static unsafe class Gemm
 {
+    /// <summary>Rows of the micro-kernel tile (height of a packed A panel).</summary>
+    public const int MR = 12;
+
+    /// <summary>Columns of the micro-kernel tile (width of a packed B panel, see <see cref="IGemmBPacker"/>).</summary>
+    public const int NR = 32;
+
+    /// <summary>Depth of one packed block (rows of op(B) per <see cref="IGemmBPacker.Pack"/> call, at most).</summary>
+    public const int KC = 512;
+
+    /// <summary>Rows of op(A) packed per thread at a time (a multiple of <see cref="MR"/>, sized for L2).</summary>
+    public const int MC = 192;
+
+    /// <summary>Columns of op(B) packed per block (at most; sized for L3).</summary>
+    public const int NC = 4096;
+
+    /// <summary>Below this m·n·k the product runs an unpacked loop (packing would cost more than it saves).</summary>
+    internal const long SmallThreshold = 32 * 1024;
+
+    /// <summary>Below this m·n·k the packed driver stays on one thread (task start-up would dominate).</summary>
+    internal const long ParallelThreshold = 1L << 20;
+
     /// <summary>
     /// C[m×n] = alpha·op(A)·op(B) + beta·C, row-major; op(A) is m×k (A is k×m with lda ≥ m when
     /// <paramref name="transA"/>), op(B) is k×n. beta = 0 overwrites C.
     /// </summary>
+    /// <remarks>
+    /// C[i,j] ← alpha·Σₚ op(A)[i,p]·op(B)[p,j] + beta·C[i,j]. When beta = 0, C is not read (NaN or Inf
+    /// in C does not propagate); when k = 0 or alpha = 0, A and B are not read and C ← beta·C.
+    /// Summation is in float with fused multiply-adds, in blocks of <see cref="KC"/>.
+    /// </remarks>
     /// <param name="parallel">Use all cores (false when the caller already runs in parallel).</param>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel = true)
     {
-        // Interim: the reference; the packed AVX-512 kernel replaces this.
-        GemmReference.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        CheckSizes("Sgemm", transA, transB, m, n, k, lda, ldb, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        if ((long)m * n * k < SmallThreshold)
+        {
+            GemmSmall.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        var packer = new MatrixBPacker(b, ldb, transB);
+        Driver(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, parallel, GemmMicroKernels.Default);
     }
 
     /// <summary>Span overload of <see cref="Sgemm(bool,bool,int,int,int,float,float*,int,float*,int,float,float*,int,bool)"/>.</summary>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, bool parallel = true)
     {
+        CheckSizes("Sgemm", transA, transB, m, n, k, lda, ldb, ldc);
+        if (m > 0 && n > 0)
+        {
+            Check.That(c.Length >= (long)(m - 1) * ldc + n, "Sgemm", "c", $"at least {(long)(m - 1) * ldc + n} elements", $"{c.Length}");
+            if (k > 0)
+            {
+                long needA = transA ? (long)(k - 1) * lda + m : (long)(m - 1) * lda + k;
+                long needB = transB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n;
+                Check.That(a.Length >= needA, "Sgemm", "a", $"at least {needA} elements", $"{a.Length}");
+                Check.That(b.Length >= needB, "Sgemm", "b", $"at least {needB} elements", $"{b.Length}");
+            }
+        }
         fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
             Sgemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, parallel);
     }
+
+    /// <summary>
+    /// C[m×n] = alpha·op(A)·B + beta·C where the k×n operand B is produced block by block by
+    /// <paramref name="packer"/> (see <see cref="IGemmBPacker"/> for the exact panel layout). This is the
+    /// entry point of implicit-GEMM convolution: A holds the weights (M = output channels,
+    /// K = Cin·kh·kw) and the packer gathers input pixels (N = output pixels) straight into panels.
+    /// </summary>
+    /// <remarks>
+    /// Same blocking, micro-kernel and threading as <see cref="Sgemm(bool,bool,int,int,int,float,float*,int,float*,int,float,float*,int,bool)"/>,
+    /// which itself runs through this path with <see cref="MatrixBPacker"/>. The packer is called with
+    /// k0 a multiple of <see cref="KC"/>, kc ≤ KC, nc ≤ <see cref="NC"/>, possibly from several threads at once
+    /// for disjoint NR-aligned column ranges. beta = 0 overwrites C without reading it.
+    /// </remarks>
+    /// <param name="a">op(A) is m×k: A row-major m×k (row stride lda), or k×m when <paramref name="transA"/>.</param>
+    /// <param name="packer">Writes op(B) panels; copied (by value) to worker threads.</param>
+    public static void SgemmPackedB<TPacker>(int m, int n, int k, float* a, int lda, bool transA, ref TPacker packer,
+        float* c, int ldc, float beta = 0f, bool parallel = true, float alpha = 1f)
+        where TPacker : struct, IGemmBPacker
+    {
+        CheckSizes("SgemmPackedB", transA, false, m, n, k, lda, n, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        Driver(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, parallel, GemmMicroKernels.Default);
+    }
+
+    private static void CheckSizes(string op, bool transA, bool transB, int m, int n, int k, int lda, int ldb, int ldc)
+    {
+        Check.AtLeast(op, "m", m, 0);
+        Check.AtLeast(op, "n", n, 0);
+        Check.AtLeast(op, "k", k, 0);
+        Check.AtLeast(op, "lda", lda, Math.Max(1, transA ? m : k));
+        Check.AtLeast(op, "ldb", ldb, Math.Max(1, transB ? k : n));
+        Check.AtLeast(op, "ldc", ldc, Math.Max(1, n));
+    }
+
+    private static void ScaleC(int m, int n, float beta, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else if (beta != 1f)
+                for (int j = 0; j < row.Length; j++) row[j] *= beta;
+        }
+    }
+
+    /// <summary>The packed driver (also called directly by tests to force a micro-kernel kind).</summary>
+    internal static void Driver<TPacker>(int m, int n, int k, float alpha, float* a, int lda, bool transA, ref TPacker packer,
+        float beta, float* c, int ldc, bool parallel, GemmKernelKind kind)
+        where TPacker : struct, IGemmBPacker
+    {
+        int threads = parallel && (long)m * n * k >= ParallelThreshold ? Math.Max(1, Work.Threads) : 1;
+        int ncMax = Math.Min(NC, n);
+        int kcMax = Math.Min(KC, k);
+        using var bBuf = GemmBuffer.Rent(forA: false, (long)kcMax * RoundUp(ncMax, NR));
+        float* pb = bBuf.Pointer;
+        var state = new BlockState { A = a, Lda = lda, TransA = transA, C = c, Ldc = ldc, Alpha = alpha, M = m, Kind = kind, PackedB = pb };
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc);
+            int panels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                state.Jc = jc; state.Nc = nc; state.Pc = pc; state.Kc = kc;
+                state.Beta = pc == 0 ? beta : 1f;
+                if (threads == 1)
+                {
+                    packer.Pack(pc, kc, jc, nc, pb);
+                    Compute(in state, 0, m, 0, panels);
+                    continue;
+                }
+                PackBParallel(ref packer, pc, kc, jc, nc, panels, pb, threads);
+                Partition(m, panels, threads, out int tm, out int tn);
+                int mPanels = (m + MR - 1) / MR;
+                var s = state;
+                Work.For(tm * tn, 1, (t0, t1) =>
+                {
+                    for (int t = t0; t < t1; t++)
+                    {
+                        int im = t / tn, jn = t % tn;
+                        int r0 = Math.Min(m, (int)((long)mPanels * im / tm) * MR);
+                        int r1 = Math.Min(m, (int)((long)mPanels * (im + 1) / tm) * MR);
+                        int q0 = (int)((long)panels * jn / tn), q1 = (int)((long)panels * (jn + 1) / tn);
+                        if (r1 > r0 && q1 > q0) Compute(in s, r0, r1, q0, q1);
+                    }
+                });
+            }
+        }
+    }
+
+    private static void PackBParallel<TPacker>(ref TPacker packer, int pc, int kc, int jc, int nc, int panels, float* pb, int threads)
+        where TPacker : struct, IGemmBPacker
+    {
+        if (panels < 2 * threads)
+        {
+            packer.Pack(pc, kc, jc, nc, pb);
+            return;
+        }
+        var p = packer;
+        nint dest = (nint)pb;
+        Work.For(panels, Math.Max(1, panels / threads), (q0, q1) =>
+        {
+            int n0 = q0 * NR, n1 = Math.Min(nc, q1 * NR);
+            p.Pack(pc, kc, jc + n0, n1 - n0, (float*)dest + (long)q0 * NR * kc);
+        });
+    }
+
+    /// <summary>Splits the tile grid over threads: rows when there are plenty of row panels, else columns.</summary>
+    internal static void Partition(int m, int panels, int threads, out int tm, out int tn)
+    {
+        int mPanels = (m + MR - 1) / MR;
+        if (mPanels >= 4 * threads || panels < threads) { tm = Math.Min(threads, mPanels); tn = 1; }
+        else if (panels >= 4 * threads || mPanels < threads) { tm = 1; tn = Math.Min(threads, panels); }
+        else
+        {
+            tm = Math.Min(threads, mPanels);
+            tn = Math.Max(1, Math.Min(panels, threads / tm));
+        }
+    }
+
+    private struct BlockState
+    {
+        public float* A, C, PackedB;
+        public int Lda, Ldc, M, Jc, Nc, Pc, Kc;
+        public bool TransA;
+        public float Alpha, Beta;
+        public GemmKernelKind Kind;
+    }
+
+    /// <summary>Rows [r0, r1) (r0 a multiple of MR) × B panels [q0, q1) of the current KC×NC block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Compute(in BlockState s, int r0, int r1, int q0, int q1)
+    {
+        int kc = s.Kc;
+        using var aBuf = GemmBuffer.Rent(forA: true, (long)MC * kc);
+        float* pa = aBuf.Pointer;
+        float* tile = stackalloc float[MR * NR];
+        for (int ic = r0; ic < r1; ic += MC)
+        {
+            int mc = Math.Min(MC, r1 - ic);
+            GemmPackA.Pack(s.A, s.Lda, s.TransA, ic, mc, s.Pc, kc, pa);
+            for (int q = q0; q < q1; q++)
+            {
+                int col = q * NR;
+                int nr = Math.Min(NR, s.Nc - col);
+                float* pbq = s.PackedB + (long)col * kc;
+                float* cq = s.C + (long)ic * s.Ldc + s.Jc + col;
+                for (int ip = 0; ip < mc; ip += MR)
+                {
+                    int mr = Math.Min(MR, mc - ip);
+                    GemmMicroKernels.Tile(s.Kind, kc, pa + (long)ip * kc, pbq, cq + (long)ip * s.Ldc, s.Ldc, mr, nr, s.Alpha, s.Beta, tile);
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 }
