@@ -11,8 +11,15 @@ namespace QuantSharp.Engine.Kernels;
 /// </summary>
 public static unsafe class Gemm
 {
-    /// <summary>Rows of the micro-kernel tile (height of a packed A panel).</summary>
+    /// <summary>
+    /// Rows of the micro-kernel tile (height of a packed A panel). An 8-row tile is used instead when m is a
+    /// multiple of 8 that 12 would pad by more than 4% (e.g. 64 output channels).
+    /// </summary>
     public const int MR = 12;
+
+    /// <summary>The tile height for m rows: 12, or 8 when m is a multiple of 8 that 12-row tiles would pad by more than 4%.</summary>
+    internal static int TileHeight(int m) =>
+        m % 8 == 0 && m % 12 != 0 && (m + 11) / 12 * 12 * 100 > m * 104 ? 8 : 12;
 
     /// <summary>Columns of the micro-kernel tile (width of a packed B panel, see <see cref="IGemmBPacker"/>).</summary>
     public const int NR = 32;
@@ -140,7 +147,8 @@ public static unsafe class Gemm
         int kcMax = Math.Min(KC, k);
         using var bBuf = GemmBuffer.Rent(forA: false, (long)kcMax * RoundUp(ncMax, NR));
         float* pb = bBuf.Pointer;
-        var state = new BlockState { A = a, Lda = lda, TransA = transA, C = c, Ldc = ldc, Alpha = alpha, M = m, Kind = kind, PackedB = pb };
+        int height = TileHeight(m);
+        var state = new BlockState { A = a, Lda = lda, TransA = transA, C = c, Ldc = ldc, Alpha = alpha, M = m, Kind = kind, PackedB = pb, Height = height };
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -157,21 +165,51 @@ public static unsafe class Gemm
                     continue;
                 }
                 PackBParallel(ref packer, pc, kc, jc, nc, panels, pb, threads);
-                Partition(m, panels, threads, out int tm, out int tn);
-                int mPanels = (m + MR - 1) / MR;
+                var grid = new ChunkGrid(m, panels, threads, height);
                 var s = state;
-                Work.For(tm * tn, 1, (t0, t1) =>
+                Work.For(threads, 1, (t0, t1) =>
                 {
+                    // Chunks are taken dynamically so a core slowed by other work does not hold the other back.
                     for (int t = t0; t < t1; t++)
-                    {
-                        int im = t / tn, jn = t % tn;
-                        int r0 = Math.Min(m, (int)((long)mPanels * im / tm) * MR);
-                        int r1 = Math.Min(m, (int)((long)mPanels * (im + 1) / tm) * MR);
-                        int q0 = (int)((long)panels * jn / tn), q1 = (int)((long)panels * (jn + 1) / tn);
-                        if (r1 > r0 && q1 > q0) Compute(in s, r0, r1, q0, q1);
-                    }
+                        while (grid.TryTake(out int r0, out int r1, out int q0, out int q1))
+                            Compute(in s, r0, r1, q0, q1);
                 });
             }
+        }
+    }
+
+    /// <summary>
+    /// The tiles of one KC×NC block cut into about 4 chunks per thread: row chunks (MR-aligned, at most
+    /// <see cref="MC"/> rows) and, when there are few of those, column chunks of B panels; handed out in order.
+    /// </summary>
+    internal sealed class ChunkGrid
+    {
+        private readonly int _m, _panels, _rowsPer, _rowChunks, _colChunks;
+        private int _next = -1;
+
+        public ChunkGrid(int m, int panels, int threads, int height)
+        {
+            _m = m;
+            _panels = panels;
+            int target = 4 * threads;
+            _rowsPer = Math.Clamp(RoundUp((m + target - 1) / target, height), height, MC);
+            _rowChunks = (m + _rowsPer - 1) / _rowsPer;
+            _colChunks = _rowChunks >= 2 * threads ? 1 : Math.Min(panels, (target + _rowChunks - 1) / _rowChunks);
+        }
+
+        public int Count => _rowChunks * _colChunks;
+
+        public bool TryTake(out int r0, out int r1, out int q0, out int q1)
+        {
+            int t = Interlocked.Increment(ref _next);
+            r0 = r1 = q0 = q1 = 0;
+            if (t >= Count) return false;
+            int r = t / _colChunks, q = t % _colChunks;
+            r0 = r * _rowsPer;
+            r1 = Math.Min(_m, r0 + _rowsPer);
+            q0 = (int)((long)_panels * q / _colChunks);
+            q1 = (int)((long)_panels * (q + 1) / _colChunks);
+            return true;
         }
     }
 
@@ -192,23 +230,10 @@ public static unsafe class Gemm
         });
     }
 
-    /// <summary>Splits the tile grid over threads: rows when there are plenty of row panels, else columns.</summary>
-    internal static void Partition(int m, int panels, int threads, out int tm, out int tn)
-    {
-        int mPanels = (m + MR - 1) / MR;
-        if (mPanels >= 4 * threads || panels < threads) { tm = Math.Min(threads, mPanels); tn = 1; }
-        else if (panels >= 4 * threads || mPanels < threads) { tm = 1; tn = Math.Min(threads, panels); }
-        else
-        {
-            tm = Math.Min(threads, mPanels);
-            tn = Math.Max(1, Math.Min(panels, threads / tm));
-        }
-    }
-
     private struct BlockState
     {
         public float* A, C, PackedB;
-        public int Lda, Ldc, M, Jc, Nc, Pc, Kc;
+        public int Lda, Ldc, M, Jc, Nc, Pc, Kc, Height;
         public bool TransA;
         public float Alpha, Beta;
         public GemmKernelKind Kind;
@@ -225,17 +250,17 @@ public static unsafe class Gemm
         for (int ic = r0; ic < r1; ic += MC)
         {
             int mc = Math.Min(MC, r1 - ic);
-            GemmPackA.Pack(s.A, s.Lda, s.TransA, ic, mc, s.Pc, kc, pa);
+            GemmPackA.Pack(s.A, s.Lda, s.TransA, ic, mc, s.Pc, kc, pa, s.Height);
             for (int q = q0; q < q1; q++)
             {
                 int col = q * NR;
                 int nr = Math.Min(NR, s.Nc - col);
                 float* pbq = s.PackedB + (long)col * kc;
                 float* cq = s.C + (long)ic * s.Ldc + s.Jc + col;
-                for (int ip = 0; ip < mc; ip += MR)
+                for (int ip = 0; ip < mc; ip += s.Height)
                 {
-                    int mr = Math.Min(MR, mc - ip);
-                    GemmMicroKernels.Tile(s.Kind, kc, pa + (long)ip * kc, pbq, cq + (long)ip * s.Ldc, s.Ldc, mr, nr, s.Alpha, s.Beta, tile);
+                    int mr = Math.Min(s.Height, mc - ip);
+                    GemmMicroKernels.Tile(s.Kind, s.Height, kc, pa + (long)ip * kc, pbq, cq + (long)ip * s.Ldc, s.Ldc, mr, nr, s.Alpha, s.Beta, tile);
                 }
             }
         }

@@ -103,14 +103,13 @@ public readonly unsafe struct MatrixBPacker : IGemmBPacker
 internal static unsafe class GemmPackA
 {
     /// <summary>
-    /// Packs rows [i0, i0+mc) × columns [k0, k0+kc) of op(A) into ⌈mc/MR⌉ panels: panel p at
-    /// <c>dest + p·MR·kc</c> holds <c>dest[p·MR·kc + kk·MR + i] = op(A)[i0 + p·MR + i, k0 + kk]</c>,
+    /// Packs rows [i0, i0+mc) × columns [k0, k0+kc) of op(A) into ⌈mc/mr⌉ panels of height mr (12 or 8):
+    /// panel p at <c>dest + p·mr·kc</c> holds <c>dest[p·mr·kc + kk·mr + i] = op(A)[i0 + p·mr + i, k0 + kk]</c>,
     /// rows past the end zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Pack(float* a, int lda, bool transA, int i0, int mc, int k0, int kc, float* dest)
+    public static void Pack(float* a, int lda, bool transA, int i0, int mc, int k0, int kc, float* dest, int mr)
     {
-        const int mr = Gemm.MR;
         for (int p0 = 0; p0 < mc; p0 += mr)
         {
             int h = Math.Min(mr, mc - p0);
@@ -119,13 +118,18 @@ internal static unsafe class GemmPackA
             {
                 // op(A)[i, kk] = A[kk, i]: rows of the panel are contiguous in A.
                 float* src = a + (long)k0 * lda + i0 + p0;
-                if (h == mr)
+                if (h == 12 && mr == 12)
                 {
                     for (int kk = 0; kk < kc; kk++, src += lda, d += mr)
                     {
                         Vector256.Store(Vector256.Load(src), d);
                         Vector128.Store(Vector128.Load(src + 8), d + 8);
                     }
+                }
+                else if (h == 8 && mr == 8)
+                {
+                    for (int kk = 0; kk < kc; kk++, src += lda, d += mr)
+                        Vector256.Store(Vector256.Load(src), d);
                 }
                 else
                 {

@@ -28,7 +28,8 @@ public unsafe class GemmTests
         if (kind == GemmKernelKind.Avx512 && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
         var rng = new Random(12);
         int[] sizes = [1, 2, 11, 12, 13, 31, 32, 33, 70];
-        foreach (int m in sizes) foreach (int n in sizes)
+        int[] rows = [1, 2, 8, 11, 12, 13, 16, 31, 32, 33, 64, 70]; // 8, 16, 32, 64 take the 8-row tile
+        foreach (int m in rows) foreach (int n in sizes)
         {
             int k = sizes[rng.Next(sizes.Length)];
             bool ta = rng.Next(2) == 1, tb = rng.Next(2) == 1;
