@@ -97,8 +97,8 @@ public static unsafe class Gemm
     /// <remarks>
     /// Same blocking, micro-kernel and threading as <see cref="Sgemm(bool,bool,int,int,int,float,float*,int,float*,int,float,float*,int,bool)"/>,
     /// which itself runs through this path with <see cref="MatrixBPacker"/>. The packer is called with
-    /// k0 a multiple of <see cref="KC"/>, kc ≤ KC, nc ≤ <see cref="NC"/>, possibly from several threads at once
-    /// for disjoint NR-aligned column ranges. beta = 0 overwrites C without reading it.
+    /// kc ≤ <see cref="KC"/>, nc ≤ <see cref="NC"/>, possibly from several threads at once for disjoint
+    /// NR-aligned column ranges or disjoint k slices. beta = 0 overwrites C without reading it.
     /// </remarks>
     /// <param name="a">op(A) is m×k: A row-major m×k (row stride lda), or k×m when <paramref name="transA"/>.</param>
     /// <param name="packer">Writes op(B) panels; copied (by value) to worker threads.</param>
@@ -143,6 +143,11 @@ public static unsafe class Gemm
         where TPacker : struct, IGemmBPacker
     {
         int threads = parallel && (long)m * n * k >= ParallelThreshold ? Math.Max(1, Work.Threads) : 1;
+        if (threads > 1 && (long)m * n <= SplitKMaxOutput && k >= threads * 2 * KC)
+        {
+            SplitK(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, threads, kind);
+            return;
+        }
         int ncMax = Math.Min(NC, n);
         int kcMax = Math.Min(KC, k);
         using var bBuf = GemmBuffer.Rent(forA: false, (long)kcMax * RoundUp(ncMax, NR));
@@ -211,6 +216,63 @@ public static unsafe class Gemm
             q1 = (int)((long)_panels * (q + 1) / _colChunks);
             return true;
         }
+    }
+
+    /// <summary>Above this m·n the driver never splits k across threads (the partial products would not stay cache-resident).</summary>
+    internal const long SplitKMaxOutput = 1 << 16;
+
+    /// <summary>
+    /// Small C, long k (e.g. a convolution's weight gradient): each thread multiplies one contiguous
+    /// slice of k on its own; the first slice goes straight into C (with beta), the others into
+    /// scratch matrices that are then added to C.
+    /// </summary>
+    private static void SplitK<TPacker>(int m, int n, int k, float alpha, float* a, int lda, bool transA, ref TPacker packer,
+        float beta, float* c, int ldc, int parts, GemmKernelKind kind)
+        where TPacker : struct, IGemmBPacker
+    {
+        int mn = m * n;
+        var scratch = System.Buffers.ArrayPool<float>.Shared.Rent((parts - 1) * mn);
+        try
+        {
+            fixed (float* ps = scratch)
+            {
+                nint pScratch = (nint)ps, pa = (nint)a, pc = (nint)c;
+                var inner = packer;
+                Work.For(parts, 1, (t0, t1) =>
+                {
+                    for (int t = t0; t < t1; t++)
+                    {
+                        int k0 = (int)((long)k * t / parts), k1 = (int)((long)k * (t + 1) / parts);
+                        float* at = (float*)pa + (transA ? (long)k0 * lda : k0);
+                        var slice = new KOffsetPacker<TPacker>(inner, k0);
+                        if (t == 0) Driver(m, n, k1 - k0, alpha, at, lda, transA, ref slice, beta, (float*)pc, ldc, false, kind);
+                        else Driver(m, n, k1 - k0, alpha, at, lda, transA, ref slice, 0f, (float*)pScratch + (long)(t - 1) * mn, n, false, kind);
+                    }
+                });
+                for (int t = 1; t < parts; t++)
+                    for (int i = 0; i < m; i++)
+                    {
+                        float* dst = c + (long)i * ldc;
+                        float* src = ps + (long)(t - 1) * mn + (long)i * n;
+                        int j = 0;
+                        for (; j + 8 <= n; j += 8)
+                            System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(dst + j) + System.Runtime.Intrinsics.Vector256.Load(src + j), dst + j);
+                        for (; j < n; j++) dst[j] += src[j];
+                    }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>Presents rows [dk, …) of another packer's op(B) as rows [0, …).</summary>
+    private readonly struct KOffsetPacker<TPacker>(TPacker inner, int dk) : IGemmBPacker where TPacker : struct, IGemmBPacker
+    {
+        private readonly TPacker _inner = inner;
+
+        public void Pack(int k0, int kc, int n0, int nc, float* dest) => _inner.Pack(k0 + dk, kc, n0, nc, dest);
     }
 
     private static void PackBParallel<TPacker>(ref TPacker packer, int pc, int kc, int jc, int nc, int panels, float* pb, int threads)
