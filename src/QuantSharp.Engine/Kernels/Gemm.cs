@@ -148,44 +148,36 @@ public static unsafe class Gemm
             SplitK(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, threads, kind);
             return;
         }
-        int ncMax = Math.Min(NC, n);
-        int kcMax = Math.Min(KC, k);
-        using var bBuf = GemmBuffer.Rent(forA: false, (long)kcMax * RoundUp(ncMax, NR));
-        float* pb = bBuf.Pointer;
         int height = TileHeight(m);
-        var state = new BlockState { A = a, Lda = lda, TransA = transA, C = c, Ldc = ldc, Alpha = alpha, M = m, Kind = kind, PackedB = pb, Height = height };
-        for (int jc = 0; jc < n; jc += NC)
+        // op(B) of a whole column block (all of k) is packed once; cap the block width so that buffer stays bounded.
+        int ncBlock = (int)Math.Min(Math.Min(NC, n), Math.Max(NR, PackedBBudget / k / NR * NR));
+        using var bBuf = GemmBuffer.Rent(forA: false, (long)k * RoundUp(ncBlock, NR));
+        for (int jc = 0; jc < n; jc += ncBlock)
         {
-            int nc = Math.Min(NC, n - jc);
-            int panels = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < k; pc += KC)
+            int nc = Math.Min(ncBlock, n - jc);
+            var block = new GemmColumnBlock<TPacker>(in packer, a, lda, transA, c, ldc, bBuf.Pointer, k, jc, nc, height, alpha, beta, kind);
+            if (threads == 1)
             {
-                int kc = Math.Min(KC, k - pc);
-                state.Jc = jc; state.Nc = nc; state.Pc = pc; state.Kc = kc;
-                state.Beta = pc == 0 ? beta : 1f;
-                if (threads == 1)
-                {
-                    packer.Pack(pc, kc, jc, nc, pb);
-                    Compute(in state, 0, m, 0, panels);
-                    continue;
-                }
-                PackBParallel(ref packer, pc, kc, jc, nc, panels, pb, threads);
-                var grid = new ChunkGrid(m, panels, threads, height);
-                var s = state;
-                Work.For(threads, 1, (t0, t1) =>
-                {
-                    // Chunks are taken dynamically so a core slowed by other work does not hold the other back.
-                    for (int t = t0; t < t1; t++)
-                        while (grid.TryTake(out int r0, out int r1, out int q0, out int q1))
-                            Compute(in s, r0, r1, q0, q1);
-                });
+                block.Run(0, m, 0, block.Panels, 0);
+                continue;
             }
+            var grid = new ChunkGrid(m, block.Panels, threads, height);
+            Work.For(threads, 1, (t0, t1) =>
+            {
+                // Chunks are taken dynamically so a core slowed by other work does not hold the other back.
+                for (int t = t0; t < t1; t++)
+                    while (grid.TryTake(out int r0, out int r1, out int q0, out int q1, out int index))
+                        block.Run(r0, r1, q0, q1, index);
+            });
         }
     }
 
+    /// <summary>Floats of packed op(B) per column block at most (16 MiB), which bounds the block width for long k.</summary>
+    internal const long PackedBBudget = 1L << 22;
+
     /// <summary>
-    /// The tiles of one KC×NC block cut into about 4 chunks per thread: row chunks (MR-aligned, at most
-    /// <see cref="MC"/> rows) and, when there are few of those, column chunks of B panels; handed out in order.
+    /// The tiles of one column block cut into about 4 chunks per thread: row chunks (tile-height aligned, at
+    /// most <see cref="MC"/> rows) and, when there are few of those, column chunks of B panels; handed out in order.
     /// </summary>
     internal sealed class ChunkGrid
     {
@@ -204,9 +196,10 @@ public static unsafe class Gemm
 
         public int Count => _rowChunks * _colChunks;
 
-        public bool TryTake(out int r0, out int r1, out int q0, out int q1)
+        public bool TryTake(out int r0, out int r1, out int q0, out int q1, out int index)
         {
             int t = Interlocked.Increment(ref _next);
+            index = t;
             r0 = r1 = q0 = q1 = 0;
             if (t >= Count) return false;
             int r = t / _colChunks, q = t % _colChunks;
@@ -273,59 +266,6 @@ public static unsafe class Gemm
         private readonly TPacker _inner = inner;
 
         public void Pack(int k0, int kc, int n0, int nc, float* dest) => _inner.Pack(k0 + dk, kc, n0, nc, dest);
-    }
-
-    private static void PackBParallel<TPacker>(ref TPacker packer, int pc, int kc, int jc, int nc, int panels, float* pb, int threads)
-        where TPacker : struct, IGemmBPacker
-    {
-        if (panels < 2 * threads)
-        {
-            packer.Pack(pc, kc, jc, nc, pb);
-            return;
-        }
-        var p = packer;
-        nint dest = (nint)pb;
-        Work.For(panels, Math.Max(1, panels / threads), (q0, q1) =>
-        {
-            int n0 = q0 * NR, n1 = Math.Min(nc, q1 * NR);
-            p.Pack(pc, kc, jc + n0, n1 - n0, (float*)dest + (long)q0 * NR * kc);
-        });
-    }
-
-    private struct BlockState
-    {
-        public float* A, C, PackedB;
-        public int Lda, Ldc, M, Jc, Nc, Pc, Kc, Height;
-        public bool TransA;
-        public float Alpha, Beta;
-        public GemmKernelKind Kind;
-    }
-
-    /// <summary>Rows [r0, r1) (r0 a multiple of MR) × B panels [q0, q1) of the current KC×NC block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Compute(in BlockState s, int r0, int r1, int q0, int q1)
-    {
-        int kc = s.Kc;
-        using var aBuf = GemmBuffer.Rent(forA: true, (long)MC * kc);
-        float* pa = aBuf.Pointer;
-        float* tile = stackalloc float[MR * NR];
-        for (int ic = r0; ic < r1; ic += MC)
-        {
-            int mc = Math.Min(MC, r1 - ic);
-            GemmPackA.Pack(s.A, s.Lda, s.TransA, ic, mc, s.Pc, kc, pa, s.Height);
-            for (int q = q0; q < q1; q++)
-            {
-                int col = q * NR;
-                int nr = Math.Min(NR, s.Nc - col);
-                float* pbq = s.PackedB + (long)col * kc;
-                float* cq = s.C + (long)ic * s.Ldc + s.Jc + col;
-                for (int ip = 0; ip < mc; ip += s.Height)
-                {
-                    int mr = Math.Min(s.Height, mc - ip);
-                    GemmMicroKernels.Tile(s.Kind, s.Height, kc, pa + (long)ip * kc, pbq, cq + (long)ip * s.Ldc, s.Ldc, mr, nr, s.Alpha, s.Beta, tile);
-                }
-            }
-        }
     }
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
