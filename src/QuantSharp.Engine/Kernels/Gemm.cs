@@ -5,9 +5,10 @@ namespace QuantSharp.Engine.Kernels;
 
 /// <summary>
 /// Single-precision matrix multiplication (row-major BLAS sgemm semantics), packed and register-blocked
-/// in the Goto/BLIS structure: op(B) is packed once per KC×NC block into NR-wide k-major panels shared
-/// by all threads; each thread packs its own MC×KC block of op(A) into MR-row panels, and a 12×32
-/// micro-kernel keeps the whole C tile in vector registers.
+/// in the Goto/BLIS structure: op(B) is packed (once per column block of up to NC columns, in KC-deep
+/// slices) into NR-wide k-major panels shared by all threads; each thread packs its own MC×KC blocks of
+/// op(A) into 12-row (or 8-row) panels, and a 12×32 (8×32) micro-kernel keeps the whole C tile in vector
+/// registers. Small products take an unpacked loop; small-output long-k products are split along k.
 /// </summary>
 public static unsafe class Gemm
 {
@@ -102,8 +103,10 @@ public static unsafe class Gemm
     /// </remarks>
     /// <param name="a">op(A) is m×k: A row-major m×k (row stride lda), or k×m when <paramref name="transA"/>.</param>
     /// <param name="packer">Writes op(B) panels; copied (by value) to worker threads.</param>
+    /// <param name="rowBias">Optional fused epilogue: m floats added to every element of their row of C
+    /// (C ← alpha·op(A)·B + beta·C + rowBias[i]), e.g. a convolution's per-output-channel bias; null for none.</param>
     public static void SgemmPackedB<TPacker>(int m, int n, int k, float* a, int lda, bool transA, ref TPacker packer,
-        float* c, int ldc, float beta = 0f, bool parallel = true, float alpha = 1f)
+        float* c, int ldc, float beta = 0f, bool parallel = true, float alpha = 1f, float* rowBias = null)
         where TPacker : struct, IGemmBPacker
     {
         CheckSizes("SgemmPackedB", transA, false, m, n, k, lda, n, ldc);
@@ -111,9 +114,12 @@ public static unsafe class Gemm
         if (k == 0 || alpha == 0f)
         {
             ScaleC(m, n, beta, c, ldc);
+            if (rowBias != null)
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) c[(long)i * ldc + j] += rowBias[i];
             return;
         }
-        Driver(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, parallel, GemmMicroKernels.Default);
+        Driver(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, parallel, GemmMicroKernels.Default, rowBias);
     }
 
     private static void CheckSizes(string op, bool transA, bool transB, int m, int n, int k, int lda, int ldb, int ldc)
@@ -139,13 +145,13 @@ public static unsafe class Gemm
 
     /// <summary>The packed driver (also called directly by tests to force a micro-kernel kind).</summary>
     internal static void Driver<TPacker>(int m, int n, int k, float alpha, float* a, int lda, bool transA, ref TPacker packer,
-        float beta, float* c, int ldc, bool parallel, GemmKernelKind kind)
+        float beta, float* c, int ldc, bool parallel, GemmKernelKind kind, float* rowBias = null)
         where TPacker : struct, IGemmBPacker
     {
         int threads = parallel && (long)m * n * k >= ParallelThreshold ? Math.Max(1, Work.Threads) : 1;
         if (threads > 1 && (long)m * n <= SplitKMaxOutput && k >= threads * 2 * KC)
         {
-            SplitK(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, threads, kind);
+            SplitK(m, n, k, alpha, a, lda, transA, ref packer, beta, c, ldc, threads, kind, rowBias);
             return;
         }
         int height = TileHeight(m);
@@ -155,7 +161,7 @@ public static unsafe class Gemm
         for (int jc = 0; jc < n; jc += ncBlock)
         {
             int nc = Math.Min(ncBlock, n - jc);
-            var block = new GemmColumnBlock<TPacker>(in packer, a, lda, transA, c, ldc, bBuf.Pointer, k, jc, nc, height, alpha, beta, kind);
+            var block = new GemmColumnBlock<TPacker>(in packer, a, lda, transA, c, ldc, bBuf.Pointer, k, jc, nc, height, alpha, beta, kind, rowBias);
             if (threads == 1)
             {
                 block.Run(0, m, 0, block.Panels, 0);
@@ -220,7 +226,7 @@ public static unsafe class Gemm
     /// scratch matrices that are then added to C.
     /// </summary>
     private static void SplitK<TPacker>(int m, int n, int k, float alpha, float* a, int lda, bool transA, ref TPacker packer,
-        float beta, float* c, int ldc, int parts, GemmKernelKind kind)
+        float beta, float* c, int ldc, int parts, GemmKernelKind kind, float* rowBias)
         where TPacker : struct, IGemmBPacker
     {
         int mn = m * n;
@@ -229,7 +235,7 @@ public static unsafe class Gemm
         {
             fixed (float* ps = scratch)
             {
-                nint pScratch = (nint)ps, pa = (nint)a, pc = (nint)c;
+                nint pScratch = (nint)ps, pa = (nint)a, pc = (nint)c, pBias = (nint)rowBias;
                 var inner = packer;
                 Work.For(parts, 1, (t0, t1) =>
                 {
@@ -238,7 +244,7 @@ public static unsafe class Gemm
                         int k0 = (int)((long)k * t / parts), k1 = (int)((long)k * (t + 1) / parts);
                         float* at = (float*)pa + (transA ? (long)k0 * lda : k0);
                         var slice = new KOffsetPacker<TPacker>(inner, k0);
-                        if (t == 0) Driver(m, n, k1 - k0, alpha, at, lda, transA, ref slice, beta, (float*)pc, ldc, false, kind);
+                        if (t == 0) Driver(m, n, k1 - k0, alpha, at, lda, transA, ref slice, beta, (float*)pc, ldc, false, kind, (float*)pBias);
                         else Driver(m, n, k1 - k0, alpha, at, lda, transA, ref slice, 0f, (float*)pScratch + (long)(t - 1) * mn, n, false, kind);
                     }
                 });

@@ -14,7 +14,7 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
     private const int Unpacked = 0, Packing = 1, Packed = 2, Failed = 3;
 
     private readonly TPacker _packer;
-    private readonly float* _a, _c, _pb;
+    private readonly float* _a, _c, _pb, _rowBias;
     private readonly int _lda, _ldc, _k, _jc, _nc, _panels, _height;
     private readonly bool _transA;
     private readonly float _alpha, _beta;
@@ -23,8 +23,9 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
 
     /// <param name="pb">Buffer of k·⌈nc/NR⌉·NR floats; slice s starts at s·KC·⌈nc/NR⌉·NR.</param>
     public GemmColumnBlock(in TPacker packer, float* a, int lda, bool transA, float* c, int ldc, float* pb,
-        int k, int jc, int nc, int height, float alpha, float beta, GemmKernelKind kind)
+        int k, int jc, int nc, int height, float alpha, float beta, GemmKernelKind kind, float* rowBias)
     {
+        _rowBias = rowBias;
         _packer = packer;
         _a = a; _lda = lda; _transA = transA;
         _c = c; _ldc = ldc; _pb = pb;
@@ -68,11 +69,29 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
                     EnsurePacked(slice * _panels + q, pc, kc, col, pbq);
                     int nr = Math.Min(Gemm.NR, _nc - col);
                     float* cq = _c + (long)ic * _ldc + _jc + col;
+                    float tileBeta = beta;
+                    if (pc == 0 && _rowBias != null)
+                    {
+                        // Epilogue folded into the first k slice: C ← beta·C + bias[row] while the tile is hot, then accumulate.
+                        AddRowBias(cq, _ldc, mc, nr, _rowBias + ic, beta);
+                        tileBeta = 1f;
+                    }
                     for (int ip = 0; ip < mc; ip += h)
                         GemmMicroKernels.Tile(_kind, h, kc, pa + (long)ip * kc, pbq, cq + (long)ip * _ldc, _ldc,
-                            Math.Min(h, mc - ip), nr, _alpha, beta, tile);
+                            Math.Min(h, mc - ip), nr, _alpha, tileBeta, tile);
                 }
             }
+        }
+    }
+
+    private static void AddRowBias(float* c, int ldc, int rows, int cols, float* bias, float beta)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float* cr = c + (long)i * ldc;
+            float bv = bias[i];
+            if (beta == 0f) new Span<float>(cr, cols).Fill(bv);
+            else for (int j = 0; j < cols; j++) cr[j] = beta * cr[j] + bv;
         }
     }
 

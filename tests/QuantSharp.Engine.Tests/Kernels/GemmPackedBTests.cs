@@ -85,6 +85,34 @@ public unsafe class GemmPackedBTests
         for (int i = 0; i < c.Length; i++) Assert.True(Math.Abs(expected[i] - c[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"C[{i}] {c[i]} vs {expected[i]}");
     }
 
+    [Theory]
+    [InlineData(64, 100, 27, 0f)]    // 8-row tiles, beta 0 over NaN-filled C
+    [InlineData(30, 50, 600, 0.5f)]  // two k slices: bias enters once
+    [InlineData(16, 40, 2500, 0f)]   // split along k: bias enters once
+    [InlineData(5, 7, 0, 2f)]        // k = 0: C = beta·C + bias
+    public void SgemmPackedB_RowBiasEpilogue_AddsBiasOncePerRow(int m, int n, int k, float beta)
+    {
+        var rng = new Random(m * n + k);
+        var a = new float[Math.Max(1, m * k)];
+        var b = new float[Math.Max(1, k * n)];
+        var c = new float[m * n];
+        var bias = new float[m];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
+        for (int i = 0; i < c.Length; i++) c[i] = beta == 0f ? float.NaN : (float)rng.NextDouble();
+        for (int i = 0; i < m; i++) bias[i] = i - 3.5f;
+        var expected = (float[])c.Clone();
+        fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c) fixed (float* pe = expected) fixed (float* pbias = bias)
+        {
+            GemmReference.Sgemm(false, false, m, n, k, 1f, pa, Math.Max(1, k), pb, n, beta, pe, n);
+            for (int i = 0; i < m * n; i++) expected[i] += bias[i / n];
+            var packer = new MatrixBPacker(pb, n, transB: false);
+            Gemm.SgemmPackedB(m, n, k, pa, Math.Max(1, k), false, ref packer, pc, n, beta: beta, rowBias: pbias);
+        }
+        for (int i = 0; i < c.Length; i++)
+            Assert.True(Math.Abs(expected[i] - c[i]) <= 1e-5 * (k + 8) * (1 + Math.Abs(expected[i])), $"C[{i / n},{i % n}] = {c[i]}, expected {expected[i]}");
+    }
+
     [Fact]
     public void SgemmPackedB_NegativeSize_ThrowsNamingOp()
     {
