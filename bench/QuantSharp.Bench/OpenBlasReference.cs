@@ -20,24 +20,26 @@ internal static unsafe class OpenBlasReference
 
     public static bool IsChild => Environment.GetCommandLineArgs().Contains(ChildFlag);
 
-    private const int RowMajor = 101, NoTrans = 111;
+    private const int RowMajor = 101, NoTrans = 111, Trans = 112;
 
-    /// <summary>Median GFLOPS of OpenBLAS sgemm n×n×n in this process (call only in the child).</summary>
-    public static double? MeasureInProcess(BenchContext ctx, int n)
+    /// <summary>Median GFLOPS of OpenBLAS sgemm C[m×n] = A[m×k]·op(B) in this process (call only in the child).</summary>
+    public static double? MeasureInProcess(BenchContext ctx, int m, int n, int k, bool transB)
     {
         if (!NativeLibrary.TryLoad(LibraryPath, out var lib)) return null;
         var sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)
             NativeLibrary.GetExport(lib, "cblas_sgemm");
         var rng = new Random(1);
-        var a = GC.AllocateUninitializedArray<float>(n * n, pinned: true);
-        var b = GC.AllocateUninitializedArray<float>(n * n, pinned: true);
-        var c = GC.AllocateUninitializedArray<float>(n * n, pinned: true);
-        for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble() - 0.5f; b[i] = (float)rng.NextDouble() - 0.5f; }
+        var a = GC.AllocateUninitializedArray<float>(m * k, pinned: true);
+        var b = GC.AllocateUninitializedArray<float>(k * n, pinned: true);
+        var c = GC.AllocateUninitializedArray<float>(m * n, pinned: true);
+        for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble() - 0.5f;
+        int ldb = transB ? k : n;
         fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
         {
             float* xa = pa, xb = pb, xc = pc;
-            double t = ctx.MedianSeconds(() => sgemm(RowMajor, NoTrans, NoTrans, n, n, n, 1f, xa, n, xb, n, 0f, xc, n), warmup: 3);
-            return 2.0 * n * n * n / t / 1e9;
+            double t = ctx.MedianSeconds(() => sgemm(RowMajor, NoTrans, transB ? Trans : NoTrans, m, n, k, 1f, xa, k, xb, ldb, 0f, xc, n), warmup: 3);
+            return 2.0 * m * n * k / t / 1e9;
         }
     }
 
