@@ -155,30 +155,39 @@ public static unsafe class Gemm
             return;
         }
         int height = TileHeight(m);
-        // op(B) of a whole column block (all of k) is packed once; cap the block width so that buffer stays bounded.
-        int ncBlock = (int)Math.Min(Math.Min(NC, n), Math.Max(NR, PackedBBudget / k / NR * NR));
-        using var bBuf = GemmBuffer.Rent(forA: false, (long)k * RoundUp(ncBlock, NR));
+        // op(B) of a whole block (up to NC columns × up to kDepth rows) is packed once into a shared buffer;
+        // very long k is cut into several blocks of kDepth (a multiple of KC) so that buffer stays bounded.
+        int ncBlock = Math.Min(NC, n);
+        int ncPad = RoundUp(ncBlock, NR);
+        int kDepth = (int)Math.Min(k, Math.Max(KC, PackedBBudget / ncPad / KC * KC));
+        using var bBuf = GemmBuffer.Rent(forA: false, (long)kDepth * ncPad);
         for (int jc = 0; jc < n; jc += ncBlock)
         {
             int nc = Math.Min(ncBlock, n - jc);
-            var block = new GemmColumnBlock<TPacker>(in packer, a, lda, transA, c, ldc, bBuf.Pointer, k, jc, nc, height, alpha, beta, kind, rowBias);
-            if (threads == 1)
+            for (int k0 = 0; k0 < k; k0 += kDepth)
             {
-                block.Run(0, m, 0, block.Panels, 0);
-                continue;
+                int kb = Math.Min(kDepth, k - k0);
+                float* ak = a + (transA ? (long)k0 * lda : k0);
+                var block = new GemmColumnBlock<TPacker>(in packer, ak, lda, transA, c, ldc, bBuf.Pointer, k0, kb, jc, nc, height,
+                    alpha, k0 == 0 ? beta : 1f, kind, k0 == 0 ? rowBias : null);
+                if (threads == 1)
+                {
+                    block.Run(0, m, 0, block.Panels, 0);
+                    continue;
+                }
+                var grid = new ChunkGrid(m, block.Panels, threads, height);
+                Work.For(threads, 1, (t0, t1) =>
+                {
+                    // Chunks are taken dynamically so a core slowed by other work does not hold the other back.
+                    for (int t = t0; t < t1; t++)
+                        while (grid.TryTake(out int r0, out int r1, out int q0, out int q1, out int index))
+                            block.Run(r0, r1, q0, q1, index);
+                });
             }
-            var grid = new ChunkGrid(m, block.Panels, threads, height);
-            Work.For(threads, 1, (t0, t1) =>
-            {
-                // Chunks are taken dynamically so a core slowed by other work does not hold the other back.
-                for (int t = t0; t < t1; t++)
-                    while (grid.TryTake(out int r0, out int r1, out int q0, out int q1, out int index))
-                        block.Run(r0, r1, q0, q1, index);
-            });
         }
     }
 
-    /// <summary>Floats of packed op(B) per column block at most (16 MiB), which bounds the block width for long k.</summary>
+    /// <summary>Floats of packed op(B) per block at most (16 MiB, unless one KC slice of NC columns is larger).</summary>
     internal const long PackedBBudget = 1L << 22;
 
     /// <summary>

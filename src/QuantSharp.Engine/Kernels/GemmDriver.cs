@@ -3,8 +3,8 @@ using System.Runtime.CompilerServices;
 namespace QuantSharp.Engine.Kernels;
 
 /// <summary>
-/// One column block (columns [jc, jc+nc) of C, all of k) of the packed GEMM. op(B) for the whole block
-/// is packed into one shared buffer, lazily and once per NR-wide panel and KC-deep slice: whichever
+/// One column block (columns [jc, jc+nc) of C, a range of k — all of it unless k is very long) of the
+/// packed GEMM. op(B) for the whole block is packed into one shared buffer, lazily and once per NR-wide panel and KC-deep slice: whichever
 /// thread first needs a panel packs it (the others wait for that panel only), so a call needs a single
 /// parallel region and no barrier. Threads take chunks of C (rows × panels) and carry each chunk
 /// through every k slice, so no two threads ever write the same element of C.
@@ -15,16 +15,19 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
 
     private readonly TPacker _packer;
     private readonly float* _a, _c, _pb, _rowBias;
-    private readonly int _lda, _ldc, _k, _jc, _nc, _panels, _height;
+    private readonly int _lda, _ldc, _k, _kBase, _jc, _nc, _panels, _height;
     private readonly bool _transA;
     private readonly float _alpha, _beta;
     private readonly GemmKernelKind _kind;
     private readonly int[] _state; // per (k slice, panel)
 
+    /// <param name="a">op(A) shifted to column kBase (the first of this block's k range).</param>
     /// <param name="pb">Buffer of k·⌈nc/NR⌉·NR floats; slice s starts at s·KC·⌈nc/NR⌉·NR.</param>
+    /// <param name="k">Depth of this block: rows [kBase, kBase+k) of op(B).</param>
     public GemmColumnBlock(in TPacker packer, float* a, int lda, bool transA, float* c, int ldc, float* pb,
-        int k, int jc, int nc, int height, float alpha, float beta, GemmKernelKind kind, float* rowBias)
+        int kBase, int k, int jc, int nc, int height, float alpha, float beta, GemmKernelKind kind, float* rowBias)
     {
+        _kBase = kBase;
         _rowBias = rowBias;
         _packer = packer;
         _a = a; _lda = lda; _transA = transA;
@@ -103,7 +106,7 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
         {
             try
             {
-                _packer.Pack(pc, kc, _jc + col, Math.Min(Gemm.NR, _nc - col), dest);
+                _packer.Pack(_kBase + pc, kc, _jc + col, Math.Min(Gemm.NR, _nc - col), dest);
             }
             catch
             {

@@ -42,7 +42,7 @@ public unsafe class GemmTests
     [InlineData(3, 40, 513)]    // k straddles KC
     [InlineData(2, 4097, 5)]    // n straddles NC on a thin m
     [InlineData(193, 33, 20)]   // m straddles MC
-    [InlineData(200, 300, 520)] // large enough for the parallel split (rows), k straddles KC
+    [InlineData(150, 200, 520)] // large enough for the parallel split (rows), k straddles KC
     [InlineData(30, 700, 130)]  // few row panels: the parallel split goes over columns
     [InlineData(20, 30, 2100)]  // small C, long k: split along k across threads
     public void Sgemm_SizesStraddlingBlockBoundaries_MatchReference(int m, int n, int k)
@@ -50,6 +50,16 @@ public unsafe class GemmTests
         var rng = new Random(m * 31 + n * 7 + k);
         foreach (var ta in Bools) foreach (var tb in Bools)
             AssertMatchesReference(Make(rng, ta, tb, m, n, k, alpha: 0.75f, beta: 0.5f, padC: 1), (t, c) => RunSgemm(t, c), "Sgemm");
+    }
+
+    [Theory]
+    [InlineData(2, 3, 140_000, false, false)]  // k beyond one packed-B block: several k blocks on one thread
+    [InlineData(4, 4096, 1100, true, false)]   // wide n, parallel column chunks, k beyond one packed-B block
+    [InlineData(4, 4096, 1100, false, true)]
+    public void Sgemm_KLongerThanOnePackedBlock_AccumulatesAcrossBlocks(int m, int n, int k, bool ta, bool tb)
+    {
+        var rng = new Random(17);
+        AssertMatchesReference(Make(rng, ta, tb, m, n, k, alpha: 1f, beta: 0.5f), (t, c) => RunSgemm(t, c), "Sgemm long k");
     }
 
     [Theory]
