@@ -17,7 +17,8 @@ namespace QuantSharp.Engine.Kernels;
 /// discards them; non-finite garbage there is harmless to C but zero keeps the arithmetic clean).</para>
 /// <para>Calls may come concurrently from several threads for disjoint column ranges of one block
 /// (n0 then differs from the block start by a multiple of NR), so <c>Pack</c> must only read shared state.
-/// dest is 64-byte aligned when n0 is the block start. The row blocks of one product tile [0, k) with
+/// dest is always 64-byte aligned. The driver currently asks for one panel per call (nc ≤ NR), but a packer
+/// must handle any nc ≤ <see cref="Gemm.NC"/>. The row blocks of one product tile [0, k) with
 /// kc ≤ <see cref="Gemm.KC"/>; k0 is a multiple of KC except when a small-output, long-k product is split
 /// along k across threads (each thread then walks its own contiguous slice of k).</para>
 /// </remarks>
