@@ -18,7 +18,7 @@ namespace QuantSharp.Engine.Kernels;
 /// Backward-weight: <c>gw[kh,kw] = Σ_{n,oh,ow} gy[oh, ow] · xpad[oh·sh + kh·dh, ow·sw + kw·dw]</c>.
 /// Vector width is 16 (Vector512), 8 (Vector256) or 1 (scalar, the same loops without SIMD).
 /// </remarks>
-internal static unsafe class DepthwiseConv
+internal static unsafe partial class DepthwiseConv
 {
     /// <summary>Lanes used by default: 16 with AVX-512, 8 with AVX2, else 1.</summary>
     internal static int DefaultWidth => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 1;
@@ -75,24 +75,6 @@ internal static unsafe class DepthwiseConv
         }
     }
 
-    /// <summary>Crops the padded buffer back into the plane <paramref name="gx"/> [IH × IW]; cells no output reads get 0.</summary>
-    private static void Drain(ConvGeometry g, in Layout lay, float* buf, float* gx)
-    {
-        int span = g.SW * lay.PhaseLen;
-        for (int ih = 0; ih < g.IH; ih++)
-        {
-            int rr = ih + g.PH;
-            float* dst = gx + (long)ih * g.IW;
-            if (rr >= lay.Rows) { new Span<float>(dst, g.IW).Clear(); continue; }
-            float* row = buf + (long)rr * lay.RowStride;
-            for (int iw = 0; iw < g.IW; iw++)
-            {
-                int t = iw + g.PW;
-                dst[iw] = t < span ? row[t % g.SW * lay.PhaseLen + t / g.SW] : 0f;
-            }
-        }
-    }
-
     /// <summary>Forward over all planes (y fully overwritten).</summary>
     internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y) => Forward(g, x, w, b, y, DefaultWidth);
 
@@ -124,66 +106,70 @@ internal static unsafe class DepthwiseConv
         });
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PlaneForward(ConvGeometry g, in Layout lay, float* buf, int* off, float* wc, float bias, float* y, float* tail, int width)
     {
-        int taps = lay.Taps, ow = g.OW, owv = lay.OWv;
         for (int oh = 0; oh < g.OH; oh++)
+            RowGather(buf + (long)oh * g.SH * lay.RowStride, off, wc, lay.Taps, bias, y + (long)oh * g.OW, g.OW, tail, width);
+    }
+
+    /// <summary>
+    /// <c>dst[j] = init + Σ_t wts[t] · src[off[t] + j]</c> for j in [0, n): the one hot loop of the direct kernels.
+    /// Reads may run up to the next multiple of <paramref name="width"/> past n (callers pad their buffers); writes stop at n.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowGather(float* src, int* off, float* wts, int taps, float init, float* dst, int n, float* tail, int width)
+    {
+        int j = 0;
+        if (width == 16)
         {
-            float* src = buf + (long)oh * g.SH * lay.RowStride;
-            float* dst = y + (long)oh * ow;
-            int j = 0;
-            if (width == 16)
+            var vb = Vector512.Create(init);
+            for (; j + 64 <= n + 15; j += 64)
             {
-                var vb = Vector512.Create(bias);
-                for (; j + 64 <= owv; j += 64)
+                Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                float* s = src + j;
+                for (int t = 0; t < taps; t++)
                 {
-                    Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-                    float* s = src + j;
-                    for (int t = 0; t < taps; t++)
-                    {
-                        var wv = Vector512.Create(wc[t]);
-                        float* q = s + off[t];
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
-                    }
-                    Store16(a0, dst, j, ow, tail);
-                    Store16(a1, dst, j + 16, ow, tail);
-                    Store16(a2, dst, j + 32, ow, tail);
-                    Store16(a3, dst, j + 48, ow, tail);
+                    var wv = Vector512.Create(wts[t]);
+                    float* q = s + off[t];
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
                 }
-                for (; j < owv; j += 16)
-                {
-                    var a0 = vb;
-                    float* s = src + j;
-                    for (int t = 0; t < taps; t++)
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), Vector512.Create(wc[t]), a0);
-                    Store16(a0, dst, j, ow, tail);
-                }
+                Store16(a0, dst, j, n, tail);
+                Store16(a1, dst, j + 16, n, tail);
+                Store16(a2, dst, j + 32, n, tail);
+                Store16(a3, dst, j + 48, n, tail);
             }
-            else if (width == 8)
+            for (; j < n; j += 16)
             {
-                var vb = Vector256.Create(bias);
-                for (; j < owv; j += 8)
-                {
-                    var a0 = vb;
-                    float* s = src + j;
-                    for (int t = 0; t < taps; t++)
-                        a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wc[t]), a0);
-                    if (j + 8 <= ow) a0.Store(dst + j);
-                    else { a0.Store(tail); new Span<float>(tail, ow - j).CopyTo(new Span<float>(dst + j, ow - j)); }
-                }
+                var a0 = vb;
+                float* s = src + j;
+                for (int t = 0; t < taps; t++)
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), Vector512.Create(wts[t]), a0);
+                Store16(a0, dst, j, n, tail);
             }
-            else
+        }
+        else if (width == 8)
+        {
+            var vb = Vector256.Create(init);
+            for (; j < n; j += 8)
             {
-                for (; j < ow; j++)
-                {
-                    float a = bias;
-                    for (int t = 0; t < taps; t++) a = MathF.FusedMultiplyAdd(src[j + off[t]], wc[t], a);
-                    dst[j] = a;
-                }
+                var a0 = vb;
+                float* s = src + j;
+                for (int t = 0; t < taps; t++)
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wts[t]), a0);
+                if (j + 8 <= n) a0.Store(dst + j);
+                else { a0.Store(tail); new Span<float>(tail, n - j).CopyTo(new Span<float>(dst + j, n - j)); }
+            }
+        }
+        else
+        {
+            for (; j < n; j++)
+            {
+                float a = init;
+                for (int t = 0; t < taps; t++) a = MathF.FusedMultiplyAdd(src[j + off[t]], wts[t], a);
+                dst[j] = a;
             }
         }
     }
@@ -195,68 +181,6 @@ internal static unsafe class DepthwiseConv
         if (j >= ow) return;
         v.Store(tail);
         new Span<float>(tail, ow - j).CopyTo(new Span<float>(dst + j, ow - j));
-    }
-
-    /// <summary>Backward-data over all planes (gx fully overwritten).</summary>
-    internal static void BackwardData(ConvGeometry g, float[] gy, float[] w, float[] gx) => BackwardData(g, gy, w, gx, DefaultWidth);
-
-    /// <summary>Backward-data with an explicit vector width.</summary>
-    internal static void BackwardData(ConvGeometry g, float[] gy, float[] w, float[] gx, int width)
-    {
-        var lay = new Layout(g, width);
-        int planes = g.N * g.C, taps = lay.Taps;
-        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.OutSize * taps)), (start, end) =>
-        {
-            var bufArr = ArrayPool<float>.Shared.Rent(lay.Size);
-            var rowArr = ArrayPool<float>.Shared.Rent(lay.OWv);
-            try
-            {
-                int* off = stackalloc int[taps];
-                TapOffsets(g, lay, off);
-                fixed (float* buf = bufArr, grow = rowArr, pgy = gy, pw = w, pgx = gx)
-                {
-                    new Span<float>(grow, lay.OWv).Clear();
-                    for (int pl = start; pl < end; pl++)
-                    {
-                        float* wc = pw + (long)(pl % g.C) * taps;
-                        float* gyp = pgy + (long)pl * g.OutSize;
-                        new Span<float>(buf, lay.Size).Clear();
-                        for (int oh = 0; oh < g.OH; oh++)
-                        {
-                            // The row is copied into a zero-padded buffer so whole vectors never add stray values.
-                            new ReadOnlySpan<float>(gyp + (long)oh * g.OW, g.OW).CopyTo(new Span<float>(grow, g.OW));
-                            float* dst = buf + (long)oh * g.SH * lay.RowStride;
-                            for (int t = 0; t < taps; t++) Axpy(dst + off[t], grow, wc[t], lay.OWv, width);
-                        }
-                        Drain(g, lay, buf, pgx + (long)pl * g.InSize);
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(bufArr);
-                ArrayPool<float>.Shared.Return(rowArr);
-            }
-        });
-    }
-
-    /// <summary><c>dst[i] += a · src[i]</c> for i in [0, n) (n a multiple of the width).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float* dst, float* src, float a, int n, int width)
-    {
-        int i = 0;
-        if (width == 16)
-        {
-            var va = Vector512.Create(a);
-            for (; i < n; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(src + i), va, Vector512.Load(dst + i)).Store(dst + i);
-        }
-        else if (width == 8)
-        {
-            var va = Vector256.Create(a);
-            for (; i < n; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(src + i), va, Vector256.Load(dst + i)).Store(dst + i);
-        }
-        else
-            for (; i < n; i++) dst[i] = MathF.FusedMultiplyAdd(src[i], a, dst[i]);
     }
 
     /// <summary>Backward-weight (gw fully overwritten); parallel over channels, each summing its batch in a fixed order.</summary>
