@@ -24,7 +24,7 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForConv("Conv", x.Dims, w.Dims, p);
         CheckBias("Conv", b, geo.M);
-        var y = new Tensor<float>(geo.OutputShape);
+        var y = Uninitialized(geo.OutputShape);
         ForwardCore(geo, x.Data, w.Data, b?.Data, y.Data);
         return y;
     }
@@ -34,7 +34,7 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForConv("Conv.BackwardData", inputShape, w.Dims, p);
         Check.SameShape("Conv.BackwardData", "gradOutput", geo.OutputShape, gradOutput.Dims);
-        var gx = new Tensor<float>(geo.InputShape);
+        var gx = Uninitialized(geo.InputShape);
         BackwardDataCore(geo, gradOutput.Data, w.Data, gx.Data);
         return gx;
     }
@@ -44,7 +44,7 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForConv("Conv.BackwardWeight", x.Dims, weightShape, p);
         Check.SameShape("Conv.BackwardWeight", "gradOutput", geo.OutputShape, gradOutput.Dims);
-        var gw = new Tensor<float>(geo.WeightShape);
+        var gw = Uninitialized(geo.WeightShape);
         BackwardWeightCore(geo, x.Data, gradOutput.Data, gw.Data);
         return gw;
     }
@@ -74,7 +74,7 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForTranspose("ConvTranspose", x.Dims, w.Dims, p, outputPadding);
         CheckBias("ConvTranspose", b, geo.C);
-        var y = new Tensor<float>(geo.InputShape);
+        var y = Uninitialized(geo.InputShape);
         BackwardDataCore(geo, x.Data, w.Data, y.Data);
         if (b is not null) AddChannelBias(y.Data, b.Data, geo.N, geo.C, geo.InSize);
         return y;
@@ -85,7 +85,7 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForTranspose("ConvTranspose.BackwardData", inputShape, w.Dims, p, outputPadding);
         Check.SameShape("ConvTranspose.BackwardData", "gradOutput", geo.InputShape, gradOutput.Dims);
-        var gx = new Tensor<float>(geo.OutputShape);
+        var gx = Uninitialized(geo.OutputShape);
         ForwardCore(geo, gradOutput.Data, w.Data, null, gx.Data);
         return gx;
     }
@@ -95,10 +95,13 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForTranspose("ConvTranspose.BackwardWeight", x.Dims, weightShape, p, outputPadding);
         Check.SameShape("ConvTranspose.BackwardWeight", "gradOutput", geo.InputShape, gradOutput.Dims);
-        var gw = new Tensor<float>(geo.WeightShape);
+        var gw = Uninitialized(geo.WeightShape);
         BackwardWeightCore(geo, gradOutput.Data, x.Data, gw.Data);
         return gw;
     }
+
+    /// <summary>A tensor whose memory is not zeroed: for outputs the kernels overwrite completely.</summary>
+    private static Tensor<float> Uninitialized(int[] shape) => new(GC.AllocateUninitializedArray<float>(Shapes.Size(shape)), shape);
 
     internal static void CheckBias(string op, Tensor<float>? b, int channels)
     {

@@ -160,7 +160,11 @@ internal static unsafe partial class DepthwiseConv
                 for (int t = 0; t < taps; t++)
                     a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wts[t]), a0);
                 if (j + 8 <= n) a0.Store(dst + j);
-                else { a0.Store(tail); new Span<float>(tail, n - j).CopyTo(new Span<float>(dst + j, n - j)); }
+                else
+                {
+                    a0.Store(tail);
+                    for (int i = 0; i < n - j; i++) dst[j + i] = tail[i];
+                }
             }
         }
         else
@@ -179,8 +183,9 @@ internal static unsafe partial class DepthwiseConv
     {
         if (j + 16 <= ow) { v.Store(dst + j); return; }
         if (j >= ow) return;
+        // A plain loop, not Span.CopyTo: a call here would make the JIT spill the accumulators of the hot loop.
         v.Store(tail);
-        new Span<float>(tail, ow - j).CopyTo(new Span<float>(dst + j, ow - j));
+        for (int i = 0; i < ow - j; i++) dst[j + i] = tail[i];
     }
 
     /// <summary>Backward-weight (gw fully overwritten); parallel over channels, each summing its batch in a fixed order.</summary>
