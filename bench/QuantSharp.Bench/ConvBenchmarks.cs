@@ -43,6 +43,12 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
         double sec = ctx.MedianSeconds(() => Conv.Forward(x, w, null, p), warmup: UsesGemm(groups) ? 1 : 2, runs: runs);
         double ours = flops / sec / 1e9;
         ctx.Report(name, ours, "GFLOPS");
+        if (!UsesGemm(groups))
+        {
+            // Same kernel writing into a preallocated output: without the cost of a fresh 58 MB result (page faults, GC).
+            var dest = new Tensor<float>(p.OutputShape(x.Dims, w.Dims));
+            ctx.Report(name + "_into", flops / ctx.MedianSeconds(() => Conv.Forward(x, w, null, p, dest)) / 1e9, "GFLOPS");
+        }
         if (UsesGemm(groups)) ctx.Note("GEMM-based: Gemm.Sgemm is still the scalar reference on this branch (runs=" + (runs ?? ctx.Runs) + ")");
         CompareWithTorch(ctx, name, ratioName, ours, higherIsBetter: true);
     }
@@ -59,6 +65,16 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
         }, warmup: UsesGemm(groups) ? 1 : 2, runs: runs);
         double ms = sec * 1e3;
         ctx.Report(name, ms, "ms");
+        if (!UsesGemm(groups))
+        {
+            var gx = new Tensor<float>(x.Dims);
+            var gw = new Tensor<float>(w.Dims);
+            ctx.Report(name + "_into", 1e3 * ctx.MedianSeconds(() =>
+            {
+                Conv.BackwardData(gy, w, x.Dims, p, gx);
+                Conv.BackwardWeight(x, gy, w.Dims, p, gw);
+            }), "ms");
+        }
         if (UsesGemm(groups)) ctx.Note("GEMM-based: Gemm.Sgemm is still the scalar reference on this branch (runs=" + (runs ?? ctx.Runs) + ")");
         CompareWithTorch(ctx, name, ratioName, ms, higherIsBetter: false);
     }

@@ -16,35 +16,37 @@ namespace QuantSharp.Engine.Kernels;
 /// Depthwise convs (one channel per group, 1-D/2-D) use the direct kernels of <see cref="DepthwiseConv"/>.
 /// ConvTranspose forward is Conv backward-data; its input gradient is Conv forward and its weight gradient is
 /// Conv backward-weight with the roles of input and output gradient swapped.
+/// Methods taking a <c>destination</c> write into it (every element overwritten; it must not alias an argument)
+/// and return it; without one they return a new tensor.
 /// </remarks>
 public static unsafe class Conv
 {
     /// <summary>Conv forward: input [N, C, in…], weight [M, C/group, k…], optional bias [M] → [N, M, out…].</summary>
-    public static Tensor<float> Forward(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p)
+    public static Tensor<float> Forward(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p, Tensor<float>? destination = null)
     {
         var geo = ConvGeometry.ForConv("Conv", x.Dims, w.Dims, p);
         CheckBias("Conv", b, geo.M);
-        var y = Uninitialized(geo.OutputShape);
+        var y = Destination("Conv", destination, geo.OutputShape);
         ForwardCore(geo, x.Data, w.Data, b?.Data, y.Data);
         return y;
     }
 
     /// <summary>Conv gradient with respect to the input: gradOutput [N, M, out…] and weight → gradient of shape <paramref name="inputShape"/>.</summary>
-    public static Tensor<float> BackwardData(Tensor<float> gradOutput, Tensor<float> w, ReadOnlySpan<int> inputShape, ConvParams p)
+    public static Tensor<float> BackwardData(Tensor<float> gradOutput, Tensor<float> w, ReadOnlySpan<int> inputShape, ConvParams p, Tensor<float>? destination = null)
     {
         var geo = ConvGeometry.ForConv("Conv.BackwardData", inputShape, w.Dims, p);
         Check.SameShape("Conv.BackwardData", "gradOutput", geo.OutputShape, gradOutput.Dims);
-        var gx = Uninitialized(geo.InputShape);
+        var gx = Destination("Conv.BackwardData", destination, geo.InputShape);
         BackwardDataCore(geo, gradOutput.Data, w.Data, gx.Data);
         return gx;
     }
 
     /// <summary>Conv gradient with respect to the weight: input and gradOutput → gradient of shape <paramref name="weightShape"/>.</summary>
-    public static Tensor<float> BackwardWeight(Tensor<float> x, Tensor<float> gradOutput, ReadOnlySpan<int> weightShape, ConvParams p)
+    public static Tensor<float> BackwardWeight(Tensor<float> x, Tensor<float> gradOutput, ReadOnlySpan<int> weightShape, ConvParams p, Tensor<float>? destination = null)
     {
         var geo = ConvGeometry.ForConv("Conv.BackwardWeight", x.Dims, weightShape, p);
         Check.SameShape("Conv.BackwardWeight", "gradOutput", geo.OutputShape, gradOutput.Dims);
-        var gw = Uninitialized(geo.WeightShape);
+        var gw = Destination("Conv.BackwardWeight", destination, geo.WeightShape);
         BackwardWeightCore(geo, x.Data, gradOutput.Data, gw.Data);
         return gw;
     }
@@ -70,11 +72,11 @@ public static unsafe class Conv
     /// ConvTranspose forward: input [N, C, in…], weight [C, M/group, k…], optional bias [M] → [N, M, out…] with
     /// out = stride·(in − 1) + outputPadding + (k − 1)·dilation + 1 − padBegin − padEnd.
     /// </summary>
-    public static Tensor<float> Transpose(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p, int[]? outputPadding = null)
+    public static Tensor<float> Transpose(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p, int[]? outputPadding = null, Tensor<float>? destination = null)
     {
         var geo = ConvGeometry.ForTranspose("ConvTranspose", x.Dims, w.Dims, p, outputPadding);
         CheckBias("ConvTranspose", b, geo.C);
-        var y = Uninitialized(geo.InputShape);
+        var y = Destination("ConvTranspose", destination, geo.InputShape);
         BackwardDataCore(geo, x.Data, w.Data, y.Data);
         if (b is not null) AddChannelBias(y.Data, b.Data, geo.N, geo.C, geo.InSize);
         return y;
@@ -98,6 +100,17 @@ public static unsafe class Conv
         var gw = Uninitialized(geo.WeightShape);
         BackwardWeightCore(geo, gradOutput.Data, x.Data, gw.Data);
         return gw;
+    }
+
+    /// <summary>
+    /// The result tensor: <paramref name="destination"/> when given (its shape must be <paramref name="shape"/>),
+    /// else a new tensor whose memory is not zeroed (the kernels overwrite every element).
+    /// </summary>
+    private static Tensor<float> Destination(string op, Tensor<float>? destination, int[] shape)
+    {
+        if (destination is null) return Uninitialized(shape);
+        Check.SameShape(op, "destination", shape, destination.Dims);
+        return destination;
     }
 
     /// <summary>A tensor whose memory is not zeroed: for outputs the kernels overwrite completely.</summary>

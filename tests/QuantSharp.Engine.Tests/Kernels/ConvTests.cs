@@ -105,6 +105,26 @@ public class ConvTests
     }
 
     [Fact]
+    public void Conv_Destination_IsOverwrittenAndReturned()
+    {
+        var p = ConvParams.Uniform(2, pad: 1);
+        var x = Rand(51, 2, 3, 5, 4);
+        var w = Rand(52, 4, 3, 3, 3);
+        var dest = Tensor.Full(float.NaN, 2, 4, 5, 4);
+        Assert.Same(dest, Conv.Forward(x, w, null, p, dest));
+        AssertClose(ConvReference.Forward(x, w, null, p), dest, "forward into destination");
+        var gy = Rand(53, dest.Shape);
+        var gx = Tensor.Full(float.NaN, x.Shape);
+        Assert.Same(gx, Conv.BackwardData(gy, w, x.Dims, p, gx));
+        AssertClose(ConvReference.BackwardData(gy, w, x.Dims, p), gx, "backward-data into destination");
+        var gw = Tensor.Full(float.NaN, w.Shape);
+        Assert.Same(gw, Conv.BackwardWeight(x, gy, w.Dims, p, gw));
+        AssertClose(ConvReference.BackwardWeight(x, gy, w.Dims, p), gw, "backward-weight into destination");
+        var ex = Assert.Throws<ShapeException>(() => Conv.Forward(x, w, null, p, new Tensor<float>(2, 4, 5, 5)));
+        Assert.Contains("Conv: argument 'destination' expected shape [2,4,5,4], got [2,4,5,5]", ex.Message);
+    }
+
+    [Fact]
     public void Conv_LargerBatch_ParallelPathMatchesReference()
     {
         // Enough images that the work is split over cores, each with its own im2col buffer and weight-gradient partial.
