@@ -99,6 +99,8 @@ public sealed class ConvParams : IEquatable<ConvParams>
         int d = inputSpatial.Length;
         Check.That(kernel.Length == d, op, "kernel", $"{d} entries", $"{kernel.Length}");
         Check.That(outputSpatial.Length == d, op, "output_shape", $"{d} entries", Shapes.Format(outputSpatial));
+        Check.That(strides.Length == d && dilations.Length == d, op, "strides/dilations", $"{d} entries", $"{strides.Length}/{dilations.Length}");
+        Check.That(outputPadding is null || outputPadding.Length == d, op, "outputPadding", $"{d} entries", outputPadding is null ? "" : Shapes.Format(outputPadding));
         var pb = new int[d];
         var pe = new int[d];
         for (int i = 0; i < d; i++)

@@ -82,4 +82,53 @@ public class ConvDepthwiseTests
         AssertClose(ConvReference.BackwardData(gy, w, x.Dims, p), Conv.BackwardData(gy, w, x.Dims, p), "backward-data");
         AssertClose(ConvReference.BackwardWeight(x, gy, w.Dims, p), Conv.BackwardWeight(x, gy, w.Dims, p), "backward-weight");
     }
+
+    [Fact]
+    public unsafe void RowGather_Lengths0To256_AllWidthsBitExactWithScalarFormula()
+    {
+        // Every width accumulates each element's taps in the same order with FMA, so results agree bit for bit.
+        var rng = new Random(61);
+        var src = new float[3 * 300 + 64];
+        for (int i = 0; i < src.Length; i++) src[i] = rng.NextSingle() * 2 - 1;
+        int[] offs = [0, 1, 2, 300, 301, 302, 600, 601, 602];
+        float[] wts = [0.5f, -1.25f, 2f, 0.75f, -0.5f, 1.5f, -2f, 0.25f, 1f];
+        var expected = new float[256];
+        var actual = new float[256];
+        fixed (float* s = src, w = wts, e = expected, a = actual)
+        fixed (int* o = offs)
+        {
+            float* tail = stackalloc float[16];
+            for (int n = 0; n <= 256; n++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    float acc = 0.125f;
+                    for (int t = 0; t < offs.Length; t++) acc = MathF.FusedMultiplyAdd(src[offs[t] + j], wts[t], acc);
+                    e[j] = acc;
+                }
+                foreach (int width in new[] { 16, 8, 1 })
+                {
+                    Array.Fill(actual, float.NaN);
+                    DepthwiseConv.RowGather(s, o, w, offs.Length, 0.125f, a, n, tail, width);
+                    for (int j = 0; j < n; j++) Assert.Equal(e[j], a[j]);
+                    for (int j = n; j < 256; j++) Assert.True(float.IsNaN(a[j]), $"width {width} n {n}: wrote past the end at {j}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void AddInto_Lengths0To256_BitExactWithScalar()
+    {
+        var rng = new Random(62);
+        for (int n = 0; n <= 256; n++)
+        {
+            var a = new float[n];
+            var b = new float[n];
+            for (int i = 0; i < n; i++) { a[i] = rng.NextSingle(); b[i] = rng.NextSingle(); }
+            var expected = a.Select((v, i) => v + b[i]).ToArray();
+            fixed (float* pa = a, pb = b) ConvIm2Col.AddInto(pa, pb, n);
+            Assert.Equal(expected, a);
+        }
+    }
 }
