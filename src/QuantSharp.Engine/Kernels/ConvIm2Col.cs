@@ -1,0 +1,112 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace QuantSharp.Engine.Kernels;
+
+/// <summary>
+/// Lowering of one image and one group of a convolution to a matrix: im2col (gather) and col2im (scatter-add).
+/// </summary>
+/// <remarks>
+/// The column matrix of one group has <c>C/G · kd·kh·kw</c> rows (row = ((c·KD + kd)·KH + kh)·KW + kw) and
+/// <c>OD·OH·OW</c> columns: <c>col[row, o] = x[c, o·s − pBegin + k·d]</c>, 0 where that index falls in the padding.
+/// Col2im is its adjoint: <c>gx[c, o·s − pBegin + k·d] += col[row, o]</c>. With stride 1 along width each output row
+/// is one contiguous run of the input row (a block copy / a vector add); other strides gather element by element.
+/// </remarks>
+internal static unsafe class ConvIm2Col
+{
+    /// <summary>Fills <paramref name="col"/> [ColRows × OutSize] from the group's channels starting at <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Im2Col(ConvGeometry g, float* x, float* col)
+    {
+        int ow = g.OW;
+        long p = g.OutSize;
+        for (int c = 0; c < g.Cg; c++)
+        {
+            float* xc = x + (long)c * g.InSize;
+            for (int kd = 0; kd < g.KD; kd++)
+                for (int kh = 0; kh < g.KH; kh++)
+                    for (int kw = 0; kw < g.KW; kw++)
+                    {
+                        float* dst = col + ((((long)c * g.KD + kd) * g.KH + kh) * g.KW + kw) * p;
+                        int iw0 = kw * g.DW - g.PW;
+                        ValidRange(iw0, g.SW, g.IW, ow, out int lo, out int hi);
+                        for (int od = 0; od < g.OD; od++)
+                        {
+                            int id = od * g.SD - g.PD + kd * g.DD;
+                            for (int oh = 0; oh < g.OH; oh++, dst += ow)
+                            {
+                                int ih = oh * g.SH - g.PH + kh * g.DH;
+                                if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi)
+                                {
+                                    new Span<float>(dst, ow).Clear();
+                                    continue;
+                                }
+                                float* src = xc + ((long)id * g.IH + ih) * g.IW + iw0;
+                                if (lo > 0) new Span<float>(dst, lo).Clear();
+                                if (g.SW == 1)
+                                    new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
+                                else
+                                    for (int o = lo; o < hi; o++) dst[o] = src[(long)o * g.SW];
+                                if (hi < ow) new Span<float>(dst + hi, ow - hi).Clear();
+                            }
+                        }
+                    }
+        }
+    }
+
+    /// <summary>Adds the columns of <paramref name="col"/> into the group's input-gradient channels at <paramref name="gx"/> (which the caller zeroes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Col2Im(ConvGeometry g, float* col, float* gx)
+    {
+        int ow = g.OW;
+        long p = g.OutSize;
+        for (int c = 0; c < g.Cg; c++)
+        {
+            float* xc = gx + (long)c * g.InSize;
+            for (int kd = 0; kd < g.KD; kd++)
+                for (int kh = 0; kh < g.KH; kh++)
+                    for (int kw = 0; kw < g.KW; kw++)
+                    {
+                        float* src = col + ((((long)c * g.KD + kd) * g.KH + kh) * g.KW + kw) * p;
+                        int iw0 = kw * g.DW - g.PW;
+                        ValidRange(iw0, g.SW, g.IW, ow, out int lo, out int hi);
+                        for (int od = 0; od < g.OD; od++)
+                        {
+                            int id = od * g.SD - g.PD + kd * g.DD;
+                            for (int oh = 0; oh < g.OH; oh++, src += ow)
+                            {
+                                int ih = oh * g.SH - g.PH + kh * g.DH;
+                                if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi) continue;
+                                float* dst = xc + ((long)id * g.IH + ih) * g.IW + iw0;
+                                if (g.SW == 1) AddInto(dst + lo, src + lo, hi - lo);
+                                else
+                                    for (int o = lo; o < hi; o++) dst[(long)o * g.SW] += src[o];
+                            }
+                        }
+                    }
+        }
+    }
+
+    /// <summary>Output columns [lo, hi) whose input index o·stride + iw0 lies in [0, inSize).</summary>
+    internal static void ValidRange(int iw0, int stride, int inSize, int outSize, out int lo, out int hi)
+    {
+        lo = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;
+        int last = inSize - 1 - iw0;
+        hi = last < 0 ? 0 : Math.Min(outSize, last / stride + 1);
+        if (lo > hi) lo = hi;
+    }
+
+    /// <summary><c>dst[i] += src[i]</c> for i in [0, n), vectorized.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void AddInto(float* dst, float* src, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= n - 16; i += 16)
+                Vector512.Store(Vector512.Load(dst + i) + Vector512.Load(src + i), dst + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+                Vector256.Store(Vector256.Load(dst + i) + Vector256.Load(src + i), dst + i);
+        for (; i < n; i++) dst[i] += src[i];
+    }
+}

@@ -1,0 +1,305 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using QuantSharp.Engine.Threading;
+
+namespace QuantSharp.Engine.Kernels;
+
+/// <summary>
+/// Direct depthwise convolution (one input and one output channel per group, 1-D/2-D, any kernel, stride,
+/// dilation and padding): forward, backward-data and backward-weight vectorized along the output row, no GEMM.
+/// </summary>
+/// <remarks>
+/// Each channel plane is first copied into a zero-padded buffer whose rows are split into <c>stride</c> phases
+/// (phase r holds padded columns r, r + s, r + 2s, …). Then the padded column <c>ow·s + kw·d</c> read by output
+/// column ow is element <c>ow + ⌊kw·d / s⌋</c> of phase <c>(kw·d) mod s</c>: every tap is a contiguous vector load for
+/// any stride. Forward: <c>y[oh, ow] = b + Σ_{kh,kw} w[kh,kw] · xpad[oh·sh + kh·dh, ow·sw + kw·dw]</c>.
+/// Backward-data scatters <c>w[kh,kw] · gy[oh, ow]</c> into a padded buffer the same way and crops it.
+/// Backward-weight: <c>gw[kh,kw] = Σ_{n,oh,ow} gy[oh, ow] · xpad[oh·sh + kh·dh, ow·sw + kw·dw]</c>.
+/// Vector width is 16 (Vector512), 8 (Vector256) or 1 (scalar, the same loops without SIMD).
+/// </remarks>
+internal static unsafe partial class DepthwiseConv
+{
+    /// <summary>Lanes used by default: 16 with AVX-512, 8 with AVX2, else 1.</summary>
+    internal static int DefaultWidth => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 1;
+
+    /// <summary>Sizes of the padded, phase-split plane buffer.</summary>
+    private readonly struct Layout
+    {
+        public readonly int Rows, PhaseLen, RowStride, Size, OWv, Taps;
+
+        public Layout(ConvGeometry g, int width)
+        {
+            OWv = (g.OW + width - 1) / width * width;
+            PhaseLen = OWv + (g.KW - 1) * g.DW / g.SW + 1;
+            RowStride = g.SW * PhaseLen;
+            Rows = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+            Size = Rows * RowStride + width;
+            Taps = g.KH * g.KW;
+        }
+    }
+
+    /// <summary>Offsets in the padded buffer of every tap (kh, kw) relative to the first element of output row 0.</summary>
+    private static void TapOffsets(ConvGeometry g, in Layout lay, int* off)
+    {
+        for (int kh = 0; kh < g.KH; kh++)
+            for (int kw = 0; kw < g.KW; kw++)
+            {
+                int t = kw * g.DW;
+                off[kh * g.KW + kw] = kh * g.DH * lay.RowStride + t % g.SW * lay.PhaseLen + t / g.SW;
+            }
+    }
+
+    /// <summary>Copies the plane <paramref name="x"/> [IH × IW] into the padded buffer (its padding cells must be zero).</summary>
+    private static void Fill(ConvGeometry g, in Layout lay, float* x, float* buf)
+    {
+        int span = g.SW * lay.PhaseLen;
+        for (int ih = 0; ih < g.IH; ih++)
+        {
+            int rr = ih + g.PH;
+            if (rr >= lay.Rows) break;
+            float* row = buf + (long)rr * lay.RowStride;
+            float* src = x + (long)ih * g.IW;
+            if (g.SW == 1)
+            {
+                int count = Math.Min(g.IW, span - g.PW);
+                if (count > 0) Buffer.MemoryCopy(src, row + g.PW, count * 4L, count * 4L);
+                continue;
+            }
+            for (int iw = 0; iw < g.IW; iw++)
+            {
+                int t = iw + g.PW;
+                if (t >= span) break;
+                row[t % g.SW * lay.PhaseLen + t / g.SW] = src[iw];
+            }
+        }
+    }
+
+    /// <summary>Forward over all planes (y fully overwritten).</summary>
+    internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y) => Forward(g, x, w, b, y, DefaultWidth);
+
+    /// <summary>Forward with an explicit vector width (16, 8 or 1; tests run all three).</summary>
+    internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y, int width)
+    {
+        var lay = new Layout(g, width);
+        int planes = g.N * g.C, taps = lay.Taps;
+        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.OutSize * taps)), (start, end) =>
+        {
+            var bufArr = ArrayPool<float>.Shared.Rent(lay.Size);
+            try
+            {
+                int* off = stackalloc int[taps];
+                float* tail = stackalloc float[16];
+                TapOffsets(g, lay, off);
+                fixed (float* buf = bufArr, px = x, pw = w, py = y, pb = b)
+                {
+                    new Span<float>(buf, lay.Size).Clear();
+                    for (int pl = start; pl < end; pl++)
+                    {
+                        int c = pl % g.C;
+                        Fill(g, lay, px + (long)pl * g.InSize, buf);
+                        PlaneForward(g, lay, buf, off, pw + (long)c * taps, pb == null ? 0f : pb[c], py + (long)pl * g.OutSize, tail, width);
+                    }
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(bufArr); }
+        });
+    }
+
+    private static void PlaneForward(ConvGeometry g, in Layout lay, float* buf, int* off, float* wc, float bias, float* y, float* tail, int width)
+    {
+        for (int oh = 0; oh < g.OH; oh++)
+            RowGather(buf + (long)oh * g.SH * lay.RowStride, off, wc, lay.Taps, bias, y + (long)oh * g.OW, g.OW, tail, width);
+    }
+
+    /// <summary>
+    /// <c>dst[j] = init + Σ_t wts[t] · src[off[t] + j]</c> for j in [0, n): the one hot loop of the direct kernels.
+    /// Reads may run up to the next multiple of <paramref name="width"/> past n (callers pad their buffers); writes stop at n.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowGather(float* src, int* off, float* wts, int taps, float init, float* dst, int n, float* tail, int width)
+    {
+        int j = 0;
+        if (width == 16)
+        {
+            var vb = Vector512.Create(init);
+            for (; j + 64 <= n + 15; j += 64)
+            {
+                Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                float* s = src + j;
+                for (int t = 0; t < taps; t++)
+                {
+                    var wv = Vector512.Create(wts[t]);
+                    float* q = s + off[t];
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
+                }
+                Store16(a0, dst, j, n, tail);
+                Store16(a1, dst, j + 16, n, tail);
+                Store16(a2, dst, j + 32, n, tail);
+                Store16(a3, dst, j + 48, n, tail);
+            }
+            for (; j < n; j += 16)
+            {
+                var a0 = vb;
+                float* s = src + j;
+                for (int t = 0; t < taps; t++)
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), Vector512.Create(wts[t]), a0);
+                Store16(a0, dst, j, n, tail);
+            }
+        }
+        else if (width == 8)
+        {
+            var vb = Vector256.Create(init);
+            for (; j < n; j += 8)
+            {
+                var a0 = vb;
+                float* s = src + j;
+                for (int t = 0; t < taps; t++)
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wts[t]), a0);
+                if (j + 8 <= n) a0.Store(dst + j);
+                else
+                {
+                    a0.Store(tail);
+                    for (int i = 0; i < n - j; i++) dst[j + i] = tail[i];
+                }
+            }
+        }
+        else
+        {
+            for (; j < n; j++)
+            {
+                float a = init;
+                for (int t = 0; t < taps; t++) a = MathF.FusedMultiplyAdd(src[j + off[t]], wts[t], a);
+                dst[j] = a;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store16(Vector512<float> v, float* dst, int j, int ow, float* tail)
+    {
+        if (j + 16 <= ow) { v.Store(dst + j); return; }
+        if (j >= ow) return;
+        // A plain loop, not Span.CopyTo: a call here would make the JIT spill the accumulators of the hot loop.
+        v.Store(tail);
+        for (int i = 0; i < ow - j; i++) dst[j + i] = tail[i];
+    }
+
+    /// <summary>Backward-weight (gw fully overwritten); parallel over channels, each summing its batch in a fixed order.</summary>
+    internal static void BackwardWeight(ConvGeometry g, float[] x, float[] gy, float[] gw) => BackwardWeight(g, x, gy, gw, DefaultWidth);
+
+    /// <summary>Backward-weight with an explicit vector width.</summary>
+    internal static void BackwardWeight(ConvGeometry g, float[] x, float[] gy, float[] gw, int width)
+    {
+        var lay = new Layout(g, width);
+        int taps = lay.Taps, gyPlane = g.OH * lay.OWv;
+        Work.For(g.C, Math.Max(1, 16384 / Math.Max(1, g.N * g.OutSize * taps)), (start, end) =>
+        {
+            var bufArr = ArrayPool<float>.Shared.Rent(lay.Size);
+            var gyArr = ArrayPool<float>.Shared.Rent(gyPlane);
+            var accArr = new double[taps];
+            try
+            {
+                int* off = stackalloc int[taps];
+                TapOffsets(g, lay, off);
+                fixed (float* buf = bufArr, gyb = gyArr, px = x, pgy = gy, pgw = gw)
+                {
+                    new Span<float>(buf, lay.Size).Clear();
+                    new Span<float>(gyb, gyPlane).Clear();
+                    for (int c = start; c < end; c++)
+                    {
+                        Array.Clear(accArr);
+                        for (int n = 0; n < g.N; n++)
+                        {
+                            long pl = (long)n * g.C + c;
+                            Fill(g, lay, px + pl * g.InSize, buf);
+                            // gy rows go into a zero-padded plane so full vectors multiply stray lanes by 0.
+                            for (int oh = 0; oh < g.OH; oh++)
+                                new ReadOnlySpan<float>(pgy + pl * g.OutSize + (long)oh * g.OW, g.OW).CopyTo(new Span<float>(gyb + (long)oh * lay.OWv, g.OW));
+                            for (int t = 0; t < taps; t++) accArr[t] += PlaneDot(g, lay, buf + off[t], gyb, width);
+                        }
+                        for (int t = 0; t < taps; t++) pgw[(long)c * taps + t] = (float)accArr[t];
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(bufArr);
+                ArrayPool<float>.Shared.Return(gyArr);
+            }
+        });
+    }
+
+    /// <summary>Σ_{oh, j} gy[oh, j] · src[oh·sh·rowStride + j] over the zero-padded gy plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float PlaneDot(ConvGeometry g, in Layout lay, float* src, float* gyb, int width)
+    {
+        int owv = lay.OWv;
+        long step = (long)g.SH * lay.RowStride;
+        if (width == 16)
+        {
+            Vector512<float> a0 = default, a1 = default;
+            for (int oh = 0; oh < g.OH; oh++, src += step, gyb += owv)
+            {
+                int j = 0;
+                for (; j + 32 <= owv; j += 32)
+                {
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(gyb + j), Vector512.Load(src + j), a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(gyb + j + 16), Vector512.Load(src + j + 16), a1);
+                }
+                if (j < owv) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(gyb + j), Vector512.Load(src + j), a0);
+            }
+            return Vector512.Sum(a0 + a1);
+        }
+        if (width == 8)
+        {
+            Vector256<float> a0 = default;
+            for (int oh = 0; oh < g.OH; oh++, src += step, gyb += owv)
+                for (int j = 0; j < owv; j += 8) a0 = Vector256.FusedMultiplyAdd(Vector256.Load(gyb + j), Vector256.Load(src + j), a0);
+            return Vector256.Sum(a0);
+        }
+        float s = 0;
+        for (int oh = 0; oh < g.OH; oh++, src += step, gyb += owv)
+            for (int j = 0; j < owv; j++) s = MathF.FusedMultiplyAdd(gyb[j], src[j], s);
+        return s;
+    }
+
+    /// <summary>Sum of a span (vectorized; used for bias gradients).</summary>
+    internal static float Sum(ReadOnlySpan<float> v)
+    {
+        fixed (float* p = v)
+        {
+            int i = 0, n = v.Length;
+            float s = 0;
+            if (Vector512.IsHardwareAccelerated && n >= 16)
+            {
+                var a = Vector512<float>.Zero;
+                for (; i <= n - 16; i += 16) a += Vector512.Load(p + i);
+                s = Vector512.Sum(a);
+            }
+            else if (Vector256.IsHardwareAccelerated && n >= 8)
+            {
+                var a = Vector256<float>.Zero;
+                for (; i <= n - 8; i += 8) a += Vector256.Load(p + i);
+                s = Vector256.Sum(a);
+            }
+            for (; i < n; i++) s += p[i];
+            return s;
+        }
+    }
+
+    /// <summary><c>dst[i] += a</c> for i in [0, n), vectorized.</summary>
+    internal static void AddScalar(float* dst, float a, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var va = Vector512.Create(a);
+            for (; i <= n - 16; i += 16) (Vector512.Load(dst + i) + va).Store(dst + i);
+        }
+        for (; i < n; i++) dst[i] += a;
+    }
+}
