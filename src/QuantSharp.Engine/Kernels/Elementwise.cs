@@ -71,13 +71,13 @@ public static class Elementwise
     public static Tensor<float> Max(Tensor<float> a, Tensor<float> b, Tensor<float>? output = null) => Apply(new MaxOperator(), a, b, output, "Max");
 
     /// <summary>ONNX Min over one or more inputs, all broadcast together (variadic).</summary>
-    public static Tensor<float> Min(params Tensor<float>[] inputs) => Fold(new MinOperator(), inputs, "Min");
+    public static Tensor<float> MinOf(params Tensor<float>[] inputs) => Fold(new MinOperator(), inputs, "Min");
 
     /// <summary>ONNX Max over one or more inputs, all broadcast together (variadic).</summary>
-    public static Tensor<float> Max(params Tensor<float>[] inputs) => Fold(new MaxOperator(), inputs, "Max");
+    public static Tensor<float> MaxOf(params Tensor<float>[] inputs) => Fold(new MaxOperator(), inputs, "Max");
 
     /// <summary>ONNX Sum over one or more inputs, all broadcast together (variadic).</summary>
-    public static Tensor<float> Sum(params Tensor<float>[] inputs) => Fold(new AddOperator(), inputs, "Sum");
+    public static Tensor<float> SumOf(params Tensor<float>[] inputs) => Fold(new AddOperator(), inputs, "Sum");
 
     private static Tensor<float> Fold<TOp>(TOp op, Tensor<float>[] inputs, string name) where TOp : struct, IBinaryOperator
     {

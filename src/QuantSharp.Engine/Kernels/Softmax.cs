@@ -107,8 +107,8 @@ public static unsafe class Softmax
         }
         if (log)
         {
-            float shift = m + MathF.Log(sum);
-            ElementwiseDriver.BinaryVS(new SubtractOperator(), x, shift, y, n, width);
+            ElementwiseDriver.BinaryVS(new SubtractOperator(), x, m, y, n, width);
+            ElementwiseDriver.BinaryVS(new SubtractOperator(), y, MathF.Log(sum), y, n, width);
         }
         else ElementwiseDriver.UnaryBlock(new ScaleOperator(1f / sum), y, y, n, width);
     }
@@ -133,9 +133,12 @@ public static unsafe class Softmax
             if (log)
             {
                 ElementwiseDriver.UnaryBlock(new LogOperator(), sum, sum, inner, w);
-                ElementwiseDriver.BinaryVV(new AddOperator(), mx, sum, mx, inner, w); // mx := m + ln Σ
                 for (int r = 0; r < n; r++)
-                    ElementwiseDriver.BinaryVV(new SubtractOperator(), x + (nint)r * inner, mx, y + (nint)r * inner, inner, w);
+                {
+                    float* yr = y + (nint)r * inner;
+                    ElementwiseDriver.BinaryVV(new SubtractOperator(), x + (nint)r * inner, mx, yr, inner, w);
+                    ElementwiseDriver.BinaryVV(new SubtractOperator(), yr, sum, yr, inner, w);
+                }
             }
             else
             {
