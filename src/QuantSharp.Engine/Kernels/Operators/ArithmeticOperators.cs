@@ -2,53 +2,69 @@ using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Engine.Kernels.Operators;
 
-#pragma warning disable CS1591 // Operator members restate the interface contract; each struct's summary states its math.
-
 /// <summary>a + b (exact: IEEE addition).</summary>
 public readonly struct AddOperator : IBinaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float a, float b) => a + b;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a + b;
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a + b;
 }
 
 /// <summary>a − b (exact).</summary>
 public readonly struct SubtractOperator : IBinaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float a, float b) => a - b;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a - b;
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a - b;
 }
 
 /// <summary>a · b (exact).</summary>
 public readonly struct MultiplyOperator : IBinaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float a, float b) => a * b;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a * b;
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a * b;
 }
 
 /// <summary>a / b (exact IEEE division).</summary>
 public readonly struct DivideOperator : IBinaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float a, float b) => a / b;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a / b;
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a / b;
 }
 
 /// <summary>min(a, b) with IEEE 754-2019 minimum semantics: NaN propagates, −0 &lt; +0 (as ONNX/numpy).</summary>
 public readonly struct MinOperator : IBinaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float a, float b) => MathF.Min(a, b);
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
 }
 
 /// <summary>max(a, b) with IEEE 754-2019 maximum semantics: NaN propagates, −0 &lt; +0.</summary>
 public readonly struct MaxOperator : IBinaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float a, float b) => MathF.Max(a, b);
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
 }
 
@@ -59,8 +75,10 @@ public readonly struct MaxOperator : IBinaryOperator
 /// </summary>
 public readonly struct PowOperator : IBinaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float a, float b) => MathF.Pow(a, b);
 
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b)
     {
         var (al, ah) = Vector256.Widen(Vector256.Abs(a));
@@ -76,6 +94,7 @@ public readonly struct PowOperator : IBinaryOperator
         return Vector256.ConditionalSelect(Vector256.Equals(b, Vector256<float>.Zero) | Vector256.Equals(a, one), one, r);
     }
 
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b)
     {
         var (al, ah) = Vector512.Widen(Vector512.Abs(a));
@@ -95,56 +114,77 @@ public readonly struct PowOperator : IBinaryOperator
 /// <summary>−x (exact; flips the sign bit).</summary>
 public readonly struct NegateOperator : IUnaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float x) => -x;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => -x;
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => -x;
 }
 
 /// <summary>|x| (exact).</summary>
 public readonly struct AbsOperator : IUnaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float x) => MathF.Abs(x);
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Abs(x);
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Abs(x);
 }
 
 /// <summary>√x (exact: IEEE correctly rounded square root).</summary>
 public readonly struct SqrtOperator : IUnaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float x) => MathF.Sqrt(x);
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Sqrt(x);
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Sqrt(x);
 }
 
 /// <summary>1 / x (exact IEEE division, not the approximate reciprocal instruction).</summary>
 public readonly struct ReciprocalOperator : IUnaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float x) => 1f / x;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Create(1f) / x;
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Create(1f) / x;
 }
 
 /// <summary>x² (exact).</summary>
 public readonly struct SquareOperator : IUnaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float x) => x * x;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => x * x;
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => x * x;
 }
 
 /// <summary>eˣ. Scalar <see cref="MathF.Exp"/>; vector <c>Vector512.Exp</c> (within 1 ulp of each other).</summary>
 public readonly struct ExpOperator : IUnaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float x) => MathF.Exp(x);
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Exp(x);
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Exp(x);
 }
 
 /// <summary>ln x. Scalar <see cref="MathF.Log(float)"/>; vector <c>Vector512.Log</c> (within 1 ulp of each other).</summary>
 public readonly struct LogOperator : IUnaryOperator
 {
+    /// <inheritdoc />
     public float Invoke(float x) => MathF.Log(x);
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Log(x);
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Log(x);
 }
 
@@ -152,7 +192,10 @@ public readonly struct LogOperator : IUnaryOperator
 public readonly struct ScaleOperator(float scale) : IUnaryOperator
 {
     private readonly float _s = scale;
+    /// <inheritdoc />
     public float Invoke(float x) => x * _s;
+    /// <inheritdoc />
     public Vector256<float> Invoke(Vector256<float> x) => x * Vector256.Create(_s);
+    /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x) => x * Vector512.Create(_s);
 }
