@@ -12,8 +12,10 @@ public class ReduceTests
         for (int i = 0; i < want.Length; i++)
         {
             float w = want.Data[i], g = got.Data[i];
-            if (rtol == 0) Assert.True(BitConverter.SingleToInt32Bits(w) == BitConverter.SingleToInt32Bits(g) || (float.IsNaN(w) && float.IsNaN(g)), $"{what} i {i}: {g} vs {w}");
-            else Assert.True((float.IsNaN(w) && float.IsNaN(g)) || Math.Abs(w - g) <= rtol * Math.Max(1, Math.Abs(w)), $"{what} i {i}: {g:R} vs {w:R}");
+            bool ok = (float.IsNaN(w) && float.IsNaN(g)) || (rtol == 0
+                ? BitConverter.SingleToInt32Bits(w) == BitConverter.SingleToInt32Bits(g)
+                : Math.Abs(w - g) <= rtol * Math.Max(1, Math.Abs(w)));
+            if (!ok) Assert.Fail($"{what} i {i}: {g:R} vs {w:R}");
         }
     }
 
@@ -58,7 +60,7 @@ public class ReduceTests
                 fixed (float* p = x)
                 {
                     Assert.Equal(mx, ReduceKernels.Row(new MaxReduce(), p, n, w));
-                    Assert.True(Math.Abs(ReduceKernels.Row(new SumReduce(), p, n, w) - s) <= 1e-5 * (n + 1) * 4, $"sum width {w} n {n}");
+                    if (!(Math.Abs(ReduceKernels.Row(new SumReduce(), p, n, w) - s) <= 1e-5 * (n + 1) * 4)) Assert.Fail($"sum width {w} n {n}");
                 }
             }
     }

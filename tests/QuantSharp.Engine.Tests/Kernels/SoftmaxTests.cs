@@ -8,7 +8,7 @@ public class SoftmaxTests
     {
         Assert.Equal(want.Shape, got.Shape);
         for (int i = 0; i < want.Length; i++)
-            Assert.True(Math.Abs(want.Data[i] - got.Data[i]) <= tol * Math.Max(1, Math.Abs(want.Data[i])), $"i {i}: {got.Data[i]:R} vs {want.Data[i]:R}");
+            if (!(Math.Abs(want.Data[i] - got.Data[i]) <= tol * Math.Max(1, Math.Abs(want.Data[i])))) Assert.Fail($"i {i}: {got.Data[i]:R} vs {want.Data[i]:R}");
     }
 
     public static TheoryData<int[], int> Shapes => new()
@@ -38,10 +38,10 @@ public class SoftmaxTests
                 var y = new float[n];
                 var want = SoftmaxReference.Forward(x);
                 fixed (float* px = x.Data, py = y) Softmax.Row(px, py, n, false, w);
-                for (int i = 0; i < n; i++) Assert.True(Math.Abs(y[i] - want.Data[i]) <= 1e-6, $"width {w} n {n} i {i}");
+                for (int i = 0; i < n; i++) if (!(Math.Abs(y[i] - want.Data[i]) <= 1e-6)) Assert.Fail($"width {w} n {n} i {i}");
                 var wantLog = SoftmaxReference.Forward(x, -1, log: true);
                 fixed (float* px = x.Data, py = y) Softmax.Row(px, py, n, true, w);
-                for (int i = 0; i < n; i++) Assert.True(Math.Abs(y[i] - wantLog.Data[i]) <= 1e-6 * Math.Max(1, Math.Abs(wantLog.Data[i])), $"log width {w} n {n} i {i}");
+                for (int i = 0; i < n; i++) if (!(Math.Abs(y[i] - wantLog.Data[i]) <= 1e-6 * Math.Max(1, Math.Abs(wantLog.Data[i])))) Assert.Fail($"log width {w} n {n} i {i}");
             }
     }
 
