@@ -149,6 +149,34 @@ public static unsafe class Softmax
         }
     }
 
+    /// <summary>Backward of one contiguous row: the row sum (Σ gy⊙y, or Σ gy for log) then one vectorized pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowBackward(float* y, float* g, float* gx, int n, bool log, int width)
+    {
+        if (log)
+        {
+            float s = ReduceKernels.Row(new SumReduce(), g, n, width);
+            ElementwiseDriver.BinaryVV(new LogSoftmaxGradOperator(s), y, g, gx, n, width);
+            return;
+        }
+        int i = 0;
+        float dot = 0;
+        if (width == 512)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(y + i), Vector512.Load(g + i), acc);
+            dot = Vector512.Sum(acc);
+        }
+        else if (width == 256)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(y + i), Vector256.Load(g + i), acc);
+            dot = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) dot += y[i] * g[i];
+        ElementwiseDriver.BinaryVV(new SoftmaxGradOperator(dot), y, g, gx, n, width);
+    }
+
     private static Tensor<float> RunBackward(Tensor<float> y, Tensor<float> gy, int axis, bool log, string op)
     {
         Check.SameShape(op, "gradOutput", y.Dims, gy.Dims);
@@ -156,6 +184,19 @@ public static unsafe class Softmax
         var gx = new Tensor<float>(y.Dims);
         if (y.Length == 0) return gx;
         float[] ys = y.Data, gs = gy.Data, xs = gx.Data;
+        if (inner == 1)
+        {
+            fixed (float* py0 = ys, pg0 = gs, px0 = xs)
+            {
+                nint iy = (nint)py0, ig = (nint)pg0, ix = (nint)px0;
+                Work.For(outer, Math.Max(1, (1 << 14) / n), (s, e) =>
+                {
+                    for (int o = s; o < e; o++)
+                        RowBackward((float*)iy + (nint)o * n, (float*)ig + (nint)o * n, (float*)ix + (nint)o * n, n, log, ElementwiseDriver.BestWidth);
+                });
+            }
+            return gx;
+        }
         Work.For(outer, Math.Max(1, (1 << 14) / (n * inner)), (s, e) =>
         {
             var acc = new float[inner];

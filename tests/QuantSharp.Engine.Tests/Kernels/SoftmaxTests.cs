@@ -80,4 +80,20 @@ public class SoftmaxTests
         ex = Assert.Throws<ShapeException>(() => Softmax.Backward(new Tensor<float>(2, 3), new Tensor<float>(3, 2)));
         Assert.Contains("SoftmaxBackward: argument 'gradOutput'", ex.Message);
     }
+
+    [Theory]
+    [InlineData(false)] [InlineData(true)]
+    public void Backward_LastAxisVectorRows_MatchStridedPathOnTransposedLayout(bool log)
+    {
+        // The same math through the contiguous-row path (axis −1) and the panel path (axis 0 of the transpose).
+        var x = Tensor.RandomUniform(new Random(12), -3, 3, 7, 45);
+        var gy = Tensor.RandomUniform(new Random(13), -1, 1, 7, 45);
+        var xt = new Tensor<float>(45, 7); var gt = new Tensor<float>(45, 7);
+        for (int i = 0; i < 7; i++) for (int j = 0; j < 45; j++) { xt[j, i] = x[i, j]; gt[j, i] = gy[i, j]; }
+        var y = log ? Softmax.LogForward(x) : Softmax.Forward(x);
+        var yt = log ? Softmax.LogForward(xt, 0) : Softmax.Forward(xt, 0);
+        var g1 = log ? Softmax.LogBackward(y, gy) : Softmax.Backward(y, gy);
+        var g2 = log ? Softmax.LogBackward(yt, gt, 0) : Softmax.Backward(yt, gt, 0);
+        for (int i = 0; i < 7; i++) for (int j = 0; j < 45; j++) Assert.Equal((double)g2[j, i], g1[i, j], 1e-5);
+    }
 }

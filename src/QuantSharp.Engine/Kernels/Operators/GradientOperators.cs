@@ -236,3 +236,27 @@ public readonly struct ReciprocalGradOperator : IBinaryOperator
     /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => -(g * (y * y));
 }
+
+/// <summary>Softmax backward for one row, given s = Σ gy⊙y over the row: gx = y·(gy − s) (exact).</summary>
+public readonly struct SoftmaxGradOperator(float dot) : IBinaryOperator
+{
+    private readonly float _s = dot;
+    /// <inheritdoc />
+    public float Invoke(float y, float g) => y * (g - _s);
+    /// <inheritdoc />
+    public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => y * (g - Vector256.Create(_s));
+    /// <inheritdoc />
+    public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => y * (g - Vector512.Create(_s));
+}
+
+/// <summary>LogSoftmax backward for one row, given s = Σ gy over the row: gx = gy − e^y·s (vector within 2 ulp of e^y).</summary>
+public readonly struct LogSoftmaxGradOperator(float sum) : IBinaryOperator
+{
+    private readonly float _s = sum;
+    /// <inheritdoc />
+    public float Invoke(float y, float g) => g - MathF.Exp(y) * _s;
+    /// <inheritdoc />
+    public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g - Vector256.Exp(y) * Vector256.Create(_s);
+    /// <inheritdoc />
+    public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g - Vector512.Exp(y) * Vector512.Create(_s);
+}
