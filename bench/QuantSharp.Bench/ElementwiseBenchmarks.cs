@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using QuantSharp.Engine;
+using QuantSharp.Engine.Kernels;
+
+namespace QuantSharp.Bench;
+
+/// <summary>
+/// Memory-bound elementwise kernels against a plain copy of the same bytes in the same run, and softmax.
+/// Bandwidth counts bytes read + written (GB = 1e9 bytes).
+/// </summary>
+public sealed class ElementwiseBenchmarks : IBenchmarkSuite
+{
+    private const int N = 16 << 20;
+
+    public IEnumerable<Benchmark> Benchmarks()
+    {
+        yield return new Benchmark("add_16M", "Elementwise.Add of two 16M-float tensors into a third vs Span.CopyTo of the same 192 MiB", AddVsCopy);
+        yield return new Benchmark("softmax_16M", "Softmax of [16384,1024] along the last axis", SoftmaxRows);
+        yield return new Benchmark("unary_16M", "relu / gelu / sigmoid over 16M floats, and ReduceSum of 16M", Unary);
+    }
+
+    private static double GBps(double bytes, double seconds) => bytes / seconds / 1e9;
+
+    private static void AddVsCopy(BenchContext ctx)
+    {
+        var rng = new Random(1);
+        var a = Tensor.RandomUniform(rng, -1, 1, N);
+        var b = Tensor.RandomUniform(rng, -1, 1, N);
+        var o = new Tensor<float>(N);
+        // Copy moves the same total: 24M floats read + 24M written = 192 MiB.
+        var src = new float[N + N / 2];
+        var dst = new float[N + N / 2];
+        double bytes = 3.0 * N * sizeof(float);
+        double tCopy1 = ctx.MedianSeconds(() => src.AsSpan().CopyTo(dst));
+        double tAdd = ctx.MedianSeconds(() => Elementwise.Add(a, b, o));
+        double tCopy2 = ctx.MedianSeconds(() => src.AsSpan().CopyTo(dst));
+        double tCopy = Math.Min(tCopy1, tCopy2);
+        ctx.Report("add_16M", GBps(bytes, tAdd), "GB/s");
+        ctx.Report("copy_16M", GBps(bytes, tCopy), "GB/s");
+        ctx.Report("add_16M_vs_copy", tCopy / tAdd, "ratio");
+        ctx.Note($"copy measured before and after add: {GBps(bytes, tCopy1):F1} / {GBps(bytes, tCopy2):F1} GB/s (best used); add uses {QuantSharp.Engine.Threading.Work.Threads} threads, copy one");
+        if (ctx.Compare) RunReference(ctx, "add");
+    }
+
+    private static void SoftmaxRows(BenchContext ctx)
+    {
+        var x = Tensor.RandomUniform(new Random(2), -5, 5, 16384, 1024);
+        var y = new Tensor<float>(16384, 1024);
+        double t = ctx.MedianSeconds(() => Softmax.Forward(x, -1, y));
+        ctx.Report("softmax_16M", GBps(2.0 * N * sizeof(float), t), "GB/s");
+        double tl = ctx.MedianSeconds(() => Softmax.LogForward(x, -1, y));
+        ctx.Report("logsoftmax_16M", GBps(2.0 * N * sizeof(float), tl), "GB/s");
+        if (ctx.Compare) RunReference(ctx, "softmax");
+    }
+
+    private static void Unary(BenchContext ctx)
+    {
+        var x = Tensor.RandomUniform(new Random(3), -4, 4, N);
+        var y = new Tensor<float>(N);
+        double rw = 2.0 * N * sizeof(float);
+        ctx.Report("relu_16M", GBps(rw, ctx.MedianSeconds(() => Activations.Relu(x, y))), "GB/s");
+        ctx.Report("sigmoid_16M", GBps(rw, ctx.MedianSeconds(() => Activations.Sigmoid(x, y))), "GB/s");
+        ctx.Report("gelu_16M", GBps(rw, ctx.MedianSeconds(() => Activations.Gelu(x, false, y))), "GB/s");
+        ctx.Report("reduce_sum_16M", GBps(N * 4.0, ctx.MedianSeconds(() => Reduce.Sum(x))), "GB/s");
+        if (ctx.Compare) RunReference(ctx, "unary");
+    }
+
+    /// <summary>Runs bench/reference/torch_elementwise.py (PyTorch, 2 threads) and prints its figures as notes.</summary>
+    private static void RunReference(BenchContext ctx, string which)
+    {
+        string? script = FindScript();
+        if (script is null || !File.Exists("/usr/bin/python3")) { ctx.Note("reference skipped: python3 or bench/reference/torch_elementwise.py not found"); return; }
+        var psi = new ProcessStartInfo("/usr/bin/python3", [script, which]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment.Remove("OPENBLAS_CORETYPE");
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) { ctx.Note($"reference skipped: torch script failed ({err.Split('\n').FirstOrDefault(l => l.Length > 0)})"); return; }
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) ctx.Note("torch " + line);
+    }
+
+    private static string? FindScript()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var f = Path.Combine(dir.FullName, "bench", "reference", "torch_elementwise.py");
+            if (File.Exists(f)) return f;
+        }
+        return null;
+    }
+}
