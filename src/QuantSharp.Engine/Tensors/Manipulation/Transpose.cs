@@ -1,0 +1,195 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QuantSharp.Engine.Threading;
+
+namespace QuantSharp.Engine;
+
+public static partial class TensorOps
+{
+    /// <summary>
+    /// ONNX <c>Transpose</c>: <c>y[i₀,…,i_(r−1)]</c> with <c>y.shape[k] = x.shape[perm[k]]</c> and
+    /// <c>y[…, i_k, …] = x[…, i at position perm[k] = i_k, …]</c>; the default <paramref name="perm"/> reverses the axes.
+    /// </summary>
+    /// <remarks>
+    /// Size-1 axes are dropped and input axes that stay adjacent in the output are merged first, so e.g.
+    /// NCHW→NHWC becomes N transposes of a [C, H·W] matrix and swapping the last two axes becomes a batch
+    /// of matrix transposes. Those run through cache-sized tiles (64×64) with 8×8 AVX register transposes
+    /// for 4-byte elements; permutations that keep the innermost axis copy contiguous runs; any other
+    /// permutation uses the generic strided copy. All paths are bit-exact with
+    /// <see cref="TensorOpsReference.Transpose{T}"/>.
+    /// </remarks>
+    public static Tensor<T> Transpose<T>(Tensor<T> x, int[]? perm = null) where T : unmanaged
+    {
+        int rank = x.Rank;
+        var p = CheckPerm(perm, rank);
+        var outShape = new int[rank];
+        for (int i = 0; i < rank; i++) outShape[i] = x.Dims[p[i]];
+        var y = new Tensor<T>(outShape);
+        if (y.Length == 0) return y;
+
+        // Reduce: drop size-1 input axes, then merge input axes a, a+1 that are adjacent in the output.
+        var keep = new List<int>();
+        foreach (int a in p) if (x.Dims[a] != 1) keep.Add(a);
+        var groups = new List<List<int>>();
+        foreach (int a in keep)
+        {
+            if (groups.Count > 0 && groups[^1][^1] < a && AllOnesBetween(x.Dims, groups[^1][^1], a)) groups[^1].Add(a);
+            else groups.Add([a]);
+        }
+        // Reduced input axes are the groups ordered by their first input axis.
+        var order = Enumerable.Range(0, groups.Count).OrderBy(g => groups[g][0]).ToArray();
+        int rr = groups.Count;
+        var rdims = new int[rr];
+        var rperm = new int[rr];
+        for (int j = 0; j < rr; j++)
+        {
+            long size = 1;
+            foreach (int a in groups[order[j]]) size *= x.Dims[a];
+            rdims[j] = (int)size;
+        }
+        for (int k = 0; k < rr; k++) rperm[k] = Array.IndexOf(order, k);
+
+        bool identity = true;
+        for (int k = 0; k < rr; k++) identity &= rperm[k] == k;
+        if (identity) { x.AsSpan().CopyTo(y.AsSpan()); return y; }
+
+        // Batched matrix transpose: perm = [0, …, b−1, b+1, b].
+        int b = rr - 2;
+        bool batched2D = rperm[rr - 1] == b && rperm[rr - 2] == b + 1;
+        for (int k = 0; k < b; k++) batched2D &= rperm[k] == k;
+        if (batched2D)
+        {
+            int batch = 1;
+            for (int k = 0; k < b; k++) batch *= rdims[k];
+            Transpose2DBatched(x.Data, y.Data, batch, rdims[b], rdims[b + 1]);
+            return y;
+        }
+
+        var inStrides = Strided.Strides(rdims);
+        var srcStrides = new long[rr];
+        var dims = new int[rr];
+        for (int k = 0; k < rr; k++) { srcStrides[k] = inStrides[rperm[k]]; dims[k] = rdims[rperm[k]]; }
+        Strided.Copy(x.Data, 0, srcStrides, y.Data, 0, Strided.Strides(dims), dims);
+        return y;
+    }
+
+    /// <summary>The inverse of a permutation: <c>inv[perm[k]] = k</c> (the gradient of Transpose is Transpose by it).</summary>
+    public static int[] InversePermutation(ReadOnlySpan<int> perm)
+    {
+        var inv = new int[perm.Length];
+        for (int k = 0; k < perm.Length; k++) inv[perm[k]] = k;
+        return inv;
+    }
+
+    /// <summary>Validates <paramref name="perm"/> (null = reversed axes) as a permutation of [0, rank).</summary>
+    internal static int[] CheckPerm(int[]? perm, int rank)
+    {
+        if (perm is null)
+        {
+            var r = new int[rank];
+            for (int i = 0; i < rank; i++) r[i] = rank - 1 - i;
+            return r;
+        }
+        var seen = new bool[rank];
+        bool ok = perm.Length == rank;
+        if (ok)
+            foreach (int a in perm)
+            {
+                if (a < 0 || a >= rank || seen[a]) { ok = false; break; }
+                seen[a] = true;
+            }
+        Check.That(ok, "Transpose", "perm", $"a permutation of [0..{rank - 1}] (input rank {rank})", Format(perm));
+        return (int[])perm.Clone();
+    }
+
+    private static bool AllOnesBetween(ReadOnlySpan<int> dims, int a, int b)
+    {
+        for (int i = a + 1; i < b; i++) if (dims[i] != 1) return false;
+        return true;
+    }
+
+    private const int TileSize = 64;
+
+    /// <summary><paramref name="batch"/> independent transposes of a [rows, cols] matrix into [cols, rows], tiled and parallel.</summary>
+    internal static void Transpose2DBatched<T>(T[] src, T[] dst, int batch, int rows, int cols) where T : unmanaged
+    {
+        int tr = (rows + TileSize - 1) / TileSize, tc = (cols + TileSize - 1) / TileSize;
+        long tiles = (long)batch * tr * tc;
+        int grain = Math.Max(1, (1 << 15) / (TileSize * TileSize));
+        void Body(int start, int end)
+        {
+            for (int t = start; t < end; t++)
+            {
+                int bi = t / (tr * tc), rem = t % (tr * tc);
+                int r0 = rem / tc * TileSize, c0 = rem % tc * TileSize;
+                long off = (long)bi * rows * cols;
+                TransposeTile(src, dst, off, rows, cols, r0, Math.Min(TileSize, rows - r0), c0, Math.Min(TileSize, cols - c0));
+            }
+        }
+        if ((long)batch * rows * cols >= 1 << 16) Work.For((int)tiles, grain, Body);
+        else Body(0, (int)tiles);
+    }
+
+    /// <summary>Transposes the block rows [r0, r0+h) × cols [c0, c0+w) of one [rows, cols] matrix at <paramref name="off"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransposeTile<T>(T[] src, T[] dst, long off, int rows, int cols, int r0, int h, int c0, int w) where T : unmanaged
+    {
+        ref T s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(src), (nint)off);
+        ref T d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dst), (nint)off);
+        int i = 0;
+        if (Unsafe.SizeOf<T>() == 4 && Avx.IsSupported)
+        {
+            ref float sf = ref Unsafe.As<T, float>(ref s);
+            ref float df = ref Unsafe.As<T, float>(ref d);
+            for (; i <= h - 8; i += 8)
+            {
+                int j = 0;
+                for (; j <= w - 8; j += 8)
+                    Transpose8x8(ref Unsafe.Add(ref sf, (nint)(r0 + i) * cols + c0 + j), cols,
+                                 ref Unsafe.Add(ref df, (nint)(c0 + j) * rows + r0 + i), rows);
+                for (; j < w; j++)
+                    for (int ii = i; ii < i + 8; ii++)
+                        Unsafe.Add(ref df, (nint)(c0 + j) * rows + r0 + ii) = Unsafe.Add(ref sf, (nint)(r0 + ii) * cols + c0 + j);
+            }
+        }
+        // Remaining rows (or every row for other element sizes): column-major walk over the tile so writes are sequential.
+        for (int j = 0; j < w; j++)
+        {
+            ref T dcol = ref Unsafe.Add(ref d, (nint)(c0 + j) * rows + r0);
+            for (int ii = i; ii < h; ii++)
+                Unsafe.Add(ref dcol, ii) = Unsafe.Add(ref s, (nint)(r0 + ii) * cols + c0 + j);
+        }
+    }
+
+    /// <summary>In-register transpose of an 8×8 float block (unpack, shuffle, 128-bit lane permute).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(ref float s, int ls, ref float d, int ld)
+    {
+        var r0 = Vector256.LoadUnsafe(ref s);
+        var r1 = Vector256.LoadUnsafe(ref s, (nuint)ls);
+        var r2 = Vector256.LoadUnsafe(ref s, (nuint)(2 * ls));
+        var r3 = Vector256.LoadUnsafe(ref s, (nuint)(3 * ls));
+        var r4 = Vector256.LoadUnsafe(ref s, (nuint)(4 * ls));
+        var r5 = Vector256.LoadUnsafe(ref s, (nuint)(5 * ls));
+        var r6 = Vector256.LoadUnsafe(ref s, (nuint)(6 * ls));
+        var r7 = Vector256.LoadUnsafe(ref s, (nuint)(7 * ls));
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref d);
+        Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref d, (nuint)ld);
+        Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref d, (nuint)(2 * ld));
+        Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref d, (nuint)(3 * ld));
+        Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref d, (nuint)(4 * ld));
+        Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref d, (nuint)(5 * ld));
+        Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref d, (nuint)(6 * ld));
+        Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref d, (nuint)(7 * ld));
+    }
+}
