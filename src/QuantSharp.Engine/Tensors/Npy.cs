@@ -12,7 +12,7 @@ namespace QuantSharp.Engine;
 /// <remarks>
 /// Layout: magic <c>\x93NUMPY</c>, major and minor version bytes, header length (uint16 LE for 1.0,
 /// uint32 LE for 2.0/3.0), the header (a Python dict literal; latin-1, or UTF-8 in 3.0) padded with spaces and a
-/// final newline so the data starts at a multiple of 64 bytes, then the elements in C order.
+/// final newline so the data starts at a multiple of 64 bytes (numpy's layout, byte for byte), then the elements in C order.
 /// Malformed input throws <see cref="InvalidDataException"/> naming the file and the offending field.
 /// </remarks>
 public static class Npy
@@ -144,15 +144,19 @@ public static class Npy
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Npy: writing needs a little-endian machine");
         string dict = new NpyHeader(tensor.DataType, false, tensor.Shape).ToDictionary();
+        // Like numpy: spaces so the first dimension can grow to 21 digits in place, then padding so the data starts at
+        // a multiple of 64 (a full 64 when already aligned), then '\n'. The bytes equal numpy's np.save output.
+        if (tensor.Rank > 0) dict += new string(' ', Math.Max(0, 21 - tensor.Dims[0].ToString(System.Globalization.CultureInfo.InvariantCulture).Length));
         int major = 1, prefix = 10;
-        int total = prefix + dict.Length + 1;
-        int padded = (total + 63) / 64 * 64;
-        if (padded - prefix > ushort.MaxValue)
+        int hlen = dict.Length + 1;
+        int pad = 64 - (prefix + hlen) % 64;
+        if (hlen + pad > ushort.MaxValue)
         {
             major = 2; prefix = 12;
-            padded = (prefix + dict.Length + 1 + 63) / 64 * 64;
+            pad = 64 - (prefix + hlen) % 64;
         }
-        int headerLen = padded - prefix;
+        int headerLen = hlen + pad;
+        int padded = prefix + headerLen;
         var head = new byte[padded];
         Magic.CopyTo(head, 0);
         head[6] = (byte)major;

@@ -123,13 +123,14 @@ public static partial class TensorOps
 
     private static TOut FromDouble<TOut>(double d) where TOut : unmanaged
     {
-        // .NET (9+) floating → integer conversions truncate, saturate at the range and map NaN to 0.
+        // .NET (9+) conversions to int/long truncate, saturate and map NaN to 0; for the narrower types .NET goes
+        // through int32 and wraps, so those are clamped first (NaN passes Clamp and then becomes 0).
         if (typeof(TOut) == typeof(float)) { float r = (float)d; return Unsafe.As<float, TOut>(ref r); }
         if (typeof(TOut) == typeof(double)) return Unsafe.As<double, TOut>(ref d);
-        if (typeof(TOut) == typeof(sbyte)) { sbyte r = (sbyte)d; return Unsafe.As<sbyte, TOut>(ref r); }
-        if (typeof(TOut) == typeof(byte)) { byte r = (byte)d; return Unsafe.As<byte, TOut>(ref r); }
-        if (typeof(TOut) == typeof(short)) { short r = (short)d; return Unsafe.As<short, TOut>(ref r); }
-        if (typeof(TOut) == typeof(ushort)) { ushort r = (ushort)d; return Unsafe.As<ushort, TOut>(ref r); }
+        if (typeof(TOut) == typeof(sbyte)) { sbyte r = (sbyte)Math.Clamp(d, sbyte.MinValue, sbyte.MaxValue); return Unsafe.As<sbyte, TOut>(ref r); }
+        if (typeof(TOut) == typeof(byte)) { byte r = (byte)Math.Clamp(d, byte.MinValue, byte.MaxValue); return Unsafe.As<byte, TOut>(ref r); }
+        if (typeof(TOut) == typeof(short)) { short r = (short)Math.Clamp(d, short.MinValue, short.MaxValue); return Unsafe.As<short, TOut>(ref r); }
+        if (typeof(TOut) == typeof(ushort)) { ushort r = (ushort)Math.Clamp(d, ushort.MinValue, ushort.MaxValue); return Unsafe.As<ushort, TOut>(ref r); }
         if (typeof(TOut) == typeof(int)) { int r = (int)d; return Unsafe.As<int, TOut>(ref r); }
         if (typeof(TOut) == typeof(long)) { long r = (long)d; return Unsafe.As<long, TOut>(ref r); }
         if (typeof(TOut) == typeof(bool)) { bool r = d != 0; return Unsafe.As<bool, TOut>(ref r); }
