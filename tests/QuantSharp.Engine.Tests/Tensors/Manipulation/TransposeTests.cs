@@ -65,6 +65,9 @@ public class TransposeTests
     [InlineData(65, 130)]
     [InlineData(129, 31)]
     [InlineData(256, 3)]
+    [InlineData(256, 24)]
+    [InlineData(512, 65)]
+    [InlineData(768, 136)]
     public void Transpose_LastTwoSwapBlockedPath_MatchesReferenceFloat(int rows, int cols)
     {
         var x = Iota(i => i * 0.5f - 1, 3, rows, cols);
@@ -100,6 +103,28 @@ public class TransposeTests
         var back = TensorOps.Transpose(nhwc, [0, 3, 1, 2]);
         Assert.Equal(TensorOpsReference.Transpose(nhwc, [0, 3, 1, 2]).Data, back.Data);
         Assert.Equal(x.Data, back.Data);
+    }
+
+    [Fact]
+    public void Transpose_EveryMatrixShapeUpTo40_MatchesReferenceBitExact()
+    {
+        for (int rows = 0; rows <= 40; rows++)
+            for (int cols = 0; cols <= 40; cols++)
+            {
+                var x = Iota(i => i + 0.5f, rows, cols);
+                Assert.Equal(TensorOpsReference.Transpose(x).Data, TensorOps.Transpose(x).Data);
+            }
+    }
+
+    [Fact]
+    public void Transpose_IntoPreallocated_MatchesAndChecksShape()
+    {
+        var x = Iota(i => (float)i, 3, 4, 5);
+        var y = new Tensor<float>(5, 3, 4);
+        TensorOps.TransposeInto(x, y, [2, 0, 1]);
+        Assert.Equal(TensorOpsReference.Transpose(x, [2, 0, 1]).Data, y.Data);
+        var e = Assert.Throws<ShapeException>(() => TensorOps.TransposeInto(x, new Tensor<float>(5, 4, 3), [2, 0, 1]));
+        Assert.Contains("Transpose: argument 'output' expected shape [5,3,4], got [5,4,3]", e.Message);
     }
 
     [Fact]
