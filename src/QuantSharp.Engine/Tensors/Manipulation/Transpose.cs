@@ -15,10 +15,11 @@ public static partial class TensorOps
     /// <remarks>
     /// Size-1 axes are dropped and input axes that stay adjacent in the output are merged first, so e.g.
     /// NCHW→NHWC becomes N transposes of a [C, H·W] matrix and swapping the last two axes becomes a batch
-    /// of matrix transposes. Those run through cache-sized tiles (64×64) with 8×8 AVX register transposes
-    /// for 4-byte elements (output rows at power-of-two strides are staged through an L1 buffer); permutations that keep the innermost axis copy contiguous runs; any other
-    /// permutation uses the generic strided copy. All paths are bit-exact with
-    /// <see cref="TensorOpsReference.Transpose{T}"/>.
+    /// of matrix transposes. A permutation that keeps the innermost axis is a set of contiguous run copies;
+    /// any other is a strided matrix transpose (input axis that becomes innermost × input's innermost axis)
+    /// repeated over the remaining axes, run as 64×64 cache tiles with 8×8 AVX register transposes for
+    /// 4-byte elements (output rows at power-of-two strides are staged through an L1 buffer), in parallel
+    /// over tiles. Every path is bit-exact with <see cref="TensorOpsReference.Transpose{T}"/>.
     /// </remarks>
     public static Tensor<T> Transpose<T>(Tensor<T> x, int[]? perm = null) where T : unmanaged
     {
@@ -75,23 +76,32 @@ public static partial class TensorOps
         for (int k = 0; k < rr; k++) identity &= rperm[k] == k;
         if (identity) { x.AsSpan().CopyTo(y.AsSpan()); return; }
 
-        // Batched matrix transpose: perm = [0, …, b−1, b+1, b].
-        int b = rr - 2;
-        bool batched2D = rperm[rr - 1] == b && rperm[rr - 2] == b + 1;
-        for (int k = 0; k < b; k++) batched2D &= rperm[k] == k;
-        if (batched2D)
+        var inStrides = Strided.Strides(rdims);
+        var dims = new int[rr];
+        var srcStrides = new long[rr];
+        for (int k = 0; k < rr; k++) { dims[k] = rdims[rperm[k]]; srcStrides[k] = inStrides[rperm[k]]; }
+        var outStrides = Strided.Strides(dims);
+        if (rperm[rr - 1] == rr - 1)
         {
-            int batch = 1;
-            for (int k = 0; k < b; k++) batch *= rdims[k];
-            Transpose2DBatched(x.Data, y.Data, batch, rdims[b], rdims[b + 1]);
+            // The innermost axis stays innermost: contiguous run copies.
+            Strided.Copy(x.Data, 0, srcStrides, y.Data, 0, outStrides, dims);
             return;
         }
 
-        var inStrides = Strided.Strides(rdims);
-        var srcStrides = new long[rr];
-        var dims = new int[rr];
-        for (int k = 0; k < rr; k++) { srcStrides[k] = inStrides[rperm[k]]; dims[k] = rdims[rperm[k]]; }
-        Strided.Copy(x.Data, 0, srcStrides, y.Data, 0, Strided.Strides(dims), dims);
+        // Otherwise the plane (input axis a = output's innermost) × (input's innermost axis, at output position q) is a
+        // matrix transpose; every other axis is an outer loop. NCHW↔NHWC and last-two swaps have one outer axis.
+        int axisA = rperm[rr - 1], q = Array.IndexOf(rperm, rr - 1);
+        var outerDims = new List<int>();
+        var outerSrc = new List<long>();
+        var outerDst = new List<long>();
+        for (int k = 0; k < rr; k++)
+        {
+            if (k == q || k == rr - 1) continue;
+            outerDims.Add(dims[k]); outerSrc.Add(srcStrides[k]); outerDst.Add(outStrides[k]);
+        }
+        var plane = new TransposePlane(rdims[axisA], rdims[rr - 1], inStrides[axisA], outStrides[q],
+            outerDims.ToArray(), outerSrc.ToArray(), outerDst.ToArray());
+        TransposeTiled(x.Data, y.Data, plane);
     }
 
     /// <summary>The inverse of a permutation: <c>inv[perm[k]] = k</c> (the gradient of Transpose is Transpose by it).</summary>
@@ -133,34 +143,58 @@ public static partial class TensorOps
     // Buffer rows are padded past 64 floats so buffer stores and source loads do not alias modulo 4 KiB.
     private const int BufferLd = TileSize + 8;
 
-    /// <summary><paramref name="batch"/> independent transposes of a [rows, cols] matrix into [cols, rows], tiled and parallel.</summary>
-    internal static void Transpose2DBatched<T>(T[] src, T[] dst, int batch, int rows, int cols) where T : unmanaged
+    /// <summary>
+    /// A strided matrix transpose repeated over outer axes: for every outer index o, the source matrix
+    /// <c>src[srcOff(o) + r·SrcLd + c]</c> (Rows × Cols) goes to <c>dst[dstOff(o) + c·DstLd + r]</c>.
+    /// </summary>
+    private sealed record TransposePlane(int Rows, int Cols, long SrcLd, long DstLd, int[] OuterDims, long[] OuterSrc, long[] OuterDst)
     {
+        public void Offsets(long outer, out long src, out long dst)
+        {
+            src = 0; dst = 0;
+            for (int k = OuterDims.Length - 1; k >= 0; k--)
+            {
+                long i = outer % OuterDims[k];
+                outer /= OuterDims[k];
+                src += i * OuterSrc[k];
+                dst += i * OuterDst[k];
+            }
+        }
+    }
+
+    /// <summary>Runs a <see cref="TransposePlane"/> as 64×64 tiles, in parallel over (outer index, tile).</summary>
+    private static void TransposeTiled<T>(T[] src, T[] dst, TransposePlane plan) where T : unmanaged
+    {
+        int rows = plan.Rows, cols = plan.Cols;
         int tr = (rows + TileSize - 1) / TileSize, tc = (cols + TileSize - 1) / TileSize;
-        long tiles = (long)batch * tr * tc;
+        long outer = 1;
+        foreach (int d in plan.OuterDims) outer *= d;
+        long tiles = outer * tr * tc;
         int grain = Math.Max(1, (1 << 15) / (TileSize * TileSize));
         bool vector = Unsafe.SizeOf<T>() == 4 && Avx.IsSupported;
         // Output rows a multiple of 1 KiB apart map the tile's partial-line writes to a few cache sets (conflict
         // misses, 2-3x slower measured at 4096x4096); those go through the buffered tile, the rest write directly.
-        bool buffered = vector && rows % 256 == 0;
+        bool buffered = vector && plan.DstLd % 256 == 0;
         void Body(int start, int end)
         {
             Span<float> buffer = buffered ? stackalloc float[TileSize * BufferLd] : default;
             for (int t = start; t < end; t++)
             {
-                int bi = t / (tr * tc), rem = t % (tr * tc);
+                long o = t / (tr * tc);
+                int rem = (int)(t % (tr * tc));
                 int r0 = rem / tc * TileSize, c0 = rem % tc * TileSize;
                 int h = Math.Min(TileSize, rows - r0), w = Math.Min(TileSize, cols - c0);
-                long off = (long)bi * rows * cols;
+                plan.Offsets(o, out long so, out long dO);
                 if (buffered && h % 8 == 0 && w % 8 == 0)
                     TransposeTileBuffered(ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(src)),
-                        ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(dst)), off, rows, cols, r0, h, c0, w,
-                        ref MemoryMarshal.GetReference(buffer));
+                        ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(dst)), so, plan.SrcLd, dO, plan.DstLd,
+                        r0, h, c0, w, ref MemoryMarshal.GetReference(buffer));
                 else
-                    TransposeTile(src, dst, off, rows, cols, r0, h, c0, w);
+                    TransposeTile(src, dst, so, plan.SrcLd, dO, plan.DstLd, r0, h, c0, w);
             }
         }
-        if ((long)batch * rows * cols >= 1 << 16) Work.For((int)tiles, grain, Body);
+        Check.That(tiles <= int.MaxValue, "Transpose", "x", $"at most {int.MaxValue} tiles", tiles.ToString());
+        if (outer * rows * cols >= 1 << 16) Work.For((int)tiles, grain, Body);
         else Body(0, (int)tiles);
     }
 
@@ -170,24 +204,26 @@ public static partial class TensorOps
     /// cache lines at a power-of-two output stride.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeTileBuffered(ref float src, ref float dst, long off, int rows, int cols, int r0, int h, int c0, int w, ref float buf)
+    private static void TransposeTileBuffered(ref float src, ref float dst, long srcOff, long srcLd, long dstOff, long dstLd,
+        int r0, int h, int c0, int w, ref float buf)
     {
-        ref float s = ref Unsafe.Add(ref src, (nint)off);
-        ref float d = ref Unsafe.Add(ref dst, (nint)off);
+        ref float s = ref Unsafe.Add(ref src, (nint)srcOff);
+        ref float d = ref Unsafe.Add(ref dst, (nint)dstOff);
         for (int i = 0; i < h; i += 8)
             for (int j = 0; j < w; j += 8)
-                Transpose8x8(ref Unsafe.Add(ref s, (nint)(r0 + i) * cols + c0 + j), cols, ref Unsafe.Add(ref buf, j * BufferLd + i), BufferLd);
+                Transpose8x8(ref Unsafe.Add(ref s, (nint)((r0 + i) * srcLd) + c0 + j), (int)srcLd, ref Unsafe.Add(ref buf, j * BufferLd + i), BufferLd);
         for (int j = 0; j < w; j++)
             MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref buf, j * BufferLd), h)
-                .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, (nint)(c0 + j) * rows + r0), h));
+                .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, (nint)((c0 + j) * dstLd) + r0), h));
     }
 
-    /// <summary>Transposes the block rows [r0, r0+h) × cols [c0, c0+w) of one [rows, cols] matrix at <paramref name="off"/>.</summary>
+    /// <summary>Transposes the block rows [r0, r0+h) × cols [c0, c0+w) of one strided matrix (see <see cref="TransposePlane"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeTile<T>(T[] src, T[] dst, long off, int rows, int cols, int r0, int h, int c0, int w) where T : unmanaged
+    private static void TransposeTile<T>(T[] src, T[] dst, long srcOff, long srcLd, long dstOff, long dstLd, int r0, int h, int c0, int w) where T : unmanaged
     {
-        ref T s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(src), (nint)off);
-        ref T d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dst), (nint)off);
+        ref T s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(src), (nint)srcOff);
+        ref T d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dst), (nint)dstOff);
+        nint cols = (nint)srcLd, rows = (nint)dstLd;
         int i = 0;
         if (Unsafe.SizeOf<T>() == 4 && Avx.IsSupported)
         {
@@ -197,19 +233,19 @@ public static partial class TensorOps
             {
                 int j = 0;
                 for (; j <= w - 8; j += 8)
-                    Transpose8x8(ref Unsafe.Add(ref sf, (nint)(r0 + i) * cols + c0 + j), cols,
-                                 ref Unsafe.Add(ref df, (nint)(c0 + j) * rows + r0 + i), rows);
+                    Transpose8x8(ref Unsafe.Add(ref sf, (r0 + i) * cols + c0 + j), (int)cols,
+                                 ref Unsafe.Add(ref df, (c0 + j) * rows + r0 + i), (int)rows);
                 for (; j < w; j++)
                     for (int ii = i; ii < i + 8; ii++)
-                        Unsafe.Add(ref df, (nint)(c0 + j) * rows + r0 + ii) = Unsafe.Add(ref sf, (nint)(r0 + ii) * cols + c0 + j);
+                        Unsafe.Add(ref df, (c0 + j) * rows + r0 + ii) = Unsafe.Add(ref sf, (r0 + ii) * cols + c0 + j);
             }
         }
         // Remaining rows (or every row for other element sizes): column-major walk over the tile so writes are sequential.
         for (int j = 0; j < w; j++)
         {
-            ref T dcol = ref Unsafe.Add(ref d, (nint)(c0 + j) * rows + r0);
+            ref T dcol = ref Unsafe.Add(ref d, (c0 + j) * rows + r0);
             for (int ii = i; ii < h; ii++)
-                Unsafe.Add(ref dcol, ii) = Unsafe.Add(ref s, (nint)(r0 + ii) * cols + c0 + j);
+                Unsafe.Add(ref dcol, ii) = Unsafe.Add(ref s, (r0 + ii) * cols + c0 + j);
         }
     }
 

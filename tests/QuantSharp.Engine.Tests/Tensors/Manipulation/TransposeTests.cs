@@ -44,6 +44,17 @@ public class TransposeTests
         }
     }
 
+    [Theory]
+    [InlineData(3, 20, 9, 70)]
+    [InlineData(256, 3, 16, 2)]
+    [InlineData(8, 72, 2, 64)]
+    public void Transpose_AllPermsOfRank4TiledSizes_MatchReferenceBitExact(int a, int b, int c, int d)
+    {
+        var x = Iota(i => i * 0.125f, a, b, c, d);
+        foreach (var p in Permutations(4))
+            Assert.Equal(TensorOpsReference.Transpose(x, p).Data, TensorOps.Transpose(x, p).Data);
+    }
+
     [Fact]
     public void Transpose_AllPermsOfRank5_MatchReference()
     {
