@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using QuantSharp.Engine;
+using QuantSharp.Engine.Threading;
+
+namespace QuantSharp.Bench;
+
+/// <summary>
+/// Transpose throughput (GB/s = bytes read + written per second) for the fast paths (matrix swap, batched swap,
+/// NCHW↔NHWC) and a generic permutation, allocating the output (like PyTorch's contiguous()) and into a preallocated one, next to a plain parallel copy of the same bytes and, with
+/// --compare, PyTorch's permute(...).contiguous() measured by bench/reference/transpose_ref.py.
+/// </summary>
+public sealed class TransposeBenchmarks : IBenchmarkSuite
+{
+    public IEnumerable<Benchmark> Benchmarks()
+    {
+        yield return new Benchmark("transpose", "Transpose fast paths vs copy bandwidth (and PyTorch with --compare)", Run);
+    }
+
+    private static readonly (string Name, int[] Shape, int[] Perm)[] Cases =
+    [
+        ("transpose.swap2d.4096x4096", [4096, 4096], [1, 0]),
+        ("transpose.batch-swap.64x256x256", [64, 256, 256], [0, 2, 1]),
+        ("transpose.nchw-to-nhwc.32x64x56x56", [32, 64, 56, 56], [0, 2, 3, 1]),
+        ("transpose.nhwc-to-nchw.32x56x56x64", [32, 56, 56, 64], [0, 3, 1, 2]),
+        ("transpose.generic.32x64x56x56-perm3120", [32, 64, 56, 56], [3, 1, 2, 0]),
+    ];
+
+    private static void Run(BenchContext ctx)
+    {
+        var rng = new Random(1);
+        double copyGbs = 0;
+        {
+            var x = Tensor.RandomUniform(rng, -1, 1, 32, 64, 56, 56);
+            var y = new float[x.Length];
+            double s = ctx.MedianSeconds(() => Work.For(x.Length, 1 << 18, (a, b) => x.Data.AsSpan(a, b - a).CopyTo(y.AsSpan(a, b - a))));
+            copyGbs = 2.0 * x.Length * 4 / s / 1e9;
+            ctx.Report("copy.32x64x56x56", copyGbs, "GB/s");
+        }
+        foreach (var (name, shape, perm) in Cases)
+        {
+            var x = Tensor.RandomUniform(rng, -1, 1, shape);
+            var y = new Tensor<float>(TensorOps.TransposeShape(x.Dims, perm));
+            double si = ctx.MedianSeconds(() => TensorOps.TransposeInto(x, y, perm));
+            double s = ctx.MedianSeconds(() => TensorOps.Transpose(x, perm));
+            double gbs = 2.0 * x.Length * 4 / s / 1e9, gbsi = 2.0 * x.Length * 4 / si / 1e9;
+            ctx.Report(name, gbs, "GB/s");
+            ctx.Report(name + ".into", gbsi, "GB/s");
+            ctx.Note($"{name}: {s * 1e3:F2} ms allocating, {si * 1e3:F2} ms into a preallocated output = {gbsi / copyGbs:F2}x copy bandwidth");
+        }
+        if (ctx.Compare) RunReference(ctx);
+    }
+
+    private static void RunReference(BenchContext ctx)
+    {
+        string script = FindScript("bench/reference/transpose_ref.py");
+        if (!File.Exists("/usr/bin/python3") || script.Length == 0)
+        {
+            ctx.Note("reference skipped: /usr/bin/python3 or bench/reference/transpose_ref.py not found");
+            return;
+        }
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(script);
+        if (ctx.Quick) psi.ArgumentList.Add("--quick");
+        psi.Environment.Remove("OPENBLAS_CORETYPE");
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Console.WriteLine(line);
+    }
+
+    private static string FindScript(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return "";
+    }
+}
