@@ -6,7 +6,7 @@ namespace QuantSharp.Engine.Autograd;
 public static partial class Ops
 {
     /// <summary>
-    /// Differentiable ONNX MaxPool (<see cref="Pool.MaxPool"/>). When a gradient is recorded the forward also keeps the
+    /// Differentiable ONNX MaxPool (<see cref="Pool.MaxPool(Tensor{float}, PoolParams)"/>). When a gradient is recorded the forward also keeps the
     /// argmax indices; backward routes each output gradient to its argmax (ties → first index in window order).
     /// </summary>
     public static Variable MaxPool(Variable x, PoolParams p)
@@ -18,7 +18,7 @@ public static partial class Ops
         return Autograd.Record("MaxPool", y, [x], g => [Pool.MaxPoolBackward(g, indices, inputShape)]);
     }
 
-    /// <summary>Differentiable ONNX AveragePool (<see cref="Pool.AveragePool"/>); backward spreads each gradient over its window with the forward divisor.</summary>
+    /// <summary>Differentiable ONNX AveragePool (<see cref="Pool.AveragePool(Tensor{float}, PoolParams, bool)"/>); backward spreads each gradient over its window with the forward divisor.</summary>
     public static Variable AveragePool(Variable x, PoolParams p, bool countIncludePad = false)
     {
         ArgumentNullException.ThrowIfNull(x);

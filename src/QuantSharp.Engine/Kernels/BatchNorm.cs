@@ -47,6 +47,15 @@ public static unsafe class BatchNorm
     /// <summary>Inference-mode BatchNormalization (ONNX training_mode = 0). See the type remarks for the math.</summary>
     public static Tensor<float> Inference(Tensor<float> x, Tensor<float> scale, Tensor<float> bias, Tensor<float> mean, Tensor<float> variance, float epsilon = 1e-5f)
     {
+        ArgumentNullException.ThrowIfNull(x);
+        var y = new Tensor<float>(x.Dims);
+        Inference(x, scale, bias, mean, variance, epsilon, y);
+        return y;
+    }
+
+    /// <summary>Inference-mode BatchNormalization into a preallocated <paramref name="y"/> of the input's shape (may be <paramref name="x"/> itself).</summary>
+    public static void Inference(Tensor<float> x, Tensor<float> scale, Tensor<float> bias, Tensor<float> mean, Tensor<float> variance, float epsilon, Tensor<float> y)
+    {
         const string op = "BatchNormalization";
         var (n, c, s) = Layout(x, op);
         PerChannel(op, "scale", scale, c);
@@ -60,9 +69,9 @@ public static unsafe class BatchNorm
             a[ch] = scale.Data[ch] / MathF.Sqrt(variance.Data[ch] + epsilon);
             b[ch] = bias.Data[ch] - a[ch] * mean.Data[ch];
         }
-        var y = new Tensor<float>(x.Dims);
+        ArgumentNullException.ThrowIfNull(y);
+        Check.SameShape(op, "Y", x.Dims, y.Dims);
         Affine(x, y, a, b, n, c, s);
-        return y;
     }
 
     /// <summary>y = a[c]·x + b[c] on every plane, parallel over planes.</summary>

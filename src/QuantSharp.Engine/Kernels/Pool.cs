@@ -27,12 +27,20 @@ public static unsafe partial class Pool
     public static Tensor<float> AveragePool(Tensor<float> x, PoolParams p, bool countIncludePad = false) =>
         Windowed(x, p, max: false, countIncludePad, "AveragePool");
 
-    private static Tensor<float> Windowed(Tensor<float> x, PoolParams p, bool max, bool includePad, string op)
+    /// <summary>MaxPool forward into a preallocated <paramref name="y"/> of the output shape (for sessions that reuse buffers).</summary>
+    public static void MaxPool(Tensor<float> x, PoolParams p, Tensor<float> y) => Windowed(x, p, max: true, includePad: false, "MaxPool", y);
+
+    /// <summary>AveragePool forward into a preallocated <paramref name="y"/> of the output shape.</summary>
+    public static void AveragePool(Tensor<float> x, PoolParams p, bool countIncludePad, Tensor<float> y) =>
+        Windowed(x, p, max: false, countIncludePad, "AveragePool", y);
+
+    private static Tensor<float> Windowed(Tensor<float> x, PoolParams p, bool max, bool includePad, string op, Tensor<float>? into = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(p);
         var g = p.Geometry(x.Dims, op);
-        var y = new Tensor<float>(g.OutputShape);
+        if (into is not null) Check.SameShape(op, "Y", g.OutputShape, into.Dims);
+        var y = into ?? new Tensor<float>(g.OutputShape);
         if (y.Length == 0) return y;
         // Per-output-column divisor factor (AveragePool); the (d, h) factor is applied per row.
         var divW = new float[g.OW];

@@ -186,4 +186,18 @@ public class PoolTests
         Assert.Equal([0, 3, 1, 1], Pool.GlobalAveragePool(new Tensor<float>(0, 3, 4, 4)).Shape);
         Assert.Equal([0, 3, 2, 2], Pool.MaxPool(new Tensor<float>(0, 3, 4, 4), new PoolParams([2, 2], [2, 2])).Shape);
     }
+
+    [Fact]
+    public void Pools_IntoPreallocatedOutput_MatchAllocatingCallAndCheckShape()
+    {
+        var x = Tensor.RandomUniform(new Random(8), -1f, 1f, 2, 3, 9, 40);
+        var p = new PoolParams([3, 3], [2, 2], [1, 1, 1, 1]);
+        var y = new Tensor<float>(p.OutputShape(x.Dims));
+        Pool.MaxPool(x, p, y);
+        Assert.Equal(Pool.MaxPool(x, p).Data, y.Data);
+        Pool.AveragePool(x, p, true, y);
+        Assert.Equal(Pool.AveragePool(x, p, true).Data, y.Data);
+        var e = Assert.Throws<ShapeException>(() => Pool.MaxPool(x, p, new Tensor<float>(2, 3, 5, 5)));
+        Assert.Contains("'Y'", e.Message);
+    }
 }
