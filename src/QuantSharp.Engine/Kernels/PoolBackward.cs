@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using QuantSharp.Engine.Threading;
 
 namespace QuantSharp.Engine.Kernels;
@@ -8,7 +10,7 @@ public static unsafe partial class Pool
     /// <summary>
     /// MaxPool forward that also returns ONNX's Indices output: for each output, the flattened index (storage_order 0)
     /// into the whole input tensor — <c>((n·C + c)·D + d)·H + h)·W + w</c> — of the first maximal tap in (d, h, w) order.
-    /// Scalar per plane, parallel over planes. A window with no tap inside the input yields −∞ and index −1.
+    /// Vectorized (AVX-512, stride 1 or 2) in row interiors, parallel over planes. A window with no tap inside the input yields −∞ and index −1.
     /// </summary>
     public static (Tensor<float> Y, Tensor<long> Indices) MaxPoolWithIndices(Tensor<float> x, PoolParams p)
     {
@@ -30,38 +32,108 @@ public static unsafe partial class Pool
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ArgMaxPlanes(float* x, float* y, long* ind, in PoolGeometry g, int planeStart, int planeEnd)
     {
-        for (int pl = planeStart; pl < planeEnd; pl++)
+        int maxRows = g.KD * g.KH;
+        float** rows = stackalloc float*[Math.Min(maxRows, 512)];
+        float*[]? rowsHeap = maxRows > 512 ? new float*[maxRows] : null;
+        fixed (float** rh = rowsHeap)
         {
-            long baseIn = (long)pl * g.InPlane;
-            long o = (long)pl * g.OutPlane;
-            for (int od = 0; od < g.OD; od++)
-            for (int oh = 0; oh < g.OH; oh++)
-            for (int ow = 0; ow < g.OW; ow++, o++)
+            if (rh != null) rows = rh;
+            int lo = Math.Min((g.PW + g.SW - 1) / g.SW, g.OW);
+            int lastNum = g.W - 1 + g.PW - (g.KW - 1) * g.DW;
+            int hi = lastNum < 0 ? lo : Math.Clamp(lastNum / g.SW + 1, lo, g.OW);
+            for (int pl = planeStart; pl < planeEnd; pl++)
             {
-                float best = float.NegativeInfinity;
-                long bestIdx = -1;
-                for (int kd = 0; kd < g.KD; kd++)
+                float* xp = x + (long)pl * g.InPlane;
+                long baseIn = (long)pl * g.InPlane;
+                for (int od = 0; od < g.OD; od++)
+                for (int oh = 0; oh < g.OH; oh++)
                 {
-                    int id = od * g.SD - g.PD + kd * g.DD;
-                    if ((uint)id >= (uint)g.D) continue;
-                    for (int kh = 0; kh < g.KH; kh++)
+                    int nr = 0;
+                    for (int kd = 0; kd < g.KD; kd++)
                     {
-                        int ih = oh * g.SH - g.PH + kh * g.DH;
-                        if ((uint)ih >= (uint)g.H) continue;
-                        long rowAt = baseIn + ((long)id * g.H + ih) * g.W;
-                        int iw = ow * g.SW - g.PW;
-                        for (int kw = 0; kw < g.KW; kw++, iw += g.DW)
+                        int id = od * g.SD - g.PD + kd * g.DD;
+                        if ((uint)id >= (uint)g.D) continue;
+                        for (int kh = 0; kh < g.KH; kh++)
                         {
-                            if ((uint)iw >= (uint)g.W) continue;
-                            float v = x[rowAt + iw];
-                            if (v > best || bestIdx < 0) { best = v; bestIdx = rowAt + iw; }
+                            int ih = oh * g.SH - g.PH + kh * g.DH;
+                            if ((uint)ih >= (uint)g.H) continue;
+                            rows[nr++] = xp + ((long)id * g.H + ih) * g.W;
                         }
                     }
+                    long o = (long)pl * g.OutPlane + ((long)od * g.OH + oh) * g.OW;
+                    float* yr = y + o;
+                    long* ir = ind + o;
+                    ArgMaxRow(rows, nr, xp, baseIn, yr, ir, g, 0, lo, bounded: true);
+                    int v = ArgMaxRowVector(rows, nr, xp, baseIn, yr, ir, g, lo, hi);
+                    ArgMaxRow(rows, nr, xp, baseIn, yr, ir, g, v, hi, bounded: false);
+                    ArgMaxRow(rows, nr, xp, baseIn, yr, ir, g, hi, g.OW, bounded: true);
                 }
-                y[o] = best;
-                ind[o] = bestIdx;
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ArgMaxRow(float** rows, int nr, float* xp, long baseIn, float* yr, long* ir, in PoolGeometry g, int from, int to, bool bounded)
+    {
+        for (int ow = from; ow < to; ow++)
+        {
+            float best = float.NegativeInfinity;
+            long bestIdx = -1;
+            int start = ow * g.SW - g.PW;
+            for (int r = 0; r < nr; r++)
+            {
+                float* row = rows[r];
+                for (int kw = 0; kw < g.KW; kw++)
+                {
+                    int iw = start + kw * g.DW;
+                    if (bounded && (uint)iw >= (uint)g.W) continue;
+                    float v = row[iw];
+                    if (v > best || bestIdx < 0) { best = v; bestIdx = baseIn + (row - xp) + iw; }
+                }
+            }
+            yr[ow] = best;
+            ir[ow] = bestIdx;
+        }
+    }
+
+    /// <summary>
+    /// Vector argmax over interior columns [from, to) for stride 1 or 2 (AVX-512): the first tap initializes value and
+    /// index, later taps replace them only when strictly greater, so ties keep the first index like the scalar path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int ArgMaxRowVector(float** rows, int nr, float* xp, long baseIn, float* yr, long* ir, in PoolGeometry g, int from, int to)
+    {
+        int ow = from;
+        if (nr == 0 || !Avx512F.IsSupported || g.SW > 2) return ow;
+        int kw = g.KW, dw = g.DW, pw = g.PW, sw = g.SW;
+        var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) * sw;
+        var idxPick = EvenOfOverlapped;
+        var vBase = Vector512.Create(baseIn);
+        for (; ow + 16 <= to; ow += 16)
+        {
+            Vector512<float> acc = default;
+            Vector512<int> accIdx = default;
+            bool first = true;
+            for (int r = 0; r < nr; r++)
+            {
+                float* b = rows[r] + sw * ow - pw;
+                int rowOff = (int)(b - xp);
+                for (int j = 0; j < kw; j++)
+                {
+                    float* t = b + j * dw;
+                    var v = sw == 1 ? Vector512.Load(t) : Avx512F.PermuteVar16x32x2(Vector512.Load(t), idxPick, Vector512.Load(t + 15));
+                    var at = Vector512.Create(rowOff + j * dw) + lanes;
+                    if (first) { acc = v; accIdx = at; first = false; continue; }
+                    var gt = Vector512.GreaterThan(v, acc);
+                    acc = Vector512.ConditionalSelect(gt, v, acc);
+                    accIdx = Vector512.ConditionalSelect(gt.AsInt32(), at, accIdx);
+                }
+            }
+            acc.Store(yr + ow);
+            (Vector512.WidenLower(accIdx) + vBase).Store(ir + ow);
+            (Vector512.WidenUpper(accIdx) + vBase).Store(ir + ow + 8);
+        }
+        return ow;
     }
 
     /// <summary>

@@ -200,4 +200,19 @@ public class PoolTests
         var e = Assert.Throws<ShapeException>(() => Pool.MaxPool(x, p, new Tensor<float>(2, 3, 5, 5)));
         Assert.Contains("'Y'", e.Message);
     }
+
+    [Fact]
+    public void MaxPoolIndices_ManyTies_MatchReferenceFirstIndex()
+    {
+        foreach (var cfg in Configs())
+        {
+            var p = new PoolParams((int[])cfg[1], (int[])cfg[2], (int[])cfg[3], (int[])cfg[4], (bool)cfg[5]);
+            var x = Tensor.RandomUniform(new Random(12), -1.5f, 1.5f, [2, 2, .. (int[])cfg[0]]);
+            for (int i = 0; i < x.Length; i++) x.Data[i] = MathF.Round(x.Data[i]); // three levels: ties everywhere
+            var (refY, refIdx) = PoolReference.MaxPool(x, p);
+            var (y, idx) = Pool.MaxPoolWithIndices(x, p);
+            Assert.Equal(refY.Data, y.Data);
+            Assert.Equal(refIdx.Data, idx.Data);
+        }
+    }
 }
