@@ -23,7 +23,8 @@ public sealed record BatchNormTrainingResult(Tensor<float> Y, Tensor<float> Save
 /// <c>running_mean ← running_mean·momentum + μ·(1 − momentum)</c>,
 /// <c>running_var ← running_var·momentum + v·(1 − momentum)</c> where <c>v</c> is the unbiased variance <c>σ²·M/(M−1)</c>
 /// (PyTorch's rule) or, with <c>unbiasedRunningVariance: false</c>, the biased <c>σ²</c> — which is what ONNX's
-/// reference implementation and backend test data for opset 14/15 training_mode use (numpy's <c>x.var()</c>).
+/// reference implementation and backend test data for opset 14/15 training_mode use (numpy's <c>x.var()</c>; checked against
+/// libonnx-testdata's test_batchnorm_example_training_mode, where the unbiased rule is off by 3e-3).
 /// An ONNX importer should therefore pass <c>false</c>; models trained here default to PyTorch's rule.
 /// </remarks>
 public static unsafe class BatchNorm

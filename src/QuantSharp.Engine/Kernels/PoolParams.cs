@@ -50,6 +50,34 @@ public sealed record PoolParams
         CeilMode = ceilMode;
     }
 
+    /// <summary>
+    /// Explicit pads (begins then ends) for ONNX's deprecated <c>auto_pad</c> attribute: "NOTSET" or "VALID" give zeros;
+    /// "SAME_UPPER"/"SAME_LOWER" pad so that <c>out = ceil(in / stride)</c>, with total pad
+    /// <c>max(0, (out − 1)·s + (k − 1)·d + 1 − in)</c> split evenly and the odd unit at the end (UPPER) or the beginning (LOWER).
+    /// </summary>
+    public static int[] AutoPads(string autoPad, int[] kernelShape, int[]? strides, int[]? dilations, ReadOnlySpan<int> inputSpatial)
+    {
+        ArgumentNullException.ThrowIfNull(autoPad);
+        ArgumentNullException.ThrowIfNull(kernelShape);
+        const string op = "PoolParams.AutoPads";
+        int r = kernelShape.Length;
+        Check.That(inputSpatial.Length == r, op, "inputSpatial", $"{r} sizes (one per axis of kernel_shape {Shapes.Format(kernelShape)})", Shapes.Format(inputSpatial));
+        var pads = new int[2 * r];
+        if (autoPad is "NOTSET" or "VALID" or "") return pads;
+        Check.That(autoPad is "SAME_UPPER" or "SAME_LOWER", op, "auto_pad", "NOTSET, VALID, SAME_UPPER or SAME_LOWER", autoPad);
+        for (int i = 0; i < r; i++)
+        {
+            int s = strides?[i] ?? 1, d = dilations?[i] ?? 1;
+            Check.That(s >= 1 && d >= 1, op, "strides", "strides and dilations >= 1", $"stride {s}, dilation {d}");
+            int o = (inputSpatial[i] + s - 1) / s;
+            int total = Math.Max(0, (o - 1) * s + (kernelShape[i] - 1) * d + 1 - inputSpatial[i]);
+            int small = total / 2;
+            pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
+            pads[i + r] = total - pads[i];
+        }
+        return pads;
+    }
+
     /// <summary>Number of spatial axes (1, 2 or 3).</summary>
     public int SpatialRank => _kernel.Length;
 
