@@ -157,6 +157,17 @@ public static unsafe partial class Pool
     /// <summary>Indices that pick the even elements of two registers loaded at b and b+15: b+0,2,…,14 then b+16,…,30.</summary>
     private static Vector512<int> EvenOfOverlapped => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
 
+    /// <summary>
+    /// t[0], t[2], …, t[14] with AVX2, reading only t[0..14]: shufps picks the even lanes of the load at t and the odd
+    /// lanes of the load at t+7 within each 128-bit half, then a 64-bit permute restores the order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Even8(float* t)
+    {
+        var mixed = Avx.Shuffle(Vector256.Load(t), Vector256.Load(t + 7), 0xD8);
+        return Avx2.Permute4x64(mixed.AsDouble(), 0xD8).AsSingle();
+    }
+
     /// <summary>Vector part of a max row over interior columns [from, to); returns the first column it did not do.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int MaxRowVector(float** rows, int nr, float* yr, in PoolGeometry g, int from, int to)
@@ -205,6 +216,19 @@ public static unsafe partial class Pool
                 {
                     float* b = rows[r] + ow - pw;
                     for (int j = 0; j < kw; j++) acc = Vector256.MaxNative(acc, Vector256.Load(b + j * dw));
+                }
+                acc.Store(yr + ow);
+            }
+        }
+        else if (Avx2.IsSupported && g.SW == 2)
+        {
+            for (; ow + 8 <= to; ow += 8)
+            {
+                var acc = Vector256.Create(float.NegativeInfinity);
+                for (int r = 0; r < nr; r++)
+                {
+                    float* b = rows[r] + 2 * ow - pw;
+                    for (int j = 0; j < kw; j++) acc = Avx.Max(acc, Even8(b + j * dw));
                 }
                 acc.Store(yr + ow);
             }
@@ -262,6 +286,20 @@ public static unsafe partial class Pool
                 {
                     float* b = rows[r] + ow - pw;
                     for (int j = 0; j < kw; j++) acc += Vector256.Load(b + j * dw);
+                }
+                (acc / (rd * Vector256.Load(divW + ow))).Store(yr + ow);
+            }
+        }
+        else if (Avx2.IsSupported && g.SW == 2)
+        {
+            var rd = Vector256.Create(rowDiv);
+            for (; ow + 8 <= to; ow += 8)
+            {
+                var acc = Vector256<float>.Zero;
+                for (int r = 0; r < nr; r++)
+                {
+                    float* b = rows[r] + 2 * ow - pw;
+                    for (int j = 0; j < kw; j++) acc += Even8(b + j * dw);
                 }
                 (acc / (rd * Vector256.Load(divW + ow))).Store(yr + ow);
             }
