@@ -17,6 +17,9 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         yield return new Benchmark("maxpool_2x2s2_32x64x112x112", "MaxPool 2x2 stride 2, GB/s", MaxPool2x2);
         yield return new Benchmark("global_avgpool_32x1280x7x7", "GlobalAveragePool (MobileNetV2 head), GB/s", GlobalAvg);
         yield return new Benchmark("batchnorm_inference_32x64x56x56", "BatchNormalization inference, GB/s", BatchNormInference);
+        yield return new Benchmark("maxpool_indices_3x3s2_32x64x112x112", "MaxPool 3x3/s2 with Indices (training forward), GB/s", MaxPoolIndices);
+        yield return new Benchmark("batchnorm_training_32x64x56x56", "BatchNormalization training forward and backward, ms", BatchNormTraining);
+        yield return new Benchmark("layernorm_64x197x768", "LayerNormalization forward (ViT-B shape), GB/s", LayerNormForward);
         yield return new Benchmark("poolnorm_torch", "PyTorch reference figures for the pool/norm benchmarks (--compare)", Torch);
     }
 
@@ -81,6 +84,45 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         double ta = ctx.MedianSeconds(() => BatchNorm.Inference(x, scale, bias, mean, variance));
         ctx.Note($"batchnorm_inference: {t * 1e3:F2} ms into a reused output; {ta * 1e3:F2} ms allocating the output each call");
         CopyCeiling(ctx, "batchnorm_inference", x.Length, x.Length);
+    }
+
+    private static void MaxPoolIndices(BenchContext ctx)
+    {
+        var x = Tensor.RandomUniform(new Random(5), -1f, 1f, 32, 64, 112, 112);
+        var p = new PoolParams([3, 3], [2, 2], [1, 1, 1, 1]);
+        var (y, _) = Pool.MaxPoolWithIndices(x, p);
+        double t = ctx.MedianSeconds(() => Pool.MaxPoolWithIndices(x, p));
+        // Bytes: input read, float output and int64 indices written.
+        ctx.Report("maxpool_indices_3x3s2_32x64x112x112", (x.Length * 4.0 + y.Length * 12.0) / t / 1e9, "GB/s");
+        ctx.Note($"maxpool_indices_3x3s2: {t * 1e3:F2} ms (allocating outputs)");
+    }
+
+    private static void BatchNormTraining(BenchContext ctx)
+    {
+        var rng = new Random(6);
+        var x = Tensor.RandomUniform(rng, -1f, 1f, 32, 64, 56, 56);
+        var gy = Tensor.RandomUniform(rng, -1f, 1f, 32, 64, 56, 56);
+        var scale = Tensor.RandomUniform(rng, 0.5f, 1.5f, 64);
+        var bias = Tensor.RandomUniform(rng, -1f, 1f, 64);
+        var rm = Tensor.Zeros(64);
+        var rv = Tensor.Ones(64);
+        var r = BatchNorm.Training(x, scale, bias, rm, rv);
+        double tf = ctx.MedianSeconds(() => BatchNorm.Training(x, scale, bias, rm, rv));
+        double tb = ctx.MedianSeconds(() => BatchNorm.Backward(x, gy, scale, r.SavedMean, r.SavedInvStd, training: true));
+        ctx.Report("batchnorm_training_fwd_32x64x56x56", tf * 1e3, "ms");
+        ctx.Report("batchnorm_training_bwd_32x64x56x56", tb * 1e3, "ms");
+        ctx.Note($"batchnorm_training: forward reads x 3 times and writes y ({GBs(4L * x.Length, tf):F1} GB/s); backward reads x, dy twice and writes dx ({GBs(5L * x.Length, tb):F1} GB/s)");
+    }
+
+    private static void LayerNormForward(BenchContext ctx)
+    {
+        var rng = new Random(7);
+        var x = Tensor.RandomUniform(rng, -1f, 1f, 64, 197, 768);
+        var scale = Tensor.RandomUniform(rng, 0.5f, 1.5f, 768);
+        var bias = Tensor.RandomUniform(rng, -1f, 1f, 768);
+        double t = ctx.MedianSeconds(() => LayerNorm.Forward(x, scale, bias));
+        ctx.Report("layernorm_64x197x768", GBs(2L * x.Length, t), "GB/s");
+        ctx.Note($"layernorm: {t * 1e3:F2} ms (allocating outputs)");
     }
 
     private static void Torch(BenchContext ctx)

@@ -41,3 +41,24 @@ with torch.no_grad():
     w, b = torch.rand(64) + 0.5, torch.randn(64)
     t = median_seconds(lambda: F.batch_norm(x3, mean, var, w, b, training=False, eps=1e-5))
     report("torch_batchnorm_inference_32x64x56x56", 2 * x3.numel() * 4 / t / 1e9, "GB/s")
+
+    x4 = torch.randn(64, 197, 768)
+    w4, b4 = torch.rand(768) + 0.5, torch.randn(768)
+    t = median_seconds(lambda: F.layer_norm(x4, (768,), w4, b4))
+    report("torch_layernorm_64x197x768", 2 * x4.numel() * 4 / t / 1e9, "GB/s")
+
+    yi, _ = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+    t = median_seconds(lambda: F.max_pool2d(x, 3, 2, 1, return_indices=True))
+    report("torch_maxpool_indices_3x3s2_32x64x112x112", (x.numel() * 4 + yi.numel() * 12) / t / 1e9, "GB/s")
+
+with torch.enable_grad():
+    xb = torch.randn(32, 64, 56, 56, requires_grad=True)
+    wb = (torch.rand(64) + 0.5).requires_grad_()
+    bb = torch.randn(64).requires_grad_()
+    rm, rv = torch.zeros(64), torch.ones(64)
+    t = median_seconds(lambda: F.batch_norm(xb, rm, rv, wb, bb, training=True))
+    report("torch_batchnorm_training_fwd_32x64x56x56", t * 1e3, "ms")
+    yb = F.batch_norm(xb, rm, rv, wb, bb, training=True)
+    gy = torch.randn_like(yb)
+    t = median_seconds(lambda: torch.autograd.grad(yb, (xb, wb, bb), gy, retain_graph=True))
+    report("torch_batchnorm_training_bwd_32x64x56x56", t * 1e3, "ms")
