@@ -205,7 +205,7 @@ public ref struct ProtoReader
             case WireType.Varint: ReadRawVarint("(unknown)"); break;
             case WireType.Fixed32: Need("(unknown)", 4); _pos += 4; break;
             case WireType.Fixed64: Need("(unknown)", 8); _pos += 8; break;
-            case WireType.LengthDelimited: _pos += ReadLength("(unknown)"); break;
+            case WireType.LengthDelimited: { int len = ReadLength("(unknown)"); _pos += len; break; }
             case WireType.StartGroup:
                 while (true)
                 {
