@@ -47,7 +47,10 @@ public enum OnnxAttributeType
 public sealed class OnnxAttribute : OnnxMessage
 {
     /// <summary>Field 1 <c>name</c>.</summary>
-    public string Name { get; set; } = "";
+    public string Name { get => NameOrNull ?? ""; set => NameOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Name"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? NameOrNull;
 
     /// <summary>Field 20 <c>type</c>: which value field is in use.</summary>
     public OnnxAttributeType Type { get; set; }
@@ -83,10 +86,16 @@ public sealed class OnnxAttribute : OnnxMessage
     public List<OnnxGraph> Graphs { get; } = [];
 
     /// <summary>Field 21 <c>ref_attr_name</c>: inside a function body, the parent attribute this one refers to.</summary>
-    public string RefAttrName { get; set; } = "";
+    public string RefAttrName { get => RefAttrNameOrNull ?? ""; set => RefAttrNameOrNull = value; }
+
+    /// <summary>Backing value of <see cref="RefAttrName"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? RefAttrNameOrNull;
 
     /// <summary>Field 13 <c>doc_string</c>.</summary>
-    public string DocString { get; set; } = "";
+    public string DocString { get => DocStringOrNull ?? ""; set => DocStringOrNull = value; }
+
+    /// <summary>Backing value of <see cref="DocString"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DocStringOrNull;
 
     /// <summary><see cref="S"/> decoded as UTF-8.</summary>
     public string StringValue => Encoding.UTF8.GetString(S);

@@ -31,7 +31,10 @@ public sealed class OnnxOperatorSetId : OnnxMessage
     }
 
     /// <summary>Field 1 <c>domain</c>; empty means the default <c>ai.onnx</c> domain.</summary>
-    public string Domain { get; set; } = "";
+    public string Domain { get => DomainOrNull ?? ""; set => DomainOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Domain"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DomainOrNull;
 
     /// <summary>Field 2 <c>version</c>.</summary>
     public long Version { get; set; }
@@ -51,8 +54,14 @@ public sealed class OnnxStringEntry : OnnxMessage
     }
 
     /// <summary>Field 1 <c>key</c>.</summary>
-    public string Key { get; set; } = "";
+    public string Key { get => KeyOrNull ?? ""; set => KeyOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Key"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? KeyOrNull;
 
     /// <summary>Field 2 <c>value</c>.</summary>
-    public string Value { get; set; } = "";
+    public string Value { get => ValueOrNull ?? ""; set => ValueOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Value"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? ValueOrNull;
 }

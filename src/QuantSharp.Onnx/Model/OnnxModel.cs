@@ -19,19 +19,31 @@ public sealed class OnnxModel : OnnxMessage
     public List<OnnxOperatorSetId> OpsetImport { get; } = [];
 
     /// <summary>Field 2 <c>producer_name</c>.</summary>
-    public string ProducerName { get; set; } = "";
+    public string ProducerName { get => ProducerNameOrNull ?? ""; set => ProducerNameOrNull = value; }
+
+    /// <summary>Backing value of <see cref="ProducerName"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? ProducerNameOrNull;
 
     /// <summary>Field 3 <c>producer_version</c>.</summary>
-    public string ProducerVersion { get; set; } = "";
+    public string ProducerVersion { get => ProducerVersionOrNull ?? ""; set => ProducerVersionOrNull = value; }
+
+    /// <summary>Backing value of <see cref="ProducerVersion"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? ProducerVersionOrNull;
 
     /// <summary>Field 4 <c>domain</c>.</summary>
-    public string Domain { get; set; } = "";
+    public string Domain { get => DomainOrNull ?? ""; set => DomainOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Domain"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DomainOrNull;
 
     /// <summary>Field 5 <c>model_version</c>.</summary>
     public long ModelVersion { get; set; }
 
     /// <summary>Field 6 <c>doc_string</c>.</summary>
-    public string DocString { get; set; } = "";
+    public string DocString { get => DocStringOrNull ?? ""; set => DocStringOrNull = value; }
+
+    /// <summary>Backing value of <see cref="DocString"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DocStringOrNull;
 
     /// <summary>Field 7 <c>graph</c>; required (a file without it is rejected on load).</summary>
     public OnnxGraph Graph { get; set; } = new();

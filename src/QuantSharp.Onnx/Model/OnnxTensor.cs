@@ -30,10 +30,16 @@ public sealed class OnnxTensor : OnnxMessage
     public OnnxDataType DataType { get; set; }
 
     /// <summary>Field 8 <c>name</c>.</summary>
-    public string Name { get; set; } = "";
+    public string Name { get => NameOrNull ?? ""; set => NameOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Name"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? NameOrNull;
 
     /// <summary>Field 12 <c>doc_string</c>.</summary>
-    public string DocString { get; set; } = "";
+    public string DocString { get => DocStringOrNull ?? ""; set => DocStringOrNull = value; }
+
+    /// <summary>Backing value of <see cref="DocString"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DocStringOrNull;
 
     /// <summary>Field 4 <c>float_data</c> (packed).</summary>
     public List<float> FloatData { get; } = [];

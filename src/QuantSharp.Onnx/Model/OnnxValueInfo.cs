@@ -4,13 +4,19 @@ namespace QuantSharp.Onnx;
 public sealed class OnnxValueInfo : OnnxMessage
 {
     /// <summary>Field 1 <c>name</c>.</summary>
-    public string Name { get; set; } = "";
+    public string Name { get => NameOrNull ?? ""; set => NameOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Name"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? NameOrNull;
 
     /// <summary>Field 2 <c>type</c>, or null when absent.</summary>
     public OnnxType? Type { get; set; }
 
     /// <summary>Field 3 <c>doc_string</c>.</summary>
-    public string DocString { get; set; } = "";
+    public string DocString { get => DocStringOrNull ?? ""; set => DocStringOrNull = value; }
+
+    /// <summary>Backing value of <see cref="DocString"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DocStringOrNull;
 
     /// <summary>
     /// A tensor value of element type <paramref name="elemType"/> and shape <paramref name="dims"/>: an <c>int</c> or
@@ -45,7 +51,10 @@ public sealed class OnnxType : OnnxMessage
     public OnnxTensorType? Tensor { get; set; }
 
     /// <summary>Field 6 <c>denotation</c>.</summary>
-    public string Denotation { get; set; } = "";
+    public string Denotation { get => DenotationOrNull ?? ""; set => DenotationOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Denotation"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DenotationOrNull;
 }
 
 /// <summary>ONNX <c>TypeProto.Tensor</c>: element type and (optional) shape.</summary>
@@ -75,7 +84,10 @@ public sealed class OnnxDimension : OnnxMessage
     public string? Param { get; set; }
 
     /// <summary>Field 3 <c>denotation</c>.</summary>
-    public string Denotation { get; set; } = "";
+    public string Denotation { get => DenotationOrNull ?? ""; set => DenotationOrNull = value; }
+
+    /// <summary>Backing value of <see cref="Denotation"/>: null when the field is absent (an explicitly empty string is kept, and written back).</summary>
+    internal string? DenotationOrNull;
 
     /// <inheritdoc/>
     public override string ToString() => Value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? Param ?? "?";

@@ -10,7 +10,7 @@ namespace QuantSharp.Onnx.Serialization;
 /// sub-message is written as tag + <c>Size</c> + body, so no temporary buffers are needed.
 /// </summary>
 /// <remarks>
-/// Defaults are omitted: empty strings, zero numbers (except ir_version, graph, data_type, elem_type and
+/// Absent strings (null backing value) are omitted, present ones written even when empty; zero numbers (except ir_version, graph, data_type, elem_type and
 /// opset version, always written), null optional messages. Repeated scalars follow onnx.proto: TensorProto's
 /// float/int32/int64/double/uint64 data are packed; <c>dims</c>, attribute <c>floats</c>/<c>ints</c> are unpacked
 /// (proto2 default). Attribute scalars <c>f</c>/<c>i</c>/<c>s</c> are written when <c>type</c> selects them.
@@ -52,11 +52,11 @@ internal static class OnnxEncoder
         foreach (var f in m.UnknownFields) w.WriteRaw(f.Span);
     }
 
-    private static long Str(int field, string s) => s.Length == 0 ? 0 : StringField(field, s);
+    private static long Str(int field, string? s) => s is null ? 0 : StringField(field, s);
 
-    private static void Str(ProtoWriter w, int field, string s)
+    private static void Str(ProtoWriter w, int field, string? s)
     {
-        if (s.Length != 0) w.WriteString(field, s);
+        if (s is not null) w.WriteString(field, s);
     }
 
     private static long Msg(int field, long size) => LengthDelimitedField(field, size);
@@ -64,8 +64,8 @@ internal static class OnnxEncoder
     // ---- ModelProto
     private static long Size(OnnxModel m)
     {
-        long n = Int64Field(1, m.IrVersion) + Str(2, m.ProducerName) + Str(3, m.ProducerVersion) + Str(4, m.Domain)
-            + (m.ModelVersion != 0 ? Int64Field(5, m.ModelVersion) : 0) + Str(6, m.DocString) + Msg(7, Size(m.Graph));
+        long n = Int64Field(1, m.IrVersion) + Str(2, m.ProducerNameOrNull) + Str(3, m.ProducerVersionOrNull) + Str(4, m.DomainOrNull)
+            + (m.ModelVersion != 0 ? Int64Field(5, m.ModelVersion) : 0) + Str(6, m.DocStringOrNull) + Msg(7, Size(m.Graph));
         foreach (var o in m.OpsetImport) n += Msg(8, Size(o));
         foreach (var e in m.MetadataProps) n += Msg(14, Size(e));
         return n + Unknown(m);
@@ -74,11 +74,11 @@ internal static class OnnxEncoder
     private static void Write(OnnxModel m, ProtoWriter w)
     {
         w.WriteInt64(1, m.IrVersion);
-        Str(w, 2, m.ProducerName);
-        Str(w, 3, m.ProducerVersion);
-        Str(w, 4, m.Domain);
+        Str(w, 2, m.ProducerNameOrNull);
+        Str(w, 3, m.ProducerVersionOrNull);
+        Str(w, 4, m.DomainOrNull);
         if (m.ModelVersion != 0) w.WriteInt64(5, m.ModelVersion);
-        Str(w, 6, m.DocString);
+        Str(w, 6, m.DocStringOrNull);
         w.WriteLengthDelimitedHeader(7, Size(m.Graph));
         Write(m.Graph, w);
         foreach (var o in m.OpsetImport) { w.WriteLengthDelimitedHeader(8, Size(o)); Write(o, w); }
@@ -89,7 +89,7 @@ internal static class OnnxEncoder
     // ---- GraphProto
     private static long Size(OnnxGraph g)
     {
-        long n = Str(2, g.Name) + Str(10, g.DocString);
+        long n = Str(2, g.NameOrNull) + Str(10, g.DocStringOrNull);
         foreach (var x in g.Nodes) n += Msg(1, Size(x));
         foreach (var x in g.Initializers) n += Msg(5, Size(x));
         foreach (var x in g.Inputs) n += Msg(11, Size(x));
@@ -101,9 +101,9 @@ internal static class OnnxEncoder
     private static void Write(OnnxGraph g, ProtoWriter w)
     {
         foreach (var x in g.Nodes) { w.WriteLengthDelimitedHeader(1, Size(x)); Write(x, w); }
-        Str(w, 2, g.Name);
+        Str(w, 2, g.NameOrNull);
         foreach (var x in g.Initializers) { w.WriteLengthDelimitedHeader(5, Size(x)); Write(x, w); }
-        Str(w, 10, g.DocString);
+        Str(w, 10, g.DocStringOrNull);
         foreach (var x in g.Inputs) { w.WriteLengthDelimitedHeader(11, Size(x)); Write(x, w); }
         foreach (var x in g.Outputs) { w.WriteLengthDelimitedHeader(12, Size(x)); Write(x, w); }
         foreach (var x in g.ValueInfo) { w.WriteLengthDelimitedHeader(13, Size(x)); Write(x, w); }
@@ -113,7 +113,7 @@ internal static class OnnxEncoder
     // ---- NodeProto
     private static long Size(OnnxNode x)
     {
-        long n = Str(3, x.Name) + Str(4, x.OpType) + Str(6, x.DocString) + Str(7, x.Domain);
+        long n = Str(3, x.NameOrNull) + Str(4, x.OpTypeOrNull) + Str(6, x.DocStringOrNull) + Str(7, x.DomainOrNull);
         foreach (var s in x.Inputs) n += StringField(1, s);
         foreach (var s in x.Outputs) n += StringField(2, s);
         foreach (var a in x.Attributes) n += Msg(5, Size(a));
@@ -124,20 +124,20 @@ internal static class OnnxEncoder
     {
         foreach (var s in x.Inputs) w.WriteString(1, s);
         foreach (var s in x.Outputs) w.WriteString(2, s);
-        Str(w, 3, x.Name);
-        Str(w, 4, x.OpType);
+        Str(w, 3, x.NameOrNull);
+        Str(w, 4, x.OpTypeOrNull);
         foreach (var a in x.Attributes) { w.WriteLengthDelimitedHeader(5, Size(a)); Write(a, w); }
-        Str(w, 6, x.DocString);
-        Str(w, 7, x.Domain);
+        Str(w, 6, x.DocStringOrNull);
+        Str(w, 7, x.DomainOrNull);
         WriteUnknown(x, w);
     }
 
     // ---- AttributeProto
-    private static bool Scalar(OnnxAttribute a, OnnxAttributeType t) => a.Type == t && a.RefAttrName.Length == 0;
+    private static bool Scalar(OnnxAttribute a, OnnxAttributeType t) => a.Type == t && a.RefAttrNameOrNull is null;
 
     private static long Size(OnnxAttribute a)
     {
-        long n = Str(1, a.Name) + Str(13, a.DocString) + Str(21, a.RefAttrName);
+        long n = Str(1, a.NameOrNull) + Str(13, a.DocStringOrNull) + Str(21, a.RefAttrNameOrNull);
         if (Scalar(a, OnnxAttributeType.Float)) n += Tag(2) + 4;
         if (Scalar(a, OnnxAttributeType.Int)) n += Int64Field(3, a.I);
         if (Scalar(a, OnnxAttributeType.String)) n += LengthDelimitedField(4, a.S.Length);
@@ -154,7 +154,7 @@ internal static class OnnxEncoder
 
     private static void Write(OnnxAttribute a, ProtoWriter w)
     {
-        Str(w, 1, a.Name);
+        Str(w, 1, a.NameOrNull);
         if (Scalar(a, OnnxAttributeType.Float)) w.WriteFloat(2, a.F);
         if (Scalar(a, OnnxAttributeType.Int)) w.WriteInt64(3, a.I);
         if (Scalar(a, OnnxAttributeType.String)) w.WriteBytes(4, a.S);
@@ -165,16 +165,16 @@ internal static class OnnxEncoder
         foreach (var s in a.Strings) w.WriteBytes(9, s);
         foreach (var t in a.Tensors) { w.WriteLengthDelimitedHeader(10, Size(t)); Write(t, w); }
         foreach (var g in a.Graphs) { w.WriteLengthDelimitedHeader(11, Size(g)); Write(g, w); }
-        Str(w, 13, a.DocString);
+        Str(w, 13, a.DocStringOrNull);
         if (a.Type != OnnxAttributeType.Undefined) w.WriteInt64(20, (long)a.Type);
-        Str(w, 21, a.RefAttrName);
+        Str(w, 21, a.RefAttrNameOrNull);
         WriteUnknown(a, w);
     }
 
     // ---- TensorProto
     private static long Size(OnnxTensor t)
     {
-        long n = Int64Field(2, (long)t.DataType) + Str(8, t.Name) + Str(12, t.DocString);
+        long n = Int64Field(2, (long)t.DataType) + Str(8, t.NameOrNull) + Str(12, t.DocStringOrNull);
         foreach (long d in t.Dims) n += Int64Field(1, d);
         n += PackedField(4, 4L * t.FloatData.Count, t.FloatData.Count);
         n += PackedField(5, VarintsOf(CollectionsMarshal.AsSpan(t.Int32Data)), t.Int32Data.Count);
@@ -196,11 +196,11 @@ internal static class OnnxEncoder
         w.WritePackedInt32(5, CollectionsMarshal.AsSpan(t.Int32Data));
         foreach (var s in t.StringData) w.WriteBytes(6, s);
         w.WritePackedInt64(7, CollectionsMarshal.AsSpan(t.Int64Data));
-        Str(w, 8, t.Name);
+        Str(w, 8, t.NameOrNull);
         if (t.RawData is { } raw) w.WriteBytes(9, raw.Span);
         w.WritePackedDouble(10, CollectionsMarshal.AsSpan(t.DoubleData));
         w.WritePackedUInt64(11, CollectionsMarshal.AsSpan(t.UInt64Data));
-        Str(w, 12, t.DocString);
+        Str(w, 12, t.DocStringOrNull);
         foreach (var e in t.ExternalData) { w.WriteLengthDelimitedHeader(13, Size(e)); Write(e, w); }
         if (t.DataLocation != OnnxDataLocation.Default) w.WriteInt64(14, (long)t.DataLocation);
         WriteUnknown(t, w);
@@ -208,23 +208,23 @@ internal static class OnnxEncoder
 
     // ---- ValueInfoProto and TypeProto
     private static long Size(OnnxValueInfo v) =>
-        Str(1, v.Name) + (v.Type is null ? 0 : Msg(2, Size(v.Type))) + Str(3, v.DocString) + Unknown(v);
+        Str(1, v.NameOrNull) + (v.Type is null ? 0 : Msg(2, Size(v.Type))) + Str(3, v.DocStringOrNull) + Unknown(v);
 
     private static void Write(OnnxValueInfo v, ProtoWriter w)
     {
-        Str(w, 1, v.Name);
+        Str(w, 1, v.NameOrNull);
         if (v.Type is not null) { w.WriteLengthDelimitedHeader(2, Size(v.Type)); Write(v.Type, w); }
-        Str(w, 3, v.DocString);
+        Str(w, 3, v.DocStringOrNull);
         WriteUnknown(v, w);
     }
 
     private static long Size(OnnxType t) =>
-        (t.Tensor is null ? 0 : Msg(1, Size(t.Tensor))) + Str(6, t.Denotation) + Unknown(t);
+        (t.Tensor is null ? 0 : Msg(1, Size(t.Tensor))) + Str(6, t.DenotationOrNull) + Unknown(t);
 
     private static void Write(OnnxType t, ProtoWriter w)
     {
         if (t.Tensor is not null) { w.WriteLengthDelimitedHeader(1, Size(t.Tensor)); Write(t.Tensor, w); }
-        Str(w, 6, t.Denotation);
+        Str(w, 6, t.DenotationOrNull);
         WriteUnknown(t, w);
     }
 
@@ -252,32 +252,32 @@ internal static class OnnxEncoder
     }
 
     private static long Size(OnnxDimension d) =>
-        (d.Value is { } v ? Int64Field(1, v) : 0) + (d.Param is { } p ? StringField(2, p) : 0) + Str(3, d.Denotation) + Unknown(d);
+        (d.Value is { } v ? Int64Field(1, v) : 0) + (d.Param is { } p ? StringField(2, p) : 0) + Str(3, d.DenotationOrNull) + Unknown(d);
 
     private static void Write(OnnxDimension d, ProtoWriter w)
     {
         if (d.Value is { } v) w.WriteInt64(1, v);
         if (d.Param is { } p) w.WriteString(2, p);
-        Str(w, 3, d.Denotation);
+        Str(w, 3, d.DenotationOrNull);
         WriteUnknown(d, w);
     }
 
     // ---- small messages
-    private static long Size(OnnxOperatorSetId o) => Str(1, o.Domain) + Int64Field(2, o.Version) + Unknown(o);
+    private static long Size(OnnxOperatorSetId o) => Str(1, o.DomainOrNull) + Int64Field(2, o.Version) + Unknown(o);
 
     private static void Write(OnnxOperatorSetId o, ProtoWriter w)
     {
-        Str(w, 1, o.Domain);
+        Str(w, 1, o.DomainOrNull);
         w.WriteInt64(2, o.Version);
         WriteUnknown(o, w);
     }
 
-    private static long Size(OnnxStringEntry e) => Str(1, e.Key) + Str(2, e.Value) + Unknown(e);
+    private static long Size(OnnxStringEntry e) => Str(1, e.KeyOrNull) + Str(2, e.ValueOrNull) + Unknown(e);
 
     private static void Write(OnnxStringEntry e, ProtoWriter w)
     {
-        Str(w, 1, e.Key);
-        Str(w, 2, e.Value);
+        Str(w, 1, e.KeyOrNull);
+        Str(w, 2, e.ValueOrNull);
         WriteUnknown(e, w);
     }
 }

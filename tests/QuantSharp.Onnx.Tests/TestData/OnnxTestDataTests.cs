@@ -52,6 +52,9 @@ public class OnnxTestDataTests(ITestOutputHelper output)
         foreach (var f in failures.Take(20)) output.WriteLine(f);
         Assert.True(count > 0, "no model.onnx found");
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+        // Known fields are written in field-number order with presence kept, so nearly every file comes back
+        // byte-identical; the exceptions have unknown fields (kept, but written after the known ones).
+        Assert.True(identicalToOriginal >= count * 95 / 100, $"only {identicalToOriginal} of {count} byte-identical to the original");
     }
 
     [Fact]
