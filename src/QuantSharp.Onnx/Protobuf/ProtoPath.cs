@@ -12,6 +12,9 @@ public sealed class ProtoPath
     private readonly string _name;
     private readonly int _index;
 
+    /// <summary>Nesting depth: 0 for the root, parent's depth + 1 for a child.</summary>
+    public int Depth { get; }
+
     /// <summary>The top-level message (renders as an empty path).</summary>
     public static ProtoPath Root { get; } = new(null, "", -1);
 
@@ -20,6 +23,7 @@ public sealed class ProtoPath
         _parent = parent;
         _name = name;
         _index = index;
+        Depth = parent is null ? 0 : parent.Depth + 1;
     }
 
     /// <summary>The path of a child message held in field <paramref name="field"/>; <paramref name="index"/> ≥ 0 for repeated fields.</summary>

@@ -20,6 +20,9 @@ namespace QuantSharp.Onnx.Protobuf;
 /// </remarks>
 public ref struct ProtoReader
 {
+    /// <summary>Deepest nesting of messages (and of groups being skipped) accepted, as protobuf's own parsers limit it; deeper input is rejected instead of overflowing the stack.</summary>
+    public const int MaxDepth = 100;
+
     private readonly ReadOnlyMemory<byte> _memory;
     private readonly ReadOnlySpan<byte> _span;
     private int _pos;
@@ -127,6 +130,8 @@ public ref struct ProtoReader
     /// <summary>Reads an embedded message field and returns a reader over it, with its path extended by <paramref name="field"/>[<paramref name="index"/>].</summary>
     public ProtoReader ReadMessage(string field, int index = -1)
     {
+        if (Path.Depth >= MaxDepth)
+            throw Error(field, $"messages nested deeper than {MaxDepth} levels");
         var bytes = ReadBytes(field);
         return new ProtoReader(bytes, Source, Path.Child(field, index));
     }
@@ -185,7 +190,7 @@ public ref struct ProtoReader
     public ReadOnlyMemory<byte> SkipField()
     {
         int start = _tagStart;
-        SkipValue(FieldNumber, WireType);
+        SkipValue(FieldNumber, WireType, 0);
         return _memory[start.._pos];
     }
 
@@ -198,7 +203,7 @@ public ref struct ProtoReader
     /// <summary>Zigzag decoding of a raw varint.</summary>
     public static long DecodeZigZag(ulong n) => (long)(n >> 1) ^ -(long)(n & 1);
 
-    private void SkipValue(int fieldNumber, WireType wire)
+    private void SkipValue(int fieldNumber, WireType wire, int depth)
     {
         switch (wire)
         {
@@ -207,6 +212,7 @@ public ref struct ProtoReader
             case WireType.Fixed64: Need("(unknown)", 8); _pos += 8; break;
             case WireType.LengthDelimited: { int len = ReadLength("(unknown)"); _pos += len; break; }
             case WireType.StartGroup:
+                if (depth >= MaxDepth) throw Error("(group)", $"groups nested deeper than {MaxDepth} levels");
                 while (true)
                 {
                     if (!ReadTag()) throw Error("(group)", $"group #{fieldNumber} is not closed before the end of the message");
@@ -216,7 +222,7 @@ public ref struct ProtoReader
                             throw Error("(group)", $"group #{fieldNumber} closed by end-group tag of field #{FieldNumber}");
                         break;
                     }
-                    SkipValue(FieldNumber, WireType);
+                    SkipValue(FieldNumber, WireType, depth + 1);
                 }
                 FieldNumber = fieldNumber;
                 WireType = WireType.StartGroup;

@@ -102,4 +102,17 @@ public class GoldenBytesTests
         // 5 int32_data packed: tag 0x2A, length 3, varints 01 AC 02
         Assert.Equal(new byte[] { 0x08, 0x02, 0x10, 0x06, 0x2A, 0x03, 0x01, 0xAC, 0x02 }, t.ToBytes());
     }
+
+    [Fact]
+    public void ExplicitlyEmptyStrings_AreKeptAndWrittenBack_AbsentOnesStayAbsent()
+    {
+        // ir_version 7, graph {} (present, empty), opset_import { domain "" (present, empty), version 13 }
+        byte[] bytes = [0x08, 0x07, 0x3A, 0x00, 0x42, 0x04, 0x0A, 0x00, 0x10, 0x0D];
+        var m = OnnxModel.Load(bytes);
+        Assert.Equal("", m.OpsetImport[0].Domain);
+        Assert.Equal("", m.ProducerName);
+        Assert.Equal(bytes, m.ToBytes());
+        m.OpsetImport[0] = new OnnxOperatorSetId { Version = 13 };   // domain never set: not written
+        Assert.Equal(new byte[] { 0x08, 0x07, 0x3A, 0x00, 0x42, 0x02, 0x10, 0x0D }, m.ToBytes());
+    }
 }

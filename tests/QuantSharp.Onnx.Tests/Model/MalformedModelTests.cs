@@ -112,4 +112,21 @@ public class MalformedModelTests
         Assert.Contains("<bytes>", e.Message);
         Assert.Contains("has no graph", e.Message);
     }
+
+    [Fact]
+    public void DeeplyNestedSubgraphs_AreRejectedWithPath()
+    {
+        var g = new OnnxGraph { Name = "leaf" };
+        for (int i = 0; i < 40; i++)
+        {
+            var node = new OnnxNode { OpType = "If" };
+            node.Attributes.Add(OnnxAttribute.Graph("then_branch", g));
+            g = new OnnxGraph();
+            g.Nodes.Add(node);
+        }
+        var m = new OnnxModel { IrVersion = 8, Graph = g };
+        var e = LoadFails(m.ToBytes());
+        Assert.Contains("nested deeper than 100", e.Message);
+        Assert.Contains("graph.node[0].attribute[0].g.node[0]", e.Message);
+    }
 }

@@ -249,4 +249,13 @@ public class ProtoReaderWriterTests
         Assert.Equal("graph.node[3].attribute[1]", p.ToString());
         Assert.Equal("", ProtoPath.Root.ToString());
     }
+
+    [Fact]
+    public void DeeplyNestedGroups_AreRejectedInsteadOfOverflowingTheStack()
+    {
+        int depth = ProtoReader.MaxDepth + 5;
+        var bytes = Enumerable.Repeat((byte)0x1B, depth).Concat(Enumerable.Repeat((byte)0x1C, depth)).ToArray();
+        var e = ReadAll(bytes);
+        Assert.Contains("groups nested deeper than 100", e.Message);
+    }
 }

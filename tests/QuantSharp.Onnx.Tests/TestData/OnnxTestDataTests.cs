@@ -61,7 +61,7 @@ public class OnnxTestDataTests(ITestOutputHelper output)
     public void EveryTestDataTensorFile_LoadsAsTensorOfTheDeclaredType_OrFailsWithAClearReason()
     {
         if (!Directory.Exists(Root)) { output.WriteLine($"skipped: {Root} is absent (install libonnx-testdata)"); return; }
-        int count = 0, loaded = 0, nonTensor = 0;
+        int count = 0, loaded = 0, nonTensor = 0, identical = 0;
         var rejected = new Dictionary<string, int>();
         var examples = new List<string>();
         var modelCache = new Dictionary<string, OnnxModel>();
@@ -88,6 +88,7 @@ public class OnnxTestDataTests(ITestOutputHelper output)
             try
             {
                 var t = OnnxTensor.Load(path);
+                if (t.ToBytes().AsSpan().SequenceEqual(File.ReadAllBytes(path))) identical++;
                 // ONNX's generator stores BFLOAT16 data as UINT16 (numpy has no bfloat16); any other mismatch is a bug.
                 var elem = declared.Type.Tensor.ElemType;
                 if (t.DataType != elem && !(elem == OnnxDataType.BFloat16 && t.DataType == OnnxDataType.UInt16))
@@ -103,6 +104,7 @@ public class OnnxTestDataTests(ITestOutputHelper output)
                 if (examples.Count < 30) examples.Add($"{path}: {e.Message}");
             }
         }
+        output.WriteLine($"{identical} tensor files re-serialize byte-identical to the original");
         output.WriteLine($"{count} tensor files: {loaded} loaded, {nonTensor} declared as sequence/optional/map values (not TensorProto), {count - loaded - nonTensor} rejected");
         foreach (var (reason, n) in rejected.OrderByDescending(kv => kv.Value)) output.WriteLine($"  {n,5} {reason}");
         foreach (var e in examples) output.WriteLine(e);
