@@ -64,12 +64,10 @@ int Arg(string name, int fallback)
 {
     int i = Array.IndexOf(args, name);
     if (i < 0) return fallback;
-    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], out int v) || v <= 0)
-    {
-        Console.Error.WriteLine($"error: {name} expects a positive integer");
-        Environment.Exit(2);
-    }
-    return v;
+    if (i + 1 < args.Length && int.TryParse(args[i + 1], out int v) && v > 0) return v;
+    Console.Error.WriteLine($"error: {name} expects a positive integer");
+    Environment.Exit(2);
+    return fallback;
 }
 
 static (Tensor<float>, int[]) Gather(LabeledImages data, int[] order, int start, int count)
