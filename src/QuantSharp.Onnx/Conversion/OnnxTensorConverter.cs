@@ -197,8 +197,9 @@ public static class OnnxTensorConverter
     private static Tensor<TOut> Typed<TIn, TOut>(OnnxTensor t, int[] shape, int n, int size, List<TIn> typed, Func<TIn, TOut> cast)
         where TOut : unmanaged
     {
-        var data = new TOut[n];
         var raw = Raw(t, (long)n * size, out bool present);
+        // Every element is overwritten below, so the array need not be zeroed first.
+        var data = GC.AllocateUninitializedArray<TOut>(n);
         if (present)
         {
             raw.CopyTo(MemoryMarshal.AsBytes(data.AsSpan()));
