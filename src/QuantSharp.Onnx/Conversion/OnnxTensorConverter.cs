@@ -195,10 +195,11 @@ public static class OnnxTensorConverter
     }
 
     private static Tensor<TOut> Typed<TIn, TOut>(OnnxTensor t, int[] shape, int n, int size, List<TIn> typed, Func<TIn, TOut> cast)
-        where TOut : unmanaged
+        where TIn : unmanaged where TOut : unmanaged
     {
-        var data = new TOut[n];
         var raw = Raw(t, (long)n * size, out bool present);
+        // Every element is overwritten below, so the array need not be zeroed first.
+        var data = GC.AllocateUninitializedArray<TOut>(n);
         if (present)
         {
             raw.CopyTo(MemoryMarshal.AsBytes(data.AsSpan()));
@@ -207,7 +208,10 @@ public static class OnnxTensorConverter
         else
         {
             CheckTyped(t, FieldName(t.DataType), typed.Count, n);
-            for (int i = 0; i < n; i++) data[i] = cast(typed[i]);
+            if (typeof(TIn) == typeof(TOut))
+                MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(typed)).CopyTo(MemoryMarshal.AsBytes(data.AsSpan()));
+            else
+                for (int i = 0; i < n; i++) data[i] = cast(typed[i]);
         }
         return new Tensor<TOut>(data, shape);
     }

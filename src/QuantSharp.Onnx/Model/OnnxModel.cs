@@ -7,8 +7,10 @@ namespace QuantSharp.Onnx;
 /// Fields kept: ir_version 1, producer_name 2, producer_version 3, domain 4, model_version 5, doc_string 6,
 /// graph 7, opset_import 8, metadata_props 14. Everything else (training_info 20, functions 25, …) is kept
 /// verbatim in <see cref="OnnxMessage.UnknownFields"/> and written back unchanged after the known fields.
-/// Known fields are written in field-number order, as protobuf's reference encoder does; strings and numbers
-/// equal to their default (empty, 0) are not written.
+/// Known fields are written in field-number order, as protobuf's reference encoder does. A string field that was
+/// never set is not written, one set (or read) as empty is; numbers equal to 0 are not written (except the
+/// always-present ones such as ir_version). So a file written by protobuf's encoder is re-saved byte for byte
+/// unless it has unknown fields placed between known ones.
 /// </remarks>
 public sealed class OnnxModel : OnnxMessage
 {

@@ -19,7 +19,8 @@ public enum OnnxDataLocation
 /// <c>int32_data</c> (INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16/BFLOAT16 as their 16 bits, INT4/UINT4 one
 /// packed byte per entry), <c>string_data</c>, <c>int64_data</c>, <c>double_data</c> (DOUBLE, COMPLEX128),
 /// <c>uint64_data</c> (UINT32, UINT64) — or external data. The <c>segment</c> field (chunked tensors) is rejected on
-/// load. After loading from a buffer, <see cref="RawData"/> is a slice of that buffer (no copy).
+/// load. After loading from a buffer, <see cref="RawData"/> is a slice of that buffer (no copy), which therefore stays
+/// in memory while the tensor does; <see cref="ToTensor()"/> copies it once into the engine tensor's array.
 /// </remarks>
 public sealed class OnnxTensor : OnnxMessage
 {

@@ -19,19 +19,31 @@ internal static class OnnxEncoder
 {
     public static byte[] ToBytes(OnnxModel m)
     {
-        var bytes = new byte[checked((int)Size(m))];
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)Size(m)));
         using (var ms = new MemoryStream(bytes, writable: true))
+        {
             Write(m, ms);
+            CheckFilled(ms, bytes);
+        }
         return bytes;
     }
 
     public static byte[] ToBytes(OnnxTensor t)
     {
-        var bytes = new byte[checked((int)Size(t))];
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)Size(t)));
         using (var ms = new MemoryStream(bytes, writable: true))
-        using (var w = new ProtoWriter(ms))
-            Write(t, w);
+        {
+            using (var w = new ProtoWriter(ms)) Write(t, w);
+            CheckFilled(ms, bytes);
+        }
         return bytes;
+    }
+
+    /// <summary>The precomputed size must match what was written exactly (a mismatch is a bug in a Size method).</summary>
+    private static void CheckFilled(MemoryStream ms, byte[] bytes)
+    {
+        if (ms.Position != bytes.Length)
+            throw new InvalidOperationException($"OnnxEncoder: computed size {bytes.Length} but wrote {ms.Position} bytes");
     }
 
     public static void Write(OnnxModel m, Stream stream)

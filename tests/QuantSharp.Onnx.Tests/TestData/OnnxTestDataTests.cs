@@ -7,6 +7,7 @@ namespace QuantSharp.Onnx.Tests.TestData;
 /// ONNX's own backend test data (Debian package <c>libonnx-testdata</c>): every model must round-trip and every
 /// input/output tensor must load.
 /// </summary>
+[Trait("Category", "OnnxTestData")]
 public class OnnxTestDataTests(ITestOutputHelper output)
 {
     private const string Root = "/usr/share/libonnx-testdata/data";
