@@ -26,8 +26,9 @@ public abstract class OpKernel
     /// <summary>
     /// Gradient rule: given the forward inputs and outputs and d(loss)/d(output) per output (null where no gradient
     /// flows), returns d(loss)/d(input) per input (null where none: integer inputs, shapes, omitted inputs).
+    /// <paramref name="training"/> is the flag the forward pass ran with.
     /// </summary>
-    public virtual Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients) =>
+    public virtual Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training) =>
         throw new GraphException($"node {Node.Label}: op type '{Node.OpType}' has no gradient rule");
 
     /// <summary>Throws a <see cref="GraphException"/> naming the node unless input <paramref name="index"/> is present.</summary>

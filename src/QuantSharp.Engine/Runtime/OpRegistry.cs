@@ -9,7 +9,7 @@ public sealed class OpRegistry
     private readonly Dictionary<(string Domain, string OpType), List<(long Since, OpFactory Factory)>> _table = new();
 
     /// <summary>The registry every <see cref="Session"/> uses unless given another; op families add themselves to it.</summary>
-    public static OpRegistry Default { get; } = new();
+    public static OpRegistry Default { get; } = Ops.BuiltinOps.Create();
 
     /// <summary>Registers <paramref name="factory"/> for <paramref name="opType"/> from opset <paramref name="sinceVersion"/> on.</summary>
     public OpRegistry Register(string opType, long sinceVersion, OpFactory factory, string domain = "")

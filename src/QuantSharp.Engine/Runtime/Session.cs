@@ -25,8 +25,9 @@ public sealed class RunOptions
 /// <summary>What a run produced: graph outputs, captured values, and (when kept) the record backward needs.</summary>
 public sealed class RunResult
 {
-    internal RunResult(Dictionary<string, Tensor> outputs, Dictionary<string, Tensor> captured, Tensor?[]? values)
+    internal RunResult(Dictionary<string, Tensor> outputs, Dictionary<string, Tensor> captured, Tensor?[]? values, bool training)
     {
+        Training = training;
         Outputs = outputs;
         Captured = captured;
         Values = values;
@@ -39,6 +40,8 @@ public sealed class RunResult
     public IReadOnlyDictionary<string, Tensor> Captured { get; }
 
     internal Tensor?[]? Values { get; }
+
+    internal bool Training { get; }
 
     /// <summary>The graph output <paramref name="name"/> as a float tensor.</summary>
     public Tensor<float> Output(string name) =>
@@ -163,7 +166,7 @@ public sealed class Session
             outputs[o.Name] = values[_slotOf[o.Name]] ?? throw new GraphException($"Run: graph output '{o.Name}' was not computed");
         var captured = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (int s in keep) if (values[s] is { } v) captured[_slotNames[s]] = v;
-        return new RunResult(outputs, captured, options.KeepForBackward ? values : null);
+        return new RunResult(outputs, captured, options.KeepForBackward ? values : null, options.Training);
     }
 
     /// <summary>Runs a graph with one input and one output.</summary>
@@ -200,7 +203,7 @@ public sealed class Session
             if (!kernel.HasGradient) throw new GraphException($"Backward: node {kernel.Node.Label}: op type '{kernel.Node.OpType}' has no gradient rule");
             var ins = _inputSlots[i].Select(s => s < 0 ? null : values[s]).ToArray();
             var outs = outSlots.Select(s => values[s]!).ToArray();
-            var inGrads = kernel.Backward(ins, outs, outGrads);
+            var inGrads = kernel.Backward(ins, outs, outGrads, run.Training);
             for (int k = 0; k < inGrads.Length; k++)
             {
                 int s = _inputSlots[i][k];

@@ -17,7 +17,7 @@ public class SessionTests
             return [y];
         }
         public override bool HasGradient => true;
-        public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] g)
+        public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] g, bool training)
         {
             var gy = (Tensor<float>)g[0]!;
             var gx = new Tensor<float>(gy.Dims);
@@ -38,7 +38,7 @@ public class SessionTests
             return [y];
         }
         public override bool HasGradient => true;
-        public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] g)
+        public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] g, bool training)
         {
             var a = (Tensor<float>)inputs[0]!; var b = (Tensor<float>)inputs[1]!; var gy = (Tensor<float>)g[0]!;
             var ga = new Tensor<float>(a.Dims); var gb = new Tensor<float>(b.Dims);

@@ -1,0 +1,16 @@
+namespace QuantSharp.Engine.Runtime.Ops;
+
+/// <summary>Fills a registry with every op QuantSharp implements, family by family.</summary>
+public static class BuiltinOps
+{
+    /// <summary>A new registry holding all built-in ops.</summary>
+    public static OpRegistry Create()
+    {
+        var r = new OpRegistry();
+        ElementwiseOps.Register(r);
+        NeuralNetOps.Register(r);
+        ReduceOps.Register(r);
+        LayoutOps.Register(r);
+        return r;
+    }
+}

@@ -1,0 +1,164 @@
+using System.Numerics;
+using QuantSharp.Engine.Kernels;
+using static QuantSharp.Engine.Runtime.Ops.Table;
+
+namespace QuantSharp.Engine.Runtime.Ops;
+
+/// <summary>ONNX elementwise, activation, comparison and logical ops bound to the elementwise kernels.</summary>
+internal static class ElementwiseOps
+{
+    public static void Register(OpRegistry r)
+    {
+        Binary(r, "Add", Elementwise.Add, (a, b, y, g) => ElementwiseBackward.Add(g, a.Dims, b.Dims), new Plus<int>(), new Plus<long>());
+        Binary(r, "Sub", Elementwise.Sub, (a, b, y, g) => ElementwiseBackward.Sub(g, a.Dims, b.Dims), new Minus<int>(), new Minus<long>());
+        Binary(r, "Mul", Elementwise.Mul, (a, b, y, g) => ElementwiseBackward.Mul(a, b, g), new Times<int>(), new Times<long>());
+        Binary(r, "Div", Elementwise.Div, (a, b, y, g) => ElementwiseBackward.Div(a, b, g), new Over<int>(), new Over<long>());
+        Binary(r, "Pow", Elementwise.Pow, (a, b, y, g) => ElementwiseBackward.Pow(a, b, y, g), new Plus<int>(), new Plus<long>(), integers: false);
+
+        Unary(r, "Neg", 6, x => Elementwise.Neg(x), (x, y, g) => ElementwiseBackward.Neg(g));
+        Unary(r, "Abs", 6, x => Elementwise.Abs(x), (x, y, g) => ElementwiseBackward.Abs(x, g));
+        Unary(r, "Exp", 6, x => Elementwise.Exp(x), (x, y, g) => ElementwiseBackward.Exp(y, g));
+        Unary(r, "Log", 6, x => Elementwise.Log(x), (x, y, g) => ElementwiseBackward.Log(x, g));
+        Unary(r, "Sqrt", 6, x => Elementwise.Sqrt(x), (x, y, g) => ElementwiseBackward.Sqrt(y, g));
+        Unary(r, "Reciprocal", 6, x => Elementwise.Reciprocal(x), (x, y, g) => ElementwiseBackward.Reciprocal(y, g));
+        Unary(r, "Relu", 6, x => Activations.Relu(x), (x, y, g) => Activations.ReluBackward(x, g));
+        Unary(r, "Sigmoid", 6, x => Activations.Sigmoid(x), (x, y, g) => Activations.SigmoidBackward(y, g));
+        Unary(r, "Tanh", 6, x => Activations.Tanh(x), (x, y, g) => Activations.TanhBackward(y, g));
+        Unary(r, "Erf", 9, x => Activations.Erf(x), (x, y, g) => Activations.ErfBackward(x, g));
+        Unary(r, "HardSwish", 14, x => Activations.HardSwish(x), (x, y, g) => Activations.HardSwishBackward(x, g));
+        Unary(r, "Softplus", 1, x => Activations.Softplus(x), (x, y, g) => Activations.SoftplusBackward(x, g));
+        Add(r, "LeakyRelu", 6, n =>
+        {
+            float alpha = n.GetFloat("alpha", 0.01f);
+            return (UnaryForward(x => Activations.LeakyRelu(x, alpha)), UnaryGradient((x, y, g) => Activations.LeakyReluBackward(x, g, alpha)));
+        });
+        Add(r, "HardSigmoid", 6, n =>
+        {
+            float alpha = n.GetFloat("alpha", 0.2f), beta = n.GetFloat("beta", 0.5f);
+            return (UnaryForward(x => Activations.HardSigmoid(x, alpha, beta)), UnaryGradient((x, y, g) => Activations.HardSigmoidBackward(x, g, alpha, beta)));
+        });
+        Add(r, "Gelu", 20, n =>
+        {
+            bool tanh = n.GetString("approximate", "none") == "tanh";
+            return (UnaryForward(x => Activations.Gelu(x, tanh)), UnaryGradient((x, y, g) => Activations.GeluBackward(x, g, tanh)));
+        });
+        // Clip: bounds are attributes before opset 11 and optional scalar inputs from 11 on.
+        Add(r, "Clip", 6, n =>
+        {
+            float lo = n.GetFloat("min", float.NegativeInfinity), hi = n.GetFloat("max", float.PositiveInfinity);
+            return (UnaryForward(x => Activations.Clip(x, lo, hi)), UnaryGradient((x, y, g) => Activations.ClipBackward(x, g, lo, hi)));
+        });
+        Add(r, "Clip", 11, n => (
+            (a, _) => [Activations.Clip(a.Float(0), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity))],
+            (a, y, g, _) => [Activations.ClipBackward(a.Float(0), Grad(g, y), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity)), null, null]));
+        // PRelu: y = x for x ≥ 0, slope·x otherwise; slope broadcasts to x.
+        Add(r, "PRelu", 9, n => (
+            (a, _) =>
+            {
+                var x = a.Float(0);
+                var negative = Compare.Less(x, Tensor.Scalar(0f));
+                return [ElementwiseTyped.Where(negative, Elementwise.Mul(x, a.Float(1)), x)];
+            },
+            (a, y, g, _) =>
+            {
+                var x = a.Float(0); var slope = a.Float(1); var gy = Grad(g, y);
+                var negative = Compare.Less(x, Tensor.Scalar(0f));
+                var zero = new Tensor<float>(x.Dims);
+                var gx = ElementwiseTyped.Where(negative, Elementwise.Mul(gy, slope), gy);
+                var gSlope = Reduce.SumTo(ElementwiseTyped.Where(negative, Elementwise.Mul(gy, x), zero), slope.Dims);
+                return [gx, gSlope];
+            }));
+        Variadic(r, "Max", Elementwise.MaxOf, isMax: true);
+        Variadic(r, "Min", Elementwise.MinOf, isMax: false);
+        Add(r, "Sum", 8, n => ((a, _) => [Elementwise.SumOf(Floats(a))],
+            (a, y, g, _) => Enumerable.Range(0, a.Count).Select(i => (Tensor?)Reduce.SumTo(Grad(g, y), a.Float(i).Dims)).ToArray()));
+        Add(r, "Where", 9, n => (
+            (a, _) => [ElementwiseTyped.Where(a.As<bool>(0), a.Float(1), a.Float(2))],
+            (a, y, g, _) =>
+            {
+                var c = a.As<bool>(0); var gy = Grad(g, y); var zero = new Tensor<float>(gy.Dims);
+                return [null, Reduce.SumTo(ElementwiseTyped.Where(c, gy, zero), a.Float(1).Dims), Reduce.SumTo(ElementwiseTyped.Where(c, zero, gy), a.Float(2).Dims)];
+            }));
+
+        Comparison(r, "Equal", Compare.Equal, new EqualTo<int>(), new EqualTo<long>());
+        Comparison(r, "Less", Compare.Less, new LessThan<int>(), new LessThan<long>());
+        Comparison(r, "Greater", Compare.Greater, new GreaterThan<int>(), new GreaterThan<long>());
+        Comparison(r, "LessOrEqual", Compare.LessOrEqual, new AtMost<int>(), new AtMost<long>());
+        Comparison(r, "GreaterOrEqual", Compare.GreaterOrEqual, new AtLeast<int>(), new AtLeast<long>());
+        Add(r, "Not", 1, n => ((a, _) => [Compare.Not(a.As<bool>(0))], null));
+        Add(r, "And", 7, n => ((a, _) => [Compare.And(a.As<bool>(0), a.As<bool>(1))], null));
+        Add(r, "Or", 7, n => ((a, _) => [Compare.Or(a.As<bool>(0), a.As<bool>(1))], null));
+        Add(r, "Xor", 7, n => ((a, _) => [Compare.Xor(a.As<bool>(0), a.As<bool>(1))], null));
+    }
+
+    private static Tensor<float>[] Floats(OpArgs a) => Enumerable.Range(0, a.Count).Select(a.Float).ToArray();
+
+    private static ForwardRule UnaryForward(Func<Tensor<float>, Tensor<float>> f) => (a, _) => [f(a.Float(0))];
+
+    private static GradientRule UnaryGradient(Func<Tensor<float>, Tensor<float>, Tensor<float>, Tensor<float>> g) =>
+        (a, y, gy, _) => [g(a.Float(0), (Tensor<float>)y[0], Grad(gy, y))];
+
+    private static void Unary(OpRegistry r, string op, long since, Func<Tensor<float>, Tensor<float>> f,
+        Func<Tensor<float>, Tensor<float>, Tensor<float>, Tensor<float>> g) =>
+        Add(r, op, since, _ => (UnaryForward(f), UnaryGradient(g)));
+
+    private static void Binary<TInt, TLong>(OpRegistry r, string op,
+        Func<Tensor<float>, Tensor<float>, Tensor<float>?, Tensor<float>> f,
+        Func<Tensor<float>, Tensor<float>, Tensor<float>, Tensor<float>, (Tensor<float>, Tensor<float>)> g, TInt intOp, TLong longOp, bool integers = true)
+        where TInt : struct, ElementwiseTyped.IScalarBinary<int, int, int>
+        where TLong : struct, ElementwiseTyped.IScalarBinary<long, long, long> =>
+        Add(r, op, 7, _ => (
+            (a, _) => a.Any(0) switch
+            {
+                Tensor<float> x => [f(x, a.Float(1), null)],
+                Tensor<long> x when integers => [ElementwiseTyped.Broadcast<long, long, long, TLong>(longOp, x, a.As<long>(1), op)],
+                Tensor<int> x when integers => [ElementwiseTyped.Broadcast<int, int, int, TInt>(intOp, x, a.As<int>(1), op)],
+                var x => throw new GraphException($"node {a.Node.Label}: {op} on element type {x.DataType} is not supported"),
+            },
+            (a, y, gy, _) =>
+            {
+                var (ga, gb) = g(a.Float(0), a.Float(1), (Tensor<float>)y[0], Grad(gy, y));
+                return [ga, gb];
+            }));
+
+    private static void Variadic(OpRegistry r, string op, Func<Tensor<float>[], Tensor<float>> f, bool isMax) =>
+        Add(r, op, 8, _ => (
+            (a, _) => [f(Floats(a))],
+            (a, y, g, _) =>
+            {
+                // The gradient goes to the input that holds the extreme value (the first one on ties), as a chain of pairwise selections.
+                var gy = Grad(g, y);
+                var result = new Tensor?[a.Count];
+                var remaining = gy;
+                for (int i = 0; i < a.Count; i++)
+                {
+                    var x = a.Float(i);
+                    var mine = Compare.Equal(Elementwise.BroadcastTo(x, y[0].Dims), (Tensor<float>)y[0]);
+                    var zero = new Tensor<float>(gy.Dims);
+                    result[i] = Reduce.SumTo(ElementwiseTyped.Where(mine, remaining, zero), x.Dims);
+                    remaining = ElementwiseTyped.Where(mine, zero, remaining);
+                }
+                return result;
+            }));
+
+    private static void Comparison<TInt, TLong>(OpRegistry r, string op, Func<Tensor<float>, Tensor<float>, Tensor<bool>?, Tensor<bool>> f, TInt intOp, TLong longOp)
+        where TInt : struct, ElementwiseTyped.IScalarBinary<int, int, bool>
+        where TLong : struct, ElementwiseTyped.IScalarBinary<long, long, bool> =>
+        Add(r, op, 7, _ => ((a, _) => a.Any(0) switch
+        {
+            Tensor<float> x => [f(x, a.Float(1), null)],
+            Tensor<int> x => [ElementwiseTyped.Broadcast<int, int, bool, TInt>(intOp, x, a.As<int>(1), op)],
+            Tensor<long> x => [ElementwiseTyped.Broadcast<long, long, bool, TLong>(longOp, x, a.As<long>(1), op)],
+            var x => throw new GraphException($"node {a.Node.Label}: {op} on element type {x.DataType} is not supported"),
+        }, null));
+
+    private readonly struct Plus<T> : ElementwiseTyped.IScalarBinary<T, T, T> where T : INumber<T> { public T Invoke(T a, T b) => a + b; }
+    private readonly struct Minus<T> : ElementwiseTyped.IScalarBinary<T, T, T> where T : INumber<T> { public T Invoke(T a, T b) => a - b; }
+    private readonly struct Times<T> : ElementwiseTyped.IScalarBinary<T, T, T> where T : INumber<T> { public T Invoke(T a, T b) => a * b; }
+    private readonly struct Over<T> : ElementwiseTyped.IScalarBinary<T, T, T> where T : INumber<T> { public T Invoke(T a, T b) => a / b; }
+    private readonly struct EqualTo<T> : ElementwiseTyped.IScalarBinary<T, T, bool> where T : INumber<T> { public bool Invoke(T a, T b) => a == b; }
+    private readonly struct LessThan<T> : ElementwiseTyped.IScalarBinary<T, T, bool> where T : INumber<T> { public bool Invoke(T a, T b) => a < b; }
+    private readonly struct GreaterThan<T> : ElementwiseTyped.IScalarBinary<T, T, bool> where T : INumber<T> { public bool Invoke(T a, T b) => a > b; }
+    private readonly struct AtMost<T> : ElementwiseTyped.IScalarBinary<T, T, bool> where T : INumber<T> { public bool Invoke(T a, T b) => a <= b; }
+    private readonly struct AtLeast<T> : ElementwiseTyped.IScalarBinary<T, T, bool> where T : INumber<T> { public bool Invoke(T a, T b) => a >= b; }
+}

@@ -1,0 +1,241 @@
+using QuantSharp.Engine.Kernels;
+using static QuantSharp.Engine.Runtime.Ops.Table;
+
+namespace QuantSharp.Engine.Runtime.Ops;
+
+/// <summary>ONNX convolution, GEMM, pooling, normalization and softmax ops bound to their kernels.</summary>
+internal static class NeuralNetOps
+{
+    public static void Register(OpRegistry r)
+    {
+        Add(r, "Conv", 1, n => (
+            (a, _) => [Conv.Forward(a.Float(0), a.Float(1), a.OptionalFloat(2), ConvGeometry(n, a.Float(0), a.Float(1)))],
+            (a, y, g, _) =>
+            {
+                var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
+                var p = ConvGeometry(n, x, w);
+                return [Conv.BackwardData(gy, w, x.Dims, p), Conv.BackwardWeight(x, gy, w.Dims, p), a.Has(2) ? Conv.BackwardBias(gy) : null];
+            }));
+        Add(r, "ConvTranspose", 1, n =>
+        {
+            var outputPadding = Ints(n, "output_padding");
+            return (
+                (a, _) => [Conv.Transpose(a.Float(0), a.Float(1), a.OptionalFloat(2), TransposeGeometry(n, a.Float(0), a.Float(1)), outputPadding)],
+                (a, y, g, _) =>
+                {
+                    var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
+                    var p = TransposeGeometry(n, x, w);
+                    return [Conv.TransposeBackwardData(gy, w, x.Dims, p, outputPadding), Conv.TransposeBackwardWeight(x, gy, w.Dims, p, outputPadding),
+                        a.Has(2) ? Conv.BackwardBias(gy) : null];
+                });
+        });
+        Add(r, "Gemm", 7, n =>
+        {
+            bool ta = n.GetInt("transA", 0) != 0, tb = n.GetInt("transB", 0) != 0;
+            float alpha = n.GetFloat("alpha", 1f), beta = n.GetFloat("beta", 1f);
+            return (
+                (a, _) => [MatMul.Gemm(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta)],
+                (a, y, g, _) =>
+                {
+                    var (ga, gb, gc) = MatMul.GemmBackward(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta, Grad(g, y));
+                    return [ga, gb, gc];
+                });
+        });
+        Add(r, "MatMul", 1, n => (
+            (a, _) => [MatMul.Forward(a.Float(0), a.Float(1))],
+            (a, y, g, _) =>
+            {
+                var (ga, gb) = MatMul.Backward(a.Float(0), a.Float(1), Grad(g, y));
+                return [ga, gb];
+            }));
+
+        Add(r, "MaxPool", 1, n => (
+            (a, _) =>
+            {
+                var x = a.Float(0);
+                var p = PoolGeometry(n, x);
+                if (n.Outputs.Count < 2 || n.Outputs[1].Length == 0) return [Pool.MaxPool(x, p)];
+                var (y, indices) = Pool.MaxPoolWithIndices(x, p);
+                return [y, indices];
+            },
+            (a, y, g, _) =>
+            {
+                var x = a.Float(0);
+                var (_, indices) = Pool.MaxPoolWithIndices(x, PoolGeometry(n, x));
+                return [Pool.MaxPoolBackward(Grad(g, y), indices, x.Dims)];
+            }));
+        Add(r, "AveragePool", 1, n =>
+        {
+            bool includePad = n.GetInt("count_include_pad", 0) != 0;
+            return (
+                (a, _) => [Pool.AveragePool(a.Float(0), PoolGeometry(n, a.Float(0)), includePad)],
+                (a, y, g, _) => [Pool.AveragePoolBackward(Grad(g, y), a.Float(0).Dims, PoolGeometry(n, a.Float(0)), includePad)]);
+        });
+        Add(r, "GlobalAveragePool", 1, n => (
+            (a, _) => [Pool.GlobalAveragePool(a.Float(0))],
+            (a, y, g, _) => [Pool.GlobalAveragePoolBackward(Grad(g, y), a.Float(0).Dims)]));
+        Add(r, "GlobalMaxPool", 1, n => (
+            (a, _) => [Pool.GlobalMaxPool(a.Float(0))],
+            (a, y, g, _) => [Pool.GlobalMaxPoolBackward(a.Float(0), Grad(g, y))]));
+
+        Add(r, "BatchNormalization", 9, BatchNormalization);
+        Add(r, "LayerNormalization", 17, n =>
+        {
+            int axis = (int)n.GetInt("axis", -1);
+            float eps = n.GetFloat("epsilon", 1e-5f);
+            return (
+                (a, _) =>
+                {
+                    var res = LayerNorm.Forward(a.Float(0), a.Float(1), a.OptionalFloat(2), axis, eps);
+                    return [res.Y, res.Mean, res.InvStdDev];
+                },
+                (a, y, g, _) =>
+                {
+                    var (gx, gs, gb) = LayerNorm.Backward(a.Float(0), Grad(g, y), a.Float(1), (Tensor<float>)y[1], (Tensor<float>)y[2], axis);
+                    return [gx, gs, a.Has(2) ? gb : null];
+                });
+        });
+        Add(r, "InstanceNormalization", 6, n =>
+        {
+            float eps = n.GetFloat("epsilon", 1e-5f);
+            return (
+                (a, _) => [InstanceNorm.Forward(a.Float(0), a.Float(1), a.Float(2), eps).Y],
+                (a, y, g, _) =>
+                {
+                    var res = InstanceNorm.Forward(a.Float(0), a.Float(1), a.Float(2), eps);
+                    var (gx, gs, gb) = InstanceNorm.Backward(a.Float(0), Grad(g, y), a.Float(1), res.Mean, res.InvStd);
+                    return [gx, gs, gb];
+                });
+        });
+
+        // Softmax family: before opset 13 the input is coerced to 2-D at `axis` (default 1); from 13 on, one axis (default −1).
+        SoftmaxFamily(r, "Softmax", log: false);
+        SoftmaxFamily(r, "LogSoftmax", log: true);
+    }
+
+    private static (ForwardRule, GradientRule?) BatchNormalization(Node n)
+    {
+        float eps = n.GetFloat("epsilon", 1e-5f), momentum = n.GetFloat("momentum", 0.9f);
+        bool trainingAttribute = n.GetInt("training_mode", 0) != 0;
+        return (
+            (a, training) =>
+            {
+                var x = a.Float(0);
+                if (!(training || trainingAttribute))
+                    return [BatchNorm.Inference(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), eps)];
+                // Training: batch statistics; the running statistics (initializers) are updated in place, PyTorch-style,
+                // and also returned as outputs 1 and 2 when the node declares them (ONNX training_mode).
+                var res = BatchNorm.Training(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), momentum, eps);
+                return [res.Y, a.Float(3), a.Float(4)];
+            },
+            (a, y, g, training) =>
+            {
+                var x = a.Float(0);
+                // Statistics that were constants in the forward pass (inference) or the batch's own (training): recomputed here
+                // from x rather than stored, so the forward pass keeps nothing extra.
+                bool batchStats = training || trainingAttribute;
+                Tensor<float> mean, invStd;
+                if (batchStats)
+                {
+                    var stats = BatchNorm.Training(x, a.Float(1), a.Float(2), null, null, momentum, eps);
+                    (mean, invStd) = (stats.SavedMean, stats.SavedInvStd);
+                }
+                else (mean, invStd) = (a.Float(3), BatchNorm.InverseStd(a.Float(4), eps));
+                var (gx, gs, gb) = BatchNorm.Backward(x, Grad(g, y), a.Float(1), mean, invStd, batchStats);
+                return [gx, gs, gb, null, null];
+            });
+    }
+
+    private static void SoftmaxFamily(OpRegistry r, string op, bool log)
+    {
+        Add(r, op, 1, n =>
+        {
+            int axis = (int)n.GetInt("axis", 1);
+            return (
+                (a, _) =>
+                {
+                    var x = a.Float(0);
+                    var flat = Coerce2D(x, axis, op);
+                    var y = log ? Softmax.LogForward(flat, 1) : Softmax.Forward(flat, 1);
+                    return [y.Reshape(x.Shape)];
+                },
+                (a, y, g, _) =>
+                {
+                    var x = a.Float(0);
+                    var y2 = Coerce2D((Tensor<float>)y[0], axis, op);
+                    var g2 = Coerce2D(Grad(g, y), axis, op);
+                    var gx = log ? Softmax.LogBackward(y2, g2, 1) : Softmax.Backward(y2, g2, 1);
+                    return [gx.Reshape(x.Shape)];
+                });
+        });
+        Add(r, op, 13, n =>
+        {
+            int axis = (int)n.GetInt("axis", -1);
+            return (
+                (a, _) => [log ? Softmax.LogForward(a.Float(0), axis) : Softmax.Forward(a.Float(0), axis)],
+                (a, y, g, _) => [log ? Softmax.LogBackward((Tensor<float>)y[0], Grad(g, y), axis) : Softmax.Backward((Tensor<float>)y[0], Grad(g, y), axis)]);
+        });
+    }
+
+    private static Tensor<float> Coerce2D(Tensor<float> x, int axis, string op)
+    {
+        int ax = Check.Axis(op, "axis", axis, Math.Max(x.Rank, 1));
+        int outer = 1;
+        for (int i = 0; i < ax; i++) outer *= x.Dims[i];
+        return x.Reshape(outer, outer == 0 ? 0 : x.Length / Math.Max(outer, 1));
+    }
+
+    /// <summary>Conv geometry from the node's attributes, resolving auto_pad against the input's spatial size.</summary>
+    private static ConvParams ConvGeometry(Node n, Tensor<float> x, Tensor<float> w)
+    {
+        int d = w.Rank - 2;
+        Check.That(d >= 1, n.OpType, "W", "rank >= 3", Shapes.Format(w.Dims));
+        int groups = (int)n.GetInt("group", 1);
+        var strides = Ints(n, "strides") ?? Enumerable.Repeat(1, d).ToArray();
+        var dilations = Ints(n, "dilations") ?? Enumerable.Repeat(1, d).ToArray();
+        string autoPad = n.GetString("auto_pad", "NOTSET");
+        if (autoPad is "SAME_UPPER" or "SAME_LOWER" or "VALID")
+        {
+            var kernel = Ints(n, "kernel_shape") ?? w.Dims[2..].ToArray();
+            var mode = autoPad switch { "SAME_UPPER" => AutoPadMode.SameUpper, "SAME_LOWER" => AutoPadMode.SameLower, _ => AutoPadMode.Valid };
+            return ConvParams.AutoPad(mode, x.Dims[2..], kernel, strides, dilations, groups);
+        }
+        return ConvParams.FromOnnx(d, strides, Ints(n, "pads"), dilations, groups);
+    }
+
+    /// <summary>ConvTranspose geometry: explicit pads, auto_pad, or pads derived from output_shape.</summary>
+    private static ConvParams TransposeGeometry(Node n, Tensor<float> x, Tensor<float> w)
+    {
+        int d = w.Rank - 2;
+        Check.That(d >= 1, n.OpType, "W", "rank >= 3", Shapes.Format(w.Dims));
+        int groups = (int)n.GetInt("group", 1);
+        var strides = Ints(n, "strides") ?? Enumerable.Repeat(1, d).ToArray();
+        var dilations = Ints(n, "dilations") ?? Enumerable.Repeat(1, d).ToArray();
+        var outputPadding = Ints(n, "output_padding");
+        var kernel = Ints(n, "kernel_shape") ?? w.Dims[2..].ToArray();
+        var outputShape = Ints(n, "output_shape");
+        string autoPad = n.GetString("auto_pad", "NOTSET");
+        if (outputShape is not null)
+        {
+            var spatial = outputShape.Length == d ? outputShape : outputShape[^d..];
+            return ConvParams.ForTransposeOutputShape(x.Dims[2..], kernel, spatial, strides, dilations, outputPadding, groups, autoPad == "SAME_UPPER");
+        }
+        if (autoPad is "SAME_UPPER" or "SAME_LOWER")
+        {
+            // Output = input·stride; pads follow from that target shape.
+            var target = Enumerable.Range(0, d).Select(i => x.Dims[2 + i] * strides[i]).ToArray();
+            return ConvParams.ForTransposeOutputShape(x.Dims[2..], kernel, target, strides, dilations, outputPadding, groups, autoPad == "SAME_UPPER");
+        }
+        return ConvParams.FromOnnx(d, strides, autoPad == "VALID" ? null : Ints(n, "pads"), dilations, groups);
+    }
+
+    private static PoolParams PoolGeometry(Node n, Tensor<float> x)
+    {
+        var kernel = Ints(n, "kernel_shape") ?? throw new GraphException($"node {n.Label}: attribute 'kernel_shape' is required");
+        var strides = Ints(n, "strides");
+        var dilations = Ints(n, "dilations");
+        string autoPad = n.GetString("auto_pad", "NOTSET");
+        var pads = autoPad == "NOTSET" ? Ints(n, "pads") : PoolParams.AutoPads(autoPad, kernel, strides, dilations, x.Dims[2..]);
+        return new PoolParams(kernel, strides, pads, dilations, n.GetInt("ceil_mode", 0) != 0);
+    }
+}
