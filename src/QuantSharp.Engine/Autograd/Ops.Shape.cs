@@ -71,10 +71,10 @@ public static partial class Ops
         var parts = TensorOps.Split(x.Data, axis, sizes);
         int ax = axis < 0 ? axis + x.Data.Rank : axis;
         var r = new Variable[parts.Length];
+        var partShapes = parts.Select(p => p.Shape).ToArray();
         for (int i = 0; i < parts.Length; i++)
         {
             int part = i;
-            var partShapes = parts.Select(p => p.Shape).ToArray();
             // Each part records its own node; its rule places the part's gradient at its position and zeros elsewhere.
             r[i] = AG.Record("Split", parts[i], [x], g =>
             {

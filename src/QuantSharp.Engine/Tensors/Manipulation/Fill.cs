@@ -28,9 +28,13 @@ public static partial class TensorOps
     /// <summary>
     /// ONNX <c>Range</c> for floats: <c>n = max(⌈(limit − start)/delta⌉, 0)</c> elements <c>start + i·delta</c>.
     /// </summary>
+    /// <remarks>
+    /// The count divides the float difference in double precision (as ONNX Runtime does); elements follow the ONNX
+    /// spec's <c>start + i·delta</c> (not a running sum, which drifts).
+    /// </remarks>
     public static Tensor<float> Range(float start, float limit, float delta)
     {
-        int n = RangeCount(Math.Ceiling(((double)limit - start) / delta), delta == 0);
+        int n = RangeCount(Math.Ceiling((double)(limit - start) / delta), delta == 0);
         var r = new float[n];
         for (int i = 0; i < n; i++) r[i] = start + i * delta;
         return new Tensor<float>(r, n);

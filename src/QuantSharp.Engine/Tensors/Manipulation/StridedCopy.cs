@@ -74,6 +74,23 @@ internal static class Strided
 
         CheckBounds(src.Length, srcOffset, ss, dims, "source");
         CheckBounds(dst.Length, dstOffset, ds, dims, "destination");
+        if (parallel && outerCount < Work.Threads && sIn == 1 && dIn == 1 && inner >= 8 * Grain)
+        {
+            // A few very long runs (e.g. Concat on axis 0): split each run across cores instead.
+            for (int o = 0; o < outerCount; o++)
+            {
+                long rem = o, so = srcOffset, dO = dstOffset;
+                for (int k = rank - 2; k >= 0; k--)
+                {
+                    long i = rem % dims[k];
+                    rem /= dims[k];
+                    so += i * ss[k]; dO += i * ds[k];
+                }
+                long sBase = so, dBase = dO;
+                Work.For(inner, Grain, (a, b) => src.AsSpan((int)(sBase + a), b - a).CopyTo(dst.AsSpan((int)(dBase + a), b - a)));
+            }
+            return;
+        }
         if (parallel && (long)outerCount * inner >= 2 * Grain) Work.For(outerCount, grain, Body);
         else Body(0, outerCount);
     }

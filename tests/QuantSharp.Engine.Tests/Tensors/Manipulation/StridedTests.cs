@@ -57,6 +57,16 @@ public class StridedTests
     }
 
     [Fact]
+    public void Copy_OneLongRun_SplitAcrossCoresMatchesSource()
+    {
+        var src = Enumerable.Range(0, 900_000).Select(i => (float)i).ToArray();
+        var a = new float[src.Length];
+        Strided.Copy(src, 5, [1], a, 7, [1], [899_990], parallel: true);
+        Assert.Equal(src.AsSpan(5, 899_990).ToArray(), a.AsSpan(7, 899_990).ToArray());
+        Assert.Equal(0f, a[6]);
+    }
+
+    [Fact]
     public void Accumulate_ZeroDestinationStride_SumsRuns()
     {
         var src = Enumerable.Range(0, 12).Select(i => (float)i).ToArray();
