@@ -145,7 +145,7 @@ public readonly struct SiluOperator : IUnaryOperator
     /// <inheritdoc />
     public float Invoke(float x) => x / (1f + MathF.Exp(-x));
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256.Create(1f) + Vector256.Exp(-x));
+    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256.Create(1f) + VectorMath.Exp(-x));
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> x) => x / (Vector512.Create(1f) + Vector512.Exp(-x));
+    public Vector512<float> Invoke(Vector512<float> x) => x / (Vector512.Create(1f) + VectorMath.Exp(-x));
 }

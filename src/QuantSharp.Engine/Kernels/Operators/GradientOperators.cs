@@ -115,9 +115,9 @@ public readonly struct ErfGradOperator : IBinaryOperator
     /// <inheritdoc />
     public float Invoke(float x, float g) => g * C * MathF.Exp(-x * x);
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) => g * Vector256.Create(C) * Vector256.Exp(-x * x);
+    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) => g * Vector256.Create(C) * VectorMath.Exp(-x * x);
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) => g * Vector512.Create(C) * Vector512.Exp(-x * x);
+    public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) => g * Vector512.Create(C) * VectorMath.Exp(-x * x);
 }
 
 /// <summary>Gelu (exact) backward: gy·(Φ(x) + x·φ(x)) with Φ(x) = ½(1 + erf(x/√2)), φ(x) = e^(−x²/2)/√(2π).</summary>
@@ -131,14 +131,14 @@ public readonly struct GeluGradOperator : IBinaryOperator
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g)
     {
         var cdf = Vector256.Create(0.5f) * (Vector256.Create(1f) + VectorMath.Erf(x * Vector256.Create(InvSqrt2)));
-        var pdf = Vector256.Exp(x * x * Vector256.Create(-0.5f)) * Vector256.Create(InvSqrt2Pi);
+        var pdf = VectorMath.Exp(x * x * Vector256.Create(-0.5f)) * Vector256.Create(InvSqrt2Pi);
         return g * (cdf + x * pdf);
     }
     /// <inheritdoc />
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g)
     {
         var cdf = Vector512.Create(0.5f) * (Vector512.Create(1f) + VectorMath.Erf(x * Vector512.Create(InvSqrt2)));
-        var pdf = Vector512.Exp(x * x * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
+        var pdf = VectorMath.Exp(x * x * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
         return g * (cdf + x * pdf);
     }
 }
@@ -256,7 +256,7 @@ public readonly struct LogSoftmaxGradOperator(float sum) : IBinaryOperator
     /// <inheritdoc />
     public float Invoke(float y, float g) => g - MathF.Exp(y) * _s;
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g - Vector256.Exp(y) * Vector256.Create(_s);
+    public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g - VectorMath.Exp(y) * Vector256.Create(_s);
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g - Vector512.Exp(y) * Vector512.Create(_s);
+    public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g - VectorMath.Exp(y) * Vector512.Create(_s);
 }
