@@ -17,6 +17,7 @@ public sealed class ElementwiseBenchmarks : IBenchmarkSuite
         yield return new Benchmark("add_16M", "Elementwise.Add of two 16M-float tensors into a third vs Span.CopyTo of the same 192 MiB", AddVsCopy);
         yield return new Benchmark("softmax_16M", "Softmax of [16384,1024] along the last axis", SoftmaxRows);
         yield return new Benchmark("unary_16M", "relu / gelu / sigmoid over 16M floats, and ReduceSum of 16M", Unary);
+        yield return new Benchmark("math_l1", "ns per element of each transcendental vector path on 8K floats resident in L1 (one thread)", MathInCache);
     }
 
     private static double GBps(double bytes, double seconds) => bytes / seconds / 1e9;
@@ -63,6 +64,29 @@ public sealed class ElementwiseBenchmarks : IBenchmarkSuite
         ctx.Report("gelu_16M", GBps(rw, ctx.MedianSeconds(() => Activations.Gelu(x, false, y))), "GB/s");
         ctx.Report("reduce_sum_16M", GBps(N * 4.0, ctx.MedianSeconds(() => Reduce.Sum(x))), "GB/s");
         if (ctx.Compare) RunReference(ctx, "unary");
+    }
+
+    private static unsafe void MathInCache(BenchContext ctx)
+    {
+        const int n = 8192;
+        var x = new float[n]; var y = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (i % 100) * 0.05f - 2.5f;
+        fixed (float* px = x, py = y)
+        {
+            nint ix = (nint)px, iy = (nint)py;
+            void M<T>(string name, T op) where T : struct, QuantSharp.Engine.Kernels.Operators.IUnaryOperator
+            {
+                double t = ctx.MedianSeconds(() => { for (int r = 0; r < 100; r++) ElementwiseDriver.UnaryBlock(op, (float*)ix, (float*)iy, n, ElementwiseDriver.BestWidth); });
+                ctx.Report(name, t / (100.0 * n) * 1e9, "ns/elem");
+            }
+            M("l1_relu", new QuantSharp.Engine.Kernels.Operators.ReluOperator());
+            M("l1_exp", new QuantSharp.Engine.Kernels.Operators.ExpOperator());
+            M("l1_log", new QuantSharp.Engine.Kernels.Operators.LogOperator());
+            M("l1_sigmoid", new QuantSharp.Engine.Kernels.Operators.SigmoidOperator());
+            M("l1_tanh", new QuantSharp.Engine.Kernels.Operators.TanhOperator());
+            M("l1_erf", new QuantSharp.Engine.Kernels.Operators.ErfOperator());
+            M("l1_gelu", new QuantSharp.Engine.Kernels.Operators.GeluOperator());
+        }
     }
 
     /// <summary>Runs bench/reference/torch_elementwise.py (PyTorch, 2 threads) and prints its figures as notes.</summary>

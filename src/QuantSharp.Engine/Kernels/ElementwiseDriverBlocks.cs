@@ -9,87 +9,87 @@ namespace QuantSharp.Engine.Kernels;
 public static unsafe partial class ElementwiseDriver
 {
     /// <summary>y[i] = op(x[i]), i &lt; n, serially with vectors of <paramref name="width"/> bits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <remarks>
+    /// Each width has its own method so the JIT's per-method inlining budget covers every copy of a heavy
+    /// operator body (erf, gelu); loops are unrolled 2× only, which is enough for memory-bound work.
+    /// </remarks>
     internal static void UnaryBlock<TOp>(TOp op, float* x, float* y, nint n, int width) where TOp : struct, IUnaryOperator
     {
-        nint i = 0;
-        if (width == 512)
-        {
-            if (n >= NonTemporalThreshold && x != y)
-            {
-                for (; i < n && ((nint)(y + i) & 63) != 0; i++) y[i] = op.Invoke(x[i]);
-                for (; i <= n - 64; i += 64)
-                {
-                    var v0 = op.Invoke(Vector512.Load(x + i)); var v1 = op.Invoke(Vector512.Load(x + i + 16));
-                    var v2 = op.Invoke(Vector512.Load(x + i + 32)); var v3 = op.Invoke(Vector512.Load(x + i + 48));
-                    Vector512.StoreAlignedNonTemporal(v0, y + i); Vector512.StoreAlignedNonTemporal(v1, y + i + 16);
-                    Vector512.StoreAlignedNonTemporal(v2, y + i + 32); Vector512.StoreAlignedNonTemporal(v3, y + i + 48);
-                }
-            }
-            for (; i <= n - 64; i += 64)
-            {
-                var v0 = op.Invoke(Vector512.Load(x + i)); var v1 = op.Invoke(Vector512.Load(x + i + 16));
-                var v2 = op.Invoke(Vector512.Load(x + i + 32)); var v3 = op.Invoke(Vector512.Load(x + i + 48));
-                v0.Store(y + i); v1.Store(y + i + 16); v2.Store(y + i + 32); v3.Store(y + i + 48);
-            }
-            for (; i <= n - 16; i += 16) op.Invoke(Vector512.Load(x + i)).Store(y + i);
-        }
-        else if (width == 256)
-        {
-            for (; i <= n - 32; i += 32)
-            {
-                var v0 = op.Invoke(Vector256.Load(x + i)); var v1 = op.Invoke(Vector256.Load(x + i + 8));
-                var v2 = op.Invoke(Vector256.Load(x + i + 16)); var v3 = op.Invoke(Vector256.Load(x + i + 24));
-                v0.Store(y + i); v1.Store(y + i + 8); v2.Store(y + i + 16); v3.Store(y + i + 24);
-            }
-            for (; i <= n - 8; i += 8) op.Invoke(Vector256.Load(x + i)).Store(y + i);
-        }
+        nint i = width == 512 ? Unary512(op, x, y, n) : width == 256 ? Unary256(op, x, y, n) : 0;
         for (; i < n; i++) y[i] = op.Invoke(x[i]);
     }
 
-    /// <summary>o[i] = op(a[i], b[i]), i &lt; n.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void BinaryVV<TOp>(TOp op, float* a, float* b, float* o, nint n, int width) where TOp : struct, IBinaryOperator
+    private static nint Unary512<TOp>(TOp op, float* x, float* y, nint n) where TOp : struct, IUnaryOperator
     {
         nint i = 0;
-        if (width == 512)
+        if (n >= NonTemporalThreshold && x != y)
         {
-            if (n >= NonTemporalThreshold && o != a && o != b)
-            {
-                for (; i < n && ((nint)(o + i) & 63) != 0; i++) o[i] = op.Invoke(a[i], b[i]);
-                for (; i <= n - 64; i += 64)
-                {
-                    var v0 = op.Invoke(Vector512.Load(a + i), Vector512.Load(b + i));
-                    var v1 = op.Invoke(Vector512.Load(a + i + 16), Vector512.Load(b + i + 16));
-                    var v2 = op.Invoke(Vector512.Load(a + i + 32), Vector512.Load(b + i + 32));
-                    var v3 = op.Invoke(Vector512.Load(a + i + 48), Vector512.Load(b + i + 48));
-                    Vector512.StoreAlignedNonTemporal(v0, o + i); Vector512.StoreAlignedNonTemporal(v1, o + i + 16);
-                    Vector512.StoreAlignedNonTemporal(v2, o + i + 32); Vector512.StoreAlignedNonTemporal(v3, o + i + 48);
-                }
-            }
-            for (; i <= n - 64; i += 64)
-            {
-                var v0 = op.Invoke(Vector512.Load(a + i), Vector512.Load(b + i));
-                var v1 = op.Invoke(Vector512.Load(a + i + 16), Vector512.Load(b + i + 16));
-                var v2 = op.Invoke(Vector512.Load(a + i + 32), Vector512.Load(b + i + 32));
-                var v3 = op.Invoke(Vector512.Load(a + i + 48), Vector512.Load(b + i + 48));
-                v0.Store(o + i); v1.Store(o + i + 16); v2.Store(o + i + 32); v3.Store(o + i + 48);
-            }
-            for (; i <= n - 16; i += 16) op.Invoke(Vector512.Load(a + i), Vector512.Load(b + i)).Store(o + i);
+            for (; i < n && ((nint)(y + i) & 63) != 0; i++) y[i] = op.Invoke(x[i]);
+            for (; i <= n - 16; i += 16) Vector512.StoreAlignedNonTemporal(op.Invoke(Vector512.Load(x + i)), y + i);
+            return i;
         }
-        else if (width == 256)
+        for (; i <= n - 32; i += 32)
         {
-            for (; i <= n - 32; i += 32)
-            {
-                var v0 = op.Invoke(Vector256.Load(a + i), Vector256.Load(b + i));
-                var v1 = op.Invoke(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8));
-                var v2 = op.Invoke(Vector256.Load(a + i + 16), Vector256.Load(b + i + 16));
-                var v3 = op.Invoke(Vector256.Load(a + i + 24), Vector256.Load(b + i + 24));
-                v0.Store(o + i); v1.Store(o + i + 8); v2.Store(o + i + 16); v3.Store(o + i + 24);
-            }
-            for (; i <= n - 8; i += 8) op.Invoke(Vector256.Load(a + i), Vector256.Load(b + i)).Store(o + i);
+            var v0 = op.Invoke(Vector512.Load(x + i)); var v1 = op.Invoke(Vector512.Load(x + i + 16));
+            v0.Store(y + i); v1.Store(y + i + 16);
         }
+        for (; i <= n - 16; i += 16) op.Invoke(Vector512.Load(x + i)).Store(y + i);
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static nint Unary256<TOp>(TOp op, float* x, float* y, nint n) where TOp : struct, IUnaryOperator
+    {
+        nint i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            var v0 = op.Invoke(Vector256.Load(x + i)); var v1 = op.Invoke(Vector256.Load(x + i + 8));
+            v0.Store(y + i); v1.Store(y + i + 8);
+        }
+        for (; i <= n - 8; i += 8) op.Invoke(Vector256.Load(x + i)).Store(y + i);
+        return i;
+    }
+
+    /// <summary>o[i] = op(a[i], b[i]), i &lt; n.</summary>
+    internal static void BinaryVV<TOp>(TOp op, float* a, float* b, float* o, nint n, int width) where TOp : struct, IBinaryOperator
+    {
+        nint i = width == 512 ? BinaryVV512(op, a, b, o, n) : width == 256 ? BinaryVV256(op, a, b, o, n) : 0;
         for (; i < n; i++) o[i] = op.Invoke(a[i], b[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static nint BinaryVV512<TOp>(TOp op, float* a, float* b, float* o, nint n) where TOp : struct, IBinaryOperator
+    {
+        nint i = 0;
+        if (n >= NonTemporalThreshold && o != a && o != b)
+        {
+            for (; i < n && ((nint)(o + i) & 63) != 0; i++) o[i] = op.Invoke(a[i], b[i]);
+            for (; i <= n - 16; i += 16) Vector512.StoreAlignedNonTemporal(op.Invoke(Vector512.Load(a + i), Vector512.Load(b + i)), o + i);
+            return i;
+        }
+        for (; i <= n - 32; i += 32)
+        {
+            var v0 = op.Invoke(Vector512.Load(a + i), Vector512.Load(b + i));
+            var v1 = op.Invoke(Vector512.Load(a + i + 16), Vector512.Load(b + i + 16));
+            v0.Store(o + i); v1.Store(o + i + 16);
+        }
+        for (; i <= n - 16; i += 16) op.Invoke(Vector512.Load(a + i), Vector512.Load(b + i)).Store(o + i);
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static nint BinaryVV256<TOp>(TOp op, float* a, float* b, float* o, nint n) where TOp : struct, IBinaryOperator
+    {
+        nint i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            var v0 = op.Invoke(Vector256.Load(a + i), Vector256.Load(b + i));
+            var v1 = op.Invoke(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8));
+            v0.Store(o + i); v1.Store(o + i + 8);
+        }
+        for (; i <= n - 8; i += 8) op.Invoke(Vector256.Load(a + i), Vector256.Load(b + i)).Store(o + i);
+        return i;
     }
 
     /// <summary>o[i] = op(a[i], b), i &lt; n.</summary>

@@ -74,14 +74,14 @@ public static unsafe class Softmax
             Vector512<float> s0 = Vector512<float>.Zero, s1 = Vector512<float>.Zero;
             for (; i <= n - 32; i += 32)
             {
-                var e0 = Vector512.Exp(Vector512.Load(x + i) - vm);
-                var e1 = Vector512.Exp(Vector512.Load(x + i + 16) - vm);
+                var e0 = VectorMath.Exp(Vector512.Load(x + i) - vm);
+                var e1 = VectorMath.Exp(Vector512.Load(x + i + 16) - vm);
                 s0 += e0; s1 += e1;
                 if (!log) { e0.Store(y + i); e1.Store(y + i + 16); }
             }
             for (; i <= n - 16; i += 16)
             {
-                var e0 = Vector512.Exp(Vector512.Load(x + i) - vm);
+                var e0 = VectorMath.Exp(Vector512.Load(x + i) - vm);
                 s0 += e0;
                 if (!log) e0.Store(y + i);
             }
@@ -93,7 +93,7 @@ public static unsafe class Softmax
             var s0 = Vector256<float>.Zero;
             for (; i <= n - 8; i += 8)
             {
-                var e0 = Vector256.Exp(Vector256.Load(x + i) - vm);
+                var e0 = VectorMath.Exp(Vector256.Load(x + i) - vm);
                 s0 += e0;
                 if (!log) e0.Store(y + i);
             }

@@ -40,6 +40,10 @@ public class ElementwiseTests
     [Fact] public void Exp_VectorPathsWithin2UlpOfScalar() => UnaryMatchesScalar(new ExpOperator(), 2, 0, -80f, 80f);
     [Fact] public void Log_VectorPathsWithin2UlpOfScalar() => UnaryMatchesScalar(new LogOperator(), 2, 0, 0f, 1000f);
 
+    [Fact] public void Exp_OverflowAndSubnormalRange_Within2UlpPlusTwoSubnormalSteps() => UnaryMatchesScalar(new ExpOperator(), 2, 3e-45, -105f, 90f);
+    [Fact] public void Log_SubnormalAndTinyInputs_Within2Ulp() => UnaryMatchesScalar(new LogOperator(), 2, 0, 0f, 2e-38f);
+    [Fact] public void Log_NearOne_Within2Ulp() => UnaryMatchesScalar(new LogOperator(), 2, 0, 0.5f, 2f, specials: false);
+
     [Fact]
     public void Pow_VectorPathsWithin2UlpOfScalar_PositiveBases() => BinaryMatchesScalar(new PowOperator(), 2, 0, 0.05f, 6f, false, -4f, 4f);
 

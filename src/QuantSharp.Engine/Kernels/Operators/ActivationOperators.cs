@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Engine.Kernels.Operators;
@@ -6,10 +7,13 @@ namespace QuantSharp.Engine.Kernels.Operators;
 public readonly struct ReluOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Max(x, 0f);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
 }
 
@@ -18,11 +22,14 @@ public readonly struct LeakyReluOperator(float alpha) : IUnaryOperator
 {
     private readonly float _alpha = alpha;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => x >= 0f ? x : x * _alpha;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) =>
         Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, x * Vector256.Create(_alpha));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) =>
         Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), x, x * Vector512.Create(_alpha));
 }
@@ -32,10 +39,13 @@ public readonly struct ClipOperator(float min, float max) : IUnaryOperator
 {
     private readonly float _lo = min, _hi = max;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Min(MathF.Max(x, _lo), _hi);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Min(Vector256.Max(x, Vector256.Create(_lo)), Vector256.Create(_hi));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Min(Vector512.Max(x, Vector512.Create(_lo)), Vector512.Create(_hi));
 }
 
@@ -44,11 +54,14 @@ public readonly struct HardSigmoidOperator(float alpha, float beta) : IUnaryOper
 {
     private readonly float _a = alpha, _b = beta;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Max(0f, MathF.Min(1f, x * _a + _b));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) =>
         Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256.Create(1f), x * Vector256.Create(_a) + Vector256.Create(_b)));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) =>
         Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512.Create(1f), x * Vector512.Create(_a) + Vector512.Create(_b)));
 }
@@ -58,11 +71,14 @@ public readonly struct HardSwishOperator : IUnaryOperator
 {
     private const float Sixth = 1f / 6f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => x * MathF.Max(0f, MathF.Min(1f, x * Sixth + 0.5f));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) =>
         x * Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256.Create(1f), x * Vector256.Create(Sixth) + Vector256.Create(0.5f)));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) =>
         x * Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512.Create(1f), x * Vector512.Create(Sixth) + Vector512.Create(0.5f)));
 }
@@ -71,10 +87,13 @@ public readonly struct HardSwishOperator : IUnaryOperator
 public readonly struct SigmoidOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => 1f / (1f + MathF.Exp(-x));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Sigmoid(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Sigmoid(x);
 }
 
@@ -82,10 +101,13 @@ public readonly struct SigmoidOperator : IUnaryOperator
 public readonly struct TanhOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Tanh(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Tanh(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Tanh(x);
 }
 
@@ -93,10 +115,13 @@ public readonly struct TanhOperator : IUnaryOperator
 public readonly struct ErfOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => (float)VectorMath.Erf((double)x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Erf(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Erf(x);
 }
 
@@ -105,11 +130,14 @@ public readonly struct GeluOperator : IUnaryOperator
 {
     private const float InvSqrt2 = 0.70710678118654752f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => (float)(0.5 * x * (1.0 + VectorMath.Erf(x * 0.70710678118654752)));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) =>
         Vector256.Create(0.5f) * x * (Vector256.Create(1f) + VectorMath.Erf(x * Vector256.Create(InvSqrt2)));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) =>
         Vector512.Create(0.5f) * x * (Vector512.Create(1f) + VectorMath.Erf(x * Vector512.Create(InvSqrt2)));
 }
@@ -119,11 +147,14 @@ public readonly struct GeluTanhOperator : IUnaryOperator
 {
     internal const float C = 0.7978845608028654f, K = 0.044715f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => 0.5f * x * (1f + MathF.Tanh(C * (x + K * x * x * x)));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) =>
         Vector256.Create(0.5f) * x * (Vector256.Create(1f) + VectorMath.Tanh(Vector256.Create(C) * (x + Vector256.Create(K) * x * x * x)));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) =>
         Vector512.Create(0.5f) * x * (Vector512.Create(1f) + VectorMath.Tanh(Vector512.Create(C) * (x + Vector512.Create(K) * x * x * x)));
 }
@@ -132,10 +163,13 @@ public readonly struct GeluTanhOperator : IUnaryOperator
 public readonly struct SoftplusOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => (float)VectorMath.Softplus((double)x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Softplus(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Softplus(x);
 }
 
@@ -143,9 +177,12 @@ public readonly struct SoftplusOperator : IUnaryOperator
 public readonly struct SiluOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => x / (1f + MathF.Exp(-x));
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256.Create(1f) + Vector256.Exp(-x));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256.Create(1f) + VectorMath.Exp(-x));
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> x) => x / (Vector512.Create(1f) + Vector512.Exp(-x));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> x) => x / (Vector512.Create(1f) + VectorMath.Exp(-x));
 }

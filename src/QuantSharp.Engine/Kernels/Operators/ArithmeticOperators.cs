@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Engine.Kernels.Operators;
@@ -6,10 +7,13 @@ namespace QuantSharp.Engine.Kernels.Operators;
 public readonly struct AddOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float a, float b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a + b;
 }
 
@@ -17,10 +21,13 @@ public readonly struct AddOperator : IBinaryOperator
 public readonly struct SubtractOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float a, float b) => a - b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a - b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a - b;
 }
 
@@ -28,10 +35,13 @@ public readonly struct SubtractOperator : IBinaryOperator
 public readonly struct MultiplyOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float a, float b) => a * b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a * b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a * b;
 }
 
@@ -39,10 +49,13 @@ public readonly struct MultiplyOperator : IBinaryOperator
 public readonly struct DivideOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float a, float b) => a / b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => a / b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => a / b;
 }
 
@@ -50,10 +63,13 @@ public readonly struct DivideOperator : IBinaryOperator
 public readonly struct MinOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float a, float b) => MathF.Min(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
 }
 
@@ -61,10 +77,13 @@ public readonly struct MinOperator : IBinaryOperator
 public readonly struct MaxOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float a, float b) => MathF.Max(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
 }
 
@@ -76,9 +95,11 @@ public readonly struct MaxOperator : IBinaryOperator
 public readonly struct PowOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float a, float b) => MathF.Pow(a, b);
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b)
     {
         var (al, ah) = Vector256.Widen(Vector256.Abs(a));
@@ -95,6 +116,7 @@ public readonly struct PowOperator : IBinaryOperator
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b)
     {
         var (al, ah) = Vector512.Widen(Vector512.Abs(a));
@@ -115,10 +137,13 @@ public readonly struct PowOperator : IBinaryOperator
 public readonly struct NegateOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => -x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => -x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => -x;
 }
 
@@ -126,10 +151,13 @@ public readonly struct NegateOperator : IUnaryOperator
 public readonly struct AbsOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Abs(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Abs(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Abs(x);
 }
 
@@ -137,10 +165,13 @@ public readonly struct AbsOperator : IUnaryOperator
 public readonly struct SqrtOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Sqrt(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Sqrt(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Sqrt(x);
 }
 
@@ -148,10 +179,13 @@ public readonly struct SqrtOperator : IUnaryOperator
 public readonly struct ReciprocalOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => 1f / x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Create(1f) / x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => Vector512.Create(1f) / x;
 }
 
@@ -159,33 +193,42 @@ public readonly struct ReciprocalOperator : IUnaryOperator
 public readonly struct SquareOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => x * x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => x * x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => x * x;
 }
 
-/// <summary>eˣ. Scalar <see cref="MathF.Exp"/>; vector <c>Vector512.Exp</c> (within 1 ulp of each other).</summary>
+/// <summary>eˣ. Scalar <see cref="MathF.Exp"/>; vector: range reduction + degree-7 polynomial (within 2 ulp of the scalar).</summary>
 public readonly struct ExpOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Exp(x);
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> x) => Vector256.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Exp(x);
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> x) => Vector512.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Exp(x);
 }
 
-/// <summary>ln x. Scalar <see cref="MathF.Log(float)"/>; vector <c>Vector512.Log</c> (within 1 ulp of each other).</summary>
+/// <summary>ln x. Scalar <see cref="MathF.Log(float)"/>; vector: exponent split + atanh series (within 2 ulp of the scalar).</summary>
 public readonly struct LogOperator : IUnaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => MathF.Log(x);
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> x) => Vector256.Log(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> x) => VectorMath.Log(x);
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> x) => Vector512.Log(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> x) => VectorMath.Log(x);
 }
 
 /// <summary>s · x for a fixed scale s (exact).</summary>
@@ -193,9 +236,12 @@ public readonly struct ScaleOperator(float scale) : IUnaryOperator
 {
     private readonly float _s = scale;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x) => x * _s;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x) => x * Vector256.Create(_s);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x) => x * Vector512.Create(_s);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Engine.Kernels.Operators;
@@ -6,10 +7,13 @@ namespace QuantSharp.Engine.Kernels.Operators;
 public readonly struct EqualPredicate : IBinaryPredicate
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Invoke(float a, float b) => a == b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.Equals(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a, b);
 }
 
@@ -17,10 +21,13 @@ public readonly struct EqualPredicate : IBinaryPredicate
 public readonly struct LessPredicate : IBinaryPredicate
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Invoke(float a, float b) => a < b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
 }
 
@@ -28,10 +35,13 @@ public readonly struct LessPredicate : IBinaryPredicate
 public readonly struct GreaterPredicate : IBinaryPredicate
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Invoke(float a, float b) => a > b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
 }
 
@@ -39,10 +49,13 @@ public readonly struct GreaterPredicate : IBinaryPredicate
 public readonly struct LessOrEqualPredicate : IBinaryPredicate
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Invoke(float a, float b) => a <= b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.LessThanOrEqual(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.LessThanOrEqual(a, b);
 }
 
@@ -50,9 +63,12 @@ public readonly struct LessOrEqualPredicate : IBinaryPredicate
 public readonly struct GreaterOrEqualPredicate : IBinaryPredicate
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Invoke(float a, float b) => a >= b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThanOrEqual(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThanOrEqual(a, b);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Engine.Kernels.Operators;
@@ -9,10 +10,13 @@ namespace QuantSharp.Engine.Kernels.Operators;
 public readonly struct ReluGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) => x > 0f ? g : 0f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) => Vector256.GreaterThan(x, Vector256<float>.Zero) & g;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) => Vector512.GreaterThan(x, Vector512<float>.Zero) & g;
 }
 
@@ -21,11 +25,14 @@ public readonly struct LeakyReluGradOperator(float alpha) : IBinaryOperator
 {
     private readonly float _alpha = alpha;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) => x > 0f ? g : g * _alpha;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) =>
         Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), g, g * Vector256.Create(_alpha));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) =>
         Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), g, g * Vector512.Create(_alpha));
 }
@@ -35,11 +42,14 @@ public readonly struct ClipGradOperator(float min, float max) : IBinaryOperator
 {
     private readonly float _lo = min, _hi = max;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) => x >= _lo && x <= _hi ? g : 0f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) =>
         Vector256.GreaterThanOrEqual(x, Vector256.Create(_lo)) & Vector256.LessThanOrEqual(x, Vector256.Create(_hi)) & g;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) =>
         Vector512.GreaterThanOrEqual(x, Vector512.Create(_lo)) & Vector512.LessThanOrEqual(x, Vector512.Create(_hi)) & g;
 }
@@ -49,14 +59,17 @@ public readonly struct HardSigmoidGradOperator(float alpha, float beta) : IBinar
 {
     private readonly float _a = alpha, _b = beta;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) { float t = x * _a + _b; return t > 0f && t < 1f ? g * _a : 0f; }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g)
     {
         var t = x * Vector256.Create(_a) + Vector256.Create(_b);
         return Vector256.GreaterThan(t, Vector256<float>.Zero) & Vector256.LessThan(t, Vector256.Create(1f)) & (g * Vector256.Create(_a));
     }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g)
     {
         var t = x * Vector512.Create(_a) + Vector512.Create(_b);
@@ -69,8 +82,10 @@ public readonly struct HardSwishGradOperator : IBinaryOperator
 {
     private const float Third = 1f / 3f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) => x < -3f ? 0f : x > 3f ? g : g * (x * Third + 0.5f);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g)
     {
         var mid = g * (x * Vector256.Create(Third) + Vector256.Create(0.5f));
@@ -78,6 +93,7 @@ public readonly struct HardSwishGradOperator : IBinaryOperator
         return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(-3f)), Vector256<float>.Zero, r);
     }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g)
     {
         var mid = g * (x * Vector512.Create(Third) + Vector512.Create(0.5f));
@@ -90,10 +106,13 @@ public readonly struct HardSwishGradOperator : IBinaryOperator
 public readonly struct SigmoidGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float y, float g) => g * y * (1f - y);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g * y * (Vector256.Create(1f) - y);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g * y * (Vector512.Create(1f) - y);
 }
 
@@ -101,10 +120,13 @@ public readonly struct SigmoidGradOperator : IBinaryOperator
 public readonly struct TanhGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float y, float g) => g * (1f - y * y);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g * (Vector256.Create(1f) - y * y);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g * (Vector512.Create(1f) - y * y);
 }
 
@@ -113,11 +135,14 @@ public readonly struct ErfGradOperator : IBinaryOperator
 {
     private const float C = 1.1283791670955126f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) => g * C * MathF.Exp(-x * x);
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) => g * Vector256.Create(C) * Vector256.Exp(-x * x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) => g * Vector256.Create(C) * VectorMath.Exp(-x * x);
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) => g * Vector512.Create(C) * Vector512.Exp(-x * x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) => g * Vector512.Create(C) * VectorMath.Exp(-x * x);
 }
 
 /// <summary>Gelu (exact) backward: gy·(Φ(x) + x·φ(x)) with Φ(x) = ½(1 + erf(x/√2)), φ(x) = e^(−x²/2)/√(2π).</summary>
@@ -125,20 +150,23 @@ public readonly struct GeluGradOperator : IBinaryOperator
 {
     private const float InvSqrt2 = 0.70710678118654752f, InvSqrt2Pi = 0.3989422804014327f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) =>
         (float)(g * (0.5 * (1.0 + VectorMath.Erf(x * 0.70710678118654752)) + x * Math.Exp(-0.5 * x * x) * 0.3989422804014327));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g)
     {
         var cdf = Vector256.Create(0.5f) * (Vector256.Create(1f) + VectorMath.Erf(x * Vector256.Create(InvSqrt2)));
-        var pdf = Vector256.Exp(x * x * Vector256.Create(-0.5f)) * Vector256.Create(InvSqrt2Pi);
+        var pdf = VectorMath.Exp(x * x * Vector256.Create(-0.5f)) * Vector256.Create(InvSqrt2Pi);
         return g * (cdf + x * pdf);
     }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g)
     {
         var cdf = Vector512.Create(0.5f) * (Vector512.Create(1f) + VectorMath.Erf(x * Vector512.Create(InvSqrt2)));
-        var pdf = Vector512.Exp(x * x * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
+        var pdf = VectorMath.Exp(x * x * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
         return g * (cdf + x * pdf);
     }
 }
@@ -151,12 +179,14 @@ public readonly struct GeluTanhGradOperator : IBinaryOperator
 {
     private const float C = GeluTanhOperator.C, K = GeluTanhOperator.K;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g)
     {
         float t = MathF.Tanh(C * (x + K * x * x * x));
         return g * (0.5f * (1f + t) + 0.5f * x * (1f - t * t) * C * (1f + 3f * K * x * x));
     }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g)
     {
         var half = Vector256.Create(0.5f); var one = Vector256.Create(1f);
@@ -164,6 +194,7 @@ public readonly struct GeluTanhGradOperator : IBinaryOperator
         return g * (half * (one + t) + half * x * (one - t * t) * Vector256.Create(C) * (one + Vector256.Create(3f * K) * x * x));
     }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g)
     {
         var half = Vector512.Create(0.5f); var one = Vector512.Create(1f);
@@ -176,10 +207,13 @@ public readonly struct GeluTanhGradOperator : IBinaryOperator
 public readonly struct SoftplusGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) => g / (1f + MathF.Exp(-x));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) => g * VectorMath.Sigmoid(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) => g * VectorMath.Sigmoid(x);
 }
 
@@ -187,14 +221,17 @@ public readonly struct SoftplusGradOperator : IBinaryOperator
 public readonly struct SiluGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) { float s = 1f / (1f + MathF.Exp(-x)); return g * s * (1f + x * (1f - s)); }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g)
     {
         var s = VectorMath.Sigmoid(x); var one = Vector256.Create(1f);
         return g * s * (one + x * (one - s));
     }
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g)
     {
         var s = VectorMath.Sigmoid(x); var one = Vector512.Create(1f);
@@ -206,11 +243,14 @@ public readonly struct SiluGradOperator : IBinaryOperator
 public readonly struct AbsGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float x, float g) => x > 0f ? g : x < 0f ? -g : 0f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> x, Vector256<float> g) =>
         (Vector256.GreaterThan(x, Vector256<float>.Zero) & g) | (Vector256.LessThan(x, Vector256<float>.Zero) & -g);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> x, Vector512<float> g) =>
         (Vector512.GreaterThan(x, Vector512<float>.Zero) & g) | (Vector512.LessThan(x, Vector512<float>.Zero) & -g);
 }
@@ -219,10 +259,13 @@ public readonly struct AbsGradOperator : IBinaryOperator
 public readonly struct SqrtGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float y, float g) => g / (y + y);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g / (y + y);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g / (y + y);
 }
 
@@ -230,10 +273,13 @@ public readonly struct SqrtGradOperator : IBinaryOperator
 public readonly struct ReciprocalGradOperator : IBinaryOperator
 {
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float y, float g) => -(g * (y * y));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => -(g * (y * y));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => -(g * (y * y));
 }
 
@@ -242,10 +288,13 @@ public readonly struct SoftmaxGradOperator(float dot) : IBinaryOperator
 {
     private readonly float _s = dot;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float y, float g) => y * (g - _s);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => y * (g - Vector256.Create(_s));
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => y * (g - Vector512.Create(_s));
 }
 
@@ -254,9 +303,12 @@ public readonly struct LogSoftmaxGradOperator(float sum) : IBinaryOperator
 {
     private readonly float _s = sum;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Invoke(float y, float g) => g - MathF.Exp(y) * _s;
     /// <inheritdoc />
-    public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g - Vector256.Exp(y) * Vector256.Create(_s);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> y, Vector256<float> g) => g - VectorMath.Exp(y) * Vector256.Create(_s);
     /// <inheritdoc />
-    public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g - Vector512.Exp(y) * Vector512.Create(_s);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> y, Vector512<float> g) => g - VectorMath.Exp(y) * Vector512.Create(_s);
 }

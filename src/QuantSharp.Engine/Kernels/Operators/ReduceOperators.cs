@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Engine.Kernels.Operators;
@@ -36,16 +37,22 @@ public readonly struct SumReduce : IReduceOperator
     /// <inheritdoc />
     public float Identity => 0f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Map(float x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Map(Vector256<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Map(Vector512<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Combine(float a, float b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Combine(Vector256<float> a, Vector256<float> b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Combine(Vector512<float> a, Vector512<float> b) => a + b;
 }
 
@@ -55,16 +62,22 @@ public readonly struct SumSquareReduce : IReduceOperator
     /// <inheritdoc />
     public float Identity => 0f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Map(float x) => x * x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Map(Vector256<float> x) => x * x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Map(Vector512<float> x) => x * x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Combine(float a, float b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Combine(Vector256<float> a, Vector256<float> b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Combine(Vector512<float> a, Vector512<float> b) => a + b;
 }
 
@@ -74,16 +87,22 @@ public readonly struct SumAbsReduce : IReduceOperator
     /// <inheritdoc />
     public float Identity => 0f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Map(float x) => MathF.Abs(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Map(Vector256<float> x) => Vector256.Abs(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Map(Vector512<float> x) => Vector512.Abs(x);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Combine(float a, float b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Combine(Vector256<float> a, Vector256<float> b) => a + b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Combine(Vector512<float> a, Vector512<float> b) => a + b;
 }
 
@@ -93,16 +112,22 @@ public readonly struct ProdReduce : IReduceOperator
     /// <inheritdoc />
     public float Identity => 1f;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Map(float x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Map(Vector256<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Map(Vector512<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Combine(float a, float b) => a * b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Combine(Vector256<float> a, Vector256<float> b) => a * b;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Combine(Vector512<float> a, Vector512<float> b) => a * b;
 }
 
@@ -112,16 +137,22 @@ public readonly struct MaxReduce : IReduceOperator
     /// <inheritdoc />
     public float Identity => float.NegativeInfinity;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Map(float x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Map(Vector256<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Map(Vector512<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Combine(float a, float b) => MathF.Max(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Combine(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Combine(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
 }
 
@@ -131,15 +162,21 @@ public readonly struct MinReduce : IReduceOperator
     /// <inheritdoc />
     public float Identity => float.PositiveInfinity;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Map(float x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Map(Vector256<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Map(Vector512<float> x) => x;
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float Combine(float a, float b) => MathF.Min(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<float> Combine(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Combine(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
 }
