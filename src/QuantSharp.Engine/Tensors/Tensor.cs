@@ -100,6 +100,13 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
         Data = data;
     }
 
+    /// <summary>
+    /// A tensor whose elements are NOT initialized (arbitrary values): for kernel outputs that are fully written
+    /// anyway, where zeroing a large buffer would cost a memory pass of its own.
+    /// </summary>
+    public static Tensor<T> Uninitialized(ReadOnlySpan<int> shape) =>
+        new(GC.AllocateUninitializedArray<T>(Shapes.Size(shape)), shape.ToArray());
+
     /// <summary>The elements in row-major order.</summary>
     public T[] Data { get; }
 

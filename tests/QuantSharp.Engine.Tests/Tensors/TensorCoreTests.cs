@@ -59,3 +59,14 @@ public class TensorCoreTests
         Assert.Equal(DataType.Int64, Tensor.Scalar(3L).DataType);
     }
 }
+
+public class TensorAllocationTests
+{
+    [Fact]
+    public void Uninitialized_HasShapeAndLength()
+    {
+        var t = Tensor<float>.Uninitialized([2, 3, 4]);
+        Assert.Equal([2, 3, 4], t.Shape);
+        Assert.Equal(24, t.Data.Length);
+    }
+}
