@@ -50,6 +50,9 @@ public class ConvDepthwiseTests
     [InlineData(5, 2, 2, 1)]
     [InlineData(3, 3, 1, 2)]
     [InlineData(7, 1, 3, 1)]
+    [InlineData(1, 3, 2, 1)]
+    [InlineData(2, 3, 0, 1)]
+    [InlineData(3, 1, 4, 1)]
     public void Depthwise_KernelStrideDilationPad_AllWidthsMatchReference(int k, int stride, int pad, int dilation)
     {
         foreach (int iw in new[] { 9, 17, 33, 70 })
