@@ -45,7 +45,7 @@ internal static unsafe partial class DepthwiseConv
                         float* wc = pw + (long)(pl % g.C) * taps;
                         float* src = pgy + (long)pl * g.OutSize;
                         for (int oh = 0; oh < g.OH; oh++)
-                            Buffer.MemoryCopy(src + (long)oh * g.OW, gyb + (long)oh * rowStride + margin, g.OW * 4L, g.OW * 4L);
+                            CopyRow(src + (long)oh * g.OW, gyb + (long)oh * rowStride + margin, g.OW);
                         float* dstPlane = pgx + (long)pl * g.InSize;
                         for (int ih = 0; ih < g.IH; ih++)
                         {

@@ -63,7 +63,7 @@ internal static unsafe partial class DepthwiseConv
             if (g.SW == 1)
             {
                 int count = Math.Min(g.IW, span - g.PW);
-                if (count > 0) Buffer.MemoryCopy(src, row + g.PW, count * 4L, count * 4L);
+                if (count > 0) CopyRow(src, row + g.PW, count);
                 continue;
             }
             for (int iw = 0; iw < g.IW; iw++)
@@ -108,72 +108,91 @@ internal static unsafe partial class DepthwiseConv
 
     private static void PlaneForward(ConvGeometry g, in Layout lay, float* buf, int* off, float* wc, float bias, float* y, float* tail, int width)
     {
-        for (int oh = 0; oh < g.OH; oh++)
-            RowGather(buf + (long)oh * g.SH * lay.RowStride, off, wc, lay.Taps, bias, y + (long)oh * g.OW, g.OW, tail, width);
+        RowsGather(buf, (long)g.SH * lay.RowStride, off, wc, lay.Taps, bias, y, g.OW, g.OW, g.OH, tail, width);
     }
 
+    /// <summary>Copies <paramref name="n"/> floats (short rows: inline vector moves instead of a memmove call per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyRow(float* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= n - 16; i += 16) Vector512.Load(src + i).Store(dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8) Vector256.Load(src + i).Store(dst + i);
+        for (; i < n; i++) dst[i] = src[i];
+    }
+
+    /// <summary>One row of <see cref="RowsGather"/>.</summary>
+    internal static void RowGather(float* src, int* off, float* wts, int taps, float init, float* dst, int n, float* tail, int width) =>
+        RowsGather(src, 0, off, wts, taps, init, dst, 0, n, 1, tail, width);
+
     /// <summary>
-    /// <c>dst[j] = init + Σ_t wts[t] · src[off[t] + j]</c> for j in [0, n): the one hot loop of the direct kernels.
-    /// Reads may run up to the next multiple of <paramref name="width"/> past n (callers pad their buffers); writes stop at n.
+    /// For each of <paramref name="rows"/> rows r: <c>dst[r·dstStep + j] = init + Σ_t wts[t] · src[r·srcStep + off[t] + j]</c>
+    /// for j in [0, n) — the one hot loop of the direct kernels. Reads may run up to the next multiple of
+    /// <paramref name="width"/> past n (callers pad their buffers); writes stop at n.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void RowGather(float* src, int* off, float* wts, int taps, float init, float* dst, int n, float* tail, int width)
+    internal static void RowsGather(float* src, long srcStep, int* off, float* wts, int taps, float init, float* dst, long dstStep, int n, int rows, float* tail, int width)
     {
-        int j = 0;
-        if (width == 16)
+        for (int row = 0; row < rows; row++, src += srcStep, dst += dstStep)
         {
-            var vb = Vector512.Create(init);
-            for (; j + 64 <= n + 15; j += 64)
+            int j = 0;
+            if (width == 16)
             {
-                Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-                float* s = src + j;
-                for (int t = 0; t < taps; t++)
+                var vb = Vector512.Create(init);
+                for (; j + 64 <= n + 15; j += 64)
                 {
-                    var wv = Vector512.Create(wts[t]);
-                    float* q = s + off[t];
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
+                    Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                    float* s = src + j;
+                    for (int t = 0; t < taps; t++)
+                    {
+                        var wv = Vector512.Create(wts[t]);
+                        float* q = s + off[t];
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
+                    }
+                    Store16(a0, dst, j, n, tail);
+                    Store16(a1, dst, j + 16, n, tail);
+                    Store16(a2, dst, j + 32, n, tail);
+                    Store16(a3, dst, j + 48, n, tail);
                 }
-                Store16(a0, dst, j, n, tail);
-                Store16(a1, dst, j + 16, n, tail);
-                Store16(a2, dst, j + 32, n, tail);
-                Store16(a3, dst, j + 48, n, tail);
-            }
-            for (; j < n; j += 16)
-            {
-                var a0 = vb;
-                float* s = src + j;
-                for (int t = 0; t < taps; t++)
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), Vector512.Create(wts[t]), a0);
-                Store16(a0, dst, j, n, tail);
-            }
-        }
-        else if (width == 8)
-        {
-            var vb = Vector256.Create(init);
-            for (; j < n; j += 8)
-            {
-                var a0 = vb;
-                float* s = src + j;
-                for (int t = 0; t < taps; t++)
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wts[t]), a0);
-                if (j + 8 <= n) a0.Store(dst + j);
-                else
+                for (; j < n; j += 16)
                 {
-                    a0.Store(tail);
-                    for (int i = 0; i < n - j; i++) dst[j + i] = tail[i];
+                    var a0 = vb;
+                    float* s = src + j;
+                    for (int t = 0; t < taps; t++)
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), Vector512.Create(wts[t]), a0);
+                    Store16(a0, dst, j, n, tail);
                 }
             }
-        }
-        else
-        {
-            for (; j < n; j++)
+            else if (width == 8)
             {
-                float a = init;
-                for (int t = 0; t < taps; t++) a = MathF.FusedMultiplyAdd(src[j + off[t]], wts[t], a);
-                dst[j] = a;
+                var vb = Vector256.Create(init);
+                for (; j < n; j += 8)
+                {
+                    var a0 = vb;
+                    float* s = src + j;
+                    for (int t = 0; t < taps; t++)
+                        a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wts[t]), a0);
+                    if (j + 8 <= n) a0.Store(dst + j);
+                    else
+                    {
+                        a0.Store(tail);
+                        for (int i = 0; i < n - j; i++) dst[j + i] = tail[i];
+                    }
+                }
+            }
+            else
+            {
+                for (; j < n; j++)
+                {
+                    float a = init;
+                    for (int t = 0; t < taps; t++) a = MathF.FusedMultiplyAdd(src[j + off[t]], wts[t], a);
+                    dst[j] = a;
+                }
             }
         }
     }
@@ -218,7 +237,7 @@ internal static unsafe partial class DepthwiseConv
                             Fill(g, lay, px + pl * g.InSize, buf);
                             // gy rows go into a zero-padded plane so full vectors multiply stray lanes by 0.
                             for (int oh = 0; oh < g.OH; oh++)
-                                new ReadOnlySpan<float>(pgy + pl * g.OutSize + (long)oh * g.OW, g.OW).CopyTo(new Span<float>(gyb + (long)oh * lay.OWv, g.OW));
+                                CopyRow(pgy + pl * g.OutSize + (long)oh * g.OW, gyb + (long)oh * lay.OWv, g.OW);
                             for (int t = 0; t < taps; t++) accArr[t] += PlaneDot(g, lay, buf + off[t], gyb, width);
                         }
                         for (int t = 0; t < taps; t++) pgw[(long)c * taps + t] = (float)accArr[t];
