@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Engine.Kernels;
 
@@ -45,6 +46,8 @@ internal static unsafe class ConvIm2Col
                                 if (lo > 0) new Span<float>(dst, lo).Clear();
                                 if (g.SW == 1)
                                     new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
+                                else if (g.SW == 2)
+                                    GatherStride2(src, dst, lo, hi, g.IW - 1 - iw0);
                                 else
                                     for (int o = lo; o < hi; o++) dst[o] = src[(long)o * g.SW];
                                 if (hi < ow) new Span<float>(dst + hi, ow - hi).Clear();
@@ -85,6 +88,26 @@ internal static unsafe class ConvIm2Col
                         }
                     }
         }
+    }
+
+    /// <summary>
+    /// <c>dst[o] = src[2·o]</c> for o in [lo, hi); <paramref name="lastIndex"/> is the last readable index of src.
+    /// With AVX-512 each 16 outputs are the even lanes of two loads (one two-table permute).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void GatherStride2(float* src, float* dst, int lo, int hi, int lastIndex)
+    {
+        int o = lo;
+        if (Avx512F.IsSupported)
+        {
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            for (; o + 16 <= hi && 2 * o + 31 <= lastIndex; o += 16)
+            {
+                float* s = src + 2L * o;
+                Avx512F.PermuteVar16x32x2(Vector512.Load(s), even, Vector512.Load(s + 16)).Store(dst + o);
+            }
+        }
+        for (; o < hi; o++) dst[o] = src[2L * o];
     }
 
     /// <summary>Output columns [lo, hi) whose input index o·stride + iw0 lies in [0, inSize).</summary>

@@ -134,4 +134,22 @@ public class ConvDepthwiseTests
             Assert.Equal(expected, a);
         }
     }
+
+    [Fact]
+    public unsafe void GatherStride2_Lengths0To256_BitExactWithScalar()
+    {
+        var src = Enumerable.Range(0, 600).Select(i => i * 0.5f - 7f).ToArray();
+        var dst = new float[300];
+        fixed (float* s = src, d = dst)
+            for (int lo = 0; lo < 3; lo++)
+                for (int hi = lo; hi <= lo + 256; hi++)
+                {
+                    Array.Fill(dst, float.NaN);
+                    // The last readable index stops exactly at the last element read, so the vector path must not overrun it.
+                    ConvIm2Col.GatherStride2(s, d, lo, hi, 2 * (hi - 1));
+                    for (int o = lo; o < hi; o++) Assert.Equal(src[2 * o], dst[o]);
+                    Assert.True(lo == 0 || float.IsNaN(dst[lo - 1]));
+                    Assert.True(float.IsNaN(dst[hi]));
+                }
+    }
 }

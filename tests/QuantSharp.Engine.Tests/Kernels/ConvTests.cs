@@ -157,6 +157,7 @@ internal static class ConvTestCases
         ["1d_depthwise_k5_stride2"] = new([2, 4, 40], [4, 1, 5], ConvParams.Uniform(1, stride: 2, pad: 2, groups: 4)),
         ["2d_odd_pad1"] = new([2, 3, 7, 9], [5, 3, 3, 3], ConvParams.Uniform(2, pad: 1)),
         ["2d_stride2_asym"] = new([1, 3, 9, 8], [4, 3, 3, 2], P([2, 2], [1, 0], [2, 1], [1, 1])),
+        ["2d_stride2_wide_rows"] = new([1, 2, 5, 70], [3, 2, 3, 3], ConvParams.Uniform(2, stride: 2, pad: 1)),
         ["2d_dil2"] = new([2, 2, 10, 9], [3, 2, 3, 3], P([1, 1], [2, 1], [2, 1], [2, 2])),
         ["2d_groups2_stride12"] = new([2, 4, 6, 7], [6, 2, 3, 3], P([1, 2], [1, 1], [1, 1], [1, 1], 2)),
         ["2d_pointwise"] = new([2, 5, 6, 7], [3, 5, 1, 1], ConvParams.Uniform(2)),
