@@ -15,12 +15,15 @@ namespace QuantSharp.Engine.Kernels;
 /// </remarks>
 internal static unsafe class ConvIm2Col
 {
-    /// <summary>Fills <paramref name="col"/> [ColRows × OutSize] from the group's channels starting at <paramref name="x"/>.</summary>
+    /// <summary>
+    /// Fills <paramref name="col"/> [ColRows × rowCount·OW] with the output rows [rowStart, rowStart + rowCount) (an output
+    /// row is one (od, oh) pair, OW pixels) from the group's channels starting at <paramref name="x"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Im2Col(ConvGeometry g, float* x, float* col)
+    public static void Im2Col(ConvGeometry g, float* x, float* col, int rowStart, int rowCount)
     {
         int ow = g.OW;
-        long p = g.OutSize;
+        long p = (long)rowCount * ow;
         for (int c = 0; c < g.Cg; c++)
         {
             float* xc = x + (long)c * g.InSize;
@@ -31,38 +34,38 @@ internal static unsafe class ConvIm2Col
                         float* dst = col + ((((long)c * g.KD + kd) * g.KH + kh) * g.KW + kw) * p;
                         int iw0 = kw * g.DW - g.PW;
                         ValidRange(iw0, g.SW, g.IW, ow, out int lo, out int hi);
-                        for (int od = 0; od < g.OD; od++)
+                        for (int r = rowStart; r < rowStart + rowCount; r++, dst += ow)
                         {
-                            int id = od * g.SD - g.PD + kd * g.DD;
-                            for (int oh = 0; oh < g.OH; oh++, dst += ow)
+                            int od = r / g.OH, oh = r - od * g.OH;
+                            int id = od * g.SD - g.PD + kd * g.DD, ih = oh * g.SH - g.PH + kh * g.DH;
+                            if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi)
                             {
-                                int ih = oh * g.SH - g.PH + kh * g.DH;
-                                if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi)
-                                {
-                                    new Span<float>(dst, ow).Clear();
-                                    continue;
-                                }
-                                float* src = xc + ((long)id * g.IH + ih) * g.IW + iw0;
-                                if (lo > 0) new Span<float>(dst, lo).Clear();
-                                if (g.SW == 1)
-                                    new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
-                                else if (g.SW == 2)
-                                    GatherStride2(src, dst, lo, hi, g.IW - 1 - iw0);
-                                else
-                                    for (int o = lo; o < hi; o++) dst[o] = src[(long)o * g.SW];
-                                if (hi < ow) new Span<float>(dst + hi, ow - hi).Clear();
+                                new Span<float>(dst, ow).Clear();
+                                continue;
                             }
+                            float* src = xc + ((long)id * g.IH + ih) * g.IW + iw0;
+                            if (lo > 0) new Span<float>(dst, lo).Clear();
+                            if (g.SW == 1)
+                                new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
+                            else if (g.SW == 2)
+                                GatherStride2(src, dst, lo, hi, g.IW - 1 - iw0);
+                            else
+                                for (int o = lo; o < hi; o++) dst[o] = src[(long)o * g.SW];
+                            if (hi < ow) new Span<float>(dst + hi, ow - hi).Clear();
                         }
                     }
         }
     }
 
-    /// <summary>Adds the columns of <paramref name="col"/> into the group's input-gradient channels at <paramref name="gx"/> (which the caller zeroes).</summary>
+    /// <summary>
+    /// Adds <paramref name="col"/> [ColRows × rowCount·OW], holding output rows [rowStart, rowStart + rowCount), into the
+    /// group's input-gradient channels at <paramref name="gx"/> (which the caller zeroes).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Col2Im(ConvGeometry g, float* col, float* gx)
+    public static void Col2Im(ConvGeometry g, float* col, float* gx, int rowStart, int rowCount)
     {
         int ow = g.OW;
-        long p = g.OutSize;
+        long p = (long)rowCount * ow;
         for (int c = 0; c < g.Cg; c++)
         {
             float* xc = gx + (long)c * g.InSize;
@@ -73,18 +76,15 @@ internal static unsafe class ConvIm2Col
                         float* src = col + ((((long)c * g.KD + kd) * g.KH + kh) * g.KW + kw) * p;
                         int iw0 = kw * g.DW - g.PW;
                         ValidRange(iw0, g.SW, g.IW, ow, out int lo, out int hi);
-                        for (int od = 0; od < g.OD; od++)
+                        for (int r = rowStart; r < rowStart + rowCount; r++, src += ow)
                         {
-                            int id = od * g.SD - g.PD + kd * g.DD;
-                            for (int oh = 0; oh < g.OH; oh++, src += ow)
-                            {
-                                int ih = oh * g.SH - g.PH + kh * g.DH;
-                                if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi) continue;
-                                float* dst = xc + ((long)id * g.IH + ih) * g.IW + iw0;
-                                if (g.SW == 1) AddInto(dst + lo, src + lo, hi - lo);
-                                else
-                                    for (int o = lo; o < hi; o++) dst[(long)o * g.SW] += src[o];
-                            }
+                            int od = r / g.OH, oh = r - od * g.OH;
+                            int id = od * g.SD - g.PD + kd * g.DD, ih = oh * g.SH - g.PH + kh * g.DH;
+                            if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi) continue;
+                            float* dst = xc + ((long)id * g.IH + ih) * g.IW + iw0;
+                            if (g.SW == 1) AddInto(dst + lo, src + lo, hi - lo);
+                            else
+                                for (int o = lo; o < hi; o++) dst[(long)o * g.SW] += src[o];
                         }
                     }
         }

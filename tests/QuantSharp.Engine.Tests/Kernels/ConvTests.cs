@@ -124,6 +124,35 @@ public class ConvTests
         Assert.Contains("Conv: argument 'destination' expected shape [2,4,5,4], got [2,4,5,5]", ex.Message);
     }
 
+    [Theory]
+    [InlineData("2d_odd_pad1")]
+    [InlineData("2d_stride2_asym")]
+    [InlineData("2d_groups2_stride12")]
+    [InlineData("3d_groups_dil")]
+    [InlineData("1d_groups2_stride2_dil2_asym")]
+    public void Conv_ImageLoweredInBandsOfRows_MatchesReference(string name)
+    {
+        // A tiny im2col cap forces one band per output row (the path large images take); results must not change.
+        var c = ConvCases[name];
+        var x = Rand(71, c.X);
+        var w = Rand(72, c.W);
+        var b = Rand(73, c.W[0]);
+        int saved = Conv.ColBufferCapFloats;
+        Conv.ColBufferCapFloats = 1;
+        try
+        {
+            var y = Conv.Forward(x, w, b, c.P);
+            AssertClose(ConvReference.Forward(x, w, b, c.P), y, name + " banded forward");
+            var gy = Rand(74, y.Shape);
+            AssertClose(ConvReference.BackwardData(gy, w, c.X, c.P), Conv.BackwardData(gy, w, c.X, c.P), name + " banded backward-data");
+            AssertClose(ConvReference.BackwardWeight(x, gy, c.W, c.P), Conv.BackwardWeight(x, gy, c.W, c.P), name + " banded backward-weight");
+        }
+        finally
+        {
+            Conv.ColBufferCapFloats = saved;
+        }
+    }
+
     [Fact]
     public void Conv_LargerBatch_ParallelPathMatchesReference()
     {
