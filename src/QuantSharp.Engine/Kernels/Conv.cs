@@ -218,9 +218,11 @@ public static unsafe class Conv
         fixed (float* px = x, pgy = gy)
         {
             nint ax = (nint)px, agy = (nint)pgy;
-            Work.For(outer ? g.N : 1, 1, (start, end) =>
+            // One block per worker (not per Work.For block) so only Threads partial sums are allocated.
+            int workers = outer ? Work.Threads : 1;
+            Work.For(workers, 1, (ws, we) =>
             {
-                if (!outer) end = g.N;
+                int start = (int)((long)g.N * ws / workers), end = (int)((long)g.N * we / workers);
                 var acc = outer ? new float[gw.Length] : gw;
                 if (!outer) Array.Clear(gw);
                 float[]? colArr = g.IsPointwise ? null : ArrayPool<float>.Shared.Rent(checked((int)ColSize(g)));
