@@ -11,7 +11,9 @@ namespace QuantSharp.Engine.Kernels;
 /// The column matrix of one group has <c>C/G · kd·kh·kw</c> rows (row = ((c·KD + kd)·KH + kh)·KW + kw) and
 /// <c>OD·OH·OW</c> columns: <c>col[row, o] = x[c, o·s − pBegin + k·d]</c>, 0 where that index falls in the padding.
 /// Col2im is its adjoint: <c>gx[c, o·s − pBegin + k·d] += col[row, o]</c>. With stride 1 along width each output row
-/// is one contiguous run of the input row (a block copy / a vector add); other strides gather element by element.
+/// is one contiguous run of the input row (a block copy / a vector add); stride 2 takes the even lanes of two vectors
+/// (AVX-512 two-table permute); other strides gather element by element. Callers may lower a band of output rows at a
+/// time (the column range of those rows).
 /// </remarks>
 internal static unsafe class ConvIm2Col
 {

@@ -14,7 +14,8 @@ namespace QuantSharp.Engine.Kernels;
 /// (phase r holds padded columns r, r + s, r + 2s, …). Then the padded column <c>ow·s + kw·d</c> read by output
 /// column ow is element <c>ow + ⌊kw·d / s⌋</c> of phase <c>(kw·d) mod s</c>: every tap is a contiguous vector load for
 /// any stride. Forward: <c>y[oh, ow] = b + Σ_{kh,kw} w[kh,kw] · xpad[oh·sh + kh·dh, ow·sw + kw·dw]</c>.
-/// Backward-data scatters <c>w[kh,kw] · gy[oh, ow]</c> into a padded buffer the same way and crops it.
+/// Backward-data is the matching gather over a zero-margined copy of the gy plane (DepthwiseConv.BackwardData.cs):
+/// every input-gradient element is written once, no read-modify-write.
 /// Backward-weight: <c>gw[kh,kw] = Σ_{n,oh,ow} gy[oh, ow] · xpad[oh·sh + kh·dh, ow·sw + kw·dw]</c>.
 /// Vector width is 16 (Vector512), 8 (Vector256) or 1 (scalar, the same loops without SIMD).
 /// </remarks>
