@@ -136,6 +136,7 @@ public static unsafe class Conv
     private static long ColSize(ConvGeometry g) => g.IsPointwise ? 0 : (long)g.ColRows * BandRows(g) * g.OW;
 
     /// <summary>y = conv(x, w) + b for a validated geometry (y fully overwritten).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ForwardCore(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y)
     {
         if (g.IsDepthwise2D) { DepthwiseConv.Forward(g, x, w, b, y); return; }
@@ -144,7 +145,7 @@ public static unsafe class Conv
         fixed (float* px = x, pw = w, py = y, pb = b)
         {
             nint ax = (nint)px, aw = (nint)pw, ay = (nint)py, ab = (nint)pb;
-            RunImages(g, outer, ColSize(g), (n, colAddr) =>
+            RunImages(g, outer, ColSize(g), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (n, colAddr) =>
             {
                 float* col = (float*)colAddr;
                 for (int grp = 0; grp < g.G; grp++)
@@ -175,6 +176,7 @@ public static unsafe class Conv
     }
 
     /// <summary>gx = convᵀ(gy, w) for a validated geometry (gx fully overwritten).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void BackwardDataCore(ConvGeometry g, float[] gy, float[] w, float[] gx)
     {
         if (g.IsDepthwise2D) { DepthwiseConv.BackwardData(g, gy, w, gx); return; }
@@ -183,7 +185,7 @@ public static unsafe class Conv
         fixed (float* pgy = gy, pw = w, pgx = gx)
         {
             nint agy = (nint)pgy, aw = (nint)pw, agx = (nint)pgx;
-            RunImages(g, outer, ColSize(g), (n, colAddr) =>
+            RunImages(g, outer, ColSize(g), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (n, colAddr) =>
             {
                 float* col = (float*)colAddr;
                 for (int grp = 0; grp < g.G; grp++)
@@ -209,6 +211,7 @@ public static unsafe class Conv
     }
 
     /// <summary>gw = Σ_n gy ⋆ x for a validated geometry (gw fully overwritten); each worker accumulates its own copy, reduced in a fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void BackwardWeightCore(ConvGeometry g, float[] x, float[] gy, float[] gw)
     {
         if (g.IsDepthwise2D) { DepthwiseConv.BackwardWeight(g, x, gy, gw); return; }
@@ -220,7 +223,7 @@ public static unsafe class Conv
             nint ax = (nint)px, agy = (nint)pgy;
             // One block per worker (not per Work.For block) so only Threads partial sums are allocated.
             int workers = outer ? Work.Threads : 1;
-            Work.For(workers, 1, (ws, we) =>
+            Work.For(workers, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (ws, we) =>
             {
                 int start = (int)((long)g.N * ws / workers), end = (int)((long)g.N * we / workers);
                 var acc = outer ? new float[gw.Length] : gw;
@@ -266,7 +269,7 @@ public static unsafe class Conv
     /// <summary>Runs <paramref name="body"/>(image, colBuffer) for every image: in parallel blocks when <paramref name="outer"/>, each with its own buffer of <paramref name="colSize"/> floats.</summary>
     private static void RunImages(ConvGeometry g, bool outer, long colSize, Action<int, nint> body)
     {
-        Work.For(outer ? g.N : 1, 1, (start, end) =>
+        Work.For(outer ? g.N : 1, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             if (!outer) end = g.N;
             float[]? buf = colSize == 0 ? null : ArrayPool<float>.Shared.Rent(checked((int)colSize));

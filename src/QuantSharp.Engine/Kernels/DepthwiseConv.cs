@@ -41,6 +41,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>Offsets in the padded buffer of every tap (kh, kw) relative to the first element of output row 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TapOffsets(ConvGeometry g, in Layout lay, int* off)
     {
         for (int kh = 0; kh < g.KH; kh++)
@@ -52,6 +53,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>Copies the plane <paramref name="x"/> [IH × IW] into the padded buffer (its padding cells must be zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fill(ConvGeometry g, in Layout lay, float* x, float* buf)
     {
         int span = g.SW * lay.PhaseLen;
@@ -84,7 +86,7 @@ internal static unsafe partial class DepthwiseConv
     {
         var lay = new Layout(g, width);
         int planes = g.N * g.C, taps = lay.Taps;
-        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.OutSize * taps)), (start, end) =>
+        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.OutSize * taps)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var bufArr = ArrayPool<float>.Shared.Rent(lay.Size);
             try
@@ -107,6 +109,7 @@ internal static unsafe partial class DepthwiseConv
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PlaneForward(ConvGeometry g, in Layout lay, float* buf, int* off, float* wc, float bias, float* y, float* tail, int width)
     {
         RowsGather(buf, (long)g.SH * lay.RowStride, off, wc, lay.Taps, bias, y, g.OW, g.OW, g.OH, tail, width);
@@ -216,7 +219,7 @@ internal static unsafe partial class DepthwiseConv
     {
         var lay = new Layout(g, width);
         int taps = lay.Taps, gyPlane = g.OH * lay.OWv;
-        Work.For(g.C, Math.Max(1, 16384 / Math.Max(1, g.N * g.OutSize * taps)), (start, end) =>
+        Work.For(g.C, Math.Max(1, 16384 / Math.Max(1, g.N * g.OutSize * taps)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var bufArr = ArrayPool<float>.Shared.Rent(lay.Size);
             var gyArr = ArrayPool<float>.Shared.Rent(gyPlane);
@@ -288,6 +291,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>Sum of a span (vectorized; used for bias gradients).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float Sum(ReadOnlySpan<float> v)
     {
         fixed (float* p = v)
@@ -312,6 +316,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary><c>dst[i] += a</c> for i in [0, n), vectorized.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AddScalar(float* dst, float a, int n)
     {
         int i = 0;
