@@ -67,6 +67,14 @@ public class ConvDepthwiseTests
     }
 
     [Fact]
+    public void Depthwise_KernelSpanningWholePaddedInput_AllWidthsMatchReference()
+    {
+        // One output pixel per plane: the dilated kernel covers the padded input exactly.
+        CheckAllWidths([2, 3, 5, 5], 3, ConvParams.Uniform(2, pad: 1, dilation: 3, groups: 3), "k3 d3 on 5+2");
+        CheckAllWidths([1, 2, 3, 3], 5, ConvParams.Uniform(2, pad: 1, groups: 2), "k5 on 3+2");
+    }
+
+    [Fact]
     public void Depthwise_OneDimensional_AllWidthsMatchReference()
     {
         CheckAllWidths([2, 3, 45], 5, new ConvParams([2], [1], [3], [2], 3), "1-D");

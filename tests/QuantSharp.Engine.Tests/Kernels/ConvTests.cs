@@ -209,6 +209,7 @@ internal static class ConvTestCases
         ["2d_dil2_outpad_below_dilation"] = new([1, 2, 4, 4], [2, 3, 3, 3], P([1, 1], [0, 0], [0, 0], [2, 2]), [1, 1]),
         ["2d_depthwise_stride2_outpad1"] = new([2, 4, 5, 6], [4, 1, 3, 3], ConvParams.Uniform(2, stride: 2, pad: 1, groups: 4), [1, 1]),
         ["2d_pointwise"] = new([2, 3, 4, 5], [3, 2, 1, 1], ConvParams.Uniform(2)),
+        ["2d_depthwise_dil2_stride3_outpad2"] = new([1, 3, 4, 5], [3, 1, 3, 2], P([3, 3], [1, 0], [0, 2], [2, 2], 3), [2, 1]),
         ["3d_stride212"] = new([1, 2, 3, 3, 4], [2, 2, 2, 3, 3], P([2, 1, 2], [0, 1, 0], [0, 0, 1], [1, 1, 1]), [1, 0, 0]),
     };
 
