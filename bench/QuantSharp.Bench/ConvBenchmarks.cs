@@ -47,7 +47,12 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
         {
             // Same kernel writing into a preallocated output: without the cost of a fresh 58 MB result (page faults, GC).
             var dest = new Tensor<float>(p.OutputShape(x.Dims, w.Dims));
-            ctx.Report(name + "_into", flops / ctx.MedianSeconds(() => Conv.Forward(x, w, null, p, dest)) / 1e9, "GFLOPS");
+            double into = ctx.MedianSeconds(() => Conv.Forward(x, w, null, p, dest));
+            ctx.Report(name + "_into", flops / into / 1e9, "GFLOPS");
+            // Memory-bound floor: a 2-core copy of the same bytes (read input, write output) in the same run.
+            double copy = ctx.MedianSeconds(() => QuantSharp.Engine.Threading.Work.For(x.Length / 4096, 64,
+                (s, e) => Array.Copy(x.Data, s * 4096L, dest.Data, s * 4096L, (e - s) * 4096L)));
+            ctx.Note($"copy of the same bytes: {copy * 1e3:F2} ms; depthwise into destination: {into * 1e3:F2} ms ({into / copy:F2}x the copy)");
         }
         if (UsesGemm(groups)) ctx.Note("GEMM-based: Gemm.Sgemm is still the scalar reference on this branch (runs=" + (runs ?? ctx.Runs) + ")");
         CompareWithTorch(ctx, name, ratioName, ours, higherIsBetter: true);

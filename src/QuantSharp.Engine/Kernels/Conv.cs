@@ -13,6 +13,8 @@ namespace QuantSharp.Engine.Kernels;
 /// General path: lowering to GEMM per image and group, <c>Y_g[Mg × P] = W_g[Mg × K] · col[K × P]</c> with
 /// K = C/G·kernel volume and P the output pixels; backward-data is <c>col = W_gᵀ · gY_g</c> then col2im;
 /// backward-weight is <c>gW_g += gY_g · colᵀ</c>. 1×1 stride-1 unpadded convs use the input as <c>col</c>.
+/// Images whose column matrix exceeds a per-worker cap are lowered in bands of whole output rows (a column range of
+/// the same GEMMs), so memory stays bounded for large inputs.
 /// Depthwise convs (one channel per group, 1-D/2-D) use the direct kernels of <see cref="DepthwiseConv"/>.
 /// ConvTranspose forward is Conv backward-data; its input gradient is Conv forward and its weight gradient is
 /// Conv backward-weight with the roles of input and output gradient swapped.
@@ -124,16 +126,26 @@ public static unsafe class Conv
 
     private static bool ParallelOverImages(ConvGeometry g) => Work.Threads > 1 && g.N >= Work.Threads;
 
+    /// <summary>Largest im2col buffer per worker, in floats (16 MiB): bigger images are lowered a band of output rows at a time.</summary>
+    internal static int ColBufferCapFloats { get; set; } = 1 << 22;
+
+    /// <summary>Output rows (one (od, oh) pair each, OW pixels) per im2col band; the whole image when it fits the cap.</summary>
+    private static int BandRows(ConvGeometry g) =>
+        (int)Math.Clamp(ColBufferCapFloats / Math.Max(1L, (long)g.ColRows * g.OW), 1, (long)g.OD * g.OH);
+
+    private static long ColSize(ConvGeometry g) => g.IsPointwise ? 0 : (long)g.ColRows * BandRows(g) * g.OW;
+
     /// <summary>y = conv(x, w) + b for a validated geometry (y fully overwritten).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ForwardCore(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y)
     {
         if (g.IsDepthwise2D) { DepthwiseConv.Forward(g, x, w, b, y); return; }
-        int k = g.ColRows, p = g.OutSize;
+        int k = g.ColRows, p = g.OutSize, band = BandRows(g);
         bool outer = ParallelOverImages(g);
         fixed (float* px = x, pw = w, py = y, pb = b)
         {
             nint ax = (nint)px, aw = (nint)pw, ay = (nint)py, ab = (nint)pb;
-            RunImages(g, outer, g.IsPointwise ? 0 : (long)k * p, (n, colAddr) =>
+            RunImages(g, outer, ColSize(g), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (n, colAddr) =>
             {
                 float* col = (float*)colAddr;
                 for (int grp = 0; grp < g.G; grp++)
@@ -147,24 +159,33 @@ public static unsafe class Conv
                         for (int m = 0; m < g.Mg; m++) new Span<float>(yg + (long)m * p, p).Fill(((float*)ab)[grp * g.Mg + m]);
                         beta = 1;
                     }
-                    float* bm = xg;
-                    if (!g.IsPointwise) { ConvIm2Col.Im2Col(g, xg, col); bm = col; }
-                    Gemm.Sgemm(false, false, g.Mg, p, k, 1f, wg, k, bm, p, beta, yg, p, parallel: !outer);
+                    if (g.IsPointwise)
+                    {
+                        Gemm.Sgemm(false, false, g.Mg, p, k, 1f, wg, k, xg, p, beta, yg, p, parallel: !outer);
+                        continue;
+                    }
+                    for (int r0 = 0, rows = g.OD * g.OH; r0 < rows; r0 += band)
+                    {
+                        int rc = Math.Min(band, rows - r0), cp = rc * g.OW;
+                        ConvIm2Col.Im2Col(g, xg, col, r0, rc);
+                        Gemm.Sgemm(false, false, g.Mg, cp, k, 1f, wg, k, col, cp, beta, yg + (long)r0 * g.OW, p, parallel: !outer);
+                    }
                 }
             });
         }
     }
 
     /// <summary>gx = convᵀ(gy, w) for a validated geometry (gx fully overwritten).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void BackwardDataCore(ConvGeometry g, float[] gy, float[] w, float[] gx)
     {
         if (g.IsDepthwise2D) { DepthwiseConv.BackwardData(g, gy, w, gx); return; }
-        int k = g.ColRows, p = g.OutSize;
+        int k = g.ColRows, p = g.OutSize, band = BandRows(g);
         bool outer = ParallelOverImages(g);
         fixed (float* pgy = gy, pw = w, pgx = gx)
         {
             nint agy = (nint)pgy, aw = (nint)pw, agx = (nint)pgx;
-            RunImages(g, outer, g.IsPointwise ? 0 : (long)k * p, (n, colAddr) =>
+            RunImages(g, outer, ColSize(g), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (n, colAddr) =>
             {
                 float* col = (float*)colAddr;
                 for (int grp = 0; grp < g.G; grp++)
@@ -177,30 +198,37 @@ public static unsafe class Conv
                         Gemm.Sgemm(true, false, k, p, g.Mg, 1f, wg, k, gyg, p, 0f, gxg, p, parallel: !outer);
                         continue;
                     }
-                    Gemm.Sgemm(true, false, k, p, g.Mg, 1f, wg, k, gyg, p, 0f, col, p, parallel: !outer);
                     new Span<float>(gxg, g.Cg * g.InSize).Clear();
-                    ConvIm2Col.Col2Im(g, col, gxg);
+                    for (int r0 = 0, rows = g.OD * g.OH; r0 < rows; r0 += band)
+                    {
+                        int rc = Math.Min(band, rows - r0), cp = rc * g.OW;
+                        Gemm.Sgemm(true, false, k, cp, g.Mg, 1f, wg, k, gyg + (long)r0 * g.OW, p, 0f, col, cp, parallel: !outer);
+                        ConvIm2Col.Col2Im(g, col, gxg, r0, rc);
+                    }
                 }
             });
         }
     }
 
     /// <summary>gw = Σ_n gy ⋆ x for a validated geometry (gw fully overwritten); each worker accumulates its own copy, reduced in a fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void BackwardWeightCore(ConvGeometry g, float[] x, float[] gy, float[] gw)
     {
         if (g.IsDepthwise2D) { DepthwiseConv.BackwardWeight(g, x, gy, gw); return; }
-        int k = g.ColRows, p = g.OutSize;
+        int k = g.ColRows, p = g.OutSize, band = BandRows(g);
         bool outer = ParallelOverImages(g);
         var partials = new List<(int Start, float[] Sum)>();
         fixed (float* px = x, pgy = gy)
         {
             nint ax = (nint)px, agy = (nint)pgy;
-            Work.For(outer ? g.N : 1, 1, (start, end) =>
+            // One block per worker (not per Work.For block) so only Threads partial sums are allocated.
+            int workers = outer ? Work.Threads : 1;
+            Work.For(workers, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (ws, we) =>
             {
-                if (!outer) end = g.N;
+                int start = (int)((long)g.N * ws / workers), end = (int)((long)g.N * we / workers);
                 var acc = outer ? new float[gw.Length] : gw;
                 if (!outer) Array.Clear(gw);
-                float[]? colArr = g.IsPointwise ? null : ArrayPool<float>.Shared.Rent(k * p);
+                float[]? colArr = g.IsPointwise ? null : ArrayPool<float>.Shared.Rent(checked((int)ColSize(g)));
                 try
                 {
                     fixed (float* pacc = acc, col = colArr)
@@ -209,9 +237,18 @@ public static unsafe class Conv
                             {
                                 float* xg = (float*)ax + ((long)n * g.C + grp * g.Cg) * g.InSize;
                                 float* gyg = (float*)agy + ((long)n * g.M + grp * g.Mg) * p;
-                                float* bm = xg;
-                                if (!g.IsPointwise) { ConvIm2Col.Im2Col(g, xg, col); bm = col; }
-                                Gemm.Sgemm(false, true, g.Mg, k, p, 1f, gyg, p, bm, p, 1f, pacc + (long)grp * g.Mg * k, k, parallel: !outer);
+                                float* gwg = pacc + (long)grp * g.Mg * k;
+                                if (g.IsPointwise)
+                                {
+                                    Gemm.Sgemm(false, true, g.Mg, k, p, 1f, gyg, p, xg, p, 1f, gwg, k, parallel: !outer);
+                                    continue;
+                                }
+                                for (int r0 = 0, rows = g.OD * g.OH; r0 < rows; r0 += band)
+                                {
+                                    int rc = Math.Min(band, rows - r0), cp = rc * g.OW;
+                                    ConvIm2Col.Im2Col(g, xg, col, r0, rc);
+                                    Gemm.Sgemm(false, true, g.Mg, k, cp, 1f, gyg + (long)r0 * g.OW, p, col, cp, 1f, gwg, k, parallel: !outer);
+                                }
                             }
                 }
                 finally
@@ -232,7 +269,7 @@ public static unsafe class Conv
     /// <summary>Runs <paramref name="body"/>(image, colBuffer) for every image: in parallel blocks when <paramref name="outer"/>, each with its own buffer of <paramref name="colSize"/> floats.</summary>
     private static void RunImages(ConvGeometry g, bool outer, long colSize, Action<int, nint> body)
     {
-        Work.For(outer ? g.N : 1, 1, (start, end) =>
+        Work.For(outer ? g.N : 1, 1, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             if (!outer) end = g.N;
             float[]? buf = colSize == 0 ? null : ArrayPool<float>.Shared.Rent(checked((int)colSize));

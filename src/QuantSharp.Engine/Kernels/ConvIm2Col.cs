@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Engine.Kernels;
 
@@ -10,16 +11,21 @@ namespace QuantSharp.Engine.Kernels;
 /// The column matrix of one group has <c>C/G · kd·kh·kw</c> rows (row = ((c·KD + kd)·KH + kh)·KW + kw) and
 /// <c>OD·OH·OW</c> columns: <c>col[row, o] = x[c, o·s − pBegin + k·d]</c>, 0 where that index falls in the padding.
 /// Col2im is its adjoint: <c>gx[c, o·s − pBegin + k·d] += col[row, o]</c>. With stride 1 along width each output row
-/// is one contiguous run of the input row (a block copy / a vector add); other strides gather element by element.
+/// is one contiguous run of the input row (a block copy / a vector add); stride 2 takes the even lanes of two vectors
+/// (AVX-512 two-table permute); other strides gather element by element. Callers may lower a band of output rows at a
+/// time (the column range of those rows).
 /// </remarks>
 internal static unsafe class ConvIm2Col
 {
-    /// <summary>Fills <paramref name="col"/> [ColRows × OutSize] from the group's channels starting at <paramref name="x"/>.</summary>
+    /// <summary>
+    /// Fills <paramref name="col"/> [ColRows × rowCount·OW] with the output rows [rowStart, rowStart + rowCount) (an output
+    /// row is one (od, oh) pair, OW pixels) from the group's channels starting at <paramref name="x"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Im2Col(ConvGeometry g, float* x, float* col)
+    public static void Im2Col(ConvGeometry g, float* x, float* col, int rowStart, int rowCount)
     {
         int ow = g.OW;
-        long p = g.OutSize;
+        long p = (long)rowCount * ow;
         for (int c = 0; c < g.Cg; c++)
         {
             float* xc = x + (long)c * g.InSize;
@@ -30,36 +36,38 @@ internal static unsafe class ConvIm2Col
                         float* dst = col + ((((long)c * g.KD + kd) * g.KH + kh) * g.KW + kw) * p;
                         int iw0 = kw * g.DW - g.PW;
                         ValidRange(iw0, g.SW, g.IW, ow, out int lo, out int hi);
-                        for (int od = 0; od < g.OD; od++)
+                        for (int r = rowStart; r < rowStart + rowCount; r++, dst += ow)
                         {
-                            int id = od * g.SD - g.PD + kd * g.DD;
-                            for (int oh = 0; oh < g.OH; oh++, dst += ow)
+                            int od = r / g.OH, oh = r - od * g.OH;
+                            int id = od * g.SD - g.PD + kd * g.DD, ih = oh * g.SH - g.PH + kh * g.DH;
+                            if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi)
                             {
-                                int ih = oh * g.SH - g.PH + kh * g.DH;
-                                if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi)
-                                {
-                                    new Span<float>(dst, ow).Clear();
-                                    continue;
-                                }
-                                float* src = xc + ((long)id * g.IH + ih) * g.IW + iw0;
-                                if (lo > 0) new Span<float>(dst, lo).Clear();
-                                if (g.SW == 1)
-                                    new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
-                                else
-                                    for (int o = lo; o < hi; o++) dst[o] = src[(long)o * g.SW];
-                                if (hi < ow) new Span<float>(dst + hi, ow - hi).Clear();
+                                new Span<float>(dst, ow).Clear();
+                                continue;
                             }
+                            float* src = xc + ((long)id * g.IH + ih) * g.IW + iw0;
+                            if (lo > 0) new Span<float>(dst, lo).Clear();
+                            if (g.SW == 1)
+                                new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
+                            else if (g.SW == 2)
+                                GatherStride2(src, dst, lo, hi, g.IW - 1 - iw0);
+                            else
+                                for (int o = lo; o < hi; o++) dst[o] = src[(long)o * g.SW];
+                            if (hi < ow) new Span<float>(dst + hi, ow - hi).Clear();
                         }
                     }
         }
     }
 
-    /// <summary>Adds the columns of <paramref name="col"/> into the group's input-gradient channels at <paramref name="gx"/> (which the caller zeroes).</summary>
+    /// <summary>
+    /// Adds <paramref name="col"/> [ColRows × rowCount·OW], holding output rows [rowStart, rowStart + rowCount), into the
+    /// group's input-gradient channels at <paramref name="gx"/> (which the caller zeroes).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Col2Im(ConvGeometry g, float* col, float* gx)
+    public static void Col2Im(ConvGeometry g, float* col, float* gx, int rowStart, int rowCount)
     {
         int ow = g.OW;
-        long p = g.OutSize;
+        long p = (long)rowCount * ow;
         for (int c = 0; c < g.Cg; c++)
         {
             float* xc = gx + (long)c * g.InSize;
@@ -70,21 +78,38 @@ internal static unsafe class ConvIm2Col
                         float* src = col + ((((long)c * g.KD + kd) * g.KH + kh) * g.KW + kw) * p;
                         int iw0 = kw * g.DW - g.PW;
                         ValidRange(iw0, g.SW, g.IW, ow, out int lo, out int hi);
-                        for (int od = 0; od < g.OD; od++)
+                        for (int r = rowStart; r < rowStart + rowCount; r++, src += ow)
                         {
-                            int id = od * g.SD - g.PD + kd * g.DD;
-                            for (int oh = 0; oh < g.OH; oh++, src += ow)
-                            {
-                                int ih = oh * g.SH - g.PH + kh * g.DH;
-                                if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi) continue;
-                                float* dst = xc + ((long)id * g.IH + ih) * g.IW + iw0;
-                                if (g.SW == 1) AddInto(dst + lo, src + lo, hi - lo);
-                                else
-                                    for (int o = lo; o < hi; o++) dst[(long)o * g.SW] += src[o];
-                            }
+                            int od = r / g.OH, oh = r - od * g.OH;
+                            int id = od * g.SD - g.PD + kd * g.DD, ih = oh * g.SH - g.PH + kh * g.DH;
+                            if ((uint)id >= (uint)g.ID || (uint)ih >= (uint)g.IH || lo >= hi) continue;
+                            float* dst = xc + ((long)id * g.IH + ih) * g.IW + iw0;
+                            if (g.SW == 1) AddInto(dst + lo, src + lo, hi - lo);
+                            else
+                                for (int o = lo; o < hi; o++) dst[(long)o * g.SW] += src[o];
                         }
                     }
         }
+    }
+
+    /// <summary>
+    /// <c>dst[o] = src[2·o]</c> for o in [lo, hi); <paramref name="lastIndex"/> is the last readable index of src.
+    /// With AVX-512 each 16 outputs are the even lanes of two loads (one two-table permute).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void GatherStride2(float* src, float* dst, int lo, int hi, int lastIndex)
+    {
+        int o = lo;
+        if (Avx512F.IsSupported)
+        {
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            for (; o + 16 <= hi && 2 * o + 31 <= lastIndex; o += 16)
+            {
+                float* s = src + 2L * o;
+                Avx512F.PermuteVar16x32x2(Vector512.Load(s), even, Vector512.Load(s + 16)).Store(dst + o);
+            }
+        }
+        for (; o < hi; o++) dst[o] = src[2L * o];
     }
 
     /// <summary>Output columns [lo, hi) whose input index o·stride + iw0 lies in [0, inSize).</summary>

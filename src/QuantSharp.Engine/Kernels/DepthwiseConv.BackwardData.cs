@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using QuantSharp.Engine.Threading;
 
 namespace QuantSharp.Engine.Kernels;
@@ -28,7 +29,7 @@ internal static unsafe partial class DepthwiseConv
         int rowStride = margin + Math.Max(jv, g.OW) + width;
         int planeSize = g.OH * rowStride;
         int planes = g.N * g.C;
-        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.InSize * taps)), (start, end) =>
+        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.InSize * taps)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var gyArr = ArrayPool<float>.Shared.Rent(planeSize);
             var tmpArr = ArrayPool<float>.Shared.Rent(jv);
@@ -45,7 +46,7 @@ internal static unsafe partial class DepthwiseConv
                         float* wc = pw + (long)(pl % g.C) * taps;
                         float* src = pgy + (long)pl * g.OutSize;
                         for (int oh = 0; oh < g.OH; oh++)
-                            Buffer.MemoryCopy(src + (long)oh * g.OW, gyb + (long)oh * rowStride + margin, g.OW * 4L, g.OW * 4L);
+                            CopyRow(src + (long)oh * g.OW, gyb + (long)oh * rowStride + margin, g.OW);
                         float* dstPlane = pgx + (long)pl * g.InSize;
                         for (int ih = 0; ih < g.IH; ih++)
                         {
@@ -75,6 +76,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>The taps (gy-buffer offset, weight) feeding padded row <paramref name="rr"/>, phase <paramref name="r"/>; returns their count.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int CollectTaps(ConvGeometry g, int rr, int r, int rowStride, int margin, float* wc, int* off, float* wts)
     {
         int count = 0;

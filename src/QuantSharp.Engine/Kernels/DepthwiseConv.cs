@@ -14,7 +14,8 @@ namespace QuantSharp.Engine.Kernels;
 /// (phase r holds padded columns r, r + s, r + 2s, …). Then the padded column <c>ow·s + kw·d</c> read by output
 /// column ow is element <c>ow + ⌊kw·d / s⌋</c> of phase <c>(kw·d) mod s</c>: every tap is a contiguous vector load for
 /// any stride. Forward: <c>y[oh, ow] = b + Σ_{kh,kw} w[kh,kw] · xpad[oh·sh + kh·dh, ow·sw + kw·dw]</c>.
-/// Backward-data scatters <c>w[kh,kw] · gy[oh, ow]</c> into a padded buffer the same way and crops it.
+/// Backward-data is the matching gather over a zero-margined copy of the gy plane (DepthwiseConv.BackwardData.cs):
+/// every input-gradient element is written once, no read-modify-write.
 /// Backward-weight: <c>gw[kh,kw] = Σ_{n,oh,ow} gy[oh, ow] · xpad[oh·sh + kh·dh, ow·sw + kw·dw]</c>.
 /// Vector width is 16 (Vector512), 8 (Vector256) or 1 (scalar, the same loops without SIMD).
 /// </remarks>
@@ -40,6 +41,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>Offsets in the padded buffer of every tap (kh, kw) relative to the first element of output row 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TapOffsets(ConvGeometry g, in Layout lay, int* off)
     {
         for (int kh = 0; kh < g.KH; kh++)
@@ -51,6 +53,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>Copies the plane <paramref name="x"/> [IH × IW] into the padded buffer (its padding cells must be zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fill(ConvGeometry g, in Layout lay, float* x, float* buf)
     {
         int span = g.SW * lay.PhaseLen;
@@ -63,7 +66,7 @@ internal static unsafe partial class DepthwiseConv
             if (g.SW == 1)
             {
                 int count = Math.Min(g.IW, span - g.PW);
-                if (count > 0) Buffer.MemoryCopy(src, row + g.PW, count * 4L, count * 4L);
+                if (count > 0) CopyRow(src, row + g.PW, count);
                 continue;
             }
             for (int iw = 0; iw < g.IW; iw++)
@@ -83,7 +86,7 @@ internal static unsafe partial class DepthwiseConv
     {
         var lay = new Layout(g, width);
         int planes = g.N * g.C, taps = lay.Taps;
-        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.OutSize * taps)), (start, end) =>
+        Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.OutSize * taps)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var bufArr = ArrayPool<float>.Shared.Rent(lay.Size);
             try
@@ -106,75 +109,151 @@ internal static unsafe partial class DepthwiseConv
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PlaneForward(ConvGeometry g, in Layout lay, float* buf, int* off, float* wc, float bias, float* y, float* tail, int width)
     {
-        for (int oh = 0; oh < g.OH; oh++)
-            RowGather(buf + (long)oh * g.SH * lay.RowStride, off, wc, lay.Taps, bias, y + (long)oh * g.OW, g.OW, tail, width);
+        RowsGather(buf, (long)g.SH * lay.RowStride, off, wc, lay.Taps, bias, y, g.OW, g.OW, g.OH, tail, width);
     }
 
+    /// <summary>Copies <paramref name="n"/> floats (short rows: inline vector moves instead of a memmove call per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyRow(float* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= n - 16; i += 16) Vector512.Load(src + i).Store(dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8) Vector256.Load(src + i).Store(dst + i);
+        for (; i < n; i++) dst[i] = src[i];
+    }
+
+    /// <summary>One row of <see cref="RowsGather"/>.</summary>
+    internal static void RowGather(float* src, int* off, float* wts, int taps, float init, float* dst, int n, float* tail, int width) =>
+        RowsGather(src, 0, off, wts, taps, init, dst, 0, n, 1, tail, width);
+
     /// <summary>
-    /// <c>dst[j] = init + Σ_t wts[t] · src[off[t] + j]</c> for j in [0, n): the one hot loop of the direct kernels.
-    /// Reads may run up to the next multiple of <paramref name="width"/> past n (callers pad their buffers); writes stop at n.
+    /// For each of <paramref name="rows"/> rows r: <c>dst[r·dstStep + j] = init + Σ_t wts[t] · src[r·srcStep + off[t] + j]</c>
+    /// for j in [0, n) — the one hot loop of the direct kernels. Reads may run up to the next multiple of
+    /// <paramref name="width"/> past n (callers pad their buffers); writes stop at n.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void RowGather(float* src, int* off, float* wts, int taps, float init, float* dst, int n, float* tail, int width)
+    internal static void RowsGather(float* src, long srcStep, int* off, float* wts, int taps, float init, float* dst, long dstStep, int n, int rows, float* tail, int width)
     {
-        int j = 0;
+        int row = 0;
         if (width == 16)
         {
-            var vb = Vector512.Create(init);
-            for (; j + 64 <= n + 15; j += 64)
-            {
-                Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-                float* s = src + j;
-                for (int t = 0; t < taps; t++)
-                {
-                    var wv = Vector512.Create(wts[t]);
-                    float* q = s + off[t];
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
-                }
-                Store16(a0, dst, j, n, tail);
-                Store16(a1, dst, j + 16, n, tail);
-                Store16(a2, dst, j + 32, n, tail);
-                Store16(a3, dst, j + 48, n, tail);
-            }
-            for (; j < n; j += 16)
-            {
-                var a0 = vb;
-                float* s = src + j;
-                for (int t = 0; t < taps; t++)
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), Vector512.Create(wts[t]), a0);
-                Store16(a0, dst, j, n, tail);
-            }
+            // Two rows at a time: eight independent accumulator chains hide the FMA latency of the tap loop.
+            for (; row + 2 <= rows; row += 2, src += 2 * srcStep, dst += 2 * dstStep)
+                TwoRows16(src, srcStep, off, wts, taps, init, dst, dstStep, n, tail);
         }
-        else if (width == 8)
+        for (; row < rows; row++, src += srcStep, dst += dstStep)
         {
-            var vb = Vector256.Create(init);
-            for (; j < n; j += 8)
+            int j = 0;
+            if (width == 16)
             {
-                var a0 = vb;
-                float* s = src + j;
-                for (int t = 0; t < taps; t++)
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wts[t]), a0);
-                if (j + 8 <= n) a0.Store(dst + j);
-                else
+                var vb = Vector512.Create(init);
+                for (; j + 64 <= n + 15; j += 64)
                 {
-                    a0.Store(tail);
-                    for (int i = 0; i < n - j; i++) dst[j + i] = tail[i];
+                    Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+                    float* s = src + j;
+                    for (int t = 0; t < taps; t++)
+                    {
+                        var wv = Vector512.Create(wts[t]);
+                        float* q = s + off[t];
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
+                    }
+                    Store16(a0, dst, j, n, tail);
+                    Store16(a1, dst, j + 16, n, tail);
+                    Store16(a2, dst, j + 32, n, tail);
+                    Store16(a3, dst, j + 48, n, tail);
+                }
+                for (; j < n; j += 16)
+                {
+                    var a0 = vb;
+                    float* s = src + j;
+                    for (int t = 0; t < taps; t++)
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), Vector512.Create(wts[t]), a0);
+                    Store16(a0, dst, j, n, tail);
                 }
             }
-        }
-        else
-        {
-            for (; j < n; j++)
+            else if (width == 8)
             {
-                float a = init;
-                for (int t = 0; t < taps; t++) a = MathF.FusedMultiplyAdd(src[j + off[t]], wts[t], a);
-                dst[j] = a;
+                var vb = Vector256.Create(init);
+                for (; j < n; j += 8)
+                {
+                    var a0 = vb;
+                    float* s = src + j;
+                    for (int t = 0; t < taps; t++)
+                        a0 = Vector256.FusedMultiplyAdd(Vector256.Load(s + off[t]), Vector256.Create(wts[t]), a0);
+                    if (j + 8 <= n) a0.Store(dst + j);
+                    else
+                    {
+                        a0.Store(tail);
+                        for (int i = 0; i < n - j; i++) dst[j + i] = tail[i];
+                    }
+                }
             }
+            else
+            {
+                for (; j < n; j++)
+                {
+                    float a = init;
+                    for (int t = 0; t < taps; t++) a = MathF.FusedMultiplyAdd(src[j + off[t]], wts[t], a);
+                    dst[j] = a;
+                }
+            }
+        }
+    }
+
+    /// <summary>Rows <paramref name="src"/> and src + srcStep of <see cref="RowsGather"/> with 16-lane vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TwoRows16(float* src, long srcStep, int* off, float* wts, int taps, float init, float* dst, long dstStep, int n, float* tail)
+    {
+        var vb = Vector512.Create(init);
+        float* dst1 = dst + dstStep;
+        int j = 0;
+        for (; j + 64 <= n + 15; j += 64)
+        {
+            Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb, b0 = vb, b1 = vb, b2 = vb, b3 = vb;
+            float* s = src + j;
+            for (int t = 0; t < taps; t++)
+            {
+                var wv = Vector512.Create(wts[t]);
+                float* q = s + off[t];
+                float* r = q + srcStep;
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q), wv, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 16), wv, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 32), wv, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q + 48), wv, a3);
+                b0 = Vector512.FusedMultiplyAdd(Vector512.Load(r), wv, b0);
+                b1 = Vector512.FusedMultiplyAdd(Vector512.Load(r + 16), wv, b1);
+                b2 = Vector512.FusedMultiplyAdd(Vector512.Load(r + 32), wv, b2);
+                b3 = Vector512.FusedMultiplyAdd(Vector512.Load(r + 48), wv, b3);
+            }
+            Store16(a0, dst, j, n, tail);
+            Store16(a1, dst, j + 16, n, tail);
+            Store16(a2, dst, j + 32, n, tail);
+            Store16(a3, dst, j + 48, n, tail);
+            Store16(b0, dst1, j, n, tail);
+            Store16(b1, dst1, j + 16, n, tail);
+            Store16(b2, dst1, j + 32, n, tail);
+            Store16(b3, dst1, j + 48, n, tail);
+        }
+        for (; j < n; j += 16)
+        {
+            Vector512<float> a0 = vb, b0 = vb;
+            float* s = src + j;
+            for (int t = 0; t < taps; t++)
+            {
+                var wv = Vector512.Create(wts[t]);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t]), wv, a0);
+                b0 = Vector512.FusedMultiplyAdd(Vector512.Load(s + off[t] + srcStep), wv, b0);
+            }
+            Store16(a0, dst, j, n, tail);
+            Store16(b0, dst1, j, n, tail);
         }
     }
 
@@ -196,7 +275,7 @@ internal static unsafe partial class DepthwiseConv
     {
         var lay = new Layout(g, width);
         int taps = lay.Taps, gyPlane = g.OH * lay.OWv;
-        Work.For(g.C, Math.Max(1, 16384 / Math.Max(1, g.N * g.OutSize * taps)), (start, end) =>
+        Work.For(g.C, Math.Max(1, 16384 / Math.Max(1, g.N * g.OutSize * taps)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             var bufArr = ArrayPool<float>.Shared.Rent(lay.Size);
             var gyArr = ArrayPool<float>.Shared.Rent(gyPlane);
@@ -218,7 +297,7 @@ internal static unsafe partial class DepthwiseConv
                             Fill(g, lay, px + pl * g.InSize, buf);
                             // gy rows go into a zero-padded plane so full vectors multiply stray lanes by 0.
                             for (int oh = 0; oh < g.OH; oh++)
-                                new ReadOnlySpan<float>(pgy + pl * g.OutSize + (long)oh * g.OW, g.OW).CopyTo(new Span<float>(gyb + (long)oh * lay.OWv, g.OW));
+                                CopyRow(pgy + pl * g.OutSize + (long)oh * g.OW, gyb + (long)oh * lay.OWv, g.OW);
                             for (int t = 0; t < taps; t++) accArr[t] += PlaneDot(g, lay, buf + off[t], gyb, width);
                         }
                         for (int t = 0; t < taps; t++) pgw[(long)c * taps + t] = (float)accArr[t];
@@ -268,6 +347,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>Sum of a span (vectorized; used for bias gradients).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float Sum(ReadOnlySpan<float> v)
     {
         fixed (float* p = v)
@@ -292,6 +372,7 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary><c>dst[i] += a</c> for i in [0, n), vectorized.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AddScalar(float* dst, float a, int n)
     {
         int i = 0;

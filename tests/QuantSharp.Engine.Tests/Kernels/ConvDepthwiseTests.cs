@@ -50,6 +50,9 @@ public class ConvDepthwiseTests
     [InlineData(5, 2, 2, 1)]
     [InlineData(3, 3, 1, 2)]
     [InlineData(7, 1, 3, 1)]
+    [InlineData(1, 3, 2, 1)]
+    [InlineData(2, 3, 0, 1)]
+    [InlineData(3, 1, 4, 1)]
     public void Depthwise_KernelStrideDilationPad_AllWidthsMatchReference(int k, int stride, int pad, int dilation)
     {
         foreach (int iw in new[] { 9, 17, 33, 70 })
@@ -61,6 +64,14 @@ public class ConvDepthwiseTests
     {
         CheckAllWidths([1, 4, 10, 23], 3, new ConvParams([2, 1], [0, 2], [2, 0], [1, 2], 4), "asym");
         CheckAllWidths([2, 3, 7, 29], 3, new ConvParams([1, 2], [1, 0], [0, 1], [2, 1], 3), "mixed");
+    }
+
+    [Fact]
+    public void Depthwise_KernelSpanningWholePaddedInput_AllWidthsMatchReference()
+    {
+        // One output pixel per plane: the dilated kernel covers the padded input exactly.
+        CheckAllWidths([2, 3, 5, 5], 3, ConvParams.Uniform(2, pad: 1, dilation: 3, groups: 3), "k3 d3 on 5+2");
+        CheckAllWidths([1, 2, 3, 3], 5, ConvParams.Uniform(2, pad: 1, groups: 2), "k5 on 3+2");
     }
 
     [Fact]
@@ -130,5 +141,23 @@ public class ConvDepthwiseTests
             fixed (float* pa = a, pb = b) ConvIm2Col.AddInto(pa, pb, n);
             Assert.Equal(expected, a);
         }
+    }
+
+    [Fact]
+    public unsafe void GatherStride2_Lengths0To256_BitExactWithScalar()
+    {
+        var src = Enumerable.Range(0, 600).Select(i => i * 0.5f - 7f).ToArray();
+        var dst = new float[300];
+        fixed (float* s = src, d = dst)
+            for (int lo = 0; lo < 3; lo++)
+                for (int hi = lo; hi <= lo + 256; hi++)
+                {
+                    Array.Fill(dst, float.NaN);
+                    // The last readable index stops exactly at the last element read, so the vector path must not overrun it.
+                    ConvIm2Col.GatherStride2(s, d, lo, hi, 2 * (hi - 1));
+                    for (int o = lo; o < hi; o++) Assert.Equal(src[2 * o], dst[o]);
+                    Assert.True(lo == 0 || float.IsNaN(dst[lo - 1]));
+                    Assert.True(float.IsNaN(dst[hi]));
+                }
     }
 }

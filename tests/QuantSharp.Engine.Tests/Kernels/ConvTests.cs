@@ -124,6 +124,35 @@ public class ConvTests
         Assert.Contains("Conv: argument 'destination' expected shape [2,4,5,4], got [2,4,5,5]", ex.Message);
     }
 
+    [Theory]
+    [InlineData("2d_odd_pad1")]
+    [InlineData("2d_stride2_asym")]
+    [InlineData("2d_groups2_stride12")]
+    [InlineData("3d_groups_dil")]
+    [InlineData("1d_groups2_stride2_dil2_asym")]
+    public void Conv_ImageLoweredInBandsOfRows_MatchesReference(string name)
+    {
+        // A tiny im2col cap forces one band per output row (the path large images take); results must not change.
+        var c = ConvCases[name];
+        var x = Rand(71, c.X);
+        var w = Rand(72, c.W);
+        var b = Rand(73, c.W[0]);
+        int saved = Conv.ColBufferCapFloats;
+        Conv.ColBufferCapFloats = 1;
+        try
+        {
+            var y = Conv.Forward(x, w, b, c.P);
+            AssertClose(ConvReference.Forward(x, w, b, c.P), y, name + " banded forward");
+            var gy = Rand(74, y.Shape);
+            AssertClose(ConvReference.BackwardData(gy, w, c.X, c.P), Conv.BackwardData(gy, w, c.X, c.P), name + " banded backward-data");
+            AssertClose(ConvReference.BackwardWeight(x, gy, c.W, c.P), Conv.BackwardWeight(x, gy, c.W, c.P), name + " banded backward-weight");
+        }
+        finally
+        {
+            Conv.ColBufferCapFloats = saved;
+        }
+    }
+
     [Fact]
     public void Conv_LargerBatch_ParallelPathMatchesReference()
     {
@@ -157,6 +186,7 @@ internal static class ConvTestCases
         ["1d_depthwise_k5_stride2"] = new([2, 4, 40], [4, 1, 5], ConvParams.Uniform(1, stride: 2, pad: 2, groups: 4)),
         ["2d_odd_pad1"] = new([2, 3, 7, 9], [5, 3, 3, 3], ConvParams.Uniform(2, pad: 1)),
         ["2d_stride2_asym"] = new([1, 3, 9, 8], [4, 3, 3, 2], P([2, 2], [1, 0], [2, 1], [1, 1])),
+        ["2d_stride2_wide_rows"] = new([1, 2, 5, 70], [3, 2, 3, 3], ConvParams.Uniform(2, stride: 2, pad: 1)),
         ["2d_dil2"] = new([2, 2, 10, 9], [3, 2, 3, 3], P([1, 1], [2, 1], [2, 1], [2, 2])),
         ["2d_groups2_stride12"] = new([2, 4, 6, 7], [6, 2, 3, 3], P([1, 2], [1, 1], [1, 1], [1, 1], 2)),
         ["2d_pointwise"] = new([2, 5, 6, 7], [3, 5, 1, 1], ConvParams.Uniform(2)),
@@ -179,6 +209,7 @@ internal static class ConvTestCases
         ["2d_dil2_outpad_below_dilation"] = new([1, 2, 4, 4], [2, 3, 3, 3], P([1, 1], [0, 0], [0, 0], [2, 2]), [1, 1]),
         ["2d_depthwise_stride2_outpad1"] = new([2, 4, 5, 6], [4, 1, 3, 3], ConvParams.Uniform(2, stride: 2, pad: 1, groups: 4), [1, 1]),
         ["2d_pointwise"] = new([2, 3, 4, 5], [3, 2, 1, 1], ConvParams.Uniform(2)),
+        ["2d_depthwise_dil2_stride3_outpad2"] = new([1, 3, 4, 5], [3, 1, 3, 2], P([3, 3], [1, 0], [0, 2], [2, 2], 3), [2, 1]),
         ["3d_stride212"] = new([1, 2, 3, 3, 4], [2, 2, 2, 3, 3], P([2, 1, 2], [0, 1, 0], [0, 0, 1], [1, 1, 1]), [1, 0, 0]),
     };
 
