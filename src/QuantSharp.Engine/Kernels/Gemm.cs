@@ -34,7 +34,7 @@ public static unsafe class Gemm
     /// <summary>Columns of op(B) packed per block (at most; sized for L3).</summary>
     public const int NC = 4096;
 
-    /// <summary>Below this m·n·k the product runs an unpacked loop (packing would cost more than it saves).</summary>
+    /// <summary>Below this m·n·k (or for m ≤ 2) the product runs an unpacked loop (packing would cost more than it saves).</summary>
     internal const long SmallThreshold = 32 * 1024;
 
     /// <summary>Below this m·n·k the packed driver stays on one thread (task start-up would dominate).</summary>
@@ -60,8 +60,10 @@ public static unsafe class Gemm
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        if ((long)m * n * k < SmallThreshold)
+        if ((long)m * n * k < SmallThreshold || m <= 2)
         {
+            // Tiny products, and one- or two-row products (matrix·vector-like, e.g. a Linear layer on one sample),
+            // which are memory-bound: streaming op(B) once beats copying it into panels first.
             GemmSmall.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
