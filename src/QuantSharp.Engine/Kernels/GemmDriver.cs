@@ -6,8 +6,9 @@ namespace QuantSharp.Engine.Kernels;
 /// One column block (columns [jc, jc+nc) of C, a range of k — all of it unless k is very long) of the
 /// packed GEMM. op(B) for the whole block is packed into one shared buffer, lazily and once per NR-wide panel and KC-deep slice: whichever
 /// thread first needs a panel packs it (the others wait for that panel only), so a call needs a single
-/// parallel region and no barrier. Threads take chunks of C (rows × panels) and carry each chunk
-/// through every k slice, so no two threads ever write the same element of C.
+/// parallel region and no barrier. Threads take (k slice, chunk of C) tasks slice by slice (see
+/// <see cref="Gemm.ChunkGrid"/>), so the packed slice in use stays cache-resident, and a task waits only
+/// for the same chunk's previous slice.
 /// </summary>
 internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IGemmBPacker
 {
@@ -41,12 +42,16 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
     /// <summary>Number of NR-wide panels in the block.</summary>
     public int Panels => _panels;
 
+    /// <summary>Number of KC-deep slices of k in the block.</summary>
+    public int Slices => (_k + Gemm.KC - 1) / Gemm.KC;
+
     /// <summary>
-    /// C rows [r0, r1) (r0 a multiple of the tile height) × panels [q0, q1), through all of k.
+    /// Adds k slice <paramref name="slice"/>'s contribution to C rows [r0, r1) (r0 a multiple of the tile
+    /// height) × panels [q0, q1); slice 0 applies beta (and the row bias), later slices accumulate.
     /// <paramref name="salt"/> rotates the panel order so concurrent chunks start packing different panels.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run(int r0, int r1, int q0, int q1, int salt)
+    public void Run(int slice, int r0, int r1, int q0, int q1, int salt)
     {
         using var aBuf = GemmBuffer.Rent(forA: true, (long)Gemm.MC * Math.Min(Gemm.KC, _k));
         float* pa = aBuf.Pointer;
@@ -55,34 +60,32 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
         int rot = span > 1 ? (int)((uint)salt * 7u % (uint)span) : 0;
         long ncPad = (long)_panels * Gemm.NR;
         int h = _height;
-        for (int pc = 0, slice = 0; pc < _k; pc += Gemm.KC, slice++)
+        int pc = slice * Gemm.KC;
+        int kc = Math.Min(Gemm.KC, _k - pc);
+        float beta = pc == 0 ? _beta : 1f;
+        float* pbSlice = _pb + pc * ncPad;
+        for (int ic = r0; ic < r1; ic += Gemm.MC)
         {
-            int kc = Math.Min(Gemm.KC, _k - pc);
-            float beta = pc == 0 ? _beta : 1f;
-            float* pbSlice = _pb + pc * ncPad;
-            for (int ic = r0; ic < r1; ic += Gemm.MC)
+            int mc = Math.Min(Gemm.MC, r1 - ic);
+            GemmPackA.Pack(_a, _lda, _transA, ic, mc, pc, kc, pa, h);
+            for (int qi = 0; qi < span; qi++)
             {
-                int mc = Math.Min(Gemm.MC, r1 - ic);
-                GemmPackA.Pack(_a, _lda, _transA, ic, mc, pc, kc, pa, h);
-                for (int qi = 0; qi < span; qi++)
+                int q = q0 + (qi + rot) % span;
+                int col = q * Gemm.NR;
+                float* pbq = pbSlice + (long)col * kc;
+                EnsurePacked(slice * _panels + q, pc, kc, col, pbq);
+                int nr = Math.Min(Gemm.NR, _nc - col);
+                float* cq = _c + (long)ic * _ldc + _jc + col;
+                float tileBeta = beta;
+                if (pc == 0 && _rowBias != null)
                 {
-                    int q = q0 + (qi + rot) % span;
-                    int col = q * Gemm.NR;
-                    float* pbq = pbSlice + (long)col * kc;
-                    EnsurePacked(slice * _panels + q, pc, kc, col, pbq);
-                    int nr = Math.Min(Gemm.NR, _nc - col);
-                    float* cq = _c + (long)ic * _ldc + _jc + col;
-                    float tileBeta = beta;
-                    if (pc == 0 && _rowBias != null)
-                    {
-                        // Epilogue folded into the first k slice: C ← beta·C + bias[row] while the tile is hot, then accumulate.
-                        AddRowBias(cq, _ldc, mc, nr, _rowBias + ic, beta);
-                        tileBeta = 1f;
-                    }
-                    for (int ip = 0; ip < mc; ip += h)
-                        GemmMicroKernels.Tile(_kind, h, kc, pa + (long)ip * kc, pbq, cq + (long)ip * _ldc, _ldc,
-                            Math.Min(h, mc - ip), nr, _alpha, tileBeta, tile);
+                    // Epilogue folded into the first k slice: C ← beta·C + bias[row] while the tile is hot, then accumulate.
+                    AddRowBias(cq, _ldc, mc, nr, _rowBias + ic, beta);
+                    tileBeta = 1f;
                 }
+                for (int ip = 0; ip < mc; ip += h)
+                    GemmMicroKernels.Tile(_kind, h, kc, pa + (long)ip * kc, pbq, cq + (long)ip * _ldc, _ldc,
+                        Math.Min(h, mc - ip), nr, _alpha, tileBeta, tile);
             }
         }
     }
