@@ -204,8 +204,8 @@ public static unsafe class Gemm
 
     /// <summary>
     /// The work of one column block as tasks (k slice, chunk of C), handed out slice by slice. Chunks are
-    /// about 4 per thread: row chunks (tile-height aligned, at most <see cref="MC"/> rows) and, when there are
-    /// few of those, column chunks of B panels. A task must wait for the same chunk's previous slice (C
+    /// at least 4 per thread: row chunks of <see cref="MC"/> rows (or all of m when smaller), each cut into
+    /// column chunks of B panels as needed. A task must wait for the same chunk's previous slice (C
     /// accumulates in k order); that task has a smaller index, so it is already taken and the wait ends.
     /// </summary>
     internal sealed class ChunkGrid
@@ -218,10 +218,11 @@ public static unsafe class Gemm
         {
             _m = m;
             _panels = panels;
+            // Tall chunks first (each packed B panel is then reused by up to MC rows from L2), then columns.
             int target = 4 * threads;
-            _rowsPer = Math.Clamp(RoundUp((m + target - 1) / target, height), height, MC);
+            _rowsPer = Math.Min(MC, RoundUp(m, height));
             _rowChunks = (m + _rowsPer - 1) / _rowsPer;
-            _colChunks = _rowChunks >= 2 * threads ? 1 : Math.Min(panels, (target + _rowChunks - 1) / _rowChunks);
+            _colChunks = Math.Clamp((target + _rowChunks - 1) / _rowChunks, 1, panels);
             _perSlice = _rowChunks * _colChunks;
             _count = _perSlice * slices;
             _done = new int[_count];

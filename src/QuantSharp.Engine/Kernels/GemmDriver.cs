@@ -16,14 +16,14 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
 
     private readonly TPacker _packer;
     private readonly float* _a, _c, _pb, _rowBias;
-    private readonly int _lda, _ldc, _k, _kBase, _jc, _nc, _panels, _height;
+    private readonly int _lda, _ldc, _k, _kBase, _jc, _nc, _panels, _height, _kcStep, _slices;
     private readonly bool _transA;
     private readonly float _alpha, _beta;
     private readonly GemmKernelKind _kind;
     private readonly int[] _state; // per (k slice, panel)
 
     /// <param name="a">op(A) shifted to column kBase (the first of this block's k range).</param>
-    /// <param name="pb">Buffer of k·⌈nc/NR⌉·NR floats; slice s starts at s·KC·⌈nc/NR⌉·NR.</param>
+    /// <param name="pb">Buffer of k·⌈nc/NR⌉·NR floats; slice s starts at s·kcStep·⌈nc/NR⌉·NR.</param>
     /// <param name="k">Depth of this block: rows [kBase, kBase+k) of op(B).</param>
     public GemmColumnBlock(in TPacker packer, float* a, int lda, bool transA, float* c, int ldc, float* pb,
         int kBase, int k, int jc, int nc, int height, float alpha, float beta, GemmKernelKind kind, float* rowBias)
@@ -36,14 +36,17 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
         _k = k; _jc = jc; _nc = nc; _height = height;
         _alpha = alpha; _beta = beta; _kind = kind;
         _panels = (nc + Gemm.NR - 1) / Gemm.NR;
-        _state = new int[(k + Gemm.KC - 1) / Gemm.KC * _panels];
+        // k is cut into equal slices of at most KC (576 → 288 + 288, not 512 + 64: fewer, cheaper C updates).
+        _slices = Math.Max(1, (k + Gemm.KC - 1) / Gemm.KC);
+        _kcStep = (k + _slices - 1) / _slices;
+        _state = new int[_slices * _panels];
     }
 
     /// <summary>Number of NR-wide panels in the block.</summary>
     public int Panels => _panels;
 
     /// <summary>Number of KC-deep slices of k in the block.</summary>
-    public int Slices => (_k + Gemm.KC - 1) / Gemm.KC;
+    public int Slices => _slices;
 
     /// <summary>
     /// Adds k slice <paramref name="slice"/>'s contribution to C rows [r0, r1) (r0 a multiple of the tile
@@ -53,15 +56,15 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(int slice, int r0, int r1, int q0, int q1, int salt)
     {
-        using var aBuf = GemmBuffer.Rent(forA: true, (long)Gemm.MC * Math.Min(Gemm.KC, _k));
+        using var aBuf = GemmBuffer.Rent(forA: true, (long)Gemm.MC * _kcStep);
         float* pa = aBuf.Pointer;
         float* tile = stackalloc float[Gemm.MR * Gemm.NR];
         int span = q1 - q0;
         int rot = span > 1 ? (int)((uint)salt * 7u % (uint)span) : 0;
         long ncPad = (long)_panels * Gemm.NR;
         int h = _height;
-        int pc = slice * Gemm.KC;
-        int kc = Math.Min(Gemm.KC, _k - pc);
+        int pc = slice * _kcStep;
+        int kc = Math.Min(_kcStep, _k - pc);
         float beta = pc == 0 ? _beta : 1f;
         float* pbSlice = _pb + pc * ncPad;
         for (int ic = r0; ic < r1; ic += Gemm.MC)
