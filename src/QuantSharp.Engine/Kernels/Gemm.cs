@@ -34,7 +34,7 @@ public static unsafe class Gemm
     /// <summary>Columns of op(B) packed per block (at most; sized for L3).</summary>
     public const int NC = 4096;
 
-    /// <summary>Below this m·n·k the product runs an unpacked loop (packing would cost more than it saves).</summary>
+    /// <summary>Below this m·n·k (or for m ≤ 2) the product runs an unpacked loop (packing would cost more than it saves).</summary>
     internal const long SmallThreshold = 32 * 1024;
 
     /// <summary>Below this m·n·k the packed driver stays on one thread (task start-up would dominate).</summary>
@@ -60,8 +60,10 @@ public static unsafe class Gemm
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        if ((long)m * n * k < SmallThreshold)
+        if ((long)m * n * k < SmallThreshold || m <= 2)
         {
+            // Tiny products, and one- or two-row products (matrix·vector-like, e.g. a Linear layer on one sample),
+            // which are memory-bound: streaming op(B) once beats copying it into panels first.
             GemmSmall.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
@@ -172,16 +174,26 @@ public static unsafe class Gemm
                     alpha, k0 == 0 ? beta : 1f, kind, k0 == 0 ? rowBias : null);
                 if (threads == 1)
                 {
-                    block.Run(0, m, 0, block.Panels, 0);
+                    for (int slice = 0; slice < block.Slices; slice++) block.Run(slice, 0, m, 0, block.Panels, 0);
                     continue;
                 }
-                var grid = new ChunkGrid(m, block.Panels, threads, height);
+                var grid = new ChunkGrid(m, block.Panels, threads, height, block.Slices);
                 Work.For(threads, 1, (t0, t1) =>
                 {
-                    // Chunks are taken dynamically so a core slowed by other work does not hold the other back.
+                    // Tasks are taken dynamically so a core slowed by other work does not hold the other back.
                     for (int t = t0; t < t1; t++)
-                        while (grid.TryTake(out int r0, out int r1, out int q0, out int q1, out int index))
-                            block.Run(r0, r1, q0, q1, index);
+                        while (grid.TryTake(out int task, out int slice, out int r0, out int r1, out int q0, out int q1))
+                        {
+                            try
+                            {
+                                grid.WaitForPreviousSlice(task);
+                                block.Run(slice, r0, r1, q0, q1, task);
+                            }
+                            finally
+                            {
+                                grid.MarkDone(task); // also on failure, so no other task waits forever
+                            }
+                        }
                 });
             }
         }
@@ -191,39 +203,56 @@ public static unsafe class Gemm
     internal const long PackedBBudget = 1L << 22;
 
     /// <summary>
-    /// The tiles of one column block cut into about 4 chunks per thread: row chunks (tile-height aligned, at
-    /// most <see cref="MC"/> rows) and, when there are few of those, column chunks of B panels; handed out in order.
+    /// The work of one column block as tasks (k slice, chunk of C), handed out slice by slice. Chunks are
+    /// at least 4 per thread: row chunks of <see cref="MC"/> rows (or all of m when smaller), each cut into
+    /// column chunks of B panels as needed. A task must wait for the same chunk's previous slice (C
+    /// accumulates in k order); that task has a smaller index, so it is already taken and the wait ends.
     /// </summary>
     internal sealed class ChunkGrid
     {
-        private readonly int _m, _panels, _rowsPer, _rowChunks, _colChunks;
+        private readonly int _m, _panels, _rowsPer, _rowChunks, _colChunks, _perSlice, _count;
+        private readonly int[] _done;
         private int _next = -1;
 
-        public ChunkGrid(int m, int panels, int threads, int height)
+        public ChunkGrid(int m, int panels, int threads, int height, int slices)
         {
             _m = m;
             _panels = panels;
+            // Tall chunks first (each packed B panel is then reused by up to MC rows from L2), then columns.
             int target = 4 * threads;
-            _rowsPer = Math.Clamp(RoundUp((m + target - 1) / target, height), height, MC);
+            _rowsPer = Math.Min(MC, RoundUp(m, height));
             _rowChunks = (m + _rowsPer - 1) / _rowsPer;
-            _colChunks = _rowChunks >= 2 * threads ? 1 : Math.Min(panels, (target + _rowChunks - 1) / _rowChunks);
+            _colChunks = Math.Clamp((target + _rowChunks - 1) / _rowChunks, 1, panels);
+            _perSlice = _rowChunks * _colChunks;
+            _count = _perSlice * slices;
+            _done = new int[_count];
         }
 
-        public int Count => _rowChunks * _colChunks;
-
-        public bool TryTake(out int r0, out int r1, out int q0, out int q1, out int index)
+        public bool TryTake(out int task, out int slice, out int r0, out int r1, out int q0, out int q1)
         {
-            int t = Interlocked.Increment(ref _next);
-            index = t;
-            r0 = r1 = q0 = q1 = 0;
-            if (t >= Count) return false;
-            int r = t / _colChunks, q = t % _colChunks;
+            task = Interlocked.Increment(ref _next);
+            slice = r0 = r1 = q0 = q1 = 0;
+            if (task >= _count) return false;
+            slice = task / _perSlice;
+            int chunk = task % _perSlice;
+            int r = chunk / _colChunks, q = chunk % _colChunks;
             r0 = r * _rowsPer;
             r1 = Math.Min(_m, r0 + _rowsPer);
             q0 = (int)((long)_panels * q / _colChunks);
             q1 = (int)((long)_panels * (q + 1) / _colChunks);
             return true;
         }
+
+        public void WaitForPreviousSlice(int task)
+        {
+            if (task < _perSlice) return;
+            ref int prev = ref _done[task - _perSlice];
+            if (Volatile.Read(ref prev) != 0) return;
+            var spin = new SpinWait();
+            while (Volatile.Read(ref prev) == 0) spin.SpinOnce(sleep1Threshold: -1);
+        }
+
+        public void MarkDone(int task) => Volatile.Write(ref _done[task], 1);
     }
 
     /// <summary>Above this m·n the driver never splits k across threads (the partial products would not stay cache-resident).</summary>

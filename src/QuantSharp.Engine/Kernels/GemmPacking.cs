@@ -18,9 +18,8 @@ namespace QuantSharp.Engine.Kernels;
 /// <para>Calls may come concurrently from several threads for disjoint column ranges of one block
 /// (n0 then differs from the block start by a multiple of NR), so <c>Pack</c> must only read shared state.
 /// dest is always 64-byte aligned. The driver currently asks for one panel per call (nc ≤ NR), but a packer
-/// must handle any nc ≤ <see cref="Gemm.NC"/>. The row blocks of one product tile [0, k) with
-/// kc ≤ <see cref="Gemm.KC"/>; k0 is a multiple of KC except when a small-output, long-k product is split
-/// along k across threads (each thread then walks its own contiguous slice of k).</para>
+/// must handle any nc ≤ <see cref="Gemm.NC"/>. The row blocks (k0, kc) of one product tile [0, k) with
+/// kc ≤ <see cref="Gemm.KC"/> (k is cut into near-equal slices, so k0 need not be a multiple of KC).</para>
 /// </remarks>
 public unsafe interface IGemmBPacker
 {

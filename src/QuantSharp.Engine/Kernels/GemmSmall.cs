@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 namespace QuantSharp.Engine.Kernels;
 
 /// <summary>
-/// Unpacked sgemm for small products (m·n·k below <see cref="Gemm.SmallThreshold"/>), where packing
+/// Unpacked sgemm for small products (m·n·k below <see cref="Gemm.SmallThreshold"/>, or m ≤ 2), where packing
 /// would cost more than it saves: row-by-row vector axpy when op(B) rows are contiguous, dot products
 /// when op(B) is transposed.
 /// </summary>

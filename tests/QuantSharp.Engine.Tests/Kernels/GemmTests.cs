@@ -45,6 +45,8 @@ public unsafe class GemmTests
     [InlineData(150, 200, 520)] // large enough for the parallel split (rows), k straddles KC
     [InlineData(30, 700, 130)]  // few row panels: the parallel split goes over columns
     [InlineData(20, 30, 2100)]  // small C, long k: split along k across threads
+    [InlineData(1, 500, 300)]   // one row: unpacked vector path
+    [InlineData(2, 40, 600)]
     public void Sgemm_SizesStraddlingBlockBoundaries_MatchReference(int m, int n, int k)
     {
         var rng = new Random(m * 31 + n * 7 + k);
