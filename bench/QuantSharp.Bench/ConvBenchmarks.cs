@@ -38,9 +38,7 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
     {
         var (x, w, p) = Case(c, m, groups);
         double flops = 2.0 * N * m * (c / groups) * K * K * H * W;
-        // The GEMM path still runs on the scalar reference GEMM until the packed kernel is merged: fewer runs there.
-        int? runs = UsesGemm(groups) ? (ctx.Quick ? 1 : 3) : null;
-        double sec = ctx.MedianSeconds(() => Conv.Forward(x, w, null, p), warmup: UsesGemm(groups) ? 1 : 2, runs: runs);
+        double sec = ctx.MedianSeconds(() => Conv.Forward(x, w, null, p));
         double ours = flops / sec / 1e9;
         ctx.Report(name, ours, "GFLOPS");
         if (!UsesGemm(groups))
@@ -54,7 +52,6 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
                 (s, e) => Array.Copy(x.Data, s * 4096L, dest.Data, s * 4096L, (e - s) * 4096L)));
             ctx.Note($"copy of the same bytes: {copy * 1e3:F2} ms; depthwise into destination: {into * 1e3:F2} ms ({into / copy:F2}x the copy)");
         }
-        if (UsesGemm(groups)) ctx.Note("GEMM-based: Gemm.Sgemm is still the scalar reference on this branch (runs=" + (runs ?? ctx.Runs) + ")");
         CompareWithTorch(ctx, name, ratioName, ours, higherIsBetter: true);
     }
 
@@ -62,12 +59,11 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
     {
         var (x, w, p) = Case(c, m, groups);
         var gy = Tensor.RandomNormal(new Random(2), 0, 1, p.OutputShape(x.Dims, w.Dims));
-        int? runs = UsesGemm(groups) ? (ctx.Quick ? 1 : 3) : null;
         double sec = ctx.MedianSeconds(() =>
         {
             Conv.BackwardData(gy, w, x.Dims, p);
             Conv.BackwardWeight(x, gy, w.Dims, p);
-        }, warmup: UsesGemm(groups) ? 1 : 2, runs: runs);
+        });
         double ms = sec * 1e3;
         ctx.Report(name, ms, "ms");
         if (!UsesGemm(groups))
@@ -80,7 +76,6 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
                 Conv.BackwardWeight(x, gy, w.Dims, p, gw);
             }), "ms");
         }
-        if (UsesGemm(groups)) ctx.Note("GEMM-based: Gemm.Sgemm is still the scalar reference on this branch (runs=" + (runs ?? ctx.Runs) + ")");
         CompareWithTorch(ctx, name, ratioName, ms, higherIsBetter: false);
     }
 
