@@ -8,6 +8,7 @@ public static class BuiltinOps
     {
         var r = new OpRegistry();
         ElementwiseOps.Register(r);
+        MathOps.Register(r);
         NeuralNetOps.Register(r);
         ReduceOps.Register(r);
         LayoutOps.Register(r);

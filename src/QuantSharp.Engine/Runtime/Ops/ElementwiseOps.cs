@@ -15,8 +15,11 @@ internal static class ElementwiseOps
         Binary(r, "Div", Elementwise.Div, (a, b, y, g) => ElementwiseBackward.Div(a, b, g), new Over<int>(), new Over<long>());
         Binary(r, "Pow", Elementwise.Pow, (a, b, y, g) => ElementwiseBackward.Pow(a, b, y, g), new Plus<int>(), new Plus<long>(), integers: false);
 
-        Unary(r, "Neg", 6, x => Elementwise.Neg(x), (x, y, g) => ElementwiseBackward.Neg(g));
-        Unary(r, "Abs", 6, x => Elementwise.Abs(x), (x, y, g) => ElementwiseBackward.Abs(x, g));
+        // Neg and Abs also run on signed integers and double (TypedOps); the gradient is for float only.
+        Add(r, "Neg", 6, _ => ((a, _) => [a.Any(0) is Tensor<float> x ? Elementwise.Neg(x) : TypedOps.Unary("Neg", a.Any(0), a.Node)],
+            UnaryGradient((x, y, g) => ElementwiseBackward.Neg(g))));
+        Add(r, "Abs", 6, _ => ((a, _) => [a.Any(0) is Tensor<float> x ? Elementwise.Abs(x) : TypedOps.Unary("Abs", a.Any(0), a.Node)],
+            UnaryGradient((x, y, g) => ElementwiseBackward.Abs(x, g))));
         Unary(r, "Exp", 6, x => Elementwise.Exp(x), (x, y, g) => ElementwiseBackward.Exp(y, g));
         Unary(r, "Log", 6, x => Elementwise.Log(x), (x, y, g) => ElementwiseBackward.Log(x, g));
         Unary(r, "Sqrt", 6, x => Elementwise.Sqrt(x), (x, y, g) => ElementwiseBackward.Sqrt(y, g));
@@ -49,7 +52,9 @@ internal static class ElementwiseOps
             return (UnaryForward(x => Activations.Clip(x, lo, hi)), UnaryGradient((x, y, g) => Activations.ClipBackward(x, g, lo, hi)));
         });
         Add(r, "Clip", 11, n => (
-            (a, _) => [Activations.Clip(a.Float(0), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity))],
+            (a, _) => [a.Any(0) is Tensor<float> x
+                ? Activations.Clip(x, a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity))
+                : TypedOps.Clip(a.Any(0), a.Optional(1), a.Optional(2), a.Node)],
             (a, y, g, _) => [Activations.ClipBackward(a.Float(0), Grad(g, y), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity)), null, null]));
         // PRelu: y = x for x ≥ 0, slope·x otherwise; slope broadcasts to x.
         Add(r, "PRelu", 9, n => (
@@ -73,7 +78,9 @@ internal static class ElementwiseOps
         Add(r, "Sum", 8, n => ((a, _) => [Elementwise.SumOf(Floats(a))],
             (a, y, g, _) => Enumerable.Range(0, a.Count).Select(i => (Tensor?)Reduce.SumTo(Grad(g, y), a.Float(i).Dims)).ToArray()));
         Add(r, "Where", 9, n => (
-            (a, _) => [ElementwiseTyped.Where(a.As<bool>(0), a.Float(1), a.Float(2))],
+            (a, _) => [a.Any(1) is Tensor<float> x && a.Any(2) is Tensor<float> y
+                ? ElementwiseTyped.Where(a.As<bool>(0), x, y)
+                : TypedOps.Where(a.As<bool>(0), a.Any(1), a.Any(2), a.Node)],
             (a, y, g, _) =>
             {
                 var c = a.As<bool>(0); var gy = Grad(g, y); var zero = new Tensor<float>(gy.Dims);
@@ -110,10 +117,11 @@ internal static class ElementwiseOps
         Add(r, op, 7, _ => (
             (a, _) => a.Any(0) switch
             {
-                Tensor<float> x => [f(x, a.Float(1), null)],
-                Tensor<long> x when integers => [ElementwiseTyped.Broadcast<long, long, long, TLong>(longOp, x, a.As<long>(1), op)],
-                Tensor<int> x when integers => [ElementwiseTyped.Broadcast<int, int, int, TInt>(intOp, x, a.As<int>(1), op)],
-                var x => throw new GraphException($"node {a.Node.Label}: {op} on element type {x.DataType} is not supported"),
+                Tensor<float> x when a.Any(1) is Tensor<float> y => [f(x, y, null)],
+                Tensor<long> x when integers && a.Any(1) is Tensor<long> y => [ElementwiseTyped.Broadcast<long, long, long, TLong>(longOp, x, y, op)],
+                Tensor<int> x when integers && a.Any(1) is Tensor<int> y => [ElementwiseTyped.Broadcast<int, int, int, TInt>(intOp, x, y, op)],
+                // Other element types (double, 8/16-bit integers) and Pow with mixed base/exponent types.
+                var x => [integers ? TypedOps.Binary(op, x, a.Any(1), a.Node) : TypedOps.Pow(x, a.Any(1), a.Node)],
             },
             (a, y, gy, _) =>
             {
@@ -123,7 +131,7 @@ internal static class ElementwiseOps
 
     private static void Variadic(OpRegistry r, string op, Func<Tensor<float>[], Tensor<float>> f, bool isMax) =>
         Add(r, op, 8, _ => (
-            (a, _) => [f(Floats(a))],
+            (a, _) => [a.Any(0) is Tensor<float> ? f(Floats(a)) : TypedOps.Variadic(op, Enumerable.Range(0, a.Count).Select(a.Any).ToList(), a.Node)],
             (a, y, g, _) =>
             {
                 // The gradient goes to the input that holds the extreme value (the first one on ties), as a chain of pairwise selections.
