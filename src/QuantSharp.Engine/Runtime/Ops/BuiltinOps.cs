@@ -9,6 +9,7 @@ public static class BuiltinOps
         var r = new OpRegistry();
         ElementwiseOps.Register(r);
         MathOps.Register(r);
+        IndexOps.Register(r);
         NeuralNetOps.Register(r);
         ReduceOps.Register(r);
         LayoutOps.Register(r);

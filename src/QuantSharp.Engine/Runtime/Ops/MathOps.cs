@@ -49,7 +49,7 @@ internal static class MathOps
             return (Forward(v => v > alpha ? v : 0), null);
         });
         // Mean: the broadcast sum of the inputs divided by their count; gradient = SumTo(g / count) per input.
-        Add(r, "Mean", 8, n => (
+        Add(r, "Mean", 1, n => (
             (a, _) =>
             {
                 var inputs = Enumerable.Range(0, a.Count).Select(a.Float).ToArray();

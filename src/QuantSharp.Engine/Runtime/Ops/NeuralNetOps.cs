@@ -29,7 +29,9 @@ internal static class NeuralNetOps
                 return [Conv.TransposeBackwardData(gy, w, x.Dims, p, outputPadding), Conv.TransposeBackwardWeight(x, gy, w.Dims, p, outputPadding),
                     a.Has(2) ? Conv.BackwardBias(gy) : null];
             }));
-        Add(r, "Gemm", 7, n =>
+        // Gemm 1–6 had an opt-in 'broadcast' attribute for C; unidirectional broadcasting of C is a superset.
+        foreach (long since in new long[] { 1, 7 })
+        Add(r, "Gemm", since, n =>
         {
             bool ta = n.GetInt("transA", 0) != 0, tb = n.GetInt("transB", 0) != 0;
             float alpha = n.GetFloat("alpha", 1f), beta = n.GetFloat("beta", 1f);
@@ -81,6 +83,8 @@ internal static class NeuralNetOps
             (a, _) => [Pool.GlobalMaxPool(a.Float(0))],
             (a, y, g, _) => [Pool.GlobalMaxPoolBackward(a.Float(0), Grad(g, y))]));
 
+        // Opsets 6–8 (is_test, spatial attributes): the same rule; is_test = 0 trains only when the session runs in training mode.
+        Add(r, "BatchNormalization", 6, BatchNormalization);
         Add(r, "BatchNormalization", 9, BatchNormalization);
         Add(r, "LayerNormalization", 17, n =>
         {

@@ -24,6 +24,34 @@ internal static class TypedOps
         _ => throw new GraphException($"node {node.Label}: {op} on element type {a.DataType} is not supported"),
     };
 
+    /// <summary>ONNX Mod: with <paramref name="fmod"/> the remainder has the dividend's sign (C fmod), otherwise the divisor's (Python %).</summary>
+    public static Tensor Mod(Tensor a, Tensor b, bool fmod, Node node) => a switch
+    {
+        Tensor<float> x => ModT(x, Same(x, b, node), fmod),
+        Tensor<double> x => ModT(x, Same(x, b, node), fmod),
+        Tensor<sbyte> x => ModT(x, Same(x, b, node), fmod),
+        Tensor<byte> x => ModT(x, Same(x, b, node), fmod),
+        Tensor<short> x => ModT(x, Same(x, b, node), fmod),
+        Tensor<ushort> x => ModT(x, Same(x, b, node), fmod),
+        Tensor<int> x => ModT(x, Same(x, b, node), fmod),
+        Tensor<long> x => ModT(x, Same(x, b, node), fmod),
+        _ => throw new GraphException($"node {node.Label}: Mod on element type {a.DataType} is not supported"),
+    };
+
+    private static Tensor<T> ModT<T>(Tensor<T> a, Tensor<T> b, bool fmod) where T : unmanaged, INumber<T> =>
+        fmod ? ElementwiseTyped.Broadcast<T, T, T, TruncatedMod<T>>(default, a, b, "Mod")
+             : ElementwiseTyped.Broadcast<T, T, T, FlooredMod<T>>(default, a, b, "Mod");
+
+    private readonly struct TruncatedMod<T> : ElementwiseTyped.IScalarBinary<T, T, T> where T : INumber<T> { public T Invoke(T a, T b) => a % b; }
+    private readonly struct FlooredMod<T> : ElementwiseTyped.IScalarBinary<T, T, T> where T : INumber<T>
+    {
+        public T Invoke(T a, T b)
+        {
+            T r = a % b;
+            return r != T.Zero && T.IsNegative(r) != T.IsNegative(b) ? r + b : r;
+        }
+    }
+
     /// <summary>Max/Min over any number of same-typed inputs (pairwise, left to right).</summary>
     public static Tensor Variadic(string op, IReadOnlyList<Tensor> inputs, Node node)
     {
