@@ -90,7 +90,7 @@ internal static class ElementwiseOps
         Tensor<float> Slope(OpArgs a)
         {
             var x = a.Float(0); var slope = a.Float(1);
-            if (!legacy || slope.Rank != 1 || x.Rank < 3 || slope.Length != x.Dims[1] || slope.Length == x.Dims[^1]) return slope;
+            if (!legacy || slope.Rank != 1 || x.Rank < 3 || slope.Length != x.Dims[1]) return slope;
             var shape = Enumerable.Repeat(1, x.Rank - 1).ToArray();
             shape[0] = slope.Length;
             return slope.Reshape(shape);
