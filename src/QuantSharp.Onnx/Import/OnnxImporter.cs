@@ -86,7 +86,7 @@ public static class OnnxImporter
     {
         try
         {
-            return a.Type switch
+            return InferType(a) switch
             {
                 OnnxAttributeType.Float => AttributeValue.FromFloat(a.F),
                 OnnxAttributeType.Int => AttributeValue.FromInt(a.I),
@@ -107,6 +107,26 @@ public static class OnnxImporter
         }
 
         static InvalidDataException Missing(string field) => new($"field '{field}' is absent");
+    }
+
+    /// <summary>
+    /// The attribute's type; when <c>type</c> is unset (models written before IR version 2 did not set it), the one
+    /// value field that is present decides, and an attribute with no value field set is an error.
+    /// </summary>
+    private static OnnxAttributeType InferType(OnnxAttribute a)
+    {
+        if (a.Type != OnnxAttributeType.Undefined) return a.Type;
+        if (a.Floats.Count > 0) return OnnxAttributeType.Floats;
+        if (a.Ints.Count > 0) return OnnxAttributeType.Ints;
+        if (a.Strings.Count > 0) return OnnxAttributeType.Strings;
+        if (a.Tensors.Count > 0) return OnnxAttributeType.Tensors;
+        if (a.Graphs.Count > 0) return OnnxAttributeType.Graphs;
+        if (a.T is not null) return OnnxAttributeType.Tensor;
+        if (a.G is not null) return OnnxAttributeType.Graph;
+        if (a.S.Length > 0) return OnnxAttributeType.String;
+        if (a.I != 0) return OnnxAttributeType.Int;
+        if (a.F != 0) return OnnxAttributeType.Float;
+        throw new InvalidDataException("field 'type' is unset and no value field is present to infer it from");
     }
 
     /// <summary>Converts a value's declared type; only tensor types are supported.</summary>

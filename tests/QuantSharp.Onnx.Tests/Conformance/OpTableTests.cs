@@ -249,4 +249,39 @@ public class OpTableTests
         Assert.Equal(new float[] { 0.5f, 1, 1.5f, 2 }, grads["a"].Data);
         Assert.Equal(new float[] { 2, 3 }, grads["b"].Data); // (1 + 3) / 2, (2 + 4) / 2
     }
+
+    [Fact]
+    public void NegativeLogLikelihoodLoss_WeightedMean_SkipsIgnoredIndex()
+    {
+        var x = Tensor.FromArray(new float[] { -1, -2, -3, -4, -5, -6 }, 3, 2);
+        var target = Tensor.FromArray(new long[] { 0, 1, 1 }, 3);
+        var weight = Tensor.FromArray(new float[] { 2, 0.5f }, 2);
+        var y = Run("NegativeLogLikelihoodLoss", 13, [("ignore_index", AttributeValue.FromInt(1)), ("reduction", AttributeValue.FromString("mean"))], 1, x, target, weight)[0];
+        Assert.Equal(1f, Data<float>(y)[0], 6); // only sample 0: 2·1 / 2
+        var none = Run("NegativeLogLikelihoodLoss", 13, [("reduction", AttributeValue.FromString("none"))], 1, x, target, weight)[0];
+        Assert.Equal(new float[] { 2, 2, 3 }, Data<float>(none));
+    }
+
+    [Fact]
+    public void SoftmaxCrossEntropyLoss_EqualsNllOfLogSoftmax()
+    {
+        var x = Tensor.FromArray(new float[] { 0, 0, 1, 1 }, 2, 2);
+        var y = Run("SoftmaxCrossEntropyLoss", 13, [], 2, x, Tensor.FromArray(new long[] { 0, 1 }, 2));
+        Assert.Equal(MathF.Log(2), Data<float>(y[0])[0], 5);
+        Assert.Equal(-MathF.Log(2), Data<float>(y[1])[3], 5);
+    }
+
+    [Fact]
+    public void NegativeLogLikelihoodLoss_TargetOutOfRange_ThrowsNamingArgument()
+    {
+        var e = Assert.Throws<GraphException>(() => Run1("NegativeLogLikelihoodLoss", 13, new Tensor<float>(1, 2), Tensor.FromArray(new long[] { 2 }, 1)));
+        Assert.Contains("argument 'target' expected class indices in [0, 1], got 2", e.Message);
+    }
+
+    [Fact]
+    public void NegativeLogLikelihoodLoss_TargetShapeMismatch_ThrowsNamingArgument()
+    {
+        var e = Assert.Throws<GraphException>(() => Run1("NegativeLogLikelihoodLoss", 13, new Tensor<float>(2, 2), Tensor.FromArray(new long[] { 0 }, 1)));
+        Assert.Contains("'target'", e.Message);
+    }
 }

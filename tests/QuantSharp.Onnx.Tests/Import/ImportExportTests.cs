@@ -157,6 +157,22 @@ public class ImportExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AttributeWithoutType_TypeInferredFromItsValueField()
+    {
+        var model = HandMade();
+        var node = model.Graph.Nodes[0];
+        node.Attributes.Add(new OnnxAttribute { Name = "legacy_ints" });
+        node.Attributes[^1].Ints.AddRange([1, 2]);
+        node.Attributes.Add(new OnnxAttribute { Name = "legacy_int", I = 5 });
+        var graph = OnnxImporter.ToGraph(model);
+        Assert.Equal([1L, 2L], graph.Nodes[0].GetInts("legacy_ints")!);
+        Assert.Equal(5, graph.Nodes[0].GetInt("legacy_int", 0));
+        node.Attributes.Add(new OnnxAttribute { Name = "empty" });
+        var e = Assert.Throws<InvalidDataException>(() => OnnxImporter.ToGraph(model));
+        Assert.Contains("Gemm 'fc') attribute 'empty'", e.Message);
+    }
+
+    [Fact]
     public void DuplicateInitializer_ThrowsNamingIt()
     {
         var model = HandMade();

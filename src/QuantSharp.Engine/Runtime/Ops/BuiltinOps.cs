@@ -10,6 +10,7 @@ public static class BuiltinOps
         ElementwiseOps.Register(r);
         MathOps.Register(r);
         IndexOps.Register(r);
+        LossOps.Register(r);
         NeuralNetOps.Register(r);
         ReduceOps.Register(r);
         LayoutOps.Register(r);
