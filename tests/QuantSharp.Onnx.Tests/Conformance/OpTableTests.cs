@@ -284,4 +284,65 @@ public class OpTableTests
         var e = Assert.Throws<GraphException>(() => Run1("NegativeLogLikelihoodLoss", 13, new Tensor<float>(2, 2), Tensor.FromArray(new long[] { 0 }, 1)));
         Assert.Contains("'target'", e.Message);
     }
+
+    [Fact]
+    public void SpaceToDepth_ThenDepthToSpaceCrd_IsNotIdentity_ButDcrIs()
+    {
+        var x = Tensor.FromArray(Enumerable.Range(0, 32).Select(v => (float)v).ToArray(), 1, 2, 4, 4);
+        var packed = Run("SpaceToDepth", 13, [A("blocksize", 2)], 1, x)[0];
+        Assert.Equal([1, 8, 2, 2], packed.Shape);
+        var back = Run("DepthToSpace", 13, [A("blocksize", 2)], 1, packed)[0];
+        Assert.Equal(Data<float>(x), Data<float>(back));
+        var crd = Run("DepthToSpace", 13, [A("blocksize", 2), ("mode", AttributeValue.FromString("CRD"))], 1, packed)[0];
+        Assert.NotEqual(Data<float>(x), Data<float>(crd));
+    }
+
+    [Fact]
+    public void DepthToSpace_ChannelsNotDivisible_ThrowsNamingArgument()
+    {
+        var e = Assert.Throws<GraphException>(() => Run("DepthToSpace", 13, [A("blocksize", 2)], 1, new Tensor<float>(1, 3, 2, 2)));
+        Assert.Contains("DepthToSpace: argument 'input' expected channels divisible by blocksize² = 4, got 3", e.Message);
+    }
+
+    [Fact]
+    public void OneHot_NegativeIndexCountsFromDepth_OutOfRangeIsAllOff()
+    {
+        var y = Run1("OneHot", 11, Tensor.FromArray(new long[] { 0, -1, 5 }, 3), Tensor.FromArray(new long[] { 3 }, 1), Tensor.FromArray(new float[] { 0, 9 }, 2));
+        Assert.Equal([3, 3], y.Shape);
+        Assert.Equal(new float[] { 9, 0, 0, 0, 0, 9, 0, 0, 0 }, Data<float>(y));
+    }
+
+    [Fact]
+    public void ScatterElements_AddReduction_AccumulatesDuplicates()
+    {
+        var y = Run("ScatterElements", 16, [("reduction", AttributeValue.FromString("add"))], 1,
+            Tensor.FromArray(new float[] { 1, 2, 3 }, 3), Tensor.FromArray(new long[] { 1, 1, -1 }, 3), Tensor.FromArray(new float[] { 10, 20, 30 }, 3))[0];
+        Assert.Equal(new float[] { 1, 32, 33 }, Data<float>(y));
+    }
+
+    [Fact]
+    public void GatherND_WithBatchDims()
+    {
+        var data = Tensor.FromArray(Enumerable.Range(0, 8).Select(v => (float)v).ToArray(), 2, 2, 2);
+        var y = Run("GatherND", 13, [A("batch_dims", 1)], 1, data, Tensor.FromArray(new long[] { 1, 0 }, 2, 1))[0];
+        Assert.Equal([2, 2], y.Shape);
+        Assert.Equal(new float[] { 2, 3, 4, 5 }, Data<float>(y));
+    }
+
+    [Fact]
+    public void IsInf_DetectNegativeOnly_AndIsNaN()
+    {
+        var x = Tensor.FromArray(new float[] { float.NegativeInfinity, float.PositiveInfinity, float.NaN, 1 }, 4);
+        Assert.Equal(new bool[] { true, false, false, false }, Data<bool>(Run("IsInf", 10, [A("detect_positive", 0)], 1, x)[0]));
+        Assert.Equal(new bool[] { false, false, true, false }, Data<bool>(Run1("IsNaN", 13, x)));
+    }
+
+    [Fact]
+    public void Shrink_AndEyeLikeWithOffset()
+    {
+        var y = Run("Shrink", 9, [("lambd", AttributeValue.FromFloat(1f)), ("bias", AttributeValue.FromFloat(0.5f))], 1, Tensor.FromArray(new float[] { -2, 0.5f, 3 }, 3))[0];
+        Assert.Equal(new float[] { -1.5f, 0, 2.5f }, Data<float>(y));
+        var eye = Run("EyeLike", 9, [A("k", 1)], 1, new Tensor<int>(2, 3))[0];
+        Assert.Equal(new int[] { 0, 1, 0, 0, 0, 1 }, Data<int>(eye));
+    }
 }

@@ -11,6 +11,7 @@ public static class BuiltinOps
         MathOps.Register(r);
         IndexOps.Register(r);
         LossOps.Register(r);
+        RearrangeOps.Register(r);
         NeuralNetOps.Register(r);
         ReduceOps.Register(r);
         LayoutOps.Register(r);

@@ -28,6 +28,11 @@ internal static class MathOps
         Map(r, "Acosh", 9, MathF.Acosh);
         Map(r, "Atanh", 9, MathF.Atanh);
         Map(r, "Softsign", 1, v => v / (1 + MathF.Abs(v)));
+        Add(r, "Shrink", 9, n =>
+        {
+            float lambd = n.GetFloat("lambd", 0.5f), bias = n.GetFloat("bias", 0f);
+            return (Forward(v => v < -lambd ? v + bias : v > lambd ? v - bias : 0), null);
+        });
         Add(r, "Elu", 6, n =>
         {
             float alpha = n.GetFloat("alpha", 1f);
