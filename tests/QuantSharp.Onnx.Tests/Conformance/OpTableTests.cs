@@ -345,4 +345,37 @@ public class OpTableTests
         var eye = Run("EyeLike", 9, [A("k", 1)], 1, new Tensor<int>(2, 3))[0];
         Assert.Equal(new int[] { 0, 1, 0, 0, 0, 1 }, Data<int>(eye));
     }
+
+    [Fact]
+    public void TopK_SmallestSorted_TiesByLowerIndex()
+    {
+        var outs = Run("TopK", 11, [A("largest", 0)], 2, Tensor.FromArray(new float[] { 3, 1, 2, 1 }, 4), Tensor.FromArray(new long[] { 3 }, 1));
+        Assert.Equal(new float[] { 1, 1, 2 }, Data<float>(outs[0]));
+        Assert.Equal(new long[] { 1, 3, 2 }, Data<long>(outs[1]));
+    }
+
+    [Fact]
+    public void TopK_KAboveAxisLength_ThrowsNamingArgument()
+    {
+        var e = Assert.Throws<GraphException>(() => Run("TopK", 11, [], 2, Tensor.FromArray(new float[] { 1 }, 1), Tensor.FromArray(new long[] { 2 }, 1)));
+        Assert.Contains("TopK: argument 'K' expected 0..1, got 2", e.Message);
+    }
+
+    [Fact]
+    public void Compress_AlongAxis_AndFlattened()
+    {
+        var x = Tensor.FromArray(new float[] { 1, 2, 3, 4, 5, 6 }, 3, 2);
+        var c = Tensor.FromArray(new bool[] { false, true }, 2);
+        Assert.Equal(new float[] { 3, 4 }, Data<float>(Run("Compress", 11, [A("axis", 0)], 1, x, c)[0]));
+        Assert.Equal(new float[] { 2 }, Data<float>(Run1("Compress", 11, x, c)));
+    }
+
+    [Fact]
+    public void BitShift_UInt8_LeftDropsOverflow()
+    {
+        var y = Run("BitShift", 11, [("direction", AttributeValue.FromString("LEFT"))], 1, Tensor.FromArray(new byte[] { 0x81, 1 }, 2), Tensor.FromArray(new byte[] { 1, 8 }, 2))[0];
+        Assert.Equal(new byte[] { 2, 0 }, Data<byte>(y));
+        var e = Assert.Throws<GraphException>(() => Run("BitShift", 11, [("direction", AttributeValue.FromString("UP"))], 1, Tensor.FromArray(new byte[] { 1 }, 1), Tensor.FromArray(new byte[] { 1 }, 1)));
+        Assert.Contains("attribute 'direction' expected LEFT or RIGHT, got 'UP'", e.Message);
+    }
 }

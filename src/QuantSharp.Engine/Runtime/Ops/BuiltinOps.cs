@@ -12,6 +12,7 @@ public static class BuiltinOps
         IndexOps.Register(r);
         LossOps.Register(r);
         RearrangeOps.Register(r);
+        SelectionOps.Register(r);
         NeuralNetOps.Register(r);
         ReduceOps.Register(r);
         LayoutOps.Register(r);
