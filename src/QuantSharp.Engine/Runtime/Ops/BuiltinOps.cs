@@ -8,6 +8,11 @@ public static class BuiltinOps
     {
         var r = new OpRegistry();
         ElementwiseOps.Register(r);
+        MathOps.Register(r);
+        IndexOps.Register(r);
+        LossOps.Register(r);
+        RearrangeOps.Register(r);
+        SelectionOps.Register(r);
         NeuralNetOps.Register(r);
         ReduceOps.Register(r);
         LayoutOps.Register(r);

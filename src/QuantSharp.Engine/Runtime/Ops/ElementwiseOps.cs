@@ -15,8 +15,11 @@ internal static class ElementwiseOps
         Binary(r, "Div", Elementwise.Div, (a, b, y, g) => ElementwiseBackward.Div(a, b, g), new Over<int>(), new Over<long>());
         Binary(r, "Pow", Elementwise.Pow, (a, b, y, g) => ElementwiseBackward.Pow(a, b, y, g), new Plus<int>(), new Plus<long>(), integers: false);
 
-        Unary(r, "Neg", 6, x => Elementwise.Neg(x), (x, y, g) => ElementwiseBackward.Neg(g));
-        Unary(r, "Abs", 6, x => Elementwise.Abs(x), (x, y, g) => ElementwiseBackward.Abs(x, g));
+        // Neg and Abs also run on signed integers and double (TypedOps); the gradient is for float only.
+        Add(r, "Neg", 6, _ => ((a, _) => [a.Any(0) is Tensor<float> x ? Elementwise.Neg(x) : TypedOps.Unary("Neg", a.Any(0), a.Node)],
+            UnaryGradient((x, y, g) => ElementwiseBackward.Neg(g))));
+        Add(r, "Abs", 6, _ => ((a, _) => [a.Any(0) is Tensor<float> x ? Elementwise.Abs(x) : TypedOps.Unary("Abs", a.Any(0), a.Node)],
+            UnaryGradient((x, y, g) => ElementwiseBackward.Abs(x, g))));
         Unary(r, "Exp", 6, x => Elementwise.Exp(x), (x, y, g) => ElementwiseBackward.Exp(y, g));
         Unary(r, "Log", 6, x => Elementwise.Log(x), (x, y, g) => ElementwiseBackward.Log(x, g));
         Unary(r, "Sqrt", 6, x => Elementwise.Sqrt(x), (x, y, g) => ElementwiseBackward.Sqrt(y, g));
@@ -49,31 +52,22 @@ internal static class ElementwiseOps
             return (UnaryForward(x => Activations.Clip(x, lo, hi)), UnaryGradient((x, y, g) => Activations.ClipBackward(x, g, lo, hi)));
         });
         Add(r, "Clip", 11, n => (
-            (a, _) => [Activations.Clip(a.Float(0), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity))],
+            (a, _) => [a.Any(0) is Tensor<float> x
+                ? Activations.Clip(x, a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity))
+                : TypedOps.Clip(a.Any(0), a.Optional(1), a.Optional(2), a.Node)],
             (a, y, g, _) => [Activations.ClipBackward(a.Float(0), Grad(g, y), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity)), null, null]));
         // PRelu: y = x for x ≥ 0, slope·x otherwise; slope broadcasts to x.
-        Add(r, "PRelu", 9, n => (
-            (a, _) =>
-            {
-                var x = a.Float(0);
-                var negative = Compare.Less(x, Tensor.Scalar(0f));
-                return [ElementwiseTyped.Where(negative, Elementwise.Mul(x, a.Float(1)), x)];
-            },
-            (a, y, g, _) =>
-            {
-                var x = a.Float(0); var slope = a.Float(1); var gy = Grad(g, y);
-                var negative = Compare.Less(x, Tensor.Scalar(0f));
-                var zero = new Tensor<float>(x.Dims);
-                var gx = ElementwiseTyped.Where(negative, Elementwise.Mul(gy, slope), gy);
-                var gSlope = Reduce.SumTo(ElementwiseTyped.Where(negative, Elementwise.Mul(gy, x), zero), slope.Dims);
-                return [gx, gSlope];
-            }));
+        // Before opset 7 a 1-D slope of length C applies per channel (axis 1); from 7 on it broadcasts numpy-style.
+        Add(r, "PRelu", 1, n => PRelu(legacy: true));
+        Add(r, "PRelu", 7, n => PRelu(legacy: false));
         Variadic(r, "Max", Elementwise.MaxOf, isMax: true);
         Variadic(r, "Min", Elementwise.MinOf, isMax: false);
-        Add(r, "Sum", 8, n => ((a, _) => [Elementwise.SumOf(Floats(a))],
+        Add(r, "Sum", 1, n => ((a, _) => [Elementwise.SumOf(Floats(a))],
             (a, y, g, _) => Enumerable.Range(0, a.Count).Select(i => (Tensor?)Reduce.SumTo(Grad(g, y), a.Float(i).Dims)).ToArray()));
         Add(r, "Where", 9, n => (
-            (a, _) => [ElementwiseTyped.Where(a.As<bool>(0), a.Float(1), a.Float(2))],
+            (a, _) => [a.Any(1) is Tensor<float> x && a.Any(2) is Tensor<float> y
+                ? ElementwiseTyped.Where(a.As<bool>(0), x, y)
+                : TypedOps.Where(a.As<bool>(0), a.Any(1), a.Any(2), a.Node)],
             (a, y, g, _) =>
             {
                 var c = a.As<bool>(0); var gy = Grad(g, y); var zero = new Tensor<float>(gy.Dims);
@@ -91,6 +85,34 @@ internal static class ElementwiseOps
         Add(r, "Xor", 7, n => ((a, _) => [Compare.Xor(a.As<bool>(0), a.As<bool>(1))], null));
     }
 
+    private static (ForwardRule, GradientRule?) PRelu(bool legacy)
+    {
+        Tensor<float> Slope(OpArgs a)
+        {
+            var x = a.Float(0); var slope = a.Float(1);
+            if (!legacy || slope.Rank != 1 || x.Rank < 3 || slope.Length != x.Dims[1]) return slope;
+            var shape = Enumerable.Repeat(1, x.Rank - 1).ToArray();
+            shape[0] = slope.Length;
+            return slope.Reshape(shape);
+        }
+        return (
+            (a, _) =>
+            {
+                var x = a.Float(0);
+                var negative = Compare.Less(x, Tensor.Scalar(0f));
+                return [ElementwiseTyped.Where(negative, Elementwise.Mul(x, Slope(a)), x)];
+            },
+            (a, y, g, _) =>
+            {
+                var x = a.Float(0); var slope = Slope(a); var gy = Grad(g, y);
+                var negative = Compare.Less(x, Tensor.Scalar(0f));
+                var zero = new Tensor<float>(x.Dims);
+                var gx = ElementwiseTyped.Where(negative, Elementwise.Mul(gy, slope), gy);
+                var gSlope = Reduce.SumTo(ElementwiseTyped.Where(negative, Elementwise.Mul(gy, x), zero), slope.Dims);
+                return [gx, gSlope.Reshape(a.Float(1).Shape)];
+            });
+    }
+
     private static Tensor<float>[] Floats(OpArgs a) => Enumerable.Range(0, a.Count).Select(a.Float).ToArray();
 
     private static ForwardRule UnaryForward(Func<Tensor<float>, Tensor<float>> f) => (a, _) => [f(a.Float(0))];
@@ -106,24 +128,60 @@ internal static class ElementwiseOps
         Func<Tensor<float>, Tensor<float>, Tensor<float>?, Tensor<float>> f,
         Func<Tensor<float>, Tensor<float>, Tensor<float>, Tensor<float>, (Tensor<float>, Tensor<float>)> g, TInt intOp, TLong longOp, bool integers = true)
         where TInt : struct, ElementwiseTyped.IScalarBinary<int, int, int>
-        where TLong : struct, ElementwiseTyped.IScalarBinary<long, long, long> =>
-        Add(r, op, 7, _ => (
-            (a, _) => a.Any(0) switch
+        where TLong : struct, ElementwiseTyped.IScalarBinary<long, long, long>
+    {
+        // Opsets 1–6 differ only in opt-in broadcasting (attributes broadcast/axis), handled by LegacyB.
+        Add(r, op, 1, _ => Rule());
+        Add(r, op, 7, _ => Rule());
+
+        (ForwardRule, GradientRule?) Rule() => (
+            (a, _) => (a.Any(0), LegacyB(a)) switch
             {
-                Tensor<float> x => [f(x, a.Float(1), null)],
-                Tensor<long> x when integers => [ElementwiseTyped.Broadcast<long, long, long, TLong>(longOp, x, a.As<long>(1), op)],
-                Tensor<int> x when integers => [ElementwiseTyped.Broadcast<int, int, int, TInt>(intOp, x, a.As<int>(1), op)],
-                var x => throw new GraphException($"node {a.Node.Label}: {op} on element type {x.DataType} is not supported"),
+                (Tensor<float> x, Tensor<float> y) => [f(x, y, null)],
+                (Tensor<long> x, Tensor<long> y) when integers => [ElementwiseTyped.Broadcast<long, long, long, TLong>(longOp, x, y, op)],
+                (Tensor<int> x, Tensor<int> y) when integers => [ElementwiseTyped.Broadcast<int, int, int, TInt>(intOp, x, y, op)],
+                // Other element types (double, 8/16-bit integers) and Pow with mixed base/exponent types.
+                var (x, y) => [integers ? TypedOps.Binary(op, x, y, a.Node) : TypedOps.Pow(x, y, a.Node)],
             },
             (a, y, gy, _) =>
             {
-                var (ga, gb) = g(a.Float(0), a.Float(1), (Tensor<float>)y[0], Grad(gy, y));
-                return [ga, gb];
-            }));
+                var b = (Tensor<float>)LegacyB(a);
+                var (ga, gb) = g(a.Float(0), b, (Tensor<float>)y[0], Grad(gy, y));
+                return [ga, gb.Reshape(a.Float(1).Shape)];
+            });
+    }
 
-    private static void Variadic(OpRegistry r, string op, Func<Tensor<float>[], Tensor<float>> f, bool isMax) =>
-        Add(r, op, 8, _ => (
-            (a, _) => [f(Floats(a))],
+    /// <summary>
+    /// Input B as numpy broadcasting should see it. Before opset 7, broadcasting was opt-in (broadcast = 1) and B
+    /// aligned with A starting at attribute 'axis' rather than at the trailing dimensions: B is then reshaped to A's
+    /// rank with its dimensions placed at that axis.
+    /// </summary>
+    private static Tensor LegacyB(OpArgs a)
+    {
+        var b = a.Any(1);
+        if (!a.Node.Attributes.ContainsKey("axis") || a.Node.GetInt("broadcast", 0) == 0) return b;
+        var x = a.Any(0);
+        int axis = (int)a.Node.GetInt("axis", 0);
+        if (axis < 0) axis += x.Rank;
+        Check.That(axis >= 0 && axis + b.Rank <= x.Rank, a.Node.OpType, "axis", $"B (shape {Shapes.Format(b.Dims)}) to fit A's rank {x.Rank} from the axis", $"{axis}");
+        var shape = Enumerable.Repeat(1, x.Rank).ToArray();
+        for (int i = 0; i < b.Rank; i++) shape[axis + i] = b.Dims[i];
+        return GenericDispatch.Apply<ReshapeTo, Tensor>(b, new ReshapeTo(shape));
+    }
+
+    private readonly record struct ReshapeTo(int[] Shape) : IGenericTensorFunc<Tensor>
+    {
+        public Tensor Invoke<T>(Tensor<T> x) where T : unmanaged => x.Reshape(Shape);
+    }
+
+    private static void Variadic(OpRegistry r, string op, Func<Tensor<float>[], Tensor<float>> f, bool isMax)
+    {
+        // Opsets 1–7 take same-shaped inputs (a special case of the broadcasting versions from 8 on).
+        Add(r, op, 1, _ => Rule());
+        Add(r, op, 8, _ => Rule());
+
+        (ForwardRule, GradientRule?) Rule() => (
+            (a, _) => [a.Any(0) is Tensor<float> ? f(Floats(a)) : TypedOps.Variadic(op, Enumerable.Range(0, a.Count).Select(a.Any).ToList(), a.Node)],
             (a, y, g, _) =>
             {
                 // The gradient goes to the input that holds the extreme value (the first one on ties), as a chain of pairwise selections.
@@ -139,7 +197,8 @@ internal static class ElementwiseOps
                     remaining = ElementwiseTyped.Where(mine, zero, remaining);
                 }
                 return result;
-            }));
+            });
+    }
 
     private static void Comparison<TInt, TLong>(OpRegistry r, string op, Func<Tensor<float>, Tensor<float>, Tensor<bool>?, Tensor<bool>> f, TInt intOp, TLong longOp)
         where TInt : struct, ElementwiseTyped.IScalarBinary<int, int, bool>

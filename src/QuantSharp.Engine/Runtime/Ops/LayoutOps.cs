@@ -61,15 +61,18 @@ internal static class LayoutOps
         Add(r, "Tile", 6, n => (
             (a, _) => [Generic(a.Any(0), new TileFunc(a.Longs(1)))],
             (a, y, g, _) => [TensorOps.TileBackward(Grad(g, y), a.Any(0).Dims, a.Longs(1)), null]));
+        // Pad 2–10: pads and value are attributes.
+        Add(r, "Pad", 2, n =>
+        {
+            var mode = PadModeOf(n);
+            var pads = n.GetInts("pads") ?? throw new GraphException($"node {n.Label}: attribute 'pads' is required");
+            var value = Tensor.Scalar(n.GetFloat("value", 0f));
+            return ((a, _) => [Generic(a.Any(0), new PadFunc(pads, mode, value, null))],
+                (a, y, g, _) => [TensorOps.PadBackward(Grad(g, y), a.Any(0).Dims, pads, mode, default)]);
+        });
         Add(r, "Pad", 11, n =>
         {
-            var mode = n.GetString("mode", "constant") switch
-            {
-                "constant" => PadMode.Constant,
-                "reflect" => PadMode.Reflect,
-                "edge" => PadMode.Edge,
-                var m => throw new GraphException($"node {n.Label}: attribute 'mode' expected constant, reflect or edge, got '{m}'"),
-            };
+            var mode = PadModeOf(n);
             return ((a, _) => [Generic(a.Any(0), new PadFunc(a.Longs(1), mode, a.Optional(2), a.OptionalLongs(3)))],
                 (a, y, g, _) => [TensorOps.PadBackward(Grad(g, y), a.Any(0).Dims, a.Longs(1), mode, a.OptionalLongs(3) ?? default), null, null, null]);
         });
@@ -150,6 +153,14 @@ internal static class LayoutOps
         if (n.Attributes.TryGetValue("value_ints", out var iz)) { var v = iz.AsInts(); return Tensor.FromArray(v, v.Length); }
         throw new GraphException($"node {n.Label}: Constant expects one of the attributes value, value_float(s), value_int(s)");
     }
+
+    private static PadMode PadModeOf(Node n) => n.GetString("mode", "constant") switch
+    {
+        "constant" => PadMode.Constant,
+        "reflect" => PadMode.Reflect,
+        "edge" => PadMode.Edge,
+        var m => throw new GraphException($"node {n.Label}: attribute 'mode' expected constant, reflect or edge, got '{m}'"),
+    };
 
     private static Tensor RangeOf(OpArgs a) => a.Any(0) switch
     {

@@ -16,20 +16,22 @@ internal static class NeuralNetOps
                 var p = ConvGeometry(n, x, w);
                 return [Conv.BackwardData(gy, w, x.Dims, p), Conv.BackwardWeight(x, gy, w.Dims, p), a.Has(2) ? Conv.BackwardBias(gy) : null];
             }));
-        Add(r, "ConvTranspose", 1, n =>
-        {
-            var outputPadding = Ints(n, "output_padding");
-            return (
-                (a, _) => [Conv.Transpose(a.Float(0), a.Float(1), a.OptionalFloat(2), TransposeGeometry(n, a.Float(0), a.Float(1)), outputPadding)],
-                (a, y, g, _) =>
-                {
-                    var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
-                    var p = TransposeGeometry(n, x, w);
-                    return [Conv.TransposeBackwardData(gy, w, x.Dims, p, outputPadding), Conv.TransposeBackwardWeight(x, gy, w.Dims, p, outputPadding),
-                        a.Has(2) ? Conv.BackwardBias(gy) : null];
-                });
-        });
-        Add(r, "Gemm", 7, n =>
+        Add(r, "ConvTranspose", 1, n => (
+            (a, _) =>
+            {
+                var (p, outputPadding) = TransposeGeometry(n, a.Float(0), a.Float(1));
+                return [Conv.Transpose(a.Float(0), a.Float(1), a.OptionalFloat(2), p, outputPadding)];
+            },
+            (a, y, g, _) =>
+            {
+                var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
+                var (p, outputPadding) = TransposeGeometry(n, x, w);
+                return [Conv.TransposeBackwardData(gy, w, x.Dims, p, outputPadding), Conv.TransposeBackwardWeight(x, gy, w.Dims, p, outputPadding),
+                    a.Has(2) ? Conv.BackwardBias(gy) : null];
+            }));
+        // Gemm 1–6 had an opt-in 'broadcast' attribute for C; unidirectional broadcasting of C is a superset.
+        foreach (long since in new long[] { 1, 7 })
+        Add(r, "Gemm", since, n =>
         {
             bool ta = n.GetInt("transA", 0) != 0, tb = n.GetInt("transB", 0) != 0;
             float alpha = n.GetFloat("alpha", 1f), beta = n.GetFloat("beta", 1f);
@@ -52,11 +54,14 @@ internal static class NeuralNetOps
         Add(r, "MaxPool", 1, n => (
             (a, _) =>
             {
-                var x = a.Float(0);
+                // 8/16-bit integer inputs run through float exactly (every value is representable) and convert back.
+                var input = a.Any(0);
+                var x = input is Tensor<float> f ? f : IntegerToFloat(input, n);
                 var p = PoolGeometry(n, x);
-                if (n.Outputs.Count < 2 || n.Outputs[1].Length == 0) return [Pool.MaxPool(x, p)];
+                if (n.Outputs.Count < 2 || n.Outputs[1].Length == 0) return [FloatToType(Pool.MaxPool(x, p), input)];
                 var (y, indices) = Pool.MaxPoolWithIndices(x, p);
-                return [y, indices];
+                if (n.GetInt("storage_order", 0) != 0) indices = ColumnMajorIndices(indices, x.Dims);
+                return [FloatToType(y, input), indices];
             },
             (a, y, g, _) =>
             {
@@ -78,6 +83,8 @@ internal static class NeuralNetOps
             (a, _) => [Pool.GlobalMaxPool(a.Float(0))],
             (a, y, g, _) => [Pool.GlobalMaxPoolBackward(a.Float(0), Grad(g, y))]));
 
+        // Opsets 6–8 (is_test, spatial attributes): the same rule; is_test = 0 trains only when the session runs in training mode.
+        Add(r, "BatchNormalization", 6, BatchNormalization);
         Add(r, "BatchNormalization", 9, BatchNormalization);
         Add(r, "LayerNormalization", 17, n =>
         {
@@ -125,7 +132,9 @@ internal static class NeuralNetOps
                     return [BatchNorm.Inference(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), eps)];
                 // Training: batch statistics; the running statistics (initializers) are updated in place, PyTorch-style,
                 // and also returned as outputs 1 and 2 when the node declares them (ONNX training_mode).
-                var res = BatchNorm.Training(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), momentum, eps);
+                // ONNX training_mode updates the running variance with the biased (population) batch variance; PyTorch-style
+                // training through the session flag uses the unbiased one.
+                var res = BatchNorm.Training(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), momentum, eps, unbiasedRunningVariance: !trainingAttribute);
                 return [res.Y, a.Float(3), a.Float(4)];
             },
             (a, y, g, training) =>
@@ -203,8 +212,13 @@ internal static class NeuralNetOps
         return ConvParams.FromOnnx(d, strides, Ints(n, "pads"), dilations, groups);
     }
 
-    /// <summary>ConvTranspose geometry: explicit pads, auto_pad, or pads derived from output_shape.</summary>
-    private static ConvParams TransposeGeometry(Node n, Tensor<float> x, Tensor<float> w)
+    /// <summary>
+    /// ConvTranspose geometry and effective output padding: explicit pads, auto_pad, or pads derived from output_shape.
+    /// With output_shape, a negative total padding (output larger than the padding-free result) becomes extra
+    /// output_padding, as ONNX specifies (output_padding is implicit then). auto_pad follows the ONNX rule
+    /// pads_begin = total/2 for SAME_UPPER (the odd extra at the end) and total − total/2 for SAME_LOWER.
+    /// </summary>
+    private static (ConvParams Params, int[]? OutputPadding) TransposeGeometry(Node n, Tensor<float> x, Tensor<float> w)
     {
         int d = w.Rank - 2;
         Check.That(d >= 1, n.OpType, "W", "rank >= 3", Shapes.Format(w.Dims));
@@ -215,18 +229,56 @@ internal static class NeuralNetOps
         var kernel = Ints(n, "kernel_shape") ?? w.Dims[2..].ToArray();
         var outputShape = Ints(n, "output_shape");
         string autoPad = n.GetString("auto_pad", "NOTSET");
-        if (outputShape is not null)
+        // ConvParams.ForTransposeOutputShape's flag puts the larger half of an odd total at the beginning: that is SAME_LOWER.
+        bool largerFirst = autoPad == "SAME_LOWER";
+        int[]? target = outputShape is not null ? (outputShape.Length == d ? outputShape : outputShape[^d..])
+            : autoPad is "SAME_UPPER" or "SAME_LOWER" ? Enumerable.Range(0, d).Select(i => x.Dims[2 + i] * strides[i]).ToArray() : null;
+        if (target is not null)
         {
-            var spatial = outputShape.Length == d ? outputShape : outputShape[^d..];
-            return ConvParams.ForTransposeOutputShape(x.Dims[2..], kernel, spatial, strides, dilations, outputPadding, groups, autoPad == "SAME_UPPER");
+            Check.That(target.Length == d, n.OpType, "output_shape", $"{d} spatial sizes", $"{target.Length}");
+            var effective = outputPadding?.ToArray() ?? new int[d];
+            for (int i = 0; i < d; i++)
+            {
+                int total = strides[i] * (x.Dims[2 + i] - 1) + effective[i] + (kernel[i] - 1) * dilations[i] + 1 - target[i];
+                if (total < 0) effective[i] -= total;
+            }
+            return (ConvParams.ForTransposeOutputShape(x.Dims[2..], kernel, target, strides, dilations, effective, groups, largerFirst), effective);
         }
-        if (autoPad is "SAME_UPPER" or "SAME_LOWER")
+        return (ConvParams.FromOnnx(d, strides, autoPad == "VALID" ? null : Ints(n, "pads"), dilations, groups), outputPadding);
+    }
+
+    private static Tensor<float> IntegerToFloat(Tensor t, Node n)
+    {
+        if (t is not (Tensor<sbyte> or Tensor<byte> or Tensor<short> or Tensor<ushort>))
+            throw new GraphException($"node {n.Label}: input 0 expected element type Float32, Int8, UInt8, Int16 or UInt16, got {t.DataType}");
+        var o = new Tensor<float>(t.Dims);
+        var raw = t.RawData;
+        for (int i = 0; i < o.Length; i++) o.Data[i] = Convert.ToSingle(raw.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
+        return o;
+    }
+
+    private static Tensor FloatToType(Tensor<float> y, Tensor like)
+    {
+        if (like is Tensor<float>) return y;
+        var o = (Tensor)Activator.CreateInstance(like.GetType(), (object)y.Shape)!;
+        var raw = o.RawData;
+        var type = raw.GetType().GetElementType()!;
+        for (int i = 0; i < y.Length; i++) raw.SetValue(Convert.ChangeType(y.Data[i], type, System.Globalization.CultureInfo.InvariantCulture), i);
+        return o;
+    }
+
+    /// <summary>MaxPool indices for storage_order = 1: the spatial offset h·W + w of each row-major index becomes w·H + h (2-D pooling).</summary>
+    private static Tensor<long> ColumnMajorIndices(Tensor<long> indices, ReadOnlySpan<int> xDims)
+    {
+        if (xDims.Length != 4) return indices;
+        long h = xDims[2], w = xDims[3], plane = h * w;
+        var o = new Tensor<long>(indices.Dims);
+        for (int i = 0; i < o.Length; i++)
         {
-            // Output = input·stride; pads follow from that target shape.
-            var target = Enumerable.Range(0, d).Select(i => x.Dims[2 + i] * strides[i]).ToArray();
-            return ConvParams.ForTransposeOutputShape(x.Dims[2..], kernel, target, strides, dilations, outputPadding, groups, autoPad == "SAME_UPPER");
+            long v = indices.Data[i], b = v / plane * plane, s = v % plane;
+            o.Data[i] = b + s % w * h + s / w;
         }
-        return ConvParams.FromOnnx(d, strides, autoPad == "VALID" ? null : Ints(n, "pads"), dilations, groups);
+        return o;
     }
 
     private static PoolParams PoolGeometry(Node n, Tensor<float> x)

@@ -1,0 +1,65 @@
+using System.Globalization;
+using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
+using QuantSharp.Onnx.Import;
+
+namespace QuantSharp.Cli;
+
+/// <summary><c>quantsharp inspect MODEL.onnx</c>: a summary of the model.</summary>
+public static class InspectCommand
+{
+    /// <summary>Loads <paramref name="modelPath"/> and writes its summary to <paramref name="stdout"/>.</summary>
+    /// <exception cref="FileNotFoundException">The model does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid or convertible ONNX model.</exception>
+    public static void Execute(string modelPath, TextWriter stdout)
+    {
+        var graph = LoadModel(modelPath);
+        stdout.Write(Describe(graph, modelPath));
+    }
+
+    /// <summary>Loads and imports a model, with a clear error when the file is missing.</summary>
+    internal static Graph LoadModel(string modelPath)
+    {
+        if (!File.Exists(modelPath)) throw new FileNotFoundException($"model '{modelPath}' does not exist", modelPath);
+        return OnnxImporter.Load(modelPath);
+    }
+
+    /// <summary>The text <c>inspect</c> prints for <paramref name="graph"/>.</summary>
+    public static string Describe(Graph graph, string source)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var w = new StringWriter(ci);
+        w.WriteLine($"model: {source}");
+        if (graph.Metadata.TryGetValue(OnnxMetadataKeys.ProducerName, out var producer))
+            w.WriteLine($"producer: {producer} {graph.Metadata.GetValueOrDefault(OnnxMetadataKeys.ProducerVersion, "")}".TrimEnd());
+        if (graph.Metadata.TryGetValue(OnnxMetadataKeys.IrVersion, out var ir)) w.WriteLine($"ir_version: {ir}");
+        w.WriteLine("opsets: " + string.Join(", ", graph.Opsets.Select(o => $"{(o.Key.Length == 0 ? "ai.onnx" : o.Key)} {o.Value}")));
+        w.WriteLine("inputs:");
+        foreach (var i in graph.Inputs) w.WriteLine($"  {Format(i)}");
+        w.WriteLine("outputs:");
+        foreach (var o in graph.Outputs) w.WriteLine($"  {Format(o)}");
+        w.WriteLine($"nodes: {graph.Nodes.Count}");
+        w.WriteLine("op types:");
+        foreach (var g in graph.Nodes.GroupBy(n => n.Domain.Length == 0 ? n.OpType : $"{n.Domain}.{n.OpType}").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal))
+            w.WriteLine($"  {g.Key,-28} {g.Count(),6}");
+        long parameters = graph.Initializers.Values.Sum(t => (long)t.Length);
+        w.WriteLine($"parameters: {parameters.ToString("N0", ci)} in {graph.Initializers.Count} initializers");
+        var unsupported = Unsupported(graph);
+        if (unsupported.Count == 0) w.WriteLine("unsupported ops: none");
+        else
+        {
+            w.WriteLine($"unsupported ops: {unsupported.Count} node(s)");
+            foreach (var n in unsupported) w.WriteLine($"  {n.OpType}{(n.Domain.Length > 0 ? "@" + n.Domain : "")} (opset {OpsetOf(graph, n)}): node '{n.Name}'");
+        }
+        return w.ToString();
+    }
+
+    /// <summary>Nodes of <paramref name="graph"/> that <see cref="OpRegistry.Default"/> cannot run at the model's opset.</summary>
+    public static List<Node> Unsupported(Graph graph) =>
+        graph.Nodes.Where(n => !OpRegistry.Default.Supports(n, OpsetOf(graph, n))).ToList();
+
+    private static long OpsetOf(Graph graph, Node n) => graph.Opsets.TryGetValue(n.Domain, out var v) ? v : graph.Opsets.GetValueOrDefault("", 1);
+
+    private static string Format(ValueInfo v) =>
+        $"{v.Name}: {v.ElementType}[{(v.Shape is null ? "?" : string.Join(",", v.Shape.Select(d => d.ToString())))}]";
+}

@@ -1,0 +1,63 @@
+using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
+
+namespace QuantSharp.Cli;
+
+/// <summary><c>quantsharp run MODEL.onnx --input NAME=FILE.npy … --output DIR</c>: runs the model through <see cref="Session"/>.</summary>
+public static class RunCommand
+{
+    /// <summary>Runs <paramref name="modelPath"/> on the given .npy inputs and writes each output to <c>DIR/&lt;output name&gt;.npy</c>.</summary>
+    /// <exception cref="UsageException">An <c>--input</c> spec is not NAME=FILE, names no graph input, or repeats a name.</exception>
+    /// <exception cref="GraphException">The model uses unsupported ops, or an input is missing or mismatched.</exception>
+    public static void Execute(string modelPath, IReadOnlyList<string> inputSpecs, string outputDir, TextWriter stdout)
+    {
+        var specs = ParseInputs(inputSpecs);
+        var graph = InspectCommand.LoadModel(modelPath);
+        var unsupported = InspectCommand.Unsupported(graph);
+        if (unsupported.Count > 0)
+            throw new GraphException($"unsupported op(s): {string.Join(", ", unsupported.Select(n => $"{n.OpType} (node '{n.Name}')").Distinct().Take(10))}");
+        var session = new Session(graph);
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, file) in specs)
+        {
+            if (!graph.IsInput(name))
+                throw new UsageException($"--input '{name}': the model has no input of that name; inputs: {string.Join(", ", graph.Inputs.Select(i => i.Name))}");
+            if (!File.Exists(file)) throw new FileNotFoundException($"--input {name}: file '{file}' does not exist", file);
+            feeds[name] = Npy.Read(file);
+        }
+        var result = session.Run(feeds);
+        Directory.CreateDirectory(outputDir);
+        foreach (var o in graph.Outputs)
+        {
+            string path = Path.Combine(outputDir, SafeFileName(o.Name) + ".npy");
+            var t = result.Outputs[o.Name];
+            Npy.Write(path, t);
+            stdout.WriteLine($"{o.Name}: {t.DataType}{Shapes.Format(t.Dims)} -> {path}");
+        }
+    }
+
+    /// <summary>Parses NAME=FILE specs; throws <see cref="UsageException"/> naming the bad spec.</summary>
+    public static List<(string Name, string File)> ParseInputs(IReadOnlyList<string> specs)
+    {
+        var result = new List<(string, string)>();
+        foreach (var spec in specs)
+        {
+            int eq = spec.IndexOf('=');
+            if (eq <= 0 || eq == spec.Length - 1)
+                throw new UsageException($"--input '{spec}' expected NAME=FILE.npy");
+            string name = spec[..eq], file = spec[(eq + 1)..];
+            if (result.Exists(r => r.Item1 == name)) throw new UsageException($"--input '{name}' is given twice");
+            result.Add((name, file));
+        }
+        return result;
+    }
+
+    /// <summary>An output name made safe as a file name (path separators and invalid characters become '_').</summary>
+    public static string SafeFileName(string name)
+    {
+        var invalid = Path.GetInvalidFileNameChars();
+        var chars = name.Select(c => invalid.Contains(c) || c == '/' || c == '\\' ? '_' : c).ToArray();
+        var s = new string(chars);
+        return s.Length == 0 || s is "." or ".." ? "_" + s : s;
+    }
+}

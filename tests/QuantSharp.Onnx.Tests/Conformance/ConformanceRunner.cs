@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
+using QuantSharp.Onnx.Import;
+
+namespace QuantSharp.Onnx.Tests.Conformance;
+
+/// <summary>Outcome of one backend-test folder.</summary>
+internal enum CaseOutcome { Passed, Failed, SkippedUnsupportedOp, SkippedUnsupportedType }
+
+/// <summary>Result of one test folder: outcome, and why (failure message or skip reason).</summary>
+internal sealed record CaseResult(string Suite, string Name, CaseOutcome Outcome, string Detail, double Seconds);
+
+/// <summary>
+/// Runs one ONNX backend-test folder (model.onnx + test_data_set_N/input_K.pb, output_K.pb) through <see cref="Session"/>.
+/// Input K feeds the K-th graph input that is not an initializer; output K is compared to the K-th graph output.
+/// </summary>
+internal static class ConformanceRunner
+{
+    /// <summary>Float tolerance: |actual − expected| ≤ <see cref="AbsoluteTolerance"/> + <see cref="RelativeTolerance"/>·|expected|; NaN matches NaN.</summary>
+    public const double AbsoluteTolerance = 1e-4, RelativeTolerance = 1e-3;
+
+    private static readonly HashSet<OnnxDataType> SupportedIoTypes =
+    [
+        OnnxDataType.Float, OnnxDataType.Double, OnnxDataType.Int8, OnnxDataType.UInt8, OnnxDataType.Int16,
+        OnnxDataType.UInt16, OnnxDataType.Int32, OnnxDataType.Int64, OnnxDataType.Bool,
+    ];
+
+    public static CaseResult Run(string suite, string folder, OpRegistry registry)
+    {
+        var sw = Stopwatch.StartNew();
+        string name = Path.GetFileName(folder);
+        CaseResult Result(CaseOutcome o, string detail) => new(suite, name, o, detail, sw.Elapsed.TotalSeconds);
+
+        OnnxModel model;
+        try { model = OnnxModel.Load(Path.Combine(folder, "model.onnx")); }
+        catch (Exception e) { return Result(CaseOutcome.Failed, $"load: {e.Message}"); }
+
+        // Unsupported data types at the interface: strings, float16/bfloat16 (would be widened, outputs not comparable bit-wise), sequences/maps/optionals.
+        foreach (var v in model.Graph.Inputs.Concat(model.Graph.Outputs))
+        {
+            if (v.Type?.Tensor is not { } tt) return Result(CaseOutcome.SkippedUnsupportedType, $"'{v.Name}' is not a tensor (sequence, map or optional)");
+            if (!SupportedIoTypes.Contains(tt.ElemType)) return Result(CaseOutcome.SkippedUnsupportedType, $"'{v.Name}' has element type {OnnxDataTypes.Name(tt.ElemType)}");
+        }
+        Graph graph;
+        try { graph = OnnxImporter.ToGraph(model); }
+        catch (InvalidDataException e) { return Result(CaseOutcome.SkippedUnsupportedType, e.Message); }
+
+        var unsupported = graph.Nodes.Where(n => !registry.Supports(n, graph.Opsets.TryGetValue(n.Domain, out var v) ? v : 1))
+            .Select(n => $"{n.OpType}{(n.Domain.Length > 0 ? "@" + n.Domain : "")}").Distinct().ToList();
+        long opset = graph.Opsets.GetValueOrDefault("", 1);
+        if (unsupported.Count > 0) return Result(CaseOutcome.SkippedUnsupportedOp, $"{string.Join(", ", unsupported)} at opset {opset}");
+
+        try
+        {
+            var session = new Session(graph, registry);
+            var inputNames = graph.Inputs.Select(i => i.Name).ToList();
+            var outputNames = graph.Outputs.Select(o => o.Name).ToList();
+            var sets = Directory.GetDirectories(folder, "test_data_set_*").Order(StringComparer.Ordinal).ToList();
+            if (sets.Count == 0) return Result(CaseOutcome.Failed, "no test_data_set_* folder");
+            foreach (var set in sets)
+            {
+                var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+                for (int k = 0; File.Exists(Path.Combine(set, $"input_{k}.pb")); k++)
+                {
+                    if (k >= inputNames.Count) return Result(CaseOutcome.Failed, $"{Path.GetFileName(set)}: input_{k}.pb has no matching graph input");
+                    feeds[inputNames[k]] = OnnxTensor.Load(Path.Combine(set, $"input_{k}.pb")).ToTensor();
+                }
+                var run = session.Run(feeds);
+                for (int k = 0; File.Exists(Path.Combine(set, $"output_{k}.pb")); k++)
+                {
+                    var expected = OnnxTensor.Load(Path.Combine(set, $"output_{k}.pb")).ToTensor();
+                    var actual = run.Outputs[outputNames[k]];
+                    if (Mismatch(expected, actual) is { } why)
+                        return Result(CaseOutcome.Failed, $"{Path.GetFileName(set)} output '{outputNames[k]}': {why}");
+                }
+            }
+            return Result(CaseOutcome.Passed, "");
+        }
+        catch (Exception e)
+        {
+            return Result(CaseOutcome.Failed, $"{e.GetType().Name}: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    /// <summary>Null when <paramref name="actual"/> matches <paramref name="expected"/> (type and shape exact; floats within tolerance; others exact).</summary>
+    public static string? Mismatch(Tensor expected, Tensor actual)
+    {
+        if (expected.DataType != actual.DataType) return $"element type {actual.DataType}, expected {expected.DataType}";
+        if (!expected.Dims.SequenceEqual(actual.Dims)) return $"shape {Shapes.Format(actual.Dims)}, expected {Shapes.Format(expected.Dims)}";
+        switch (expected, actual)
+        {
+            case (Tensor<float> e, Tensor<float> a):
+                for (int i = 0; i < e.Length; i++)
+                    if (!Close(e.Data[i], a.Data[i])) return $"element {i} is {a.Data[i]:R}, expected {e.Data[i]:R}";
+                return null;
+            case (Tensor<double> e, Tensor<double> a):
+                for (int i = 0; i < e.Length; i++)
+                    if (!Close(e.Data[i], a.Data[i])) return $"element {i} is {a.Data[i]:R}, expected {e.Data[i]:R}";
+                return null;
+            default:
+                var (ea, aa) = (expected.RawData, actual.RawData);
+                for (int i = 0; i < ea.Length; i++)
+                    if (!Equals(ea.GetValue(i), aa.GetValue(i))) return $"element {i} is {aa.GetValue(i)}, expected {ea.GetValue(i)}";
+                return null;
+        }
+    }
+
+    private static bool Close(double e, double a)
+    {
+        if (double.IsNaN(e) || double.IsNaN(a)) return double.IsNaN(e) && double.IsNaN(a);
+        if (double.IsInfinity(e) || double.IsInfinity(a)) return e == a;
+        return Math.Abs(a - e) <= AbsoluteTolerance + RelativeTolerance * Math.Abs(e);
+    }
+}
