@@ -83,46 +83,9 @@ public sealed class ConvBenchmarks : IBenchmarkSuite
     private static void CompareWithTorch(BenchContext ctx, string name, string ratioName, double ours, bool higherIsBetter)
     {
         if (!ctx.Compare) return;
-        double? torch = RunTorch(ctx, name);
+        double? torch = PythonReference.Figure(ctx, "torch_conv.py", name, name);
         if (torch is null) return;
         ctx.Note($"torch {name} {torch.Value.ToString("F3", CultureInfo.InvariantCulture)} {(higherIsBetter ? "GFLOPS" : "ms")}");
         ctx.Report(ratioName, higherIsBetter ? ours / torch.Value : torch.Value / ours, "ratio");
-    }
-
-    private static double? RunTorch(BenchContext ctx, string name)
-    {
-        string script = FindScript();
-        if (!File.Exists("/usr/bin/python3") || script.Length == 0)
-        {
-            ctx.Note("torch reference skipped: /usr/bin/python3 or bench/reference/torch_conv.py not found");
-            return null;
-        }
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(script);
-        if (ctx.Quick) psi.ArgumentList.Add("--quick");
-        psi.ArgumentList.Add(name);
-        psi.Environment.Remove("OPENBLAS_CORETYPE"); // the environment's Haswell setting halves the reference
-        using var proc = Process.Start(psi)!;
-        string stdout = proc.StandardOutput.ReadToEnd();
-        string stderr = proc.StandardError.ReadToEnd();
-        proc.WaitForExit();
-        foreach (var line in stdout.Split('\n'))
-        {
-            var parts = line.Trim().Split(' ');
-            if (parts.Length == 3 && parts[0] == name && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
-                return v;
-        }
-        ctx.Note($"torch reference skipped: no figure for {name} (exit {proc.ExitCode}: {stderr.Trim().Split('\n').LastOrDefault()})");
-        return null;
-    }
-
-    private static string FindScript()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string path = Path.Combine(dir.FullName, "bench", "reference", "torch_conv.py");
-            if (File.Exists(path)) return path;
-        }
-        return "";
     }
 }

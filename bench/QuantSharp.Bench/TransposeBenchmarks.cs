@@ -82,34 +82,6 @@ public sealed class TransposeBenchmarks : IBenchmarkSuite
             ctx.Report(name + ".into", gbsi, "GB/s");
             ctx.Note($"{name}: {s * 1e3:F2} ms allocating, {si * 1e3:F2} ms into a preallocated output = {gbsi / copyGbs:F2}x copy bandwidth");
         }
-        if (ctx.Compare) RunReference(ctx);
-    }
-
-    private static void RunReference(BenchContext ctx)
-    {
-        string script = FindScript("bench/reference/transpose_ref.py");
-        if (!File.Exists("/usr/bin/python3") || script.Length == 0)
-        {
-            ctx.Note("reference skipped: /usr/bin/python3 or bench/reference/transpose_ref.py not found");
-            return;
-        }
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, UseShellExecute = false };
-        psi.ArgumentList.Add(script);
-        if (ctx.Quick) psi.ArgumentList.Add("--quick");
-        psi.Environment.Remove("OPENBLAS_CORETYPE");
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Console.WriteLine(line);
-    }
-
-    private static string FindScript(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return "";
+        if (ctx.Compare) PythonReference.Print(ctx, "transpose_ref.py");
     }
 }

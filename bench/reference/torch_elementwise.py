@@ -23,7 +23,8 @@ def median(fn, runs=9, warmup=2):
     return ts[len(ts) // 2]
 
 
-which = sys.argv[1] if len(sys.argv) > 1 else "all"
+_names = [a for a in sys.argv[1:] if not a.startswith("--")]
+which = _names[0] if _names else "all"
 if which in ("add", "all"):
     a = torch.rand(N) * 2 - 1
     b = torch.rand(N) * 2 - 1
