@@ -103,30 +103,49 @@ public static unsafe class ConvImplicitGemm
 
     /// <summary>
     /// Forward of every image: <c>y_n = W · B_n (+ bias)</c>. Whole images go to the cores in parallel while at least one
-    /// per core remains; the rest run one by one with a parallel GEMM.
+    /// per core remains; the rest run one by one with their panels (or the GEMM) split over the cores.
     /// </summary>
     internal static void ForwardCore(ConvImplicitGemmLayout L, int n, float* x, float* w, float* bias, float* y)
     {
         long inImage = (long)L.C * L.H * L.W, outImage = (long)L.M * L.P;
         int outer = OuterImages(n);
+        var driver = ConvImplicitGemmDriver.TryCreate(w, L.M, L.K);
+        int panels = (L.P + Gemm.NR - 1) / Gemm.NR;
         nint ax = (nint)x, aw = (nint)w, ab = (nint)bias, ay = (nint)y;
         Work.For(outer, 1, (start, end) =>
         {
             using var pad = ConvScratch.Rent(ConvScratchRole.PaddedImage, L.BufferFloats);
+            using var panel = ConvScratch.Rent(ConvScratchRole.Panel, driver?.PanelFloats ?? 0);
             for (int i = start; i < end; i++)
-                ForwardImage(L, (float*)ax + i * inImage, (float*)aw, (float*)ab, (float*)ay + i * outImage, pad.Pointer, parallel: false);
+            {
+                L.Pad((float*)ax + i * inImage, pad.Pointer);
+                var packer = new ConvImplicitGemmPacker(L, pad.Pointer);
+                float* yi = (float*)ay + i * outImage;
+                if (driver is not null) driver.Run(ref packer, L.P, 0, panels, yi, (float*)ab, panel.Pointer);
+                else Gemm.SgemmPackedB(L.M, L.P, L.K, (float*)aw, L.K, false, ref packer, yi, L.P, 0f, false, 1f, (float*)ab);
+            }
         });
         if (outer == n) return;
         using var buf = ConvScratch.Rent(ConvScratchRole.PaddedImage, L.BufferFloats);
+        nint apad = (nint)buf.Pointer;
         for (int i = outer; i < n; i++)
-            ForwardImage(L, x + i * inImage, w, bias, y + i * outImage, buf.Pointer, parallel: true);
-    }
-
-    private static void ForwardImage(ConvImplicitGemmLayout L, float* x, float* w, float* bias, float* y, float* pad, bool parallel)
-    {
-        L.Pad(x, pad);
-        var packer = new ConvImplicitGemmPacker(L, pad);
-        Gemm.SgemmPackedB(L.M, L.P, L.K, w, L.K, false, ref packer, y, L.P, 0f, parallel, 1f, bias);
+        {
+            L.Pad(x + i * inImage, buf.Pointer);
+            nint ayi = (nint)(y + i * outImage);
+            if (driver is null)
+            {
+                var packer = new ConvImplicitGemmPacker(L, buf.Pointer);
+                Gemm.SgemmPackedB(L.M, L.P, L.K, w, L.K, false, ref packer, (float*)ayi, L.P, 0f, true, 1f, bias);
+                continue;
+            }
+            // One image: its output panels are split over the cores, each packing its own B panels.
+            Work.For(panels, 1, (q0, q1) =>
+            {
+                using var panel = ConvScratch.Rent(ConvScratchRole.Panel, driver.PanelFloats);
+                var packer = new ConvImplicitGemmPacker(L, (float*)apad);
+                driver.Run(ref packer, L.P, q0, q1, (float*)ayi, (float*)ab, panel.Pointer);
+            });
+        }
     }
 
     /// <summary>Images handled whole by one core each: the largest multiple of the core count not above n (0 on one core).</summary>

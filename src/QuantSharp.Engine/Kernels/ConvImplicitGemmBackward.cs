@@ -4,8 +4,8 @@ namespace QuantSharp.Engine.Kernels;
 
 /// <summary>
 /// The backward passes of <see cref="ConvImplicitGemm"/> that are not a forward convolution: the weight gradient
-/// (implicit GEMM with the transposed im2col packer) and backward-data through columns (GEMM + col2im) for strides
-/// above 1.
+/// (implicit GEMM with the transposed im2col packer, <see cref="ConvImplicitGemmDriver.RunWeight"/>) and backward-data
+/// through columns (GEMM + col2im) for strides above 1.
 /// </summary>
 internal static unsafe class ConvImplicitGemmBackward
 {
@@ -14,22 +14,33 @@ internal static unsafe class ConvImplicitGemmBackward
 
     /// <summary>
     /// <c>gw[M × K] = Σ_n gY_n[M × P] · B_nᵀ</c> (gw fully overwritten). Images spread over the cores accumulate into
-    /// one partial per work block, added in block order; the remaining images accumulate into gw with a parallel GEMM.
+    /// one partial per work block, added in block order; each remaining image accumulates into gw with its column
+    /// panels split over the cores (disjoint columns, so no reduction).
     /// </summary>
     public static void Weight(ConvImplicitGemmLayout L, int n, float* x, float* gy, float* gw)
     {
         long inImage = (long)L.C * L.H * L.W, outImage = (long)L.M * L.P;
         int mk = L.M * L.K;
         int outer = ConvImplicitGemm.OuterImages(n);
+        int panels = (L.K + Gemm.NR - 1) / Gemm.NR;
+        long aFloats = ConvImplicitGemmDriver.WeightABufferFloats(L.M);
+        const int panelFloats = ConvImplicitGemmDriver.SliceDepth * Gemm.NR;
         var partials = new List<(int Start, float[] Sum)>();
         nint ax = (nint)x, agy = (nint)gy;
         Work.For(outer, 1, (start, end) =>
         {
             var acc = GC.AllocateUninitializedArray<float>(mk, pinned: true);
             using var pad = ConvScratch.Rent(ConvScratchRole.PaddedImage, L.BufferFloats);
+            using var aBuf = ConvScratch.Rent(ConvScratchRole.GradientSlice, aFloats);
+            using var panel = ConvScratch.Rent(ConvScratchRole.Panel, panelFloats);
             fixed (float* pacc = acc)
                 for (int i = start; i < end; i++)
-                    WeightImage(L, (float*)ax + i * inImage, (float*)agy + i * outImage, pacc, i == start ? 0f : 1f, pad.Pointer, parallel: false);
+                {
+                    L.Pad((float*)ax + i * inImage, pad.Pointer);
+                    var packer = new ConvImplicitGemmWeightPacker(L, pad.Pointer);
+                    ConvImplicitGemmDriver.RunWeight(ref packer, L.M, L.K, L.P, (float*)agy + i * outImage, 0, panels, pacc,
+                        i == start ? 0f : 1f, aBuf.Pointer, panel.Pointer);
+                }
             lock (partials) partials.Add((start, acc));
         });
         if (outer > 0)
@@ -42,15 +53,20 @@ internal static unsafe class ConvImplicitGemmBackward
         else if (n == 0) new Span<float>(gw, mk).Clear();
         if (outer == n) return;
         using var buf = ConvScratch.Rent(ConvScratchRole.PaddedImage, L.BufferFloats);
+        nint apad = (nint)buf.Pointer, agw = (nint)gw;
         for (int i = outer; i < n; i++)
-            WeightImage(L, x + i * inImage, gy + i * outImage, gw, i == 0 ? 0f : 1f, buf.Pointer, parallel: true);
-    }
-
-    private static void WeightImage(ConvImplicitGemmLayout L, float* x, float* gy, float* gw, float beta, float* pad, bool parallel)
-    {
-        L.Pad(x, pad);
-        var packer = new ConvImplicitGemmWeightPacker(L, pad);
-        Gemm.SgemmPackedB(L.M, L.K, L.P, gy, L.P, false, ref packer, gw, L.K, beta, parallel);
+        {
+            L.Pad(x + i * inImage, buf.Pointer);
+            nint agyi = (nint)(gy + i * outImage);
+            float beta = i == 0 ? 0f : 1f;
+            Work.For(panels, 1, (q0, q1) =>
+            {
+                using var aBuf = ConvScratch.Rent(ConvScratchRole.GradientSlice, aFloats);
+                using var panel = ConvScratch.Rent(ConvScratchRole.Panel, panelFloats);
+                var packer = new ConvImplicitGemmWeightPacker(L, (float*)apad);
+                ConvImplicitGemmDriver.RunWeight(ref packer, L.M, L.K, L.P, (float*)agyi, q0, q1, (float*)agw, beta, aBuf.Pointer, panel.Pointer);
+            });
+        }
     }
 
     /// <summary>

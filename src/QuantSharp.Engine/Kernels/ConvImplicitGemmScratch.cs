@@ -12,8 +12,10 @@ internal enum ConvScratchRole
     Columns,
     /// <summary>The padded input-gradient image that col2im accumulates into.</summary>
     PaddedGradient,
-    /// <summary>A worker's partial weight gradient.</summary>
-    WeightPartial,
+    /// <summary>One packed B panel of the implicit-GEMM loop.</summary>
+    Panel,
+    /// <summary>A packed slice of the output gradient (the A operand of the weight gradient).</summary>
+    GradientSlice,
 }
 
 /// <summary>
@@ -34,7 +36,7 @@ internal sealed unsafe class ConvScratch : IDisposable
     /// <summary>Borrows the calling thread's buffer of the given role, grown to at least <paramref name="floats"/>.</summary>
     public static ConvScratch Rent(ConvScratchRole role, long floats)
     {
-        var cache = _cache ??= new ConvScratch?[4];
+        var cache = _cache ??= new ConvScratch?[Enum.GetValues<ConvScratchRole>().Length];
         ref ConvScratch? slot = ref cache[(int)role];
         var buf = slot is { _inUse: false } ? slot : null;
         if (buf is null)

@@ -34,6 +34,8 @@ public unsafe class ConvImplicitGemmTests
         ["stride2x1_kernel3x2"] = new([2, 3, 12, 37], [5, 3, 3, 2], Params([2, 1], [0, 1], [1, 0], [1, 1])),
         ["pad_above_kernel_stride1"] = new([1, 2, 6, 7], [3, 2, 3, 3], ConvParams.Uniform(2, pad: 3)),
         ["channels33_m40_w40"] = new([1, 33, 5, 40], [40, 33, 3, 3], ConvParams.Uniform(2, pad: 1)),
+        ["deep_two_row_blocks_m192"] = new([1, 111, 3, 36], [192, 111, 3, 3], ConvParams.Uniform(2, pad: 1)),
+        ["deep_k4680_general_gemm"] = new([1, 520, 2, 33], [72, 520, 3, 3], ConvParams.Uniform(2, pad: 1)),
         ["narrow_w7_batch3"] = new([3, 9, 7, 7], [12, 9, 3, 3], ConvParams.Uniform(2, pad: 1)),
     };
 
