@@ -50,11 +50,11 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
                 float* d = dest + (long)j0 * kc;
                 int oh0 = p0 / L.OW, ow0 = p0 - oh0 * L.OW;
                 int t = L.OW - ow0; // first column of the panel that lies on the next output row
-                if (L.SW == 1 && w == nr && nr - t <= L.OW)
+                if (w == nr && nr - t <= L.OW)
                 {
-                    float* src = _x + oh0 * L.SH * L.Wp + ow0;
+                    float* src = _x + oh0 * L.RowStep + ow0;
                     if (t >= nr) ContiguousRun(rowOff, kc, src, d, _v512);
-                    else TwoRuns(rowOff, kc, src, L.SH * L.Wp - L.OW, t, d, _v512);
+                    else TwoRuns(rowOff, kc, src, L.RowStep - L.OW, t, d, _v512);
                     continue;
                 }
                 for (int j = 0; j < nr; j++) offsets[j] = j < w ? L.PixelOffset(p0 + j) : 0;

@@ -10,11 +10,11 @@ namespace QuantSharp.Engine.Kernels;
 /// </summary>
 /// <remarks>
 /// <c>dest[kk·NR + j] = xpad[RowOffsets[n0 + j] + PixelOffset(k0 + kk)]</c> (see <see cref="ConvImplicitGemmLayout"/>):
-/// one panel row is the same 32 im2col rows at one pixel. With a horizontal stride of 1 (and OW ≥ 16), 16 consecutive
-/// pixels of one im2col row are one contiguous run of the padded image, or two when they cross an output-row
+/// one panel row is the same 32 im2col rows at one pixel. In the phase-split buffer every stride is 1, so (when
+/// OW ≥ 16) 16 consecutive pixels of one im2col row are one contiguous run, or two when they cross an output-row
 /// boundary (a select between two loads, as in <see cref="ConvImplicitGemmPacker"/>), so the panel is built from
 /// 16×16 blocks: 16 such loads (16 im2col rows × 16 pixels) transposed in registers with AVX-512 unpacks and lane
-/// shuffles. Other strides, partial panels and the pixels left over use AVX2 gathers with the panel's 32 row offsets
+/// shuffles. Narrow outputs, partial panels and the pixels left over use AVX2 gathers with the panel's 32 row offsets
 /// from a base that walks the output pixels, or a scalar loop over the same offsets.
 /// </remarks>
 internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
@@ -48,7 +48,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
             float* d = dest + (long)j0 * kc;
             int oh = k0 / L.OW, ow = k0 - oh * L.OW;
             int done = 0;
-            if (_v512 && w == nr && L.SW == 1 && L.OW >= 16)
+            if (_v512 && w == nr && L.OW >= 16)
                 done = TransposedRuns(L, _x, offsets, kc, ref oh, ref ow, d);
             if (done == kc) continue;
             if (_gather) Gather(L, _x, offsets, w, kc - done, oh, ow, d + (long)done * nr);
@@ -58,13 +58,12 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
 
     /// <summary>
     /// Panel rows in blocks of 16 pixels (as many whole blocks as fit in kc) by 16×16 transposes; advances (oh, ow)
-    /// past them and returns the number of pixels done. Needs stride 1 along width and OW ≥ 16 (a block then crosses at
-    /// most one output-row boundary).
+    /// past them and returns the number of pixels done. Needs OW ≥ 16 (a block then crosses at most one output-row boundary).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int TransposedRuns(ConvImplicitGemmLayout L, float* x, int* offsets, int kc, ref int oh, ref int ow, float* d)
     {
-        int rowStep = L.SH * L.Wp, outW = L.OW, delta = rowStep - outW;
+        int rowStep = L.RowStep, outW = L.OW, delta = rowStep - outW;
         var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         int kk = 0;
         for (; kk + 16 <= kc; kk += 16, d += 16 * Gemm.NR)
@@ -167,13 +166,13 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
         var i1 = Vector256.Load(offsets + 8);
         var i2 = Vector256.Load(offsets + 16);
         var i3 = Vector256.Load(offsets + 24);
-        int rowStep = L.SH * L.Wp, sw = L.SW, ow1 = L.OW;
+        int rowStep = L.RowStep, ow1 = L.OW;
         float* rowBase = x + oh * rowStep;
         // Columns past w have offset 0 (a valid cell) and are zeroed after the gathers.
         float* zeroFrom = d + w;
         for (int kk = 0; kk < kc; kk++, d += Gemm.NR)
         {
-            float* s = rowBase + ow * sw;
+            float* s = rowBase + ow;
             Vector256.Store(Avx2.GatherVector256(s, i0, 4), d);
             Vector256.Store(Avx2.GatherVector256(s, i1, 4), d + 8);
             Vector256.Store(Avx2.GatherVector256(s, i2, 4), d + 16);
@@ -191,11 +190,11 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     /// <summary>The portable path: the same gather one element at a time.</summary>
     private static void ScalarGather(ConvImplicitGemmLayout L, float* x, int* offsets, int w, int kc, int oh, int ow, float* d)
     {
-        int rowStep = L.SH * L.Wp;
+        int rowStep = L.RowStep;
         float* rowBase = x + oh * rowStep;
         for (int kk = 0; kk < kc; kk++, d += Gemm.NR)
         {
-            float* s = rowBase + ow * L.SW;
+            float* s = rowBase + ow;
             int j = 0;
             for (; j < w; j++) d[j] = s[offsets[j]];
             for (; j < Gemm.NR; j++) d[j] = 0f;
