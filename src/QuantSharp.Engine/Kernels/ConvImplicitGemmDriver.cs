@@ -16,8 +16,8 @@ namespace QuantSharp.Engine.Kernels;
 /// </remarks>
 internal sealed unsafe class ConvImplicitGemmDriver
 {
-    /// <summary>Deepest k slice (a B panel of SliceDepth·32 floats = 40 KiB fits L1).</summary>
-    public const int SliceDepth = 320;
+    /// <summary>Deepest k slice: a B panel of SliceDepth·32 floats (32 KiB) and an 8-row A panel (8 KiB) fit the 48 KiB L1.</summary>
+    public const int SliceDepth = 256;
 
     /// <summary>Floats of packed weights per row block (≈ 640 KiB, within the 1 MiB L2 with a panel and C).</summary>
     public const int BlockBudget = 160 * 1024;
@@ -114,8 +114,9 @@ internal sealed unsafe class ConvImplicitGemmDriver
         var kind = GemmMicroKernels.Default;
         int mr = Gemm.TileHeight(m);
         float* tile = stackalloc float[Gemm.MR * Gemm.NR];
+        // Pixel slices of a multiple of 16, so the weight packer's 16×16 transposes cover them (gathers only at the end).
         int slices = (p + SliceDepth - 1) / SliceDepth;
-        int pcMax = (p + slices - 1) / slices;
+        int pcMax = Math.Min(SliceDepth, ((p + slices - 1) / slices + 15) / 16 * 16);
         for (int p0 = 0; p0 < p; p0 += pcMax)
         {
             int pc = Math.Min(pcMax, p - p0);
