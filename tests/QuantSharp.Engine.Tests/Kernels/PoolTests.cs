@@ -215,4 +215,17 @@ public class PoolTests
             Assert.Equal(refIdx.Data, idx.Data);
         }
     }
+
+    [Fact]
+    public void PoolParams_EqualValues_AreEqualAndDefaultsFilled()
+    {
+        var a = new PoolParams([3, 3], [2, 2], [1, 1, 1, 1]);
+        var b = new PoolParams([3, 3], [2, 2], [1, 1, 1, 1], [1, 1]);
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.NotEqual(a, new PoolParams([3, 3], [2, 2], [1, 1, 1, 1], ceilMode: true));
+        Assert.Equal([1, 1], new PoolParams([2, 2]).Strides);
+        Assert.Equal([0, 0, 0, 0], new PoolParams([2, 2]).Pads);
+        Assert.Equal("PoolParams(kernel_shape=[3,3], strides=[2,2], pads=[1,1,1,1], dilations=[1,1], ceil_mode=0)", a.ToString());
+    }
 }
