@@ -103,14 +103,16 @@ public static unsafe partial class Pool
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ArgMaxRowVector(float** rows, int nr, float* xp, long baseIn, float* yr, long* ir, in PoolGeometry g, int from, int to)
     {
-        int ow = from;
+        int ow = from, next = from;
         if (nr == 0 || !Avx512F.IsSupported || g.SW > 2) return ow;
         int kw = g.KW, dw = g.DW, pw = g.PW, sw = g.SW;
         var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) * sw;
         var idxPick = EvenOfOverlapped;
         var vBase = Vector512.Create(baseIn);
-        for (; ow + 16 <= to; ow += 16)
+        // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+        for (next = from; to - from >= 16 && next < to; next = ow + 16)
         {
+            ow = Math.Min(next, to - 16);
             Vector512<float> acc = default;
             Vector512<int> accIdx = default;
             bool first = true;
@@ -133,7 +135,7 @@ public static unsafe partial class Pool
             (Vector512.WidenLower(accIdx) + vBase).Store(ir + ow);
             (Vector512.WidenUpper(accIdx) + vBase).Store(ir + ow + 8);
         }
-        return ow;
+        return next;
     }
 
     /// <summary>
