@@ -16,9 +16,23 @@ public static unsafe partial class Pool
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(p);
+        var shape = p.OutputShape(x.Dims, "MaxPool");
+        var y = new Tensor<float>(shape);
+        var idx = new Tensor<long>(shape);
+        MaxPoolWithIndices(x, p, y, idx);
+        return (y, idx);
+    }
+
+    /// <summary>MaxPool with Indices into preallocated <paramref name="y"/> and <paramref name="idx"/> of the output shape.</summary>
+    public static void MaxPoolWithIndices(Tensor<float> x, PoolParams p, Tensor<float> y, Tensor<long> idx)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(p);
+        ArgumentNullException.ThrowIfNull(y);
+        ArgumentNullException.ThrowIfNull(idx);
         var g = p.Geometry(x.Dims, "MaxPool");
-        var y = new Tensor<float>(g.OutputShape);
-        var idx = new Tensor<long>(g.OutputShape);
+        Check.SameShape("MaxPool", "Y", g.OutputShape, y.Dims);
+        Check.SameShape("MaxPool", "Indices", g.OutputShape, idx.Dims);
         long work = (long)g.OutPlane * g.KD * g.KH * g.KW;
         Work.For(g.Planes, (int)Math.Clamp(32768 / Math.Max(work, 1), 1, int.MaxValue), (start, end) =>
         {
@@ -26,7 +40,6 @@ public static unsafe partial class Pool
             fixed (long* pi = idx.Data)
                 ArgMaxPlanes(px, py, pi, g, start, end);
         });
-        return (y, idx);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
