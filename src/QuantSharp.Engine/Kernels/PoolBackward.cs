@@ -152,7 +152,7 @@ public static unsafe partial class Pool
     }
 
     /// <summary>
-    /// MaxPool backward: <c>dx[Indices[i]] += dy[i]</c> (ONNX Indices as produced by <see cref="MaxPoolWithIndices"/>;
+    /// MaxPool backward: <c>dx[Indices[i]] += dy[i]</c> (ONNX Indices as produced by <see cref="MaxPoolWithIndices(Tensor{float}, PoolParams)"/>;
     /// negative entries are skipped). Each index must lie in the plane of its output.
     /// </summary>
     public static Tensor<float> MaxPoolBackward(Tensor<float> gradY, Tensor<long> indices, ReadOnlySpan<int> inputShape)
