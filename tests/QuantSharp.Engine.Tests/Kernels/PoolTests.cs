@@ -199,6 +199,11 @@ public class PoolTests
         Assert.Equal(Pool.AveragePool(x, p, true).Data, y.Data);
         var e = Assert.Throws<ShapeException>(() => Pool.MaxPool(x, p, new Tensor<float>(2, 3, 5, 5)));
         Assert.Contains("'Y'", e.Message);
+        var idx = new Tensor<long>(y.Shape);
+        Pool.MaxPoolWithIndices(x, p, y, idx);
+        Assert.Equal(PoolReference.MaxPool(x, p).Indices.Data, idx.Data);
+        e = Assert.Throws<ShapeException>(() => Pool.MaxPoolWithIndices(x, p, y, new Tensor<long>(1)));
+        Assert.Contains("'Indices'", e.Message);
     }
 
     [Fact]
