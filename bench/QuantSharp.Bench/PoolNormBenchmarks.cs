@@ -20,10 +20,21 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         yield return new Benchmark("maxpool_indices_3x3s2_32x64x112x112", "MaxPool 3x3/s2 with Indices (training forward), GB/s", MaxPoolIndices);
         yield return new Benchmark("batchnorm_training_32x64x56x56", "BatchNormalization training forward and backward, ms", BatchNormTraining);
         yield return new Benchmark("layernorm_64x197x768", "LayerNormalization forward (ViT-B shape), GB/s", LayerNormForward);
-        yield return new Benchmark("poolnorm_torch", "PyTorch reference figures for the pool/norm benchmarks (--compare)", Torch);
+        yield return new Benchmark("poolnorm_torch", "PyTorch reference figures for the pool/norm benchmarks (--compare; the others note them too)", Torch);
     }
 
     private static double GBs(long floats, double seconds) => floats * 4.0 / seconds / 1e9;
+
+    private static Dictionary<string, double>? _torch;
+
+    /// <summary>Under --compare: runs the PyTorch script once per process (after our own timings of the first benchmark) and notes its figure and the ratio.</summary>
+    private static void CompareWithTorch(BenchContext ctx, string name, double ours, bool higherIsBetter = true)
+    {
+        if (!ctx.Compare) return;
+        _torch ??= RunTorch(ctx);
+        if (_torch.TryGetValue("torch_" + name, out double theirs) && theirs > 0)
+            ctx.Note($"{name}: PyTorch {theirs.ToString("F3", CultureInfo.InvariantCulture)} in the same run; ours/PyTorch = {(higherIsBetter ? ours / theirs : theirs / ours):F2}x (speed ratio)");
+    }
 
     /// <summary>Reports a plain Array.Copy of <paramref name="readFloats"/> + <paramref name="writeFloats"/> floats' worth of traffic, as the ceiling.</summary>
     private static void CopyCeiling(BenchContext ctx, string name, long readFloats, long writeFloats)
@@ -41,6 +52,7 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         var y = Pool.MaxPool(x, p);
         double t = ctx.MedianSeconds(() => Pool.MaxPool(x, p, y));
         ctx.Report("maxpool_3x3s2_32x64x112x112", GBs(x.Length + y.Length, t), "GB/s");
+        CompareWithTorch(ctx, "maxpool_3x3s2_32x64x112x112", GBs(x.Length + y.Length, t));
         double ta = ctx.MedianSeconds(() => Pool.MaxPool(x, p));
         ctx.Note($"maxpool_3x3s2: {t * 1e3:F2} ms into a reused output; {ta * 1e3:F2} ms allocating the output each call");
         CopyCeiling(ctx, "maxpool_3x3s2", x.Length, y.Length);
@@ -66,6 +78,7 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         var x = Tensor.RandomUniform(new Random(3), -1f, 1f, 32, 1280, 7, 7);
         double t = ctx.MedianSeconds(() => Pool.GlobalAveragePool(x));
         ctx.Report("global_avgpool_32x1280x7x7", GBs(x.Length + 32 * 1280, t), "GB/s");
+        CompareWithTorch(ctx, "global_avgpool_32x1280x7x7", GBs(x.Length + 32 * 1280, t));
         ctx.Note($"global_avgpool: {t * 1e6:F0} us");
         CopyCeiling(ctx, "global_avgpool", x.Length, 32 * 1280);
     }
@@ -81,6 +94,7 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         var y = new Tensor<float>(x.Dims);
         double t = ctx.MedianSeconds(() => BatchNorm.Inference(x, scale, bias, mean, variance, 1e-5f, y));
         ctx.Report("batchnorm_inference_32x64x56x56", GBs(2L * x.Length, t), "GB/s");
+        CompareWithTorch(ctx, "batchnorm_inference_32x64x56x56", GBs(2L * x.Length, t));
         double ta = ctx.MedianSeconds(() => BatchNorm.Inference(x, scale, bias, mean, variance));
         ctx.Note($"batchnorm_inference: {t * 1e3:F2} ms into a reused output; {ta * 1e3:F2} ms allocating the output each call");
         CopyCeiling(ctx, "batchnorm_inference", x.Length, x.Length);
@@ -90,11 +104,12 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
     {
         var x = Tensor.RandomUniform(new Random(5), -1f, 1f, 32, 64, 112, 112);
         var p = new PoolParams([3, 3], [2, 2], [1, 1, 1, 1]);
-        var (y, _) = Pool.MaxPoolWithIndices(x, p);
-        double t = ctx.MedianSeconds(() => Pool.MaxPoolWithIndices(x, p));
+        var (y, idx) = Pool.MaxPoolWithIndices(x, p);
+        double t = ctx.MedianSeconds(() => Pool.MaxPoolWithIndices(x, p, y, idx));
         // Bytes: input read, float output and int64 indices written.
         ctx.Report("maxpool_indices_3x3s2_32x64x112x112", (x.Length * 4.0 + y.Length * 12.0) / t / 1e9, "GB/s");
-        ctx.Note($"maxpool_indices_3x3s2: {t * 1e3:F2} ms (allocating outputs)");
+        CompareWithTorch(ctx, "maxpool_indices_3x3s2_32x64x112x112", (x.Length * 4.0 + y.Length * 12.0) / t / 1e9);
+        ctx.Note($"maxpool_indices_3x3s2: {t * 1e3:F2} ms into reused outputs");
     }
 
     private static void BatchNormTraining(BenchContext ctx)
@@ -111,6 +126,8 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         double tb = ctx.MedianSeconds(() => BatchNorm.Backward(x, gy, scale, r.SavedMean, r.SavedInvStd, training: true));
         ctx.Report("batchnorm_training_fwd_32x64x56x56", tf * 1e3, "ms");
         ctx.Report("batchnorm_training_bwd_32x64x56x56", tb * 1e3, "ms");
+        CompareWithTorch(ctx, "batchnorm_training_fwd_32x64x56x56", tf * 1e3, higherIsBetter: false);
+        CompareWithTorch(ctx, "batchnorm_training_bwd_32x64x56x56", tb * 1e3, higherIsBetter: false);
         ctx.Note($"batchnorm_training: forward reads x 3 times and writes y ({GBs(4L * x.Length, tf):F1} GB/s); backward reads x, dy twice and writes dx ({GBs(5L * x.Length, tb):F1} GB/s)");
     }
 
@@ -122,24 +139,38 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         var bias = Tensor.RandomUniform(rng, -1f, 1f, 768);
         double t = ctx.MedianSeconds(() => LayerNorm.Forward(x, scale, bias));
         ctx.Report("layernorm_64x197x768", GBs(2L * x.Length, t), "GB/s");
+        CompareWithTorch(ctx, "layernorm_64x197x768", GBs(2L * x.Length, t));
         ctx.Note($"layernorm: {t * 1e3:F2} ms (allocating outputs)");
     }
 
     private static void Torch(BenchContext ctx)
     {
         if (!ctx.Compare) { ctx.Note("poolnorm_torch: run with --compare to measure PyTorch"); return; }
+        _torch = RunTorch(ctx);
+        foreach (var (k, v) in _torch) Console.WriteLine($"{k} {v.ToString("F3", CultureInfo.InvariantCulture)} {(k.Contains("training") ? "ms" : "GB/s")}");
+    }
+
+    private static Dictionary<string, double> RunTorch(BenchContext ctx)
+    {
+        var figures = new Dictionary<string, double>();
         string script = FindScript();
-        if (!File.Exists("/usr/bin/python3") || script.Length == 0) { ctx.Note("poolnorm_torch: python3 or bench/reference/torch_poolnorm.py not found; skipped"); return; }
+        if (!File.Exists("/usr/bin/python3") || script.Length == 0) { ctx.Note("poolnorm_torch: python3 or bench/reference/torch_poolnorm.py not found; skipped"); return figures; }
         var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(script);
         if (ctx.Quick) psi.ArgumentList.Add("--quick");
         psi.Environment.Remove("OPENBLAS_CORETYPE");
         using var proc = Process.Start(psi)!;
+        var errTask = proc.StandardError.ReadToEndAsync();
         string output = proc.StandardOutput.ReadToEnd();
-        string err = proc.StandardError.ReadToEnd();
+        string err = errTask.Result;
         proc.WaitForExit();
-        if (proc.ExitCode != 0) { ctx.Note($"poolnorm_torch: python3 failed (torch missing?): {err.Split('\n').FirstOrDefault(l => l.Contains("Error")) ?? err.Trim()}"); return; }
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Console.WriteLine(line.Trim());
+        if (proc.ExitCode != 0) { ctx.Note($"poolnorm_torch: python3 failed (torch missing?): {err.Split('\n').FirstOrDefault(l => l.Contains("Error")) ?? err.Trim()}"); return figures; }
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Trim().Split(' ');
+            if (parts.Length >= 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) figures[parts[0]] = v;
+        }
+        return figures;
     }
 
     private static string FindScript()

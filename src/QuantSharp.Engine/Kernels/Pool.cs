@@ -172,13 +172,15 @@ public static unsafe partial class Pool
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int MaxRowVector(float** rows, int nr, float* yr, in PoolGeometry g, int from, int to)
     {
-        int ow = from;
+        int ow = from, next = from;
         if (nr == 0) return ow;
         int kw = g.KW, dw = g.DW, pw = g.PW;
         if (Vector512.IsHardwareAccelerated && g.SW == 1)
         {
-            for (; ow + 16 <= to; ow += 16)
+            // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 16 && next < to; next = ow + 16)
             {
+                ow = Math.Min(next, to - 16);
                 var acc = Vector512.Create(float.NegativeInfinity);
                 for (int r = 0; r < nr; r++)
                 {
@@ -191,8 +193,10 @@ public static unsafe partial class Pool
         else if (Avx512F.IsSupported && g.SW == 2)
         {
             var idx = EvenOfOverlapped;
-            for (; ow + 16 <= to; ow += 16)
+            // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 16 && next < to; next = ow + 16)
             {
+                ow = Math.Min(next, to - 16);
                 var acc = Vector512.Create(float.NegativeInfinity);
                 for (int r = 0; r < nr; r++)
                 {
@@ -209,8 +213,10 @@ public static unsafe partial class Pool
         }
         else if (Vector256.IsHardwareAccelerated && g.SW == 1)
         {
-            for (; ow + 8 <= to; ow += 8)
+            // Blocks of 8; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 8 && next < to; next = ow + 8)
             {
+                ow = Math.Min(next, to - 8);
                 var acc = Vector256.Create(float.NegativeInfinity);
                 for (int r = 0; r < nr; r++)
                 {
@@ -222,8 +228,10 @@ public static unsafe partial class Pool
         }
         else if (Avx2.IsSupported && g.SW == 2)
         {
-            for (; ow + 8 <= to; ow += 8)
+            // Blocks of 8; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 8 && next < to; next = ow + 8)
             {
+                ow = Math.Min(next, to - 8);
                 var acc = Vector256.Create(float.NegativeInfinity);
                 for (int r = 0; r < nr; r++)
                 {
@@ -233,21 +241,23 @@ public static unsafe partial class Pool
                 acc.Store(yr + ow);
             }
         }
-        return ow;
+        return next;
     }
 
     /// <summary>Vector part of an average row over interior columns [from, to); returns the first column it did not do.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int SumRowVector(float** rows, int nr, float* yr, float* divW, float rowDiv, in PoolGeometry g, int from, int to)
     {
-        int ow = from;
+        int ow = from, next = from;
         if (nr == 0) return ow;
         int kw = g.KW, dw = g.DW, pw = g.PW;
         if (Vector512.IsHardwareAccelerated && g.SW == 1)
         {
             var rd = Vector512.Create(rowDiv);
-            for (; ow + 16 <= to; ow += 16)
+            // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 16 && next < to; next = ow + 16)
             {
+                ow = Math.Min(next, to - 16);
                 var acc = Vector512<float>.Zero;
                 for (int r = 0; r < nr; r++)
                 {
@@ -261,8 +271,10 @@ public static unsafe partial class Pool
         {
             var idx = EvenOfOverlapped;
             var rd = Vector512.Create(rowDiv);
-            for (; ow + 16 <= to; ow += 16)
+            // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 16 && next < to; next = ow + 16)
             {
+                ow = Math.Min(next, to - 16);
                 var acc = Vector512<float>.Zero;
                 for (int r = 0; r < nr; r++)
                 {
@@ -279,8 +291,10 @@ public static unsafe partial class Pool
         else if (Vector256.IsHardwareAccelerated && g.SW == 1)
         {
             var rd = Vector256.Create(rowDiv);
-            for (; ow + 8 <= to; ow += 8)
+            // Blocks of 8; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 8 && next < to; next = ow + 8)
             {
+                ow = Math.Min(next, to - 8);
                 var acc = Vector256<float>.Zero;
                 for (int r = 0; r < nr; r++)
                 {
@@ -293,8 +307,10 @@ public static unsafe partial class Pool
         else if (Avx2.IsSupported && g.SW == 2)
         {
             var rd = Vector256.Create(rowDiv);
-            for (; ow + 8 <= to; ow += 8)
+            // Blocks of 8; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+            for (next = from; to - from >= 8 && next < to; next = ow + 8)
             {
+                ow = Math.Min(next, to - 8);
                 var acc = Vector256<float>.Zero;
                 for (int r = 0; r < nr; r++)
                 {
@@ -304,6 +320,6 @@ public static unsafe partial class Pool
                 (acc / (rd * Vector256.Load(divW + ow))).Store(yr + ow);
             }
         }
-        return ow;
+        return next;
     }
 }

@@ -16,9 +16,23 @@ public static unsafe partial class Pool
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(p);
+        var shape = p.OutputShape(x.Dims, "MaxPool");
+        var y = new Tensor<float>(shape);
+        var idx = new Tensor<long>(shape);
+        MaxPoolWithIndices(x, p, y, idx);
+        return (y, idx);
+    }
+
+    /// <summary>MaxPool with Indices into preallocated <paramref name="y"/> and <paramref name="idx"/> of the output shape.</summary>
+    public static void MaxPoolWithIndices(Tensor<float> x, PoolParams p, Tensor<float> y, Tensor<long> idx)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(p);
+        ArgumentNullException.ThrowIfNull(y);
+        ArgumentNullException.ThrowIfNull(idx);
         var g = p.Geometry(x.Dims, "MaxPool");
-        var y = new Tensor<float>(g.OutputShape);
-        var idx = new Tensor<long>(g.OutputShape);
+        Check.SameShape("MaxPool", "Y", g.OutputShape, y.Dims);
+        Check.SameShape("MaxPool", "Indices", g.OutputShape, idx.Dims);
         long work = (long)g.OutPlane * g.KD * g.KH * g.KW;
         Work.For(g.Planes, (int)Math.Clamp(32768 / Math.Max(work, 1), 1, int.MaxValue), (start, end) =>
         {
@@ -26,7 +40,6 @@ public static unsafe partial class Pool
             fixed (long* pi = idx.Data)
                 ArgMaxPlanes(px, py, pi, g, start, end);
         });
-        return (y, idx);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -103,14 +116,16 @@ public static unsafe partial class Pool
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ArgMaxRowVector(float** rows, int nr, float* xp, long baseIn, float* yr, long* ir, in PoolGeometry g, int from, int to)
     {
-        int ow = from;
+        int ow = from, next = from;
         if (nr == 0 || !Avx512F.IsSupported || g.SW > 2) return ow;
         int kw = g.KW, dw = g.DW, pw = g.PW, sw = g.SW;
         var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) * sw;
         var idxPick = EvenOfOverlapped;
         var vBase = Vector512.Create(baseIn);
-        for (; ow + 16 <= to; ow += 16)
+        // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
+        for (next = from; to - from >= 16 && next < to; next = ow + 16)
         {
+            ow = Math.Min(next, to - 16);
             Vector512<float> acc = default;
             Vector512<int> accIdx = default;
             bool first = true;
@@ -133,11 +148,11 @@ public static unsafe partial class Pool
             (Vector512.WidenLower(accIdx) + vBase).Store(ir + ow);
             (Vector512.WidenUpper(accIdx) + vBase).Store(ir + ow + 8);
         }
-        return ow;
+        return next;
     }
 
     /// <summary>
-    /// MaxPool backward: <c>dx[Indices[i]] += dy[i]</c> (ONNX Indices as produced by <see cref="MaxPoolWithIndices"/>;
+    /// MaxPool backward: <c>dx[Indices[i]] += dy[i]</c> (ONNX Indices as produced by <see cref="MaxPoolWithIndices(Tensor{float}, PoolParams)"/>;
     /// negative entries are skipped). Each index must lie in the plane of its output.
     /// </summary>
     public static Tensor<float> MaxPoolBackward(Tensor<float> gradY, Tensor<long> indices, ReadOnlySpan<int> inputShape)

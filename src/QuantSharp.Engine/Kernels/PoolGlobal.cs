@@ -29,9 +29,35 @@ public static unsafe partial class Pool
         Work.For(planes, Math.Max(1, 32768 / Math.Max(size, 1)), (start, end) =>
         {
             fixed (float* px = x.Data, py = y.Data)
-                for (int pl = start; pl < end; pl++) py[pl] = Sum(px + (long)pl * size, size) / size;
+            {
+                if (Vector512.IsHardwareAccelerated && size is >= 16 and < 128)
+                    SmallPlaneMeans(px, py, start, end, size);
+                else
+                    for (int pl = start; pl < end; pl++) py[pl] = Sum(px + (long)pl * size, size) / size;
+            }
         });
         return y;
+    }
+
+    /// <summary>
+    /// Means of planes of 16 ≤ size &lt; 128 (e.g. 7×7): full vectors plus one last vector loaded flush with the plane's end
+    /// whose already-counted lanes are masked off, so there is no scalar tail and nothing is read outside the plane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallPlaneMeans(float* x, float* y, int start, int end, int size)
+    {
+        int full = size / 16, rem = size - full * 16;
+        // Lanes 16−rem … 15 of the flush load are the uncounted tail.
+        var keep = Vector512.GreaterThanOrEqual(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(16 - rem)).AsSingle();
+        float inv = 1f / size;
+        for (int pl = start; pl < end; pl++)
+        {
+            float* p = x + (long)pl * size;
+            var acc = Vector512.Load(p);
+            for (int k = 1; k < full; k++) acc += Vector512.Load(p + 16 * k);
+            if (rem != 0) acc += Vector512.Load(p + size - 16) & keep;
+            y[pl] = Vector512.Sum(acc) * inv;
+        }
     }
 
     /// <summary>GlobalMaxPool: <c>y[n,c] = max x[n,c,…]</c> over the spatial elements; output [N, C, 1, …].</summary>

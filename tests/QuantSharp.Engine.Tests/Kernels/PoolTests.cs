@@ -199,6 +199,11 @@ public class PoolTests
         Assert.Equal(Pool.AveragePool(x, p, true).Data, y.Data);
         var e = Assert.Throws<ShapeException>(() => Pool.MaxPool(x, p, new Tensor<float>(2, 3, 5, 5)));
         Assert.Contains("'Y'", e.Message);
+        var idx = new Tensor<long>(y.Shape);
+        Pool.MaxPoolWithIndices(x, p, y, idx);
+        Assert.Equal(PoolReference.MaxPool(x, p).Indices.Data, idx.Data);
+        e = Assert.Throws<ShapeException>(() => Pool.MaxPoolWithIndices(x, p, y, new Tensor<long>(1)));
+        Assert.Contains("'Indices'", e.Message);
     }
 
     [Fact]
@@ -214,5 +219,18 @@ public class PoolTests
             Assert.Equal(refY.Data, y.Data);
             Assert.Equal(refIdx.Data, idx.Data);
         }
+    }
+
+    [Fact]
+    public void PoolParams_EqualValues_AreEqualAndDefaultsFilled()
+    {
+        var a = new PoolParams([3, 3], [2, 2], [1, 1, 1, 1]);
+        var b = new PoolParams([3, 3], [2, 2], [1, 1, 1, 1], [1, 1]);
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.NotEqual(a, new PoolParams([3, 3], [2, 2], [1, 1, 1, 1], ceilMode: true));
+        Assert.Equal([1, 1], new PoolParams([2, 2]).Strides);
+        Assert.Equal([0, 0, 0, 0], new PoolParams([2, 2]).Pads);
+        Assert.Equal("PoolParams(kernel_shape=[3,3], strides=[2,2], pads=[1,1,1,1], dilations=[1,1], ceil_mode=0)", a.ToString());
     }
 }
