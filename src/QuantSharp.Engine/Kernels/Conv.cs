@@ -28,7 +28,9 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForConv("Conv", x.Dims, w.Dims, p);
         CheckBias("Conv", b, geo.M);
+        // 2-D ungrouped convolutions (the bulk of CNN work) run as an implicit GEMM; the rest lower to im2col + GEMM.
         var y = Destination("Conv", destination, geo.OutputShape);
+        if (ConvImplicitGemm.Supports(p, w.Dims)) return ConvImplicitGemm.Forward(x, w, b, p, y);
         ForwardCore(geo, x.Data, w.Data, b?.Data, y.Data);
         return y;
     }
@@ -39,6 +41,7 @@ public static unsafe class Conv
         var geo = ConvGeometry.ForConv("Conv.BackwardData", inputShape, w.Dims, p);
         Check.SameShape("Conv.BackwardData", "gradOutput", geo.OutputShape, gradOutput.Dims);
         var gx = Destination("Conv.BackwardData", destination, geo.InputShape);
+        if (ConvImplicitGemm.Supports(p, w.Dims)) return ConvImplicitGemm.BackwardData(gradOutput, w, inputShape, p, gx);
         BackwardDataCore(geo, gradOutput.Data, w.Data, gx.Data);
         return gx;
     }
@@ -49,6 +52,7 @@ public static unsafe class Conv
         var geo = ConvGeometry.ForConv("Conv.BackwardWeight", x.Dims, weightShape, p);
         Check.SameShape("Conv.BackwardWeight", "gradOutput", geo.OutputShape, gradOutput.Dims);
         var gw = Destination("Conv.BackwardWeight", destination, geo.WeightShape);
+        if (ConvImplicitGemm.Supports(p, weightShape)) return ConvImplicitGemm.BackwardWeight(x, gradOutput, weightShape, p, gw);
         BackwardWeightCore(geo, x.Data, gradOutput.Data, gw.Data);
         return gw;
     }
@@ -89,7 +93,7 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForTranspose("ConvTranspose.BackwardData", inputShape, w.Dims, p, outputPadding);
         Check.SameShape("ConvTranspose.BackwardData", "gradOutput", geo.InputShape, gradOutput.Dims);
-        var gx = Uninitialized(geo.OutputShape);
+        var gx = Tensor<float>.Uninitialized(geo.OutputShape);
         ForwardCore(geo, gradOutput.Data, w.Data, null, gx.Data);
         return gx;
     }
@@ -99,7 +103,7 @@ public static unsafe class Conv
     {
         var geo = ConvGeometry.ForTranspose("ConvTranspose.BackwardWeight", x.Dims, weightShape, p, outputPadding);
         Check.SameShape("ConvTranspose.BackwardWeight", "gradOutput", geo.InputShape, gradOutput.Dims);
-        var gw = Uninitialized(geo.WeightShape);
+        var gw = Tensor<float>.Uninitialized(geo.WeightShape);
         BackwardWeightCore(geo, gradOutput.Data, x.Data, gw.Data);
         return gw;
     }
@@ -110,13 +114,10 @@ public static unsafe class Conv
     /// </summary>
     private static Tensor<float> Destination(string op, Tensor<float>? destination, int[] shape)
     {
-        if (destination is null) return Uninitialized(shape);
+        if (destination is null) return Tensor<float>.Uninitialized(shape);
         Check.SameShape(op, "destination", shape, destination.Dims);
         return destination;
     }
-
-    /// <summary>A tensor whose memory is not zeroed: for outputs the kernels overwrite completely.</summary>
-    private static Tensor<float> Uninitialized(int[] shape) => new(GC.AllocateUninitializedArray<float>(Shapes.Size(shape)), shape);
 
     internal static void CheckBias(string op, Tensor<float>? b, int channels)
     {

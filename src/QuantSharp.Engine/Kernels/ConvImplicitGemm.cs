@@ -173,7 +173,7 @@ public static unsafe class ConvImplicitGemm
 
     private static Tensor<float> Destination(string op, Tensor<float>? destination, int[] shape)
     {
-        if (destination is null) return new Tensor<float>(GC.AllocateUninitializedArray<float>(Shapes.Size(shape)), shape);
+        if (destination is null) return Tensor<float>.Uninitialized(shape);
         Check.SameShape(op, "destination", shape, destination.Dims);
         return destination;
     }
