@@ -150,36 +150,6 @@ public sealed class PoolNormBenchmarks : IBenchmarkSuite
         foreach (var (k, v) in _torch) Console.WriteLine($"{k} {v.ToString("F3", CultureInfo.InvariantCulture)} {(k.Contains("training") ? "ms" : "GB/s")}");
     }
 
-    private static Dictionary<string, double> RunTorch(BenchContext ctx)
-    {
-        var figures = new Dictionary<string, double>();
-        string script = FindScript();
-        if (!File.Exists("/usr/bin/python3") || script.Length == 0) { ctx.Note("poolnorm_torch: python3 or bench/reference/torch_poolnorm.py not found; skipped"); return figures; }
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(script);
-        if (ctx.Quick) psi.ArgumentList.Add("--quick");
-        psi.Environment.Remove("OPENBLAS_CORETYPE");
-        using var proc = Process.Start(psi)!;
-        var errTask = proc.StandardError.ReadToEndAsync();
-        string output = proc.StandardOutput.ReadToEnd();
-        string err = errTask.Result;
-        proc.WaitForExit();
-        if (proc.ExitCode != 0) { ctx.Note($"poolnorm_torch: python3 failed (torch missing?): {err.Split('\n').FirstOrDefault(l => l.Contains("Error")) ?? err.Trim()}"); return figures; }
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var parts = line.Trim().Split(' ');
-            if (parts.Length >= 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) figures[parts[0]] = v;
-        }
-        return figures;
-    }
-
-    private static string FindScript()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "bench", "reference", "torch_poolnorm.py");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return "";
-    }
+    private static Dictionary<string, double> RunTorch(BenchContext ctx) =>
+        (PythonReference.Run(ctx, "torch_poolnorm.py") ?? []).ToDictionary(f => f.Name, f => f.Value);
 }
