@@ -130,7 +130,10 @@ public static class QuantizeInteger
     /// even, float32 product as ONNX Runtime's requantization computes it), with one multiplier per tensor or per slice
     /// along <paramref name="axis"/> (the output channel of QLinearConv).
     /// </summary>
-    public static Tensor<T> Requantize<T>(Tensor<int> acc, float[] multiplier, int axis, int zeroPoint, int qmin, int qmax) where T : unmanaged
+    public static Tensor<T> Requantize<T>(Tensor<int> acc, float[] multiplier, int axis, int zeroPoint, int qmin, int qmax) where T : unmanaged =>
+        Requantize<T>(acc, multiplier, axis, zeroPoint, qmin, qmax, QuantizeRuns.Best);
+
+    internal static unsafe Tensor<T> Requantize<T>(Tensor<int> acc, float[] multiplier, int axis, int zeroPoint, int qmin, int qmax, QuantSimd simd) where T : unmanaged
     {
         int channels = 1, inner = acc.Length;
         if (multiplier.Length != 1)
@@ -141,19 +144,16 @@ public static class QuantizeInteger
             inner = 1;
             for (int i = ax + 1; i < acc.Rank; i++) inner *= acc.Dims[i];
         }
+        var (tmin, tmax) = QuantRange.OfType<T>();
+        Check.That(qmin >= tmin && qmax <= tmax && qmin <= zeroPoint && zeroPoint <= qmax, "Requantize", "zeroPoint/qmin/qmax",
+            $"qmin <= zeroPoint <= qmax within {typeof(T).Name}'s [{tmin}, {tmax}]", $"zeroPoint {zeroPoint}, range [{qmin}, {qmax}]");
         var y = Tensor<T>.Uninitialized(acc.Dims);
         var a = acc.Data;
         var o = y.Data;
-        float z = zeroPoint, lo = qmin, hi = qmax;
-        Work.For(a.Length, 1 << 15, (s, e) =>
+        QuantizeKernels.Runs(acc.Length, channels, inner, (start, n, c) =>
         {
-            for (int i = s; i < e; i++)
-            {
-                float m = multiplier[channels == 1 ? 0 : i / Math.Max(inner, 1) % channels];
-                float r = MathF.Round(a[i] * m) + z;
-                r = r < lo ? lo : r > hi ? hi : r;
-                o[i] = QuantizeReference.FromInt<T>((int)r);
-            }
+            fixed (int* pa = a) fixed (T* po = o)
+                QuantizeRuns.Requantize(simd, pa + start, po + start, n, multiplier[c], zeroPoint, qmin, qmax);
         });
         return y;
     }

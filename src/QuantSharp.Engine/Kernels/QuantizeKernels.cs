@@ -55,18 +55,29 @@ public static unsafe class QuantizeKernels
     /// <exception cref="ShapeException">Invalid scale, zero point or axis.</exception>
     public static Tensor<float> Dequantize<T>(Tensor<T> q, QuantParams p) where T : unmanaged => Dequantize(q, p, QuantizeRuns.Best);
 
+    /// <summary>Dequantizes into <paramref name="destination"/> (same shape).</summary>
+    /// <exception cref="ShapeException">Invalid scale, zero point or axis, or a destination of another shape.</exception>
+    public static void Dequantize<T>(Tensor<T> q, QuantParams p, Tensor<float> destination) where T : unmanaged =>
+        Dequantize(q, p, destination, QuantizeRuns.Best);
+
     internal static Tensor<float> Dequantize<T>(Tensor<T> q, QuantParams p, QuantSimd simd) where T : unmanaged
     {
-        var (_, channels, inner) = p.Validate("Dequantize", q.Dims, checkRange: false);
         var y = Tensor<float>.Uninitialized(q.Dims);
+        Dequantize(q, p, y, simd);
+        return y;
+    }
+
+    internal static void Dequantize<T>(Tensor<T> q, QuantParams p, Tensor<float> destination, QuantSimd simd) where T : unmanaged
+    {
+        var (_, channels, inner) = p.Validate("Dequantize", q.Dims, checkRange: false);
+        Check.SameShape("Dequantize", "destination", q.Dims, destination.Dims);
         var qs = q.Data;
-        var ys = y.Data;
+        var ys = destination.Data;
         Runs(q.Length, channels, inner, (start, n, c) =>
         {
             fixed (T* pq = qs) fixed (float* py = ys)
                 QuantizeRuns.Dequantize(simd, pq + start, py + start, n, p.Scale[c], p.ZeroPoint[c]);
         });
-        return y;
     }
 
     /// <summary>

@@ -19,6 +19,17 @@ public static class QuantizeReference
         return Clamp(r, zeroPoint, qmin, qmax);
     }
 
+    /// <summary>
+    /// Requantized level of an int32 accumulator: <c>clamp(round((float)acc·multiplier) + zeroPoint, qmin, qmax)</c> — a float32
+    /// product rounded half to even, as ONNX Runtime's QLinearConv/QLinearMatMul requantization computes it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float RequantizeLevel(int acc, float multiplier, float zeroPoint, float qmin, float qmax)
+    {
+        float r = MathF.Round(acc * multiplier) + zeroPoint;
+        return Clamp(r, zeroPoint, qmin, qmax);
+    }
+
     /// <summary>True when <c>round(x / scale) + zeroPoint</c> lies in [qmin, qmax] (the straight-through gradient passes); false for NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool InRange(float x, float scale, float zeroPoint, float qmin, float qmax)

@@ -173,6 +173,37 @@ internal static unsafe class QuantizeRuns
         throw new NotSupportedException(typeof(T).Name);
     }
 
+    // ---- requantize (int32 accumulators to integers) ----
+
+    /// <summary>q[i] = clamp(round(acc[i]·multiplier) + zeroPoint, qmin, qmax) for i in [0, n) (see <see cref="QuantizeReference.RequantizeLevel"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Requantize<T>(QuantSimd simd, int* acc, T* q, int n, float multiplier, int zeroPoint, int qmin, int qmax) where T : unmanaged
+    {
+        float z = zeroPoint, lo = qmin, hi = qmax;
+        int i = 0;
+        if (simd == QuantSimd.V512)
+        {
+            Vector512<float> vm = Vector512.Create(multiplier), vz = Vector512.Create(z), vlo = Vector512.Create(lo), vhi = Vector512.Create(hi);
+            for (; i <= n - 16; i += 16)
+            {
+                var r = Vector512.Round(Vector512.ConvertToSingle(Vector512.Load(acc + i)) * vm) + vz;
+                Store512(Vector512.ConvertToInt32(Clamp(r, vz, vlo, vhi)), q + i);
+            }
+        }
+        else if (simd == QuantSimd.V256)
+        {
+            Vector256<float> vm = Vector256.Create(multiplier), vz = Vector256.Create(z), vlo = Vector256.Create(lo), vhi = Vector256.Create(hi);
+            int* tmp = stackalloc int[8];
+            for (; i <= n - 8; i += 8)
+            {
+                var r = Vector256.Round(Vector256.ConvertToSingle(Vector256.Load(acc + i)) * vm) + vz;
+                Vector256.ConvertToInt32(Clamp(r, vz, vlo, vhi)).Store(tmp);
+                for (int j = 0; j < 8; j++) q[i + j] = R.FromInt<T>(tmp[j]);
+            }
+        }
+        for (; i < n; i++) q[i] = R.FromInt<T>((int)R.RequantizeLevel(acc[i], multiplier, z, lo, hi));
+    }
+
     // ---- fake quantize and its straight-through backward ----
 
     /// <summary>y[i] = (level(x[i]) − zeroPoint)·scale; mask[i] = not clipped (when <paramref name="mask"/> is not null).</summary>

@@ -185,6 +185,28 @@ public class QuantizeVectorTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Requantize_VectorEqualsScalar_Lengths0To256(int width)
+    {
+        var simd = (QuantSimd)width;
+        AllLengths(n =>
+        {
+            var rng = new Random(4000 + n);
+            // Accumulators at odd multiples of 2 with multiplier 0.25 land on exact .5 ties; the rest are arbitrary.
+            var acc = Tensor.FromArray(Enumerable.Range(0, n).Select(i => i % 3 == 0 ? 2 * rng.Next(-600, 600) + 2 : rng.Next(-100000, 100000)).ToArray(), n);
+            foreach (float m in new[] { 0.25f, 0.0123f })
+            {
+                var v = QuantizeInteger.Requantize<byte>(acc, [m], 0, 128, 0, 255, simd);
+                var s = QuantizeInteger.Requantize<byte>(acc, [m], 0, 128, 0, 255, QuantSimd.Scalar);
+                Assert.Equal(s.Data, v.Data);
+                Assert.Equal(acc.Data.Select(a => (byte)QuantizeReference.RequantizeLevel(a, m, 128, 0, 255)).ToArray(), v.Data);
+                var v8 = QuantizeInteger.Requantize<sbyte>(acc, [m], 0, -3, -128, 127, simd);
+                Assert.Equal(acc.Data.Select(a => (sbyte)QuantizeReference.RequantizeLevel(a, m, -3, -128, 127)).ToArray(), v8.Data);
+            }
+        });
+    }
+
     [Fact]
     public void LargeTensor_MultiCoreBlocks_EqualSingleRunReference()
     {
