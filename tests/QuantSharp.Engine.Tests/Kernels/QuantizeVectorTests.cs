@@ -207,6 +207,53 @@ public class QuantizeVectorTests
         });
     }
 
+    /// <summary>Parameter-gradient sums: vector lanes accumulate in float (flushed to double), the scalar loop in double.</summary>
+    private const double SumTolerance = 1e-5;
+
+    private static void Near(float[] expected, float[] actual)
+    {
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= SumTolerance * (1 + Math.Abs(expected[i])), $"sum {i}: {actual[i]} vs scalar {expected[i]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void LsqAndRangeLearningBackward_VectorMatchesScalar_Lengths0To256(int width)
+    {
+        var simd = (QuantSimd)width;
+        AllLengths(n =>
+        {
+            var x = Data(n, 5000 + n);
+            for (int i = 0; i < n; i++) if (!float.IsFinite(x.Data[i]) || Math.Abs(x.Data[i]) > 1e4f) x.Data[i] = 0.7f * i;
+            var g = Tensor.RandomUniform(new Random(n), -1, 1, n);
+            var (gxv, gsv, gzv) = QuantizeGradients.LsqCore(x, g, [0.25f], [2.4f], -16, 15, null, 1f, simd);
+            var (gxs, gss, gzs) = QuantizeGradients.LsqCore(x, g, [0.25f], [2.4f], -16, 15, null, 1f, QuantSimd.Scalar);
+            Assert.Equal(Bits(gxs.Data), Bits(gxv.Data));
+            Near(gss, gsv);
+            Near(gzs, gzv);
+            var (rxv, rminv, rmaxv) = QuantizeGradients.RangeLearningCore(x, g, [-3.3f], [9.1f], 4, null, simd);
+            var (rxs, rmins, rmaxs) = QuantizeGradients.RangeLearningCore(x, g, [-3.3f], [9.1f], 4, null, QuantSimd.Scalar);
+            Assert.Equal(Bits(rxs.Data), Bits(rxv.Data));
+            Near(rmins, rminv);
+            Near(rmaxs, rmaxv);
+        });
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void LsqBackward_PerAxisLongRuns_VectorMatchesScalar(int width)
+    {
+        var simd = (QuantSimd)width;
+        var x = Tensor.RandomUniform(new Random(7), -3, 3, 3, 9000);
+        var g = Tensor.RandomUniform(new Random(8), -1, 1, 3, 9000);
+        float[] scale = [0.01f, 0.05f, 0.2f], zp = [0f, 3f, -7f];
+        var (gxv, gsv, gzv) = QuantizeGradients.LsqCore(x, g, scale, zp, -128, 127, 0, 0.5f, simd);
+        var (gxs, gss, gzs) = QuantizeGradients.LsqCore(x, g, scale, zp, -128, 127, 0, 0.5f, QuantSimd.Scalar);
+        Assert.Equal(Bits(gxs.Data), Bits(gxv.Data));
+        Near(gss, gsv);
+        Near(gzs, gzv);
+    }
+
     [Fact]
     public void LargeTensor_MultiCoreBlocks_EqualSingleRunReference()
     {
