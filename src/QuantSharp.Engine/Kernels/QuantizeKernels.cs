@@ -15,7 +15,8 @@ namespace QuantSharp.Engine.Kernels;
 /// (else Vector256) paths match it exactly.</para>
 /// <para>Layout: the tensor is walked as [outer, channels, inner] (channels = the size of the per-axis axis, 1 per
 /// tensor) in coarse blocks over both cores; each contiguous run of one channel is a vector loop. A per-axis
-/// quantizer on the last axis therefore runs one element per run (correct, but at scalar speed).</para>
+/// quantizer whose inner extent is shorter than a vector (e.g. the last axis of a MatMul weight) instead reads per-position
+/// scale and zero-point vectors from a repeating pattern, so it vectorizes as well.</para>
 /// </remarks>
 public static unsafe class QuantizeKernels
 {
@@ -44,11 +45,18 @@ public static unsafe class QuantizeKernels
         bool stochastic = p.Rounding == QuantRounding.Stochastic;
         var xs = x.Data;
         var qs = destination.Data;
-        Runs(x.Length, channels, inner, (start, n, c) =>
-        {
-            fixed (float* px = xs) fixed (T* pq = qs)
-                QuantizeRuns.Quantize(simd, px + start, pq + start, n, p.Scale[c], p.ZeroPoint[c], p.QMin, p.QMax, stochastic, p.Seed, start);
-        });
+        if (Pattern(p, channels, inner) is { } pat)
+            PatternRuns(x.Length, pat.Period, (start, n, o) =>
+            {
+                fixed (float* px = xs) fixed (T* pq = qs) fixed (float* ps = pat.Scale) fixed (float* pz = pat.Zero) fixed (int* pzi = pat.ZeroInt)
+                    QuantizeRuns.Quantize(simd, px + start, pq + start, n, new PatternParams(ps + o, pz + o, pzi + o), p.QMin, p.QMax, stochastic, p.Seed, start);
+            });
+        else
+            Runs(x.Length, channels, inner, (start, n, c) =>
+            {
+                fixed (float* px = xs) fixed (T* pq = qs)
+                    QuantizeRuns.Quantize(simd, px + start, pq + start, n, new UniformParams(p.Scale[c], p.ZeroPoint[c]), p.QMin, p.QMax, stochastic, p.Seed, start);
+            });
     }
 
     /// <summary>Dequantizes: <c>y = (q − zeroPoint)·scale</c> (the integer difference is exact, then one float rounding).</summary>
@@ -73,11 +81,18 @@ public static unsafe class QuantizeKernels
         Check.SameShape("Dequantize", "destination", q.Dims, destination.Dims);
         var qs = q.Data;
         var ys = destination.Data;
-        Runs(q.Length, channels, inner, (start, n, c) =>
-        {
-            fixed (T* pq = qs) fixed (float* py = ys)
-                QuantizeRuns.Dequantize(simd, pq + start, py + start, n, p.Scale[c], p.ZeroPoint[c]);
-        });
+        if (Pattern(p, channels, inner) is { } pat)
+            PatternRuns(q.Length, pat.Period, (start, n, o) =>
+            {
+                fixed (T* pq = qs) fixed (float* py = ys) fixed (float* ps = pat.Scale) fixed (float* pz = pat.Zero) fixed (int* pzi = pat.ZeroInt)
+                    QuantizeRuns.Dequantize(simd, pq + start, py + start, n, new PatternParams(ps + o, pz + o, pzi + o));
+            });
+        else
+            Runs(q.Length, channels, inner, (start, n, c) =>
+            {
+                fixed (T* pq = qs) fixed (float* py = ys)
+                    QuantizeRuns.Dequantize(simd, pq + start, py + start, n, new UniformParams(p.Scale[c], p.ZeroPoint[c]));
+            });
     }
 
     /// <summary>
@@ -106,12 +121,21 @@ public static unsafe class QuantizeKernels
         var xs = x.Data;
         var ys = destination.Data;
         var ms = clipMask?.Data;
-        Runs(x.Length, channels, inner, (start, n, c) =>
-        {
-            fixed (float* px = xs) fixed (float* py = ys) fixed (bool* pm = ms)
-                QuantizeRuns.FakeQuantize(simd, px + start, py + start, pm == null ? null : pm + start, n, p.Scale[c], p.ZeroPoint[c],
-                    p.QMin, p.QMax, stochastic, p.Seed, start);
-        });
+        if (Pattern(p, channels, inner) is { } pat)
+            PatternRuns(x.Length, pat.Period, (start, n, o) =>
+            {
+                fixed (float* px = xs) fixed (float* py = ys) fixed (bool* pm = ms)
+                fixed (float* ps = pat.Scale) fixed (float* pz = pat.Zero) fixed (int* pzi = pat.ZeroInt)
+                    QuantizeRuns.FakeQuantize(simd, px + start, py + start, pm == null ? null : pm + start, n, new PatternParams(ps + o, pz + o, pzi + o),
+                        p.QMin, p.QMax, stochastic, p.Seed, start);
+            });
+        else
+            Runs(x.Length, channels, inner, (start, n, c) =>
+            {
+                fixed (float* px = xs) fixed (float* py = ys) fixed (bool* pm = ms)
+                    QuantizeRuns.FakeQuantize(simd, px + start, py + start, pm == null ? null : pm + start, n, new UniformParams(p.Scale[c], p.ZeroPoint[c]),
+                        p.QMin, p.QMax, stochastic, p.Seed, start);
+            });
     }
 
     /// <summary>
@@ -131,11 +155,19 @@ public static unsafe class QuantizeKernels
         var xs = x.Data;
         var gs = gradOutput.Data;
         var os = gx.Data;
-        Runs(x.Length, channels, inner, (start, n, c) =>
-        {
-            fixed (float* px = xs) fixed (float* pg = gs) fixed (float* po = os)
-                QuantizeRuns.StraightThrough(simd, px + start, pg + start, po + start, n, p.Scale[c], p.ZeroPoint[c], p.QMin, p.QMax);
-        });
+        if (Pattern(p, channels, inner) is { } pat)
+            PatternRuns(x.Length, pat.Period, (start, n, o) =>
+            {
+                fixed (float* px = xs) fixed (float* pg = gs) fixed (float* po = os)
+                fixed (float* ps = pat.Scale) fixed (float* pz = pat.Zero) fixed (int* pzi = pat.ZeroInt)
+                    QuantizeRuns.StraightThrough(simd, px + start, pg + start, po + start, n, new PatternParams(ps + o, pz + o, pzi + o), p.QMin, p.QMax);
+            });
+        else
+            Runs(x.Length, channels, inner, (start, n, c) =>
+            {
+                fixed (float* px = xs) fixed (float* pg = gs) fixed (float* po = os)
+                    QuantizeRuns.StraightThrough(simd, px + start, pg + start, po + start, n, new UniformParams(p.Scale[c], p.ZeroPoint[c]), p.QMin, p.QMax);
+            });
         return gx;
     }
 
@@ -153,6 +185,47 @@ public static unsafe class QuantizeKernels
         });
         return gx;
     }
+
+    /// <summary>Per-position scales and zero points repeating with <see cref="Period"/> elements along the flattened tensor.</summary>
+    private sealed record ParamPattern(float[] Scale, float[] Zero, int[] ZeroInt, int Period);
+
+    /// <summary>
+    /// For per-axis parameters whose single-channel runs are shorter than a vector (inner extent &lt; 16), the
+    /// [channels·inner] pattern of per-position parameters, repeated to at least 256 positions so runs vectorize; else null.
+    /// </summary>
+    private static ParamPattern? Pattern(QuantParams p, int channels, int inner)
+    {
+        if (channels == 1 || inner >= 16 || inner == 0) return null;
+        int period = channels * inner;
+        int reps = Math.Max(1, (256 + period - 1) / period);
+        int len = period * reps;
+        var s = new float[len];
+        var z = new float[len];
+        var zi = new int[len];
+        for (int i = 0; i < len; i++)
+        {
+            int c = i / inner % channels;
+            s[i] = p.Scale[c];
+            zi[i] = p.ZeroPoint[c];
+            z[i] = zi[i];
+        }
+        return new ParamPattern(s, z, zi, len);
+    }
+
+    /// <summary>Calls <paramref name="run"/>(start, count, offset into the pattern) over runs that stay within one pattern period.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PatternRuns(int length, int period, Action<int, int, int> run) =>
+        Work.For(length, Grain, (start, end) =>
+        {
+            int i = start;
+            while (i < end)
+            {
+                int o = i % period;
+                int stop = Math.Min(end, i - o + period);
+                run(i, stop - i, o);
+                i = stop;
+            }
+        });
 
     /// <summary>Calls <paramref name="run"/>(start, count, channel) over every maximal single-channel run, blocks in parallel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

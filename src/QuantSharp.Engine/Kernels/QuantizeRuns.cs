@@ -83,26 +83,28 @@ internal static unsafe class QuantizeRuns
 
     /// <summary>q[i] = level(x[i]) for i in [0, n); <paramref name="index"/> is the global index of x[0] (stochastic draws).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Quantize<T>(QuantSimd simd, float* x, T* q, int n, float scale, int zeroPoint, int qmin, int qmax,
-        bool stochastic, uint seed, long index) where T : unmanaged
+    public static void Quantize<T, TP>(QuantSimd simd, float* x, T* q, int n, TP prm, int qmin, int qmax,
+        bool stochastic, uint seed, long index) where T : unmanaged where TP : struct, IQuantParamSource
     {
-        float z = zeroPoint, lo = qmin, hi = qmax;
+        float lo = qmin, hi = qmax;
         int i = 0;
         if (simd == QuantSimd.V512)
         {
-            Vector512<float> vs = Vector512.Create(scale), vz = Vector512.Create(z), vlo = Vector512.Create(lo), vhi = Vector512.Create(hi);
+            Vector512<float> vlo = Vector512.Create(lo), vhi = Vector512.Create(hi);
             for (; i <= n - 16; i += 16)
             {
+                Vector512<float> vs = prm.Scale512(i), vz = prm.Zero512(i);
                 var l = Clamp(Raw(Vector512.Load(x + i), vs, vz, stochastic, seed, index + i), vz, vlo, vhi);
                 Store512(Vector512.ConvertToInt32(l), q + i);
             }
         }
         else if (simd == QuantSimd.V256)
         {
-            Vector256<float> vs = Vector256.Create(scale), vz = Vector256.Create(z), vlo = Vector256.Create(lo), vhi = Vector256.Create(hi);
+            Vector256<float> vlo = Vector256.Create(lo), vhi = Vector256.Create(hi);
             int* tmp = stackalloc int[8];
             for (; i <= n - 8; i += 8)
             {
+                Vector256<float> vs = prm.Scale256(i), vz = prm.Zero256(i);
                 var l = Clamp(Raw(Vector256.Load(x + i), vs, vz, stochastic, seed, index + i), vz, vlo, vhi);
                 if (typeof(T) == typeof(int)) Vector256.ConvertToInt32(l).Store((int*)(q + i));
                 else
@@ -112,7 +114,7 @@ internal static unsafe class QuantizeRuns
                 }
             }
         }
-        for (; i < n; i++) q[i] = R.FromInt<T>((int)ScalarLevel(x[i], scale, z, lo, hi, stochastic, seed, index + i));
+        for (; i < n; i++) q[i] = R.FromInt<T>((int)ScalarLevel(x[i], prm.Scale(i), prm.Zero(i), lo, hi, stochastic, seed, index + i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -131,24 +133,20 @@ internal static unsafe class QuantizeRuns
 
     /// <summary>y[i] = (q[i] − zeroPoint)·scale for i in [0, n).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dequantize<T>(QuantSimd simd, T* q, float* y, int n, float scale, int zeroPoint) where T : unmanaged
+    public static void Dequantize<T, TP>(QuantSimd simd, T* q, float* y, int n, TP prm) where T : unmanaged where TP : struct, IQuantParamSource
     {
         int i = 0;
         if (simd == QuantSimd.V512)
         {
-            Vector512<float> vs = Vector512.Create(scale);
-            Vector512<int> vz = Vector512.Create(zeroPoint);
             for (; i <= n - 16; i += 16)
-                (Vector512.ConvertToSingle(Load512(q + i) - vz) * vs).Store(y + i);
+                (Vector512.ConvertToSingle(Load512(q + i) - prm.ZeroInt512(i)) * prm.Scale512(i)).Store(y + i);
         }
         else if (simd == QuantSimd.V256)
         {
-            Vector256<float> vs = Vector256.Create(scale);
-            Vector256<int> vz = Vector256.Create(zeroPoint);
             for (; i <= n - 8; i += 8)
-                (Vector256.ConvertToSingle(Load256(q + i) - vz) * vs).Store(y + i);
+                (Vector256.ConvertToSingle(Load256(q + i) - prm.ZeroInt256(i)) * prm.Scale256(i)).Store(y + i);
         }
-        for (; i < n; i++) y[i] = (float)(R.ToInt(q[i]) - zeroPoint) * scale;
+        for (; i < n; i++) y[i] = (float)(R.ToInt(q[i]) - prm.ZeroInt(i)) * prm.Scale(i);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -208,16 +206,17 @@ internal static unsafe class QuantizeRuns
 
     /// <summary>y[i] = (level(x[i]) − zeroPoint)·scale; mask[i] = not clipped (when <paramref name="mask"/> is not null).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void FakeQuantize(QuantSimd simd, float* x, float* y, bool* mask, int n, float scale, int zeroPoint, int qmin, int qmax,
-        bool stochastic, uint seed, long index)
+    public static void FakeQuantize<TP>(QuantSimd simd, float* x, float* y, bool* mask, int n, TP prm, int qmin, int qmax,
+        bool stochastic, uint seed, long index) where TP : struct, IQuantParamSource
     {
-        float z = zeroPoint, lo = qmin, hi = qmax;
+        float lo = qmin, hi = qmax;
         int i = 0;
         if (simd == QuantSimd.V512)
         {
-            Vector512<float> vs = Vector512.Create(scale), vz = Vector512.Create(z), vlo = Vector512.Create(lo), vhi = Vector512.Create(hi);
+            Vector512<float> vlo = Vector512.Create(lo), vhi = Vector512.Create(hi);
             for (; i <= n - 16; i += 16)
             {
+                Vector512<float> vs = prm.Scale512(i), vz = prm.Zero512(i);
                 var r = Raw(Vector512.Load(x + i), vs, vz, stochastic, seed, index + i);
                 ((Clamp(r, vz, vlo, vhi) - vz) * vs).Store(y + i);
                 if (mask != null)
@@ -229,9 +228,10 @@ internal static unsafe class QuantizeRuns
         }
         else if (simd == QuantSimd.V256)
         {
-            Vector256<float> vs = Vector256.Create(scale), vz = Vector256.Create(z), vlo = Vector256.Create(lo), vhi = Vector256.Create(hi);
+            Vector256<float> vlo = Vector256.Create(lo), vhi = Vector256.Create(hi);
             for (; i <= n - 8; i += 8)
             {
+                Vector256<float> vs = prm.Scale256(i), vz = prm.Zero256(i);
                 var r = Raw(Vector256.Load(x + i), vs, vz, stochastic, seed, index + i);
                 ((Clamp(r, vz, vlo, vhi) - vz) * vs).Store(y + i);
                 if (mask != null)
@@ -243,6 +243,7 @@ internal static unsafe class QuantizeRuns
         }
         for (; i < n; i++)
         {
+            float scale = prm.Scale(i), z = prm.Zero(i);
             float r = ScalarRaw(x[i], scale, z, stochastic, seed, index + i);
             if (mask != null) mask[i] = r >= lo && r <= hi;
             y[i] = (ScalarLevel(x[i], scale, z, lo, hi, stochastic, seed, index + i) - z) * scale;
@@ -251,30 +252,78 @@ internal static unsafe class QuantizeRuns
 
     /// <summary>gx[i] = gy[i] where round(x[i]/scale) + zeroPoint lies in [qmin, qmax], else 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void StraightThrough(QuantSimd simd, float* x, float* gy, float* gx, int n, float scale, int zeroPoint, int qmin, int qmax)
+    public static void StraightThrough<TP>(QuantSimd simd, float* x, float* gy, float* gx, int n, TP prm, int qmin, int qmax)
+        where TP : struct, IQuantParamSource
     {
-        float z = zeroPoint, lo = qmin, hi = qmax;
+        float lo = qmin, hi = qmax;
         int i = 0;
         if (simd == QuantSimd.V512)
         {
-            Vector512<float> vs = Vector512.Create(scale), vz = Vector512.Create(z), vlo = Vector512.Create(lo), vhi = Vector512.Create(hi);
+            Vector512<float> vlo = Vector512.Create(lo), vhi = Vector512.Create(hi);
             for (; i <= n - 16; i += 16)
             {
-                var r = Vector512.Round(Vector512.Load(x + i) / vs) + vz;
+                var r = Vector512.Round(Vector512.Load(x + i) / prm.Scale512(i)) + prm.Zero512(i);
                 var m = Vector512.GreaterThanOrEqual(r, vlo) & Vector512.LessThanOrEqual(r, vhi);
                 (Vector512.Load(gy + i) & m).Store(gx + i);
             }
         }
         else if (simd == QuantSimd.V256)
         {
-            Vector256<float> vs = Vector256.Create(scale), vz = Vector256.Create(z), vlo = Vector256.Create(lo), vhi = Vector256.Create(hi);
+            Vector256<float> vlo = Vector256.Create(lo), vhi = Vector256.Create(hi);
             for (; i <= n - 8; i += 8)
             {
-                var r = Vector256.Round(Vector256.Load(x + i) / vs) + vz;
+                var r = Vector256.Round(Vector256.Load(x + i) / prm.Scale256(i)) + prm.Zero256(i);
                 var m = Vector256.GreaterThanOrEqual(r, vlo) & Vector256.LessThanOrEqual(r, vhi);
                 (Vector256.Load(gy + i) & m).Store(gx + i);
             }
         }
-        for (; i < n; i++) gx[i] = R.InRange(x[i], scale, z, lo, hi) ? gy[i] : 0f;
+        for (; i < n; i++) gx[i] = R.InRange(x[i], prm.Scale(i), prm.Zero(i), lo, hi) ? gy[i] : 0f;
     }
+}
+
+/// <summary>Where a run reads its scale and zero point: one pair for the whole run, or one per position.</summary>
+internal interface IQuantParamSource
+{
+    float Scale(int i);
+    float Zero(int i);
+    int ZeroInt(int i);
+    Vector512<float> Scale512(int i);
+    Vector512<float> Zero512(int i);
+    Vector512<int> ZeroInt512(int i);
+    Vector256<float> Scale256(int i);
+    Vector256<float> Zero256(int i);
+    Vector256<int> ZeroInt256(int i);
+}
+
+/// <summary>One scale and zero point for every element of the run (per tensor, or a long per-axis run).</summary>
+internal readonly struct UniformParams(float scale, int zeroPoint) : IQuantParamSource
+{
+    private readonly float _s = scale, _z = zeroPoint;
+    private readonly int _zi = zeroPoint;
+    public float Scale(int i) => _s;
+    public float Zero(int i) => _z;
+    public int ZeroInt(int i) => _zi;
+    public Vector512<float> Scale512(int i) => Vector512.Create(_s);
+    public Vector512<float> Zero512(int i) => Vector512.Create(_z);
+    public Vector512<int> ZeroInt512(int i) => Vector512.Create(_zi);
+    public Vector256<float> Scale256(int i) => Vector256.Create(_s);
+    public Vector256<float> Zero256(int i) => Vector256.Create(_z);
+    public Vector256<int> ZeroInt256(int i) => Vector256.Create(_zi);
+}
+
+/// <summary>
+/// A scale and zero point per position, read from pinned arrays aligned with the run (per-axis quantization with a
+/// short inner extent, e.g. the last axis: the [channels·inner] pattern repeats along the tensor).
+/// </summary>
+internal readonly unsafe struct PatternParams(float* scale, float* zero, int* zeroInt) : IQuantParamSource
+{
+    public float Scale(int i) => scale[i];
+    public float Zero(int i) => zero[i];
+    public int ZeroInt(int i) => zeroInt[i];
+    public Vector512<float> Scale512(int i) => Vector512.Load(scale + i);
+    public Vector512<float> Zero512(int i) => Vector512.Load(zero + i);
+    public Vector512<int> ZeroInt512(int i) => Vector512.Load(zeroInt + i);
+    public Vector256<float> Scale256(int i) => Vector256.Load(scale + i);
+    public Vector256<float> Zero256(int i) => Vector256.Load(zero + i);
+    public Vector256<int> ZeroInt256(int i) => Vector256.Load(zeroInt + i);
 }

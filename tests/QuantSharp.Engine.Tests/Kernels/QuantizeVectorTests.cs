@@ -164,7 +164,7 @@ public class QuantizeVectorTests
     public void PerAxis_OddShapes_VectorEqualsReference(int width)
     {
         var simd = (QuantSimd)width;
-        foreach (var (shape, axis) in new[] { (new[] { 3, 5, 37 }, 1), (new[] { 3, 5, 37 }, 0), (new[] { 2, 19, 7 }, 2), (new[] { 1, 33 }, -1) })
+        foreach (var (shape, axis) in new[] { (new[] { 3, 5, 37 }, 1), (new[] { 3, 5, 37 }, 0), (new[] { 2, 19, 7 }, 2), (new[] { 1, 33 }, -1), (new[] { 5, 6, 3 }, 1), (new[] { 300, 20 }, 1) })
         {
             var x = Data(0, shape.Sum(), shape);
             int c = shape[axis < 0 ? axis + shape.Length : axis];
@@ -182,6 +182,18 @@ public class QuantizeVectorTests
             var dr = new float[x.Length];
             QuantizeReference.Dequantize<sbyte>(q.Data, dr, q.Dims, p);
             Assert.Equal(Bits(dr), Bits(QuantizeKernels.Dequantize(q, p, simd).Data));
+            var g = Tensor.RandomUniform(new Random(x.Length), -1, 1, shape);
+            var gr = new float[x.Length];
+            QuantizeReference.FakeQuantizeBackward(x.Data, g.Data, gr, x.Dims, p);
+            Assert.Equal(Bits(gr), Bits(QuantizeKernels.FakeQuantizeBackward(x, g, p, simd).Data));
+            var ps = p with { Rounding = QuantRounding.Stochastic, Seed = 99 };
+            Same<sbyte>(x, ps, simd);
+            var (yst, mst) = Fake(x, ps, simd);
+            var ysr = new float[x.Length];
+            var msr = new bool[x.Length];
+            QuantizeReference.FakeQuantize(x.Data, ysr, msr, x.Dims, ps);
+            Assert.Equal(Bits(ysr), Bits(yst));
+            Assert.Equal(msr, mst);
         }
     }
 
@@ -264,5 +276,11 @@ public class QuantizeVectorTests
         var r = new sbyte[x.Length];
         QuantizeReference.Quantize<sbyte>(x.Data, r, x.Dims, p);
         Assert.Equal(r, q.Data);
+        // Per-axis on the last axis (the repeating-pattern path) across blocks.
+        var xt = Data(0, 10, 70001, 3);
+        var pt = QuantParams.PerAxis([0.25f, 0.5f, 0.125f], [1, 0, -1], 1, -128, 127) with { Rounding = QuantRounding.Stochastic, Seed = 6 };
+        var rt = new sbyte[xt.Length];
+        QuantizeReference.Quantize<sbyte>(xt.Data, rt, xt.Dims, pt);
+        Assert.Equal(rt, QuantizeKernels.Quantize<sbyte>(xt, pt).Data);
     }
 }
