@@ -71,6 +71,12 @@ public sealed class QuantizeBenchmarks : IBenchmarkSuite
         ctx.Report("fakequant_per_channel_512x512x3x3", ours, "GB/s");
         ctx.Report("fakequant_per_channel_512x512x3x3_alloc", GBps(bytes, tAlloc), "GB/s");
         ctx.Note($"{x.Length} floats = {bytes / 1e6:F1} MB moved per call (fits in L3)");
+        // Per channel along the last axis of a [K, N] MatMul weight (ONNX QDQ's axis 1): the repeating-pattern path.
+        var wt = Tensor.RandomNormal(rng, 0, 0.1f, 4608, 512);
+        var yt = new Tensor<float>(4608, 512);
+        var pt = QuantParams.PerAxis(scale, new int[512], 1, -127, 127);
+        double tLast = ctx.MedianSeconds(() => QuantizeKernels.FakeQuantize(wt, pt, yt), warmup: 3, runs: ctx.Runs * 3);
+        ctx.Report("fakequant_per_channel_lastaxis_4608x512", GBps(8.0 * wt.Length, tLast), "GB/s");
         if (ctx.Compare && RunReference(ctx, "per_channel") is { } r && r.TryGetValue("fakequant_per_channel_512x512x3x3", out double torch))
         {
             ctx.Report("fakequant_per_channel_512x512x3x3_vs_torch", ours / torch, "ratio");
