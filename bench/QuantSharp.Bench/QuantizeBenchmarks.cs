@@ -37,6 +37,8 @@ public sealed class QuantizeBenchmarks : IBenchmarkSuite
         double tQ = ctx.MedianSeconds(() => QuantizeKernels.Quantize(x, p, q));
         double tD = ctx.MedianSeconds(() => QuantizeKernels.Dequantize(q, p, y));
         double tCopy2 = ctx.MedianSeconds(() => src.AsSpan().CopyTo(dst));
+        // What a fresh output costs by itself: allocate 16M floats and write them once (first-touch page faults).
+        double tFresh = ctx.MedianSeconds(() => GC.AllocateUninitializedArray<float>(N).AsSpan().Fill(1f));
         double tCopy = Math.Min(tCopy1, tCopy2);
         double ours = GBps(8.0 * N, t);
         ctx.Report("fakequant_per_tensor_16M", ours, "GB/s");
@@ -46,6 +48,7 @@ public sealed class QuantizeBenchmarks : IBenchmarkSuite
         ctx.Report("copy_16M", GBps(8.0 * N, tCopy), "GB/s");
         ctx.Report("fakequant_per_tensor_16M_vs_copy", tCopy / t, "ratio");
         ctx.Note($"fake quantization writes into a preallocated output; '_alloc' allocates it per call (as torch does); {QuantSharp.Engine.Threading.Work.Threads} threads, copy one");
+        ctx.Note($"allocating and filling a fresh 16M-float array alone takes {tFresh * 1e3:F1} ms ({GBps(4.0 * N, tFresh):F2} GB/s written): fresh outputs fault their pages in (cost varies a lot run to run with the GC's decommits in this VM), which the '_alloc' figures include");
         if (ctx.Compare && RunReference(ctx, "per_tensor") is { } r)
         {
             if (r.TryGetValue("fakequant_per_tensor_16M", out double torch))
