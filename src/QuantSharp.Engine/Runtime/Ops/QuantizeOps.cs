@@ -1,0 +1,244 @@
+using QuantSharp.Engine.Kernels;
+using static QuantSharp.Engine.Runtime.Ops.Table;
+
+namespace QuantSharp.Engine.Runtime.Ops;
+
+/// <summary>
+/// ONNX quantization ops bound to the affine kernel family (<see cref="QuantizeKernels"/>) and the exact integer
+/// products (<see cref="QuantizeInteger"/>): QuantizeLinear, DequantizeLinear (per tensor and per axis),
+/// DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul and QLinearConv.
+/// </summary>
+/// <remarks>
+/// QuantizeLinear/DequantizeLinear carry straight-through gradient rules so a QDQ graph trains through
+/// <see cref="Session.Backward"/>: DequantizeLinear passes dy·scale to its integer input, QuantizeLinear passes
+/// dq/scale to x where the value was not clipped (their product is dy up to float rounding). Blocked quantization
+/// (opset 21 <c>block_size</c> &gt; 0) and 4-bit / float8 element types are not supported (the engine holds no such types).
+/// </remarks>
+internal static class QuantizeOps
+{
+    public static void Register(OpRegistry r)
+    {
+        foreach (long since in new long[] { 10, 13, 19, 21 })
+        {
+            Add(r, "QuantizeLinear", since, QuantizeLinear);
+            Add(r, "DequantizeLinear", since, DequantizeLinear);
+        }
+        Add(r, "DynamicQuantizeLinear", 11, _ => ((a, _) => DynamicQuantizeLinear(a.Float(0)), null));
+        Add(r, "MatMulInteger", 10, _ => ((a, _) =>
+            [QuantizeInteger.MatMul(a.Any(0), a.Any(1), ZeroPoints(a.Optional(2)), ZeroPoints(a.Optional(3)))], null));
+        Add(r, "ConvInteger", 10, n => ((a, _) =>
+            [QuantizeInteger.Conv(a.Any(0), a.Any(1), ScalarZeroPoint(a, 2), ZeroPoints(a.Optional(3)), ConvGeometry(n, a.Any(0), a.Any(1)))], null));
+        Add(r, "QLinearMatMul", 10, _ => ((a, _) => [QLinearMatMul(a)], null));
+        Add(r, "QLinearConv", 10, n => ((a, _) => [QLinearConv(n, a)], null));
+    }
+
+    private static (ForwardRule, GradientRule?) QuantizeLinear(Node n)
+    {
+        int axis = (int)n.GetInt("axis", 1);
+        long outputType = n.GetInt("output_dtype", 0);
+        if (n.GetInt("block_size", 0) != 0)
+            throw new GraphException($"node {n.Label}: blocked quantization (block_size = {n.GetInt("block_size", 0)}) is not supported");
+        return (
+            (a, _) =>
+            {
+                var x = a.Any(0) switch
+                {
+                    Tensor<float> f => f,
+                    Tensor<int> i => ToFloat(i),
+                    var t => throw new GraphException($"node {n.Label}: input 0 ('x') expected element type Float32 or Int32, got {t.DataType}"),
+                };
+                var zp = a.Optional(2);
+                var type = zp?.DataType ?? outputType switch
+                {
+                    0 or 2 => DataType.UInt8,
+                    3 => DataType.Int8,
+                    4 => DataType.UInt16,
+                    5 => DataType.Int16,
+                    _ => throw new GraphException($"node {n.Label}: attribute 'output_dtype' expected 2 (uint8), 3 (int8), 4 (uint16) or 5 (int16), got {outputType}"),
+                };
+                return type switch
+                {
+                    DataType.UInt8 => [QuantizeKernels.Quantize<byte>(x, Params<byte>(n, a, x.Dims, axis))],
+                    DataType.Int8 => [QuantizeKernels.Quantize<sbyte>(x, Params<sbyte>(n, a, x.Dims, axis))],
+                    DataType.UInt16 => [QuantizeKernels.Quantize<ushort>(x, Params<ushort>(n, a, x.Dims, axis))],
+                    DataType.Int16 => [QuantizeKernels.Quantize<short>(x, Params<short>(n, a, x.Dims, axis))],
+                    _ => throw new GraphException($"node {n.Label}: input 2 ('y_zero_point') expected element type UInt8, Int8, UInt16 or Int16, got {type}"),
+                };
+            },
+            (a, y, g, _) =>
+            {
+                // STE through QuantizeLinear: d q/d x = 1/scale where not clipped (the integer output's gradient arrives from DequantizeLinear).
+                var x = a.Float(0);
+                var gq = Grad(g, y);
+                var p = y[0] switch
+                {
+                    Tensor<byte> => Params<byte>(n, a, x.Dims, axis),
+                    Tensor<sbyte> => Params<sbyte>(n, a, x.Dims, axis),
+                    Tensor<ushort> => Params<ushort>(n, a, x.Dims, axis),
+                    _ => Params<short>(n, a, x.Dims, axis),
+                };
+                var gx = QuantizeKernels.FakeQuantizeBackward(x, gq, p);
+                PerChannel(gx, p, (v, s) => v / s);
+                return [gx, null, null];
+            });
+    }
+
+    private static (ForwardRule, GradientRule?) DequantizeLinear(Node n)
+    {
+        int axis = (int)n.GetInt("axis", 1);
+        if (n.GetInt("block_size", 0) != 0)
+            throw new GraphException($"node {n.Label}: blocked quantization (block_size = {n.GetInt("block_size", 0)}) is not supported");
+        return (
+            (a, _) => a.Any(0) switch
+            {
+                Tensor<byte> q => [QuantizeKernels.Dequantize(q, Params<byte>(n, a, q.Dims, axis))],
+                Tensor<sbyte> q => [QuantizeKernels.Dequantize(q, Params<sbyte>(n, a, q.Dims, axis))],
+                Tensor<ushort> q => [QuantizeKernels.Dequantize(q, Params<ushort>(n, a, q.Dims, axis))],
+                Tensor<short> q => [QuantizeKernels.Dequantize(q, Params<short>(n, a, q.Dims, axis))],
+                Tensor<int> q => [QuantizeKernels.Dequantize(q, Params<int>(n, a, q.Dims, axis) with { QMin = int.MinValue, QMax = int.MaxValue })],
+                var t => throw new GraphException($"node {n.Label}: input 0 ('x') expected element type UInt8, Int8, UInt16, Int16 or Int32, got {t.DataType}"),
+            },
+            (a, y, g, _) =>
+            {
+                // d y/d q = scale, handed to the integer input so QuantizeLinear's rule can continue the chain.
+                var q = a.Any(0);
+                var gy = Grad(g, y).Clone();
+                var p = Params<int>(n, a, q.Dims, axis) with { QMin = int.MinValue, QMax = int.MaxValue, ZeroPoint = new int[ScaleOf(n, a).Length] };
+                PerChannel(gy, p, (v, s) => v * s);
+                return [gy, null, null];
+            });
+    }
+
+    /// <summary>
+    /// ONNX DynamicQuantizeLinear: x_min = min(0, min x), x_max = max(0, max x), scale = (x_max − x_min)/255,
+    /// zero point = saturate(round(0 − x_min/scale)), y = saturate(round(x/scale) + zero point), all uint8, float32 math.
+    /// An all-zero input gets scale 0 and zero point 0 (y = 0).
+    /// </summary>
+    private static Tensor[] DynamicQuantizeLinear(Tensor<float> x)
+    {
+        float lo = 0f, hi = 0f;
+        foreach (float v in x.Data)
+        {
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+        float scale = (hi - lo) / 255f;
+        if (!(scale > 0) || !float.IsFinite(scale))
+            return [new Tensor<byte>(x.Dims), Tensor.Scalar(scale), Tensor.Scalar((byte)0)];
+        float zpf = MathF.Round(0f - lo / scale);
+        byte zp = (byte)Math.Clamp(zpf, 0f, 255f);
+        var y = QuantizeKernels.Quantize<byte>(x, QuantParams.PerTensor(scale, zp, 0, 255));
+        return [y, Tensor.Scalar(scale), Tensor.Scalar(zp)];
+    }
+
+    private static Tensor QLinearMatMul(OpArgs a)
+    {
+        var aScale = Floats(a, 1);
+        var bScale = Floats(a, 4);
+        var yScale = Floats(a, 6);
+        Check.That(aScale.Length == 1 && yScale.Length == 1, "QLinearMatMul", "a_scale/y_scale", "scalars", $"{aScale.Length} and {yScale.Length} values");
+        var acc = QuantizeInteger.MatMul(a.Any(0), a.Any(3), ZeroPoints(a.Optional(2)), ZeroPoints(a.Optional(5)));
+        var multiplier = bScale.Select(s => aScale[0] * s / yScale[0]).ToArray();
+        return Requantize(acc, multiplier, acc.Rank - 1, a.Any(7));
+    }
+
+    private static Tensor QLinearConv(Node n, OpArgs a)
+    {
+        var xScale = Floats(a, 1);
+        var wScale = Floats(a, 4);
+        var yScale = Floats(a, 6);
+        Check.That(xScale.Length == 1 && yScale.Length == 1, "QLinearConv", "x_scale/y_scale", "scalars", $"{xScale.Length} and {yScale.Length} values");
+        var x = a.Any(0);
+        var w = a.Any(3);
+        var acc = QuantizeInteger.Conv(x, w, ScalarZeroPoint(a, 2), ZeroPoints(a.Optional(5)), ConvGeometry(n, x, w));
+        if (a.Has(8))
+        {
+            var bias = a.As<int>(8);
+            Check.That(bias.Rank == 1 && bias.Length == acc.Dims[1], "QLinearConv", "B", $"shape [{acc.Dims[1]}]", Shapes.Format(bias.Dims));
+            int inner = acc.Length / Math.Max(1, acc.Dims[0] * acc.Dims[1]);
+            for (int i = 0; i < acc.Length; i++) acc.Data[i] = unchecked(acc.Data[i] + bias.Data[i / Math.Max(inner, 1) % acc.Dims[1]]);
+        }
+        var multiplier = wScale.Select(s => xScale[0] * s / yScale[0]).ToArray();
+        return Requantize(acc, multiplier, 1, a.Any(7));
+    }
+
+    private static Tensor Requantize(Tensor<int> acc, float[] multiplier, int axis, Tensor zeroPoint)
+    {
+        int z = ZeroPoints(zeroPoint)[0];
+        return zeroPoint switch
+        {
+            Tensor<byte> => QuantizeInteger.Requantize<byte>(acc, multiplier, axis, z, 0, 255),
+            Tensor<sbyte> => QuantizeInteger.Requantize<sbyte>(acc, multiplier, axis, z, -128, 127),
+            _ => throw new ShapeException($"Requantize: argument 'y_zero_point' expected element type UInt8 or Int8, got {zeroPoint.DataType}"),
+        };
+    }
+
+    /// <summary>Scale, zero point and range of a QuantizeLinear/DequantizeLinear node for an integer type <typeparamref name="T"/>.</summary>
+    private static QuantParams Params<T>(Node n, OpArgs a, ReadOnlySpan<int> shape, int axis) where T : unmanaged
+    {
+        var scale = ScaleOf(n, a);
+        var zp = a.Has(2) ? ZeroPoints(a.Any(2)) : new int[scale.Length];
+        var (qmin, qmax) = QuantRange.OfType<T>();
+        bool perAxis = a.Any(1).Rank == 1 && scale.Length > 1;
+        return new QuantParams(scale, zp, qmin, qmax, perAxis ? axis : null);
+    }
+
+    private static float[] ScaleOf(Node n, OpArgs a)
+    {
+        var s = a.Any(1) as Tensor<float> ?? throw new GraphException($"node {n.Label}: input 1 (scale) expected element type Float32, got {a.Any(1).DataType}");
+        Check.That(s.Rank <= 1, n.OpType, "scale", "a scalar or a 1-D tensor (per-axis)", Shapes.Format(s.Dims));
+        return s.Data;
+    }
+
+    private static void PerChannel(Tensor<float> t, QuantParams p, Func<float, float, float> f)
+    {
+        var (_, channels, inner) = p.Validate("QDQ backward", t.Dims, checkRange: false);
+        for (int i = 0; i < t.Length; i++) t.Data[i] = f(t.Data[i], p.Scale[channels == 1 ? 0 : i / Math.Max(inner, 1) % channels]);
+    }
+
+    private static float[] Floats(OpArgs a, int i) => a.Float(i).Data;
+
+    private static int ScalarZeroPoint(OpArgs a, int i)
+    {
+        var z = ZeroPoints(a.Optional(i));
+        Check.That(z.Length == 1, a.Node.OpType, "x_zero_point", "a scalar", $"{z.Length} values");
+        return z[0];
+    }
+
+    private static int[] ZeroPoints(Tensor? t) => t switch
+    {
+        null => [0],
+        Tensor<byte> b => b.Data.Select(v => (int)v).ToArray(),
+        Tensor<sbyte> b => b.Data.Select(v => (int)v).ToArray(),
+        Tensor<ushort> b => b.Data.Select(v => (int)v).ToArray(),
+        Tensor<short> b => b.Data.Select(v => (int)v).ToArray(),
+        Tensor<int> b => b.Data.ToArray(),
+        _ => throw new ShapeException($"QuantizeOps: argument 'zero_point' expected an integer tensor, got {t.DataType}"),
+    };
+
+    private static Tensor<float> ToFloat(Tensor<int> t)
+    {
+        var o = new Tensor<float>(t.Dims);
+        for (int i = 0; i < t.Length; i++) o.Data[i] = t.Data[i];
+        return o;
+    }
+
+    /// <summary>Conv geometry from a node's attributes (auto_pad resolved against the input's spatial size).</summary>
+    private static ConvParams ConvGeometry(Node n, Tensor x, Tensor w)
+    {
+        int d = w.Rank - 2;
+        Check.That(d >= 1, n.OpType, "w", "rank >= 3", Shapes.Format(w.Dims));
+        Check.That(x.Rank == w.Rank, n.OpType, "x", $"rank {w.Rank} (as w)", Shapes.Format(x.Dims));
+        int groups = (int)n.GetInt("group", 1);
+        var strides = Ints(n, "strides") ?? Enumerable.Repeat(1, d).ToArray();
+        var dilations = Ints(n, "dilations") ?? Enumerable.Repeat(1, d).ToArray();
+        string autoPad = n.GetString("auto_pad", "NOTSET");
+        if (autoPad is "SAME_UPPER" or "SAME_LOWER" or "VALID")
+        {
+            var kernel = Ints(n, "kernel_shape") ?? w.Dims[2..].ToArray();
+            var mode = autoPad switch { "SAME_UPPER" => AutoPadMode.SameUpper, "SAME_LOWER" => AutoPadMode.SameLower, _ => AutoPadMode.Valid };
+            return ConvParams.AutoPad(mode, x.Dims[2..], kernel, strides, dilations, groups);
+        }
+        return ConvParams.FromOnnx(d, strides, Ints(n, "pads"), dilations, groups);
+    }
+}

@@ -1,0 +1,114 @@
+using QuantSharp.Engine.Kernels;
+using QuantSharp.Engine.Runtime;
+
+namespace QuantSharp.Engine.Tests.Runtime;
+
+/// <summary>The ONNX quantization ops in the op table, run through <see cref="Session"/> (forward and the QDQ gradient rule).</summary>
+public class QuantizeOpsTests
+{
+    private static Engine.Graph Qdq(Tensor scale, Tensor zeroPoint, int axis, long opset = 13)
+    {
+        var g = new Engine.Graph { Name = "qdq" };
+        g.Opsets[""] = opset;
+        g.Inputs.Add(new ValueInfo("x", DataType.Float32, 2, 3));
+        g.Initializers["s"] = scale;
+        g.Initializers["z"] = zeroPoint;
+        g.Nodes.Add(new Node("QuantizeLinear", ["x", "s", "z"], ["q"], "quant").With("axis", AttributeValue.FromInt(axis)));
+        g.Nodes.Add(new Node("DequantizeLinear", ["q", "s", "z"], ["y"], "dequant").With("axis", AttributeValue.FromInt(axis)));
+        g.Outputs.Add(new ValueInfo("y", DataType.Float32, 2, 3));
+        return g;
+    }
+
+    private static readonly Tensor<float> X = Tensor.FromArray([1.25f, -0.75f, 100f, 3f, -5f, 7f], 2, 3);
+
+    [Fact]
+    public void QuantizeDequantizeLinear_PerAxis_MatchesFakeQuantizeKernel()
+    {
+        var s = new Session(Qdq(Tensor.FromArray([0.5f, 2f], 2), Tensor.FromArray(new sbyte[] { 0, -1 }, 2), axis: 0));
+        var r = s.Run(new Dictionary<string, Tensor> { ["x"] = X }, new RunOptions { Capture = ["q"] });
+        Assert.Equal(new sbyte[] { 2, -2, 127, 1, -3, 3 }, ((Tensor<sbyte>)r.Captured["q"]).Data);
+        var expected = QuantizeKernels.FakeQuantize(X, QuantParams.PerAxis([0.5f, 2f], [0, -1], 0, -128, 127));
+        Assert.Equal(expected.Data, r.Output("y").Data);
+    }
+
+    [Fact]
+    public void QuantizeLinear_NoZeroPoint_DefaultsToUInt8()
+    {
+        var g = new Engine.Graph();
+        g.Opsets[""] = 10;
+        g.Inputs.Add(new ValueInfo("x", DataType.Float32, 4));
+        g.Initializers["s"] = Tensor.Scalar(0.5f);
+        g.Nodes.Add(new Node("QuantizeLinear", ["x", "s"], ["q"]));
+        g.Outputs.Add(new ValueInfo("q", DataType.UInt8, 4));
+        var q = new Session(g).Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([-1f, 0.25f, 0.75f, 300f], 4) }).Outputs["q"];
+        Assert.Equal(new byte[] { 0, 0, 2, 255 }, ((Tensor<byte>)q).Data);
+    }
+
+    [Fact]
+    public void QuantizeDequantizeLinear_Int16ZeroPoint_UsesInt16Range()
+    {
+        var s = new Session(Qdq(Tensor.Scalar(0.125f), Tensor.Scalar((short)-5), axis: 1, opset: 21));
+        var r = s.Run(new Dictionary<string, Tensor> { ["x"] = X }, new RunOptions { Capture = ["q"] });
+        Assert.Equal(new short[] { 5, -11, 795, 19, -45, 51 }, ((Tensor<short>)r.Captured["q"]).Data);
+    }
+
+    [Fact]
+    public void QdqGraph_Backward_IsStraightThroughEstimator()
+    {
+        var s = new Session(Qdq(Tensor.Scalar(0.5f), Tensor.Scalar((byte)10), axis: 1));
+        var x = Tensor.FromArray([-6f, -5.25f, 0f, 0.75f, 122.5f, 123f], 2, 3);
+        var run = s.Run(new Dictionary<string, Tensor> { ["x"] = x }, new RunOptions { KeepForBackward = true });
+        var gy = Tensor.FromArray([1f, 2f, 3f, 4f, 5f, 6f], 2, 3);
+        var grads = s.Backward(run, new Dictionary<string, Tensor<float>> { ["y"] = gy });
+        Assert.Equal([0f, 2f, 3f, 4f, 5f, 0f], grads["x"].Data);
+    }
+
+    [Fact]
+    public void DynamicQuantizeLinear_OnnxFormula_ScaleZeroPointAndValues()
+    {
+        var g = new Engine.Graph();
+        g.Opsets[""] = 11;
+        g.Inputs.Add(new ValueInfo("x", DataType.Float32, 6));
+        g.Nodes.Add(new Node("DynamicQuantizeLinear", ["x"], ["y", "scale", "zp"]));
+        g.Outputs.Add(new ValueInfo("y", DataType.UInt8, 6));
+        g.Outputs.Add(new ValueInfo("scale", DataType.Float32, (IEnumerable<Dim>?)null));
+        g.Outputs.Add(new ValueInfo("zp", DataType.UInt8, (IEnumerable<Dim>?)null));
+        var r = new Session(g).Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([0f, 2f, -3f, -2.5f, 1.34f, 0.5f], 6) });
+        Assert.Equal(5f / 255f, ((Tensor<float>)r.Outputs["scale"]).Data[0]);
+        Assert.Equal((byte)153, ((Tensor<byte>)r.Outputs["zp"]).Data[0]);
+        Assert.Equal(new byte[] { 153, 255, 0, 26, 221, 179 }, ((Tensor<byte>)r.Outputs["y"]).Data);
+    }
+
+    [Fact]
+    public void MatMulInteger_InSession_ReturnsInt32()
+    {
+        var g = new Engine.Graph();
+        g.Opsets[""] = 10;
+        g.Inputs.Add(new ValueInfo("a", DataType.UInt8, 4, 3));
+        g.Initializers["b"] = Tensor.FromArray(new byte[] { 1, 4, 2, 5, 3, 6 }, 3, 2);
+        g.Initializers["za"] = Tensor.Scalar((byte)12);
+        g.Nodes.Add(new Node("MatMulInteger", ["a", "b", "za"], ["y"]));
+        g.Outputs.Add(new ValueInfo("y", DataType.Int32, 4, 2));
+        var y = new Session(g).Run(new Dictionary<string, Tensor> { ["a"] = Tensor.FromArray(new byte[] { 11, 7, 3, 10, 6, 2, 9, 5, 1, 8, 4, 0 }, 4, 3) }).Outputs["y"];
+        Assert.Equal(new[] { -38, -83, -44, -98, -50, -113, -56, -128 }, ((Tensor<int>)y).Data);
+    }
+
+    [Fact]
+    public void QuantizeLinear_BlockSize_IsRejectedNamingTheNode()
+    {
+        var g = Qdq(Tensor.Scalar(0.5f), Tensor.Scalar((byte)0), axis: 1, opset: 21);
+        g.Nodes[0].With("block_size", AttributeValue.FromInt(2));
+        var e = Assert.Throws<GraphException>(() => new Session(g));
+        Assert.Contains("QuantizeLinear 'quant'", e.Message);
+        Assert.Contains("block_size", e.Message);
+    }
+
+    [Fact]
+    public void DequantizeLinear_PerAxisScaleCountMismatch_NamesNodeAndArgument()
+    {
+        var s = new Session(Qdq(Tensor.FromArray([0.5f, 2f, 1f], 3), Tensor.FromArray(new sbyte[] { 0, 0, 0 }, 3), axis: 0));
+        var e = Assert.Throws<GraphException>(() => s.Run(new Dictionary<string, Tensor> { ["x"] = X }));
+        Assert.Contains("QuantizeLinear 'quant'", e.Message);
+        Assert.Contains("argument 'scale' expected 2 scales", e.Message);
+    }
+}
