@@ -27,6 +27,7 @@ public static class PythonReference
         if (ctx.Quick) psi.ArgumentList.Add("--quick");
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment.Remove("OPENBLAS_CORETYPE"); // the environment's Haswell setting halves the reference's BLAS
+        psi.Environment.Remove("OPENBLAS_L2_SIZE");
         using var proc = Process.Start(psi)!;
         var stderrTask = proc.StandardError.ReadToEndAsync();
         string stdout = proc.StandardOutput.ReadToEnd();

@@ -90,34 +90,9 @@ public sealed class QuantizeBenchmarks : IBenchmarkSuite
     /// <summary>Runs bench/reference/torch_quantize.py (PyTorch, 2 threads, OPENBLAS_CORETYPE unset), prints its lines as notes and returns its figures.</summary>
     private static Dictionary<string, double>? RunReference(BenchContext ctx, string which)
     {
-        string? script = FindScript();
-        if (script is null || !File.Exists("/usr/bin/python3")) { ctx.Note("reference skipped: python3 or bench/reference/torch_quantize.py not found"); return null; }
-        var args = ctx.Quick ? new[] { script, which, "--quick" } : new[] { script, which };
-        var psi = new ProcessStartInfo("/usr/bin/python3", args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.Environment.Remove("OPENBLAS_CORETYPE");
-        psi.Environment.Remove("OPENBLAS_L2_SIZE");
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) { ctx.Note($"reference skipped: torch script failed ({err.Split('\n').FirstOrDefault(l => l.Length > 0)})"); return null; }
-        var figures = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            ctx.Note("torch " + line);
-            var parts = line.Split(' ');
-            if (parts.Length == 3 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) figures[parts[0]] = v;
-        }
-        return figures;
-    }
-
-    private static string? FindScript()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var f = Path.Combine(dir.FullName, "bench", "reference", "torch_quantize.py");
-            if (File.Exists(f)) return f;
-        }
-        return null;
+        var figures = PythonReference.Run(ctx, "torch_quantize.py", which);
+        if (figures is null) return null;
+        foreach (var f in figures) ctx.Note($"torch {f.Name} {f.Value.ToString("G6", CultureInfo.InvariantCulture)} {f.Unit}");
+        return figures.ToDictionary(f => f.Name, f => f.Value, StringComparer.Ordinal);
     }
 }

@@ -23,7 +23,8 @@ def median(fn, runs=9, warmup=2):
 
 
 runs = 3 if "--quick" in sys.argv else 9
-which = sys.argv[1] if len(sys.argv) > 1 else "all"
+_names = [a for a in sys.argv[1:] if not a.startswith("--")]
+which = _names[0] if _names else "all"
 if which in ("per_tensor", "all"):
     n = 16 << 20
     x = torch.rand(n) * 8 - 4
