@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using QuantSharp.Engine;
 using QuantSharp.Engine.Kernels;
