@@ -50,6 +50,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
                 float* d = dest + (long)j0 * kc;
                 int oh0 = p0 / L.OW, ow0 = p0 - oh0 * L.OW;
                 int t = L.OW - ow0; // first column of the panel that lies on the next output row
+                if (_v512 && (w < nr || nr - t > L.OW) && MultiRuns(L, _x, rowOff, kc, oh0, ow0, w, d)) continue;
                 if (w == nr && nr - t <= L.OW)
                 {
                     float* src = _x + oh0 * L.RowStep + ow0;
@@ -62,6 +63,55 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
                 else ScalarGather(_x, rowOff, kc, offsets, w, d);
             }
         }
+    }
+
+    /// <summary>Most row segments a panel may span and still be packed by <see cref="MultiRuns"/> rather than gathers.</summary>
+    private const int MaxRuns = 4;
+
+    /// <summary>
+    /// A panel (possibly partial, w columns) spanning up to <see cref="MaxRuns"/> output rows: segment r covers columns
+    /// [start_r, start_(r+1)) and reads <c>src + base_r + j</c>, so each panel row is one masked select of a contiguous
+    /// 16-float load per segment and half panel; columns past w are 0. Returns false (nothing written) for more segments.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool MultiRuns(ConvImplicitGemmLayout L, float* x, int* rowOff, int kc, int oh, int ow, int w, float* d)
+    {
+        int* bases = stackalloc int[MaxRuns];
+        int* starts = stackalloc int[MaxRuns + 1];
+        int segs = 0;
+        for (int j = 0; j < w; segs++, oh++, ow = 0)
+        {
+            if (segs == MaxRuns) return false;
+            bases[segs] = oh * L.RowStep + ow - j;
+            starts[segs] = j;
+            j += Math.Min(w - j, L.OW - ow);
+        }
+        starts[segs] = w;
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        var lane16 = lane + Vector512.Create(16);
+        Vector512<float>* masks = stackalloc Vector512<float>[2 * MaxRuns];
+        for (int r = 0; r < segs; r++)
+        {
+            var lo = Vector512.Create(starts[r]);
+            var hi = Vector512.Create(starts[r + 1]);
+            masks[2 * r] = (Vector512.GreaterThanOrEqual(lane, lo) & Vector512.LessThan(lane, hi)).AsSingle();
+            masks[2 * r + 1] = (Vector512.GreaterThanOrEqual(lane16, lo) & Vector512.LessThan(lane16, hi)).AsSingle();
+        }
+        for (int kk = 0; kk < kc; kk++, d += Gemm.NR)
+        {
+            float* s = x + rowOff[kk];
+            var v0 = Vector512<float>.Zero;
+            var v1 = Vector512<float>.Zero;
+            for (int r = 0; r < segs; r++)
+            {
+                float* sr = s + bases[r];
+                v0 = Vector512.ConditionalSelect(masks[2 * r], Vector512.Load(sr), v0);
+                v1 = Vector512.ConditionalSelect(masks[2 * r + 1], Vector512.Load(sr + 16), v1);
+            }
+            Vector512.Store(v0, d);
+            Vector512.Store(v1, d + 16);
+        }
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
