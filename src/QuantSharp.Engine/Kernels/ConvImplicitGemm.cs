@@ -108,6 +108,14 @@ public static unsafe class ConvImplicitGemm
     internal static void ForwardCore(ConvImplicitGemmLayout L, int n, float* x, float* w, float* bias, float* y)
     {
         long inImage = (long)L.C * L.H * L.W, outImage = (long)L.M * L.P;
+        if (L.K == 0)
+        {
+            // No input channels: the output is the bias (or 0).
+            for (int i = 0; i < n; i++)
+                for (int m = 0; m < L.M; m++)
+                    new Span<float>(y + i * outImage + (long)m * L.P, L.P).Fill(bias == null ? 0f : bias[m]);
+            return;
+        }
         int outer = OuterImages(n);
         var driver = ConvImplicitGemmDriver.TryCreate(w, L.M, L.K);
         int panels = (L.P + Gemm.NR - 1) / Gemm.NR;

@@ -119,6 +119,25 @@ public unsafe class ConvImplicitGemmTests
     }
 
     [Fact]
+    public void EmptyDimensions_NoChannelsOrImages_MatchReference()
+    {
+        var p = ConvParams.Uniform(2, pad: 1);
+        var x = Rand(13, 2, 0, 5, 6);
+        var w = Rand(14, 3, 0, 3, 3);
+        var b = Rand(15, 3);
+        AssertClose(ConvReference.Forward(x, w, b, p), ConvImplicitGemm.Forward(x, w, b, p), "no input channels: output is the bias");
+        var gy = Rand(16, 2, 3, 5, 6);
+        Assert.Equal(x.Shape, ConvImplicitGemm.BackwardData(gy, w, x.Dims, p).Shape);
+        Assert.Equal(w.Shape, ConvImplicitGemm.BackwardWeight(x, gy, w.Dims, p).Shape);
+        var x0 = Rand(17, 0, 4, 5, 6);
+        var w0 = Rand(18, 3, 4, 3, 3);
+        var gy0 = new Tensor<float>(0, 3, 5, 6);
+        Assert.Equal([0, 3, 5, 6], ConvImplicitGemm.Forward(x0, w0, null, p).Shape);
+        Assert.Equal([0, 4, 5, 6], ConvImplicitGemm.BackwardData(gy0, w0, x0.Dims, p).Shape);
+        Assert.All(ConvImplicitGemm.BackwardWeight(x0, gy0, w0.Dims, p).Data, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void Supports_TwoSpatialAxesAndOneGroupOnly()
     {
         Assert.True(ConvImplicitGemm.Supports(ConvParams.Uniform(2, stride: 2, pad: 1, dilation: 2), [8, 4, 3, 3]));
