@@ -59,11 +59,14 @@ internal static unsafe class ConvImplicitGemmBackward
             L.Pad(x + i * inImage, buf.Pointer);
             nint agyi = (nint)(gy + i * outImage);
             float beta = i == 0 ? 0f : 1f;
-            Work.For(panels, 1, (q0, q1) =>
+            // One contiguous range of column panels per core: each range packs the whole gY once, so fewer ranges pack less.
+            int ranges = Math.Min(panels, Work.Threads);
+            Work.For(ranges, 1, (r0, r1) =>
             {
                 using var aBuf = ConvScratch.Rent(ConvScratchRole.GradientSlice, aFloats);
                 using var panel = ConvScratch.Rent(ConvScratchRole.Panel, panelFloats);
                 var packer = new ConvImplicitGemmWeightPacker(L, (float*)apad);
+                int q0 = (int)((long)panels * r0 / ranges), q1 = (int)((long)panels * r1 / ranges);
                 ConvImplicitGemmDriver.RunWeight(ref packer, L.M, L.K, L.P, (float*)agyi, q0, q1, (float*)agw, beta, aBuf.Pointer, panel.Pointer);
             });
         }
