@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Engine.Kernels;
 
@@ -93,6 +95,7 @@ internal sealed unsafe class ConvImplicitGemmLayout
         new Span<float>(dest + ImageFloats, Slack).Clear();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PadStride1(float* x, float* dest)
     {
         int plane = Hp * Wp;
@@ -105,34 +108,73 @@ internal sealed unsafe class ConvImplicitGemmLayout
             for (int h = 0; h < H; h++, d += Wp, s += W)
             {
                 for (int i = 0; i < PadLeft; i++) d[i] = 0f;
-                new ReadOnlySpan<float>(s, W).CopyTo(new Span<float>(d + PadLeft, W));
+                CopyRow(s, d + PadLeft, W);
                 for (int i = PadLeft + W; i < Wp; i++) d[i] = 0f;
             }
             new Span<float>(d, PadBottom * Wp).Clear();
         }
     }
 
+    /// <summary>Copies n floats; rows of 16 or more by 512-bit loads and stores, the last one overlapping (no call per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(float* s, float* d, int n)
+    {
+        if (n < 16 || !Vector512.IsHardwareAccelerated)
+        {
+            new ReadOnlySpan<float>(s, n).CopyTo(new Span<float>(d, n));
+            return;
+        }
+        int i = 0;
+        for (; i + 16 < n; i += 16) Vector512.Store(Vector512.Load(s + i), d + i);
+        Vector512.Store(Vector512.Load(s + n - 16), d + n - 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PadPhases(float* x, float* dest)
     {
-        int phase = Hq * Wq;
-        for (int c = 0; c < C; c++)
-            for (int hs = 0; hs < Hq * SH; hs++)
-            {
-                int a = hs % SH, i = hs / SH, h = hs - PadTop;
-                bool dataRow = (uint)h < (uint)H;
-                float* s = x + ((long)c * H + h) * W;
-                for (int b = 0; b < SW; b++)
+        int phase = Hq * Wq, width = Wq * SW;
+        // One padded row (zeros, data, zeros up to Wq·SW cells) is built in a scratch row, then split into its SW phases.
+        float[]? heapRow = width + 16 > 4096 ? new float[width + 16] : null;
+        float* stackRow = stackalloc float[heapRow is null ? width + 16 : 0];
+        fixed (float* pHeap = heapRow)
+        {
+            float* row = heapRow is null ? stackRow : pHeap;
+            new Span<float>(row, width + 16).Clear();
+            for (int c = 0; c < C; c++)
+                for (int hs = 0; hs < Hq * SH; hs++)
                 {
-                    float* d = dest + (long)((c * SH + a) * SW + b) * phase + (long)i * Wq;
-                    if (!dataRow)
+                    int a = hs % SH, i = hs / SH, h = hs - PadTop;
+                    float* d0 = dest + (long)(c * SH + a) * SW * phase + (long)i * Wq;
+                    if ((uint)h >= (uint)H)
                     {
-                        new Span<float>(d, Wq).Clear();
+                        for (int b = 0; b < SW; b++) new Span<float>(d0 + (long)b * phase, Wq).Clear();
                         continue;
                     }
-                    // Column j of phase b is padded column j·SW + b, i.e. input column j·SW + b − padLeft.
-                    for (int j = 0, w = b - PadLeft; j < Wq; j++, w += SW)
-                        d[j] = (uint)w < (uint)W ? s[w] : 0f;
+                    CopyRow(x + ((long)c * H + h) * W, row + PadLeft, W); // the pad cells of the scratch row stay 0
+                    SplitPhases(row, d0, phase, Wq, SW);
                 }
+        }
+    }
+
+    /// <summary>Phase b of the scratch row (cells j·SW + b, j &lt; wq) into <c>d + b·phase</c>; SW = 2 by 512-bit two-source permutes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SplitPhases(float* row, float* d, int phase, int wq, int sw)
+    {
+        int j = 0;
+        if (sw == 2 && Avx512F.IsSupported)
+        {
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odd = even + Vector512<int>.One;
+            float* d1 = d + phase;
+            for (; j + 16 <= wq; j += 16)
+            {
+                var v0 = Vector512.Load(row + 2 * j);
+                var v1 = Vector512.Load(row + 2 * j + 16);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(v0, even, v1), d + j);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(v0, odd, v1), d1 + j);
             }
+        }
+        for (; j < wq; j++)
+            for (int b = 0; b < sw; b++) d[(long)b * phase + j] = row[j * sw + b];
     }
 }

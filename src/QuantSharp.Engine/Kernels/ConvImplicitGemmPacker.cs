@@ -77,7 +77,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
     /// 16-float load per segment and half panel; columns past w are 0. Returns false (nothing written) for more segments.
     /// <paramref name="runs"/> (2·MaxRuns + 1 ints) and <paramref name="masks"/> (2·MaxRuns vectors) are scratch.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool MultiRuns(ConvImplicitGemmLayout L, float* x, int* rowOff, int kc, int oh, int ow, int w, float* d,
         int* runs, Vector512<float>* masks)
     {
@@ -118,7 +118,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ContiguousRun(int* rowOff, int kc, float* src, float* d, bool v512)
     {
         if (v512)
@@ -139,7 +139,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
     }
 
     /// <summary>Panel rows whose columns j &lt; t come from <c>s + j</c> and the others from <c>s + j + delta</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TwoRuns(int* rowOff, int kc, float* src, int delta, int t, float* d, bool v512)
     {
         if (v512)
@@ -172,7 +172,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Gather(float* x, int* rowOff, int kc, int* offsets, int w, float* d)
     {
         var i0 = Vector256.Load(offsets);
@@ -194,6 +194,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
     }
 
     /// <summary>The portable path: the same gather one element at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScalarGather(float* x, int* rowOff, int kc, int* offsets, int w, float* d)
     {
         for (int kk = 0; kk < kc; kk++, d += Gemm.NR)

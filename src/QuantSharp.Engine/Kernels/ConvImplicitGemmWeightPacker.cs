@@ -64,7 +64,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     /// Panel rows in blocks of 16 pixels (as many whole blocks as fit in kc) by 16×16 transposes; advances (oh, ow)
     /// past them and returns the number of pixels done. Needs OW ≥ 16 (a block then crosses at most one output-row boundary).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int TransposedRuns(ConvImplicitGemmLayout L, float* x, int* offsets, int kc, ref int oh, ref int ow, float* d)
     {
         int rowStep = L.RowStep, outW = L.OW, delta = rowStep - outW;
@@ -103,7 +103,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     /// <see cref="MaxSegments"/> output rows: segment r covers pixels [start_r, start_(r+1)) read at <c>base_r + q</c>)
     /// and partial panels (columns past w are 0). Stops at the first block that spans more rows; returns the pixels done.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int TransposedSegments(ConvImplicitGemmLayout L, float* x, int* offsets, int w, int kc, ref int oh, ref int ow,
         float* d, int* bases, Vector512<float>* masks)
     {
@@ -243,7 +243,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Hi(Vector512<float> a, Vector512<float> b) => Avx512F.UnpackHigh(a.AsDouble(), b.AsDouble()).AsSingle();
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Gather(ConvImplicitGemmLayout L, float* x, int* offsets, int w, int kc, int oh, int ow, float* d)
     {
         var i0 = Vector256.Load(offsets);
@@ -272,6 +272,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     }
 
     /// <summary>The portable path: the same gather one element at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScalarGather(ConvImplicitGemmLayout L, float* x, int* offsets, int w, int kc, int oh, int ow, float* d)
     {
         int rowStep = L.RowStep;
