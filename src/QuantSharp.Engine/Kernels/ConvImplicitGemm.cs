@@ -156,10 +156,16 @@ public static unsafe class ConvImplicitGemm
         }
     }
 
+    /// <summary>Tests set this (on their own thread) to partition the work as if there were that many cores; 0 = <see cref="Work.Threads"/>.</summary>
+    [ThreadStatic] internal static int CoresOverride;
+
+    /// <summary>The core count the work is partitioned for.</summary>
+    internal static int Cores => CoresOverride > 0 ? CoresOverride : Work.Threads;
+
     /// <summary>Images handled whole by one core each: the largest multiple of the core count not above n (0 on one core).</summary>
     internal static int OuterImages(int n)
     {
-        int t = Work.Threads;
+        int t = Cores;
         return t > 1 && n >= t ? n / t * t : 0;
     }
 

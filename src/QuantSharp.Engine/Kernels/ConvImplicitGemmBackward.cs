@@ -60,7 +60,7 @@ internal static unsafe class ConvImplicitGemmBackward
             nint agyi = (nint)(gy + i * outImage);
             float beta = i == 0 ? 0f : 1f;
             // One contiguous range of column panels per core: each range packs the whole gY once, so fewer ranges pack less.
-            int ranges = Math.Min(panels, Work.Threads);
+            int ranges = Math.Min(panels, ConvImplicitGemm.Cores);
             Work.For(ranges, 1, (r0, r1) =>
             {
                 using var aBuf = ConvScratch.Rent(ConvScratchRole.GradientSlice, aFloats);
