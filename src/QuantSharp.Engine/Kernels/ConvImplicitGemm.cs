@@ -117,7 +117,7 @@ public static unsafe class ConvImplicitGemm
             return;
         }
         int outer = OuterImages(n);
-        var driver = ConvImplicitGemmDriver.TryCreate(w, L.M, L.K);
+        using var driver = ConvImplicitGemmDriver.TryCreate(w, L.M, L.K);
         int panels = (L.P + Gemm.NR - 1) / Gemm.NR;
         nint ax = (nint)x, aw = (nint)w, ab = (nint)bias, ay = (nint)y;
         Work.For(outer, 1, (start, end) =>

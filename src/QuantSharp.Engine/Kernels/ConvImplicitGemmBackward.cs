@@ -1,3 +1,4 @@
+using System.Buffers;
 using QuantSharp.Engine.Threading;
 
 namespace QuantSharp.Engine.Kernels;
@@ -29,7 +30,7 @@ internal static unsafe class ConvImplicitGemmBackward
         nint ax = (nint)x, agy = (nint)gy;
         Work.For(outer, 1, (start, end) =>
         {
-            var acc = GC.AllocateUninitializedArray<float>(mk, pinned: true);
+            var acc = ArrayPool<float>.Shared.Rent(mk); // returned after the reduction
             using var pad = ConvScratch.Rent(ConvScratchRole.PaddedImage, L.BufferFloats);
             using var aBuf = ConvScratch.Rent(ConvScratchRole.GradientSlice, aFloats);
             using var panel = ConvScratch.Rent(ConvScratchRole.Panel, panelFloats);
@@ -46,9 +47,10 @@ internal static unsafe class ConvImplicitGemmBackward
         if (outer > 0)
         {
             partials.Sort((a, b) => a.Start.CompareTo(b.Start));
-            new ReadOnlySpan<float>(partials[0].Sum).CopyTo(new Span<float>(gw, mk));
+            partials[0].Sum.AsSpan(0, mk).CopyTo(new Span<float>(gw, mk));
             for (int i = 1; i < partials.Count; i++)
                 fixed (float* ps = partials[i].Sum) ConvIm2Col.AddInto(gw, ps, mk);
+            foreach (var (_, sum) in partials) ArrayPool<float>.Shared.Return(sum);
         }
         else if (n == 0) new Span<float>(gw, mk).Clear();
         if (outer == n) return;
