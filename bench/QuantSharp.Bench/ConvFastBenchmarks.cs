@@ -26,7 +26,7 @@ public sealed class ConvFastBenchmarks : IBenchmarkSuite
             ctx => Backward(ctx, "convfast_stride2_bwd", "_32x64x56x56_k3s2", new Shape(32, 64, 128, 2)));
     }
 
-    private const int H = 56, W = 56, K = 3, WarmUp = 8;
+    private const int H = 56, W = 56, K = 3, WarmUp = 12;
 
     private sealed record Shape(int N, int C, int M, int Stride);
 
