@@ -4,9 +4,9 @@ namespace QuantSharp.Engine.Kernels;
 
 /// <summary>
 /// Fast 2-D convolution (groups = 1; any strides, asymmetric pads, dilations) as an implicit GEMM: the packed
-/// GEMM of <see cref="Gemm.SgemmPackedB{TPacker}"/> with the im2col operand gathered straight from a zero-padded
-/// copy of each image into the micro-kernel's panels, never materialized. Forward, backward-data and
-/// backward-weight; <see cref="ConvReference"/> is the specification.
+/// micro-kernels of <see cref="Gemm"/> with the im2col operand gathered straight from a zero-padded copy of each image
+/// into the micro-kernel's panels, never materialized. Forward, backward-data and backward-weight;
+/// <see cref="ConvReference"/> is the specification.
 /// </summary>
 /// <remarks>
 /// <para>Per image n, with K = C·KH·KW and P = OH·OW:
@@ -16,9 +16,14 @@ namespace QuantSharp.Engine.Kernels;
 /// backward-data <c>gX_n = col2im(Wᵀ[K × M] · gY_n)</c>, which for stride 1 is the forward convolution of gY with
 /// the weights flipped in space and transposed in channels, <c>W'[c, m, i, j] = W[m, c, KH−1−i, KW−1−j]</c>, and
 /// pads <c>(KH−1)·DH − padTop</c> (etc.); other strides run the GEMM and a vectorized col2im.</para>
+/// <para>Each image is copied once into a padded buffer split into stride phases, in which every convolution reads
+/// like a stride-1 one (contiguous runs of pixels; see <see cref="ConvImplicitGemmLayout"/>). The weights are packed
+/// once per call and multiplied with one 32-pixel panel of B at a time from a per-thread L1-sized buffer
+/// (<see cref="ConvImplicitGemmDriver"/>); weights too large for L2 blocks go through <see cref="Gemm.SgemmPackedB{TPacker}"/>.</para>
 /// <para>Threads: with at least as many images as cores, whole images are spread over the cores (each with its own
-/// padded buffer and single-threaded GEMM; weight-gradient partials are reduced in image order), and the remaining
-/// N mod cores images run one at a time with the GEMM itself parallel. Results do not depend on timing.</para>
+/// buffers; weight-gradient partials are reduced in a fixed block order), and the remaining N mod cores images run one
+/// at a time with their output panels (weight-gradient column panels) split over the cores. Results do not depend on
+/// timing.</para>
 /// </remarks>
 public static unsafe class ConvImplicitGemm
 {
