@@ -15,7 +15,8 @@ namespace QuantSharp.Engine.Kernels;
 /// backward-weight <c>gW[M × K] = Σ_n gY_n[M × P] · B_nᵀ</c>;
 /// backward-data <c>gX_n = col2im(Wᵀ[K × M] · gY_n)</c>, which for stride 1 is the forward convolution of gY with
 /// the weights flipped in space and transposed in channels, <c>W'[c, m, i, j] = W[m, c, KH−1−i, KW−1−j]</c>, and
-/// pads <c>(KH−1)·DH − padTop</c> (etc.); other strides run the GEMM and a vectorized col2im.</para>
+/// pads <c>(KH−1)·DH − padTop</c> (etc.); for other strides each stride phase of the input gradient is such a
+/// stride-1 convolution with the taps of that phase (GEMM + vectorized col2im when the weights are very large).</para>
 /// <para>Each image is copied once into a padded buffer split into stride phases, in which every convolution reads
 /// like a stride-1 one (contiguous runs of pixels; see <see cref="ConvImplicitGemmLayout"/>). The weights are packed
 /// once per call and multiplied with one 32-pixel panel of B at a time from a per-thread L1-sized buffer
@@ -76,7 +77,11 @@ public static unsafe class ConvImplicitGemm
         }
         var layout = new ConvImplicitGemmLayout(geo, p.PadsEnd[0], p.PadsEnd[1]);
         fixed (float* pgy = gradOutput.Data, pw = w.Data, pgx = gx.Data)
-            ConvImplicitGemmBackward.DataByColumns(layout, geo.N, pgy, pw, pgx);
+        {
+            // Strided: one stride-1 implicit GEMM per stride phase; GEMM + col2im when a phase's weights are too large.
+            if (ForceColumns || !ConvImplicitGemmBackward.DataByPhases(geo, layout, geo.N, pgy, pw, pgx))
+                ConvImplicitGemmBackward.DataByColumns(layout, geo.N, pgy, pw, pgx);
+        }
         return gx;
     }
 
@@ -160,6 +165,9 @@ public static unsafe class ConvImplicitGemm
             });
         }
     }
+
+    /// <summary>Tests set this (on their own thread) to run strided backward-data through GEMM + col2im instead of the phase GEMMs.</summary>
+    [ThreadStatic] internal static bool ForceColumns;
 
     /// <summary>Tests set this (on their own thread) to partition the work as if there were that many cores; 0 = <see cref="Work.Threads"/>.</summary>
     [ThreadStatic] internal static int CoresOverride;

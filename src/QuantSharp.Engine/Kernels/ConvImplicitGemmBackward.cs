@@ -8,7 +8,7 @@ namespace QuantSharp.Engine.Kernels;
 /// (implicit GEMM with the transposed im2col packer, <see cref="ConvImplicitGemmDriver.RunWeight"/>) and backward-data
 /// through columns (GEMM + col2im) for strides above 1.
 /// </summary>
-internal static unsafe class ConvImplicitGemmBackward
+internal static unsafe partial class ConvImplicitGemmBackward
 {
     /// <summary>Floats of one column block of backward-data (≈ 1 MiB, so GEMM output and col2im input stay in L2).</summary>
     internal const int ColumnBudget = 1 << 18;

@@ -90,6 +90,11 @@ internal sealed unsafe class ConvImplicitGemmDriver : IDisposable
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run<TPacker>(ref TPacker packer, int p, int q0, int q1, float* c, float* bias, float* panel)
+        where TPacker : struct, IGemmBPacker => Run(ref packer, p, q0, q1, c, p, bias, panel);
+
+    /// <summary>As <see cref="Run{TPacker}(ref TPacker, int, int, int, float*, float*, float*)"/> with C rows <paramref name="ldc"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run<TPacker>(ref TPacker packer, int p, int q0, int q1, float* c, long ldc, float* bias, float* panel)
         where TPacker : struct, IGemmBPacker
     {
         var kind = GemmMicroKernels.Default;
@@ -100,9 +105,9 @@ internal sealed unsafe class ConvImplicitGemmDriver : IDisposable
             for (int q = q0; q < q1; q++)
             {
                 int n0 = q * Gemm.NR, nr = Math.Min(Gemm.NR, p - n0);
-                float* cq = c + (long)i0 * p + n0;
+                float* cq = c + i0 * ldc + n0;
                 if (bias != null)
-                    for (int i = 0; i < mc; i++) new Span<float>(cq + (long)i * p, nr).Fill(bias[i0 + i]);
+                    for (int i = 0; i < mc; i++) new Span<float>(cq + i * ldc, nr).Fill(bias[i0 + i]);
                 for (int k0 = 0; k0 < _k; k0 += _kc)
                 {
                     int kc = Math.Min(_kc, _k - k0);
@@ -110,7 +115,7 @@ internal sealed unsafe class ConvImplicitGemmDriver : IDisposable
                     float* pa = Block(i0, k0);
                     float beta = k0 == 0 && bias == null ? 0f : 1f;
                     for (int ip = 0; ip < mc; ip += _mr)
-                        GemmMicroKernels.Tile(kind, _mr, kc, pa + (long)ip * kc, panel, cq + (long)ip * p, p,
+                        GemmMicroKernels.Tile(kind, _mr, kc, pa + (long)ip * kc, panel, cq + ip * ldc, (int)ldc,
                             Math.Min(_mr, mc - ip), nr, 1f, beta, tile);
                 }
             }

@@ -67,6 +67,27 @@ internal sealed unsafe class ConvImplicitGemmLayout
                     RowOffsets[k] = Offset(c, kh * DH, kw * DW);
     }
 
+    /// <summary>
+    /// A stride-1 layout over an image [C, H, W] padded by the given amounts, with an explicit list of im2col row offsets
+    /// (cells of the padded image, k-major) and an output of outH × outW pixels read at <c>oh·Wp + ow</c>: the phase
+    /// sub-convolutions of backward-data (see <see cref="ConvImplicitGemmBackward.DataByPhases"/>).
+    /// </summary>
+    public ConvImplicitGemmLayout(int c, int h, int w, int padTop, int padLeft, int padBottom, int padRight, int[] rowOffsets, int outH, int outW)
+    {
+        C = c; H = h; W = w; M = 0;
+        KH = KW = SH = SW = DH = DW = 1;
+        PadTop = padTop; PadLeft = padLeft; PadBottom = padBottom; PadRight = padRight;
+        Hp = Hq = H + PadTop + PadBottom;
+        Wp = Wq = W + PadLeft + PadRight;
+        OH = outH; OW = outW;
+        K = rowOffsets.Length;
+        P = OH * OW;
+        ImageFloats = (long)C * Hp * Wp;
+        if (ImageFloats + Slack > int.MaxValue)
+            throw new ShapeException($"ConvImplicitGemm: argument 'gradOutput' expected a padded image below 2^31 floats, got {ImageFloats}");
+        RowOffsets = rowOffsets;
+    }
+
     /// <summary>Floats a per-thread image buffer needs (image plus slack).</summary>
     public long BufferFloats => ImageFloats + Slack;
 
