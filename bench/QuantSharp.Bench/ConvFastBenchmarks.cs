@@ -8,7 +8,8 @@ namespace QuantSharp.Bench;
 /// <summary>
 /// Implicit-GEMM convolution figures (<see cref="ConvImplicitGemm"/>): forward GFLOPS and backward (input + weight
 /// gradients) time, with PyTorch 1.13 (bench/reference/torch_convfast.py, 2 threads) measured afterwards in a separate
-/// block under --compare, and the ratios (above 1 = QuantSharp faster).
+/// block under --compare, and the ratios (above 1 = QuantSharp faster): against NCHW tensors (the same layout and call)
+/// and, as the stricter reference, against channels_last tensors (oneDNN's own layout, no reorders).
 /// </summary>
 public sealed class ConvFastBenchmarks : IBenchmarkSuite
 {
@@ -27,6 +28,9 @@ public sealed class ConvFastBenchmarks : IBenchmarkSuite
     }
 
     private const int H = 56, W = 56, K = 3;
+
+    /// <summary>Suffix of the torch figures on channels_last tensors (oneDNN's native layout: no NCHW reorders around the conv).</summary>
+    private const string ChannelsLast = "_channels_last";
 
     /// <summary>
     /// Median seconds after a warm-up of at least 12 calls and 0.5 s. Calls that return a fresh large result keep
@@ -60,11 +64,16 @@ public sealed class ConvFastBenchmarks : IBenchmarkSuite
         var dest = new Tensor<float>(outShape);
         ctx.Report(name + "_into", flops / Steady(ctx, () => ConvImplicitGemm.Forward(x, w, null, p, dest)) / 1e9, "GFLOPS");
         if (!ctx.Compare) return;
-        var torch = RunTorch(ctx, [name]);
+        var torch = RunTorch(ctx, [name, name + ChannelsLast]);
         if (torch.TryGetValue(name, out double t))
         {
-            ctx.Note($"torch {name} {Format(t)} GFLOPS");
+            ctx.Note($"torch {name} {Format(t)} GFLOPS (NCHW, the layout of these kernels)");
             ctx.Report(ratioName, ours / t, "ratio");
+        }
+        if (torch.TryGetValue(name + ChannelsLast, out double tc))
+        {
+            ctx.Note($"torch {name}{ChannelsLast} {Format(tc)} GFLOPS (oneDNN without layout reorders)");
+            ctx.Report(ratioName + ChannelsLast, ours / tc, "ratio");
         }
     }
 
@@ -86,13 +95,14 @@ public sealed class ConvFastBenchmarks : IBenchmarkSuite
         string[] names = [prefix + suffix, prefix + "_data" + suffix, prefix + "_weight" + suffix];
         double[] ours = [both, data, weight];
         string[] ratios = [prefix + "_vs_torch", prefix + "_data_vs_torch", prefix + "_weight_vs_torch"];
-        var torch = RunTorch(ctx, names);
-        for (int i = 0; i < names.Length; i++)
-        {
-            if (!torch.TryGetValue(names[i], out double t)) continue;
-            ctx.Note($"torch {names[i]} {Format(t)} ms");
-            ctx.Report(ratios[i], t / ours[i], "ratio");
-        }
+        var torch = RunTorch(ctx, [.. names, .. names.Select(n => n + ChannelsLast)]);
+        foreach (string layout in new[] { "", ChannelsLast })
+            for (int i = 0; i < names.Length; i++)
+            {
+                if (!torch.TryGetValue(names[i] + layout, out double t)) continue;
+                ctx.Note($"torch {names[i]}{layout} {Format(t)} ms{(layout.Length == 0 ? " (NCHW)" : " (oneDNN without layout reorders)")}");
+                ctx.Report(ratios[i] + layout, t / ours[i], "ratio");
+            }
     }
 
     private static string Format(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
