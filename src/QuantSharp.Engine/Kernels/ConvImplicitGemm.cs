@@ -148,7 +148,7 @@ public static unsafe class ConvImplicitGemm
         nint apad = (nint)buf.Pointer;
         for (int i = outer; i < n; i++)
         {
-            L.Pad(x + i * inImage, buf.Pointer);
+            L.PadParallel(x + i * inImage, buf.Pointer);
             nint ayi = (nint)(y + i * outImage);
             if (driver is null)
             {

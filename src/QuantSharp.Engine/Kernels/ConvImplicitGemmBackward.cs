@@ -58,7 +58,7 @@ internal static unsafe partial class ConvImplicitGemmBackward
         nint apad = (nint)buf.Pointer, agw = (nint)gw;
         for (int i = outer; i < n; i++)
         {
-            L.Pad(x + i * inImage, buf.Pointer);
+            L.PadParallel(x + i * inImage, buf.Pointer);
             nint agyi = (nint)(gy + i * outImage);
             float beta = i == 0 ? 0f : 1f;
             // One contiguous range of column panels per core: each range packs the whole gY once, so fewer ranges pack less.

@@ -87,7 +87,7 @@ internal static unsafe partial class ConvImplicitGemmBackward
             nint apad = (nint)padBuf.Pointer, agrad = (nint)gradBuf.Pointer;
             for (int i = outer; i < n; i++)
             {
-                any?.Pad(gy + i * outImage, padBuf.Pointer);
+                any?.PadParallel(gy + i * outImage, padBuf.Pointer);
                 for (int ph = 0; ph < phases; ph++)
                 {
                     float* z = gradBuf.Pointer + ph * phasePlane;

@@ -111,16 +111,33 @@ internal sealed unsafe class ConvImplicitGemmLayout
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pad(float* x, float* dest)
     {
-        if (SH == 1 && SW == 1) PadStride1(x, dest);
-        else PadPhases(x, dest);
+        PadChannels(x, dest, 0, C);
         new Span<float>(dest + ImageFloats, Slack).Clear();
     }
 
+    /// <summary>
+    /// <see cref="Pad"/> split over the cores by channels (each channel's cells are written by one worker), for an
+    /// image processed with a parallel GEMM.
+    /// </summary>
+    public void PadParallel(float* x, float* dest)
+    {
+        nint ax = (nint)x, ad = (nint)dest;
+        Threading.Work.For(C, Math.Max(1, (int)(16384 / Math.Max(1L, (long)Hp * Wp))), (c0, c1) => PadChannels((float*)ax, (float*)ad, c0, c1));
+        new Span<float>(dest + ImageFloats, Slack).Clear();
+    }
+
+    /// <summary>Channels [c0, c1) of <see cref="Pad"/>.</summary>
+    private void PadChannels(float* x, float* dest, int c0, int c1)
+    {
+        if (SH == 1 && SW == 1) PadStride1(x, dest, c0, c1);
+        else PadPhases(x, dest, c0, c1);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PadStride1(float* x, float* dest)
+    private void PadStride1(float* x, float* dest, int c0, int c1)
     {
         int plane = Hp * Wp;
-        for (int c = 0; c < C; c++)
+        for (int c = c0; c < c1; c++)
         {
             float* d = dest + (long)c * plane;
             float* s = x + (long)c * H * W;
@@ -151,7 +168,7 @@ internal sealed unsafe class ConvImplicitGemmLayout
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PadPhases(float* x, float* dest)
+    private void PadPhases(float* x, float* dest, int c0, int c1)
     {
         int phase = Hq * Wq, width = Wq * SW;
         // One padded row (zeros, data, zeros up to Wq·SW cells) is built in a scratch row, then split into its SW phases.
@@ -161,7 +178,7 @@ internal sealed unsafe class ConvImplicitGemmLayout
         {
             float* row = heapRow is null ? stackRow : pHeap;
             new Span<float>(row, width + 16).Clear();
-            for (int c = 0; c < C; c++)
+            for (int c = c0; c < c1; c++)
                 for (int hs = 0; hs < Hq * SH; hs++)
                 {
                     int a = hs % SH, i = hs / SH, h = hs - PadTop;
