@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch reference figures for ConvFastBenchmarks (same shapes, 2 threads, warm-up + median of 9).
 
-Usage: torch_convfast.py [--quick] NAME...   (NAME among the keys of CASES; none = all)
+Usage: torch_convfast.py [--quick] NAME...   (NAME among the keys of CASES, optionally with the suffix
+_channels_last for the same case on channels_last tensors; none = all)
 Prints one `name value unit` line per figure. Run with OPENBLAS_CORETYPE unset.
 """
 import sys
@@ -27,9 +28,15 @@ def median_seconds(fn, warmup=3, runs=RUNS):
     return times[len(times) // 2]
 
 
+CHANNELS_LAST = False  # set per case: NCHW (QuantSharp's layout) or channels_last (oneDNN's fastest, no reorders)
+
+
 def case(n, c, m, h, w, k):
     torch.manual_seed(0)
-    return torch.randn(n, c, h, w), torch.randn(m, c, k, k)
+    x, wt = torch.randn(n, c, h, w), torch.randn(m, c, k, k)
+    if CHANNELS_LAST:
+        x, wt = x.contiguous(memory_format=torch.channels_last), wt.contiguous(memory_format=torch.channels_last)
+    return x, wt
 
 
 def fwd(n, c, m, h, w, k, stride, pad):
@@ -45,6 +52,8 @@ def bwd(n, c, m, h, w, k, stride, pad, mask):
     with torch.no_grad():
         y = F.conv2d(x, wt, None, stride, pad)
     gy = torch.randn_like(y)
+    if CHANNELS_LAST:
+        gy = gy.contiguous(memory_format=torch.channels_last)
 
     def run():
         torch.ops.aten.convolution_backward(gy, x, wt, None, [stride, stride], [pad, pad], [1, 1], False, [0, 0], 1, mask)
@@ -65,7 +74,8 @@ CASES = {
 }
 
 if __name__ == "__main__":
-    names = [a for a in sys.argv[1:] if not a.startswith("--")] or list(CASES)
+    names = [a for a in sys.argv[1:] if not a.startswith("--")] or list(CASES) + [n + "_channels_last" for n in CASES]
     for name in names:
-        value, unit = CASES[name]()
+        CHANNELS_LAST = name.endswith("_channels_last")
+        value, unit = CASES[name.removesuffix("_channels_last")]()
         print(f"{name} {value:.3f} {unit}", flush=True)

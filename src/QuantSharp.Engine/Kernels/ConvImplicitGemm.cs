@@ -4,9 +4,9 @@ namespace QuantSharp.Engine.Kernels;
 
 /// <summary>
 /// Fast 2-D convolution (groups = 1; any strides, asymmetric pads, dilations) as an implicit GEMM: the packed
-/// GEMM of <see cref="Gemm.SgemmPackedB{TPacker}"/> with the im2col operand gathered straight from a zero-padded
-/// copy of each image into the micro-kernel's panels, never materialized. Forward, backward-data and
-/// backward-weight; <see cref="ConvReference"/> is the specification.
+/// micro-kernels of <see cref="Gemm"/> with the im2col operand gathered straight from a zero-padded copy of each image
+/// into the micro-kernel's panels, never materialized. Forward, backward-data and backward-weight;
+/// <see cref="ConvReference"/> is the specification.
 /// </summary>
 /// <remarks>
 /// <para>Per image n, with K = C·KH·KW and P = OH·OW:
@@ -15,10 +15,16 @@ namespace QuantSharp.Engine.Kernels;
 /// backward-weight <c>gW[M × K] = Σ_n gY_n[M × P] · B_nᵀ</c>;
 /// backward-data <c>gX_n = col2im(Wᵀ[K × M] · gY_n)</c>, which for stride 1 is the forward convolution of gY with
 /// the weights flipped in space and transposed in channels, <c>W'[c, m, i, j] = W[m, c, KH−1−i, KW−1−j]</c>, and
-/// pads <c>(KH−1)·DH − padTop</c> (etc.); other strides run the GEMM and a vectorized col2im.</para>
+/// pads <c>(KH−1)·DH − padTop</c> (etc.); for other strides each stride phase of the input gradient is such a
+/// stride-1 convolution with the taps of that phase (GEMM + vectorized col2im when the weights are very large).</para>
+/// <para>Each image is copied once into a padded buffer split into stride phases, in which every convolution reads
+/// like a stride-1 one (contiguous runs of pixels; see <see cref="ConvImplicitGemmLayout"/>). The weights are packed
+/// once per call and multiplied with one 32-pixel panel of B at a time from a per-thread L1-sized buffer
+/// (<see cref="ConvImplicitGemmDriver"/>); weights too large for L2 blocks go through <see cref="Gemm.SgemmPackedB{TPacker}"/>.</para>
 /// <para>Threads: with at least as many images as cores, whole images are spread over the cores (each with its own
-/// padded buffer and single-threaded GEMM; weight-gradient partials are reduced in image order), and the remaining
-/// N mod cores images run one at a time with the GEMM itself parallel. Results do not depend on timing.</para>
+/// buffers; weight-gradient partials are reduced in a fixed block order), and the remaining N mod cores images run one
+/// at a time with their output panels (weight-gradient column panels) split over the cores. Results do not depend on
+/// timing.</para>
 /// </remarks>
 public static unsafe class ConvImplicitGemm
 {
@@ -71,7 +77,11 @@ public static unsafe class ConvImplicitGemm
         }
         var layout = new ConvImplicitGemmLayout(geo, p.PadsEnd[0], p.PadsEnd[1]);
         fixed (float* pgy = gradOutput.Data, pw = w.Data, pgx = gx.Data)
-            ConvImplicitGemmBackward.DataByColumns(layout, geo.N, pgy, pw, pgx);
+        {
+            // Strided: one stride-1 implicit GEMM per stride phase; GEMM + col2im when a phase's weights are too large.
+            if (ForceColumns || !ConvImplicitGemmBackward.DataByPhases(geo, layout, geo.N, pgy, pw, pgx))
+                ConvImplicitGemmBackward.DataByColumns(layout, geo.N, pgy, pw, pgx);
+        }
         return gx;
     }
 
@@ -108,8 +118,16 @@ public static unsafe class ConvImplicitGemm
     internal static void ForwardCore(ConvImplicitGemmLayout L, int n, float* x, float* w, float* bias, float* y)
     {
         long inImage = (long)L.C * L.H * L.W, outImage = (long)L.M * L.P;
+        if (L.K == 0)
+        {
+            // No input channels: the output is the bias (or 0).
+            for (int i = 0; i < n; i++)
+                for (int m = 0; m < L.M; m++)
+                    new Span<float>(y + i * outImage + (long)m * L.P, L.P).Fill(bias == null ? 0f : bias[m]);
+            return;
+        }
         int outer = OuterImages(n);
-        var driver = ConvImplicitGemmDriver.TryCreate(w, L.M, L.K);
+        using var driver = ConvImplicitGemmDriver.TryCreate(w, L.M, L.K);
         int panels = (L.P + Gemm.NR - 1) / Gemm.NR;
         nint ax = (nint)x, aw = (nint)w, ab = (nint)bias, ay = (nint)y;
         Work.For(outer, 1, (start, end) =>
@@ -130,7 +148,7 @@ public static unsafe class ConvImplicitGemm
         nint apad = (nint)buf.Pointer;
         for (int i = outer; i < n; i++)
         {
-            L.Pad(x + i * inImage, buf.Pointer);
+            L.PadParallel(x + i * inImage, buf.Pointer);
             nint ayi = (nint)(y + i * outImage);
             if (driver is null)
             {
@@ -148,10 +166,19 @@ public static unsafe class ConvImplicitGemm
         }
     }
 
+    /// <summary>Tests set this (on their own thread) to run strided backward-data through GEMM + col2im instead of the phase GEMMs.</summary>
+    [ThreadStatic] internal static bool ForceColumns;
+
+    /// <summary>Tests set this (on their own thread) to partition the work as if there were that many cores; 0 = <see cref="Work.Threads"/>.</summary>
+    [ThreadStatic] internal static int CoresOverride;
+
+    /// <summary>The core count the work is partitioned for.</summary>
+    internal static int Cores => CoresOverride > 0 ? CoresOverride : Work.Threads;
+
     /// <summary>Images handled whole by one core each: the largest multiple of the core count not above n (0 on one core).</summary>
     internal static int OuterImages(int n)
     {
-        int t = Work.Threads;
+        int t = Cores;
         return t > 1 && n >= t ? n / t * t : 0;
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using QuantSharp.Engine.Threading;
 
 namespace QuantSharp.Engine.Kernels;
@@ -7,7 +8,7 @@ namespace QuantSharp.Engine.Kernels;
 /// (implicit GEMM with the transposed im2col packer, <see cref="ConvImplicitGemmDriver.RunWeight"/>) and backward-data
 /// through columns (GEMM + col2im) for strides above 1.
 /// </summary>
-internal static unsafe class ConvImplicitGemmBackward
+internal static unsafe partial class ConvImplicitGemmBackward
 {
     /// <summary>Floats of one column block of backward-data (≈ 1 MiB, so GEMM output and col2im input stay in L2).</summary>
     internal const int ColumnBudget = 1 << 18;
@@ -29,7 +30,7 @@ internal static unsafe class ConvImplicitGemmBackward
         nint ax = (nint)x, agy = (nint)gy;
         Work.For(outer, 1, (start, end) =>
         {
-            var acc = GC.AllocateUninitializedArray<float>(mk, pinned: true);
+            var acc = ArrayPool<float>.Shared.Rent(mk); // returned after the reduction
             using var pad = ConvScratch.Rent(ConvScratchRole.PaddedImage, L.BufferFloats);
             using var aBuf = ConvScratch.Rent(ConvScratchRole.GradientSlice, aFloats);
             using var panel = ConvScratch.Rent(ConvScratchRole.Panel, panelFloats);
@@ -46,9 +47,10 @@ internal static unsafe class ConvImplicitGemmBackward
         if (outer > 0)
         {
             partials.Sort((a, b) => a.Start.CompareTo(b.Start));
-            new ReadOnlySpan<float>(partials[0].Sum).CopyTo(new Span<float>(gw, mk));
+            partials[0].Sum.AsSpan(0, mk).CopyTo(new Span<float>(gw, mk));
             for (int i = 1; i < partials.Count; i++)
                 fixed (float* ps = partials[i].Sum) ConvIm2Col.AddInto(gw, ps, mk);
+            foreach (var (_, sum) in partials) ArrayPool<float>.Shared.Return(sum);
         }
         else if (n == 0) new Span<float>(gw, mk).Clear();
         if (outer == n) return;
@@ -56,14 +58,17 @@ internal static unsafe class ConvImplicitGemmBackward
         nint apad = (nint)buf.Pointer, agw = (nint)gw;
         for (int i = outer; i < n; i++)
         {
-            L.Pad(x + i * inImage, buf.Pointer);
+            L.PadParallel(x + i * inImage, buf.Pointer);
             nint agyi = (nint)(gy + i * outImage);
             float beta = i == 0 ? 0f : 1f;
-            Work.For(panels, 1, (q0, q1) =>
+            // One contiguous range of column panels per core: each range packs the whole gY once, so fewer ranges pack less.
+            int ranges = Math.Min(panels, ConvImplicitGemm.Cores);
+            Work.For(ranges, 1, (r0, r1) =>
             {
                 using var aBuf = ConvScratch.Rent(ConvScratchRole.GradientSlice, aFloats);
                 using var panel = ConvScratch.Rent(ConvScratchRole.Panel, panelFloats);
                 var packer = new ConvImplicitGemmWeightPacker(L, (float*)apad);
+                int q0 = (int)((long)panels * r0 / ranges), q1 = (int)((long)panels * r1 / ranges);
                 ConvImplicitGemmDriver.RunWeight(ref packer, L.M, L.K, L.P, (float*)agyi, q0, q1, (float*)agw, beta, aBuf.Pointer, panel.Pointer);
             });
         }

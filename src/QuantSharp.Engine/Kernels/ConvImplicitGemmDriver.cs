@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace QuantSharp.Engine.Kernels;
 
@@ -14,7 +16,7 @@ namespace QuantSharp.Engine.Kernels;
 /// This beats the general driver of <see cref="Gemm.SgemmPackedB{TPacker}"/> (which packs all of B for a
 /// block into one large shared buffer, made for B reused by many row blocks) when M is small, as in most convolutions.
 /// </remarks>
-internal sealed unsafe class ConvImplicitGemmDriver
+internal sealed unsafe class ConvImplicitGemmDriver : IDisposable
 {
     /// <summary>Deepest k slice: a B panel of SliceDepth·32 floats (32 KiB) and an 8-row A panel (8 KiB) fit the 48 KiB L1.</summary>
     public const int SliceDepth = 256;
@@ -25,7 +27,8 @@ internal sealed unsafe class ConvImplicitGemmDriver
     /// <summary>Row blocks below this many rows would re-pack B too often: <see cref="TryCreate"/> declines.</summary>
     public const int MinBlockRows = 64;
 
-    private readonly float[] _packed;
+    private float[]? _packed;
+    private GCHandle _pin;
     private readonly float* _a;
     private readonly int _m, _k, _mr, _blockRows, _kc;
 
@@ -35,8 +38,10 @@ internal sealed unsafe class ConvImplicitGemmDriver
         int slices = (k + SliceDepth - 1) / SliceDepth;
         _kc = (k + slices - 1) / slices;
         long floats = (long)RoundUp(m, mr) * k;
-        _packed = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
-        _a = (float*)(((nint)Unsafe.AsPointer(ref _packed[0]) + 63) & ~(nint)63);
+        // Pooled (no fresh pinned allocation per call); pinned until Dispose.
+        _packed = ArrayPool<float>.Shared.Rent(checked((int)floats + 16));
+        _pin = GCHandle.Alloc(_packed, GCHandleType.Pinned);
+        _a = (float*)((_pin.AddrOfPinnedObject() + 63) & ~(nint)63);
         for (int i0 = 0; i0 < m; i0 += blockRows)
         {
             int mc = Math.Min(blockRows, m - i0);
@@ -46,7 +51,8 @@ internal sealed unsafe class ConvImplicitGemmDriver
     }
 
     /// <summary>
-    /// Packs the weights <paramref name="w"/> (row-major M×K) for this loop, or returns null when they are too large for
+    /// Packs the weights <paramref name="w"/> (row-major M×K) for this loop (dispose the result to return its buffer), or
+    /// returns null when they are too large for
     /// row blocks of at least <see cref="MinBlockRows"/> rows (the caller then uses <see cref="Gemm.SgemmPackedB{TPacker}"/>).
     /// </summary>
     public static ConvImplicitGemmDriver? TryCreate(float* w, int m, int k)
@@ -57,6 +63,15 @@ internal sealed unsafe class ConvImplicitGemmDriver
         int blockRows = RoundUp((mPad + blocks - 1) / blocks, mr);
         if (blocks > 1 && blockRows < MinBlockRows) return null;
         return new ConvImplicitGemmDriver(w, m, k, mr, Math.Min(blockRows, mPad));
+    }
+
+    /// <summary>Unpins the packed weights and returns them to the pool.</summary>
+    public void Dispose()
+    {
+        if (_packed is null) return;
+        _pin.Free();
+        ArrayPool<float>.Shared.Return(_packed);
+        _packed = null;
     }
 
     /// <summary>Floats of the per-thread B panel buffer.</summary>
@@ -75,6 +90,11 @@ internal sealed unsafe class ConvImplicitGemmDriver
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run<TPacker>(ref TPacker packer, int p, int q0, int q1, float* c, float* bias, float* panel)
+        where TPacker : struct, IGemmBPacker => Run(ref packer, p, q0, q1, c, p, bias, panel);
+
+    /// <summary>As <see cref="Run{TPacker}(ref TPacker, int, int, int, float*, float*, float*)"/> with C rows <paramref name="ldc"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run<TPacker>(ref TPacker packer, int p, int q0, int q1, float* c, long ldc, float* bias, float* panel)
         where TPacker : struct, IGemmBPacker
     {
         var kind = GemmMicroKernels.Default;
@@ -85,9 +105,9 @@ internal sealed unsafe class ConvImplicitGemmDriver
             for (int q = q0; q < q1; q++)
             {
                 int n0 = q * Gemm.NR, nr = Math.Min(Gemm.NR, p - n0);
-                float* cq = c + (long)i0 * p + n0;
+                float* cq = c + i0 * ldc + n0;
                 if (bias != null)
-                    for (int i = 0; i < mc; i++) new Span<float>(cq + (long)i * p, nr).Fill(bias[i0 + i]);
+                    for (int i = 0; i < mc; i++) new Span<float>(cq + i * ldc, nr).Fill(bias[i0 + i]);
                 for (int k0 = 0; k0 < _k; k0 += _kc)
                 {
                     int kc = Math.Min(_kc, _k - k0);
@@ -95,7 +115,7 @@ internal sealed unsafe class ConvImplicitGemmDriver
                     float* pa = Block(i0, k0);
                     float beta = k0 == 0 && bias == null ? 0f : 1f;
                     for (int ip = 0; ip < mc; ip += _mr)
-                        GemmMicroKernels.Tile(kind, _mr, kc, pa + (long)ip * kc, panel, cq + (long)ip * p, p,
+                        GemmMicroKernels.Tile(kind, _mr, kc, pa + (long)ip * kc, panel, cq + ip * ldc, (int)ldc,
                             Math.Min(_mr, mc - ip), nr, 1f, beta, tile);
                 }
             }

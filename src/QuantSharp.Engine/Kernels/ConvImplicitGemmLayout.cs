@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Engine.Kernels;
 
@@ -65,6 +67,27 @@ internal sealed unsafe class ConvImplicitGemmLayout
                     RowOffsets[k] = Offset(c, kh * DH, kw * DW);
     }
 
+    /// <summary>
+    /// A stride-1 layout over an image [C, H, W] padded by the given amounts, with an explicit list of im2col row offsets
+    /// (cells of the padded image, k-major) and an output of outH × outW pixels read at <c>oh·Wp + ow</c>: the phase
+    /// sub-convolutions of backward-data (see <see cref="ConvImplicitGemmBackward.DataByPhases"/>).
+    /// </summary>
+    public ConvImplicitGemmLayout(int c, int h, int w, int padTop, int padLeft, int padBottom, int padRight, int[] rowOffsets, int outH, int outW)
+    {
+        C = c; H = h; W = w; M = 0;
+        KH = KW = SH = SW = DH = DW = 1;
+        PadTop = padTop; PadLeft = padLeft; PadBottom = padBottom; PadRight = padRight;
+        Hp = Hq = H + PadTop + PadBottom;
+        Wp = Wq = W + PadLeft + PadRight;
+        OH = outH; OW = outW;
+        K = rowOffsets.Length;
+        P = OH * OW;
+        ImageFloats = (long)C * Hp * Wp;
+        if (ImageFloats + Slack > int.MaxValue)
+            throw new ShapeException($"ConvImplicitGemm: argument 'gradOutput' expected a padded image below 2^31 floats, got {ImageFloats}");
+        RowOffsets = rowOffsets;
+    }
+
     /// <summary>Floats a per-thread image buffer needs (image plus slack).</summary>
     public long BufferFloats => ImageFloats + Slack;
 
@@ -88,15 +111,33 @@ internal sealed unsafe class ConvImplicitGemmLayout
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pad(float* x, float* dest)
     {
-        if (SH == 1 && SW == 1) PadStride1(x, dest);
-        else PadPhases(x, dest);
+        PadChannels(x, dest, 0, C);
         new Span<float>(dest + ImageFloats, Slack).Clear();
     }
 
-    private void PadStride1(float* x, float* dest)
+    /// <summary>
+    /// <see cref="Pad"/> split over the cores by channels (each channel's cells are written by one worker), for an
+    /// image processed with a parallel GEMM.
+    /// </summary>
+    public void PadParallel(float* x, float* dest)
+    {
+        nint ax = (nint)x, ad = (nint)dest;
+        Threading.Work.For(C, Math.Max(1, (int)(16384 / Math.Max(1L, (long)Hp * Wp))), (c0, c1) => PadChannels((float*)ax, (float*)ad, c0, c1));
+        new Span<float>(dest + ImageFloats, Slack).Clear();
+    }
+
+    /// <summary>Channels [c0, c1) of <see cref="Pad"/>.</summary>
+    private void PadChannels(float* x, float* dest, int c0, int c1)
+    {
+        if (SH == 1 && SW == 1) PadStride1(x, dest, c0, c1);
+        else PadPhases(x, dest, c0, c1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PadStride1(float* x, float* dest, int c0, int c1)
     {
         int plane = Hp * Wp;
-        for (int c = 0; c < C; c++)
+        for (int c = c0; c < c1; c++)
         {
             float* d = dest + (long)c * plane;
             float* s = x + (long)c * H * W;
@@ -105,34 +146,73 @@ internal sealed unsafe class ConvImplicitGemmLayout
             for (int h = 0; h < H; h++, d += Wp, s += W)
             {
                 for (int i = 0; i < PadLeft; i++) d[i] = 0f;
-                new ReadOnlySpan<float>(s, W).CopyTo(new Span<float>(d + PadLeft, W));
+                CopyRow(s, d + PadLeft, W);
                 for (int i = PadLeft + W; i < Wp; i++) d[i] = 0f;
             }
             new Span<float>(d, PadBottom * Wp).Clear();
         }
     }
 
-    private void PadPhases(float* x, float* dest)
+    /// <summary>Copies n floats; rows of 16 or more by 512-bit loads and stores, the last one overlapping (no call per row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(float* s, float* d, int n)
     {
-        int phase = Hq * Wq;
-        for (int c = 0; c < C; c++)
-            for (int hs = 0; hs < Hq * SH; hs++)
-            {
-                int a = hs % SH, i = hs / SH, h = hs - PadTop;
-                bool dataRow = (uint)h < (uint)H;
-                float* s = x + ((long)c * H + h) * W;
-                for (int b = 0; b < SW; b++)
+        if (n < 16 || !Vector512.IsHardwareAccelerated)
+        {
+            new ReadOnlySpan<float>(s, n).CopyTo(new Span<float>(d, n));
+            return;
+        }
+        int i = 0;
+        for (; i + 16 < n; i += 16) Vector512.Store(Vector512.Load(s + i), d + i);
+        Vector512.Store(Vector512.Load(s + n - 16), d + n - 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PadPhases(float* x, float* dest, int c0, int c1)
+    {
+        int phase = Hq * Wq, width = Wq * SW;
+        // One padded row (zeros, data, zeros up to Wq·SW cells) is built in a scratch row, then split into its SW phases.
+        float[]? heapRow = width + 16 > 4096 ? new float[width + 16] : null;
+        float* stackRow = stackalloc float[heapRow is null ? width + 16 : 0];
+        fixed (float* pHeap = heapRow)
+        {
+            float* row = heapRow is null ? stackRow : pHeap;
+            new Span<float>(row, width + 16).Clear();
+            for (int c = c0; c < c1; c++)
+                for (int hs = 0; hs < Hq * SH; hs++)
                 {
-                    float* d = dest + (long)((c * SH + a) * SW + b) * phase + (long)i * Wq;
-                    if (!dataRow)
+                    int a = hs % SH, i = hs / SH, h = hs - PadTop;
+                    float* d0 = dest + (long)(c * SH + a) * SW * phase + (long)i * Wq;
+                    if ((uint)h >= (uint)H)
                     {
-                        new Span<float>(d, Wq).Clear();
+                        for (int b = 0; b < SW; b++) new Span<float>(d0 + (long)b * phase, Wq).Clear();
                         continue;
                     }
-                    // Column j of phase b is padded column j·SW + b, i.e. input column j·SW + b − padLeft.
-                    for (int j = 0, w = b - PadLeft; j < Wq; j++, w += SW)
-                        d[j] = (uint)w < (uint)W ? s[w] : 0f;
+                    CopyRow(x + ((long)c * H + h) * W, row + PadLeft, W); // the pad cells of the scratch row stay 0
+                    SplitPhases(row, d0, phase, Wq, SW);
                 }
+        }
+    }
+
+    /// <summary>Phase b of the scratch row (cells j·SW + b, j &lt; wq) into <c>d + b·phase</c>; SW = 2 by 512-bit two-source permutes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SplitPhases(float* row, float* d, int phase, int wq, int sw)
+    {
+        int j = 0;
+        if (sw == 2 && Avx512F.IsSupported)
+        {
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odd = even + Vector512<int>.One;
+            float* d1 = d + phase;
+            for (; j + 16 <= wq; j += 16)
+            {
+                var v0 = Vector512.Load(row + 2 * j);
+                var v1 = Vector512.Load(row + 2 * j + 16);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(v0, even, v1), d + j);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(v0, odd, v1), d1 + j);
             }
+        }
+        for (; j < wq; j++)
+            for (int b = 0; b < sw; b++) d[(long)b * phase + j] = row[j * sw + b];
     }
 }

@@ -9,12 +9,13 @@ namespace QuantSharp.Engine.Kernels;
 /// P = OH·OW columns), gathered straight into NR-wide k-major panels (see <see cref="IGemmBPacker"/>).
 /// </summary>
 /// <remarks>
-/// <c>dest[kk·NR + j] = xpad[RowOffsets[k0 + kk] + PixelOffset(n0 + j)]</c> (see <see cref="ConvImplicitGemmLayout"/>).
-/// With a horizontal stride of 1 a run of NR output pixels that crosses at most one output-row boundary, at j = t,
-/// is two contiguous runs in the padded image: the cells at <c>src + j</c> for j &lt; t and at
-/// <c>src + j + (SH·Wp − OW)</c> for j ≥ t, so each panel row is two pairs of 512-bit loads and a select.
-/// Every other panel (other strides, narrow outputs, the last partial panel) uses AVX-512 gathers with the
-/// 32 pixel offsets computed once per panel; without AVX-512 a scalar loop over the same offsets.
+/// <c>dest[kk·NR + j] = buffer[RowOffsets[k0 + kk] + PixelOffset(n0 + j)]</c> (see <see cref="ConvImplicitGemmLayout"/>).
+/// In the phase-split buffer every stride is 1, so a run of NR output pixels that crosses at most one output-row
+/// boundary, at j = t, is two contiguous runs: the cells at <c>src + j</c> for j &lt; t and at
+/// <c>src + j + (Wq − OW)</c> for j ≥ t, and each panel row is two pairs of 512-bit loads and a select
+/// (Vector256 without AVX-512). A panel over up to four output rows (narrow outputs, the last partial panel) is
+/// built the same way from one masked load per row segment; wider spans use AVX2 gathers with the 32 pixel
+/// offsets computed once per panel, or a scalar loop over them.
 /// </remarks>
 internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
 {
@@ -43,6 +44,8 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
         {
             int* rowOff = rows + k0;
             int* offsets = stackalloc int[nr];
+            int* runs = stackalloc int[2 * MaxRuns + 1];
+            Vector512<float>* masks = stackalloc Vector512<float>[2 * MaxRuns];
             for (int j0 = 0; j0 < nc; j0 += nr)
             {
                 int w = Math.Min(nr, nc - j0);
@@ -50,6 +53,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
                 float* d = dest + (long)j0 * kc;
                 int oh0 = p0 / L.OW, ow0 = p0 - oh0 * L.OW;
                 int t = L.OW - ow0; // first column of the panel that lies on the next output row
+                if (_v512 && (w < nr || nr - t > L.OW) && MultiRuns(L, _x, rowOff, kc, oh0, ow0, w, d, runs, masks)) continue;
                 if (w == nr && nr - t <= L.OW)
                 {
                     float* src = _x + oh0 * L.RowStep + ow0;
@@ -64,7 +68,57 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>Most row segments a panel may span and still be packed by <see cref="MultiRuns"/> rather than gathers.</summary>
+    private const int MaxRuns = 4;
+
+    /// <summary>
+    /// A panel (possibly partial, w columns) spanning up to <see cref="MaxRuns"/> output rows: segment r covers columns
+    /// [start_r, start_(r+1)) and reads <c>src + base_r + j</c>, so each panel row is one masked select of a contiguous
+    /// 16-float load per segment and half panel; columns past w are 0. Returns false (nothing written) for more segments.
+    /// <paramref name="runs"/> (2·MaxRuns + 1 ints) and <paramref name="masks"/> (2·MaxRuns vectors) are scratch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool MultiRuns(ConvImplicitGemmLayout L, float* x, int* rowOff, int kc, int oh, int ow, int w, float* d,
+        int* runs, Vector512<float>* masks)
+    {
+        int* bases = runs;
+        int* starts = runs + MaxRuns;
+        int segs = 0;
+        for (int j = 0; j < w; segs++, oh++, ow = 0)
+        {
+            if (segs == MaxRuns) return false;
+            bases[segs] = oh * L.RowStep + ow - j;
+            starts[segs] = j;
+            j += Math.Min(w - j, L.OW - ow);
+        }
+        starts[segs] = w;
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        var lane16 = lane + Vector512.Create(16);
+        for (int r = 0; r < segs; r++)
+        {
+            var lo = Vector512.Create(starts[r]);
+            var hi = Vector512.Create(starts[r + 1]);
+            masks[2 * r] = (Vector512.GreaterThanOrEqual(lane, lo) & Vector512.LessThan(lane, hi)).AsSingle();
+            masks[2 * r + 1] = (Vector512.GreaterThanOrEqual(lane16, lo) & Vector512.LessThan(lane16, hi)).AsSingle();
+        }
+        for (int kk = 0; kk < kc; kk++, d += Gemm.NR)
+        {
+            float* s = x + rowOff[kk];
+            var v0 = Vector512<float>.Zero;
+            var v1 = Vector512<float>.Zero;
+            for (int r = 0; r < segs; r++)
+            {
+                float* sr = s + bases[r];
+                v0 = Vector512.ConditionalSelect(masks[2 * r], Vector512.Load(sr), v0);
+                v1 = Vector512.ConditionalSelect(masks[2 * r + 1], Vector512.Load(sr + 16), v1);
+            }
+            Vector512.Store(v0, d);
+            Vector512.Store(v1, d + 16);
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ContiguousRun(int* rowOff, int kc, float* src, float* d, bool v512)
     {
         if (v512)
@@ -85,7 +139,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
     }
 
     /// <summary>Panel rows whose columns j &lt; t come from <c>s + j</c> and the others from <c>s + j + delta</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TwoRuns(int* rowOff, int kc, float* src, int delta, int t, float* d, bool v512)
     {
         if (v512)
@@ -118,7 +172,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Gather(float* x, int* rowOff, int kc, int* offsets, int w, float* d)
     {
         var i0 = Vector256.Load(offsets);
@@ -140,6 +194,7 @@ internal readonly unsafe struct ConvImplicitGemmPacker : IGemmBPacker
     }
 
     /// <summary>The portable path: the same gather one element at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScalarGather(float* x, int* rowOff, int kc, int* offsets, int w, float* d)
     {
         for (int kk = 0; kk < kc; kk++, d += Gemm.NR)

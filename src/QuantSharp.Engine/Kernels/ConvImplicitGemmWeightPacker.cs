@@ -9,13 +9,13 @@ namespace QuantSharp.Engine.Kernels;
 /// (P = OH·OW rows, K = C·KH·KW columns), so that <c>gW[M × K] += gY[M × P] · op(B)</c>.
 /// </summary>
 /// <remarks>
-/// <c>dest[kk·NR + j] = xpad[RowOffsets[n0 + j] + PixelOffset(k0 + kk)]</c> (see <see cref="ConvImplicitGemmLayout"/>):
-/// one panel row is the same 32 im2col rows at one pixel. In the phase-split buffer every stride is 1, so (when
-/// OW ≥ 16) 16 consecutive pixels of one im2col row are one contiguous run, or two when they cross an output-row
-/// boundary (a select between two loads, as in <see cref="ConvImplicitGemmPacker"/>), so the panel is built from
-/// 16×16 blocks: 16 such loads (16 im2col rows × 16 pixels) transposed in registers with AVX-512 unpacks and lane
-/// shuffles. Narrow outputs, partial panels and the pixels left over use AVX2 gathers with the panel's 32 row offsets
-/// from a base that walks the output pixels, or a scalar loop over the same offsets.
+/// <c>dest[kk·NR + j] = buffer[RowOffsets[n0 + j] + PixelOffset(k0 + kk)]</c> (see <see cref="ConvImplicitGemmLayout"/>):
+/// one panel row is the same 32 im2col rows at one pixel. In the phase-split buffer every stride is 1, so 16 consecutive
+/// pixels of one im2col row are one contiguous run, or one run per output row they span (a select between loads, as
+/// in <see cref="ConvImplicitGemmPacker"/>), and the panel is built from 16×16 blocks: 16 such rows (16 im2col rows ×
+/// 16 pixels) transposed in registers with AVX-512 unpacks and lane shuffles. Blocks over more than four output rows
+/// (outputs narrower than 5) and the pixels left over use AVX2 gathers with the panel's 32 row offsets from a base
+/// that walks the output pixels, or a scalar loop over the same offsets.
 /// </remarks>
 internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
 {
@@ -41,6 +41,8 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
         const int nr = Gemm.NR;
         var L = _layout;
         int* offsets = stackalloc int[nr];
+        int* segments = stackalloc int[MaxSegments];
+        Vector512<float>* masks = stackalloc Vector512<float>[MaxSegments];
         for (int j0 = 0; j0 < nc; j0 += nr)
         {
             int w = Math.Min(nr, nc - j0);
@@ -50,6 +52,8 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
             int done = 0;
             if (_v512 && w == nr && L.OW >= 16)
                 done = TransposedRuns(L, _x, offsets, kc, ref oh, ref ow, d);
+            else if (_v512)
+                done = TransposedSegments(L, _x, offsets, w, kc, ref oh, ref ow, d, segments, masks);
             if (done == kc) continue;
             if (_gather) Gather(L, _x, offsets, w, kc - done, oh, ow, d + (long)done * nr);
             else ScalarGather(L, _x, offsets, w, kc - done, oh, ow, d + (long)done * nr);
@@ -60,7 +64,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     /// Panel rows in blocks of 16 pixels (as many whole blocks as fit in kc) by 16×16 transposes; advances (oh, ow)
     /// past them and returns the number of pixels done. Needs OW ≥ 16 (a block then crosses at most one output-row boundary).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int TransposedRuns(ConvImplicitGemmLayout L, float* x, int* offsets, int kc, ref int oh, ref int ow, float* d)
     {
         int rowStep = L.RowStep, outW = L.OW, delta = rowStep - outW;
@@ -91,6 +95,76 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
         return kk;
     }
 
+    /// <summary>Most output-row segments a block of 16 pixels may span in <see cref="TransposedSegments"/>.</summary>
+    private const int MaxSegments = 4;
+
+    /// <summary>
+    /// The general form of <see cref="TransposedRuns"/> for narrow outputs (a block of 16 pixels over up to
+    /// <see cref="MaxSegments"/> output rows: segment r covers pixels [start_r, start_(r+1)) read at <c>base_r + q</c>)
+    /// and partial panels (columns past w are 0). Stops at the first block that spans more rows; returns the pixels done.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int TransposedSegments(ConvImplicitGemmLayout L, float* x, int* offsets, int w, int kc, ref int oh, ref int ow,
+        float* d, int* bases, Vector512<float>* masks)
+    {
+        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        int kk = 0;
+        for (; kk + 16 <= kc; kk += 16, d += 16 * Gemm.NR)
+        {
+            int segs = 0, q = 0, h = oh, c = ow;
+            for (; q < 16 && segs < MaxSegments; segs++, h++, c = 0)
+            {
+                bases[segs] = h * L.RowStep + c - q;
+                var lo = Vector512.Create(q);
+                q += Math.Min(16 - q, L.OW - c);
+                masks[segs] = (Vector512.GreaterThanOrEqual(lane, lo) & Vector512.LessThan(lane, Vector512.Create(q))).AsSingle();
+            }
+            if (q < 16) break;
+            Transpose16Segments(x, offsets, Math.Min(w, 16), bases, masks, segs, d);
+            if (w > 16) Transpose16Segments(x, offsets + 16, w - 16, bases, masks, segs, d + 16);
+            else
+                for (int i = 0; i < 16; i++) Vector512.Store(Vector512<float>.Zero, d + i * Gemm.NR + 16);
+            for (ow += 16; ow >= L.OW; ow -= L.OW) oh++;
+        }
+        return kk;
+    }
+
+    /// <summary>
+    /// Rows i &lt; <paramref name="valid"/>: <c>r_i[q] = x[off[i] + base_r + q]</c> for q in segment r; rows from valid on are 0;
+    /// stores the transpose <c>d[q·NR + i] = r_i[q]</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose16Segments(float* x, int* off, int valid, int* bases, Vector512<float>* masks, int segs, float* d)
+    {
+        var r0 = SegmentRow(x, off, 0, valid, bases, masks, segs);
+        var r1 = SegmentRow(x, off, 1, valid, bases, masks, segs);
+        var r2 = SegmentRow(x, off, 2, valid, bases, masks, segs);
+        var r3 = SegmentRow(x, off, 3, valid, bases, masks, segs);
+        var r4 = SegmentRow(x, off, 4, valid, bases, masks, segs);
+        var r5 = SegmentRow(x, off, 5, valid, bases, masks, segs);
+        var r6 = SegmentRow(x, off, 6, valid, bases, masks, segs);
+        var r7 = SegmentRow(x, off, 7, valid, bases, masks, segs);
+        var r8 = SegmentRow(x, off, 8, valid, bases, masks, segs);
+        var r9 = SegmentRow(x, off, 9, valid, bases, masks, segs);
+        var r10 = SegmentRow(x, off, 10, valid, bases, masks, segs);
+        var r11 = SegmentRow(x, off, 11, valid, bases, masks, segs);
+        var r12 = SegmentRow(x, off, 12, valid, bases, masks, segs);
+        var r13 = SegmentRow(x, off, 13, valid, bases, masks, segs);
+        var r14 = SegmentRow(x, off, 14, valid, bases, masks, segs);
+        var r15 = SegmentRow(x, off, 15, valid, bases, masks, segs);
+        Network(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15, d);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SegmentRow(float* x, int* off, int i, int valid, int* bases, Vector512<float>* masks, int segs)
+    {
+        if (i >= valid) return Vector512<float>.Zero;
+        float* s = x + off[i];
+        var v = Vector512.Load(s + bases[0]);
+        for (int r = 1; r < segs; r++) v = Vector512.ConditionalSelect(masks[r], Vector512.Load(s + bases[r]), v);
+        return v;
+    }
+
     /// <summary>
     /// Loads 16 rows <c>r_i[q] = src[off[i] + q]</c> (q ≥ t from <c>src[off[i] + q + delta]</c> when <paramref name="cross"/>,
     /// t given by <paramref name="second"/>) and stores the transpose: <c>d[q·NR + i] = r_i[q]</c>.
@@ -114,6 +188,16 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
         var r13 = Row(src + off[13], delta, second, cross);
         var r14 = Row(src + off[14], delta, second, cross);
         var r15 = Row(src + off[15], delta, second, cross);
+        Network(r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15, d);
+    }
+
+    /// <summary>The 16×16 register transpose: stores <c>d[q·NR + i] = r_i[q]</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Network(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, Vector512<float> r3,
+        Vector512<float> r4, Vector512<float> r5, Vector512<float> r6, Vector512<float> r7,
+        Vector512<float> r8, Vector512<float> r9, Vector512<float> r10, Vector512<float> r11,
+        Vector512<float> r12, Vector512<float> r13, Vector512<float> r14, Vector512<float> r15, float* d)
+    {
         // Stage 1: within each 128-bit lane, interleave row pairs: (a0 b0 a1 b1), (a2 b2 a3 b3).
         var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
         var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
@@ -159,7 +243,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Hi(Vector512<float> a, Vector512<float> b) => Avx512F.UnpackHigh(a.AsDouble(), b.AsDouble()).AsSingle();
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Gather(ConvImplicitGemmLayout L, float* x, int* offsets, int w, int kc, int oh, int ow, float* d)
     {
         var i0 = Vector256.Load(offsets);
@@ -188,6 +272,7 @@ internal readonly unsafe struct ConvImplicitGemmWeightPacker : IGemmBPacker
     }
 
     /// <summary>The portable path: the same gather one element at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScalarGather(ConvImplicitGemmLayout L, float* x, int* offsets, int w, int kc, int oh, int ow, float* d)
     {
         int rowStep = L.RowStep;

@@ -1,6 +1,5 @@
 using QuantSharp.Engine;
 using QuantSharp.Engine.Kernels;
-using QuantSharp.Engine.Threading;
 
 namespace QuantSharp.Engine.Tests.Kernels;
 
@@ -72,28 +71,53 @@ public unsafe class ConvImplicitGemmTests
     }
 
     [Theory]
+    [InlineData("k3_stride2_asym_pads")]
+    [InlineData("dilation2_stride2_asym")]
+    [InlineData("k3_stride3")]
+    [InlineData("stride2x1_kernel3x2")]
+    [InlineData("k1x1_stride2")]
+    public void BackwardData_StridedThroughColumns_MatchesReference(string name)
+    {
+        // The GEMM + col2im path (used when phase weights are too large for the panel loop) on the strided cases.
+        var c = Cases[name];
+        var w = Rand(2, c.W);
+        var gy = Rand(4, c.P.OutputShape(c.X, c.W));
+        Tensor<float> gx;
+        try
+        {
+            ConvImplicitGemm.ForceColumns = true;
+            gx = ConvImplicitGemm.BackwardData(gy, w, c.X, c.P);
+        }
+        finally
+        {
+            ConvImplicitGemm.ForceColumns = false;
+        }
+        AssertClose(ConvReference.BackwardData(gy, w, c.X, c.P), gx, name + " backward-data by columns");
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
-    public void ForwardAndGradients_SameResultForAnyThreadCount(int threads)
+    public void ForwardAndGradients_MatchReferenceForAnyCorePartition(int threads)
     {
         // Batch 5: images spread over cores plus a remainder with a parallel GEMM (or all on one core).
         var c = new Case([5, 6, 9, 40], [10, 6, 3, 3], ConvParams.Uniform(2, pad: 1));
         var x = Rand(5, c.X);
         var w = Rand(6, c.W);
         var gy = Rand(7, 5, 10, 9, 40);
-        int saved = Work.Threads;
         Tensor<float> y, gx, gw;
         try
         {
-            Work.Threads = threads;
+            // Partition as if there were that many cores (Work.Threads is global: other tests run concurrently).
+            ConvImplicitGemm.CoresOverride = threads;
             y = ConvImplicitGemm.Forward(x, w, null, c.P);
             gx = ConvImplicitGemm.BackwardData(gy, w, c.X, c.P);
             gw = ConvImplicitGemm.BackwardWeight(x, gy, c.W, c.P);
         }
         finally
         {
-            Work.Threads = saved;
+            ConvImplicitGemm.CoresOverride = 0;
         }
         AssertClose(ConvReference.Forward(x, w, null, c.P), y, "forward");
         AssertClose(ConvReference.BackwardData(gy, w, c.X, c.P), gx, "backward-data");
@@ -116,6 +140,25 @@ public unsafe class ConvImplicitGemmTests
         AssertClose(ConvReference.Forward(x, w, null, p), y, "forward into destination");
         AssertClose(ConvReference.BackwardData(gy, w, x.Dims, p), gx, "backward-data into destination");
         AssertClose(ConvReference.BackwardWeight(x, gy, w.Dims, p), gw, "backward-weight into destination");
+    }
+
+    [Fact]
+    public void EmptyDimensions_NoChannelsOrImages_MatchReference()
+    {
+        var p = ConvParams.Uniform(2, pad: 1);
+        var x = Rand(13, 2, 0, 5, 6);
+        var w = Rand(14, 3, 0, 3, 3);
+        var b = Rand(15, 3);
+        AssertClose(ConvReference.Forward(x, w, b, p), ConvImplicitGemm.Forward(x, w, b, p), "no input channels: output is the bias");
+        var gy = Rand(16, 2, 3, 5, 6);
+        Assert.Equal(x.Shape, ConvImplicitGemm.BackwardData(gy, w, x.Dims, p).Shape);
+        Assert.Equal(w.Shape, ConvImplicitGemm.BackwardWeight(x, gy, w.Dims, p).Shape);
+        var x0 = Rand(17, 0, 4, 5, 6);
+        var w0 = Rand(18, 3, 4, 3, 3);
+        var gy0 = new Tensor<float>(0, 3, 5, 6);
+        Assert.Equal([0, 3, 5, 6], ConvImplicitGemm.Forward(x0, w0, null, p).Shape);
+        Assert.Equal([0, 4, 5, 6], ConvImplicitGemm.BackwardData(gy0, w0, x0.Dims, p).Shape);
+        Assert.All(ConvImplicitGemm.BackwardWeight(x0, gy0, w0.Dims, p).Data, v => Assert.Equal(0f, v));
     }
 
     [Fact]
