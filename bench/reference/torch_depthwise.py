@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch reference figures for ConvBenchmarks (same shapes, 2 threads, warm-up + median).
+"""PyTorch reference figures for DepthwiseBenchmarks (same shapes, 2 threads, warm-up + median).
 
-Usage: torch_conv.py [--quick] NAME...   (NAME among the keys of CASES; none = all)
+Usage: torch_depthwise.py [--quick] NAME...   (NAME among the keys of CASES; none = all)
 Prints one `name value unit` line per figure. Run with OPENBLAS_CORETYPE unset.
 """
 import sys
@@ -57,8 +57,6 @@ def bwd(n, c, m, h, w, k, pad, groups):
 
 
 CASES = {
-    "conv2d_fwd_32x64x56x56_k3": lambda: fwd(32, 64, 64, 56, 56, 3, 1, 1),
-    "conv2d_bwd_32x64x56x56_k3": lambda: bwd(32, 64, 64, 56, 56, 3, 1, 1),
     "depthwise_fwd_32x144x56x56_k3": lambda: fwd(32, 144, 144, 56, 56, 3, 1, 144),
     "depthwise_bwd_32x144x56x56_k3": lambda: bwd(32, 144, 144, 56, 56, 3, 1, 144),
 }

@@ -62,15 +62,15 @@ def bwd(n, c, m, h, w, k, stride, pad, mask):
 
 
 CASES = {
-    "convfast_fwd_32x64x56x56_k3": lambda: fwd(32, 64, 64, 56, 56, 3, 1, 1),
-    "convfast_bwd_32x64x56x56_k3": lambda: bwd(32, 64, 64, 56, 56, 3, 1, 1, [True, True, False]),
-    "convfast_bwd_data_32x64x56x56_k3": lambda: bwd(32, 64, 64, 56, 56, 3, 1, 1, [True, False, False]),
-    "convfast_bwd_weight_32x64x56x56_k3": lambda: bwd(32, 64, 64, 56, 56, 3, 1, 1, [False, True, False]),
-    "convfast_batch1_fwd_1x64x56x56_k3": lambda: fwd(1, 64, 64, 56, 56, 3, 1, 1),
-    "convfast_stride2_fwd_32x64x56x56_k3s2": lambda: fwd(32, 64, 128, 56, 56, 3, 2, 1),
-    "convfast_stride2_bwd_32x64x56x56_k3s2": lambda: bwd(32, 64, 128, 56, 56, 3, 2, 1, [True, True, False]),
-    "convfast_stride2_bwd_data_32x64x56x56_k3s2": lambda: bwd(32, 64, 128, 56, 56, 3, 2, 1, [True, False, False]),
-    "convfast_stride2_bwd_weight_32x64x56x56_k3s2": lambda: bwd(32, 64, 128, 56, 56, 3, 2, 1, [False, True, False]),
+    "conv2d_fwd_32x64x56x56_k3": lambda: fwd(32, 64, 64, 56, 56, 3, 1, 1),
+    "conv2d_bwd_32x64x56x56_k3": lambda: bwd(32, 64, 64, 56, 56, 3, 1, 1, [True, True, False]),
+    "conv2d_bwd_data_32x64x56x56_k3": lambda: bwd(32, 64, 64, 56, 56, 3, 1, 1, [True, False, False]),
+    "conv2d_bwd_weight_32x64x56x56_k3": lambda: bwd(32, 64, 64, 56, 56, 3, 1, 1, [False, True, False]),
+    "conv2d_batch1_fwd_1x64x56x56_k3": lambda: fwd(1, 64, 64, 56, 56, 3, 1, 1),
+    "conv2d_stride2_fwd_32x64x56x56_k3s2": lambda: fwd(32, 64, 128, 56, 56, 3, 2, 1),
+    "conv2d_stride2_bwd_32x64x56x56_k3s2": lambda: bwd(32, 64, 128, 56, 56, 3, 2, 1, [True, True, False]),
+    "conv2d_stride2_bwd_data_32x64x56x56_k3s2": lambda: bwd(32, 64, 128, 56, 56, 3, 2, 1, [True, False, False]),
+    "conv2d_stride2_bwd_weight_32x64x56x56_k3s2": lambda: bwd(32, 64, 128, 56, 56, 3, 2, 1, [False, True, False]),
 }
 
 if __name__ == "__main__":
