@@ -25,8 +25,11 @@ public static unsafe class Gemm
     /// <summary>Columns of the micro-kernel tile (width of a packed B panel, see <see cref="IGemmBPacker"/>).</summary>
     public const int NR = 32;
 
-    /// <summary>Depth of one packed block (rows of op(B) per <see cref="IGemmBPacker.Pack"/> call, at most).</summary>
-    public const int KC = 512;
+    /// <summary>
+    /// Depth of one packed block (rows of op(B) per <see cref="IGemmBPacker.Pack"/> call, at most). 1024 rather than the
+    /// textbook 512: fewer passes over C paid off at 2048³ on 2 threads (0.885 → 0.95 of OpenBLAS in one run) and kept 1024³.
+    /// </summary>
+    public const int KC = 1024;
 
     /// <summary>Rows of op(A) packed per thread at a time (a multiple of <see cref="MR"/>, sized for L2).</summary>
     public const int MC = 192;

@@ -36,7 +36,7 @@ internal sealed unsafe class GemmColumnBlock<TPacker> where TPacker : struct, IG
         _k = k; _jc = jc; _nc = nc; _height = height;
         _alpha = alpha; _beta = beta; _kind = kind;
         _panels = (nc + Gemm.NR - 1) / Gemm.NR;
-        // k is cut into equal slices of at most KC (576 → 288 + 288, not 512 + 64: fewer, cheaper C updates).
+        // k is cut into equal slices of at most KC (1100 → 550 + 550, not 1024 + 76: fewer, cheaper C updates).
         _slices = Math.Max(1, (k + Gemm.KC - 1) / Gemm.KC);
         _kcStep = (k + _slices - 1) / _slices;
         _state = new int[_slices * _panels];
