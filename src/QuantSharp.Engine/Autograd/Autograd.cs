@@ -87,24 +87,14 @@ public static class Autograd
                 Check.SameShape($"Backward of {node.Op}", $"gradient of input {k}", input.Data.Dims, gi.Dims);
                 // Gradients reaching one variable along several paths add up; never mutate a tensor a rule returned
                 // (it may alias an input), so the first arrival is kept and later ones go into a fresh sum.
-                grads[input] = grads.TryGetValue(input, out var acc) ? Sum(acc, gi) : gi;
+                grads[input] = grads.TryGetValue(input, out var acc) ? Kernels.Elementwise.Add(acc, gi) : gi;
             }
         }
-    }
-
-    private static Tensor<float> Sum(Tensor<float> a, Tensor<float> b)
-    {
-        var r = new Tensor<float>(a.Dims);
-        var x = a.Data; var y = b.Data; var z = r.Data;
-        for (int i = 0; i < z.Length; i++) z[i] = x[i] + y[i];
-        return r;
     }
 
     private static Tensor<float> AddInto(Tensor<float> grad, Tensor<float> g, Variable leaf)
     {
         Check.SameShape("Backward", $"accumulated gradient of {leaf.Name ?? "leaf"}", grad.Dims, g.Dims);
-        var x = grad.Data; var y = g.Data;
-        for (int i = 0; i < x.Length; i++) x[i] += y[i];
-        return grad;
+        return Kernels.Elementwise.Add(grad, g, grad);
     }
 }

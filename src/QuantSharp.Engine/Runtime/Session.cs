@@ -208,20 +208,13 @@ public sealed class Session
             {
                 int s = _inputSlots[i][k];
                 if (s < 0 || inGrads[k] is not Tensor<float> g) continue;
-                grads[s] = grads[s] is Tensor<float> acc ? Sum(acc, g) : g;
+                grads[s] = grads[s] is Tensor<float> acc ? Kernels.Elementwise.Add(acc, g) : g;
             }
         }
         var result = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
         foreach (var name in _graph.Initializers.Keys.Concat(_graph.Inputs.Select(i => i.Name)))
             if (grads[_slotOf[name]] is Tensor<float> g) result[name] = g;
         return result;
-    }
-
-    private static Tensor<float> Sum(Tensor<float> a, Tensor<float> b)
-    {
-        var r = new Tensor<float>(a.Dims);
-        for (int i = 0; i < r.Length; i++) r.Data[i] = a.Data[i] + b.Data[i];
-        return r;
     }
 
     private static void CheckFeed(ValueInfo declared, Tensor fed)
