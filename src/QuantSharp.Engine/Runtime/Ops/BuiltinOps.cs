@@ -16,6 +16,7 @@ public static class BuiltinOps
         NeuralNetOps.Register(r);
         ReduceOps.Register(r);
         LayoutOps.Register(r);
+        ResizeOps.Register(r);
         return r;
     }
 }
