@@ -9,12 +9,12 @@ internal static class ResizeOps
     public static void Register(OpRegistry r)
     {
         // Upsample: scales as an attribute (7) or an input (9); nearest uses asymmetric coordinates and floor.
-        Add(r, "Upsample", 7, n => Bind(n, UpsampleParams(n), a => (n.GetFloats("scales") ?? throw Missing(n, "scales")).Select(v => (double)v).ToArray(), sizes: null, roi: null));
-        Add(r, "Upsample", 9, n => Bind(n, UpsampleParams(n), a => Floats(a, 1), sizes: null, roi: null));
+        AddAllocating(r, "Upsample", 7, n => Bind(n, UpsampleParams(n), a => (n.GetFloats("scales") ?? throw Missing(n, "scales")).Select(v => (double)v).ToArray(), sizes: null, roi: null));
+        AddAllocating(r, "Upsample", 9, n => Bind(n, UpsampleParams(n), a => Floats(a, 1), sizes: null, roi: null));
         // Resize 10: inputs (X, scales), asymmetric coordinates.
-        Add(r, "Resize", 10, n => Bind(n, UpsampleParams(n), a => Floats(a, 1), sizes: null, roi: null));
+        AddAllocating(r, "Resize", 10, n => Bind(n, UpsampleParams(n), a => Floats(a, 1), sizes: null, roi: null));
         foreach (long since in new long[] { 11, 13, 18, 19 })
-            Add(r, "Resize", since, n =>
+            AddAllocating(r, "Resize", since, n =>
             {
                 if (n.GetInt("antialias", 0) != 0) throw new GraphException($"node {n.Label}: Resize with antialias = 1 is not supported");
                 var p = ResizeAttributes(n);
@@ -63,7 +63,7 @@ internal static class ResizeOps
     /// Forward and gradient of one node; the geometry (output shape, coordinate scales, roi) is resolved from the
     /// inputs on every run, honouring <c>axes</c> and <c>keep_aspect_ratio_policy</c> (opset 18).
     /// </summary>
-    private static (ForwardRule, GradientRule?) Bind(Node n, ResizeParams p, Func<OpArgs, double[]?> scales,
+    private static (AllocatingForwardRule, GradientRule?) Bind(Node n, ResizeParams p, Func<OpArgs, double[]?> scales,
         Func<OpArgs, long[]?>? sizes, Func<OpArgs, double[]?>? roi)
     {
         (int[] Shape, double[] Scales, double[] Roi) Geometry(OpArgs a, ReadOnlySpan<int> x)
@@ -112,11 +112,11 @@ internal static class ResizeOps
         }
 
         return (
-            (a, _) =>
+            (a, _, alloc) =>
             {
                 var x = a.Float(0);
                 var (shape, s, rois) = Geometry(a, x.Dims);
-                return [Resize.Forward(x, shape, s, p, rois)];
+                return [Resize.Forward(x, shape, s, p, rois, alloc.Allocate<float>(shape))];
             },
             (a, y, g, _) =>
             {
