@@ -4,7 +4,7 @@
 Usage:
   torchvision_models.py export OUT_DIR [--batch N]   writes OUT_DIR/<name>.onnx, <name>_input.npy and
                                                      <name>_output.npy (PyTorch's eval-mode output) per model
-  torchvision_models.py bench [--batch N] [--runs R] prints '<name>_fwd_b<N> images/s' lines (PyTorch, 2 threads)
+  torchvision_models.py bench [--batch N] [--runs R] [--only NAME] prints '<name>_fwd_b<N> images/s' lines (PyTorch, 2 threads)
 
 Models: resnet18, mobilenet_v2 (3x224x224). Exports use opset 13. Nothing here is committed output.
 """
@@ -53,8 +53,10 @@ def export(out_dir, batch):
         print(f"# exported {path}")
 
 
-def bench(batch, runs):
+def bench(batch, runs, only=None):
     for name in MODELS:
+        if only and name != only:
+            continue
         m = build(name)
         x = torch.randn(batch, 3, 224, 224)
         with torch.no_grad():
@@ -73,7 +75,7 @@ if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "export":
         export(sys.argv[2], arg("--batch", 1))
     elif len(sys.argv) >= 2 and sys.argv[1] == "bench":
-        bench(arg("--batch", 32), arg("--runs", 7))
+        bench(arg("--batch", 32), arg("--runs", 7), sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None)
     else:
         print(__doc__)
         sys.exit(2)
