@@ -8,7 +8,8 @@ public sealed class RunOptions
 
     /// <summary>
     /// Called with (value name, tensor) right after each value in <see cref="Observed"/> is computed, before its
-    /// buffer may be released: streaming statistics (calibration) without keeping every intermediate.
+    /// buffer may be released: streaming statistics (calibration) without keeping every intermediate. The tensor is
+    /// valid only during the call (its buffer may be recycled for a later value of the same run): copy what you keep.
     /// </summary>
     public Action<string, Tensor>? Observer { get; init; }
 
@@ -69,9 +70,9 @@ public sealed class Session
 
     /// <summary>
     /// Recycle the buffers of intermediate values through a <see cref="BufferPool"/> (default true): a value's array
-    /// is handed to a later writer of the same type and size once its last reader ran. Outputs, captured and observed
-    /// values are never recycled, nor anything in a run made with <see cref="RunOptions.KeepForBackward"/>. Results are
-    /// bit-identical either way.
+    /// is handed to a later writer of the same type and size once its last reader ran. Outputs and captured values are
+    /// never recycled, nor anything in a run made with <see cref="RunOptions.KeepForBackward"/>; observed values are
+    /// (see <see cref="RunOptions.Observer"/>). Results are bit-identical either way.
     /// </summary>
     public bool ReuseBuffers { get; set; } = true;
 
@@ -155,7 +156,6 @@ public sealed class Session
             foreach (int s in observed) if (values[s] is { } v) options.Observer(_slotNames[s], v);
 
         var leaving = new HashSet<int>(keep);
-        leaving.UnionWith(observed);
         leaving.UnionWith(_outputSlotsOfGraph);
         RunAllocator? pooled = ReuseBuffers && !options.KeepForBackward
             ? new RunAllocator(Interlocked.Exchange(ref _idlePool, null) ?? new BufferPool()) : null;
@@ -175,7 +175,7 @@ public sealed class Session
                 values[outSlots[k]] = outs[k];
                 if (pooled is not null)
                 {
-                    // A value that leaves the run (output, capture, observation) is never recycled, nor any array it shares.
+                    // A value that leaves the run (output, capture) is never recycled, nor any array it shares.
                     if (leaving.Contains(outSlots[k])) pooled.Disown(outs[k]);
                     else pooled.Hold(outs[k]);
                 }

@@ -102,7 +102,7 @@ public class SessionMemoryTests
     }
 
     [Fact]
-    public void Pool_CapturedAndObservedValues_KeepTheirContents()
+    public void Pool_CapturedValues_KeepTheirContents_ObserverSeesCorrectValuesDuringTheCall()
     {
         var g = SeveralReaders();
         string relu = g.Nodes.First(n => n.OpType == "Relu").Outputs[0];
@@ -114,7 +114,7 @@ public class SessionMemoryTests
         {
             Capture = [relu],
             Observed = [sigmoid],
-            Observer = (name, t) => observed[name] = (Tensor<float>)t,
+            Observer = (name, t) => observed[name] = ((Tensor<float>)t).Clone(), // valid during the call only
         });
         var reference = new Session(g) { ReuseBuffers = false }.Run(new Dictionary<string, Tensor> { ["x"] = x },
             new RunOptions { Capture = [relu, sigmoid] });
@@ -122,6 +122,26 @@ public class SessionMemoryTests
         s.Run(new Dictionary<string, Tensor> { ["x"] = Random(4, 2, 3, 8, 8) });
         Assert.Equal(((Tensor<float>)reference.Captured[relu]).Data, ((Tensor<float>)res.Captured[relu]).Data);
         Assert.Equal(((Tensor<float>)reference.Captured[sigmoid]).Data, observed[sigmoid].Data);
+    }
+
+    [Fact]
+    public void Pool_ObservingEveryValue_StatisticsMatchNoPool()
+    {
+        var g = ConvBlock();
+        var names = g.Nodes.SelectMany(n => n.Outputs).ToList();
+        Dictionary<string, double> Stats(bool pool)
+        {
+            var stats = new Dictionary<string, double>();
+            var s = new Session(g) { ReuseBuffers = pool };
+            for (int r = 0; r < 3; r++)
+                s.Run(new Dictionary<string, Tensor> { ["x"] = Random(20 + r, 2, 4, 9, 9) }, new RunOptions
+                {
+                    Observed = names,
+                    Observer = (name, t) => stats[name] = stats.GetValueOrDefault(name) + ((Tensor<float>)t).Data.Sum(v => (double)v),
+                });
+            return stats;
+        }
+        Assert.Equal(Stats(false), Stats(true));
     }
 
     [Fact]
