@@ -29,7 +29,7 @@ public sealed class BufferPool
         {
             Reused++;
             var a = (T[])stack.Pop();
-            _retainedBytes -= (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            _retainedBytes -= Buffer.ByteLength(a);
             return a;
         }
         Allocated++;
@@ -40,7 +40,7 @@ public sealed class BufferPool
     public void Return(Array array)
     {
         if (array.Length == 0) return;
-        long bytes = (long)array.Length * System.Runtime.InteropServices.Marshal.SizeOf(array.GetType().GetElementType()!);
+        long bytes = Buffer.ByteLength(array);
         if (_retainedBytes + bytes > MaxRetainedBytes) return;
         var key = (array.GetType().GetElementType()!, array.Length);
         if (!_free.TryGetValue(key, out var stack)) _free[key] = stack = new Stack<Array>();
