@@ -52,6 +52,17 @@ public class ResizeOpTests
     }
 
     [Fact]
+    public void Upsample7_ScalesAttribute_NearestRepeatsPixels()
+    {
+        var b = new GraphBuilder("upsample", 7);
+        var xi = b.Input("x", DataType.Float32, Dim.Fixed(1), Dim.Fixed(1), Dim.Fixed(2), Dim.Fixed(2));
+        b.Output(b.Op1("Upsample", [xi], null, ("scales", AttributeValue.FromFloats(1f, 1f, 2f, 3f))), name: "y");
+        var y = new Session(b.Build()).Run(Tensor.FromArray(new float[] { 1, 2, 3, 4 }, 1, 1, 2, 2));
+        Assert.Equal(new[] { 1, 1, 4, 6 }, y.Dims.ToArray());
+        Assert.Equal(new float[] { 1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4 }, y.Data);
+    }
+
+    [Fact]
     public void Resize_BothScalesAndSizes_ThrowsNamingTheNode()
     {
         var x = Random(4, 1, 1, 2, 2);

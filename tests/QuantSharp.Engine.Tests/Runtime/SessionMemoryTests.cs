@@ -75,6 +75,30 @@ public class SessionMemoryTests
     }
 
     [Fact]
+    public void Pool_OutputAlsoReadLater_AndSquaredValue_NotRecycledEarly()
+    {
+        // 'mid' is a graph output and read by later nodes; 'sq' reads one value twice (Mul(a, a)).
+        var b = new GraphBuilder("output_read_later");
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(3), Dim.Fixed(16));
+        var a = b.Tanh(x);
+        var sq = b.Mul(a, a);
+        var mid = b.Sigmoid(sq);
+        b.Output(mid);
+        var t = b.Relu(b.Sub(mid, a));
+        b.Output(b.Add(b.Sigmoid(t), mid), name: "y");
+        var g = b.Build();
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Random(9, 3, 16) };
+        var plain = new Session(g) { ReuseBuffers = false }.Run(feeds);
+        var pooled = new Session(g);
+        var first = pooled.Run(feeds);
+        var midCopy = first.Output(mid.Name).Clone();
+        pooled.Run(new Dictionary<string, Tensor> { ["x"] = Random(10, 3, 16) });
+        Assert.Equal(plain.Output("y").Data, first.Output("y").Data);
+        Assert.Equal(plain.Output(mid.Name).Data, midCopy.Data);
+        Assert.Equal(midCopy.Data, first.Output(mid.Name).Data);
+    }
+
+    [Fact]
     public void Pool_RepeatedRuns_ReuseBuffersAndStayBitIdentical()
     {
         var g = ConvBlock();
