@@ -69,7 +69,9 @@ public class TorchvisionModelTests(ITestOutputHelper output, TorchvisionModelTes
         for (int i = 0; i < y.Length; i++) maxDiff = MathF.Max(maxDiff, MathF.Abs(y.Data[i] - expected.Data[i]));
         output.WriteLine($"{name}: max|diff| = {maxDiff:G3}, max|output| = {maxAbs:G3}, ratio {maxDiff / maxAbs:G3}");
         Assert.True(maxDiff <= 1e-4f * maxAbs, $"{name}: max|diff| {maxDiff} exceeds 1e-4 · max|output| ({maxAbs})");
-        // A second run through the recycled buffers gives the same bits.
+        // A second run through the recycled buffers, and a run without the buffer pool, give the same bits.
         Assert.Equal(y.Data, session.Run(new Dictionary<string, Tensor> { ["input"] = x }).Output("output").Data);
+        var plain = new Session(graph) { ReuseBuffers = false };
+        Assert.Equal(y.Data, plain.Run(new Dictionary<string, Tensor> { ["input"] = x }).Output("output").Data);
     }
 }
