@@ -40,6 +40,14 @@ public sealed class ModelBenchmarks : IBenchmarkSuite
         double ours = Batch / t;
         ctx.Report($"{name}_fwd_b{Batch}", ours, "images/s");
         ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{name}: {t * 1e3:F0} ms per batch of {Batch}"));
+        if (!ctx.Quick)
+        {
+            session.ReuseBuffers = false;
+            GC.Collect();
+            double tn = ctx.MedianSeconds(() => session.Run(feeds), warmup: 1, runs: 5);
+            ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{name}: without the session's buffer pool {Batch / tn:F1} images/s"));
+            session.ReuseBuffers = true;
+        }
         if (!ctx.Compare) return;
         Thread.Sleep(500);
         var (rc, stdout, stderr) = Python(script, "bench", "--batch", Batch.ToString(CultureInfo.InvariantCulture), "--runs", ctx.Quick ? "3" : "7", "--only", name);
