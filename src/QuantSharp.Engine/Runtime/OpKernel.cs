@@ -1,7 +1,7 @@
 namespace QuantSharp.Engine.Runtime;
 
 /// <summary>
-/// A node compiled for execution: attributes are parsed once at compile time; <see cref="Forward"/> runs many times.
+/// A node compiled for execution: attributes are parsed once at compile time; <see cref="Forward(Tensor?[], bool)"/> runs many times.
 /// One class per op type (named as ONNX names it) in the op table; its gradient rule calls the same tensor-level
 /// backward kernels that eager autograd uses, so the graph and eager paths share one set of rules.
 /// </summary>
@@ -19,6 +19,13 @@ public abstract class OpKernel
     /// Dropout masks). Inputs must not be modified.
     /// </summary>
     public abstract Tensor[] Forward(Tensor?[] inputs, bool training);
+
+    /// <summary>
+    /// Computes the node's outputs, taking output memory from <paramref name="allocator"/> where the kernel supports
+    /// writing into a destination (a session passes its buffer pool). Such tensors have arbitrary contents until the
+    /// kernel writes every element. The default ignores the allocator and calls <see cref="Forward(Tensor?[], bool)"/>.
+    /// </summary>
+    public virtual Tensor[] Forward(Tensor?[] inputs, bool training, ITensorAllocator allocator) => Forward(inputs, training);
 
     /// <summary>True when <see cref="Backward"/> is implemented.</summary>
     public virtual bool HasGradient => false;

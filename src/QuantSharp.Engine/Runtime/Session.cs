@@ -8,7 +8,8 @@ public sealed class RunOptions
 
     /// <summary>
     /// Called with (value name, tensor) right after each value in <see cref="Observed"/> is computed, before its
-    /// buffer may be released: streaming statistics (calibration) without keeping every intermediate.
+    /// buffer may be released: streaming statistics (calibration) without keeping every intermediate. The tensor is
+    /// valid only during the call (its buffer may be recycled for a later value of the same run): copy what you keep.
     /// </summary>
     public Action<string, Tensor>? Observer { get; init; }
 
@@ -65,6 +66,22 @@ public sealed class Session
     private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
     private readonly int[] _lastUse;
     private readonly int[] _outputSlotsOfGraph;
+    private BufferPool? _idlePool = new();
+
+    /// <summary>
+    /// Recycle the buffers of intermediate values through a <see cref="BufferPool"/> (default true): a value's array
+    /// is handed to a later writer of the same type and size once its last reader ran. Outputs and captured values are
+    /// never recycled, nor anything in a run made with <see cref="RunOptions.KeepForBackward"/>; observed values are
+    /// (see <see cref="RunOptions.Observer"/>). Results are bit-identical either way.
+    /// </summary>
+    public bool ReuseBuffers { get; set; } = true;
+
+    /// <summary>
+    /// Buffer-pool counters since the session was made: arrays handed out again from the pool, arrays freshly
+    /// allocated through it, and bytes held for reuse between runs (zero while a run holds the pool).
+    /// </summary>
+    public (long Reused, long Allocated, long RetainedBytes) BufferStatistics =>
+        Volatile.Read(ref _idlePool) is { } p ? (p.Reused, p.Allocated, p.RetainedBytes) : (0, 0, 0);
 
     /// <summary>Compiles <paramref name="graph"/> with the ops of <paramref name="registry"/> (default: <see cref="OpRegistry.Default"/>).</summary>
     /// <exception cref="GraphException">The graph is structurally invalid or uses unsupported ops; the message lists each problem by node.</exception>
@@ -138,27 +155,46 @@ public sealed class Session
         if (options.Observer is not null)
             foreach (int s in observed) if (values[s] is { } v) options.Observer(_slotNames[s], v);
 
+        var leaving = new HashSet<int>(keep);
+        leaving.UnionWith(_outputSlotsOfGraph);
+        RunAllocator? pooled = ReuseBuffers && !options.KeepForBackward
+            ? new RunAllocator(Interlocked.Exchange(ref _idlePool, null) ?? new BufferPool()) : null;
+        ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
         for (int i = 0; i < _kernels.Length; i++)
         {
             var ins = _inputSlots[i];
             var args = new Tensor?[ins.Length];
             for (int k = 0; k < ins.Length; k++) args[k] = ins[k] < 0 ? null : values[ins[k]];
             Tensor[] outs;
-            try { outs = _kernels[i].Forward(args, options.Training); }
+            try { outs = _kernels[i].Forward(args, options.Training, allocator); }
             catch (ShapeException e) { throw new GraphException($"node {_kernels[i].Node.Label}: {e.Message}"); }
             var outSlots = _outputSlots[i];
             for (int k = 0; k < outSlots.Length && k < outs.Length; k++)
             {
                 if (outSlots[k] < 0) continue;
                 values[outSlots[k]] = outs[k];
+                if (pooled is not null)
+                {
+                    // A value that leaves the run (output, capture) is never recycled, nor any array it shares.
+                    if (leaving.Contains(outSlots[k])) pooled.Disown(outs[k]);
+                    else pooled.Hold(outs[k]);
+                }
                 if (options.Observer is not null && observed.Contains(outSlots[k])) options.Observer(_slotNames[outSlots[k]], outs[k]);
             }
             if (options.KeepForBackward) continue;
-            // Release what no later node reads (the GC reclaims it; a pooled allocator can hook in here).
+            pooled?.Settle();
+            // Release what no later node reads; a pooled buffer returns to the pool when no live value shares it.
             foreach (int s in ins)
-                if (s >= 0 && _lastUse[s] == i && !keep.Contains(s)) values[s] = null;
+                if (s >= 0 && _lastUse[s] == i && !keep.Contains(s)) Release(s);
             foreach (int s in outSlots)
-                if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) values[s] = null;
+                if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) Release(s);
+        }
+        if (pooled is not null) _idlePool = pooled.Pool;
+
+        void Release(int s)
+        {
+            if (values[s] is { } t) pooled?.Release(t);
+            values[s] = null;
         }
 
         var outputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -204,7 +240,7 @@ public sealed class Session
             var ins = _inputSlots[i].Select(s => s < 0 ? null : values[s]).ToArray();
             var outs = outSlots.Select(s => values[s]!).ToArray();
             var inGrads = kernel.Backward(ins, outs, outGrads, run.Training);
-            for (int k = 0; k < inGrads.Length; k++)
+            for (int k = 0; k < inGrads.Length && k < _inputSlots[i].Length; k++)
             {
                 int s = _inputSlots[i][k];
                 if (s < 0 || inGrads[k] is not Tensor<float> g) continue;

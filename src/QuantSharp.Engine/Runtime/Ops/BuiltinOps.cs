@@ -17,6 +17,7 @@ public static class BuiltinOps
         ReduceOps.Register(r);
         LayoutOps.Register(r);
         QuantizeOps.Register(r);
+        ResizeOps.Register(r);
         return r;
     }
 }

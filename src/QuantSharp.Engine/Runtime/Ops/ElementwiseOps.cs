@@ -20,16 +20,16 @@ internal static class ElementwiseOps
             UnaryGradient((x, y, g) => ElementwiseBackward.Neg(g))));
         Add(r, "Abs", 6, _ => ((a, _) => [a.Any(0) is Tensor<float> x ? Elementwise.Abs(x) : TypedOps.Unary("Abs", a.Any(0), a.Node)],
             UnaryGradient((x, y, g) => ElementwiseBackward.Abs(x, g))));
-        Unary(r, "Exp", 6, x => Elementwise.Exp(x), (x, y, g) => ElementwiseBackward.Exp(y, g));
-        Unary(r, "Log", 6, x => Elementwise.Log(x), (x, y, g) => ElementwiseBackward.Log(x, g));
-        Unary(r, "Sqrt", 6, x => Elementwise.Sqrt(x), (x, y, g) => ElementwiseBackward.Sqrt(y, g));
-        Unary(r, "Reciprocal", 6, x => Elementwise.Reciprocal(x), (x, y, g) => ElementwiseBackward.Reciprocal(y, g));
-        Unary(r, "Relu", 6, x => Activations.Relu(x), (x, y, g) => Activations.ReluBackward(x, g));
-        Unary(r, "Sigmoid", 6, x => Activations.Sigmoid(x), (x, y, g) => Activations.SigmoidBackward(y, g));
-        Unary(r, "Tanh", 6, x => Activations.Tanh(x), (x, y, g) => Activations.TanhBackward(y, g));
-        Unary(r, "Erf", 9, x => Activations.Erf(x), (x, y, g) => Activations.ErfBackward(x, g));
-        Unary(r, "HardSwish", 14, x => Activations.HardSwish(x), (x, y, g) => Activations.HardSwishBackward(x, g));
-        Unary(r, "Softplus", 1, x => Activations.Softplus(x), (x, y, g) => Activations.SoftplusBackward(x, g));
+        Unary(r, "Exp", 6, (x, o) => Elementwise.Exp(x, o), (x, y, g) => ElementwiseBackward.Exp(y, g));
+        Unary(r, "Log", 6, (x, o) => Elementwise.Log(x, o), (x, y, g) => ElementwiseBackward.Log(x, g));
+        Unary(r, "Sqrt", 6, (x, o) => Elementwise.Sqrt(x, o), (x, y, g) => ElementwiseBackward.Sqrt(y, g));
+        Unary(r, "Reciprocal", 6, (x, o) => Elementwise.Reciprocal(x, o), (x, y, g) => ElementwiseBackward.Reciprocal(y, g));
+        Unary(r, "Relu", 6, (x, o) => Activations.Relu(x, o), (x, y, g) => Activations.ReluBackward(x, g));
+        Unary(r, "Sigmoid", 6, (x, o) => Activations.Sigmoid(x, o), (x, y, g) => Activations.SigmoidBackward(y, g));
+        Unary(r, "Tanh", 6, (x, o) => Activations.Tanh(x, o), (x, y, g) => Activations.TanhBackward(y, g));
+        Unary(r, "Erf", 9, (x, o) => Activations.Erf(x, o), (x, y, g) => Activations.ErfBackward(x, g));
+        Unary(r, "HardSwish", 14, (x, o) => Activations.HardSwish(x, o), (x, y, g) => Activations.HardSwishBackward(x, g));
+        Unary(r, "Softplus", 1, (x, o) => Activations.Softplus(x, o), (x, y, g) => Activations.SoftplusBackward(x, g));
         Add(r, "LeakyRelu", 6, n =>
         {
             float alpha = n.GetFloat("alpha", 0.01f);
@@ -51,9 +51,9 @@ internal static class ElementwiseOps
             float lo = n.GetFloat("min", float.NegativeInfinity), hi = n.GetFloat("max", float.PositiveInfinity);
             return (UnaryForward(x => Activations.Clip(x, lo, hi)), UnaryGradient((x, y, g) => Activations.ClipBackward(x, g, lo, hi)));
         });
-        Add(r, "Clip", 11, n => (
-            (a, _) => [a.Any(0) is Tensor<float> x
-                ? Activations.Clip(x, a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity))
+        AddAllocating(r, "Clip", 11, n => (
+            (a, _, alloc) => [a.Any(0) is Tensor<float> x
+                ? Activations.Clip(x, a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity), alloc.Allocate<float>(x.Dims))
                 : TypedOps.Clip(a.Any(0), a.Optional(1), a.Optional(2), a.Node)],
             (a, y, g, _) => [Activations.ClipBackward(a.Float(0), Grad(g, y), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity)), null, null]));
         // PRelu: y = x for x ≥ 0, slope·x otherwise; slope broadcasts to x.
@@ -120,9 +120,14 @@ internal static class ElementwiseOps
     private static GradientRule UnaryGradient(Func<Tensor<float>, Tensor<float>, Tensor<float>, Tensor<float>> g) =>
         (a, y, gy, _) => [g(a.Float(0), (Tensor<float>)y[0], Grad(gy, y))];
 
-    private static void Unary(OpRegistry r, string op, long since, Func<Tensor<float>, Tensor<float>> f,
+    /// <summary>A float unary op whose kernel writes into a same-shaped tensor from the run's allocator.</summary>
+    private static void Unary(OpRegistry r, string op, long since, Func<Tensor<float>, Tensor<float>?, Tensor<float>> f,
         Func<Tensor<float>, Tensor<float>, Tensor<float>, Tensor<float>> g) =>
-        Add(r, op, since, _ => (UnaryForward(f), UnaryGradient(g)));
+        AddAllocating(r, op, since, _ => ((a, _, alloc) =>
+        {
+            var x = a.Float(0);
+            return [f(x, alloc.Allocate<float>(x.Dims))];
+        }, UnaryGradient(g)));
 
     private static void Binary<TInt, TLong>(OpRegistry r, string op,
         Func<Tensor<float>, Tensor<float>, Tensor<float>?, Tensor<float>> f,
@@ -131,13 +136,13 @@ internal static class ElementwiseOps
         where TLong : struct, ElementwiseTyped.IScalarBinary<long, long, long>
     {
         // Opsets 1–6 differ only in opt-in broadcasting (attributes broadcast/axis), handled by LegacyB.
-        Add(r, op, 1, _ => Rule());
-        Add(r, op, 7, _ => Rule());
+        AddAllocating(r, op, 1, _ => Rule());
+        AddAllocating(r, op, 7, _ => Rule());
 
-        (ForwardRule, GradientRule?) Rule() => (
-            (a, _) => (a.Any(0), LegacyB(a)) switch
+        (AllocatingForwardRule, GradientRule?) Rule() => (
+            (a, _, alloc) => (a.Any(0), LegacyB(a)) switch
             {
-                (Tensor<float> x, Tensor<float> y) => [f(x, y, null)],
+                (Tensor<float> x, Tensor<float> y) => [f(x, y, alloc.Allocate<float>(Shapes.Broadcast(x.Dims, y.Dims, op)))],
                 (Tensor<long> x, Tensor<long> y) when integers => [ElementwiseTyped.Broadcast<long, long, long, TLong>(longOp, x, y, op)],
                 (Tensor<int> x, Tensor<int> y) when integers => [ElementwiseTyped.Broadcast<int, int, int, TInt>(intOp, x, y, op)],
                 // Other element types (double, 8/16-bit integers) and Pow with mixed base/exponent types.

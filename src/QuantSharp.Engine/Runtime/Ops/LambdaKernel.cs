@@ -3,13 +3,17 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// <summary>Forward function of a table entry: inputs and the training flag to outputs.</summary>
 public delegate Tensor[] ForwardRule(OpArgs inputs, bool training);
 
+/// <summary>Forward function that takes its output memory from an allocator (see <see cref="OpKernel.Forward(Tensor?[], bool, ITensorAllocator)"/>).</summary>
+public delegate Tensor[] AllocatingForwardRule(OpArgs inputs, bool training, ITensorAllocator allocator);
+
 /// <summary>Gradient rule of a table entry: inputs, outputs and output gradients to input gradients.</summary>
 public delegate Tensor?[] GradientRule(OpArgs inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training);
 
 /// <summary>An op-table kernel made of a forward function and an optional gradient rule (both call tensor kernels).</summary>
 public sealed class LambdaKernel : OpKernel
 {
-    private readonly ForwardRule _forward;
+    private readonly ForwardRule? _forward;
+    private readonly AllocatingForwardRule? _allocating;
     private readonly GradientRule? _backward;
 
     /// <summary>Creates the kernel for <paramref name="node"/>.</summary>
@@ -19,8 +23,19 @@ public sealed class LambdaKernel : OpKernel
         _backward = backward;
     }
 
+    /// <summary>Creates a kernel whose forward function writes into tensors from the run's allocator.</summary>
+    public LambdaKernel(Node node, AllocatingForwardRule forward, GradientRule? backward = null) : base(node)
+    {
+        _allocating = forward;
+        _backward = backward;
+    }
+
     /// <inheritdoc />
-    public override Tensor[] Forward(Tensor?[] inputs, bool training) => _forward(new OpArgs(Node, inputs), training);
+    public override Tensor[] Forward(Tensor?[] inputs, bool training) => Forward(inputs, training, HeapAllocator.Instance);
+
+    /// <inheritdoc />
+    public override Tensor[] Forward(Tensor?[] inputs, bool training, ITensorAllocator allocator) =>
+        _allocating is not null ? _allocating(new OpArgs(Node, inputs), training, allocator) : _forward!(new OpArgs(Node, inputs), training);
 
     /// <inheritdoc />
     public override bool HasGradient => _backward is not null;
@@ -35,6 +50,14 @@ internal static class Table
 {
     /// <summary>Registers a single-output op whose forward and gradient are given per node.</summary>
     public static void Add(OpRegistry r, string opType, long since, Func<Node, (ForwardRule Forward, GradientRule? Backward)> make) =>
+        r.Register(opType, since, (node, _) =>
+        {
+            var (f, b) = make(node);
+            return new LambdaKernel(node, f, b);
+        });
+
+    /// <summary>Registers a single-output op whose forward writes into tensors from the run's allocator.</summary>
+    public static void AddAllocating(OpRegistry r, string opType, long since, Func<Node, (AllocatingForwardRule Forward, GradientRule? Backward)> make) =>
         r.Register(opType, since, (node, _) =>
         {
             var (f, b) = make(node);

@@ -8,8 +8,14 @@ internal static class NeuralNetOps
 {
     public static void Register(OpRegistry r)
     {
-        Add(r, "Conv", 1, n => (
-            (a, _) => [Conv.Forward(a.Float(0), a.Float(1), a.OptionalFloat(2), ConvGeometry(n, a.Float(0), a.Float(1)))],
+        AddAllocating(r, "Conv", 1, n => (
+            (a, _, alloc) =>
+            {
+                var x = a.Float(0); var w = a.Float(1);
+                var p = ConvGeometry(n, x, w);
+                var y = alloc.Allocate<float>(Kernels.ConvGeometry.ForConv("Conv", x.Dims, w.Dims, p).OutputShape);
+                return [Conv.Forward(x, w, a.OptionalFloat(2), p, y)];
+            },
             (a, y, g, _) =>
             {
                 var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
@@ -51,14 +57,20 @@ internal static class NeuralNetOps
                 return [ga, gb];
             }));
 
-        Add(r, "MaxPool", 1, n => (
-            (a, _) =>
+        AddAllocating(r, "MaxPool", 1, n => (
+            (a, _, alloc) =>
             {
                 // 8/16-bit integer inputs run through float exactly (every value is representable) and convert back.
                 var input = a.Any(0);
                 var x = input is Tensor<float> f ? f : IntegerToFloat(input, n);
                 var p = PoolGeometry(n, x);
-                if (n.Outputs.Count < 2 || n.Outputs[1].Length == 0) return [FloatToType(Pool.MaxPool(x, p), input)];
+                if (n.Outputs.Count < 2 || n.Outputs[1].Length == 0)
+                {
+                    if (input is not Tensor<float>) return [FloatToType(Pool.MaxPool(x, p), input)];
+                    var pooled = alloc.Allocate<float>(p.OutputShape(x.Dims, "MaxPool"));
+                    Pool.MaxPool(x, p, pooled);
+                    return [pooled];
+                }
                 var (y, indices) = Pool.MaxPoolWithIndices(x, p);
                 if (n.GetInt("storage_order", 0) != 0) indices = ColumnMajorIndices(indices, x.Dims);
                 return [FloatToType(y, input), indices];
@@ -69,11 +81,17 @@ internal static class NeuralNetOps
                 var (_, indices) = Pool.MaxPoolWithIndices(x, PoolGeometry(n, x));
                 return [Pool.MaxPoolBackward(Grad(g, y), indices, x.Dims)];
             }));
-        Add(r, "AveragePool", 1, n =>
+        AddAllocating(r, "AveragePool", 1, n =>
         {
             bool includePad = n.GetInt("count_include_pad", 0) != 0;
             return (
-                (a, _) => [Pool.AveragePool(a.Float(0), PoolGeometry(n, a.Float(0)), includePad)],
+                (a, _, alloc) =>
+                {
+                    var x = a.Float(0); var p = PoolGeometry(n, x);
+                    var y = alloc.Allocate<float>(p.OutputShape(x.Dims, "AveragePool"));
+                    Pool.AveragePool(x, p, includePad, y);
+                    return [y];
+                },
                 (a, y, g, _) => [Pool.AveragePoolBackward(Grad(g, y), a.Float(0).Dims, PoolGeometry(n, a.Float(0)), includePad)]);
         });
         Add(r, "GlobalAveragePool", 1, n => (
@@ -84,8 +102,8 @@ internal static class NeuralNetOps
             (a, y, g, _) => [Pool.GlobalMaxPoolBackward(a.Float(0), Grad(g, y))]));
 
         // Opsets 6–8 (is_test, spatial attributes): the same rule; is_test = 0 trains only when the session runs in training mode.
-        Add(r, "BatchNormalization", 6, BatchNormalization);
-        Add(r, "BatchNormalization", 9, BatchNormalization);
+        AddAllocating(r, "BatchNormalization", 6, BatchNormalization);
+        AddAllocating(r, "BatchNormalization", 9, BatchNormalization);
         Add(r, "LayerNormalization", 17, n =>
         {
             int axis = (int)n.GetInt("axis", -1);
@@ -120,16 +138,20 @@ internal static class NeuralNetOps
         SoftmaxFamily(r, "LogSoftmax", log: true);
     }
 
-    private static (ForwardRule, GradientRule?) BatchNormalization(Node n)
+    private static (AllocatingForwardRule, GradientRule?) BatchNormalization(Node n)
     {
         float eps = n.GetFloat("epsilon", 1e-5f), momentum = n.GetFloat("momentum", 0.9f);
         bool trainingAttribute = n.GetInt("training_mode", 0) != 0;
         return (
-            (a, training) =>
+            (a, training, alloc) =>
             {
                 var x = a.Float(0);
                 if (!(training || trainingAttribute))
-                    return [BatchNorm.Inference(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), eps)];
+                {
+                    var y = alloc.Allocate<float>(x.Dims);
+                    BatchNorm.Inference(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), eps, y);
+                    return [y];
+                }
                 // Training: batch statistics; the running statistics (initializers) are updated in place, PyTorch-style,
                 // and also returned as outputs 1 and 2 when the node declares them (ONNX training_mode).
                 // ONNX training_mode updates the running variance with the biased (population) batch variance; PyTorch-style
