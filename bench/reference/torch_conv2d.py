@@ -10,22 +10,12 @@ import time
 
 import torch
 import torch.nn.functional as F
+from reftiming import median_seconds
 
 torch.set_num_threads(2)
 QUICK = "--quick" in sys.argv
 RUNS = 7 if QUICK else 9
 
-
-def median_seconds(fn, warmup=3, runs=RUNS):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
 
 
 CHANNELS_LAST = False  # set per case: NCHW (QuantSharp's layout) or channels_last (oneDNN's fastest, no reorders)

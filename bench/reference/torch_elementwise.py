@@ -1,5 +1,6 @@
 """PyTorch reference figures for ElementwiseBenchmarks: prints `name value unit` lines (GB = 1e9 bytes, read + written)."""
 import sys, time
+from reftiming import median_seconds as median
 
 try:
     import torch
@@ -10,17 +11,6 @@ except ImportError:
 torch.set_num_threads(2)
 N = 16 << 20
 
-
-def median(fn, runs=9, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2]
 
 
 _names = [a for a in sys.argv[1:] if not a.startswith("--")]

@@ -5,6 +5,7 @@ Prints `name value unit` lines; GB/s counts bytes read + bytes written, like the
 import statistics
 import sys
 import time
+from reftiming import median_seconds
 
 try:
     import torch
@@ -16,16 +17,6 @@ torch.set_num_threads(2)
 quick = "--quick" in sys.argv
 runs = 3 if quick else 9
 
-
-def median_seconds(fn):
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 cases = [
