@@ -21,6 +21,10 @@ public enum DataType
     Int64,
     /// <summary>Boolean, one byte per element.</summary>
     Bool,
+    /// <summary>Signed 4-bit integer (−8..7), held one per <c>sbyte</c> in memory, packed two per byte in ONNX files.</summary>
+    Int4,
+    /// <summary>Unsigned 4-bit integer (0..15), held one per <c>byte</c> in memory, packed two per byte in ONNX files.</summary>
+    UInt4,
 }
 
 /// <summary>Maps CLR element types to <see cref="DataType"/>.</summary>
@@ -42,7 +46,17 @@ public static class DataTypes
         throw new NotSupportedException($"Tensor element type {typeof(T).Name} is not supported; expected float, double, sbyte, byte, short, ushort, int, long or bool.");
     }
 
-    /// <summary>Size in bytes of one element of <paramref name="type"/>.</summary>
+    /// <summary>
+    /// The CLR element type that stores <paramref name="type"/> in memory (4-bit types live in sbyte/byte, one per element).
+    /// </summary>
+    public static DataType Storage(DataType type) => type switch
+    {
+        DataType.Int4 => DataType.Int8,
+        DataType.UInt4 => DataType.UInt8,
+        _ => type,
+    };
+
+    /// <summary>Size in bytes of one element of <paramref name="type"/> in memory.</summary>
     public static int SizeOf(DataType type) => type switch
     {
         DataType.Float32 or DataType.Int32 => 4,

@@ -110,8 +110,30 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
     /// <summary>The elements in row-major order.</summary>
     public T[] Data { get; }
 
+    private DataType? _declaredType;
+
     /// <inheritdoc />
-    public override DataType DataType => DataTypes.Of<T>();
+    /// <remarks>The CLR type's <see cref="DataType"/>, unless <see cref="AsElementType"/> declared a narrower one (Int4/UInt4).</remarks>
+    public override DataType DataType => _declaredType ?? DataTypes.Of<T>();
+
+    /// <summary>
+    /// This tensor's data (shared, not copied) declared as <paramref name="type"/>, whose storage must be
+    /// <typeparamref name="T"/>: <c>Tensor&lt;sbyte&gt;</c> as <see cref="DataType.Int4"/> (values −8..7) or
+    /// <c>Tensor&lt;byte&gt;</c> as <see cref="DataType.UInt4"/> (0..15). Values are checked against the range.
+    /// </summary>
+    public Tensor<T> AsElementType(DataType type)
+    {
+        if (DataTypes.Storage(type) != DataTypes.Of<T>())
+            throw new ShapeException($"Tensor.AsElementType: argument 'type' expected a type stored as {DataTypes.Of<T>()}, got {type}");
+        var (lo, hi) = type switch { DataType.Int4 => (-8, 7), DataType.UInt4 => (0, 15), _ => (int.MinValue, int.MaxValue) };
+        if (type is DataType.Int4 or DataType.UInt4)
+            for (int i = 0; i < Length; i++)
+            {
+                int v = Convert.ToInt32(Data[i], System.Globalization.CultureInfo.InvariantCulture);
+                if (v < lo || v > hi) throw new ShapeException($"Tensor.AsElementType: element {i} expected in [{lo}, {hi}] for {type}, got {v}");
+            }
+        return new Tensor<T>(Data, Shape) { _declaredType = type == DataTypes.Of<T>() ? null : type };
+    }
 
     /// <inheritdoc />
     public override Array RawData => Data;
@@ -166,11 +188,11 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
         }
         if (Shapes.Size(s) != Length)
             throw new ShapeException($"Reshape: argument 'shape' expected {Length} elements (from {Shapes.Format(Dims)}), got {Shapes.Format(s)}");
-        return new Tensor<T>(Data, s);
+        return new Tensor<T>(Data, s) { _declaredType = _declaredType };
     }
 
-    /// <summary>A deep copy.</summary>
-    public Tensor<T> Clone() => new((T[])Data.Clone(), Shape);
+    /// <summary>A deep copy (keeping a declared element type).</summary>
+    public Tensor<T> Clone() => new((T[])Data.Clone(), Shape) { _declaredType = _declaredType };
 
     /// <summary>Shape and up to 16 leading elements, for debugging.</summary>
     public override string ToString()

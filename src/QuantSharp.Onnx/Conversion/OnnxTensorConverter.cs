@@ -127,6 +127,8 @@ public static class OnnxTensorConverter
         DataType.Int32 => OnnxDataType.Int32,
         DataType.Int64 => OnnxDataType.Int64,
         DataType.Bool => OnnxDataType.Bool,
+        DataType.Int4 => OnnxDataType.Int4,
+        DataType.UInt4 => OnnxDataType.UInt4,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "OnnxTensorConverter: no ONNX type for this engine type"),
     };
 
@@ -285,11 +287,11 @@ public static class OnnxTensorConverter
         {
             var s = new sbyte[n];
             Int4Packing.UnpackSigned(raw, s);
-            return new Tensor<sbyte>(s, shape);
+            return new Tensor<sbyte>(s, shape).AsElementType(DataType.Int4);
         }
         var u = new byte[n];
         Int4Packing.UnpackUnsigned(raw, u);
-        return new Tensor<byte>(u, shape);
+        return new Tensor<byte>(u, shape).AsElementType(DataType.UInt4);
     }
 
     private static string FieldName(OnnxDataType type) => type switch

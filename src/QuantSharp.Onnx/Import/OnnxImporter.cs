@@ -147,8 +147,10 @@ public static class OnnxImporter
     {
         OnnxDataType.Float or OnnxDataType.Float16 or OnnxDataType.BFloat16 => DataType.Float32,
         OnnxDataType.Double => DataType.Float64,
-        OnnxDataType.Int8 or OnnxDataType.Int4 => DataType.Int8,
-        OnnxDataType.UInt8 or OnnxDataType.UInt4 => DataType.UInt8,
+        OnnxDataType.Int8 => DataType.Int8,
+        OnnxDataType.UInt8 => DataType.UInt8,
+        OnnxDataType.Int4 => DataType.Int4,
+        OnnxDataType.UInt4 => DataType.UInt4,
         OnnxDataType.Int16 => DataType.Int16,
         OnnxDataType.UInt16 => DataType.UInt16,
         OnnxDataType.Int32 => DataType.Int32,

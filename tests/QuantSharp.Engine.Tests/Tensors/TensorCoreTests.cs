@@ -70,3 +70,40 @@ public class TensorAllocationTests
         Assert.Equal(24, t.Data.Length);
     }
 }
+
+public class FourBitElementTypeTests
+{
+    [Fact]
+    public void AsElementType_Int4_DeclaresTypeAndSurvivesReshapeAndClone()
+    {
+        var t = Tensor.FromArray(new sbyte[] { -8, 0, 7, 3 }, 4).AsElementType(DataType.Int4);
+        Assert.Equal(DataType.Int4, t.DataType);
+        Assert.Equal(DataType.Int4, t.Reshape(2, 2).DataType);
+        Assert.Equal(DataType.Int4, t.Clone().DataType);
+        Assert.Equal(DataType.Int8, t.AsElementType(DataType.Int8).DataType);
+    }
+
+    [Fact]
+    public void AsElementType_OutOfRangeOrWrongStorage_NamesValueAndType()
+    {
+        var ex = Assert.Throws<ShapeException>(() => Tensor.FromArray(new byte[] { 3, 16 }, 2).AsElementType(DataType.UInt4));
+        Assert.Contains("element 1", ex.Message);
+        Assert.Contains("[0, 15]", ex.Message);
+        Assert.Throws<ShapeException>(() => Tensor.FromArray(new byte[] { 3 }, 1).AsElementType(DataType.Int4));
+    }
+
+    [Fact]
+    public void QuantizeLinear_Int4ZeroPoint_SaturatesToFourBits()
+    {
+        var b = new GraphBuilder("q4", opset: 21);
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(5));
+        var scale = b.Initializer("s", Tensor.Scalar(1f));
+        var zero = b.Initializer("z", Tensor.Scalar((sbyte)0).AsElementType(DataType.Int4));
+        b.Output(b.QuantizeLinear(x, scale, zero), DataType.Int4);
+        var session = new QuantSharp.Engine.Runtime.Session(b.Build());
+        var q = session.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([-20f, -8.5f, 2.5f, 3.5f, 100f], 5) });
+        var y = (Tensor<sbyte>)q.Outputs.Values.Single();
+        Assert.Equal(DataType.Int4, y.DataType);
+        Assert.Equal(new sbyte[] { -8, -8, 2, 4, 7 }, y.Data); // half to even: -8.5 → -8, 2.5 → 2, 3.5 → 4
+    }
+}

@@ -135,4 +135,34 @@ public sealed class OrtCrossCheckTests(ITestOutputHelper output) : IDisposable
         b.Output(b.Softmax(b.Gemm(flat, w, bias, transB: true, name: "fc"), axis: 1), name: "probs");
         CrossCheck(b.Build(), new() { ["image"] = Tensor.RandomUniform(rng, 0f, 1f, [4, 1, 28, 28]) });
     }
+
+    [Fact]
+    public void Int4QdqModel_Opset21_MatchesOnnxRuntime()
+    {
+        // Activations through QuantizeLinear/DequantizeLinear with an int4 zero point, and an int4 per-channel weight
+        // initializer (stored packed in the file) dequantized into a Conv: the 4-bit path end to end.
+        var rng = new Random(21);
+        var b = new GraphBuilder("int4_qdq", opset: 21);
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(1), Dim.Fixed(3), Dim.Fixed(8), Dim.Fixed(8));
+        var scale = b.Initializer("x_scale", Tensor.Scalar(0.25f));
+        var zero = b.Initializer("x_zero", Tensor.Scalar((sbyte)-1).AsElementType(DataType.Int4));
+        var xq = b.DequantizeLinear(b.QuantizeLinear(x, scale, zero), scale, zero);
+        var wInt = new sbyte[4 * 3 * 3 * 3];
+        for (int i = 0; i < wInt.Length; i++) wInt[i] = (sbyte)rng.Next(-8, 8);
+        var w = b.Initializer("w_q", new Tensor<sbyte>(wInt, 4, 3, 3, 3).AsElementType(DataType.Int4));
+        var wScale = b.Initializer("w_scale", Tensor.FromArray([0.05f, 0.1f, 0.02f, 0.07f], 4));
+        var wZero = b.Initializer("w_zero", new Tensor<sbyte>(new sbyte[4], 4).AsElementType(DataType.Int4));
+        var wf = b.DequantizeLinear(w, wScale, wZero, axis: 0);
+        b.Output(b.Conv(xq, wf, null, pads: [1, 1, 1, 1]));
+        var graph = b.Build();
+
+        var input = Random(rng, 1, 3, 8, 8);
+        var q = new Session(graph).Run(new Dictionary<string, Tensor> { ["x"] = input });
+        Assert.Equal([1, 4, 8, 8], q.Output(graph.Outputs[0].Name).Shape);
+        // The int4 initializer survives export/import with its declared type.
+        var reloaded = QuantSharp.Onnx.Import.OnnxImporter.ToGraph(OnnxExporter.FromGraph(graph));
+        Assert.Equal(DataType.Int4, reloaded.Initializers["w_q"].DataType);
+        Assert.Equal(wInt, ((Tensor<sbyte>)reloaded.Initializers["w_q"]).Data);
+        CrossCheck(graph, new Dictionary<string, Tensor> { ["x"] = input });
+    }
 }

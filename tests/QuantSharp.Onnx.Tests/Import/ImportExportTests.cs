@@ -69,7 +69,7 @@ public class ImportExportTests(ITestOutputHelper output)
         // 'w' is an initializer listed as an input: by default it is a parameter only.
         Assert.Equal(["x"], graph.Inputs.Select(i => i.Name));
         Assert.Equal([Dim.Symbolic("batch"), Dim.Fixed(3), Dim.Unknown], graph.Inputs[0].Shape!);
-        Assert.Equal(DataType.Int8, graph.Initializers["q4"].DataType);
+        Assert.Equal(DataType.Int4, graph.Initializers["q4"].DataType);
         Assert.Equal(new sbyte[] { -8, 7, 3 }, ((Tensor<sbyte>)graph.Initializers["q4"]).Data);
         var custom = graph.Nodes[1];
         Assert.Equal("com.quantsharp", custom.Domain);

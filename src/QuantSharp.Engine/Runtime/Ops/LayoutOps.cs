@@ -102,8 +102,8 @@ internal static class LayoutOps
     internal static DataType OnnxElementType(int code, Node n) => code switch
     {
         1 => DataType.Float32, 2 => DataType.UInt8, 3 => DataType.Int8, 4 => DataType.UInt16, 5 => DataType.Int16,
-        6 => DataType.Int32, 7 => DataType.Int64, 9 => DataType.Bool, 11 => DataType.Float64,
-        _ => throw new GraphException($"node {n.Label}: element type code {code} is not supported (expected one of 1,2,3,4,5,6,7,9,11)"),
+        6 => DataType.Int32, 7 => DataType.Int64, 9 => DataType.Bool, 11 => DataType.Float64, 21 => DataType.UInt4, 22 => DataType.Int4,
+        _ => throw new GraphException($"node {n.Label}: element type code {code} is not supported (expected one of 1,2,3,4,5,6,7,9,11,21,22)"),
     };
 
     private static Tensor Generic<TFunc>(Tensor x, TFunc f) where TFunc : IGenericTensorFunc<Tensor> => GenericDispatch.Apply<TFunc, Tensor>(x, f);

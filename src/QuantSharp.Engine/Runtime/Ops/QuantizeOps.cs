@@ -54,7 +54,9 @@ internal static class QuantizeOps
                     3 => DataType.Int8,
                     4 => DataType.UInt16,
                     5 => DataType.Int16,
-                    _ => throw new GraphException($"node {n.Label}: attribute 'output_dtype' expected 2 (uint8), 3 (int8), 4 (uint16) or 5 (int16), got {outputType}"),
+                    21 => DataType.UInt4,
+                    22 => DataType.Int4,
+                    _ => throw new GraphException($"node {n.Label}: attribute 'output_dtype' expected 2 (uint8), 3 (int8), 4 (uint16), 5 (int16), 21 (uint4) or 22 (int4), got {outputType}"),
                 };
                 return type switch
                 {
@@ -62,7 +64,10 @@ internal static class QuantizeOps
                     DataType.Int8 => [QuantizeKernels.Quantize<sbyte>(x, Params<sbyte>(n, a, x.Dims, axis))],
                     DataType.UInt16 => [QuantizeKernels.Quantize<ushort>(x, Params<ushort>(n, a, x.Dims, axis))],
                     DataType.Int16 => [QuantizeKernels.Quantize<short>(x, Params<short>(n, a, x.Dims, axis))],
-                    _ => throw new GraphException($"node {n.Label}: input 2 ('y_zero_point') expected element type UInt8, Int8, UInt16 or Int16, got {type}"),
+                    // 4-bit results are held one per byte with the declared type Int4/UInt4 (packed only when written to ONNX).
+                    DataType.Int4 => [QuantizeKernels.Quantize<sbyte>(x, FourBit(Params<sbyte>(n, a, x.Dims, axis), DataType.Int4)).AsElementType(DataType.Int4)],
+                    DataType.UInt4 => [QuantizeKernels.Quantize<byte>(x, FourBit(Params<byte>(n, a, x.Dims, axis), DataType.UInt4)).AsElementType(DataType.UInt4)],
+                    _ => throw new GraphException($"node {n.Label}: input 2 ('y_zero_point') expected element type UInt8, Int8, UInt16, Int16, UInt4 or Int4, got {type}"),
                 };
             },
             (a, y, g, _) =>
@@ -72,6 +77,8 @@ internal static class QuantizeOps
                 var gq = Grad(g, y);
                 var p = y[0] switch
                 {
+                    Tensor<byte> { DataType: DataType.UInt4 } => FourBit(Params<byte>(n, a, x.Dims, axis), DataType.UInt4),
+                    Tensor<sbyte> { DataType: DataType.Int4 } => FourBit(Params<sbyte>(n, a, x.Dims, axis), DataType.Int4),
                     Tensor<byte> => Params<byte>(n, a, x.Dims, axis),
                     Tensor<sbyte> => Params<sbyte>(n, a, x.Dims, axis),
                     Tensor<ushort> => Params<ushort>(n, a, x.Dims, axis),
@@ -182,6 +189,10 @@ internal static class QuantizeOps
         bool perAxis = a.Any(1).Rank == 1 && scale.Length > 1;
         return new QuantParams(scale, zp, qmin, qmax, perAxis ? axis : null);
     }
+
+    /// <summary>The 4-bit range (int4 −8..7, uint4 0..15) on parameters built for the byte type that stores it.</summary>
+    private static QuantParams FourBit(QuantParams p, DataType type) =>
+        type == DataType.Int4 ? p with { QMin = -8, QMax = 7 } : p with { QMin = 0, QMax = 15 };
 
     private static float[] ScaleOf(Node n, OpArgs a)
     {

@@ -47,8 +47,18 @@ public static partial class TensorOps
         DataType.Int32 => Cast<int>(x),
         DataType.Int64 => Cast<long>(x),
         DataType.Bool => Cast<bool>(x),
+        // 4-bit targets saturate to their range (as the float→narrow-integer casts do) and keep the declared type.
+        DataType.Int4 => FourBit(Cast<int>(x), -8, 7, v => (sbyte)v).AsElementType(DataType.Int4),
+        DataType.UInt4 => FourBit(Cast<int>(x), 0, 15, v => (byte)v).AsElementType(DataType.UInt4),
         _ => throw new ShapeException($"Cast: argument 'to' expected a DataType member, got {(int)to}"),
     };
+
+    private static Tensor<T> FourBit<T>(Tensor<int> wide, int lo, int hi, Func<int, T> narrow) where T : unmanaged
+    {
+        var r = new Tensor<T>(wide.Dims);
+        for (int i = 0; i < r.Length; i++) r.Data[i] = narrow(Math.Clamp(wide.Data[i], lo, hi));
+        return r;
+    }
 
     /// <summary>Casts typed data element by element (vectorized for float↔int32 and float↔double), in parallel blocks.</summary>
     public static Tensor<TOut> CastFrom<TIn, TOut>(Tensor<TIn> x) where TIn : unmanaged where TOut : unmanaged
