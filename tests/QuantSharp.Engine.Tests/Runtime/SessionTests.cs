@@ -165,3 +165,20 @@ public class SessionTests
         Assert.Null(reg.Find(node, 0));
     }
 }
+
+public class SessionShapeConflictTests
+{
+    [Fact]
+    public void Run_ShapeConflictInsideGraph_NamesNodeOpAndShapes()
+    {
+        var b = new GraphBuilder("conflict");
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(2), Dim.Fixed(3));
+        var bias = b.Initializer("bias", Tensor.Zeros(4));
+        b.Output(b.Add(x, bias, name: "add_bias"));
+        var session = new Session(b.Build());
+        var ex = Assert.Throws<GraphException>(() => session.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Zeros(2, 3) }));
+        Assert.Contains("Add 'add_bias'", ex.Message);
+        Assert.Contains("[2,3]", ex.Message);
+        Assert.Contains("[4]", ex.Message);
+    }
+}
