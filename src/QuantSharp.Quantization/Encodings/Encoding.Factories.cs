@@ -17,6 +17,8 @@ public sealed partial record Encoding
     /// <para>Signed symmetric: <c>scale = max(|min|, |max|)/floor(steps/2)</c> (= absmax/127 at 8 bits, strict or not),
     /// <c>offset = −floor(steps/2) − 1</c> (−128 at 8 bits), or <c>−floor(steps/2)</c> when strict (−127);
     /// <c>min = offset·scale</c>, <c>max = floor(steps/2)·scale</c>. All arithmetic is in double.</para>
+    /// <para>As in AIMET, strict symmetric shortens the grid to <c>2^bw − 2</c> steps also for an unsigned symmetric
+    /// channel (scale = max/254 at 8 bits).</para>
     /// </remarks>
     /// <param name="min">Observed minimum (finite, ≤ <paramref name="max"/>).</param>
     /// <param name="max">Observed maximum (finite).</param>
@@ -63,6 +65,34 @@ public sealed partial record Encoding
         }
         return new Encoding(EncodingDataType.Int, bitWidth, symmetric, symmetric && strictSymmetric, symmetric && unsignedSymmetric, axis,
             ImmutableArray.Create(mins), ImmutableArray.Create(maxs), ImmutableArray.Create(scales), ImmutableArray.Create(offsets));
+    }
+
+    /// <summary>A per-tensor integer encoding from a known scale and offset (e.g. a learned or stored encoding).</summary>
+    /// <remarks>
+    /// <c>min = offset·scale</c>, <c>max = (offset + steps)·scale</c> with <c>steps = 2^bw − 1</c> (<c>2^bw − 2</c> when
+    /// symmetric and strict). The offset must keep zero on the grid (<c>−steps ≤ offset ≤ 0</c>); a symmetric encoding's
+    /// offset must be the one <see cref="FromMinMax(double, double, int, bool, bool, bool)"/> produces:
+    /// <c>−2^(bw−1)</c>, <c>−(2^(bw−1) − 1)</c> when strict, or 0 when unsigned symmetric.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A bad bit-width, a scale not finite and &gt; 0, or an offset off the allowed values.</exception>
+    public static Encoding FromScaleOffset(double scale, long offset, int bitWidth, bool symmetric = false, bool strictSymmetric = false,
+        bool unsignedSymmetric = false)
+    {
+        const string op = "Encoding.FromScaleOffset";
+        CheckBitWidth(op, bitWidth);
+        if (!(double.IsFinite(scale) && scale > 0)) throw Bad(op, "scale", "a finite value > 0", Str(scale));
+        bool strict = symmetric && strictSymmetric;
+        long steps = (1L << bitWidth) - 1 - (strict ? 1 : 0);
+        string offs = offset.ToString(CultureInfo.InvariantCulture);
+        if (offset < -steps || offset > 0) throw Bad(op, "offset", $"a value in [{-steps}, 0] (zero on the grid)", offs);
+        if (symmetric)
+        {
+            long signedOffset = strict ? -(steps / 2) : -(steps / 2) - 1;
+            bool ok = offset == signedOffset || (unsignedSymmetric && offset == 0);
+            if (!ok) throw Bad(op, "offset", $"{signedOffset}{(unsignedSymmetric ? " or 0" : "")} for a symmetric {bitWidth}-bit encoding", offs);
+        }
+        return new Encoding(EncodingDataType.Int, bitWidth, symmetric, strict, symmetric && unsignedSymmetric, null,
+            [offset * scale], [(offset + steps) * scale], [scale], [offset]);
     }
 
     /// <summary>A floating-point encoding (AIMET <c>dtype: float</c>) of 16 or 32 bits: a cast, with no scale or offset.</summary>

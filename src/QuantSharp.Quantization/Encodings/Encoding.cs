@@ -12,7 +12,8 @@ namespace QuantSharp.Quantization.Encodings;
 /// dequantize as <c>x̂ = (q + offset)·scale</c>, where <c>Steps = 2^bw − 1</c>, or <c>2^bw − 2</c> for a strict
 /// symmetric encoding. Hence <c>min = offset·scale</c> and <c>max = (offset + Steps)·scale</c> are grid points.</para>
 /// <para>Create encodings with <see cref="FromMinMax(double, double, int, bool, bool, bool)"/>,
-/// <see cref="FromMinMaxPerChannel"/>, <see cref="FromAmax(double, int, bool, bool)"/> or <see cref="FloatType"/>;
+/// <see cref="FromMinMaxPerChannel"/>, <see cref="FromScaleOffset"/>, <see cref="FromAmax(double, int, bool, bool)"/>,
+/// <see cref="FromAmaxPerChannel"/> or <see cref="FloatType"/>;
 /// equality compares every field and every per-channel entry.</para>
 /// </remarks>
 public sealed partial record Encoding

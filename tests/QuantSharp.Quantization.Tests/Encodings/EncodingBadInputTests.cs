@@ -61,4 +61,15 @@ public class EncodingBadInputTests
         Assert.Contains("per-channel", Assert.Throws<InvalidOperationException>(() => e.Scale).Message);
         Assert.Throws<InvalidOperationException>(() => e.Offset);
     }
+
+    [Fact]
+    public void FromScaleOffset_BadScaleOrOffset_NamesTheArgument()
+    {
+        AssertNames(Assert.Throws<ArgumentException>(() => Encoding.FromScaleOffset(0.0, 0, 8)), "scale", "got 0");
+        AssertNames(Assert.Throws<ArgumentException>(() => Encoding.FromScaleOffset(double.NaN, 0, 8)), "scale", "NaN");
+        AssertNames(Assert.Throws<ArgumentException>(() => Encoding.FromScaleOffset(0.1, 1, 8)), "offset", "got 1");
+        AssertNames(Assert.Throws<ArgumentException>(() => Encoding.FromScaleOffset(0.1, -256, 8)), "offset", "got -256");
+        AssertNames(Assert.Throws<ArgumentException>(() => Encoding.FromScaleOffset(0.1, -100, 8, symmetric: true)), "offset", "expected -128");
+        AssertNames(Assert.Throws<ArgumentException>(() => Encoding.FromScaleOffset(0.1, 0, 33)), "bitWidth", "got 33");
+    }
 }

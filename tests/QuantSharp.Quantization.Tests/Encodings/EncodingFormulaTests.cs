@@ -152,4 +152,21 @@ public class EncodingFormulaTests
         Assert.Throws<InvalidOperationException>(() => e.ToQuantParams());
         Assert.Throws<InvalidOperationException>(() => e.ToOnnx(signed: true));
     }
+
+    [Fact]
+    public void UnsignedStrictSymmetric_Uses254Steps()
+    {
+        // 1.984375 = 254/128 → scale = 1/128.
+        var e = Encoding.FromMinMax(0.5, 1.984375, 8, symmetric: true, strictSymmetric: true, unsignedSymmetric: true);
+        Assert.Equal((0.0078125, 0L, 0.0, 1.984375, 254L), (e.Scale, e.Offset, e.Min, e.Max, e.Steps));
+    }
+
+    [Fact]
+    public void FromScaleOffset_RederivesMinMax_AndEqualsFromMinMax()
+    {
+        var e = Encoding.FromScaleOffset(0.5, -2, 4);
+        Assert.Equal((-1.0, 6.5), (e.Min, e.Max));
+        Assert.Equal(Encoding.FromMinMax(-0.75, 6.75, 4), e);
+        Assert.Equal(Encoding.FromMinMax(-1.984375, 1.0, 8, symmetric: true), Encoding.FromScaleOffset(0.015625, -128, 8, symmetric: true));
+    }
 }
