@@ -40,16 +40,21 @@ public sealed partial record Encoding
     /// <remarks>
     /// The kernel form is <c>clamp(round(x/scale) + zeroPoint, QMin, QMax)</c>; the mapping is <c>zeroPoint = −offset</c>,
     /// <c>QMin = 0</c>, <c>QMax = Steps</c> (2^bw − 1, or 2^bw − 2 when strict symmetric), scale rounded to float.
+    /// With <paramref name="signed"/> every level moves down by <c>2^(bw−1)</c> (for a signed integer output such as sbyte):
+    /// <c>zeroPoint = −offset − 2^(bw−1)</c>, <c>QMin = −2^(bw−1)</c>, <c>QMax = Steps − 2^(bw−1)</c>; the dequantized values
+    /// are identical.
     /// </remarks>
+    /// <param name="signed">Express the grid in signed integers.</param>
     /// <exception cref="InvalidOperationException">A float encoding, or a bit-width above 16 (the kernels' limit).</exception>
-    public QuantParams ToQuantParams()
+    public QuantParams ToQuantParams(bool signed = false)
     {
         const string op = "Encoding.ToQuantParams";
         RequireInt(op);
         RequireKernelBits(op);
+        int shift = signed ? 1 << (BitWidth - 1) : 0;
         var zp = new int[Channels];
-        for (int c = 0; c < zp.Length; c++) zp[c] = (int)-Offsets[c];
-        return new QuantParams(ToFloat(Scales), zp, 0, (int)Steps, Axis);
+        for (int c = 0; c < zp.Length; c++) zp[c] = (int)(-Offsets[c] - shift);
+        return new QuantParams(ToFloat(Scales), zp, -shift, (int)Steps - shift, Axis);
     }
 
     /// <summary>pytorch-quantization's <c>amax</c> of each channel of a symmetric encoding.</summary>

@@ -140,4 +140,18 @@ public class EncodingConversionTests
         Assert.Contains("bit-width", Assert.Throws<InvalidOperationException>(() => e.ToQuantParams()).Message);
         Assert.Contains("bit-width", Assert.Throws<InvalidOperationException>(() => e.ToOnnx(false)).Message);
     }
+
+    [Fact]
+    public void ToQuantParamsSigned_ShiftsGridBy2PowBwMinus1_SameDequantizedValues()
+    {
+        var sym = Encoding.FromMinMax(-1.984375, 1.0, 8, symmetric: true).ToQuantParams(signed: true);
+        Assert.Equal((0, -128, 127), (sym.ZeroPoint[0], sym.QMin, sym.QMax));
+        var strictEnc = Encoding.FromMinMax(-1.0, 1.984375, 8, symmetric: true, strictSymmetric: true);
+        var strict = strictEnc.ToQuantParams(signed: true);
+        Assert.Equal((-1, -128, 126), (strict.ZeroPoint[0], strict.QMin, strict.QMax));
+        var x = Tensor.FromArray(new[] { -10f, -0.5f, 0.0234375f, 10f }, 4);
+        var q = QuantizeKernels.Quantize<sbyte>(x, strict);
+        Assert.Equal(new sbyte[] { -128, -33, 1, 126 }, q.Data); // round(64x) − 1: −640→−128, −33, 1.5→2 → 1, 640→126
+        Assert.Equal(QuantizeKernels.FakeQuantize(x, strictEnc.ToQuantParams()).Data, QuantizeKernels.FakeQuantize(x, strict).Data);
+    }
 }
