@@ -1,0 +1,141 @@
+using System.Collections.Immutable;
+using System.Globalization;
+
+namespace QuantSharp.Quantization.Encodings;
+
+public sealed partial record Encoding
+{
+    /// <summary>Smallest range an encoding is given: <c>max</c> is raised to at least <c>min + MinRange</c> (AIMET's gate, 1e-5).</summary>
+    public const double MinRange = 1e-5;
+
+    /// <summary>Computes a per-tensor integer encoding from an observed range with AIMET's formulas.</summary>
+    /// <remarks>
+    /// <para>First <c>min ← min(min, 0)</c>, <c>max ← max(max, 0, min + 1e-5)</c> so that zero is exactly representable
+    /// and the range is not empty. Let <c>steps = 2^bw − 1</c> (<c>2^bw − 2</c> when symmetric and strict).</para>
+    /// <para>Asymmetric, or unsigned symmetric with <c>min = 0</c> after widening: <c>scale = (max − min)/steps</c>,
+    /// <c>offset = round(min/scale)</c> (half to even), then <c>min = offset·scale</c>, <c>max = min + steps·scale</c>.</para>
+    /// <para>Signed symmetric: <c>scale = max(|min|, |max|)/floor(steps/2)</c> (= absmax/127 at 8 bits, strict or not),
+    /// <c>offset = −floor(steps/2) − 1</c> (−128 at 8 bits), or <c>−floor(steps/2)</c> when strict (−127);
+    /// <c>min = offset·scale</c>, <c>max = floor(steps/2)·scale</c>. All arithmetic is in double.</para>
+    /// <para>As in AIMET, strict symmetric shortens the grid to <c>2^bw − 2</c> steps also for an unsigned symmetric
+    /// channel (scale = max/254 at 8 bits).</para>
+    /// </remarks>
+    /// <param name="min">Observed minimum (finite, ≤ <paramref name="max"/>).</param>
+    /// <param name="max">Observed maximum (finite).</param>
+    /// <param name="bitWidth">2..32.</param>
+    /// <param name="symmetric">Symmetric grid about zero.</param>
+    /// <param name="strictSymmetric">Symmetric with the lowest signed level dropped.</param>
+    /// <param name="unsignedSymmetric">Symmetric, but a range with no negative values uses the unsigned grid 0..max.</param>
+    /// <exception cref="ArgumentException">A bad bit-width, a NaN or infinite bound, or min &gt; max; the message names the argument.</exception>
+    public static Encoding FromMinMax(double min, double max, int bitWidth, bool symmetric = false, bool strictSymmetric = false,
+        bool unsignedSymmetric = false)
+    {
+        const string op = "Encoding.FromMinMax";
+        CheckBitWidth(op, bitWidth);
+        CheckRange(op, "min", "max", min, max, -1);
+        var (mn, mx, s, o) = Compute(min, max, bitWidth, symmetric, strictSymmetric, unsignedSymmetric);
+        return new Encoding(EncodingDataType.Int, bitWidth, symmetric, symmetric && strictSymmetric, symmetric && unsignedSymmetric, null,
+            [mn], [mx], [s], [o]);
+    }
+
+    /// <summary>Computes a per-channel integer encoding: channel <c>c</c> is <see cref="FromMinMax(double, double, int, bool, bool, bool)"/> of (<paramref name="min"/>[c], <paramref name="max"/>[c]).</summary>
+    /// <param name="min">Observed minimum of each channel.</param>
+    /// <param name="max">Observed maximum of each channel (same length as <paramref name="min"/>).</param>
+    /// <param name="axis">The channel axis of the tensor the encoding applies to (e.g. 0 for conv weights).</param>
+    /// <param name="bitWidth">2..32.</param>
+    /// <param name="symmetric">Symmetric grid about zero.</param>
+    /// <param name="strictSymmetric">Symmetric with the lowest signed level dropped.</param>
+    /// <param name="unsignedSymmetric">Symmetric, but a channel with no negative values uses the unsigned grid.</param>
+    /// <exception cref="ArgumentException">Empty or mismatched arrays, a bad bit-width, a NaN or infinite bound, or min &gt; max in some channel.</exception>
+    public static Encoding FromMinMaxPerChannel(ReadOnlySpan<double> min, ReadOnlySpan<double> max, int axis, int bitWidth,
+        bool symmetric = false, bool strictSymmetric = false, bool unsignedSymmetric = false)
+    {
+        const string op = "Encoding.FromMinMaxPerChannel";
+        CheckBitWidth(op, bitWidth);
+        if (min.Length == 0) throw Bad(op, "min", "at least one channel", "an empty array");
+        if (max.Length != min.Length) throw Bad(op, "max", $"{min.Length} values (one per channel, as in 'min')", max.Length.ToString(CultureInfo.InvariantCulture));
+        var mins = new double[min.Length];
+        var maxs = new double[min.Length];
+        var scales = new double[min.Length];
+        var offsets = new long[min.Length];
+        for (int c = 0; c < min.Length; c++)
+        {
+            CheckRange(op, "min", "max", min[c], max[c], c);
+            (mins[c], maxs[c], scales[c], offsets[c]) = Compute(min[c], max[c], bitWidth, symmetric, strictSymmetric, unsignedSymmetric);
+        }
+        return new Encoding(EncodingDataType.Int, bitWidth, symmetric, symmetric && strictSymmetric, symmetric && unsignedSymmetric, axis,
+            ImmutableArray.Create(mins), ImmutableArray.Create(maxs), ImmutableArray.Create(scales), ImmutableArray.Create(offsets));
+    }
+
+    /// <summary>A per-tensor integer encoding from a known scale and offset (e.g. a learned or stored encoding).</summary>
+    /// <remarks>
+    /// <c>min = offset·scale</c>, <c>max = (offset + steps)·scale</c> with <c>steps = 2^bw − 1</c> (<c>2^bw − 2</c> when
+    /// symmetric and strict). The offset must keep zero on the grid (<c>−steps ≤ offset ≤ 0</c>); a symmetric encoding's
+    /// offset must be the one <see cref="FromMinMax(double, double, int, bool, bool, bool)"/> produces:
+    /// <c>−2^(bw−1)</c>, <c>−(2^(bw−1) − 1)</c> when strict, or 0 when unsigned symmetric.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A bad bit-width, a scale not finite and &gt; 0, or an offset off the allowed values.</exception>
+    public static Encoding FromScaleOffset(double scale, long offset, int bitWidth, bool symmetric = false, bool strictSymmetric = false,
+        bool unsignedSymmetric = false)
+    {
+        const string op = "Encoding.FromScaleOffset";
+        CheckBitWidth(op, bitWidth);
+        if (!(double.IsFinite(scale) && scale > 0)) throw Bad(op, "scale", "a finite value > 0", Str(scale));
+        bool strict = symmetric && strictSymmetric;
+        long steps = (1L << bitWidth) - 1 - (strict ? 1 : 0);
+        string offs = offset.ToString(CultureInfo.InvariantCulture);
+        if (offset < -steps || offset > 0) throw Bad(op, "offset", $"a value in [{-steps}, 0] (zero on the grid)", offs);
+        if (symmetric)
+        {
+            long signedOffset = strict ? -(steps / 2) : -(steps / 2) - 1;
+            bool ok = offset == signedOffset || (unsignedSymmetric && offset == 0);
+            if (!ok) throw Bad(op, "offset", $"{signedOffset}{(unsignedSymmetric ? " or 0" : "")} for a symmetric {bitWidth}-bit encoding", offs);
+        }
+        return new Encoding(EncodingDataType.Int, bitWidth, symmetric, strict, symmetric && unsignedSymmetric, null,
+            [offset * scale], [(offset + steps) * scale], [scale], [offset]);
+    }
+
+    /// <summary>A floating-point encoding (AIMET <c>dtype: float</c>) of 16 or 32 bits: a cast, with no scale or offset.</summary>
+    /// <exception cref="ArgumentException"><paramref name="bitWidth"/> is not 16 or 32.</exception>
+    public static Encoding FloatType(int bitWidth)
+    {
+        if (bitWidth is not (16 or 32))
+            throw Bad("Encoding.FloatType", "bitWidth", "16 or 32", bitWidth.ToString(CultureInfo.InvariantCulture));
+        return new Encoding(EncodingDataType.Float, bitWidth, false, false, false, null, [], [], [], []);
+    }
+
+    private static void CheckBitWidth(string op, int bitWidth)
+    {
+        if (bitWidth is < 2 or > 32)
+            throw Bad(op, "bitWidth", "2..32", bitWidth.ToString(CultureInfo.InvariantCulture));
+    }
+
+    private static void CheckRange(string op, string minArg, string maxArg, double min, double max, int channel)
+    {
+        string at = channel >= 0 ? $" at channel {channel}" : "";
+        if (!double.IsFinite(min)) throw Bad(op, minArg, "a finite value", Str(min) + at);
+        if (!double.IsFinite(max)) throw Bad(op, maxArg, "a finite value", Str(max) + at);
+        if (min > max) throw Bad(op, minArg, $"a value <= max ({Str(max)})", Str(min) + at);
+    }
+
+    /// <summary>AIMET's encoding formulas for one channel (see <see cref="FromMinMax(double, double, int, bool, bool, bool)"/>).</summary>
+    private static (double Min, double Max, double Scale, long Offset) Compute(double min, double max, int bitWidth,
+        bool symmetric, bool strict, bool unsignedSymmetric)
+    {
+        min = Math.Min(min, 0.0);
+        max = Math.Max(Math.Max(max, 0.0), min + MinRange);
+        long steps = (1L << bitWidth) - 1 - (symmetric && strict ? 1 : 0);
+        if (symmetric && !(unsignedSymmetric && min >= 0))
+        {
+            long positive = steps / 2;
+            double absMax = Math.Max(Math.Abs(min), Math.Abs(max));
+            double scale = absMax / positive;
+            long offset = strict ? -positive : -positive - 1;
+            return (offset * scale, positive * scale, scale, offset);
+        }
+        double delta = (max - min) / steps;
+        long off = (long)Math.Round(min / delta, MidpointRounding.ToEven);
+        double lo = off * delta;
+        return (lo, lo + steps * delta, delta, off);
+    }
+}
