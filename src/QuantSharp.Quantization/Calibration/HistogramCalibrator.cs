@@ -59,6 +59,7 @@ public sealed class HistogramCalibrator : ICalibrator
     {
         ArgumentNullException.ThrowIfNull(x);
         var data = x.AsSpan();
+        if (data.Length == 0) return;
         float m = AbsMax.Compute(data, out int bad);
         if (bad > 0)
             throw new CalibrationException($"HistogramCalibrator: calibration data contains {bad} non-finite value(s) (NaN or Inf) out of {data.Length}; the batch was rejected.");

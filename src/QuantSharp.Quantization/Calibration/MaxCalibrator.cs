@@ -41,11 +41,13 @@ public sealed class MaxCalibrator : ICalibrator
     /// <summary>Whether any batch has been collected.</summary>
     public bool HasData => _amax is not null;
 
-    /// <inheritdoc/>
+    /// <summary>Adds the absolute maxima of one batch; an empty batch is ignored.</summary>
+    /// <param name="x">The batch; must contain only finite values.</param>
     public void Collect(Tensor<float> x)
     {
         ArgumentNullException.ThrowIfNull(x);
         var (batch, shape) = BatchAbsMax(x, _axes, nameof(MaxCalibrator));
+        if (x.Length == 0) return; // an empty batch carries no information (axes were still validated)
         if (_amax is null)
         {
             _amax = batch;

@@ -98,6 +98,18 @@ public class MaxCalibratorTests
     }
 
     [Fact]
+    public void MaxCalibrator_OnlyEmptyBatches_IsStillEmptyCalibration()
+    {
+        var cal = new MaxCalibrator([0]);
+        cal.Collect(Tensor.FromArray(Array.Empty<float>(), 3, 0));
+        Assert.False(cal.HasData);
+        Assert.Throws<CalibrationException>(() => cal.ComputeAmax());
+        var hist = new HistogramCalibrator();
+        hist.Collect(Tensor.FromArray(Array.Empty<float>(), 0));
+        Assert.Throws<CalibrationException>(() => hist.ComputeAmax("percentile"));
+    }
+
+    [Fact]
     public void MaxCalibrator_AxisOutOfRange_ThrowsShapeException()
     {
         var ex = Assert.Throws<ShapeException>(() => new MaxCalibrator([2]).Collect(Rand(0, 3, 4)));
