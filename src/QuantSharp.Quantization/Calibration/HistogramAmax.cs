@@ -70,7 +70,8 @@ public static class HistogramAmax
     /// else 0 (P quantized to L levels, spread back over the non-empty bins). P and Q are normalized to sum 1; each
     /// zero of Q where P &gt; 0 is smoothed to <see cref="Epsilon"/> and the rest of Q scaled by <c>1 − k·ε</c> (k such zeros).
     /// <c>KL(P‖Q) = Σ_{P_j &gt; 0} P_j ln(P_j / Q_j)</c>; amax = <c>i·w</c> for the candidate with the smallest KL (the
-    /// largest such i on ties).
+    /// largest such i on ties). Unlike pytorch-quantization, bin 0 is used as collected (it does not copy bin 1 into
+    /// bin 0); use <c>skipZeros</c> to drop a spike of exact zeros.
     /// </remarks>
     /// <param name="counts">Bin counts.</param>
     /// <param name="width">Bin width.</param>

@@ -142,6 +142,17 @@ public class MaxCalibratorTests
     }
 
     [Fact]
+    public void Merge_MismatchedCalibrators_ThrowNamingTheProblem()
+    {
+        var ex = Assert.Throws<CalibrationException>(() => new MaxCalibrator([0]).Merge(new MaxCalibrator([1])));
+        Assert.Contains("different axes", ex.Message);
+        Assert.Throws<CalibrationException>(() => new MaxCalibrator().Merge(new HistogramCalibrator()));
+        Assert.Throws<CalibrationException>(() => new HistogramCalibrator().Merge(new MaxCalibrator()));
+        var skip = Assert.Throws<CalibrationException>(() => new HistogramCalibrator(skipZeros: true).Merge(new HistogramCalibrator()));
+        Assert.Contains("skipZeros", skip.Message);
+    }
+
+    [Fact]
     public void MaxCalibrator_Reset_ForgetsData()
     {
         var cal = new MaxCalibrator(trackAmax: true);
