@@ -76,6 +76,9 @@ public sealed class Session
     /// </summary>
     public bool ReuseBuffers { get; set; } = true;
 
+    /// <summary>When set, every kernel call of a run and of <see cref="Backward"/> adds its wall time here.</summary>
+    public NodeProfile? Profile { get; set; }
+
     /// <summary>
     /// Buffer-pool counters since the session was made: arrays handed out again from the pool, arrays freshly
     /// allocated through it, and bytes held for reuse between runs (zero while a run holds the pool).
@@ -166,8 +169,10 @@ public sealed class Session
             var args = new Tensor?[ins.Length];
             for (int k = 0; k < ins.Length; k++) args[k] = ins[k] < 0 ? null : values[ins[k]];
             Tensor[] outs;
+            long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             try { outs = _kernels[i].Forward(args, options.Training, allocator); }
             catch (ShapeException e) { throw new GraphException($"node {_kernels[i].Node.Label}: {e.Message}"); }
+            Profile?.Record(_kernels[i].Node, "forward", System.Diagnostics.Stopwatch.GetTimestamp() - started);
             var outSlots = _outputSlots[i];
             for (int k = 0; k < outSlots.Length && k < outs.Length; k++)
             {
@@ -239,7 +244,9 @@ public sealed class Session
             if (!kernel.HasGradient) throw new GraphException($"Backward: node {kernel.Node.Label}: op type '{kernel.Node.OpType}' has no gradient rule");
             var ins = _inputSlots[i].Select(s => s < 0 ? null : values[s]).ToArray();
             var outs = outSlots.Select(s => values[s]!).ToArray();
+            long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var inGrads = kernel.Backward(ins, outs, outGrads, run.Training);
+            Profile?.Record(kernel.Node, "backward", System.Diagnostics.Stopwatch.GetTimestamp() - started);
             for (int k = 0; k < inGrads.Length && k < _inputSlots[i].Length; k++)
             {
                 int s = _inputSlots[i][k];
