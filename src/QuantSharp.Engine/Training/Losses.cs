@@ -51,9 +51,16 @@ public static class Losses
 
     /// <summary>
     /// Cross-entropy on probabilities (e.g. the output of a Softmax node): ℓᵢ = −log max(pᵢ,yᵢ, ε); the gradient is
-    /// −1/(N·max(pᵢ,yᵢ, ε)) at the label (mean; −1/max(p, ε) for sum) and 0 elsewhere.
+    /// −1/(N·pᵢ,yᵢ) at the label where pᵢ,yᵢ ≥ ε (mean; −1/p for sum), and 0 elsewhere — including at a label whose
+    /// probability is below the floor, where the loss is the constant −log ε (the exact derivative of the clamp, as in
+    /// PyTorch's <c>clamp_min</c> and Keras' clipped categorical cross-entropy).
     /// </summary>
-    /// <remarks>The floor keeps the loss finite when a probability underflows to 0; the gradient keeps its sign there.</remarks>
+    /// <remarks>
+    /// The floor keeps the loss finite when a probability is 0. Its gradient must be 0 there, not −1/ε: the output of a
+    /// quantization simulation (an 8-bit Softmax output rounds every probability below half a step to exactly 0) would
+    /// otherwise feed gradients of order 1/ε = 10¹² into quantization-aware training, which wreck Adam's second-moment
+    /// estimates and stall or reverse the fine-tuning.
+    /// </remarks>
     public static LossResult CrossEntropyFromProbabilities(Tensor<float> probabilities, ReadOnlySpan<int> labels,
         Reduction reduction = Reduction.Mean, float epsilon = ProbabilityEpsilon)
     {
@@ -64,9 +71,9 @@ public static class Losses
         for (int i = 0; i < n; i++)
         {
             int k = i * c + labels[i];
-            float p = MathF.Max(probabilities.Data[k], epsilon);
-            total -= Math.Log(p);
-            grad.Data[k] = -scale / p;
+            float p = probabilities.Data[k];
+            total -= Math.Log(MathF.Max(p, epsilon));
+            grad.Data[k] = p >= epsilon ? -scale / p : 0f;
         }
         return new LossResult(Reduce(total, n, reduction), grad);
     }

@@ -64,11 +64,23 @@ public class LossTests
     }
 
     [Fact]
-    public void CrossEntropyFromProbabilities_ZeroProbability_IsClampedAtEpsilon()
+    public void CrossEntropyFromProbabilities_ZeroProbability_IsClampedAtEpsilonWithZeroGradient()
     {
-        var r = Losses.CrossEntropyFromProbabilities(Tensor.FromArray([1f, 0f], 1, 2), [1]);
-        Assert.Equal(-MathF.Log(Losses.ProbabilityEpsilon), r.Loss, 3);
-        Assert.Equal(-1f / Losses.ProbabilityEpsilon, r.Gradient.Data[1]);
+        // A quantized Softmax output rounds small probabilities to exactly 0: the loss is clamped at −log ε, and the
+        // gradient is the clamp's derivative, 0 — not −1/ε, which would blow up quantization-aware training.
+        var r = Losses.CrossEntropyFromProbabilities(Tensor.FromArray([1f, 0f, 0.5f, 0.5f], 2, 2), [1, 0]);
+        Assert.Equal((-MathF.Log(Losses.ProbabilityEpsilon) - MathF.Log(0.5f)) / 2, r.Loss, 3);
+        Assert.Equal(0f, r.Gradient.Data[1]);
+        Assert.Equal(-1f / (2 * 0.5f), r.Gradient.Data[2]);
+        Assert.All(r.Gradient.Data, g => Assert.True(float.IsFinite(g)));
+    }
+
+    [Fact]
+    public void CrossEntropyFromProbabilities_BelowFloor_MatchesFiniteDifferencesOfTheClampedLoss()
+    {
+        // Probabilities below a floor of 1e-3 (loss flat there) and above it, away from the kink.
+        var p = Tensor.FromArray([0.2f, 0.0004f, 0.3f, 0.6f, 0.0002f, 0.1f], 2, 3);
+        AssertFiniteDifferences(t => Losses.CrossEntropyFromProbabilities(t, [1, 0], epsilon: 1e-3f), p, 1e-4f);
     }
 
     [Fact]
