@@ -88,12 +88,12 @@ public static class AnalyzeCommand
         foreach (var (name, c) in new[] { ("FP32", s.Fp32), ("weights only", s.WeightsOnly), ("activations only", s.ActivationsOnly), ("weights + activations", s.Quantized) })
             table.AddRow(name, F(c.Score), F(c.OutputSqnrDb));
         console.Write(table);
-        var worst = analysis.PerLayer.MinBy(l => l.OnlyThisQuantized.Score);
-        var best = analysis.PerLayer.MaxBy(l => l.OnlyThisFloat.Score);
+        var worst = analysis.MostSensitiveLayer;
+        var best = analysis.BestLayerToKeepInFloat;
         if (worst is not null && best is not null)
         {
-            stdout.WriteLine($"most sensitive layer: {worst.Layer} ({F(worst.OnlyThisQuantized.Score)} {analysis.ScoreUnit} when it alone is quantized)");
-            stdout.WriteLine($"leaving {best.Layer} in float recovers the most: {F(best.OnlyThisFloat.Score)} {analysis.ScoreUnit}");
+            stdout.WriteLine($"most sensitive layer: {worst.Layer} ({F(worst.OnlyThisQuantized.Score)} {analysis.ScoreUnit}, output SQNR {F(worst.OnlyThisQuantized.OutputSqnrDb)} dB when it alone is quantized)");
+            stdout.WriteLine($"leaving {best.Layer} in float recovers the most: {F(best.OnlyThisFloat.Score)} {analysis.ScoreUnit}, output SQNR {F(best.OnlyThisFloat.OutputSqnrDb)} dB");
         }
         foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)

@@ -6,7 +6,8 @@ namespace QuantSharp.Cli.Tests;
 
 /// <summary>
 /// The <c>analyze</c> report in headless Chromium (Debian package <c>chromium</c>, installed by test.sh): it renders
-/// (a non-empty PNG screenshot, kept as <c>TestResults/analyze-report.png</c>), the DOM holds one histogram plot per
+/// (a non-empty PNG screenshot, kept as <c>TestResults/analyze-report.png</c> next to a copy of the page,
+/// <c>TestResults/analyze-report.html</c>), the DOM holds one histogram plot per
 /// layer, and the console logs no error. Skips with a message when Chromium is not installed.
 /// </summary>
 public sealed class AnalyzeReportChromiumTests(ITestOutputHelper output) : IDisposable
@@ -39,6 +40,7 @@ public sealed class AnalyzeReportChromiumTests(ITestOutputHelper output) : IDisp
         Assert.True(png.Length > 10_000, $"screenshot is only {png.Length} bytes");
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         output.WriteLine($"screenshot: {screenshot} ({png.Length} bytes)");
+        File.Copy(Path.Combine(report, "index.html"), Path.Combine(ArtifactsDirectory(), "analyze-report.html"), overwrite: true);
 
         var dom = Run(chromium, "--dump-dom", "--enable-logging=stderr", "--v=0", url);
         Assert.True(dom.Code == 0, $"chromium --dump-dom exit {dom.Code}: {Tail(dom.Err)}");

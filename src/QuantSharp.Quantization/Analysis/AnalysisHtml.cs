@@ -47,11 +47,11 @@ internal static class AnalysisHtml
         sb.Append("</table>\n");
         if (a.PerLayer.Count > 0)
         {
-            var worst = a.PerLayer.MinBy(l => l.OnlyThisQuantized.Score)!;
-            var best = a.PerLayer.MaxBy(l => l.OnlyThisFloat.Score)!;
-            sb.Append("<p>Most sensitive layer (lowest score when it alone is quantized): <b>").Append(Esc(worst.Layer)).Append("</b> (")
-              .Append(Esc($"{Num(worst.OnlyThisQuantized.Score)} {unit}")).Append("). Leaving <b>").Append(Esc(best.Layer))
-              .Append("</b> in float recovers the most (").Append(Esc($"{Num(best.OnlyThisFloat.Score)} {unit}")).Append(").</p>\n");
+            var worst = a.MostSensitiveLayer!;
+            var best = a.BestLayerToKeepInFloat!;
+            sb.Append("<p>Most sensitive layer (lowest score when it alone is quantized; ties broken by output SQNR): <b>").Append(Esc(worst.Layer)).Append("</b> (")
+              .Append(Esc($"{Num(worst.OnlyThisQuantized.Score)} {unit}, {Num(worst.OnlyThisQuantized.OutputSqnrDb)} dB")).Append("). Leaving <b>").Append(Esc(best.Layer))
+              .Append("</b> in float recovers the most (").Append(Esc($"{Num(best.OnlyThisFloat.Score)} {unit}, {Num(best.OnlyThisFloat.OutputSqnrDb)} dB")).Append(").</p>\n");
         }
 
         sb.Append("<h2 id=\"sensitivity\">Sensitivity to weight and activation quantization</h2>\n<div class=\"chart\">")
@@ -100,7 +100,7 @@ internal static class AnalysisHtml
     }
 
     private static IEnumerable<(string Name, ConfigurationScore Score)> Configurations(SensitivityAnalysis s) =>
-        [("FP32", s.Fp32), ("weights only quantized", s.WeightsOnly), ("activations only quantized", s.ActivationsOnly), ("weights + activations", s.Quantized)];
+        [("FP32", s.Fp32), ("weights only", s.WeightsOnly), ("activations only", s.ActivationsOnly), ("weights + activations", s.Quantized)];
 
     private static string Delta(double d) => double.IsNaN(d) ? "–" : d == 0 ? "0" : (d > 0 ? "+" : "−") + Num(Math.Abs(d));
 
@@ -111,14 +111,14 @@ internal static class AnalysisHtml
         var mse = a.Mse.ToDictionary(m => m.Layer);
         sb.Append("<h2 id=\"layers\">Layers</h2>\n<table class=\"layers\"><tr><th class=\"l\">layer</th><th class=\"l\">op</th><th class=\"l\">quantizers</th>")
           .Append("<th>only quantized: score</th><th>SQNR (dB)</th><th>only float: score</th><th>SQNR (dB)</th><th>output MSE</th><th>output SQNR (dB)</th></tr>\n");
-        double? worst = a.PerLayer.Count > 0 ? a.PerLayer.Min(l => l.OnlyThisQuantized.Score) : null;
+        string? worst = a.MostSensitiveLayer?.Layer;
         foreach (var l in a.Layers)
         {
             per.TryGetValue(l.Name, out var p);
             mse.TryGetValue(l.Name, out var m);
             sb.Append("<tr><td class=\"l\">").Append(Esc(l.Name)).Append("</td><td class=\"l\">").Append(Esc(l.OpType)).Append("</td><td class=\"l\">")
               .Append(Esc(string.Join(", ", l.Quantizers))).Append("</td>");
-            string cls = p is not null && p.OnlyThisQuantized.Score == worst ? " class=\"bad\"" : "";
+            string cls = l.Name == worst ? " class=\"bad\"" : "";
             sb.Append("<td").Append(cls).Append('>').Append(Esc(Num(p?.OnlyThisQuantized.Score))).Append("</td><td>").Append(Esc(Num(p?.OnlyThisQuantized.OutputSqnrDb)))
               .Append("</td><td>").Append(Esc(Num(p?.OnlyThisFloat.Score))).Append("</td><td>").Append(Esc(Num(p?.OnlyThisFloat.OutputSqnrDb)))
               .Append("</td><td>").Append(Esc(Num(m?.Mse))).Append("</td><td>").Append(Esc(Num(m?.SqnrDb))).Append("</td></tr>\n");

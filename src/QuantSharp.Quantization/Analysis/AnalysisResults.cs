@@ -75,7 +75,16 @@ public sealed record LayerMse(string Layer, string Value, double Mse, double Sqn
 /// <param name="Notes">Remarks for the reader (e.g. how scores were computed).</param>
 public sealed record QuantAnalysis(string Model, string ScoreName, string ScoreUnit, int Samples, SensitivityAnalysis Sensitivity,
     IReadOnlyList<AnalysisLayer> Layers, IReadOnlyList<LayerSensitivity> PerLayer, IReadOnlyList<QuantizerRange> Ranges,
-    IReadOnlyList<LayerHistogram> Histograms, IReadOnlyList<LayerMse> Mse, IReadOnlyList<string> Notes);
+    IReadOnlyList<LayerHistogram> Histograms, IReadOnlyList<LayerMse> Mse, IReadOnlyList<string> Notes)
+{
+    /// <summary>The layer whose quantization alone hurts most: lowest score with only it quantized (ties: lowest output SQNR); null without per-layer results.</summary>
+    public LayerSensitivity? MostSensitiveLayer =>
+        PerLayer.OrderBy(l => l.OnlyThisQuantized.Score).ThenBy(l => l.OnlyThisQuantized.OutputSqnrDb).FirstOrDefault();
+
+    /// <summary>The layer whose staying in float helps most: highest score with only it in float (ties: highest output SQNR); null without per-layer results.</summary>
+    public LayerSensitivity? BestLayerToKeepInFloat =>
+        PerLayer.OrderByDescending(l => l.OnlyThisFloat.Score).ThenByDescending(l => l.OnlyThisFloat.OutputSqnrDb).FirstOrDefault();
+}
 
 /// <summary>Progress of a long analysis step.</summary>
 /// <param name="Stage">The step ("sensitivity", "per-layer", "histograms", "mse").</param>

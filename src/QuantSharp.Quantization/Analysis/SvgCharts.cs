@@ -36,7 +36,7 @@ internal static class SvgCharts
         bool log = false, IReadOnlyList<string>? colors = null)
     {
         int n = labels.Count;
-        double slot = Math.Clamp(900.0 / Math.Max(n, 1), 18, 120);
+        double slot = Math.Clamp(900.0 / Math.Max(n, 1), 18, 160);
         double left = 70, top = 34, plotH = 220, bottom = LabelSpace(labels, slot);
         double width = left + slot * n + 20, height = top + plotH + bottom;
         var (lo, hi) = Domain(values, log, includeZero: !log);
