@@ -3,11 +3,12 @@ using System.Text.RegularExpressions;
 using QuantSharp.Cli;
 using QuantSharp.Engine;
 using QuantSharp.Onnx.Export;
+using Xunit.Abstractions;
 
 namespace QuantSharp.Cli.Tests;
 
 /// <summary><c>quantsharp calib</c> then <c>quantsharp analyze</c> on small .npy data, in-process.</summary>
-public sealed class AnalyzeCommandTests : IDisposable
+public sealed class AnalyzeCommandTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("qs-cli-analyze-").FullName;
 
@@ -61,6 +62,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         var r = Cli("analyze", "--model", model, "--quant", quant, "--data", images, "--labels", labels, "--output", report,
             "--batch-size", "16", "--json", json);
         Assert.True(r.Code == 0, r.Err);
+        output.WriteLine(r.Out);
         Assert.Contains("most sensitive layer:", r.Out);
         Assert.Contains("top-1 accuracy", r.Out);
         foreach (var f in new[] { "index.html", "analysis.json", "sensitivity.csv", "per_layer_sensitivity.csv", "min_max_ranges.csv", "per_layer_mse_loss.csv", "histograms.csv" })

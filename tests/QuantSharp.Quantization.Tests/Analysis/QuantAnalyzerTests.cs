@@ -166,3 +166,29 @@ public sealed class QuantAnalyzerTests
         Assert.Contains("not calibrated", e.Message);
     }
 }
+
+public sealed class QuantAnalyzerPerChannelTests
+{
+    [Fact]
+    public void PerChannelWeights_AreSummarizedByTheirExtremeChannels()
+    {
+        var model = AnalyzerTestModels.Model(outlier: false);
+        var inputs = AnalyzerTestModels.Inputs(2);
+        var analyzer = QuantAnalyzer.FromModel(model, new QuantSimOptions { Config = QuantSharp.Quantization.Config.QuantizerConfig.PerChannel },
+            new AnalysisEvaluator("none", "", _ => 0), AnalyzerTestModels.Feeds(inputs),
+            new QuantAnalyzerOptions { PerLayer = false, Mse = false });
+        var a = analyzer.Analyze();
+        var range = a.Ranges.Single(r => r.Quantizer == "conv2.weight");
+        var e = analyzer.Sim.Quantizer("conv2.weight").Encoding!;
+        Assert.Equal(4, range.Channels);
+        Assert.Equal(e.Mins.Min(), range.EncodingMin);
+        Assert.Equal(e.Maxs.Max(), range.EncodingMax);
+        Assert.Equal(e.Scales.Max(), range.Scale);
+        Assert.Equal(Enumerable.Range(0, 4).Min(c => e.Maxs[c] - e.Mins[c]), range.NarrowestChannelRange);
+        Assert.Equal(Enumerable.Range(0, 4).Max(c => e.Maxs[c] - e.Mins[c]), range.WidestChannelRange);
+        Assert.Null(a.Ranges.Single(r => r.Quantizer == "x").NarrowestChannelRange);
+        var h = a.Histograms.Single(x => x.Quantizer == "conv2.weight");
+        Assert.Equal(range.EncodingMin, h.EncodingMin);
+        Assert.Equal(range.EncodingMax, h.EncodingMax);
+    }
+}
