@@ -223,17 +223,28 @@ public sealed class QuantAnalyzer
     public IReadOnlyList<LayerMse> PerLayerMse()
     {
         var sums = Layers.Select(_ => new SqnrSums()).ToList();
-        var capture = new RunOptions { Capture = Layers.Select(l => l.OutputValue).Distinct().ToList() };
+        var layersOf = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            if (!layersOf.TryGetValue(Layers[i].OutputValue, out var list)) layersOf[Layers[i].OutputValue] = list = [];
+            list.Add(i);
+        }
+        // FP32 outputs are captured; the quantized ones are compared as they are computed (only one set is held at a time).
+        var capture = new RunOptions { Capture = layersOf.Keys.ToList() };
         for (int b = 0; b < _data.Count; b++)
         {
-            RunResult fp32 = null!, quant = null!;
+            RunResult fp32 = null!;
             WithConfiguration(_ => false, () => fp32 = Sim.Run(_data[b], capture));
-            WithConfiguration(_ => true, () => quant = Sim.Run(_data[b], capture));
-            for (int i = 0; i < Layers.Count; i++)
+            var compare = new RunOptions
             {
-                string v = Layers[i].OutputValue;
-                if (Value(fp32, v) is { } r && Value(quant, v) is { } a) sums[i].Add(r, a, "PerLayerMse");
-            }
+                Observed = layersOf.Keys.ToList(),
+                Observer = (value, t) =>
+                {
+                    if (t is not Tensor<float> actual || Value(fp32, value) is not { } reference) return;
+                    foreach (int i in layersOf[value]) sums[i].Add(reference, actual, "PerLayerMse");
+                },
+            };
+            WithConfiguration(_ => true, () => Sim.Run(_data[b], compare));
             Report("mse", b + 1, _data.Count);
         }
         return Layers.Select((l, i) => new LayerMse(l.Name, l.OutputValue, sums[i].Mse, sums[i].Db)).ToList();
