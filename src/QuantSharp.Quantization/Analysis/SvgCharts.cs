@@ -160,14 +160,31 @@ internal static class SvgCharts
     {
         sb.Append(Ci, $"<line x1=\"{P(left)}\" x2=\"{P(left)}\" y1=\"{P(top)}\" y2=\"{P(top + plotH)}\" stroke=\"#888\"/>");
         sb.Append(Ci, $"<line x1=\"{P(left)}\" x2=\"{P(left + plotW)}\" y1=\"{P(top + plotH)}\" y2=\"{P(top + plotH)}\" stroke=\"#888\"/>");
-        for (int t = 0; t <= 4; t++)
+        foreach (double v in Ticks(lo, hi, log))
         {
-            double v = log ? Math.Pow(10, Math.Log10(lo) + (Math.Log10(hi) - Math.Log10(lo)) * t / 4) : lo + (hi - lo) * t / 4;
             double y = Y(v, lo, hi, top, plotH, log);
             sb.Append(Ci, $"<line x1=\"{P(left)}\" x2=\"{P(left + plotW)}\" y1=\"{P(y)}\" y2=\"{P(y)}\" stroke=\"#eee\"/>");
             sb.Append(Ci, $"<text x=\"{P(left - 5)}\" y=\"{P(y + 4)}\" text-anchor=\"end\" class=\"tick\">{Esc(Num(v))}</text>");
         }
         sb.Append(Ci, $"<text x=\"12\" y=\"{P(top + plotH / 2)}\" class=\"tick\" transform=\"rotate(-90 12 {P(top + plotH / 2)})\" text-anchor=\"middle\">{Esc(unit + (log ? " (log)" : ""))}</text>");
+    }
+
+    /// <summary>Five even ticks, or on a log axis the decades (with 2× and 5× when the axis spans at most two decades).</summary>
+    private static IEnumerable<double> Ticks(double lo, double hi, bool log)
+    {
+        if (!log)
+        {
+            for (int t = 0; t <= 4; t++) yield return lo + (hi - lo) * t / 4;
+            yield break;
+        }
+        int first = (int)Math.Round(Math.Log10(lo)), last = (int)Math.Round(Math.Log10(hi));
+        bool fine = last - first <= 2;
+        for (int d = first; d <= last; d++)
+        {
+            double decade = Math.Pow(10, d);
+            yield return decade;
+            if (fine && d < last) { yield return 2 * decade; yield return 5 * decade; }
+        }
     }
 
     private static void XLabel(StringBuilder sb, string label, double x, double y, double slot)

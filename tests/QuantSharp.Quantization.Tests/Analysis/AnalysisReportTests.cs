@@ -25,6 +25,11 @@ public sealed class AnalysisReportTests : IDisposable
         Assert.DoesNotContain("<i>", html);
         Assert.Contains("fc&lt;b&gt;&amp;&quot;&#39;", html);
         Assert.DoesNotContain("<script", html);
+        // The FP32 configuration scores +∞ dB here: drawn at the top of the axis and labelled, never a NaN/Infinity coordinate.
+        Assert.True(double.IsPositiveInfinity(a.Sensitivity.Fp32.Score));
+        Assert.Contains(">∞<", html);
+        Assert.DoesNotContain("NaN", html);
+        Assert.DoesNotContain("Infinity", html);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", ""));
         Assert.DoesNotContain("https://", html);
         foreach (var cls in new[] { "sensitivity-chart", "per-layer-chart", "mse-chart", "class=\"ranges\"", "class=\"summary\"", "enc-range" })
