@@ -43,8 +43,9 @@ public static class CommandLineApp
         var test = TestCli(stdout, stderr);
         var deploy = DeployCli(stdout, stderr);
         var quickstart = QuickstartCli(stdout, stderr);
+        var analyze = AnalyzeCommand.Cli(stdout, action => Guard(stderr, action));
         var root = new RootCommand("QuantSharp: inspect, run, quantize (calib), evaluate (test) and export (deploy) ONNX models.")
-            { inspect, run, calib, test, deploy, quickstart };
+            { inspect, run, calib, test, deploy, quickstart, analyze };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

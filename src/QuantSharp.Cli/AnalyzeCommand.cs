@@ -1,0 +1,141 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
+using QuantSharp.Quantization.Analysis;
+using Spectre.Console;
+
+namespace QuantSharp.Cli;
+
+/// <summary>What <c>quantsharp analyze</c> is asked to do.</summary>
+/// <param name="Model">The FP32 ONNX model (the one given to <c>calib</c>).</param>
+/// <param name="Quant">The folder written by <c>calib</c>.</param>
+/// <param name="Data">Analysis images (.npy).</param>
+/// <param name="Output">The report folder to create.</param>
+/// <param name="Labels">Labels (.npy); without them scores are output SQNR against the FP32 model.</param>
+/// <param name="SubsetLength">Use only the first N samples.</param>
+/// <param name="BatchSize">Samples per forward pass.</param>
+/// <param name="Force">Replace an existing report folder.</param>
+/// <param name="Json">Optional machine-readable summary file.</param>
+public sealed record AnalyzeRequest(string Model, string Quant, string Data, string Output, string? Labels = null, int? SubsetLength = null,
+    int BatchSize = 32, bool Force = false, string? Json = null);
+
+/// <summary>
+/// <c>quantsharp analyze</c> (AIMET's QuantAnalyzer): loads the FP32 model and the calibrated sim of <c>calib</c>, scores
+/// FP32 / weights-only / activations-only / fully quantized, every layer with only it quantized and with only it in
+/// float, collects FP32 histograms and per-layer MSE, and writes <c>REPORT/index.html</c> (self-contained),
+/// <c>REPORT/analysis.json</c> and CSV tables. Scores are top-1 accuracy with <c>--labels</c>, else the SQNR of the
+/// model output against the FP32 model on the same inputs.
+/// </summary>
+public static class AnalyzeCommand
+{
+    /// <summary>Runs the command; returns the analysis.</summary>
+    public static QuantAnalysis Execute(AnalyzeRequest r, TextWriter stdout)
+    {
+        var total = Stopwatch.StartNew();
+        if (!r.Force && (Directory.Exists(r.Output) || File.Exists(r.Output)))
+            throw new UsageException($"--output '{r.Output}' already exists; pass --force to replace it");
+        if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
+        var graph = InspectCommand.LoadModel(r.Model);
+        var sim = TestCommand.LoadSim(r.Quant);
+        string input = CalibCommand.SingleInput(sim.Model, r.Quant);
+        string modelInput = CalibCommand.SingleInput(graph, r.Model);
+        if (modelInput != input)
+            throw new UsageException($"--model '{r.Model}' reads input '{modelInput}' but the sim in '{r.Quant}' reads '{input}'; pass the model that 'calib' quantized");
+        var data = NpyData.Load(r.Data, r.Labels, r.SubsetLength);
+        var batches = data.Batches(r.BatchSize).ToList();
+        var feeds = batches.Select(b => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [input] = b.Inputs }).ToList();
+
+        var notes = new List<string>();
+        AnalysisEvaluator evaluator;
+        if (data.Labels is not null) evaluator = AnalysisEvaluator.Top1(batches);
+        else
+        {
+            string note = $"no --labels: scores are the SQNR (dB) of the model output against the FP32 model '{Path.GetFileName(r.Model)}' on the same {data.Count} inputs";
+            notes.Add(note);
+            stdout.WriteLine($"note: {note}");
+            var fp32 = new Session(graph);
+            evaluator = AnalysisEvaluator.OutputSqnr(batches.Select(b => b.Inputs).ToList(), x => fp32.Run(x));
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+        QuantAnalysis analysis = null!;
+        console.Progress().AutoClear(false).Start(ctx =>
+        {
+            var tasks = new Dictionary<string, ProgressTask>();
+            var options = new QuantAnalyzerOptions
+            {
+                ModelName = Path.GetFileName(r.Model),
+                Notes = notes,
+                Progress = p =>
+                {
+                    if (!tasks.TryGetValue(p.Stage, out var task)) tasks[p.Stage] = task = ctx.AddTask(StageLabel(p.Stage), maxValue: p.Total);
+                    task.Value = p.Done;
+                },
+            };
+            analysis = new QuantAnalyzer(sim, evaluator, feeds, options).Analyze();
+        });
+        var files = AnalysisReport.Write(analysis, r.Output, r.Force);
+
+        var ci = CultureInfo.InvariantCulture;
+        string F(double v) => double.IsPositiveInfinity(v) ? "inf" : v.ToString("F2", ci);
+        var s = analysis.Sensitivity;
+        var table = new Table().AddColumn("configuration")
+            .AddColumn(new TableColumn(Markup.Escape($"{analysis.ScoreName} ({analysis.ScoreUnit})")).RightAligned())
+            .AddColumn(new TableColumn("output SQNR (dB)").RightAligned());
+        table.Title = new TableTitle(Markup.Escape($"{analysis.Model}: {data.Count} samples, {analysis.Layers.Count} layers"));
+        foreach (var (name, c) in new[] { ("FP32", s.Fp32), ("weights only", s.WeightsOnly), ("activations only", s.ActivationsOnly), ("weights + activations", s.Quantized) })
+            table.AddRow(name, F(c.Score), F(c.OutputSqnrDb));
+        console.Write(table);
+        var worst = analysis.MostSensitiveLayer;
+        var best = analysis.BestLayerToKeepInFloat;
+        if (worst is not null && best is not null)
+        {
+            stdout.WriteLine($"most sensitive layer: {worst.Layer} ({F(worst.OnlyThisQuantized.Score)} {analysis.ScoreUnit}, output SQNR {F(worst.OnlyThisQuantized.OutputSqnrDb)} dB when it alone is quantized)");
+            stdout.WriteLine($"leaving {best.Layer} in float recovers the most: {F(best.OnlyThisFloat.Score)} {analysis.ScoreUnit}, output SQNR {F(best.OnlyThisFloat.OutputSqnrDb)} dB");
+        }
+        foreach (var f in files) stdout.WriteLine($"wrote {f}");
+        if (r.Json is { } json)
+            CalibCommand.WriteJson(json, new Dictionary<string, object?>
+            {
+                ["command"] = "analyze", ["model"] = r.Model, ["samples"] = data.Count, ["score"] = analysis.ScoreName, ["score_unit"] = analysis.ScoreUnit,
+                ["fp32_score"] = Finite(s.Fp32.Score), ["weights_only_score"] = Finite(s.WeightsOnly.Score), ["activations_only_score"] = Finite(s.ActivationsOnly.Score),
+                ["quantized_score"] = Finite(s.Quantized.Score), ["quantized_output_sqnr_db"] = Finite(s.Quantized.OutputSqnrDb), ["layers"] = analysis.Layers.Count,
+                ["most_sensitive_layer"] = worst?.Layer, ["report"] = Path.Combine(Path.GetFullPath(r.Output), AnalysisReport.IndexFile),
+                ["total_seconds"] = total.Elapsed.TotalSeconds, ["files"] = files,
+            });
+        return analysis;
+    }
+
+    /// <summary>The <c>analyze</c> sub-command; <paramref name="guard"/> runs an action and turns exceptions into an exit code.</summary>
+    internal static Command Cli(TextWriter stdout, Func<Action, int> guard)
+    {
+        Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
+        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').");
+        var quant = Required("--quant", "The folder written by 'calib'.");
+        var data = Required("--data", "Analysis images: a .npy file (float32 used as given, uint8 scaled to [0,1]).");
+        var output = Required("--output", "Report folder to create: index.html, analysis.json and CSV tables.");
+        var labels = new Option<string>("--labels") { Description = "Labels (.npy, one integer per image): scores become top-1 accuracy. Without them: output SQNR vs FP32." };
+        var subset = new Option<int?>("--subset-len") { Description = "Use only the first N samples." };
+        var batch = new Option<int>("--batch-size") { Description = "Samples per forward pass.", DefaultValueFactory = _ => 32 };
+        var force = new Option<bool>("--force") { Description = "Replace the report folder if it exists." };
+        var json = new Option<string>("--json") { Description = "Also write the headline figures and files written as JSON to this file." };
+        var cmd = new Command("analyze", "Where accuracy goes (AIMET QuantAnalyzer): per-layer sensitivity, ranges, histograms, MSE; writes an HTML report.")
+            { model, quant, data, output, labels, subset, batch, force, json };
+        cmd.SetAction(r => guard(() => Execute(new AnalyzeRequest(r.GetValue(model)!, r.GetValue(quant)!, r.GetValue(data)!, r.GetValue(output)!,
+            r.GetValue(labels), r.GetValue(subset), r.GetValue(batch), r.GetValue(force), r.GetValue(json)), stdout)));
+        return cmd;
+    }
+
+    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+
+    private static string StageLabel(string stage) => stage switch
+    {
+        "sensitivity" => "FP32 / weights / activations",
+        "per-layer" => "per-layer sensitivity",
+        "histograms" => "histograms (FP32)",
+        "mse" => "per-layer MSE",
+        _ => stage,
+    };
+}
