@@ -96,7 +96,7 @@ public static class CalibCommand
                 data.Batches(r.BatchSize).Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples);
         }
         AdaRoundResult? adaround = null;
-        if (r.AdaRoundIterations > 0)
+        if (r.AdaRoundIterations > 0 && !r.AutoQuant)
         {
             // Learned rounding of the weights; the sim then freezes the AdaRound parameter encodings.
             adaround = AdaRound.ApplyAdaround(graph, data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaroundParameters
