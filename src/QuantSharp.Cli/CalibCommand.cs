@@ -26,10 +26,16 @@ namespace QuantSharp.Cli;
 /// <param name="Json">Optional machine-readable report file.</param>
 /// <param name="Cle">Cross-layer equalization with high-bias folding before quantizing.</param>
 /// <param name="BiasCorrection">Empirical bias correction after the model is prepared.</param>
-/// <param name="AdaRoundIterations">AdaRound with this many iterations per layer (0: nearest rounding).</param>
+/// <param name="AdaRoundIterations">AdaRound with this many iterations per layer (0: nearest rounding); with <paramref name="AutoQuant"/>, the iterations of its AdaRound step.</param>
+/// <param name="FastFinetuneIterations">AdaQuant / fast finetune with this many iterations per layer (0: off).</param>
+/// <param name="SeqMse">Sequential MSE search of the weight encodings before calibrating.</param>
+/// <param name="AutoQuant">AutoQuant: BN fold → CLE → AdaRound, stopping when the top-1 drop on the data is within <paramref name="AllowedDrop"/>; needs <paramref name="Labels"/>.</param>
+/// <param name="AllowedDrop">AutoQuant's allowed top-1 drop (a fraction: 0.01 = one point).</param>
+/// <param name="Labels">Labels (.npy) of the data, for AutoQuant's evaluation.</param>
 public sealed record CalibRequest(string Model, string Data, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = false,
     string Scheme = "tf-enhanced", string? Config = null, int? SubsetLength = null, int BatchSize = 32, string? Json = null,
-    bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0);
+    bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
+    bool AutoQuant = false, double AllowedDrop = 0.01, string? Labels = null);
 
 /// <summary>
 /// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it on .npy images and writes
@@ -46,8 +52,9 @@ public static class CalibCommand
     public static void Execute(CalibRequest r, TextWriter stdout)
     {
         var total = Stopwatch.StartNew();
+        CheckTechniques(r);
         var graph = InspectCommand.LoadModel(r.Model);
-        var data = NpyData.Load(r.Data, null, r.SubsetLength);
+        var data = NpyData.Load(r.Data, r.AutoQuant ? r.Labels : null, r.SubsetLength);
         var options = new QuantSimOptions
         {
             QuantScheme = ParseScheme(r.Scheme),
@@ -57,9 +64,23 @@ public static class CalibCommand
         };
         // AIMET's flow: simplify and fold batch norms before quantizing, so the sim quantizes the weights a runtime will see.
         // CLE folds the batch norms itself, keeping their statistics for high-bias folding.
-        PreparationReport preparation;
+        PreparationReport? preparation = null;
         CleReport? cle = null;
-        if (r.Cle)
+        AutoQuantResult? autoQuant = null;
+        if (r.AutoQuant)
+        {
+            // AutoQuant prepares the graph itself (BN fold, CLE, AdaRound), scoring each step by top-1 on the labelled data.
+            var batches = data.Batches(r.BatchSize).ToList();
+            autoQuant = QuantSharp.Quantization.Techniques.AutoQuant.Run(graph, options, batches.Select(b => b.Inputs).ToList(),
+                s => ModelEvaluation.Evaluate(s, batches).Top1, r.AllowedDrop, new AutoQuantOptions
+                {
+                    Adaround = new AdaroundParameters { NumIterations = r.AdaRoundIterations > 0 ? r.AdaRoundIterations : 2000 },
+                    WorkDirectory = Path.Combine(r.Output, "autoquant"),
+                    Progress = s => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"auto-quant {s.Name}: top-1 {s.Score:P2} (drop {s.Drop * 100:F2} points), {s.Seconds:F1} s")),
+                });
+            graph = autoQuant.BestStep.Graph;
+        }
+        else if (r.Cle)
         {
             var identities = ModelPreparer.RemoveIdentities(graph);
             var constants = ModelPreparer.FoldConstants(graph);
@@ -75,7 +96,7 @@ public static class CalibCommand
                 data.Batches(r.BatchSize).Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples);
         }
         AdaRoundResult? adaround = null;
-        if (r.AdaRoundIterations > 0)
+        if (r.AdaRoundIterations > 0 && !r.AutoQuant)
         {
             // Learned rounding of the weights; the sim then freezes the AdaRound parameter encodings.
             adaround = AdaRound.ApplyAdaround(graph, data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaroundParameters
@@ -85,8 +106,21 @@ public static class CalibCommand
             }, Path.Combine(r.Output, "adaround"), "adaround");
             graph = adaround.Graph;
         }
-        var sim = new QuantizationSimModel(graph, options);
+        AdaQuantResult? fastFinetune = null;
+        if (r.FastFinetuneIterations > 0)
+        {
+            // AdaQuant: weights and biases tuned layer by layer through their (frozen) weight encodings.
+            fastFinetune = AdaQuant.Apply(graph, data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaQuantParameters
+            {
+                NumIterations = r.FastFinetuneIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
+                NumSamples = Math.Min(data.Count, 256),
+            }, Path.Combine(r.Output, "fast_finetune"), "fast_finetune");
+            graph = fastFinetune.Graph;
+        }
+        var sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
         if (adaround is not null) sim.SetAndFreezeParamEncodings(adaround.EncodingsPath);
+        if (fastFinetune is not null) sim.SetAndFreezeParamEncodings(fastFinetune.EncodingsPath);
+        SeqMseReport? seqMse = r.SeqMse ? SequentialMse.Apply(sim, data.Batches(r.BatchSize).Select(b => b.Inputs)) : null;
         string input = SingleInput(sim.Model, r.Model);
         var calib = Stopwatch.StartNew();
         var report = sim.ComputeEncodings(s =>
@@ -112,11 +146,15 @@ public static class CalibCommand
         var ci = CultureInfo.InvariantCulture;
         var summary = new StringWriter(ci);
         summary.WriteLine($"model: {r.Model}");
-        summary.WriteLine(preparation.ToString());
+        if (preparation is not null) summary.WriteLine(preparation.ToString());
+        if (autoQuant is not null) summary.WriteLine($"auto-quant (top-1 on {data.Count} labelled samples):\n{autoQuant}");
         if (cle is not null) summary.WriteLine(cle.ToString());
         if (biasCorrection is not null) summary.WriteLine(biasCorrection.ToString());
         if (adaround is not null)
             foreach (var l in adaround.Layers) summary.WriteLine($"adaround {l.Node}: loss {l.LossNearest:G4} (nearest) → {l.LossAdaRound:G4}");
+        if (fastFinetune is not null)
+            foreach (var l in fastFinetune.Layers) summary.WriteLine($"fast finetune {l.Node}: MSE {l.MseBefore:G4} (nearest) → {l.MseAfter:G4}{(l.Reverted ? " (reverted)" : "")}");
+        if (seqMse is not null) summary.WriteLine(seqMse.ToString());
         summary.WriteLine($"calibration: {data.Count} samples from {r.Data}, batch {r.BatchSize}, scheme {r.Scheme}, {calibSeconds:F2} s");
         summary.WriteLine($"weights {r.ParamBw}-bit{(r.PerChannel ? " per-channel" : "")}, activations {r.OutputBw}-bit");
         summary.WriteLine($"quantizers: {sim.Quantizers.Count} ({sim.Quantizers.Values.Count(q => q.Enabled)} enabled, {report.Calibrated.Count} calibrated)");
@@ -127,10 +165,15 @@ public static class CalibCommand
         AtomicFile.WriteText(summaryPath, summary.ToString());
         written.Add(summaryPath);
 
-        stdout.WriteLine($"prepared: {preparation.BatchNorms.Folded.Count} batch norm(s) folded, {preparation.Identities.Removed.Count + preparation.Constants.Removed.Count} node(s) simplified");
+        if (preparation is not null)
+            stdout.WriteLine($"prepared: {preparation.BatchNorms.Folded.Count} batch norm(s) folded, {preparation.Identities.Removed.Count + preparation.Constants.Removed.Count} node(s) simplified");
+        if (autoQuant is not null)
+            stdout.WriteLine(string.Create(ci, $"auto-quant: best step {autoQuant.BestStep.Name}, top-1 {autoQuant.BestStep.Score:P2} (FP32 {autoQuant.Fp32Score:P2}); allowed drop {r.AllowedDrop * 100:F2} points {(autoQuant.TargetMet ? "met" : "not met")}"));
         if (cle is not null) stdout.WriteLine($"cross-layer equalization: {cle.Equalized.Count} group(s) equalized, {cle.HighBiasFolded.Count} high-bias fold(s)");
         if (biasCorrection is not null) stdout.WriteLine($"bias correction: {biasCorrection.Layers.Count} layer(s) corrected");
         if (adaround is not null) stdout.WriteLine($"adaround: {adaround.Layers.Count} layer(s) rounded, {r.AdaRoundIterations} iterations each");
+        if (fastFinetune is not null) stdout.WriteLine($"fast finetune: {fastFinetune.Layers.Count(l => !l.Reverted)} of {fastFinetune.Layers.Count} layer(s) tuned, {r.FastFinetuneIterations} iterations each");
+        if (seqMse is not null) stdout.WriteLine($"sequential MSE: {seqMse.Layers.Count} weight encoding(s) chosen and frozen");
         stdout.WriteLine($"calibrated {report.Calibrated.Count} quantizers on {data.Count} samples in {calibSeconds.ToString("F2", ci)} s");
         if (report.WithoutData.Count > 0) stdout.WriteLine($"warning: quantizers that saw no data were disabled: {string.Join(", ", report.WithoutData)}");
         foreach (var f in written) stdout.WriteLine($"wrote {f}");
@@ -138,10 +181,39 @@ public static class CalibCommand
             WriteJson(json, new Dictionary<string, object?>
             {
                 ["command"] = "calib", ["model"] = r.Model, ["samples"] = data.Count, ["scheme"] = r.Scheme,
-                ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["adaround_iterations"] = r.AdaRoundIterations, ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel,
+                ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["adaround_iterations"] = r.AdaRoundIterations,
+                ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
+                ["auto_quant_steps"] = autoQuant?.Steps.Select(s => new Dictionary<string, object?>
+                {
+                    ["step"] = s.Name, ["score"] = s.Score, ["drop"] = s.Drop, ["seconds"] = s.Seconds, ["best_so_far"] = s.IsBest, ["stopped"] = s.Stopped,
+                }).ToList(),
+                ["auto_quant_best"] = autoQuant?.BestStep.Name, ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null,
+                ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel,
                 ["quantizers"] = sim.Quantizers.Count, ["calibrated"] = report.Calibrated.Count, ["without_data"] = report.WithoutData,
                 ["calibration_seconds"] = calibSeconds, ["total_seconds"] = total.Elapsed.TotalSeconds, ["files"] = written,
             });
+    }
+
+    /// <summary>Rejects technique flags that cannot go together (each names the flags).</summary>
+    private static void CheckTechniques(CalibRequest r)
+    {
+        if (r.AutoQuant)
+        {
+            var others = new List<string>();
+            if (r.Cle) others.Add("--cle");
+            if (r.BiasCorrection) others.Add("--bias-correction");
+            if (r.FastFinetuneIterations > 0) others.Add("--fast-finetune");
+            if (r.SeqMse) others.Add("--seq-mse");
+            if (others.Count > 0) throw new UsageException($"--auto-quant chooses the techniques itself; drop {string.Join(", ", others)}");
+            if (r.Labels is null) throw new UsageException("--auto-quant needs --labels (a .npy of the data's labels) to score each step by top-1");
+            if (!(r.AllowedDrop >= 0 && r.AllowedDrop < 1)) throw new UsageException($"--allowed-drop expected a fraction in [0, 1) (0.01 = one point), got {r.AllowedDrop}");
+            return;
+        }
+        var weights = new List<string>();
+        if (r.AdaRoundIterations > 0) weights.Add("--adaround");
+        if (r.FastFinetuneIterations > 0) weights.Add("--fast-finetune");
+        if (r.SeqMse) weights.Add("--seq-mse");
+        if (weights.Count > 1) throw new UsageException($"{string.Join(" and ", weights)} each set the weight encodings; use one of them");
     }
 
     /// <summary>The scheme named on the command line.</summary>

@@ -73,13 +73,22 @@ public static class CommandLineApp
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
         var biasCorrection = new Option<bool>("--bias-correction") { Description = "Empirical bias correction (up to 512 samples)." };
         var adaround = new Option<bool>("--adaround") { Description = "AdaRound the weights (learned rounding) before calibrating." };
-        var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer.", DefaultValueFactory = _ => 2000 };
+        var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer (also AutoQuant's AdaRound step).", DefaultValueFactory = _ => 2000 };
+        var fastFinetune = new Option<bool>("--fast-finetune") { Description = "AdaQuant: tune each layer's weights and bias to its FP32 outputs (up to 256 samples)." };
+        var fastFinetuneIterations = new Option<int>("--fast-finetune-iterations") { Description = "Fast-finetune iterations per layer.", DefaultValueFactory = _ => 300 };
+        var seqMse = new Option<bool>("--seq-mse") { Description = "Sequential MSE: choose each weight encoding's range by the layer output error." };
+        var autoQuant = new Option<bool>("--auto-quant") { Description = "AutoQuant: BN fold, then CLE, then AdaRound until the top-1 drop is within --allowed-drop (needs --labels)." };
+        var allowedDrop = new Option<double>("--allowed-drop") { Description = "AutoQuant's allowed top-1 drop, a fraction (0.01 = one point).", DefaultValueFactory = _ => 0.01 };
+        var labels = new Option<string>("--labels") { Description = "Labels of --data (.npy), for --auto-quant." };
         var cmd = new Command("calib", "Quantizes and calibrates a model on .npy data; writes OUT/ for 'test' and 'deploy'.")
-            { model, data, output, paramBw, outputBw, perChannel, scheme, config, subset, batch, json, cle, biasCorrection, adaround, adaroundIterations };
+            { model, data, output, paramBw, outputBw, perChannel, scheme, config, subset, batch, json, cle, biasCorrection, adaround, adaroundIterations,
+              fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop, labels };
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(output)!,
             r.GetValue(paramBw), r.GetValue(outputBw), r.GetValue(perChannel), r.GetValue(scheme)!, r.GetValue(config), r.GetValue(subset),
             r.GetValue(batch), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
-            r.GetValue(adaround) ? r.GetValue(adaroundIterations) : 0), stdout)));
+            r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
+            r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
+            r.GetValue(labels)), stdout)));
         return cmd;
     }
 

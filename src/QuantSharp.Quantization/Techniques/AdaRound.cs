@@ -103,7 +103,7 @@ public static class AdaRound
         return new AdaRoundResult(work, reports, file, skipped);
     }
 
-    private static QuantizationSimModel CreateSim(Graph work, List<Tensor<float>> batches, string inputName, AdaroundParameters p)
+    internal static QuantizationSimModel CreateSim(Graph work, List<Tensor<float>> batches, string inputName, AdaroundParameters p)
     {
         var sim = new QuantizationSimModel(work, new QuantSimOptions
         {
@@ -125,7 +125,7 @@ public static class AdaRound
         return sim;
     }
 
-    private static string? Unsupported(Node node, Graph work, QuantizationSimModel sim, out Tensor<float>? weight, out Encoding? encoding)
+    internal static string? Unsupported(Node node, Graph work, QuantizationSimModel sim, out Tensor<float>? weight, out Encoding? encoding)
     {
         weight = null;
         encoding = null;
@@ -142,7 +142,7 @@ public static class AdaRound
     }
 
     /// <summary>Runs <paramref name="session"/> over the batches and concatenates value <paramref name="name"/> along axis 0.</summary>
-    private static Tensor<float> Collect(Session session, List<Tensor<float>> batches, string inputName, string name)
+    internal static Tensor<float> Collect(Session session, List<Tensor<float>> batches, string inputName, string name)
     {
         var parts = new List<Tensor<float>>();
         foreach (var b in batches)
@@ -166,7 +166,7 @@ public static class AdaRound
         return all;
     }
 
-    private static ConvParams ConvParamsOf(Node n, Tensor<float> x, Tensor<float> w)
+    internal static ConvParams ConvParamsOf(Node n, Tensor<float> x, Tensor<float> w)
     {
         int d = w.Rank - 2;
         int groups = (int)n.GetInt("group", 1);
