@@ -6,13 +6,14 @@ namespace QuantSharp.Data.Images;
 /// </summary>
 public sealed class DecodedImage
 {
-    /// <summary>Wraps <paramref name="pixels"/> (length <c>width·height·channels</c>, not copied).</summary>
-    /// <exception cref="ArgumentException">The dimensions are not positive, channels is not 1 or 3, or the length does not fit.</exception>
+    /// <summary>Wraps <paramref name="pixels"/> (at least <c>width·height·channels</c> bytes, not copied; a longer
+    /// buffer — a reused one — holds the image in its first <c>width·height·channels</c> bytes).</summary>
+    /// <exception cref="ArgumentException">The dimensions are not positive, channels is not 1 or 3, or the buffer is too short.</exception>
     public DecodedImage(int width, int height, int channels, byte[] pixels)
     {
         if (width < 1 || height < 1) throw new ArgumentException($"DecodedImage: argument 'width/height' expected >= 1, got {width}x{height}");
         if (channels is not (1 or 3)) throw new ArgumentException($"DecodedImage: argument 'channels' expected 1 or 3, got {channels}");
-        if (pixels.Length != (long)width * height * channels)
+        if (pixels.Length < (long)width * height * channels)
             throw new ArgumentException($"DecodedImage: argument 'pixels' expected {(long)width * height * channels} bytes for {width}x{height}x{channels}, got {pixels.Length}");
         Width = width;
         Height = height;
@@ -29,8 +30,14 @@ public sealed class DecodedImage
     /// <summary>Bytes per pixel: 1 (gray) or 3 (RGB).</summary>
     public int Channels { get; }
 
-    /// <summary>The interleaved pixel bytes, row-major.</summary>
+    /// <summary>The interleaved pixel bytes, row-major (the first <see cref="Length"/> bytes are the image).</summary>
     public byte[] Pixels { get; }
+
+    /// <summary>Bytes of the image: Width·Height·Channels.</summary>
+    public int Length => Width * Height * Channels;
+
+    /// <summary>The image bytes as a span of exactly <see cref="Length"/> bytes.</summary>
+    public Span<byte> Span => Pixels.AsSpan(0, Length);
 
     /// <summary>The byte of channel <paramref name="c"/> at row <paramref name="y"/>, column <paramref name="x"/>.</summary>
     public byte this[int y, int x, int c] => Pixels[(y * Width + x) * Channels + c];

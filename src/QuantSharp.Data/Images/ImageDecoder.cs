@@ -15,12 +15,15 @@ public static class ImageDecoder
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static DecodedImage Decode(string path) => Decode(File.ReadAllBytes(path), path);
 
-    /// <summary>Decodes image bytes (PNG or JPEG by signature); <paramref name="name"/> is used in error messages.</summary>
+    /// <summary>
+    /// Decodes image bytes (PNG or JPEG by signature); <paramref name="name"/> is used in error messages. A
+    /// <paramref name="buffer"/> large enough receives the pixels (see <see cref="JpegDecoder.Decode(byte[], string, byte[])"/>).
+    /// </summary>
     /// <exception cref="ImageFormatException">Not a PNG or JPEG, or invalid / truncated / unsupported.</exception>
-    public static DecodedImage Decode(byte[] data, string name = "<memory>")
+    public static DecodedImage Decode(byte[] data, string name = "<memory>", byte[]? buffer = null)
     {
-        if (PngDecoder.IsPng(data)) return PngDecoder.Decode(data, name);
-        if (JpegDecoder.IsJpeg(data)) return JpegDecoder.Decode(data, name);
+        if (PngDecoder.IsPng(data)) return PngDecoder.Decode(data, name, buffer);
+        if (JpegDecoder.IsJpeg(data)) return JpegDecoder.Decode(data, name, buffer);
         throw new ImageFormatException(name, "image", $"unknown format: expected a PNG (89 50 4E 47) or JPEG (FF D8 FF) signature, got {Convert.ToHexString(data.AsSpan(0, Math.Min(4, data.Length)))}");
     }
 

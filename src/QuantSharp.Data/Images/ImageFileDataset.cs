@@ -11,6 +11,8 @@ public abstract class ImageFileDataset : IDataset
     private readonly List<string> _skipped = [];
     private readonly Action<string> _warn;
 
+    [ThreadStatic] private static byte[]? t_pixels;
+
     /// <summary>Creates the data set over <paramref name="samples"/> (already subset).</summary>
     protected ImageFileDataset(string source, IEnumerable<(string Path, int Label)> samples, ImagePreprocessing preprocessing, ImageDatasetOptions options)
     {
@@ -61,7 +63,7 @@ public abstract class ImageFileDataset : IDataset
             lock (_bad) if (_bad.Contains(i)) continue;
             var (path, label) = _samples[i];
             DecodedImage image;
-            try { image = ImageDecoder.Decode(path); }
+            try { image = ImageDecoder.Decode(File.ReadAllBytes(path), path, t_pixels); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 var error = e as ImageFormatException ?? new ImageFormatException(path, "image", $"cannot read: {e.Message}", e);
@@ -73,6 +75,7 @@ public abstract class ImageFileDataset : IDataset
                 _warn($"warning: skipping unreadable image {error.Message}");
                 continue;
             }
+            t_pixels = image.Pixels; // reused by this thread's next decode (the image is consumed right here)
             Preprocessing.Apply(image, destination);
             return label;
         }

@@ -88,11 +88,17 @@ public sealed record ImagePreprocessing
         Validate();
         int c = Channels, oh = CropHeight, ow = CropWidth;
         if (destination.Length < c * oh * ow) throw new ArgumentException($"ImagePreprocessing: argument 'destination' expected >= {c * oh * ow} floats, got {destination.Length}");
-        var src = ImageResize.ConvertChannels(image, c);
+        // Per-thread scratch buffers: fresh large arrays per image cost page faults that dominate on some VMs.
+        var s = t_scratch ??= new Scratch();
+        int n = image.Width * image.Height * c;
+        if (image.Channels != c && (s.Converted is null || s.Converted.Length < n)) s.Converted = new byte[n];
+        var src = ImageResize.ConvertChannels(image, c, s.Converted);
         var (rh, rw) = ResizedSize(image.Height, image.Width);
         int top = CropOffset(rh, oh), left = CropOffset(rw, ow);
         // Resized values for the crop window (NaN marks padding).
-        var window = ImageResize.ResizeWindow(src, image.Width, image.Height, c, rw, rh, top, left, ow, oh);
+        if (s.Window is null || s.Window.Length < oh * ow * c) s.Window = new float[oh * ow * c];
+        var window = s.Window;
+        ImageResize.ResizeWindow(src, image.Width, image.Height, c, rw, rh, top, left, ow, oh, window, ref s.Resize);
         for (int ch = 0; ch < c; ch++)
         {
             float mean = Mean[Mean.Length == 1 ? 0 : ch], inv = 1f / Std[Std.Length == 1 ? 0 : ch], scale = Scale;
@@ -103,6 +109,14 @@ public sealed record ImagePreprocessing
                 plane[i] = ((float.IsNaN(v) ? 0f : v) * scale - mean) * inv;
             }
         }
+    }
+
+    [ThreadStatic] private static Scratch? t_scratch;
+
+    private sealed class Scratch
+    {
+        public byte[]? Converted;
+        public float[]? Window, Resize;
     }
 
     /// <summary>

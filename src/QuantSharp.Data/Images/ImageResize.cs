@@ -49,12 +49,15 @@ public static class ImageResize
     /// luma with PIL's fixed-point rounding ((19595·R + 38470·G + 7471·B + 2^15) &gt;&gt; 16); the same array when the
     /// count already matches.
     /// </summary>
-    public static byte[] ConvertChannels(DecodedImage image, int channels)
+    public static byte[] ConvertChannels(DecodedImage image, int channels) => ConvertChannels(image, channels, null);
+
+    /// <summary>As above, writing into <paramref name="buffer"/> when it is large enough.</summary>
+    internal static byte[] ConvertChannels(DecodedImage image, int channels, byte[]? buffer)
     {
         if (image.Channels == channels) return image.Pixels;
         int n = image.Width * image.Height;
         var p = image.Pixels;
-        var o = new byte[n * channels];
+        var o = buffer is not null && buffer.Length >= n * channels ? buffer : new byte[n * channels];
         if (channels == 3)
             for (int i = 0; i < n; i++) o[3 * i] = o[3 * i + 1] = o[3 * i + 2] = p[i];
         else
@@ -68,16 +71,25 @@ public static class ImageResize
     /// window at (<paramref name="top"/>, <paramref name="left"/>) as interleaved floats in [0, 255]; positions outside
     /// the resized image are NaN. Only the rows and columns of the window are computed.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[] ResizeWindow(byte[] pixels, int width, int height, int channels, int outWidth, int outHeight,
         int top, int left, int cropWidth, int cropHeight)
     {
+        var result = new float[cropWidth * cropHeight * channels];
+        float[]? tmp = null;
+        ResizeWindow(pixels, width, height, channels, outWidth, outHeight, top, left, cropWidth, cropHeight, result, ref tmp);
+        return result;
+    }
+
+    /// <summary>As above, into <paramref name="result"/> (at least cropWidth·cropHeight·channels), with a reusable scratch buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ResizeWindow(byte[] pixels, int width, int height, int channels, int outWidth, int outHeight,
+        int top, int left, int cropWidth, int cropHeight, float[] result, ref float[]? scratch)
+    {
         int c = channels;
-        var result = new float[cropWidth * cropHeight * c];
-        Array.Fill(result, float.NaN);
+        result.AsSpan(0, cropWidth * cropHeight * c).Fill(float.NaN);
         int x0 = Math.Max(left, 0), x1 = Math.Min(left + cropWidth, outWidth);
         int y0 = Math.Max(top, 0), y1 = Math.Min(top + cropHeight, outHeight);
-        if (x1 <= x0 || y1 <= y0) return result;
+        if (x1 <= x0 || y1 <= y0) return;
         int nx = x1 - x0;
         bool resizeX = outWidth != width, resizeY = outHeight != height;
         var tx = resizeX ? Coefficients(width, outWidth) : null;
@@ -85,7 +97,9 @@ public static class ImageResize
         // Source rows the window needs.
         int r0 = resizeY ? ty!.Start[y0] : y0, r1 = resizeY ? ty!.Start[y1 - 1] + ty.Count[y1 - 1] : y1;
         // Horizontal pass: rows r0..r1 of the source, window columns only → tmp [rows, nx, c].
-        var tmp = new float[(r1 - r0) * nx * c];
+        int tmpLen = (r1 - r0) * nx * c;
+        if (scratch is null || scratch.Length < tmpLen) scratch = new float[tmpLen];
+        var tmp = scratch;
         for (int r = r0; r < r1; r++)
         {
             int srcRow = r * width * c, dstRow = (r - r0) * nx * c;
@@ -125,6 +139,5 @@ public static class ImageResize
                 for (int i = 0; i < len; i++) row[i] += wk * srcRow[i];
             }
         }
-        return result;
     }
 }

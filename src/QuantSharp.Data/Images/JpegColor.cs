@@ -1,9 +1,12 @@
+using System.Runtime.CompilerServices;
+
 namespace QuantSharp.Data.Images;
 
 /// <summary>
 /// Turns decoded JPEG component planes into an interleaved 8-bit image: chroma upsampling the way libjpeg-turbo does by
 /// default ("fancy": triangular filters for 2:1 horizontal, 2:1 vertical and 2×2, replication for other integer
 /// ratios) and JFIF YCbCr → RGB with libjpeg's 16-bit fixed-point tables, so results match <c>djpeg</c> exactly.
+/// Works one output row at a time (no full-size intermediate planes).
 /// </summary>
 /// <remarks>
 /// Upsampling (input samples s, the nearer neighbour n, edges replicate): 2:1 horizontal gives (3s + n + 1) &gt;&gt; 2
@@ -11,123 +14,112 @@ namespace QuantSharp.Data.Images;
 /// then (3·this + nearer + 8) &gt;&gt; 4 and (3·this + nearer + 7) &gt;&gt; 4. Colour: R = Y + 1.402·(Cr−128),
 /// G = Y − 0.34414·(Cb−128) − 0.71414·(Cr−128), B = Y + 1.772·(Cb−128), each product in 16-bit fixed point, rounded, clamped.
 /// </remarks>
-internal static class JpegColor
+internal static unsafe class JpegColor
 {
-    private static readonly int[] CrR = new int[256], CbB = new int[256], CrG = new int[256], CbG = new int[256];
+    // [0..255] CrR, [256..511] CbB, [512..767] CrG, [768..1023] CbG (libjpeg's jdcolor.c tables).
+    private static readonly int[] Tables = BuildTables();
 
-    static JpegColor()
+    private static int[] BuildTables()
     {
         static int Fix(double x) => (int)(x * (1 << 16) + 0.5);
         const int half = 1 << 15;
+        var t = new int[1024];
         for (int i = 0; i < 256; i++)
         {
             int x = i - 128;
-            CrR[i] = (Fix(1.40200) * x + half) >> 16;
-            CbB[i] = (Fix(1.77200) * x + half) >> 16;
-            CrG[i] = -Fix(0.71414) * x;
-            CbG[i] = -Fix(0.34414) * x + half;
+            t[i] = (Fix(1.40200) * x + half) >> 16;
+            t[256 + i] = (Fix(1.77200) * x + half) >> 16;
+            t[512 + i] = -Fix(0.71414) * x;
+            t[768 + i] = -Fix(0.34414) * x + half;
         }
+        return t;
     }
 
     /// <summary>Builds the output image from the component planes (each <c>BlocksPerLine·8</c> bytes per row).</summary>
-    public static DecodedImage Convert(JpegFrame frame, byte[][] planes, bool rgbTransform, string name)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static DecodedImage Convert(JpegFrame frame, byte[][] planes, bool rgbTransform, string name, byte[]? buffer)
     {
         int w = frame.Width, h = frame.Height;
         var comps = frame.Components;
+        foreach (var c in comps)
+            if (frame.Hmax % c.H != 0 || frame.Vmax % c.V != 0)
+                throw ImageFormatException.NotSupported(name, "JPEG", $"sampling factors {c.H}x{c.V} against maximum {frame.Hmax}x{frame.Vmax} (non-integer ratio)");
         if (comps.Length == 1)
         {
             var c = comps[0];
-            var gray = new byte[w * h];
+            if (c.H != frame.Hmax || c.V != frame.Vmax) throw ImageFormatException.NotSupported(name, "JPEG", "single-component frame with subsampling");
+            var gray = buffer is not null && buffer.Length >= w * h ? buffer : GC.AllocateUninitializedArray<byte>(w * h);
             int stride = c.BlocksPerLine * 8;
-            if (c.H == frame.Hmax && c.V == frame.Vmax)
-                for (int y = 0; y < h; y++) planes[0].AsSpan(y * stride, w).CopyTo(gray.AsSpan(y * w));
-            else throw ImageFormatException.NotSupported(name, "JPEG", "single-component frame with subsampling");
+            for (int y = 0; y < h; y++) planes[0].AsSpan(y * stride, w).CopyTo(gray.AsSpan(y * w));
             return new DecodedImage(w, h, 1, gray);
         }
-        var full = new byte[3][];
-        for (int i = 0; i < 3; i++) full[i] = Upsample(frame, comps[i], planes[i], name);
-        var rgb = new byte[w * h * 3];
-        byte[] p0 = full[0], p1 = full[1], p2 = full[2];
-        if (rgbTransform)
+        var rgb = buffer is not null && buffer.Length >= w * h * 3 ? buffer : GC.AllocateUninitializedArray<byte>(w * h * 3);
+        int bufLen = w + 2 * 8 * frame.Hmax + 16;
+        byte* b0 = stackalloc byte[bufLen], b1 = stackalloc byte[bufLen], b2 = stackalloc byte[bufLen];
+        fixed (byte* p0 = planes[0], p1 = planes[1], p2 = planes[2], o = rgb)
+        fixed (int* t = Tables)
         {
-            for (int i = 0; i < w * h; i++) { rgb[3 * i] = p0[i]; rgb[3 * i + 1] = p1[i]; rgb[3 * i + 2] = p2[i]; }
-        }
-        else
-        {
-            for (int i = 0; i < w * h; i++)
+            for (int y = 0; y < h; y++)
             {
-                int y = p0[i], cb = p1[i], cr = p2[i];
-                rgb[3 * i] = Clamp(y + CrR[cr]);
-                rgb[3 * i + 1] = Clamp(y + ((CbG[cb] + CrG[cr]) >> 16));
-                rgb[3 * i + 2] = Clamp(y + CbB[cb]);
+                byte* r0 = Row(frame, comps[0], p0, y, b0);
+                byte* r1 = Row(frame, comps[1], p1, y, b1);
+                byte* r2 = Row(frame, comps[2], p2, y, b2);
+                byte* d = o + (long)y * w * 3;
+                if (rgbTransform)
+                {
+                    for (int x = 0; x < w; x++) { d[3 * x] = r0[x]; d[3 * x + 1] = r1[x]; d[3 * x + 2] = r2[x]; }
+                    continue;
+                }
+                for (int x = 0; x < w; x++)
+                {
+                    int yy = r0[x], cb = r1[x], cr = r2[x];
+                    d[0] = Clamp(yy + t[cr]);
+                    d[1] = Clamp(yy + ((t[768 + cb] + t[512 + cr]) >> 16));
+                    d[2] = Clamp(yy + t[256 + cb]);
+                    d += 3;
+                }
             }
         }
         return new DecodedImage(w, h, 3, rgb);
     }
 
-    private static byte Clamp(int v) => (byte)(v < 0 ? 0 : v > 255 ? 255 : v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte Clamp(int v) => (byte)((uint)v <= 255 ? v : v < 0 ? 0 : 255);
 
-    // Upsamples one component plane to a tight width×height plane.
-    private static byte[] Upsample(JpegFrame frame, JpegComponent c, byte[] plane, string name)
+    // Output row y of component c at full resolution: a pointer into the plane (no upsampling) or into buf.
+    private static byte* Row(JpegFrame frame, JpegComponent c, byte* plane, int y, byte* buf)
     {
-        int w = frame.Width, h = frame.Height, stride = c.BlocksPerLine * 8;
-        int cw = c.Width, ch = c.Height;
-        var outp = new byte[w * h];
-        if (frame.Hmax % c.H != 0 || frame.Vmax % c.V != 0)
-            throw ImageFormatException.NotSupported(name, "JPEG", $"sampling factors {c.H}x{c.V} against maximum {frame.Hmax}x{frame.Vmax} (non-integer ratio)");
-        int hs = frame.Hmax / c.H, vs = frame.Vmax / c.V;
-        if (hs == 1 && vs == 1)
-        {
-            for (int y = 0; y < h; y++) plane.AsSpan(y * stride, w).CopyTo(outp.AsSpan(y * w));
-            return outp;
-        }
+        int stride = c.BlocksPerLine * 8, hs = frame.Hmax / c.H, vs = frame.Vmax / c.V, cw = c.Width, ch = c.Height;
+        int w = frame.Width;
+        if (hs == 1 && vs == 1) return plane + (long)y * stride;
         bool fancy = cw > 2; // libjpeg-turbo's condition for the 2:1-horizontal filters
-        // A row of the upsampled (2·cw wide or cw wide) plane, cropped to w.
-        var row = new byte[Math.Max(cw * hs, w) + 2];
         if (fancy && hs == 2 && vs == 1)
         {
-            for (int y = 0; y < h; y++)
-            {
-                H2Row(plane.AsSpan(y * stride, cw), row);
-                row.AsSpan(0, w).CopyTo(outp.AsSpan(y * w));
-            }
-            return outp;
+            H2Row(plane + (long)y * stride, cw, buf);
+            return buf;
         }
         if (fancy && hs == 2 && vs == 2)
         {
-            for (int y = 0; y < h; y++)
-            {
-                int iy = y >> 1;
-                int ny = (y & 1) == 0 ? Math.Max(iy - 1, 0) : Math.Min(iy + 1, ch - 1);
-                H2V2Row(plane.AsSpan(iy * stride, cw), plane.AsSpan(ny * stride, cw), row);
-                row.AsSpan(0, w).CopyTo(outp.AsSpan(y * w));
-            }
-            return outp;
+            int iy = y >> 1, ny = (y & 1) == 0 ? Math.Max(iy - 1, 0) : Math.Min(iy + 1, ch - 1);
+            H2V2Row(plane + (long)iy * stride, plane + (long)ny * stride, cw, buf);
+            return buf;
         }
         if (hs == 1 && vs == 2) // libjpeg-turbo uses this filter whatever the width
         {
-            for (int y = 0; y < h; y++)
-            {
-                int iy = y >> 1, bias = (y & 1) == 0 ? 1 : 2;
-                int ny = (y & 1) == 0 ? Math.Max(iy - 1, 0) : Math.Min(iy + 1, ch - 1);
-                var a = plane.AsSpan(iy * stride, cw);
-                var b = plane.AsSpan(ny * stride, cw);
-                for (int x = 0; x < w; x++) outp[y * w + x] = (byte)((a[x] * 3 + b[x] + bias) >> 2);
-            }
-            return outp;
+            int iy = y >> 1, bias = (y & 1) == 0 ? 1 : 2;
+            int ny = (y & 1) == 0 ? Math.Max(iy - 1, 0) : Math.Min(iy + 1, ch - 1);
+            byte* a = plane + (long)iy * stride, b = plane + (long)ny * stride;
+            for (int x = 0; x < w; x++) buf[x] = (byte)((a[x] * 3 + b[x] + bias) >> 2);
+            return buf;
         }
         // Replication for any other integer ratio (and for very narrow planes).
-        for (int y = 0; y < h; y++)
-        {
-            int iy = y / vs;
-            for (int x = 0; x < w; x++) outp[y * w + x] = plane[iy * stride + x / hs];
-        }
-        return outp;
+        byte* s = plane + (long)(y / vs) * stride;
+        for (int x = 0; x < w; x++) buf[x] = s[x / hs];
+        return buf;
     }
 
-    private static void H2Row(ReadOnlySpan<byte> s, byte[] o)
+    private static void H2Row(byte* s, int n, byte* o)
     {
-        int n = s.Length;
         o[0] = s[0];
         o[1] = (byte)((s[0] * 3 + s[1] + 2) >> 2);
         for (int i = 1; i < n - 1; i++)
@@ -140,9 +132,8 @@ internal static class JpegColor
         o[2 * n - 1] = s[n - 1];
     }
 
-    private static void H2V2Row(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b, byte[] o)
+    private static void H2V2Row(byte* a, byte* b, int n, byte* o)
     {
-        int n = a.Length;
         int last = a[0] * 3 + b[0], cur = last, next = a[1] * 3 + b[1];
         o[0] = (byte)((cur * 4 + 8) >> 4);
         o[1] = (byte)((cur * 3 + next + 7) >> 4);

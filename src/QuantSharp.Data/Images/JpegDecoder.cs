@@ -30,21 +30,27 @@ public static class JpegDecoder
 
     /// <summary>Decodes the JPEG file at <paramref name="path"/>.</summary>
     /// <exception cref="ImageFormatException">Invalid, truncated or unsupported JPEG; the message names the file.</exception>
-    public static DecodedImage Decode(string path) => Decode(File.ReadAllBytes(path), path);
+    public static DecodedImage Decode(string path) => Decode(File.ReadAllBytes(path), path, null);
 
-    /// <summary>Decodes JPEG bytes; <paramref name="name"/> is used in error messages.</summary>
+    /// <summary>
+    /// Decodes JPEG bytes; <paramref name="name"/> is used in error messages. When <paramref name="buffer"/> is at
+    /// least width·height·channels bytes the pixels are written there (the result wraps it), else a new array is
+    /// allocated — reusing one buffer avoids touching fresh memory per image, which costs more than the decode on
+    /// some virtual machines.
+    /// </summary>
     /// <exception cref="ImageFormatException">Invalid, truncated or unsupported JPEG.</exception>
-    public static DecodedImage Decode(byte[] data, string name = "<memory>") => new Parser(data, name).Run(headerOnly: false).Image!;
+    public static DecodedImage Decode(byte[] data, string name = "<memory>", byte[]? buffer = null) =>
+        new Parser(data, name, buffer).Run(headerOnly: false).Image!;
 
     /// <summary>Reads only the frame header: (width, height, channels of the decoded output).</summary>
     /// <exception cref="ImageFormatException">Invalid, truncated or unsupported JPEG.</exception>
     public static (int Width, int Height, int Channels) ReadHeader(byte[] data, string name = "<memory>")
     {
-        var f = new Parser(data, name).Run(headerOnly: true).Frame!;
+        var f = new Parser(data, name, null).Run(headerOnly: true).Frame!;
         return (f.Width, f.Height, f.Components.Length == 1 ? 1 : 3);
     }
 
-    private sealed class Parser(byte[] data, string name)
+    private sealed class Parser(byte[] data, string name, byte[]? buffer)
     {
         private readonly ushort[][] _quant = new ushort[4][];
         private readonly JpegHuffmanTable?[] _dc = new JpegHuffmanTable?[4], _ac = new JpegHuffmanTable?[4];
@@ -53,6 +59,12 @@ public static class JpegDecoder
         private bool _jfif;
 
         public (DecodedImage? Image, JpegFrame? Frame) Run(bool headerOnly)
+        {
+            try { return RunCore(headerOnly); }
+            finally { _frame?.Release(); }
+        }
+
+        private (DecodedImage? Image, JpegFrame? Frame) RunCore(bool headerOnly)
         {
             if (!IsJpeg(data))
                 throw Error($"bad signature: expected FF D8 FF, got {Convert.ToHexString(data.AsSpan(0, Math.Min(3, data.Length)))}");
@@ -206,7 +218,7 @@ public static class JpegDecoder
                 // Only the blocks that cover the component's samples are transformed (plus the padding column/row the
                 // upsampler never reads).
                 int bw = (c.Width + 7) / 8, bh = (c.Height + 7) / 8;
-                var plane = new byte[stride * c.BlocksPerColumn * 8];
+                var plane = System.Buffers.ArrayPool<byte>.Shared.Rent(stride * c.BlocksPerColumn * 8);
                 fixed (short* coefs = c.Coefs)
                 fixed (ushort* qt = q)
                 fixed (byte* p = plane)
@@ -219,7 +231,11 @@ public static class JpegDecoder
             }
             bool rgb = f.Components.Length == 3 && !_jfif &&
                 (_adobeTransform == 0 || (_adobeTransform < 0 && f.Components[0].Id == 'R' && f.Components[1].Id == 'G' && f.Components[2].Id == 'B'));
-            return JpegColor.Convert(f, planes, rgb, name);
+            try { return JpegColor.Convert(f, planes, rgb, name, buffer); }
+            finally
+            {
+                foreach (var p in planes) if (p is not null) System.Buffers.ArrayPool<byte>.Shared.Return(p);
+            }
         }
 
         private ImageFormatException Error(string problem) => new(name, "JPEG", problem);

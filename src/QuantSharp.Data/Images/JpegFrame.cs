@@ -33,7 +33,19 @@ internal sealed class JpegFrame
             c.Height = (Height * c.V + Vmax - 1) / Vmax;
             c.BlocksPerLine = McusPerLine * c.H;
             c.BlocksPerColumn = McusPerColumn * c.V;
-            c.Coefs = new short[c.BlocksPerLine * c.BlocksPerColumn * 64];
+            int n = c.BlocksPerLine * c.BlocksPerColumn * 64;
+            c.Coefs = System.Buffers.ArrayPool<short>.Shared.Rent(n);
+            Array.Clear(c.Coefs, 0, n);
+        }
+    }
+
+    /// <summary>Returns the coefficient buffers to the shared pool.</summary>
+    public void Release()
+    {
+        foreach (var c in Components)
+        {
+            if (c.Coefs.Length > 0) System.Buffers.ArrayPool<short>.Shared.Return(c.Coefs);
+            c.Coefs = [];
         }
     }
 

@@ -30,9 +30,12 @@ public static class PngDecoder
     /// <exception cref="ImageFormatException">The file is not a valid PNG (message names the file and the problem).</exception>
     public static DecodedImage Decode(string path) => Decode(File.ReadAllBytes(path), path);
 
-    /// <summary>Decodes PNG bytes; <paramref name="name"/> is used in error messages.</summary>
+    /// <summary>
+    /// Decodes PNG bytes; <paramref name="name"/> is used in error messages. When <paramref name="buffer"/> is large
+    /// enough the pixels are written there (the result wraps it), else a new array is allocated.
+    /// </summary>
     /// <exception cref="ImageFormatException">Bad signature, CRC, header, filter, or truncated data.</exception>
-    public static DecodedImage Decode(ReadOnlySpan<byte> data, string name = "<memory>")
+    public static DecodedImage Decode(ReadOnlySpan<byte> data, string name = "<memory>", byte[]? buffer = null)
     {
         var h = ReadChunks(data, name, headerOnly: false, out var idat, out var palette);
         int samples = SamplesPerPixel(h.ColorType);
@@ -50,20 +53,28 @@ public static class PngDecoder
             if (pw > 0 && ph > 0) rawSize += (long)ph * (1 + ((long)pw * bitsPerPixel + 7) / 8);
         }
         if (rawSize > int.MaxValue) throw ImageFormatException.NotSupported(name, "PNG", $"image size {h.Width}x{h.Height} (too large)");
-        var raw = new byte[rawSize];
+        var raw = System.Buffers.ArrayPool<byte>.Shared.Rent((int)rawSize);
+        try { return Unpack(h, palette, idat, raw, (int)rawSize, bitsPerPixel, bpp, outChannels, passes, name, buffer); }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(raw); }
+    }
+
+    private static DecodedImage Unpack(Header h, byte[]? palette, MemoryStream idat, byte[] raw, int rawSize, int bitsPerPixel, int bpp,
+        int outChannels, int passes, string name, byte[]? buffer)
+    {
         int got;
         try
         {
             using var z = new ZLibStream(idat, CompressionMode.Decompress);
-            got = z.ReadAtLeast(raw, raw.Length, throwOnEndOfStream: false);
+            got = z.ReadAtLeast(raw.AsSpan(0, rawSize), rawSize, throwOnEndOfStream: false);
         }
         catch (InvalidDataException e)
         {
             throw new ImageFormatException(name, "PNG", $"corrupt zlib data in IDAT: {e.Message}", e);
         }
-        if (got < raw.Length) throw Error(name, $"truncated image data: expected {raw.Length} bytes after inflate, got {got}");
+        if (got < rawSize) throw Error(name, $"truncated image data: expected {rawSize} bytes after inflate, got {got}");
 
-        var pixels = new byte[(long)h.Width * h.Height * outChannels];
+        long size = (long)h.Width * h.Height * outChannels;
+        var pixels = buffer is not null && buffer.Length >= size ? buffer : GC.AllocateUninitializedArray<byte>((int)size);
         int offset = 0;
         byte[] prior = [];
         for (int p = 0; p < passes; p++)
