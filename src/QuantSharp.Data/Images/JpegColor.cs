@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Data.Images;
 
@@ -21,7 +23,6 @@ internal static unsafe class JpegColor
 
     private static int[] BuildTables()
     {
-        static int Fix(double x) => (int)(x * (1 << 16) + 0.5);
         const int half = 1 << 15;
         var t = new int[1024];
         for (int i = 0; i < 256; i++)
@@ -54,33 +55,87 @@ internal static unsafe class JpegColor
             return new DecodedImage(w, h, 1, gray);
         }
         var rgb = buffer is not null && buffer.Length >= w * h * 3 ? buffer : GC.AllocateUninitializedArray<byte>(w * h * 3);
-        int bufLen = w + 2 * 8 * frame.Hmax + 16;
-        byte* b0 = stackalloc byte[bufLen], b1 = stackalloc byte[bufLen], b2 = stackalloc byte[bufLen];
-        fixed (byte* p0 = planes[0], p1 = planes[1], p2 = planes[2], o = rgb)
-        fixed (int* t = Tables)
+        int bufLen = w + 2 * 8 * frame.Hmax + 16 + 3 * RowTail(w); // row buffer, then R, G, B rows for the vector path
+        var scratch = System.Buffers.ArrayPool<byte>.Shared.Rent(3 * bufLen); // pooled: a wide image would overflow the stack
+        try
         {
-            for (int y = 0; y < h; y++)
+            fixed (byte* sp = scratch, p0 = planes[0], p1 = planes[1], p2 = planes[2], o = rgb)
+            fixed (int* t = Tables)
             {
-                byte* r0 = Row(frame, comps[0], p0, y, b0);
-                byte* r1 = Row(frame, comps[1], p1, y, b1);
-                byte* r2 = Row(frame, comps[2], p2, y, b2);
-                byte* d = o + (long)y * w * 3;
-                if (rgbTransform)
+                byte* b0 = sp, b1 = sp + bufLen, b2 = sp + 2 * bufLen;
+                for (int y = 0; y < h; y++)
                 {
-                    for (int x = 0; x < w; x++) { d[3 * x] = r0[x]; d[3 * x + 1] = r1[x]; d[3 * x + 2] = r2[x]; }
-                    continue;
-                }
-                for (int x = 0; x < w; x++)
-                {
-                    int yy = r0[x], cb = r1[x], cr = r2[x];
-                    d[0] = Clamp(yy + t[cr]);
-                    d[1] = Clamp(yy + ((t[768 + cb] + t[512 + cr]) >> 16));
-                    d[2] = Clamp(yy + t[256 + cb]);
-                    d += 3;
+                    byte* r0 = Row(frame, comps[0], p0, y, b0);
+                    byte* r1 = Row(frame, comps[1], p1, y, b1);
+                    byte* r2 = Row(frame, comps[2], p2, y, b2);
+                    byte* d = o + (long)y * w * 3;
+                    if (rgbTransform)
+                    {
+                        for (int i = 0; i < w; i++) { d[3 * i] = r0[i]; d[3 * i + 1] = r1[i]; d[3 * i + 2] = r2[i]; }
+                        continue;
+                    }
+                    int x = 0;
+                    if (Avx2.IsSupported && w >= 8)
+                    {
+                        byte* rr = b0 + bufLen - 3 * RowTail(w), gg = rr + RowTail(w), bb = gg + RowTail(w);
+                        YccRowAvx2(r0, r1, r2, rr, gg, bb, w);
+                        for (; x < w; x++) { d[0] = rr[x]; d[1] = gg[x]; d[2] = bb[x]; d += 3; }
+                        continue;
+                    }
+                    for (; x < w; x++)
+                    {
+                        int yy = r0[x], cb = r1[x], cr = r2[x];
+                        d[0] = Clamp(yy + t[cr]);
+                        d[1] = Clamp(yy + ((t[768 + cb] + t[512 + cr]) >> 16));
+                        d[2] = Clamp(yy + t[256 + cb]);
+                        d += 3;
+                    }
                 }
             }
         }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(scratch); }
         return new DecodedImage(w, h, 3, rgb);
+    }
+
+    // Length of one R/G/B scratch row: the width rounded up to 8.
+    private static int RowTail(int w) => (w + 7) & ~7;
+
+    private static readonly int FixCrR = Fix(1.40200), FixCbB = Fix(1.77200), FixCrG = Fix(0.71414), FixCbG = Fix(0.34414);
+
+    private static int Fix(double x) => (int)(x * (1 << 16) + 0.5);
+
+    // YCbCr → R, G, B rows, eight pixels per step, computing exactly the tables' values:
+    // R = Y + (FixCrR·(Cr−128) + 2^15) >> 16, G = Y + (−FixCbG·(Cb−128) − FixCrG·(Cr−128) + 2^15) >> 16,
+    // B = Y + (FixCbB·(Cb−128) + 2^15) >> 16, clamped to [0, 255]. The last step overlaps the previous one.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void YccRowAvx2(byte* y, byte* cb, byte* cr, byte* r, byte* g, byte* b, int w)
+    {
+        var c128 = Vector256.Create(128);
+        var half = Vector256.Create(1 << 15);
+        var lo = Vector256<int>.Zero;
+        var hi = Vector256.Create(255);
+        var kr = Vector256.Create(FixCrR);
+        var kb = Vector256.Create(FixCbB);
+        var kgb = Vector256.Create(-FixCbG);
+        var kgr = Vector256.Create(-FixCrG);
+        for (int x = 0; ; x += 8)
+        {
+            if (x > w - 8) x = w - 8;
+            var vy = Avx2.ConvertToVector256Int32(y + x);
+            var vb = Avx2.ConvertToVector256Int32(cb + x) - c128;
+            var vr = Avx2.ConvertToVector256Int32(cr + x) - c128;
+            var rv = vy + Vector256.ShiftRightArithmetic(vr * kr + half, 16);
+            var gv = vy + Vector256.ShiftRightArithmetic(vb * kgb + vr * kgr + half, 16);
+            var bv = vy + Vector256.ShiftRightArithmetic(vb * kb + half, 16);
+            rv = Vector256.Min(Vector256.Max(rv, lo), hi);
+            gv = Vector256.Min(Vector256.Max(gv, lo), hi);
+            bv = Vector256.Min(Vector256.Max(bv, lo), hi);
+            var rg = Vector256.Narrow(Vector256.Narrow(rv, gv).AsUInt16(), Vector256.Narrow(bv, bv).AsUInt16()).AsUInt64();
+            *(ulong*)(r + x) = rg.GetElement(0);
+            *(ulong*)(g + x) = rg.GetElement(1);
+            *(ulong*)(b + x) = rg.GetElement(2);
+            if (x == w - 8) break;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
