@@ -55,7 +55,7 @@ internal static unsafe class JpegColor
             return new DecodedImage(w, h, 1, gray);
         }
         var rgb = buffer is not null && buffer.Length >= w * h * 3 ? buffer : GC.AllocateUninitializedArray<byte>(w * h * 3);
-        int bufLen = w + 2 * 8 * frame.Hmax + 16 + 3 * RowTail(w); // row buffer, then R, G, B rows for the vector path
+        int rowLen = w + 2 * 8 * frame.Hmax + 16, bufLen = rowLen + 2 * w + 64; // upsampled row, then 16-bit column sums
         var scratch = System.Buffers.ArrayPool<byte>.Shared.Rent(3 * bufLen); // pooled: a wide image would overflow the stack
         try
         {
@@ -77,9 +77,7 @@ internal static unsafe class JpegColor
                     int x = 0;
                     if (Avx2.IsSupported && w >= 8)
                     {
-                        byte* rr = b0 + bufLen - 3 * RowTail(w), gg = rr + RowTail(w), bb = gg + RowTail(w);
-                        YccRowAvx2(r0, r1, r2, rr, gg, bb, w);
-                        for (; x < w; x++) { d[0] = rr[x]; d[1] = gg[x]; d[2] = bb[x]; d += 3; }
+                        YccRowAvx2(r0, r1, r2, d, w);
                         continue;
                     }
                     for (; x < w; x++)
@@ -97,18 +95,21 @@ internal static unsafe class JpegColor
         return new DecodedImage(w, h, 3, rgb);
     }
 
-    // Length of one R/G/B scratch row: the width rounded up to 8.
-    private static int RowTail(int w) => (w + 7) & ~7;
-
     private static readonly int FixCrR = Fix(1.40200), FixCbB = Fix(1.77200), FixCrG = Fix(0.71414), FixCbG = Fix(0.34414);
 
     private static int Fix(double x) => (int)(x * (1 << 16) + 0.5);
 
-    // YCbCr → R, G, B rows, eight pixels per step, computing exactly the tables' values:
+    // Byte shuffles interleaving [r0..r7 g0..g7] and [b0..b7 …] into r0 g0 b0 r1 … (24 bytes: 16 + 8).
+    private static readonly Vector128<byte> RgLo = Vector128.Create((byte)0, 8, 0x80, 1, 9, 0x80, 2, 10, 0x80, 3, 11, 0x80, 4, 12, 0x80, 5);
+    private static readonly Vector128<byte> BLo = Vector128.Create((byte)0x80, 0x80, 0, 0x80, 0x80, 1, 0x80, 0x80, 2, 0x80, 0x80, 3, 0x80, 0x80, 4, 0x80);
+    private static readonly Vector128<byte> RgHi = Vector128.Create((byte)13, 0x80, 6, 14, 0x80, 7, 15, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80);
+    private static readonly Vector128<byte> BHi = Vector128.Create((byte)0x80, 5, 0x80, 0x80, 6, 0x80, 0x80, 7, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80);
+
+    // YCbCr → interleaved RGB, eight pixels per step, computing exactly the tables' values:
     // R = Y + (FixCrR·(Cr−128) + 2^15) >> 16, G = Y + (−FixCbG·(Cb−128) − FixCrG·(Cr−128) + 2^15) >> 16,
-    // B = Y + (FixCbB·(Cb−128) + 2^15) >> 16, clamped to [0, 255]. The last step overlaps the previous one.
+    // B = Y + (FixCbB·(Cb−128) + 2^15) >> 16, clamped to [0, 255]. The last step overlaps the previous one (same values).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void YccRowAvx2(byte* y, byte* cb, byte* cr, byte* r, byte* g, byte* b, int w)
+    private static void YccRowAvx2(byte* y, byte* cb, byte* cr, byte* d, int w)
     {
         var c128 = Vector256.Create(128);
         var half = Vector256.Create(1 << 15);
@@ -118,6 +119,7 @@ internal static unsafe class JpegColor
         var kb = Vector256.Create(FixCbB);
         var kgb = Vector256.Create(-FixCbG);
         var kgr = Vector256.Create(-FixCrG);
+        Vector128<byte> rgLo = RgLo, bLo = BLo, rgHi = RgHi, bHi = BHi;
         for (int x = 0; ; x += 8)
         {
             if (x > w - 8) x = w - 8;
@@ -130,10 +132,12 @@ internal static unsafe class JpegColor
             rv = Vector256.Min(Vector256.Max(rv, lo), hi);
             gv = Vector256.Min(Vector256.Max(gv, lo), hi);
             bv = Vector256.Min(Vector256.Max(bv, lo), hi);
-            var rg = Vector256.Narrow(Vector256.Narrow(rv, gv).AsUInt16(), Vector256.Narrow(bv, bv).AsUInt16()).AsUInt64();
-            *(ulong*)(r + x) = rg.GetElement(0);
-            *(ulong*)(g + x) = rg.GetElement(1);
-            *(ulong*)(b + x) = rg.GetElement(2);
+            var rgb = Vector256.Narrow(Vector256.Narrow(rv, gv).AsUInt16(), Vector256.Narrow(bv, bv).AsUInt16());
+            var rg = rgb.GetLower();
+            var bb = rgb.GetUpper();
+            byte* o = d + 3 * x;
+            (Ssse3.Shuffle(rg, rgLo) | Ssse3.Shuffle(bb, bLo)).Store(o);
+            *(ulong*)(o + 16) = (Ssse3.Shuffle(rg, rgHi) | Ssse3.Shuffle(bb, bHi)).AsUInt64().ToScalar();
             if (x == w - 8) break;
         }
     }
@@ -156,7 +160,9 @@ internal static unsafe class JpegColor
         if (fancy && hs == 2 && vs == 2)
         {
             int iy = y >> 1, ny = (y & 1) == 0 ? Math.Max(iy - 1, 0) : Math.Min(iy + 1, ch - 1);
-            H2V2Row(plane + (long)iy * stride, plane + (long)ny * stride, cw, buf);
+            if (Avx2.IsSupported && cw >= 16)
+                H2V2RowAvx2(plane + (long)iy * stride, plane + (long)ny * stride, cw, buf, (ushort*)(buf + ((w + 2 * 8 * frame.Hmax + 16 + 31) & ~31)));
+            else H2V2Row(plane + (long)iy * stride, plane + (long)ny * stride, cw, buf);
             return buf;
         }
         if (hs == 1 && vs == 2) // libjpeg-turbo uses this filter whatever the width
@@ -185,6 +191,35 @@ internal static unsafe class JpegColor
         }
         o[2 * n - 2] = (byte)((s[n - 1] * 3 + s[n - 2] + 1) >> 2);
         o[2 * n - 1] = s[n - 1];
+    }
+
+    // The same as H2V2Row, sixteen input samples per step: with column sums s[i] = 3a[i] + b[i] and the edges
+    // replicated (s[−1] = s[0], s[n] = s[n−1], which reproduces libjpeg's first/last-column cases), output
+    // 2i = (3s[i] + s[i−1] + 8) >> 4 and 2i+1 = (3s[i] + s[i+1] + 7) >> 4, stored as the 16-bit word even | odd << 8.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void H2V2RowAvx2(byte* a, byte* b, int n, byte* o, ushort* sums)
+    {
+        ushort* s = sums + 1;
+        var three = Vector256.Create((ushort)3);
+        for (int i = 0; ; i += 16)
+        {
+            if (i > n - 16) i = n - 16;
+            (Avx2.ConvertToVector256Int16(a + i).AsUInt16() * three + Avx2.ConvertToVector256Int16(b + i).AsUInt16()).Store(s + i);
+            if (i == n - 16) break;
+        }
+        s[-1] = s[0];
+        s[n] = s[n - 1];
+        var c8 = Vector256.Create((ushort)8);
+        var c7 = Vector256.Create((ushort)7);
+        for (int i = 0; ; i += 16)
+        {
+            if (i > n - 16) i = n - 16;
+            var c = Vector256.Load(s + i) * three;
+            var even = Vector256.ShiftRightLogical(c + Vector256.Load(s + i - 1) + c8, 4);
+            var odd = Vector256.ShiftRightLogical(c + Vector256.Load(s + i + 1) + c7, 4);
+            (even | Vector256.ShiftLeft(odd, 8)).AsByte().Store(o + 2 * i);
+            if (i == n - 16) break;
+        }
     }
 
     private static void H2V2Row(byte* a, byte* b, int n, byte* o)

@@ -39,6 +39,7 @@ public class JpegDecoderTests
     [InlineData(61, 47)]
     [InlineData(1, 1)]
     [InlineData(2, 9)]
+    [InlineData(97, 35)]
     public void Baseline420_WithinOneOfLibjpeg(int w, int h)
     {
         if (Skip()) return;
