@@ -204,3 +204,34 @@ public class PngDecoderTests
         Assert.Equal("x.png: image: unknown format: expected a PNG (89 50 4E 47) or JPEG (FF D8 FF) signature, got 47494638", e.Message);
     }
 }
+
+/// <summary>Decoding into a reused (larger, dirty) buffer gives the same pixels as a fresh decode.</summary>
+public class DecodeBufferReuseTests
+{
+    [Fact]
+    public void Png_IntoDirtyLargerBuffer_SamePixels()
+    {
+        var rows = Enumerable.Range(0, 5).Select(y => Enumerable.Range(0, 21).Select(i => (byte)(i * 11 + y * 7)).ToArray()).ToArray();
+        var png = PngTestEncoder.Encode(7, 5, 8, 2, rows);
+        var fresh = PngDecoder.Decode(png, "p.png");
+        var buffer = Enumerable.Repeat((byte)0xAB, 1000).ToArray();
+        var reused = PngDecoder.Decode(png, "p.png", buffer);
+        Assert.Same(buffer, reused.Pixels);
+        Assert.Equal(fresh.Span.ToArray(), reused.Span.ToArray());
+        Assert.Equal(105, reused.Length);
+    }
+
+    [Fact]
+    public void Jpeg_IntoDirtyLargerBuffer_SamePixels()
+    {
+        if (!ImageTools.HasLibjpegTools) { Console.WriteLine("SKIPPED: cjpeg not found (Debian package libjpeg-turbo-progs)"); return; }
+        var jpeg = ImageTools.MustRun("cjpeg", ["-quality", "90"], ImageTools.Pnm(37, 21, 3, ImageTools.PhotoLike(37, 21, 3, 4)));
+        var fresh = JpegDecoder.Decode(jpeg, "j.jpg");
+        var buffer = Enumerable.Repeat((byte)0x5A, 5000).ToArray();
+        var reused = JpegDecoder.Decode(jpeg, "j.jpg", buffer);
+        Assert.Same(buffer, reused.Pixels);
+        Assert.Equal(fresh.Span.ToArray(), reused.Span.ToArray());
+        var small = JpegDecoder.Decode(jpeg, "j.jpg", new byte[10]); // too small: a new array
+        Assert.Equal(fresh.Span.ToArray(), small.Pixels);
+    }
+}
