@@ -95,20 +95,7 @@ public sealed record ImagePreprocessing
         var src = ImageResize.ConvertChannels(image, c, s.Converted);
         var (rh, rw) = ResizedSize(image.Height, image.Width);
         int top = CropOffset(rh, oh), left = CropOffset(rw, ow);
-        // Resized values for the crop window (NaN marks padding).
-        if (s.Window is null || s.Window.Length < oh * ow * c) s.Window = new float[oh * ow * c];
-        var window = s.Window;
-        ImageResize.ResizeWindow(src, image.Width, image.Height, c, rw, rh, top, left, ow, oh, window, ref s.Resize);
-        for (int ch = 0; ch < c; ch++)
-        {
-            float mean = Mean[Mean.Length == 1 ? 0 : ch], inv = 1f / Std[Std.Length == 1 ? 0 : ch], scale = Scale;
-            var plane = destination.Slice(ch * oh * ow, oh * ow);
-            for (int i = 0; i < oh * ow; i++)
-            {
-                float v = window[i * c + ch];
-                plane[i] = ((float.IsNaN(v) ? 0f : v) * scale - mean) * inv;
-            }
-        }
+        ImageResizeFused.Run(src, image.Width, image.Height, c, rw, rh, top, left, ow, oh, Scale, Mean, Std, destination, s.Fused);
     }
 
     [ThreadStatic] private static Scratch? t_scratch;
@@ -116,7 +103,7 @@ public sealed record ImagePreprocessing
     private sealed class Scratch
     {
         public byte[]? Converted;
-        public float[]? Window, Resize;
+        public readonly ImageResizeFused.Scratch Fused = new();
     }
 
     /// <summary>

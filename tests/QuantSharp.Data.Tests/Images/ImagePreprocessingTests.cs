@@ -136,3 +136,36 @@ public class ImagePreprocessingTests
         Assert.Contains("'Std' expected values > 0", e.Message);
     }
 }
+
+/// <summary>The fused, vectorized preprocessing agrees with the two-pass reference resize + normalize.</summary>
+public class ImagePreprocessingFusedTests
+{
+    [Theory]
+    [InlineData(37, 23, 3, 16, 12, 12)]   // downscale, crop inside
+    [InlineData(9, 13, 1, 20, 15, 24)]    // upscale, crop wider than the image (padding)
+    [InlineData(64, 48, 3, 0, 40, 50)]    // no resize, crop inside then padded horizontally
+    [InlineData(101, 57, 3, 31, 31, 31)]  // odd sizes, vector tail
+    [InlineData(5, 5, 3, 5, 3, 3)]        // same size: no resize on either axis
+    public void Fused_MatchesTwoPassReference(int w, int h, int channels, int resize, int cropH, int cropW)
+    {
+        var rng = new Random(w * 100 + h);
+        var px = new byte[w * h * channels];
+        rng.NextBytes(px);
+        var img = new DecodedImage(w, h, channels, px);
+        var p = new ImagePreprocessing { ResizeShorter = resize, CropHeight = cropH, CropWidth = cropW, Channels = channels,
+            Mean = channels == 3 ? [0.4f, 0.5f, 0.6f] : [0.3f], Std = channels == 3 ? [0.2f, 0.25f, 0.3f] : [0.7f] };
+        var fused = new float[channels * cropH * cropW];
+        p.Apply(img, fused);
+
+        var (rh, rw) = p.ResizedSize(h, w);
+        var window = ImageResize.ResizeWindow(px, w, h, channels, rw, rh, ImagePreprocessing.CropOffset(rh, cropH), ImagePreprocessing.CropOffset(rw, cropW), cropW, cropH);
+        for (int c = 0; c < channels; c++)
+            for (int i = 0; i < cropH * cropW; i++)
+            {
+                float v = window[i * channels + c];
+                float expected = ((float.IsNaN(v) ? 0 : v) / 255f - p.Mean[c]) / p.Std[c];
+                Assert.True(Math.Abs(expected - fused[c * cropH * cropW + i]) <= 1e-4f * Math.Max(1, Math.Abs(expected)),
+                    $"channel {c} pixel {i}: reference {expected}, fused {fused[c * cropH * cropW + i]}");
+            }
+    }
+}
