@@ -19,8 +19,9 @@ namespace QuantSharp.Data.Images;
 /// <para>Why C# rather than P/Invoke into libturbojpeg (Debian libturbojpeg0): measured with
 /// <c>dotnet run -c Release --project bench/QuantSharp.Bench -- --compare image_decode</c>, which decodes a 224×224
 /// 4:2:0 quality-90 photo-like JPEG on one thread, alternating our decoder and <c>tjDecompress2</c> (both writing into
-/// a reused buffer) so the load of other processes hits both alike: C# 1,312 images/s vs libturbojpeg 2.1.5 (SIMD)
-/// 2,647 images/s, 2.0× slower, and the outputs are identical (max difference 0). That is inside the 3× budget, and
+/// a reused buffer) so the load of other processes hits both alike: C# 1,571 images/s vs libturbojpeg 2.1.5 (SIMD)
+/// 3,015 images/s in one run, 1,074 vs 1,839 in another (the machine is shared: 1.7–2.0× slower), and the outputs are
+/// identical (max difference 0). That is inside the 3× budget, and
 /// ~1,000 images/s per core is far from being the bottleneck of calibration or evaluation, while staying in C# needs
 /// no native package, behaves the same on every platform, and gives errors that name the file. (Before the AVX2
 /// IDCT, colour conversion and upsampling and the reused output buffer the same measurement gave 7×.)</para>

@@ -5,7 +5,7 @@ using QuantSharp.Data.Images;
 namespace QuantSharp.Data.Tests.Images;
 
 /// <summary>
-/// External reference tools for the image tests (Debian packages libjpeg-turbo-progs, netpbm, python3-pil) and
+/// External reference tools for the image tests (Debian packages libjpeg-turbo-progs, netpbm) and
 /// generators of test pictures. A test whose tool is missing returns early with a message naming the package.
 /// </summary>
 internal static class ImageTools
@@ -23,8 +23,6 @@ internal static class ImageTools
     public static bool HasLibjpegTools => Find("cjpeg") is not null && Find("djpeg") is not null;
 
     public static bool HasPnmToPng => Find("pnmtopng") is not null;
-
-    public static bool HasPil => File.Exists("/usr/bin/python3") && Run("/usr/bin/python3", ["-c", "import PIL"], null, out _) == 0;
 
     /// <summary>Runs a process with optional stdin bytes; returns the exit code and stdout bytes.</summary>
     public static int Run(string exe, IEnumerable<string> args, byte[]? stdin, out byte[] stdout)
