@@ -38,6 +38,9 @@ internal sealed class JpegHuffmanTable
         _maxCode[17] = int.MaxValue;
     }
 
+    /// <summary>The 9-bit look-up table: entry = length &lt;&lt; 8 | symbol, 0 for longer codes.</summary>
+    internal ushort[] Lookup => _lookup;
+
     /// <summary>Decodes one symbol from <paramref name="bits"/>.</summary>
     public int Decode(JpegBitReader bits)
     {
@@ -85,6 +88,22 @@ internal sealed class JpegBitReader(byte[] data, int start, string name)
     public void Ensure(int n)
     {
         if (_count < n) Fill();
+    }
+
+    /// <summary>The buffered bits (left-aligned) and their count, for decoders that keep them in locals.</summary>
+    public (ulong Buffer, int Count) State
+    {
+        get => (_buffer, _count);
+        set => (_buffer, _count) = value;
+    }
+
+    /// <summary>Tops up (<paramref name="buffer"/>, <paramref name="count"/>) to at least 57 bits and returns them.</summary>
+    public (ulong, int) Refill(ulong buffer, int count)
+    {
+        _buffer = buffer;
+        _count = count;
+        Fill();
+        return (_buffer, _count);
     }
 
     private void Fill()

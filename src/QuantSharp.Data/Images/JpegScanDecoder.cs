@@ -93,27 +93,60 @@ internal sealed class JpegScanDecoder
         else DecodeAcRefine(bits, c, blk);
     }
 
+    // Sequential Huffman block: the bit buffer lives in locals (registers) for the whole block; a refill whenever fewer
+    // than 32 bits remain covers the longest code (16) plus the longest magnitude (15).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe void DecodeBaseline(JpegBitReader bits, JpegComponent c, short* blk)
     {
-        var zz = JpegFrame.ZigZag;
-        int t = _dc[c.DcTable]!.Decode(bits);
-        c.Pred += bits.ReceiveExtend(t);
+        var dcTable = _dc[c.DcTable]!;
+        var acTable = _ac[c.AcTable]!;
+        var (buf, cnt) = bits.State;
+        if (cnt < 32) (buf, cnt) = bits.Refill(buf, cnt);
+        int e = dcTable.Lookup[(int)(buf >> (64 - JpegHuffmanTable.LookupBits))], t;
+        if (e != 0) { t = e & 0xFF; buf <<= e >> 8; cnt -= e >> 8; }
+        else { bits.State = (buf, cnt); t = dcTable.Decode(bits); (buf, cnt) = bits.State; }
+        if (t > 16)
+        {
+            bits.State = (buf, cnt);
+            throw new ImageFormatException(_name, "JPEG", $"corrupt data: DC difference of {t} bits near byte {bits.Position}");
+        }
+        if (t != 0)
+        {
+            int v = (int)(buf >> (64 - t));
+            buf <<= t;
+            cnt -= t;
+            c.Pred += v < 1 << (t - 1) ? v - (1 << t) + 1 : v;
+        }
         blk[0] = (short)c.Pred;
-        var ac = _ac[c.AcTable]!;
+        fixed (ushort* lut = acTable.Lookup)
+        fixed (byte* zz = JpegFrame.ZigZag)
         for (int k = 1; k < 64;)
         {
-            int rs = ac.Decode(bits), r = rs >> 4, s = rs & 15;
-            if (s == 0)
+            if (cnt < 32) (buf, cnt) = bits.Refill(buf, cnt);
+            int rs;
+            e = lut[(int)(buf >> (64 - JpegHuffmanTable.LookupBits))];
+            if (e != 0) { rs = e & 0xFF; buf <<= e >> 8; cnt -= e >> 8; }
+            else { bits.State = (buf, cnt); rs = acTable.Decode(bits); (buf, cnt) = bits.State; }
+            int r = rs >> 4, sz = rs & 15;
+            if (sz == 0)
             {
                 if (r != 15) break;
                 k += 16;
                 continue;
             }
             k += r;
-            if (k > 63) throw new ImageFormatException(_name, "JPEG", $"corrupt data: AC coefficient index {k} past 63 near byte {bits.Position}");
-            blk[zz[k]] = (short)bits.ReceiveExtend(s);
+            if (k > 63)
+            {
+                bits.State = (buf, cnt);
+                throw new ImageFormatException(_name, "JPEG", $"corrupt data: AC coefficient index {k} past 63 near byte {bits.Position}");
+            }
+            int val = (int)(buf >> (64 - sz));
+            buf <<= sz;
+            cnt -= sz;
+            blk[zz[k]] = (short)(val < 1 << (sz - 1) ? val - (1 << sz) + 1 : val);
             k++;
         }
+        bits.State = (buf, cnt);
     }
 
     private unsafe void DecodeAcFirst(JpegBitReader bits, JpegComponent c, short* blk)
