@@ -76,6 +76,8 @@ public class JpegDecoderTests
     [InlineData(45, 27, "2x2")]
     [InlineData(45, 27, "1x1")]
     [InlineData(30, 21, "2x1")]
+    [InlineData(43, 26, "4x1")]  // replication upsampling (no fancy filter for 4:1)
+    [InlineData(43, 26, "4x2")]
     public void Progressive_WithinOneOfLibjpeg(int w, int h, string sampling)
     {
         if (Skip()) return;
