@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/common.sh
 need_dotnet
-apt_install dataset-fashion-mnist libonnx-testdata chromium
+apt_install dataset-fashion-mnist libonnx-testdata chromium libjpeg-turbo-progs netpbm
 
 if command -v npm >/dev/null && [ ! -d tools/ort/node_modules ]; then  # ONNX Runtime for the OrtCrossCheck tests
   log "installing onnxruntime-node (tools/ort)…"

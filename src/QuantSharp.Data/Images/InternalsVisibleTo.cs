@@ -1,0 +1,2 @@
+// The image tests check internal kernels (vector vs scalar IDCT) directly.
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("QuantSharp.Data.Tests")]
