@@ -37,10 +37,10 @@ Console.WriteLine($"FP32 accuracy: {TrainingLoops.Accuracy(session, testLoader):
 // 4. Prepare: fold the batch norms into the convolutions.
 Console.WriteLine(ModelPreparer.FoldAllBatchNorms(model));
 
-// 5. Simulate 4-bit weights and 8-bit activations, calibrate on 11 training batches.
+// 5. Simulate 4-bit weights and 8-bit activations with AIMET's default scheme (tf-enhanced), calibrate on 11 training batches.
 var sim = new QuantizationSimModel(model, new QuantSimOptions
 {
-    QuantScheme = QuantScheme.PostTrainingTf, DefaultParamBw = 4, DefaultOutputBw = 8,
+    QuantScheme = QuantScheme.PostTrainingTfEnhanced, DefaultParamBw = 4, DefaultOutputBw = 8,
 });
 sim.ComputeEncodings(s => { foreach (var batch in trainLoader.Epoch(0).Take(11)) s.Run(batch.Images); });
 Console.WriteLine($"W4A8 accuracy: {TrainingLoops.Accuracy(sim.Session, testLoader):P2}");
