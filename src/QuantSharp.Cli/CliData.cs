@@ -89,11 +89,13 @@ internal static class CliData
         if (r.SubsetLength is <= 0) throw new UsageException($"--subset-len expected a positive number, got {r.SubsetLength}");
         var pre = r.Preprocessing ?? Preprocessing.None;
         NpyData all;
+        string from = r.Data;
         if (Directory.Exists(r.Data))
         {
             var files = SafeList(r.Data);
             if (files.Count == 0) throw new UsageException($"--data '{r.Data}': the folder is empty");
             var idx = FindIdx(r.Data, files, r.IdxSplit);
+            if (idx is not null) from = Path.GetFileName(idx.Value.Images);
             if (idx is not null) all = LoadIdx(idx.Value.Images, r.Labels ?? idx.Value.Labels, r.Labels is null ? "the IDX labels file" : "--labels");
             else if (IsImageFolder(r.Data))
                 throw new UsageException($"--data '{r.Data}': image folders are not supported yet; convert the images to a .npy (float32 NCHW, or uint8) and pass --data images.npy --labels labels.npy");
@@ -112,7 +114,10 @@ internal static class CliData
         if (all.Count == 0) throw new UsageException($"--data '{r.Data}': holds no samples (first dimension is 0)");
         if (needLabels && all.Labels is null)
             throw new UsageException($"labels missing{(labelsNeededFor is null ? "" : $" ({labelsNeededFor})")}: --data '{r.Data}' has no labels; pass --labels LABELS.npy (one integer per sample)");
-        return Subset(all, r.SubsetLength, method, r.Seed);
+        var subset = Subset(all, r.SubsetLength, method, r.Seed);
+        string sel = subset.Count == all.Count ? "" : method == SampleMethod.Random ? $" (random, seed {r.Seed})" : " (the first)";
+        notes.WriteLine($"data: {subset.Count} of {all.Count} samples{sel} from {from}, each {Shapes.Format(all.Images.Shape[1..])}{(subset.Labels is null ? "" : ", with labels")}");
+        return subset;
     }
 
     /// <summary>Parses <c>--sample-method</c>.</summary>

@@ -5,14 +5,20 @@ namespace QuantSharp.Cli;
 
 /// <summary>
 /// Progress bars (Spectre.Console) for the long steps of a command. On a terminal they redraw in place; when stdout is
-/// not a terminal (a pipe, a file, a test's <see cref="StringWriter"/>) Spectre falls back to plain lines, so captured
-/// output stays readable. Every step's wall time is recorded in <see cref="Seconds"/> for the <c>--json</c> reports.
+/// not a terminal (a pipe, a file, a test's <see cref="StringWriter"/>) each step prints one plain line when it ends
+/// (<c>label: done in 1.23 s</c>), so captured output stays readable and deterministic. Every step's wall time is
+/// recorded in <see cref="Seconds"/> for the <c>--json</c> reports.
 /// </summary>
 internal sealed class CliProgress
 {
-    private readonly ProgressContext _ctx;
+    private readonly ProgressContext? _ctx;
+    private readonly TextWriter _plain;
 
-    private CliProgress(ProgressContext ctx) => _ctx = ctx;
+    private CliProgress(ProgressContext? ctx, TextWriter plain)
+    {
+        _ctx = ctx;
+        _plain = plain;
+    }
 
     /// <summary>Seconds per step, by step key, in the order run.</summary>
     public Dictionary<string, double> Seconds { get; } = new(StringComparer.Ordinal);
@@ -23,12 +29,19 @@ internal sealed class CliProgress
     /// <summary>Runs <paramref name="body"/> with progress bars on <paramref name="stdout"/>; returns the step timings.</summary>
     public static Dictionary<string, double> Run(TextWriter stdout, Action<CliProgress> body)
     {
+        var console = Console(stdout);
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            var plain = new CliProgress(null, stdout);
+            body(plain);
+            return plain.Seconds;
+        }
         Dictionary<string, double> seconds = [];
-        Console(stdout).Progress().AutoClear(false).HideCompleted(false)
+        console.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx =>
             {
-                var p = new CliProgress(ctx);
+                var p = new CliProgress(ctx, stdout);
                 body(p);
                 seconds = p.Seconds;
             });
@@ -38,12 +51,11 @@ internal sealed class CliProgress
     /// <summary>One step without sub-steps: a bar that fills when <paramref name="action"/> returns.</summary>
     public T Step<T>(string key, string label, Func<T> action)
     {
-        var task = _ctx.AddTask(Markup.Escape(label), maxValue: 1);
+        var task = _ctx?.AddTask(Markup.Escape(label), maxValue: 1);
         var watch = Stopwatch.StartNew();
         var result = action();
         Seconds[key] = watch.Elapsed.TotalSeconds;
-        task.Value = 1;
-        task.StopTask();
+        Done(task, label, Seconds[key]);
         return result;
     }
 
@@ -56,15 +68,24 @@ internal sealed class CliProgress
     /// </summary>
     public IEnumerable<T> Track<T>(string key, string label, IEnumerable<T> items, int count)
     {
-        var task = _ctx.AddTask(Markup.Escape(label), maxValue: Math.Max(1, count));
+        var task = _ctx?.AddTask(Markup.Escape(label), maxValue: Math.Max(1, count));
         var watch = Stopwatch.StartNew();
         foreach (var item in items)
         {
             yield return item;
-            task.Increment(1);
+            task?.Increment(1);
         }
-        task.Value = task.MaxValue;
-        task.StopTask();
         Seconds[key] = watch.Elapsed.TotalSeconds;
+        Done(task, label, Seconds[key]);
+    }
+
+    private void Done(ProgressTask? task, string label, double seconds)
+    {
+        if (task is not null)
+        {
+            task.Value = task.MaxValue;
+            task.StopTask();
+        }
+        else _plain.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{label}: done in {seconds:F2} s"));
     }
 }

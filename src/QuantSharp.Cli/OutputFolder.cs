@@ -9,12 +9,14 @@ namespace QuantSharp.Cli;
 internal sealed class OutputFolder : IDisposable
 {
     private readonly string _target;
+    private readonly string _display;
     private readonly bool _force;
     private bool _committed;
 
-    private OutputFolder(string target, string temp, bool force)
+    private OutputFolder(string target, string display, string temp, bool force)
     {
         _target = target;
+        _display = display;
         Temp = temp;
         _force = force;
     }
@@ -39,11 +41,11 @@ internal sealed class OutputFolder : IDisposable
         Directory.CreateDirectory(parent);
         string temp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(temp);
-        return new OutputFolder(target, temp, force);
+        return new OutputFolder(target, folder.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar), temp, force);
     }
 
-    /// <summary>The final path of a file written at <paramref name="tempPath"/> inside the temporary folder.</summary>
-    public string Final(string tempPath) => Path.Combine(_target, Path.GetRelativePath(Temp, tempPath));
+    /// <summary>The final path of a file written at <paramref name="tempPath"/> inside the temporary folder, spelled from the folder as given.</summary>
+    public string Final(string tempPath) => Path.Combine(_display, Path.GetRelativePath(Temp, tempPath));
 
     /// <summary>Moves the complete temporary folder to the target (replacing an old one when forced).</summary>
     public void Commit()

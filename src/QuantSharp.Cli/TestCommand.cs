@@ -38,7 +38,7 @@ public static class TestCommand
         string P(double v) => (v * 100).ToString("F2", ci) + "%";
         string D(double v) => ((v * 100).ToString("+0.00;-0.00;0.00", ci)) + " pts";
         var table = new Table().AddColumn("").AddColumn(new TableColumn("top-1").RightAligned()).AddColumn(new TableColumn("top-5").RightAligned());
-        table.Title = new TableTitle(Markup.Escape($"{Path.GetFileName(model)} on {set.Count} samples of {source.Data}"));
+        table.Title = new TableTitle(Markup.Escape($"{Path.GetFileName(model)}, {set.Count} samples"));
         table.AddRow("FP32", P(fp32.Top1), P(fp32.Top5));
         table.AddRow("quantized", P(quant.Top1), P(quant.Top5));
         table.AddRow("drop", D(fp32.Top1 - quant.Top1), D(fp32.Top5 - quant.Top5));
