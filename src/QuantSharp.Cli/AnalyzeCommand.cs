@@ -110,17 +110,18 @@ public static class AnalyzeCommand
     /// <summary>The <c>analyze</c> sub-command; <paramref name="guard"/> runs an action and turns exceptions into an exit code.</summary>
     internal static Command Cli(TextWriter stdout, Func<Action, int> guard)
     {
-        Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
-        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').");
-        var quant = Required("--quant", "The folder written by 'calib'.");
+        Option<string> Required(string name, string description, string helpName) => new(name) { Description = description, Required = true, HelpName = helpName };
+        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
+        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
         var data = new DataOptions("Analysis data", "t10k", 32, "Labels (.npy, one integer per sample): scores become top-1 accuracy. Without labels (and for unlabelled data): output SQNR vs FP32, in dB.");
-        var output = Required("--output", "Report folder to create: index.html (self-contained), analysis.json and CSV tables. Refused if it exists (see --force).");
+        var output = Required("--output", "Report folder to create: index.html (self-contained), analysis.json and CSV tables. Refused if it exists (see --force).", "DIR");
         var force = new Option<bool>("--force") { Description = "Replace the report folder if it exists." };
-        var json = new Option<string>("--json") { Description = "Also write the headline figures and files written as JSON to this file." };
+        var json = new Option<string>("--json") { Description = "Also write the headline figures and files written as JSON to this file.", HelpName = "FILE" };
         var cmd = new Command("analyze", "Find where accuracy goes (AIMET QuantAnalyzer): per-layer sensitivity, ranges, histograms, MSE; writes an HTML report.")
             { model, quant };
         data.AddTo(cmd);
         foreach (var o in new Option[] { output, force, json }) cmd.Options.Add(o);
+        data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => guard(() => Execute(new AnalyzeRequest(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), r.GetValue(output)!,
             data.BatchSize(r), r.GetValue(force), r.GetValue(json)), stdout)));
         return cmd;

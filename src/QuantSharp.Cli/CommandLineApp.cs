@@ -33,7 +33,7 @@ public static class CommandLineApp
         var runModel = modelArg();
         var inputs = new Option<string[]>("--input", "-i")
         {
-            Description = "A graph input as NAME=FILE.npy (repeat for several inputs).",
+            Description = "A graph input as NAME=FILE.npy (repeat for several inputs).", HelpName = "NAME=FILE.npy",
             AllowMultipleArgumentsPerToken = false,
         };
         var output = new Option<string>("--output", "-o") { Description = "Folder that receives <output name>.npy for every graph output.", Required = true };
@@ -56,35 +56,39 @@ public static class CommandLineApp
         return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
     }
 
-    private static Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
+    private static Option<string> Required(string name, string description, string helpName) => new(name) { Description = description, Required = true, HelpName = helpName };
 
     private static Command CalibCli(TextWriter stdout, TextWriter stderr)
     {
-        var model = Required("--model", "The FP32 ONNX model to quantize.");
+        var model = Required("--model", "The FP32 ONNX model to quantize.", "M.onnx");
         var data = new DataOptions("Calibration data", "train", 32, "Labels of --data (.npy, one integer per sample); only --auto-quant uses them.");
-        var output = Required("--output", "Folder to create: FP32 model, encodings, config.json, checkpoint (model.qsim) and summary.txt. Refused if it exists (see --force).");
+        var output = Required("--output", "Folder to create: FP32 model, encodings, config.json, checkpoint (model.qsim) and summary.txt. Refused if it exists (see --force).", "DIR");
         var force = new Option<bool>("--force") { Description = "Replace --output if it exists (only once the new folder is complete)." };
-        var json = new Option<string>("--json") { Description = "Also write what was done (settings, steps, seconds per step, files) as JSON to this file." };
-        var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy.", DefaultValueFactory = _ => "tf-enhanced" };
-        var paramBw = new Option<int>("--param-bw") { Description = "Weight bit-width, bits (4..31).", DefaultValueFactory = _ => 8 };
-        var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width, bits (4..31).", DefaultValueFactory = _ => 8 };
+        var json = new Option<string>("--json") { Description = "Also write what was done (settings, steps, seconds per step, files) as JSON to this file.", HelpName = "FILE" };
+        var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy.", HelpName = "NAME", DefaultValueFactory = _ => "tf-enhanced" };
+        var paramBw = new Option<int>("--param-bw") { Description = "Weight bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
+        var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
         var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (default: per-tensor)." };
-        var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset (default, per_channel, tensorrt). Default: default." };
-        var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized)." };
+        var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset: default, per_channel, tensorrt. [default: default, or per_channel with --per-channel]", HelpName = "FILE|PRESET" };
+        var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized).", HelpName = "NODE[,NODE…]" };
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
         var biasCorrection = new Option<bool>("--bias-correction") { Description = "Empirical bias correction (up to 512 samples)." };
         var adaround = new Option<bool>("--adaround") { Description = "AdaRound the weights (learned rounding) before calibrating." };
-        var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer (also AutoQuant's AdaRound step).", DefaultValueFactory = _ => 2000 };
+        var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer (also AutoQuant's AdaRound step).", HelpName = "N", DefaultValueFactory = _ => 2000 };
         var fastFinetune = new Option<bool>("--fast-finetune") { Description = "AdaQuant: tune each layer's weights and bias to its FP32 outputs (up to 256 samples)." };
-        var fastFinetuneIterations = new Option<int>("--fast-finetune-iterations") { Description = "Fast-finetune iterations per layer.", DefaultValueFactory = _ => 300 };
+        var fastFinetuneIterations = new Option<int>("--fast-finetune-iterations") { Description = "Fast-finetune iterations per layer.", HelpName = "N", DefaultValueFactory = _ => 300 };
         var seqMse = new Option<bool>("--seq-mse") { Description = "Sequential MSE: choose each weight encoding's range by the layer output error." };
         var autoQuant = new Option<bool>("--auto-quant") { Description = "AutoQuant: BN fold, then CLE, then AdaRound until the top-1 drop is within --allowed-drop (needs labels)." };
-        var allowedDrop = new Option<double>("--allowed-drop") { Description = "AutoQuant's allowed top-1 drop, a fraction (0.01 = one point).", DefaultValueFactory = _ => 0.01 };
+        var allowedDrop = new Option<double>("--allowed-drop") { Description = "AutoQuant's allowed top-1 drop, a fraction (0.01 = one point).", HelpName = "FRACTION", DefaultValueFactory = _ => 0.01 };
         var cmd = new Command("calib", "Quantize and calibrate a model (Vitis --quant_mode calib); writes OUT/ for 'test', 'deploy' and 'analyze'.") { model };
         data.AddTo(cmd);
-        foreach (var o in new Option[] { output, force, json, scheme, paramBw, outputBw, perChannel, config, exclude, cle, biasCorrection, adaround, adaroundIterations,
+        cmd.Options.Add(output);
+        cmd.Options.Add(force);
+        cmd.Options.Add(json);
+        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, config, exclude, cle, biasCorrection, adaround, adaroundIterations,
                      fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
             cmd.Options.Add(o);
+        data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
             r.GetValue(paramBw), r.GetValue(outputBw), r.GetValue(perChannel), r.GetValue(scheme)!, r.GetValue(config),
             data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
@@ -96,23 +100,24 @@ public static class CommandLineApp
 
     private static Command TestCli(TextWriter stdout, TextWriter stderr)
     {
-        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').");
-        var quant = Required("--quant", "The folder written by 'calib'.");
+        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
+        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
         var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for .npy data, read from the IDX labels file otherwise.");
-        var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file." };
+        var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file.", HelpName = "FILE" };
         var cmd = new Command("test", "Evaluate the FP32 model and its calibrated simulation (Vitis --quant_mode test): top-1/top-5 and the drop.") { model, quant };
         data.AddTo(cmd);
         cmd.Options.Add(json);
+        data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout)));
         return cmd;
     }
 
     private static Command DeployCli(TextWriter stdout, TextWriter stderr)
     {
-        var quant = Required("--quant", "The folder written by 'calib'.");
-        var output = Required("--output", "Folder to create: model_qdq.onnx, model.onnx, model.encodings (1.0.0) and model_0.6.1.encodings. Refused if it exists (see --force).");
+        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
+        var output = Required("--output", "Folder to create: model_qdq.onnx, model.onnx, model.encodings (1.0.0) and model_0.6.1.encodings. Refused if it exists (see --force).", "DIR");
         var force = new Option<bool>("--force") { Description = "Replace --output if it exists (only once the new folder is complete and checked)." };
-        var json = new Option<string>("--json") { Description = "Also write the files written, the QDQ-vs-sim check and seconds as JSON to this file." };
+        var json = new Option<string>("--json") { Description = "Also write the files written, the QDQ-vs-sim check and seconds as JSON to this file.", HelpName = "FILE" };
         var cmd = new Command("deploy", "Export for ONNX runtimes: QDQ ONNX + FP32 ONNX with AIMET encodings, checked against the simulation (no Vitis xmodel).")
             { quant, output, force, json };
         cmd.SetAction(r => Guard(stderr, () => DeployCommand.Execute(r.GetValue(quant)!, r.GetValue(output)!, r.GetValue(json), stdout, r.GetValue(force))));
@@ -125,13 +130,13 @@ public static class CommandLineApp
 
     private static Command QuickstartCli(TextWriter stdout, TextWriter stderr)
     {
-        var epochs = new Option<int>("--epochs") { Description = "FP32 training epochs.", DefaultValueFactory = _ => 4 };
-        var qatEpochs = new Option<int>("--qat-epochs") { Description = "Quantization-aware training epochs.", DefaultValueFactory = _ => 1 };
-        var subset = new Option<int?>("--subset") { Description = "Training images used (default: all 60,000)." };
+        var epochs = new Option<int>("--epochs") { Description = "FP32 training epochs.", HelpName = "N", DefaultValueFactory = _ => 4 };
+        var qatEpochs = new Option<int>("--qat-epochs") { Description = "Quantization-aware training epochs.", HelpName = "N", DefaultValueFactory = _ => 1 };
+        var subset = new Option<int?>("--subset") { Description = "Training images used (default: all 60,000).", HelpName = "N" };
         var output = new Option<string>("--output") { Description = "Folder receiving the exports.", DefaultValueFactory = _ => "quickstart_out" };
-        var json = new Option<string>("--json") { Description = "Write fp32_top1, w4a8_top1, qat_top1 and seconds per phase as JSON to this file." };
-        var seed = new Option<int>("--seed") { Description = "Seed of initialization and shuffling.", DefaultValueFactory = _ => 0 };
-        var testSubset = new Option<int?>("--test-subset") { Description = "Test images evaluated (default: all 10,000)." };
+        var json = new Option<string>("--json") { Description = "Write fp32_top1, w4a8_top1, qat_top1 and seconds per phase as JSON to this file.", HelpName = "FILE" };
+        var seed = new Option<int>("--seed") { Description = "Seed of initialization and shuffling.", HelpName = "INT", DefaultValueFactory = _ => 0 };
+        var testSubset = new Option<int?>("--test-subset") { Description = "Test images evaluated (default: all 10,000).", HelpName = "N" };
         var cmd = new Command("quickstart", "Train on Fashion-MNIST, quantize to W4A8, calibrate, fine-tune (QAT) and export — AIMET's quickstart.")
             { epochs, qatEpochs, subset, output, json, seed, testSubset };
         cmd.SetAction(r => Guard(stderr, () => QuickstartCommand.Execute(new QuickstartRequest(r.GetValue(epochs), r.GetValue(qatEpochs),

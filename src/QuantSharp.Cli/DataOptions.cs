@@ -15,18 +15,18 @@ internal sealed class DataOptions
     public DataOptions(string dataPurpose, string idxSplit, int defaultBatch, string labelsHelp)
     {
         _idxSplit = idxSplit;
-        Data = new Option<string>("--data") { Description = $"{dataPurpose}: a .npy file (float32 NCHW used as given; uint8 scaled to [0,1]) or an IDX directory ({idxSplit}-images-idx3-ubyte[.gz] + labels, e.g. Fashion-MNIST). Image folders: not yet.", Required = true };
-        Labels = new Option<string>("--labels") { Description = labelsHelp };
-        Subset = new Option<int?>("--subset-len") { Description = "Use only N samples (default: all)." };
+        Data = new Option<string>("--data") { Description = $"{dataPurpose}: a .npy file (float32 NCHW used as given; uint8 scaled to [0,1]) or an IDX directory ({idxSplit}-images-idx3-ubyte[.gz] + labels, e.g. Fashion-MNIST). (Image folders: not yet.)", Required = true, HelpName = "PATH" };
+        Labels = new Option<string>("--labels") { Description = labelsHelp, HelpName = "FILE.npy" };
+        Subset = new Option<int?>("--subset-len") { Description = "Use only N samples (default: all).", HelpName = "N" };
         SampleMethod = new Option<string>("--sample-method") { Description = "How --subset-len picks samples: sequential (the first N) or random (seeded by --seed).", DefaultValueFactory = _ => "sequential" };
         SampleMethod.AcceptOnlyFromAmong("sequential", "random");
-        Seed = new Option<int>("--seed") { Description = "Seed of the random subset.", DefaultValueFactory = _ => 0 };
-        Batch = new Option<int>("--batch-size") { Description = "Samples per forward pass.", DefaultValueFactory = _ => defaultBatch };
-        Resize = new Option<int?>("--resize") { Description = "Image folders: resize the shorter side to this many pixels (bilinear). Ignored for .npy/IDX." };
-        Crop = new Option<int?>("--crop") { Description = "Image folders: center crop to this many pixels square. Ignored for .npy/IDX." };
-        Mean = new Option<string>("--mean") { Description = "Image folders: per-channel mean after scaling to [0,1], comma-separated (e.g. 0.485,0.456,0.406). Ignored for .npy/IDX." };
-        Std = new Option<string>("--std") { Description = "Image folders: per-channel std, comma-separated (e.g. 0.229,0.224,0.225). Ignored for .npy/IDX." };
-        Channels = new Option<int?>("--channels") { Description = "Image folders: 1 (grayscale) or 3 (RGB). Ignored for .npy/IDX." };
+        Seed = new Option<int>("--seed") { Description = "Seed of the random subset.", HelpName = "INT", DefaultValueFactory = _ => 0 };
+        Batch = new Option<int>("--batch-size") { Description = "Samples per forward pass.", HelpName = "N", DefaultValueFactory = _ => defaultBatch };
+        Resize = new Option<int?>("--resize") { Description = "[image folders] Resize the shorter side to PX pixels (bilinear). Ignored for .npy/IDX.", HelpName = "PX" };
+        Crop = new Option<int?>("--crop") { Description = "[image folders] Center crop to PX × PX pixels. Ignored for .npy/IDX.", HelpName = "PX" };
+        Mean = new Option<string>("--mean") { Description = "[image folders] Per-channel mean of [0,1] pixels, e.g. 0.485,0.456,0.406. Ignored for .npy/IDX.", HelpName = "M[,M,M]" };
+        Std = new Option<string>("--std") { Description = "[image folders] Per-channel std, e.g. 0.229,0.224,0.225. Ignored for .npy/IDX.", HelpName = "S[,S,S]" };
+        Channels = new Option<int?>("--channels") { Description = "[image folders] 1 (grayscale) or 3 (RGB). Ignored for .npy/IDX.", HelpName = "1|3" };
     }
 
     /// <summary>--data.</summary>
@@ -62,12 +62,16 @@ internal sealed class DataOptions
     /// <summary>--channels.</summary>
     public Option<int?> Channels { get; }
 
-    /// <summary>Adds the options to <paramref name="command"/>, data first, then preprocessing.</summary>
-    public void AddTo(Command command, bool withLabels = true)
+    /// <summary>Adds the data options (not the preprocessing ones) to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
     {
-        command.Options.Add(Data);
-        if (withLabels) command.Options.Add(Labels);
-        foreach (var o in new Option[] { Subset, SampleMethod, Seed, Batch, Resize, Crop, Mean, Std, Channels }) command.Options.Add(o);
+        foreach (var o in new Option[] { Data, Labels, Subset, SampleMethod, Seed, Batch }) command.Options.Add(o);
+    }
+
+    /// <summary>Adds the image preprocessing options to <paramref name="command"/> (listed last in the help).</summary>
+    public void AddPreprocessingTo(Command command)
+    {
+        foreach (var o in new Option[] { Resize, Crop, Mean, Std, Channels }) command.Options.Add(o);
     }
 
     /// <summary>The data request of a parsed command line.</summary>
