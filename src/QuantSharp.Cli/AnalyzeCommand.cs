@@ -60,21 +60,33 @@ public static class AnalyzeCommand
 
         var console = CliProgress.Console(stdout);
         QuantAnalysis analysis = null!;
-        console.Progress().AutoClear(false).Start(ctx =>
+        QuantAnalyzerOptions Options(Action<AnalysisProgress> progress) => new()
         {
-            var tasks = new Dictionary<string, ProgressTask>();
-            var options = new QuantAnalyzerOptions
+            ModelName = Path.GetFileName(r.Model),
+            Notes = notes,
+            Progress = progress,
+        };
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            // Not a terminal: one line per finished stage, like the other commands.
+            var started = new Dictionary<string, Stopwatch>();
+            analysis = new QuantAnalyzer(sim, evaluator, feeds, Options(p =>
             {
-                ModelName = Path.GetFileName(r.Model),
-                Notes = notes,
-                Progress = p =>
+                if (!started.TryGetValue(p.Stage, out var watch)) started[p.Stage] = watch = Stopwatch.StartNew();
+                if (p.Done == p.Total)
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{StageLabel(p.Stage)}: done in {watch.Elapsed.TotalSeconds:F2} s"));
+            })).Analyze();
+        }
+        else
+            console.Progress().AutoClear(false).Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                analysis = new QuantAnalyzer(sim, evaluator, feeds, Options(p =>
                 {
                     if (!tasks.TryGetValue(p.Stage, out var task)) tasks[p.Stage] = task = ctx.AddTask(StageLabel(p.Stage), maxValue: p.Total);
                     task.Value = p.Done;
-                },
-            };
-            analysis = new QuantAnalyzer(sim, evaluator, feeds, options).Analyze();
-        });
+                })).Analyze();
+            });
         var files = AnalysisReport.Write(analysis, r.Output, r.Force);
 
         var ci = CultureInfo.InvariantCulture;

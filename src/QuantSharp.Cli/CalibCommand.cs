@@ -64,8 +64,8 @@ public static class CalibCommand
             DefaultOutputBw = r.OutputBw,
             Config = ResolveConfig(r.Config, r.PerChannel),
         };
-        var data = CliData.Load(r.Source, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
         using var output = OutputFolder.Begin(r.Output, r.Force);
+        var data = CliData.Load(r.Source, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
         string outDir = output.Temp;
         // AIMET's flow: simplify and fold batch norms before quantizing, so the sim quantizes the weights a runtime will see.
         // CLE folds the batch norms itself, keeping their statistics for high-bias folding.
@@ -251,7 +251,7 @@ public static class CalibCommand
     {
         foreach (var name in excluded)
             if (!graph.Nodes.Any(n => n.Name == name))
-                throw new UsageException($"--exclude-nodes: model '{source}' has no node named '{name}' (see 'quantsharp inspect {source}')");
+                throw new UsageException($"--exclude-nodes: model '{source}' has no node named '{name}'; its nodes: {string.Join(", ", graph.Nodes.Take(12).Select(n => n.Name))}{(graph.Nodes.Count > 12 ? ", … (see 'quantsharp inspect')" : "")}");
         var unsupported = InspectCommand.Unsupported(graph);
         if (unsupported.Count == 0) return;
         var n0 = unsupported[0];
