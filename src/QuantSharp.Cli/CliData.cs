@@ -110,12 +110,12 @@ internal static class CliData
         else all = NpyData.Load(r.Data, r.Labels, null);
 
         if (pre.GivenOptions.Count > 0)
-            notes.WriteLine($"note: {string.Join(", ", pre.GivenOptions)} apply to image folders; ignored for the tensor data in '{r.Data}' (used as given)");
+            notes.WriteLine($"note: image preprocessing ({string.Join(", ", pre.GivenOptions)}) is for image folders; ignored, the tensor data in '{r.Data}' is used as given");
         if (all.Count == 0) throw new UsageException($"--data '{r.Data}': holds no samples (first dimension is 0)");
         if (needLabels && all.Labels is null)
             throw new UsageException($"labels missing{(labelsNeededFor is null ? "" : $" ({labelsNeededFor})")}: --data '{r.Data}' has no labels; pass --labels LABELS.npy (one integer per sample)");
         var subset = Subset(all, r.SubsetLength, method, r.Seed);
-        string sel = subset.Count == all.Count ? "" : method == SampleMethod.Random ? $" (random, seed {r.Seed})" : " (the first)";
+        string sel = subset.Count == all.Count ? "" : method == SampleMethod.Random ? $" (random, seed {r.Seed})" : " (sequential)";
         notes.WriteLine($"data: {subset.Count} of {all.Count} samples{sel} from {from}, each {Shapes.Format(all.Images.Shape[1..])}{(subset.Labels is null ? "" : ", with labels")}");
         return subset;
     }

@@ -49,7 +49,7 @@ public sealed class CliDataAndReportsTests : IDisposable
         var calib = Cli("calib", "--model", model, "--data", idx, "--subset-len", "24", "--sample-method", "random", "--seed", "5",
             "--resize", "32", "--mean", "0.5", "--output", quant, "--json", calibJson);
         Assert.True(calib.Code == 0, calib.Err);
-        Assert.Contains("note: --resize, --mean apply to image folders; ignored", calib.Out);
+        Assert.Contains("note: image preprocessing (--resize, --mean) is for image folders; ignored", calib.Out);
         Assert.Contains("data: 24 of 40 samples (random, seed 5) from t10k-images-idx3-ubyte, each [1,8,8], with labels", calib.Out);
         Assert.Contains("calibrate (24 samples)", calib.Out);
         using (var doc = JsonDocument.Parse(File.ReadAllText(calibJson)))
