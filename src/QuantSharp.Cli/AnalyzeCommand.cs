@@ -11,14 +11,12 @@ namespace QuantSharp.Cli;
 /// <summary>What <c>quantsharp analyze</c> is asked to do.</summary>
 /// <param name="Model">The FP32 ONNX model (the one given to <c>calib</c>).</param>
 /// <param name="Quant">The folder written by <c>calib</c>.</param>
-/// <param name="Data">Analysis images (.npy).</param>
+/// <param name="Source">Analysis data (with labels, scores are top-1; without, output SQNR against the FP32 model).</param>
 /// <param name="Output">The report folder to create.</param>
-/// <param name="Labels">Labels (.npy); without them scores are output SQNR against the FP32 model.</param>
-/// <param name="SubsetLength">Use only the first N samples.</param>
 /// <param name="BatchSize">Samples per forward pass.</param>
 /// <param name="Force">Replace an existing report folder.</param>
 /// <param name="Json">Optional machine-readable summary file.</param>
-public sealed record AnalyzeRequest(string Model, string Quant, string Data, string Output, string? Labels = null, int? SubsetLength = null,
+public sealed record AnalyzeRequest(string Model, string Quant, DataRequest Source, string Output,
     int BatchSize = 32, bool Force = false, string? Json = null);
 
 /// <summary>
@@ -38,12 +36,13 @@ public static class AnalyzeCommand
             throw new UsageException($"--output '{r.Output}' already exists; pass --force to replace it");
         if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
         var graph = InspectCommand.LoadModel(r.Model);
+        CalibCommand.CheckSupported(graph, r.Model, []);
         var sim = TestCommand.LoadSim(r.Quant);
         string input = CalibCommand.SingleInput(sim.Model, r.Quant);
         string modelInput = CalibCommand.SingleInput(graph, r.Model);
         if (modelInput != input)
             throw new UsageException($"--model '{r.Model}' reads input '{modelInput}' but the sim in '{r.Quant}' reads '{input}'; pass the model that 'calib' quantized");
-        var data = NpyData.Load(r.Data, r.Labels, r.SubsetLength);
+        var data = CliData.Load(r.Source, needLabels: false, stdout);
         var batches = data.Batches(r.BatchSize).ToList();
         var feeds = batches.Select(b => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [input] = b.Inputs }).ToList();
 
@@ -59,23 +58,35 @@ public static class AnalyzeCommand
             evaluator = AnalysisEvaluator.OutputSqnr(batches.Select(b => b.Inputs).ToList(), x => fp32.Run(x));
         }
 
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+        var console = CliProgress.Console(stdout);
         QuantAnalysis analysis = null!;
-        console.Progress().AutoClear(false).Start(ctx =>
+        QuantAnalyzerOptions Options(Action<AnalysisProgress> progress) => new()
         {
-            var tasks = new Dictionary<string, ProgressTask>();
-            var options = new QuantAnalyzerOptions
+            ModelName = Path.GetFileName(r.Model),
+            Notes = notes,
+            Progress = progress,
+        };
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            // Not a terminal: one line per finished stage, like the other commands.
+            var started = new Dictionary<string, Stopwatch>();
+            analysis = new QuantAnalyzer(sim, evaluator, feeds, Options(p =>
             {
-                ModelName = Path.GetFileName(r.Model),
-                Notes = notes,
-                Progress = p =>
+                if (!started.TryGetValue(p.Stage, out var watch)) started[p.Stage] = watch = Stopwatch.StartNew();
+                if (p.Done == p.Total)
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{StageLabel(p.Stage)}: done in {watch.Elapsed.TotalSeconds:F2} s"));
+            })).Analyze();
+        }
+        else
+            console.Progress().AutoClear(false).Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                analysis = new QuantAnalyzer(sim, evaluator, feeds, Options(p =>
                 {
                     if (!tasks.TryGetValue(p.Stage, out var task)) tasks[p.Stage] = task = ctx.AddTask(StageLabel(p.Stage), maxValue: p.Total);
                     task.Value = p.Done;
-                },
-            };
-            analysis = new QuantAnalyzer(sim, evaluator, feeds, options).Analyze();
-        });
+                })).Analyze();
+            });
         var files = AnalysisReport.Write(analysis, r.Output, r.Force);
 
         var ci = CultureInfo.InvariantCulture;
@@ -111,20 +122,20 @@ public static class AnalyzeCommand
     /// <summary>The <c>analyze</c> sub-command; <paramref name="guard"/> runs an action and turns exceptions into an exit code.</summary>
     internal static Command Cli(TextWriter stdout, Func<Action, int> guard)
     {
-        Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
-        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').");
-        var quant = Required("--quant", "The folder written by 'calib'.");
-        var data = Required("--data", "Analysis images: a .npy file (float32 used as given, uint8 scaled to [0,1]).");
-        var output = Required("--output", "Report folder to create: index.html, analysis.json and CSV tables.");
-        var labels = new Option<string>("--labels") { Description = "Labels (.npy, one integer per image): scores become top-1 accuracy. Without them: output SQNR vs FP32." };
-        var subset = new Option<int?>("--subset-len") { Description = "Use only the first N samples." };
-        var batch = new Option<int>("--batch-size") { Description = "Samples per forward pass.", DefaultValueFactory = _ => 32 };
+        Option<string> Required(string name, string description, string helpName) => new(name) { Description = description, Required = true, HelpName = helpName };
+        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
+        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
+        var data = new DataOptions("Analysis data", "t10k", 32, "Labels (.npy, one integer per sample): scores become top-1 accuracy. Without labels (and for unlabelled data): output SQNR vs FP32, in dB.");
+        var output = Required("--output", "Report folder to create: index.html (self-contained), analysis.json and CSV tables. Refused if it exists (see --force).", "DIR");
         var force = new Option<bool>("--force") { Description = "Replace the report folder if it exists." };
-        var json = new Option<string>("--json") { Description = "Also write the headline figures and files written as JSON to this file." };
-        var cmd = new Command("analyze", "Where accuracy goes (AIMET QuantAnalyzer): per-layer sensitivity, ranges, histograms, MSE; writes an HTML report.")
-            { model, quant, data, output, labels, subset, batch, force, json };
-        cmd.SetAction(r => guard(() => Execute(new AnalyzeRequest(r.GetValue(model)!, r.GetValue(quant)!, r.GetValue(data)!, r.GetValue(output)!,
-            r.GetValue(labels), r.GetValue(subset), r.GetValue(batch), r.GetValue(force), r.GetValue(json)), stdout)));
+        var json = new Option<string>("--json") { Description = "Also write the headline figures and files written as JSON to this file.", HelpName = "FILE" };
+        var cmd = new Command("analyze", "Find where accuracy goes (AIMET QuantAnalyzer): per-layer sensitivity, ranges, histograms, MSE; writes an HTML report.")
+            { model, quant };
+        data.AddTo(cmd);
+        foreach (var o in new Option[] { output, force, json }) cmd.Options.Add(o);
+        data.AddPreprocessingTo(cmd);
+        cmd.SetAction(r => guard(() => Execute(new AnalyzeRequest(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), r.GetValue(output)!,
+            data.BatchSize(r), r.GetValue(force), r.GetValue(json)), stdout)));
         return cmd;
     }
 

@@ -14,14 +14,13 @@ namespace QuantSharp.Cli;
 
 /// <summary>What <c>quantsharp calib</c> is asked to do.</summary>
 /// <param name="Model">The FP32 ONNX model.</param>
-/// <param name="Data">Calibration images (.npy).</param>
-/// <param name="Output">Folder receiving the results.</param>
+/// <param name="Source">Calibration data (and labels, for AutoQuant): path, subset, sample method, preprocessing.</param>
+/// <param name="Output">Folder receiving the results (created; refused when it exists unless <paramref name="Force"/>).</param>
 /// <param name="ParamBw">Weight bit-width.</param>
 /// <param name="OutputBw">Activation bit-width.</param>
 /// <param name="PerChannel">Per-channel weight quantization.</param>
 /// <param name="Scheme">tf | tf-enhanced | percentile | mse | entropy.</param>
 /// <param name="Config">AIMET-schema config file, or a preset name (default, per_channel, tensorrt).</param>
-/// <param name="SubsetLength">Use only the first N samples.</param>
 /// <param name="BatchSize">Samples per forward pass.</param>
 /// <param name="Json">Optional machine-readable report file.</param>
 /// <param name="Cle">Cross-layer equalization with high-bias folding before quantizing.</param>
@@ -29,32 +28,35 @@ namespace QuantSharp.Cli;
 /// <param name="AdaRoundIterations">AdaRound with this many iterations per layer (0: nearest rounding); with <paramref name="AutoQuant"/>, the iterations of its AdaRound step.</param>
 /// <param name="FastFinetuneIterations">AdaQuant / fast finetune with this many iterations per layer (0: off).</param>
 /// <param name="SeqMse">Sequential MSE search of the weight encodings before calibrating.</param>
-/// <param name="AutoQuant">AutoQuant: BN fold → CLE → AdaRound, stopping when the top-1 drop on the data is within <paramref name="AllowedDrop"/>; needs <paramref name="Labels"/>.</param>
+/// <param name="AutoQuant">AutoQuant: BN fold → CLE → AdaRound, stopping when the top-1 drop on the data is within <paramref name="AllowedDrop"/>; needs labels.</param>
 /// <param name="AllowedDrop">AutoQuant's allowed top-1 drop (a fraction: 0.01 = one point).</param>
-/// <param name="Labels">Labels (.npy) of the data, for AutoQuant's evaluation.</param>
-public sealed record CalibRequest(string Model, string Data, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = false,
-    string Scheme = "tf-enhanced", string? Config = null, int? SubsetLength = null, int BatchSize = 32, string? Json = null,
+/// <param name="ExcludeNodes">Nodes kept in float (their parameter and output quantizers disabled).</param>
+/// <param name="Force">Replace an existing output folder.</param>
+public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = false,
+    string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
-    bool AutoQuant = false, double AllowedDrop = 0.01, string? Labels = null);
+    bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false);
 
 /// <summary>
-/// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it on .npy images and writes
-/// <c>OUT/</c>: <c>model.onnx</c> (FP32), <c>model.encodings</c> (AIMET 1.0.0), <c>quant_config.json</c> (the config used),
-/// <c>model.qsim</c> (checkpoint, what <c>test</c> and <c>deploy</c> read), <c>calib_samples.npy</c> (a few inputs that
-/// <c>deploy</c> checks the QDQ model on) and <c>summary.txt</c>.
+/// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it and writes <c>OUT/</c>
+/// (all-or-nothing, see <see cref="OutputFolder"/>): <c>model.onnx</c> (FP32), <c>model.encodings</c> (AIMET 1.0.0),
+/// <c>config.json</c> (the calib settings used), <c>quant_config.json</c> (the quantizer config used),
+/// <c>model.qsim</c> (checkpoint, what <c>test</c>, <c>deploy</c> and <c>analyze</c> read), <c>calib_samples.npy</c>
+/// (a few inputs that <c>deploy</c> checks the QDQ model on) and <c>summary.txt</c>.
 /// </summary>
 public static class CalibCommand
 {
     /// <summary>File names inside the output folder.</summary>
-    public const string CheckpointFile = "model.qsim", SamplesFile = "calib_samples.npy", ModelFile = "model.onnx";
+    public const string CheckpointFile = "model.qsim", SamplesFile = "calib_samples.npy", ModelFile = "model.onnx", ConfigFile = "config.json";
 
     /// <summary>Runs the command.</summary>
     public static void Execute(CalibRequest r, TextWriter stdout)
     {
         var total = Stopwatch.StartNew();
         CheckTechniques(r);
+        if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
         var graph = InspectCommand.LoadModel(r.Model);
-        var data = NpyData.Load(r.Data, r.AutoQuant ? r.Labels : null, r.SubsetLength);
+        CheckSupported(graph, r.Model, r.ExcludeNodes ?? []);
         var options = new QuantSimOptions
         {
             QuantScheme = ParseScheme(r.Scheme),
@@ -62,86 +64,104 @@ public static class CalibCommand
             DefaultOutputBw = r.OutputBw,
             Config = ResolveConfig(r.Config, r.PerChannel),
         };
+        using var output = OutputFolder.Begin(r.Output, r.Force);
+        var data = CliData.Load(r.Source, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
+        string outDir = output.Temp;
         // AIMET's flow: simplify and fold batch norms before quantizing, so the sim quantizes the weights a runtime will see.
         // CLE folds the batch norms itself, keeping their statistics for high-bias folding.
         PreparationReport? preparation = null;
         CleReport? cle = null;
         AutoQuantResult? autoQuant = null;
-        if (r.AutoQuant)
-        {
-            // AutoQuant prepares the graph itself (BN fold, CLE, AdaRound), scoring each step by top-1 on the labelled data.
-            var batches = data.Batches(r.BatchSize).ToList();
-            autoQuant = QuantSharp.Quantization.Techniques.AutoQuant.Run(graph, options, batches.Select(b => b.Inputs).ToList(),
-                s => ModelEvaluation.Evaluate(s, batches).Top1, r.AllowedDrop, new AutoQuantOptions
-                {
-                    Adaround = new AdaroundParameters { NumIterations = r.AdaRoundIterations > 0 ? r.AdaRoundIterations : 2000 },
-                    WorkDirectory = Path.Combine(r.Output, "autoquant"),
-                    Progress = s => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"auto-quant {s.Name}: top-1 {s.Score:P2} (drop {s.Drop * 100:F2} points), {s.Seconds:F1} s")),
-                });
-            graph = autoQuant.BestStep.Graph;
-        }
-        else if (r.Cle)
-        {
-            var identities = ModelPreparer.RemoveIdentities(graph);
-            var constants = ModelPreparer.FoldConstants(graph);
-            cle = CrossLayerEqualization.EqualizeModel(graph);
-            preparation = new PreparationReport(identities, constants, cle.BatchNorms);
-        }
-        else preparation = ModelPreparer.Prepare(graph);
         BiasCorrectionReport? biasCorrection = null;
-        if (r.BiasCorrection)
-        {
-            int correctionSamples = Math.Min(data.Count, 512);
-            biasCorrection = QuantSharp.Quantization.Techniques.BiasCorrection.CorrectBias(graph, options,
-                data.Batches(r.BatchSize).Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples);
-        }
         AdaRoundResult? adaround = null;
-        if (r.AdaRoundIterations > 0 && !r.AutoQuant)
-        {
-            // Learned rounding of the weights; the sim then freezes the AdaRound parameter encodings.
-            adaround = AdaRound.ApplyAdaround(graph, data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaroundParameters
-            {
-                NumIterations = r.AdaRoundIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
-                NumBatches = Math.Max(1, Math.Min(8, (data.Count + r.BatchSize - 1) / r.BatchSize)),
-            }, Path.Combine(r.Output, "adaround"), "adaround");
-            graph = adaround.Graph;
-        }
         AdaQuantResult? fastFinetune = null;
-        if (r.FastFinetuneIterations > 0)
+        SeqMseReport? seqMse = null;
+        QuantizationSimModel sim = null!;
+        CalibrationReport report = null!;
+        int batchCount = (data.Count + r.BatchSize - 1) / r.BatchSize;
+        var seconds = CliProgress.Run(stdout, p =>
         {
-            // AdaQuant: weights and biases tuned layer by layer through their (frozen) weight encodings.
-            fastFinetune = AdaQuant.Apply(graph, data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaQuantParameters
+            if (r.AutoQuant)
             {
-                NumIterations = r.FastFinetuneIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
-                NumSamples = Math.Min(data.Count, 256),
-            }, Path.Combine(r.Output, "fast_finetune"), "fast_finetune");
-            graph = fastFinetune.Graph;
-        }
-        var sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
-        if (adaround is not null) sim.SetAndFreezeParamEncodings(adaround.EncodingsPath);
-        if (fastFinetune is not null) sim.SetAndFreezeParamEncodings(fastFinetune.EncodingsPath);
-        SeqMseReport? seqMse = r.SeqMse ? SequentialMse.Apply(sim, data.Batches(r.BatchSize).Select(b => b.Inputs)) : null;
-        string input = SingleInput(sim.Model, r.Model);
-        var calib = Stopwatch.StartNew();
-        var report = sim.ComputeEncodings(s =>
-        {
-            foreach (var (x, _) in data.Batches(r.BatchSize)) s.Run(new Dictionary<string, Tensor> { [input] = x });
+                // AutoQuant prepares the graph itself (BN fold, CLE, AdaRound), scoring each step by top-1 on the labelled data.
+                var batches = data.Batches(r.BatchSize).ToList();
+                autoQuant = p.Step("auto_quant", "auto-quant (BN fold, CLE, AdaRound)", () => QuantSharp.Quantization.Techniques.AutoQuant.Run(graph, options,
+                    batches.Select(b => b.Inputs).ToList(), s => ModelEvaluation.Evaluate(s, batches).Top1, r.AllowedDrop, new AutoQuantOptions
+                    {
+                        Adaround = new AdaroundParameters { NumIterations = r.AdaRoundIterations > 0 ? r.AdaRoundIterations : 2000 },
+                        WorkDirectory = Path.Combine(outDir, "autoquant"),
+                    }));
+                graph = autoQuant.BestStep.Graph;
+            }
+            else if (r.Cle)
+            {
+                p.Step("cle", "prepare + cross-layer equalization", () =>
+                {
+                    var identities = ModelPreparer.RemoveIdentities(graph);
+                    var constants = ModelPreparer.FoldConstants(graph);
+                    cle = CrossLayerEqualization.EqualizeModel(graph);
+                    preparation = new PreparationReport(identities, constants, cle.BatchNorms);
+                });
+            }
+            else preparation = p.Step("prepare", "prepare (fold batch norms, simplify)", () => ModelPreparer.Prepare(graph));
+            if (r.BiasCorrection)
+            {
+                int correctionSamples = Math.Min(data.Count, 512);
+                biasCorrection = p.Step("bias_correction", "bias correction", () => QuantSharp.Quantization.Techniques.BiasCorrection.CorrectBias(graph, options,
+                    data.Batches(r.BatchSize).Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples));
+            }
+            if (r.AdaRoundIterations > 0 && !r.AutoQuant)
+            {
+                // Learned rounding of the weights; the sim then freezes the AdaRound parameter encodings.
+                adaround = p.Step("adaround", $"adaround ({r.AdaRoundIterations} iterations per layer)", () => AdaRound.ApplyAdaround(graph,
+                    data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaroundParameters
+                    {
+                        NumIterations = r.AdaRoundIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
+                        NumBatches = Math.Max(1, Math.Min(8, batchCount)),
+                    }, Path.Combine(outDir, "adaround"), "adaround"));
+                graph = adaround.Graph;
+            }
+            if (r.FastFinetuneIterations > 0)
+            {
+                // AdaQuant: weights and biases tuned layer by layer through their (frozen) weight encodings.
+                fastFinetune = p.Step("fast_finetune", $"fast finetune ({r.FastFinetuneIterations} iterations per layer)", () => AdaQuant.Apply(graph,
+                    data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaQuantParameters
+                    {
+                        NumIterations = r.FastFinetuneIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
+                        NumSamples = Math.Min(data.Count, 256),
+                    }, Path.Combine(outDir, "fast_finetune"), "fast_finetune"));
+                graph = fastFinetune.Graph;
+            }
+            sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
+            if (adaround is not null) sim.SetAndFreezeParamEncodings(adaround.EncodingsPath);
+            if (fastFinetune is not null) sim.SetAndFreezeParamEncodings(fastFinetune.EncodingsPath);
+            if (r.ExcludeNodes is { Count: > 0 } excluded) sim.ExcludeLayers([.. excluded]);
+            if (r.SeqMse) seqMse = p.Step("seq_mse", "sequential MSE", () => SequentialMse.Apply(sim, data.Batches(r.BatchSize).Select(b => b.Inputs)));
+            string input = SingleInput(sim.Model, r.Model);
+            report = sim.ComputeEncodings(s =>
+            {
+                foreach (var (x, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
+                    s.Run(new Dictionary<string, Tensor> { [input] = x });
+            });
         });
-        double calibSeconds = calib.Elapsed.TotalSeconds;
+        double calibSeconds = seconds.GetValueOrDefault("calibration");
 
-        Directory.CreateDirectory(r.Output);
-        string fp32 = Path.Combine(r.Output, ModelFile);
+        var write = Stopwatch.StartNew();
+        var written = new List<string>();
+        string fp32 = Path.Combine(outDir, ModelFile);
         FloatExport.Save(sim.Model, fp32);
-        string encodings = Path.Combine(r.Output, "model.encodings");
+        string encodings = Path.Combine(outDir, "model.encodings");
         EncodingsJson.Save(sim.ToEncodingsFile(), encodings, EncodingsFormat.V1_0_0);
-        var written = new List<string> { fp32, encodings };
-        string config = Path.Combine(r.Output, "quant_config.json");
+        written.AddRange([fp32, encodings]);
+        string runConfig = Path.Combine(outDir, ConfigFile);
+        WriteJson(runConfig, Settings(r, data.Count));
+        string config = Path.Combine(outDir, "quant_config.json");
         AtomicFile.WriteText(config, sim.Config.ToJson());
-        string checkpoint = Path.Combine(r.Output, CheckpointFile);
+        string checkpoint = Path.Combine(outDir, CheckpointFile);
         SimCheckpoint.Save(sim, checkpoint);
-        string samples = Path.Combine(r.Output, SamplesFile);
+        string samples = Path.Combine(outDir, SamplesFile);
         Npy.Write(samples, NpyData.Take(data.Images, 0, Math.Min(8, data.Count)));
-        written.AddRange([config, checkpoint, samples]);
+        written.AddRange([runConfig, config, checkpoint, samples]);
 
         var ci = CultureInfo.InvariantCulture;
         var summary = new StringWriter(ci);
@@ -155,43 +175,89 @@ public static class CalibCommand
         if (fastFinetune is not null)
             foreach (var l in fastFinetune.Layers) summary.WriteLine($"fast finetune {l.Node}: MSE {l.MseBefore:G4} (nearest) → {l.MseAfter:G4}{(l.Reverted ? " (reverted)" : "")}");
         if (seqMse is not null) summary.WriteLine(seqMse.ToString());
-        summary.WriteLine($"calibration: {data.Count} samples from {r.Data}, batch {r.BatchSize}, scheme {r.Scheme}, {calibSeconds:F2} s");
+        summary.WriteLine($"calibration: {data.Count} samples from {r.Source.Data}, batch {r.BatchSize}, scheme {r.Scheme}, {calibSeconds:F2} s");
         summary.WriteLine($"weights {r.ParamBw}-bit{(r.PerChannel ? " per-channel" : "")}, activations {r.OutputBw}-bit");
+        if (sim.ExcludedLayers.Count > 0) summary.WriteLine($"kept in float (--exclude-nodes): {string.Join(", ", sim.ExcludedLayers)}");
         summary.WriteLine($"quantizers: {sim.Quantizers.Count} ({sim.Quantizers.Values.Count(q => q.Enabled)} enabled, {report.Calibrated.Count} calibrated)");
         if (report.WithoutData.Count > 0) summary.WriteLine($"saw no data (disabled): {string.Join(", ", report.WithoutData)}");
         summary.WriteLine();
         summary.Write(sim.ToString());
-        string summaryPath = Path.Combine(r.Output, "summary.txt");
+        string summaryPath = Path.Combine(outDir, "summary.txt");
         AtomicFile.WriteText(summaryPath, summary.ToString());
         written.Add(summaryPath);
+        foreach (var sub in new[] { "adaround", "fast_finetune", "autoquant" })
+            if (Directory.Exists(Path.Combine(outDir, sub))) written.Add(Path.Combine(outDir, sub) + Path.DirectorySeparatorChar);
+        output.Commit();
+        var files = written.Select(output.Final).ToList();
+        seconds["write"] = write.Elapsed.TotalSeconds;
 
         if (preparation is not null)
             stdout.WriteLine($"prepared: {preparation.BatchNorms.Folded.Count} batch norm(s) folded, {preparation.Identities.Removed.Count + preparation.Constants.Removed.Count} node(s) simplified");
         if (autoQuant is not null)
+        {
+            foreach (var s in autoQuant.Steps)
+                stdout.WriteLine(string.Create(ci, $"auto-quant {s.Name}: top-1 {s.Score:P2} (drop {s.Drop * 100:F2} points), {s.Seconds:F1} s"));
             stdout.WriteLine(string.Create(ci, $"auto-quant: best step {autoQuant.BestStep.Name}, top-1 {autoQuant.BestStep.Score:P2} (FP32 {autoQuant.Fp32Score:P2}); allowed drop {r.AllowedDrop * 100:F2} points {(autoQuant.TargetMet ? "met" : "not met")}"));
+        }
         if (cle is not null) stdout.WriteLine($"cross-layer equalization: {cle.Equalized.Count} group(s) equalized, {cle.HighBiasFolded.Count} high-bias fold(s)");
         if (biasCorrection is not null) stdout.WriteLine($"bias correction: {biasCorrection.Layers.Count} layer(s) corrected");
         if (adaround is not null) stdout.WriteLine($"adaround: {adaround.Layers.Count} layer(s) rounded, {r.AdaRoundIterations} iterations each");
         if (fastFinetune is not null) stdout.WriteLine($"fast finetune: {fastFinetune.Layers.Count(l => !l.Reverted)} of {fastFinetune.Layers.Count} layer(s) tuned, {r.FastFinetuneIterations} iterations each");
         if (seqMse is not null) stdout.WriteLine($"sequential MSE: {seqMse.Layers.Count} weight encoding(s) chosen and frozen");
+        if (sim.ExcludedLayers.Count > 0) stdout.WriteLine($"kept in float: {string.Join(", ", sim.ExcludedLayers)}");
         stdout.WriteLine($"calibrated {report.Calibrated.Count} quantizers on {data.Count} samples in {calibSeconds.ToString("F2", ci)} s");
         if (report.WithoutData.Count > 0) stdout.WriteLine($"warning: quantizers that saw no data were disabled: {string.Join(", ", report.WithoutData)}");
-        foreach (var f in written) stdout.WriteLine($"wrote {f}");
+        foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)
-            WriteJson(json, new Dictionary<string, object?>
+        {
+            stdout.WriteLine($"wrote {json}");
+            var values = Settings(r, data.Count);
+            values["command"] = "calib";
+            values["auto_quant_steps"] = autoQuant?.Steps.Select(s => new Dictionary<string, object?>
             {
-                ["command"] = "calib", ["model"] = r.Model, ["samples"] = data.Count, ["scheme"] = r.Scheme,
-                ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["adaround_iterations"] = r.AdaRoundIterations,
-                ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
-                ["auto_quant_steps"] = autoQuant?.Steps.Select(s => new Dictionary<string, object?>
-                {
-                    ["step"] = s.Name, ["score"] = s.Score, ["drop"] = s.Drop, ["seconds"] = s.Seconds, ["best_so_far"] = s.IsBest, ["stopped"] = s.Stopped,
-                }).ToList(),
-                ["auto_quant_best"] = autoQuant?.BestStep.Name, ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null,
-                ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel,
-                ["quantizers"] = sim.Quantizers.Count, ["calibrated"] = report.Calibrated.Count, ["without_data"] = report.WithoutData,
-                ["calibration_seconds"] = calibSeconds, ["total_seconds"] = total.Elapsed.TotalSeconds, ["files"] = written,
-            });
+                ["step"] = s.Name, ["score"] = s.Score, ["drop"] = s.Drop, ["seconds"] = s.Seconds, ["best_so_far"] = s.IsBest, ["stopped"] = s.Stopped,
+            }).ToList();
+            values["auto_quant_best"] = autoQuant?.BestStep.Name;
+            values["batch_norms_folded"] = preparation?.BatchNorms.Folded.Count;
+            values["excluded_layers"] = sim.ExcludedLayers.ToList();
+            values["quantizers"] = sim.Quantizers.Count;
+            values["calibrated"] = report.Calibrated.Count;
+            values["without_data"] = report.WithoutData;
+            values["calibration_seconds"] = calibSeconds;
+            values["step_seconds"] = seconds;
+            values["total_seconds"] = total.Elapsed.TotalSeconds;
+            values["output"] = output.Target;
+            values["files"] = files;
+            WriteJson(json, values);
+        }
+    }
+
+    /// <summary>The settings of a calib run (written to <c>config.json</c> and into the <c>--json</c> report).</summary>
+    private static Dictionary<string, object?> Settings(CalibRequest r, int samples) => new()
+    {
+        ["model"] = r.Model, ["data"] = r.Source.Data, ["labels"] = r.Source.Labels, ["samples"] = samples, ["subset_len"] = r.Source.SubsetLength,
+        ["sample_method"] = r.Source.SampleMethod, ["seed"] = r.Source.Seed, ["batch_size"] = r.BatchSize, ["scheme"] = r.Scheme,
+        ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel, ["config"] = r.Config ?? (r.PerChannel ? "per_channel" : "default"),
+        ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["adaround_iterations"] = r.AdaRoundIterations,
+        ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
+        ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [],
+    };
+
+    /// <summary>
+    /// Refuses a model with ops the engine cannot run (naming node, op type and opset, and suggesting
+    /// <c>--exclude-nodes</c>) and <c>--exclude-nodes</c> names that are not nodes of the model.
+    /// </summary>
+    internal static void CheckSupported(Graph graph, string source, IReadOnlyList<string> excluded)
+    {
+        foreach (var name in excluded)
+            if (!graph.Nodes.Any(n => n.Name == name))
+                throw new UsageException($"--exclude-nodes: model '{source}' has no node named '{name}'; its nodes: {string.Join(", ", graph.Nodes.Take(12).Select(n => n.Name))}{(graph.Nodes.Count > 12 ? ", … (see 'quantsharp inspect')" : "")}");
+        var unsupported = InspectCommand.Unsupported(graph);
+        if (unsupported.Count == 0) return;
+        var n0 = unsupported[0];
+        string more = unsupported.Count > 1 ? $" (and {unsupported.Count - 1} more: {string.Join(", ", unsupported.Skip(1).Take(5).Select(n => $"'{n.Name}' {n.OpType}"))})" : "";
+        throw new GraphException($"model '{source}': unsupported op: node '{n0.Name}' has op type {(n0.Domain.Length > 0 ? n0.Domain + "." : "")}{n0.OpType}, which QuantSharp cannot run{more}; " +
+            $"replace it in the exported model, or if only its quantization is the problem keep it in float with --exclude-nodes {n0.Name}");
     }
 
     /// <summary>Rejects technique flags that cannot go together (each names the flags).</summary>
@@ -205,7 +271,6 @@ public static class CalibCommand
             if (r.FastFinetuneIterations > 0) others.Add("--fast-finetune");
             if (r.SeqMse) others.Add("--seq-mse");
             if (others.Count > 0) throw new UsageException($"--auto-quant chooses the techniques itself; drop {string.Join(", ", others)}");
-            if (r.Labels is null) throw new UsageException("--auto-quant needs --labels (a .npy of the data's labels) to score each step by top-1");
             if (!(r.AllowedDrop >= 0 && r.AllowedDrop < 1)) throw new UsageException($"--allowed-drop expected a fraction in [0, 1) (0.01 = one point), got {r.AllowedDrop}");
             return;
         }

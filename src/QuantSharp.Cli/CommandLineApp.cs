@@ -4,7 +4,8 @@ using QuantSharp.Engine;
 namespace QuantSharp.Cli;
 
 /// <summary>
-/// The <c>quantsharp</c> command line: <c>inspect MODEL.onnx</c> and <c>run MODEL.onnx --input NAME=FILE.npy … --output DIR</c>.
+/// The <c>quantsharp</c> command line: <c>inspect</c>, <c>run</c>, <c>calib</c>, <c>test</c>, <c>deploy</c>, <c>analyze</c>
+/// and <c>quickstart</c>.
 /// Every error is one line on stderr ("quantsharp: error: …") with a non-zero exit code, never a stack trace:
 /// <see cref="ExitUsage"/> for a bad command line, <see cref="ExitFailure"/> for anything that fails while running.
 /// </summary>
@@ -26,17 +27,17 @@ public static class CommandLineApp
         var modelArg = () => new Argument<string>("model") { Description = "Path of the ONNX model." };
 
         var inspectModel = modelArg();
-        var inspect = new Command("inspect", "Prints inputs, outputs, opsets, op-type histogram, parameter count and unsupported ops.") { inspectModel };
+        var inspect = new Command("inspect", "Print a model's inputs, outputs, opsets, op-type histogram, parameter count and unsupported ops.") { inspectModel };
         inspect.SetAction(r => Guard(stderr, () => InspectCommand.Execute(r.GetValue(inspectModel)!, stdout)));
 
         var runModel = modelArg();
         var inputs = new Option<string[]>("--input", "-i")
         {
-            Description = "A graph input as NAME=FILE.npy (repeat for several inputs).",
+            Description = "A graph input as NAME=FILE.npy (repeat for several inputs).", HelpName = "NAME=FILE.npy",
             AllowMultipleArgumentsPerToken = false,
         };
         var output = new Option<string>("--output", "-o") { Description = "Folder that receives <output name>.npy for every graph output.", Required = true };
-        var run = new Command("run", "Runs the model on .npy inputs and writes every output as .npy.") { runModel, inputs, output };
+        var run = new Command("run", "Run a model on .npy inputs and write every output as .npy.") { runModel, inputs, output };
         run.SetAction(r => Guard(stderr, () => RunCommand.Execute(r.GetValue(runModel)!, r.GetValue(inputs) ?? [], r.GetValue(output)!, stdout)));
 
         var calib = CalibCli(stdout, stderr);
@@ -44,8 +45,8 @@ public static class CommandLineApp
         var deploy = DeployCli(stdout, stderr);
         var quickstart = QuickstartCli(stdout, stderr);
         var analyze = AnalyzeCommand.Cli(stdout, action => Guard(stderr, action));
-        var root = new RootCommand("QuantSharp: inspect, run, quantize (calib), evaluate (test) and export (deploy) ONNX models.")
-            { inspect, run, calib, test, deploy, quickstart, analyze };
+        var root = new RootCommand("QuantSharp: quantize ONNX models for ONNX runtimes. Typical flow: calib → test → deploy (and analyze to see where accuracy goes).")
+            { calib, test, deploy, analyze, inspect, run, quickstart };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -55,77 +56,87 @@ public static class CommandLineApp
         return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
     }
 
-    private static Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
+    private static Option<string> Required(string name, string description, string helpName) => new(name) { Description = description, Required = true, HelpName = helpName };
 
     private static Command CalibCli(TextWriter stdout, TextWriter stderr)
     {
-        var model = Required("--model", "The FP32 ONNX model.");
-        var data = Required("--data", "Calibration images: a .npy file (float32 used as given, uint8 scaled to [0,1]).");
-        var output = Required("--output", "Folder that receives the FP32 model, encodings, config, checkpoint and summary.");
-        var paramBw = new Option<int>("--param-bw") { Description = "Weight bit-width (4..31).", DefaultValueFactory = _ => 8 };
-        var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width (4..31).", DefaultValueFactory = _ => 8 };
-        var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization." };
-        var scheme = new Option<string>("--scheme") { Description = "tf | tf-enhanced | percentile | mse | entropy.", DefaultValueFactory = _ => "tf-enhanced" };
-        var config = new Option<string>("--config") { Description = "AIMET-schema quantizer config JSON, or a preset: default, per_channel, tensorrt." };
-        var subset = new Option<int?>("--subset-len") { Description = "Use only the first N samples." };
-        var batch = new Option<int>("--batch-size") { Description = "Samples per forward pass.", DefaultValueFactory = _ => 32 };
-        var json = new Option<string>("--json") { Description = "Also write what was done as JSON to this file." };
+        var model = Required("--model", "The FP32 ONNX model to quantize.", "M.onnx");
+        var data = new DataOptions("Calibration data", "train", 32, "Labels of --data (.npy, one integer per sample); only --auto-quant uses them.");
+        var output = Required("--output", "Folder to create: FP32 model, encodings, config.json, checkpoint (model.qsim) and summary.txt. Refused if it exists (see --force).", "DIR");
+        var force = new Option<bool>("--force") { Description = "Replace --output if it exists (only once the new folder is complete)." };
+        var json = new Option<string>("--json") { Description = "Also write what was done (settings, steps, seconds per step, files) as JSON to this file.", HelpName = "FILE" };
+        var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy.", HelpName = "NAME", DefaultValueFactory = _ => "tf-enhanced" };
+        var paramBw = new Option<int>("--param-bw") { Description = "Weight bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
+        var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
+        var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (default: per-tensor)." };
+        var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset: default, per_channel, tensorrt. [default: default, or per_channel with --per-channel]", HelpName = "FILE|PRESET" };
+        var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized).", HelpName = "NODE[,NODE…]" };
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
         var biasCorrection = new Option<bool>("--bias-correction") { Description = "Empirical bias correction (up to 512 samples)." };
         var adaround = new Option<bool>("--adaround") { Description = "AdaRound the weights (learned rounding) before calibrating." };
-        var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer (also AutoQuant's AdaRound step).", DefaultValueFactory = _ => 2000 };
+        var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer (also AutoQuant's AdaRound step).", HelpName = "N", DefaultValueFactory = _ => 2000 };
         var fastFinetune = new Option<bool>("--fast-finetune") { Description = "AdaQuant: tune each layer's weights and bias to its FP32 outputs (up to 256 samples)." };
-        var fastFinetuneIterations = new Option<int>("--fast-finetune-iterations") { Description = "Fast-finetune iterations per layer.", DefaultValueFactory = _ => 300 };
+        var fastFinetuneIterations = new Option<int>("--fast-finetune-iterations") { Description = "Fast-finetune iterations per layer.", HelpName = "N", DefaultValueFactory = _ => 300 };
         var seqMse = new Option<bool>("--seq-mse") { Description = "Sequential MSE: choose each weight encoding's range by the layer output error." };
-        var autoQuant = new Option<bool>("--auto-quant") { Description = "AutoQuant: BN fold, then CLE, then AdaRound until the top-1 drop is within --allowed-drop (needs --labels)." };
-        var allowedDrop = new Option<double>("--allowed-drop") { Description = "AutoQuant's allowed top-1 drop, a fraction (0.01 = one point).", DefaultValueFactory = _ => 0.01 };
-        var labels = new Option<string>("--labels") { Description = "Labels of --data (.npy), for --auto-quant." };
-        var cmd = new Command("calib", "Quantizes and calibrates a model on .npy data; writes OUT/ for 'test' and 'deploy'.")
-            { model, data, output, paramBw, outputBw, perChannel, scheme, config, subset, batch, json, cle, biasCorrection, adaround, adaroundIterations,
-              fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop, labels };
-        cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(output)!,
-            r.GetValue(paramBw), r.GetValue(outputBw), r.GetValue(perChannel), r.GetValue(scheme)!, r.GetValue(config), r.GetValue(subset),
-            r.GetValue(batch), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
+        var autoQuant = new Option<bool>("--auto-quant") { Description = "AutoQuant: BN fold, then CLE, then AdaRound until the top-1 drop is within --allowed-drop (needs labels)." };
+        var allowedDrop = new Option<double>("--allowed-drop") { Description = "AutoQuant's allowed top-1 drop, a fraction (0.01 = one point).", HelpName = "FRACTION", DefaultValueFactory = _ => 0.01 };
+        var cmd = new Command("calib", "Quantize and calibrate a model (Vitis --quant_mode calib); writes OUT/ for 'test', 'deploy' and 'analyze'.") { model };
+        data.AddTo(cmd);
+        cmd.Options.Add(output);
+        cmd.Options.Add(force);
+        cmd.Options.Add(json);
+        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, config, exclude, cle, biasCorrection, adaround, adaroundIterations,
+                     fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
+            cmd.Options.Add(o);
+        data.AddPreprocessingTo(cmd);
+        cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
+            r.GetValue(paramBw), r.GetValue(outputBw), r.GetValue(perChannel), r.GetValue(scheme)!, r.GetValue(config),
+            data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            r.GetValue(labels)), stdout)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force)), stdout)));
         return cmd;
     }
 
     private static Command TestCli(TextWriter stdout, TextWriter stderr)
     {
-        var model = Required("--model", "The FP32 ONNX model.");
-        var quant = Required("--quant", "The folder written by 'calib'.");
-        var data = Required("--data", "Test images (.npy).");
-        var labels = Required("--labels", "Test labels (.npy, one integer per image).");
-        var subset = new Option<int?>("--subset-len") { Description = "Use only the first N samples." };
-        var batch = new Option<int>("--batch-size") { Description = "Samples per forward pass.", DefaultValueFactory = _ => 100 };
-        var json = new Option<string>("--json") { Description = "Write fp32_top1, quant_top1, fp32_top5, quant_top5, samples as JSON to this file." };
-        var cmd = new Command("test", "Evaluates the FP32 model and its calibrated simulation: top-1/top-5 and the drop.") { model, quant, data, labels, subset, batch, json };
-        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, r.GetValue(data)!, r.GetValue(labels)!,
-            r.GetValue(subset), r.GetValue(batch), r.GetValue(json), stdout)));
+        var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
+        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
+        var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for .npy data, read from the IDX labels file otherwise.");
+        var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file.", HelpName = "FILE" };
+        var cmd = new Command("test", "Evaluate the FP32 model and its calibrated simulation (Vitis --quant_mode test): top-1/top-5 and the drop.") { model, quant };
+        data.AddTo(cmd);
+        cmd.Options.Add(json);
+        data.AddPreprocessingTo(cmd);
+        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout)));
         return cmd;
     }
 
     private static Command DeployCli(TextWriter stdout, TextWriter stderr)
     {
-        var quant = Required("--quant", "The folder written by 'calib'.");
-        var output = Required("--output", "Folder that receives model.onnx, model.encodings (1.0.0 and 0.6.1) and model_qdq.onnx.");
-        var json = new Option<string>("--json") { Description = "Also write the files written and the QDQ-vs-sim check as JSON to this file." };
-        var cmd = new Command("deploy", "Exports FP32 ONNX + AIMET encodings and a QDQ ONNX model, checked against the simulation.") { quant, output, json };
-        cmd.SetAction(r => Guard(stderr, () => DeployCommand.Execute(r.GetValue(quant)!, r.GetValue(output)!, r.GetValue(json), stdout)));
+        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
+        var output = Required("--output", "Folder to create: model_qdq.onnx, model.onnx, model.encodings (1.0.0) and model_0.6.1.encodings. Refused if it exists (see --force).", "DIR");
+        var force = new Option<bool>("--force") { Description = "Replace --output if it exists (only once the new folder is complete and checked)." };
+        var json = new Option<string>("--json") { Description = "Also write the files written, the QDQ-vs-sim check and seconds as JSON to this file.", HelpName = "FILE" };
+        var cmd = new Command("deploy", "Export for ONNX runtimes: QDQ ONNX + FP32 ONNX with AIMET encodings, checked against the simulation (no Vitis xmodel).")
+            { quant, output, force, json };
+        cmd.SetAction(r => Guard(stderr, () => DeployCommand.Execute(r.GetValue(quant)!, r.GetValue(output)!, r.GetValue(json), stdout, r.GetValue(force))));
         return cmd;
     }
 
+    /// <summary>A comma-separated list (empty entries dropped).</summary>
+    internal static string[] SplitList(string? text) =>
+        text is null ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     private static Command QuickstartCli(TextWriter stdout, TextWriter stderr)
     {
-        var epochs = new Option<int>("--epochs") { Description = "FP32 training epochs.", DefaultValueFactory = _ => 4 };
-        var qatEpochs = new Option<int>("--qat-epochs") { Description = "Quantization-aware training epochs.", DefaultValueFactory = _ => 1 };
-        var subset = new Option<int?>("--subset") { Description = "Training images used (default: all 60,000)." };
+        var epochs = new Option<int>("--epochs") { Description = "FP32 training epochs.", HelpName = "N", DefaultValueFactory = _ => 4 };
+        var qatEpochs = new Option<int>("--qat-epochs") { Description = "Quantization-aware training epochs.", HelpName = "N", DefaultValueFactory = _ => 1 };
+        var subset = new Option<int?>("--subset") { Description = "Training images used (default: all 60,000).", HelpName = "N" };
         var output = new Option<string>("--output") { Description = "Folder receiving the exports.", DefaultValueFactory = _ => "quickstart_out" };
-        var json = new Option<string>("--json") { Description = "Write fp32_top1, w4a8_top1, qat_top1 and seconds per phase as JSON to this file." };
-        var seed = new Option<int>("--seed") { Description = "Seed of initialization and shuffling.", DefaultValueFactory = _ => 0 };
-        var testSubset = new Option<int?>("--test-subset") { Description = "Test images evaluated (default: all 10,000)." };
+        var json = new Option<string>("--json") { Description = "Write fp32_top1, w4a8_top1, qat_top1 and seconds per phase as JSON to this file.", HelpName = "FILE" };
+        var seed = new Option<int>("--seed") { Description = "Seed of initialization and shuffling.", HelpName = "INT", DefaultValueFactory = _ => 0 };
+        var testSubset = new Option<int?>("--test-subset") { Description = "Test images evaluated (default: all 10,000).", HelpName = "N" };
         var cmd = new Command("quickstart", "Train on Fashion-MNIST, quantize to W4A8, calibrate, fine-tune (QAT) and export — AIMET's quickstart.")
             { epochs, qatEpochs, subset, output, json, seed, testSubset };
         cmd.SetAction(r => Guard(stderr, () => QuickstartCommand.Execute(new QuickstartRequest(r.GetValue(epochs), r.GetValue(qatEpochs),
@@ -153,6 +164,7 @@ public static class CommandLineApp
                 FileNotFoundException or DirectoryNotFoundException => "file not found",
                 InvalidDataException => "invalid file",
                 GraphException => "model",
+                QuantSharp.Quantization.Config.ConfigException => "config",
                 ShapeException => "shape",
                 _ => e.GetType().Name,
             };

@@ -8,6 +8,8 @@ namespace QuantSharp.Cli;
 /// <summary><c>quantsharp inspect MODEL.onnx</c>: a summary of the model.</summary>
 public static class InspectCommand
 {
+    private const int MaxListedNodes = 50;
+
     /// <summary>Loads <paramref name="modelPath"/> and writes its summary to <paramref name="stdout"/>.</summary>
     /// <exception cref="FileNotFoundException">The model does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a valid or convertible ONNX model.</exception>
@@ -42,6 +44,9 @@ public static class InspectCommand
         w.WriteLine("op types:");
         foreach (var g in graph.Nodes.GroupBy(n => n.Domain.Length == 0 ? n.OpType : $"{n.Domain}.{n.OpType}").OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal))
             w.WriteLine($"  {g.Key,-28} {g.Count(),6}");
+        w.WriteLine("node names (for --exclude-nodes):");
+        foreach (var n in graph.Nodes.Take(MaxListedNodes)) w.WriteLine($"  {n.Name} ({n.OpType})");
+        if (graph.Nodes.Count > MaxListedNodes) w.WriteLine($"  … {graph.Nodes.Count - MaxListedNodes} more");
         long parameters = graph.Initializers.Values.Sum(t => (long)t.Length);
         w.WriteLine($"parameters: {parameters.ToString("N0", ci)} in {graph.Initializers.Count} initializers");
         var unsupported = Unsupported(graph);

@@ -39,17 +39,9 @@ internal sealed class NpyData
         int[]? labels = null;
         if (labelsPath is not null)
         {
-            if (!File.Exists(labelsPath)) throw new FileNotFoundException($"--labels: file '{labelsPath}' does not exist", labelsPath);
-            var l = Npy.Read(labelsPath);
-            labels = l switch
-            {
-                Tensor<long> v => v.Data.Select(x => checked((int)x)).ToArray(),
-                Tensor<int> v => v.Data,
-                Tensor<byte> v => v.Data.Select(x => (int)x).ToArray(),
-                _ => throw new UsageException($"--labels '{labelsPath}': expected int64, int32 or uint8 labels, got {l.DataType}"),
-            };
-            if (l.Rank != 1 || labels.Length != images.Dims[0])
-                throw new UsageException($"--labels '{labelsPath}': expected {images.Dims[0]} labels (one per image), got shape {Shapes.Format(l.Dims)}");
+            labels = ReadLabels(labelsPath);
+            if (labels.Length != images.Dims[0])
+                throw new UsageException($"--labels '{labelsPath}': {labels.Length} labels for {images.Dims[0]} images in '{imagesPath}' (expected one per image)");
         }
         int n = images.Dims[0];
         if (subsetLength is { } s)
@@ -58,6 +50,25 @@ internal sealed class NpyData
             n = Math.Min(n, s);
         }
         return n == images.Dims[0] ? new NpyData(images, labels) : new NpyData(Take(images, 0, n), labels?[..n]);
+    }
+
+    /// <summary>A data set of <paramref name="images"/> (first dimension = sample) and optional labels.</summary>
+    public static NpyData Of(Tensor<float> images, int[]? labels) => new(images, labels);
+
+    /// <summary>Reads a 1-D integer labels .npy (int64, int32 or uint8).</summary>
+    /// <exception cref="UsageException">Another element type or rank (named).</exception>
+    public static int[] ReadLabels(string labelsPath)
+    {
+        if (!File.Exists(labelsPath)) throw new FileNotFoundException($"--labels: file '{labelsPath}' does not exist", labelsPath);
+        var l = Npy.Read(labelsPath);
+        if (l.Rank != 1) throw new UsageException($"--labels '{labelsPath}': expected a 1-D array (one integer per image), got shape {Shapes.Format(l.Dims)}");
+        return l switch
+        {
+            Tensor<long> v => v.Data.Select(x => checked((int)x)).ToArray(),
+            Tensor<int> v => v.Data,
+            Tensor<byte> v => v.Data.Select(x => (int)x).ToArray(),
+            _ => throw new UsageException($"--labels '{labelsPath}': expected int64, int32 or uint8 labels, got {l.DataType}"),
+        };
     }
 
     /// <summary>Consecutive batches of at most <paramref name="batchSize"/> samples.</summary>

@@ -1,0 +1,230 @@
+using System.Globalization;
+using QuantSharp.Data;
+using QuantSharp.Engine;
+
+namespace QuantSharp.Cli;
+
+/// <summary>
+/// Image preprocessing named on the command line (<c>--resize</c>, <c>--crop</c>, <c>--mean</c>, <c>--std</c>,
+/// <c>--channels</c>). It applies to image folders; tensor data (.npy, IDX) is used as given.
+/// </summary>
+/// <param name="Resize">Shorter side after resizing, in pixels.</param>
+/// <param name="Crop">Side of the center crop, in pixels.</param>
+/// <param name="Mean">Per-channel mean subtracted after scaling to [0, 1].</param>
+/// <param name="Std">Per-channel standard deviation divided by after subtracting the mean.</param>
+/// <param name="Channels">1 (grayscale) or 3 (RGB).</param>
+public sealed record Preprocessing(int? Resize = null, int? Crop = null, float[]? Mean = null, float[]? Std = null, int? Channels = null)
+{
+    /// <summary>No preprocessing option was given.</summary>
+    public static Preprocessing None { get; } = new();
+
+    /// <summary>The options that were given, as they are spelled on the command line.</summary>
+    public IReadOnlyList<string> GivenOptions =>
+        new[] { (Resize is not null, "--resize"), (Crop is not null, "--crop"), (Mean is not null, "--mean"), (Std is not null, "--std"), (Channels is not null, "--channels") }
+            .Where(o => o.Item1).Select(o => o.Item2).ToList();
+
+    /// <summary>Parses the options; throws <see cref="UsageException"/> naming the option and the bad value.</summary>
+    public static Preprocessing Parse(int? resize, int? crop, string? mean, string? std, int? channels)
+    {
+        if (resize is <= 0) throw new UsageException($"--resize expected a positive number of pixels, got {resize}");
+        if (crop is <= 0) throw new UsageException($"--crop expected a positive number of pixels, got {crop}");
+        if (channels is not (null or 1 or 3)) throw new UsageException($"--channels expected 1 or 3, got {channels}");
+        var m = ParseFloats("--mean", mean);
+        var s = ParseFloats("--std", std);
+        if (s is not null && s.Any(v => !(v > 0))) throw new UsageException($"--std expected positive values, got '{std}'");
+        int? n = channels;
+        foreach (var (name, values) in new[] { ("--mean", m), ("--std", s) })
+            if (values is not null && values.Length != 1 && n is { } c && values.Length != c)
+                throw new UsageException($"{name} expected 1 or {c} values (one per channel), got {values.Length}");
+        return new Preprocessing(resize, crop, m, s, channels);
+    }
+
+    private static float[]? ParseFloats(string option, string? text)
+    {
+        if (text is null) return null;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]))
+                throw new UsageException($"{option} expected comma-separated numbers (e.g. 0.485,0.456,0.406), got '{text}'");
+        return values;
+    }
+}
+
+/// <summary>How <c>--subset-len</c> picks its samples.</summary>
+public enum SampleMethod
+{
+    /// <summary>The first N samples.</summary>
+    Sequential,
+
+    /// <summary>N samples drawn without replacement with <c>--seed</c>, kept in file order.</summary>
+    Random,
+}
+
+/// <summary>Where a command's data comes from and which part of it to use.</summary>
+/// <param name="Data">A .npy file, an IDX directory (or one IDX images file), or — later — an image folder.</param>
+/// <param name="Labels">A labels .npy; for IDX the labels file next to the images is used when this is null.</param>
+/// <param name="SubsetLength">Use only N samples.</param>
+/// <param name="SampleMethod">sequential (the first N) or random (N drawn with <paramref name="Seed"/>).</param>
+/// <param name="Seed">Seed of the random subset.</param>
+/// <param name="Preprocessing">Image preprocessing (ignored for tensor data, with a note).</param>
+/// <param name="IdxSplit">The IDX split an IDX directory is read from: "train" (calibration) or "t10k" (evaluation).</param>
+public sealed record DataRequest(string Data, string? Labels = null, int? SubsetLength = null, string SampleMethod = "sequential", int Seed = 0,
+    Preprocessing? Preprocessing = null, string IdxSplit = "t10k");
+
+/// <summary>
+/// The one place the CLI loads data (calib, test, analyze): .npy files (through <see cref="NpyData"/>) and IDX
+/// directories (Fashion-MNIST layout: <c>{split}-images-idx3-ubyte[.gz]</c> + <c>{split}-labels-idx1-ubyte[.gz]</c>);
+/// image folders are recognised and refused until their decoder lands. Subsets are sequential or seeded-random.
+/// </summary>
+internal static class CliData
+{
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".gif", ".webp"];
+
+    /// <summary>Loads <paramref name="r"/>; <paramref name="needLabels"/> makes missing labels an error (<paramref name="labelsNeededFor"/> says why). Notes go to <paramref name="notes"/>.</summary>
+    /// <exception cref="UsageException">A bad option value, an empty or unrecognised data path, a label count mismatch (each named).</exception>
+    public static NpyData Load(DataRequest r, bool needLabels, TextWriter notes, string? labelsNeededFor = null)
+    {
+        var method = ParseSampleMethod(r.SampleMethod);
+        if (r.SubsetLength is <= 0) throw new UsageException($"--subset-len expected a positive number, got {r.SubsetLength}");
+        var pre = r.Preprocessing ?? Preprocessing.None;
+        NpyData all;
+        string from = r.Data;
+        if (Directory.Exists(r.Data))
+        {
+            var files = SafeList(r.Data);
+            if (files.Count == 0) throw new UsageException($"--data '{r.Data}': the folder is empty");
+            var idx = FindIdx(r.Data, files, r.IdxSplit);
+            if (idx is not null) from = Path.GetFileName(idx.Value.Images);
+            if (idx is not null) all = LoadIdx(idx.Value.Images, r.Labels ?? idx.Value.Labels, r.Labels is null ? "the IDX labels file" : "--labels");
+            else if (IsImageFolder(r.Data))
+                throw new UsageException($"--data '{r.Data}': image folders are not supported yet; convert the images to a .npy (float32 NCHW, or uint8) and pass --data images.npy --labels labels.npy");
+            else
+                throw new UsageException($"--data '{r.Data}': no IDX files ({r.IdxSplit}-images-idx3-ubyte[.gz]) or images there; pass a .npy file or an IDX directory");
+        }
+        else if (!File.Exists(r.Data)) throw new FileNotFoundException($"--data: '{r.Data}' does not exist", r.Data);
+        else if (IsIdxImages(Path.GetFileName(r.Data)))
+            all = LoadIdx(r.Data, r.Labels ?? IdxLabelsFor(r.Data), r.Labels is null ? "the IDX labels file" : "--labels");
+        else if (ImageExtensions.Contains(Path.GetExtension(r.Data).ToLowerInvariant()))
+            throw new UsageException($"--data '{r.Data}': single image files and image folders are not supported yet; pass a .npy (float32 NCHW, or uint8) or an IDX directory");
+        else all = NpyData.Load(r.Data, r.Labels, null);
+
+        if (pre.GivenOptions.Count > 0)
+            notes.WriteLine($"note: image preprocessing ({string.Join(", ", pre.GivenOptions)}) is for image folders; ignored, the tensor data in '{r.Data}' is used as given");
+        if (all.Count == 0) throw new UsageException($"--data '{r.Data}': holds no samples (first dimension is 0)");
+        if (needLabels && all.Labels is null)
+            throw new UsageException($"labels missing{(labelsNeededFor is null ? "" : $" ({labelsNeededFor})")}: --data '{r.Data}' has no labels; pass --labels LABELS.npy (one integer per sample)");
+        var subset = Subset(all, r.SubsetLength, method, r.Seed);
+        string sel = subset.Count == all.Count ? "" : method == SampleMethod.Random ? $" (random, seed {r.Seed})" : " (sequential)";
+        notes.WriteLine($"data: {subset.Count} of {all.Count} samples{sel} from {from}, each {Shapes.Format(all.Images.Shape[1..])}{(subset.Labels is null ? "" : ", with labels")}");
+        return subset;
+    }
+
+    /// <summary>Parses <c>--sample-method</c>.</summary>
+    public static SampleMethod ParseSampleMethod(string name) => name.ToLowerInvariant() switch
+    {
+        "sequential" => SampleMethod.Sequential,
+        "random" => SampleMethod.Random,
+        _ => throw new UsageException($"--sample-method expected random or sequential, got '{name}'"),
+    };
+
+    /// <summary>The indices of the samples a subset keeps, in increasing order.</summary>
+    public static int[] SubsetIndices(int count, int? subsetLength, SampleMethod method, int seed)
+    {
+        int n = Math.Min(count, subsetLength ?? count);
+        if (method == SampleMethod.Sequential || n == count) return Enumerable.Range(0, n).ToArray();
+        // Partial Fisher–Yates: the first n entries are a uniform sample without replacement.
+        var order = Enumerable.Range(0, count).ToArray();
+        var rng = new Random(seed);
+        for (int i = 0; i < n; i++)
+        {
+            int j = rng.Next(i, count);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        var picked = order[..n];
+        Array.Sort(picked);
+        return picked;
+    }
+
+    private static NpyData Subset(NpyData all, int? subsetLength, SampleMethod method, int seed)
+    {
+        var keep = SubsetIndices(all.Count, subsetLength, method, seed);
+        if (keep.Length == all.Count) return all;
+        var shape = all.Images.Shape;
+        int per = all.Images.Length / shape[0];
+        shape[0] = keep.Length;
+        var images = new Tensor<float>(shape);
+        for (int i = 0; i < keep.Length; i++) Array.Copy(all.Images.Data, (long)keep[i] * per, images.Data, (long)i * per, per);
+        return NpyData.Of(images, all.Labels is { } l ? keep.Select(k => l[k]).ToArray() : null);
+    }
+
+    private static List<string> SafeList(string dir)
+    {
+        try { return Directory.EnumerateFileSystemEntries(dir).ToList(); }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new UsageException($"--data '{dir}': the folder cannot be read ({e.Message})");
+        }
+    }
+
+    private static bool IsIdxImages(string fileName) => fileName.Contains("-images-idx", StringComparison.Ordinal);
+
+    private static (string Images, string? Labels)? FindIdx(string dir, List<string> entries, string split)
+    {
+        var images = entries.Where(f => File.Exists(f) && IsIdxImages(Path.GetFileName(f))).OrderBy(f => f, StringComparer.Ordinal).ToList();
+        if (images.Count == 0) return null;
+        var preferred = images.Where(f => Path.GetFileName(f).StartsWith(split + "-", StringComparison.Ordinal)).ToList();
+        var chosen = preferred.Count > 0 ? preferred : images;
+        if (chosen.Count > 1 && chosen.Select(f => f.Replace(".gz", "", StringComparison.Ordinal)).Distinct().Count() > 1)
+            throw new UsageException($"--data '{dir}': several IDX image files ({string.Join(", ", chosen.Select(Path.GetFileName))}); pass one of them as --data");
+        return (chosen[0], IdxLabelsFor(chosen[0]));
+    }
+
+    /// <summary>The labels file next to an IDX images file (<c>X-images-idx3-ubyte[.gz]</c> → <c>X-labels-idx1-ubyte[.gz]</c>), or null.</summary>
+    private static string? IdxLabelsFor(string imagesPath)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(imagesPath)) ?? ".";
+        string name = Path.GetFileName(imagesPath);
+        int at = name.IndexOf("-images-idx", StringComparison.Ordinal);
+        string stem = name[..at];
+        foreach (var candidate in new[] { $"{stem}-labels-idx1-ubyte.gz", $"{stem}-labels-idx1-ubyte" })
+            if (File.Exists(Path.Combine(dir, candidate))) return Path.Combine(dir, candidate);
+        return null;
+    }
+
+    private static NpyData LoadIdx(string imagesPath, string? labelsPath, string labelsSource)
+    {
+        var raw = Idx.ReadBytes(imagesPath);
+        if (raw.Rank is not (3 or 4))
+            throw new UsageException($"--data '{imagesPath}': expected IDX images [N,H,W] or [N,C,H,W], got {Shapes.Format(raw.Dims)}");
+        var shape = raw.Rank == 3 ? new[] { raw.Dims[0], 1, raw.Dims[1], raw.Dims[2] } : raw.Shape;
+        var images = new Tensor<float>(shape);
+        const float inv = 1f / 255f;
+        for (int i = 0; i < images.Length; i++) images.Data[i] = raw.Data[i] * inv;
+        int[]? labels = null;
+        if (labelsPath is not null)
+        {
+            if (!File.Exists(labelsPath)) throw new FileNotFoundException($"{labelsSource}: file '{labelsPath}' does not exist", labelsPath);
+            labels = labelsPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)
+                ? NpyData.ReadLabels(labelsPath)
+                : Idx.ReadBytes(labelsPath) switch
+                {
+                    { Rank: 1 } l => l.Data.Select(b => (int)b).ToArray(),
+                    var l => throw new UsageException($"labels '{labelsPath}': expected a 1-D IDX file, got shape {Shapes.Format(l.Dims)}"),
+                };
+            if (labels.Length != images.Dims[0])
+                throw new UsageException($"labels '{labelsPath}': {labels.Length} labels for {images.Dims[0]} images in '{imagesPath}' (expected one per image)");
+        }
+        return NpyData.Of(images, labels);
+    }
+
+    private static bool IsImageFolder(string dir)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 2 })
+                .Any(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()));
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException) { return false; }
+    }
+}
