@@ -67,6 +67,27 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
             return sim;
         }
 
+        /// <summary>AdaQuant (tf scheme, per-tensor) then a sim freezing its parameter encodings.</summary>
+        public QuantizationSimModel AdaQuanted(Graph g, int paramBits, string tag)
+        {
+            var p = new AdaQuantParameters
+            {
+                NumSamples = Calibration.Sum(b => b.Dims[0]), NumIterations = Quick ? 100 : 300, DefaultParamBw = paramBits,
+                QuantScheme = QuantScheme.PostTrainingTf, Seed = 1,
+            };
+            var result = AdaQuant.Apply(g, Calibration, p, WorkDir, "adaquant_" + tag);
+            return Sim(result.Graph, paramBits, frozenParamEncodings: result.EncodingsPath);
+        }
+
+        /// <summary>Sequential MSE on a calibrated per-tensor sim: the searched weight encodings are set and frozen, then calibrated again.</summary>
+        public QuantizationSimModel SeqMsed(Graph g, int paramBits)
+        {
+            var sim = Sim(g, paramBits);
+            SequentialMse.Apply(sim, Calibration, new SeqMseParameters { NumSamples = Calibration.Sum(b => b.Dims[0]) });
+            sim.ComputeEncodings(s => { foreach (var b in Calibration) s.Run(b); });
+            return sim;
+        }
+
         /// <summary>AdaRound (tf scheme, per-tensor unless <paramref name="config"/> says otherwise) then a sim freezing its encodings.</summary>
         public QuantizationSimModel AdaRounded(Graph g, int paramBits, string tag, QuantizerConfig? config = null)
         {
@@ -102,12 +123,10 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
         new("w4a8_pt_adaround", "W4A8 per-tensor, AdaRound", i => i.AdaRounded(i.Folded(), 4, "w4")),
         new("w3a8_pt_nearest", "W3A8 per-tensor, nearest", i => i.Sim(i.Folded(), 3)),
         new("w3a8_pt_adaround", "W3A8 per-tensor, AdaRound", i => i.AdaRounded(i.Folded(), 3, "w3")),
-        // ---- AdaQuant / sequential MSE / AutoQuant rows (branch ptq2) go here once merged, e.g.
-        //   new("w4a8_pt_adaquant", "W4A8 per-tensor, AdaQuant", i => ...),
-        //   new("w4a8_pt_seqmse", "W4A8 per-tensor, sequential MSE", i => ...),
-        //   new("w4a8_pt_seqmse", ...), new("w3a8_pt_adaquant", ...), new("w3a8_pt_seqmse", ...),
-        //   new("w8a8_pt_autoquant", "AutoQuant (allowed drop 1 point)", i => ..., W8Only: true),
-        // ----
+        new("w4a8_pt_adaquant", "W4A8 per-tensor, AdaQuant", i => i.AdaQuanted(i.Folded(), 4, "w4")),
+        new("w4a8_pt_seqmse", "W4A8 per-tensor, sequential MSE", i => i.SeqMsed(i.Folded(), 4)),
+        new("w3a8_pt_adaquant", "W3A8 per-tensor, AdaQuant", i => i.AdaQuanted(i.Folded(), 3, "w3")),
+        new("w3a8_pt_seqmse", "W3A8 per-tensor, sequential MSE", i => i.SeqMsed(i.Folded(), 3)),
     ];
 
     private static void Run(BenchContext ctx, string net, Func<Graph> build, IEnumerable<(string Producer, string Consumer)> imbalancePairs, bool relu6)
@@ -192,8 +211,10 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
                 : $"DFQ: plain per-tensor W8A8 loses only {F(lost)} points (target applies where it loses > 1); CLE + BC {F(left)}";
         }
         foreach (int bits in new[] { 4, 3 })
-            if (r.TryGetValue($"w{bits}a8_pt_nearest", out var nearest) && r.TryGetValue($"w{bits}a8_pt_adaround", out var ada))
-                yield return $"W{bits}A8 per-tensor: AdaRound {F(ada)}% vs nearest {F(nearest)}% ({(ada > nearest ? "beats" : "does NOT beat")} nearest)";
+            if (r.TryGetValue($"w{bits}a8_pt_nearest", out var nearest))
+                foreach (var (key, name) in new[] { ("adaround", "AdaRound"), ("adaquant", "AdaQuant"), ("seqmse", "sequential MSE") })
+                    if (r.TryGetValue($"w{bits}a8_pt_{key}", out var v))
+                        yield return $"W{bits}A8 per-tensor: {name} {F(v)}% vs nearest {F(nearest)}% ({(v > nearest ? "beats" : "does NOT beat")} nearest)";
     }
 
     /// <summary>Loads the cached model, or trains it (Adam, cosine schedule, batch 128, seeded shuffles) and caches it.</summary>

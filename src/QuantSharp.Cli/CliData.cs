@@ -1,5 +1,6 @@
 using System.Globalization;
 using QuantSharp.Data;
+using QuantSharp.Data.Images;
 using QuantSharp.Engine;
 
 namespace QuantSharp.Cli;
@@ -62,7 +63,7 @@ public enum SampleMethod
 }
 
 /// <summary>Where a command's data comes from and which part of it to use.</summary>
-/// <param name="Data">A .npy file, an IDX directory (or one IDX images file), or — later — an image folder.</param>
+/// <param name="Data">A .npy file, an IDX directory (or one IDX images file), or an image folder.</param>
 /// <param name="Labels">A labels .npy; for IDX the labels file next to the images is used when this is null.</param>
 /// <param name="SubsetLength">Use only N samples.</param>
 /// <param name="SampleMethod">sequential (the first N) or random (N drawn with <paramref name="Seed"/>).</param>
@@ -74,8 +75,8 @@ public sealed record DataRequest(string Data, string? Labels = null, int? Subset
 
 /// <summary>
 /// The one place the CLI loads data (calib, test, analyze): .npy files (through <see cref="NpyData"/>) and IDX
-/// directories (Fashion-MNIST layout: <c>{split}-images-idx3-ubyte[.gz]</c> + <c>{split}-labels-idx1-ubyte[.gz]</c>);
-/// image folders are recognised and refused until their decoder lands. Subsets are sequential or seeded-random.
+/// directories (Fashion-MNIST layout: <c>{split}-images-idx3-ubyte[.gz]</c> + <c>{split}-labels-idx1-ubyte[.gz]</c>)
+/// and image folders (PNG/JPEG, through <see cref="DataSourceResolver"/>). Subsets are sequential or seeded-random.
 /// </summary>
 internal static class CliData
 {
@@ -97,8 +98,7 @@ internal static class CliData
             var idx = FindIdx(r.Data, files, r.IdxSplit);
             if (idx is not null) from = Path.GetFileName(idx.Value.Images);
             if (idx is not null) all = LoadIdx(idx.Value.Images, r.Labels ?? idx.Value.Labels, r.Labels is null ? "the IDX labels file" : "--labels");
-            else if (IsImageFolder(r.Data))
-                throw new UsageException($"--data '{r.Data}': image folders are not supported yet; convert the images to a .npy (float32 NCHW, or uint8) and pass --data images.npy --labels labels.npy");
+            else if (IsImageFolder(r.Data)) return LoadImages(r, method, pre, needLabels, notes);
             else
                 throw new UsageException($"--data '{r.Data}': no IDX files ({r.IdxSplit}-images-idx3-ubyte[.gz]) or images there; pass a .npy file or an IDX directory");
         }
@@ -106,7 +106,7 @@ internal static class CliData
         else if (IsIdxImages(Path.GetFileName(r.Data)))
             all = LoadIdx(r.Data, r.Labels ?? IdxLabelsFor(r.Data), r.Labels is null ? "the IDX labels file" : "--labels");
         else if (ImageExtensions.Contains(Path.GetExtension(r.Data).ToLowerInvariant()))
-            throw new UsageException($"--data '{r.Data}': single image files and image folders are not supported yet; pass a .npy (float32 NCHW, or uint8) or an IDX directory");
+            throw new UsageException($"--data '{r.Data}': a single image file; pass the folder that holds the images (class sub-folders, or a flat folder for calibration)");
         else all = NpyData.Load(r.Data, r.Labels, null);
 
         if (pre.GivenOptions.Count > 0)
@@ -118,6 +118,52 @@ internal static class CliData
         string sel = subset.Count == all.Count ? "" : method == SampleMethod.Random ? $" (random, seed {r.Seed})" : " (sequential)";
         notes.WriteLine($"data: {subset.Count} of {all.Count} samples{sel} from {from}, each {Shapes.Format(all.Images.Shape[1..])}{(subset.Labels is null ? "" : ", with labels")}");
         return subset;
+    }
+
+    /// <summary>
+    /// An image folder (class sub-folders → labels from the sorted folder names, or a flat folder of unlabelled images /
+    /// labelled by <c>--labels</c>) through <see cref="DataSourceResolver"/>: decoded (PNG/JPEG), preprocessed (resize
+    /// shorter side, center crop, scale, normalize; ImageNet defaults unless given) and stacked into one tensor.
+    /// </summary>
+    private static NpyData LoadImages(DataRequest r, SampleMethod method, Preprocessing pre, bool needLabels, TextWriter notes)
+    {
+        var defaults = new ImagePreprocessing();
+        int channels = pre.Channels ?? defaults.Channels;
+        float[] Stats(float[]? given, float[] imageNet) => given is null ? (channels == 3 ? imageNet : [imageNet.Average()])
+            : given.Length == 1 ? Enumerable.Repeat(given[0], channels).ToArray() : given;
+        int crop = pre.Crop ?? defaults.CropHeight;
+        var image = defaults with
+        {
+            ResizeShorter = pre.Resize ?? Math.Max(crop, defaults.ResizeShorter * crop / defaults.CropHeight),
+            CropHeight = crop, CropWidth = crop, Channels = channels,
+            Mean = Stats(pre.Mean, defaults.Mean), Std = Stats(pre.Std, defaults.Std),
+        };
+        var options = new ImageDatasetOptions
+        {
+            SubsetLength = r.SubsetLength, Seed = r.Seed,
+            Sampling = method == SampleMethod.Random ? Data.Images.SampleMethod.Random : Data.Images.SampleMethod.Sequential,
+            Warn = message => notes.WriteLine($"warning: {message}"),
+        };
+        DataSource source;
+        try { source = DataSourceResolver.Open(r.Data, r.Labels, image, options, requireLabels: needLabels); }
+        catch (DataSourceException e) { throw new UsageException(e.Message); }
+        var ds = source.Dataset;
+        if (ds.Count == 0) throw new UsageException($"--data '{r.Data}': no images selected");
+        var shape = new[] { ds.Count }.Concat(ds.SampleShape).ToArray();
+        var images = new Tensor<float>(shape);
+        int per = images.Length / ds.Count;
+        var labels = new int[ds.Count];
+        try
+        {
+            Parallel.For(0, ds.Count, i => labels[i] = ds.Get(i, images.Data.AsSpan(i * per, per)));
+        }
+        catch (AggregateException e) when (e.InnerException is IOException or DataSourceException)
+        {
+            throw new UsageException(e.InnerException!.Message);
+        }
+        notes.WriteLine($"data: {ds.Count} images from {source.Describe()}, each {Shapes.Format(ds.SampleShape)}" +
+            $" (resize {image.ResizeShorter}, crop {crop}, mean [{string.Join(", ", image.Mean.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}], std [{string.Join(", ", image.Std.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}])");
+        return NpyData.Of(images, source.HasLabels ? labels : null);
     }
 
     /// <summary>Parses <c>--sample-method</c>.</summary>

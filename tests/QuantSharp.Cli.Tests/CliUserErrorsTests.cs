@@ -76,12 +76,12 @@ public sealed class CliUserErrorsTests : IDisposable
     }
 
     [Fact]
-    public void Calib_ImageFolder_IsNotSupportedYet()
+    public void Calib_ImageFolderWithATruncatedPng_NamesTheFile()
     {
         var (model, _, _, _) = Setup();
         string folder = Directory.CreateDirectory(Path.Combine(_dir, "imgs", "cat")).FullName;
         File.WriteAllBytes(Path.Combine(folder, "a.png"), [0x89, 0x50, 0x4E, 0x47]);
-        AssertOneLineError(Cli(Calib(model, Path.Combine(_dir, "imgs"), Path.Combine(_dir, "o"))), CommandLineApp.ExitUsage, "image folders are not supported yet");
+        AssertOneLineError(Cli(Calib(model, Path.Combine(_dir, "imgs"), Path.Combine(_dir, "o"))), CommandLineApp.ExitUsage, "a.png");
     }
 
     [Fact]

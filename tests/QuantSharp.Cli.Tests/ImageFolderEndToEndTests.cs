@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
+using QuantSharp.Onnx.Import;
+using QuantSharp.Onnx.Tests.Support;
+
+namespace QuantSharp.Cli.Tests;
+
+/// <summary>
+/// Issue 8's end-to-end check on image data: a folder of class sub-folders holding small PNG and JPEG images written
+/// here (PNG by a minimal encoder below, JPEG by libjpeg-turbo's cjpeg), then calib → test → deploy through the
+/// command line, and the deployed QDQ model run in ONNX Runtime against the engine.
+/// </summary>
+public sealed class ImageFolderEndToEndTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("qs-imgfolder-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Cli(params string[] args) => AnalyzeCommandTests.Cli(args);
+
+    [Fact]
+    public void CalibTestDeploy_OnPngAndJpegClassFolders_QdqModelAgreesInOnnxRuntime()
+    {
+        var (model, _, _, _) = AnalyzeCommandTests.CalibratedSetup(Path.Combine(_dir, "setup"));
+        string root = Directory.CreateDirectory(Path.Combine(_dir, "images")).FullName;
+        bool jpeg = Cjpeg() is not null;
+        var rng = new Random(11);
+        int count = 0;
+        for (int c = 0; c < 4; c++)
+        {
+            string folder = Directory.CreateDirectory(Path.Combine(root, $"class{c}")).FullName;
+            for (int i = 0; i < 6; i++, count++)
+            {
+                var pixels = new byte[64];
+                for (int p = 0; p < 64; p++) pixels[p] = (byte)Math.Clamp(40 * c + 60 * Math.Sin(p * 0.3 + i) + rng.Next(40) + 60, 0, 255);
+                if (jpeg && i % 2 == 1) WriteJpeg(Path.Combine(folder, $"img{i}.jpg"), pixels, 8, 8);
+                else File.WriteAllBytes(Path.Combine(folder, $"img{i}.png"), Png(pixels, 8, 8));
+            }
+        }
+        string[] pre = ["--resize", "8", "--crop", "8", "--channels", "1", "--mean", "0", "--std", "1"];
+        string quant = Path.Combine(_dir, "quant"), calibJson = Path.Combine(_dir, "calib.json");
+        var calib = Cli(["calib", "--model", model, "--data", root, "--scheme", "tf", "--output", quant, "--json", calibJson, .. pre]);
+        Assert.True(calib.Code == 0, calib.Err);
+        Assert.Contains($"data: {count} images", calib.Out);
+
+        // The PNG pixels arrive unchanged (8×8 → resize 8 → crop 8 is the identity; scale 1/255, mean 0, std 1).
+        var samples = Npy.Read<float>(Path.Combine(quant, "calib_samples.npy"));
+        var firstPng = Png(FirstPixels(root), 8, 8);
+        Assert.Equal(PngPixels(firstPng).Select(b => b / 255f), samples.Data.Take(64), new ToleranceComparer(1e-6f));
+
+        string testJson = Path.Combine(_dir, "test.json");
+        var test = Cli(["test", "--model", model, "--quant", quant, "--data", root, "--json", testJson, .. pre]);
+        Assert.True(test.Code == 0, test.Err);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(testJson)))
+        {
+            Assert.Equal(count, doc.RootElement.GetProperty("samples").GetInt32());
+            Assert.InRange(doc.RootElement.GetProperty("quant_top1").GetDouble(), 0.0, 1.0);
+        }
+
+        string dep = Path.Combine(_dir, "deploy");
+        var deploy = Cli("deploy", "--quant", quant, "--output", dep);
+        Assert.True(deploy.Code == 0, deploy.Err);
+
+        if (OrtRunner.Unavailable() is { } why)
+        {
+            Console.WriteLine($"SKIPPED ONNX Runtime part: {why}");
+            return;
+        }
+        string qdq = Path.Combine(dep, "model_qdq.onnx");
+        var graph = OnnxImporter.Load(qdq);
+        string input = graph.Inputs[0].Name, output = graph.Outputs[0].Name;
+        var ours = new Session(graph).Run(samples);
+        var ort = (Tensor<float>)OrtRunner.Run(qdq, new Dictionary<string, Tensor> { [input] = samples }, [output], _dir)[output];
+        Assert.Equal(ours.Dims.ToArray(), ort.Dims.ToArray());
+        float scale = ours.Data.Max(MathF.Abs);
+        for (int i = 0; i < ours.Length; i++)
+            Assert.True(MathF.Abs(ours.Data[i] - ort.Data[i]) <= 1e-4f * scale, $"element {i}: engine {ours.Data[i]}, ONNX Runtime {ort.Data[i]}");
+    }
+
+    private static byte[] FirstPixels(string root)
+    {
+        // The first sample in ImageFolder order: class0, first file by name (img0.png).
+        return PngPixels(File.ReadAllBytes(Path.Combine(root, "class0", "img0.png")));
+    }
+
+    private sealed class ToleranceComparer(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float a, float b) => MathF.Abs(a - b) <= tolerance;
+        public int GetHashCode(float v) => 0;
+    }
+
+    private static string? Cjpeg() =>
+        new[] { "/usr/bin/cjpeg", "/usr/local/bin/cjpeg" }.FirstOrDefault(File.Exists);
+
+    private static void WriteJpeg(string path, byte[] gray, int width, int height)
+    {
+        string pgm = path + ".pgm";
+        var header = Encoding.ASCII.GetBytes($"P5\n{width} {height}\n255\n");
+        File.WriteAllBytes(pgm, [.. header, .. gray]);
+        var psi = new ProcessStartInfo(Cjpeg()!, ["-quality", "95", "-outfile", path, pgm]) { RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, p.StandardError.ReadToEnd());
+        File.Delete(pgm);
+    }
+
+    /// <summary>A minimal 8-bit grayscale PNG: signature, IHDR, one IDAT (filter 0 rows, zlib), IEND, with CRCs.</summary>
+    private static byte[] Png(byte[] gray, int width, int height)
+    {
+        var raw = new MemoryStream();
+        for (int y = 0; y < height; y++) { raw.WriteByte(0); raw.Write(gray, y * width, width); }
+        var z = new MemoryStream();
+        using (var zs = new ZLibStream(z, CompressionLevel.Optimal, leaveOpen: true)) zs.Write(raw.ToArray());
+        var png = new MemoryStream();
+        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        Chunk(png, "IHDR", [.. BigEndian(width), .. BigEndian(height), 8, 0, 0, 0, 0]);
+        Chunk(png, "IDAT", z.ToArray());
+        Chunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
+    /// <summary>The pixels of a PNG written by <see cref="Png"/> (inflate the IDAT, drop the filter bytes).</summary>
+    private static byte[] PngPixels(byte[] png)
+    {
+        int width = (png[16] << 24) | (png[17] << 16) | (png[18] << 8) | png[19];
+        int at = 8 + 25; // after the signature and IHDR
+        int length = (png[at] << 24) | (png[at + 1] << 16) | (png[at + 2] << 8) | png[at + 3];
+        using var zs = new ZLibStream(new MemoryStream(png, at + 8, length), CompressionMode.Decompress);
+        var rows = new MemoryStream();
+        zs.CopyTo(rows);
+        var bytes = rows.ToArray();
+        return Enumerable.Range(0, bytes.Length / (width + 1)).SelectMany(y => bytes.Skip(y * (width + 1) + 1).Take(width)).ToArray();
+    }
+
+    private static byte[] BigEndian(int v) => [(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v];
+
+    private static void Chunk(Stream s, string type, byte[] data)
+    {
+        var typeBytes = Encoding.ASCII.GetBytes(type);
+        s.Write(BigEndian(data.Length));
+        s.Write(typeBytes);
+        s.Write(data);
+        s.Write(BigEndian((int)Crc32([.. typeBytes, .. data])));
+    }
+
+    private static uint Crc32(byte[] data)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+        }
+        return ~crc;
+    }
+}
