@@ -221,10 +221,18 @@ public sealed class Session
 
     /// <summary>
     /// Back-propagates through a run made with <see cref="RunOptions.KeepForBackward"/>: given d(loss)/d(output)
-    /// for some graph outputs, returns d(loss)/d(value) for every float initializer and graph input it reaches.
+    /// for some graph outputs, returns d(loss)/d(value) for every float initializer it reaches and, when
+    /// <paramref name="inputGradients"/> (the default), for every graph input it reaches. Training passes false: the
+    /// gradient with respect to the data is then never computed.
     /// </summary>
+    /// <remarks>
+    /// Only gradients someone needs are computed: a value needs one when a float initializer (or, with
+    /// <paramref name="inputGradients"/>, a graph input) lies upstream of it. Each kernel is told which of its input
+    /// gradients are wanted (the <c>needed</c> argument of <see cref="OpKernel.Backward(Tensor?[], Tensor[], Tensor?[], bool, bool[])"/>), so training
+    /// (weights only) skips e.g. the first convolution's gradient with respect to the images.
+    /// </remarks>
     /// <exception cref="GraphException">The run kept no record, or a node on the path has no gradient rule (named).</exception>
-    public Dictionary<string, Tensor<float>> Backward(RunResult run, IReadOnlyDictionary<string, Tensor<float>> outputGradients)
+    public Dictionary<string, Tensor<float>> Backward(RunResult run, IReadOnlyDictionary<string, Tensor<float>> outputGradients, bool inputGradients = true)
     {
         var values = run.Values ?? throw new GraphException("Backward: the run was made without RunOptions.KeepForBackward = true");
         var grads = new Tensor?[_slotNames.Length];
@@ -235,29 +243,57 @@ public sealed class Session
             Check.SameShape("Backward", $"gradient of output '{name}'", values[s]!.Dims, g.Dims);
             grads[s] = g;
         }
+        var wanted = inputGradients ? _gradientWithInputs ??= GradientSlots(true) : _gradientWithoutInputs ??= GradientSlots(false);
         for (int i = _kernels.Length - 1; i >= 0; i--)
         {
             var outSlots = _outputSlots[i];
+            var inSlots = _inputSlots[i];
+            var needed = new bool[inSlots.Length];
+            bool any = false;
+            for (int k = 0; k < inSlots.Length; k++) any |= needed[k] = inSlots[k] >= 0 && wanted[inSlots[k]];
+            if (!any) continue;
             var outGrads = outSlots.Select(s => s < 0 ? null : grads[s]).ToArray();
             if (outGrads.All(g => g is null)) continue;
             var kernel = _kernels[i];
             if (!kernel.HasGradient) throw new GraphException($"Backward: node {kernel.Node.Label}: op type '{kernel.Node.OpType}' has no gradient rule");
-            var ins = _inputSlots[i].Select(s => s < 0 ? null : values[s]).ToArray();
+            var ins = inSlots.Select(s => s < 0 ? null : values[s]).ToArray();
             var outs = outSlots.Select(s => values[s]!).ToArray();
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            var inGrads = kernel.Backward(ins, outs, outGrads, run.Training);
+            var inGrads = kernel.Backward(ins, outs, outGrads, run.Training, needed);
             Profile?.Record(kernel.Node, "backward", System.Diagnostics.Stopwatch.GetTimestamp() - started);
-            for (int k = 0; k < inGrads.Length && k < _inputSlots[i].Length; k++)
+            for (int k = 0; k < inGrads.Length && k < inSlots.Length; k++)
             {
-                int s = _inputSlots[i][k];
-                if (s < 0 || inGrads[k] is not Tensor<float> g) continue;
+                int s = inSlots[k];
+                if (s < 0 || !needed[k] || inGrads[k] is not Tensor<float> g) continue;
                 grads[s] = grads[s] is Tensor<float> acc ? Kernels.Elementwise.Add(acc, g) : g;
             }
         }
         var result = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
         foreach (var name in _graph.Initializers.Keys.Concat(_graph.Inputs.Select(i => i.Name)))
-            if (grads[_slotOf[name]] is Tensor<float> g) result[name] = g;
+            if (grads[_slotOf[name]] is Tensor<float> g && wanted[_slotOf[name]]) result[name] = g;
         return result;
+    }
+
+    private bool[]? _gradientWithInputs, _gradientWithoutInputs;
+
+    /// <summary>
+    /// Per value slot: true when a gradient of it is needed, i.e. a float initializer (or, with <paramref name="inputs"/>,
+    /// a graph input without an initializer's constant) lies upstream of it, itself included.
+    /// </summary>
+    private bool[] GradientSlots(bool inputs)
+    {
+        var wanted = new bool[_slotNames.Length];
+        foreach (var (name, t) in _graph.Initializers)
+            if (t.DataType == DataType.Float32) wanted[_slotOf[name]] = true;
+        if (inputs)
+            foreach (var input in _graph.Inputs) wanted[_slotOf[input.Name]] = true;
+        for (int i = 0; i < _kernels.Length; i++)
+        {
+            bool any = false;
+            foreach (int s in _inputSlots[i]) any |= s >= 0 && wanted[s];
+            if (any) foreach (int s in _outputSlots[i]) if (s >= 0) wanted[s] = true;
+        }
+        return wanted;
     }
 
     private static void CheckFeed(ValueInfo declared, Tensor fed)

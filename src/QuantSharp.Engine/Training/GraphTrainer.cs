@@ -63,7 +63,7 @@ public sealed class GraphTrainer
     {
         var run = Session.Run(new Dictionary<string, Tensor> { [_input] = input }, new RunOptions { Training = true, KeepForBackward = true });
         var (loss, grad) = Loss(run.Output(_output), labels);
-        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }));
+        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }, inputGradients: false));
         return loss;
     }
 
@@ -72,7 +72,7 @@ public sealed class GraphTrainer
     {
         var run = Session.Run(feeds, new RunOptions { Training = true, KeepForBackward = true });
         var (value, grad) = loss(run.Output(_output));
-        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }));
+        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }, inputGradients: false));
         return value;
     }
 

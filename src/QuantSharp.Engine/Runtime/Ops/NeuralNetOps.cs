@@ -20,7 +20,8 @@ internal static class NeuralNetOps
             {
                 var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
                 var p = ConvGeometry(n, x, w);
-                return [Conv.BackwardData(gy, w, x.Dims, p), Conv.BackwardWeight(x, gy, w.Dims, p), a.Has(2) ? Conv.BackwardBias(gy) : null];
+                return [a.Wants(0) ? Conv.BackwardData(gy, w, x.Dims, p) : null, a.Wants(1) ? Conv.BackwardWeight(x, gy, w.Dims, p) : null,
+                    a.Has(2) && a.Wants(2) ? Conv.BackwardBias(gy) : null];
             }));
         Add(r, "ConvTranspose", 1, n => (
             (a, _) =>
@@ -45,7 +46,8 @@ internal static class NeuralNetOps
                 (a, _) => [MatMul.Gemm(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta)],
                 (a, y, g, _) =>
                 {
-                    var (ga, gb, gc) = MatMul.GemmBackward(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta, Grad(g, y));
+                    var (ga, gb, gc) = MatMul.GemmBackward(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta, Grad(g, y),
+                        needA: a.Wants(0), needB: a.Wants(1), needC: a.Wants(2));
                     return [ga, gb, gc];
                 });
         });
@@ -53,7 +55,7 @@ internal static class NeuralNetOps
             (a, _) => [MatMul.Forward(a.Float(0), a.Float(1))],
             (a, y, g, _) =>
             {
-                var (ga, gb) = MatMul.Backward(a.Float(0), a.Float(1), Grad(g, y));
+                var (ga, gb) = MatMul.Backward(a.Float(0), a.Float(1), Grad(g, y), needA: a.Wants(0), needB: a.Wants(1));
                 return [ga, gb];
             }));
 

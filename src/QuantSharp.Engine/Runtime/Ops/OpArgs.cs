@@ -10,7 +10,24 @@ public readonly struct OpArgs
     {
         Node = node;
         _values = values;
+        _needed = null;
     }
+
+    /// <summary>Wraps the inputs of <paramref name="node"/> for a gradient rule told which input gradients are wanted.</summary>
+    public OpArgs(Node node, Tensor?[] values, bool[]? needed)
+    {
+        Node = node;
+        _values = values;
+        _needed = needed;
+    }
+
+    private readonly bool[]? _needed;
+
+    /// <summary>
+    /// In a gradient rule: false when no one needs d(loss)/d(input <paramref name="i"/>), so the rule may skip it
+    /// (return null there). True when unknown (the caller wants every gradient).
+    /// </summary>
+    public bool Wants(int i) => _needed is null || (i < _needed.Length && _needed[i]);
 
     /// <summary>The node being executed.</summary>
     public Node Node { get; }
