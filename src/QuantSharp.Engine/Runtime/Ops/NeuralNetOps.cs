@@ -158,7 +158,8 @@ internal static class NeuralNetOps
                 // and also returned as outputs 1 and 2 when the node declares them (ONNX training_mode).
                 // ONNX training_mode updates the running variance with the biased (population) batch variance; PyTorch-style
                 // training through the session flag uses the unbiased one.
-                var res = BatchNorm.Training(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), momentum, eps, unbiasedRunningVariance: !trainingAttribute);
+                var res = BatchNorm.Training(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), momentum, eps, unbiasedRunningVariance: !trainingAttribute,
+                    destination: alloc.Allocate<float>(x.Dims));
                 return [res.Y, a.Float(3), a.Float(4)];
             },
             (a, y, g, training) =>
@@ -170,8 +171,7 @@ internal static class NeuralNetOps
                 Tensor<float> mean, invStd;
                 if (batchStats)
                 {
-                    var stats = BatchNorm.Training(x, a.Float(1), a.Float(2), null, null, momentum, eps);
-                    (mean, invStd) = (stats.SavedMean, stats.SavedInvStd);
+                    (mean, invStd) = BatchNorm.BatchStatistics(x, eps);
                 }
                 else (mean, invStd) = (a.Float(3), BatchNorm.InverseStd(a.Float(4), eps));
                 var (gx, gs, gb) = BatchNorm.Backward(x, Grad(g, y), a.Float(1), mean, invStd, batchStats);
