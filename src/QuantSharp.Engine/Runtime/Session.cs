@@ -40,9 +40,12 @@ public sealed class RunResult
     /// <summary>Captured intermediate values by name.</summary>
     public IReadOnlyDictionary<string, Tensor> Captured { get; }
 
-    internal Tensor?[]? Values { get; }
+    internal Tensor?[]? Values { get; set; }
 
     internal bool Training { get; }
+
+    /// <summary>The pooled allocator whose buffers a kept run holds until <see cref="Session.Release"/>.</summary>
+    internal RunAllocator? Pooled { get; set; }
 
     /// <summary>The graph output <paramref name="name"/> as a float tensor.</summary>
     public Tensor<float> Output(string name) =>
@@ -71,8 +74,10 @@ public sealed class Session
     /// <summary>
     /// Recycle the buffers of intermediate values through a <see cref="BufferPool"/> (default true): a value's array
     /// is handed to a later writer of the same type and size once its last reader ran. Outputs and captured values are
-    /// never recycled, nor anything in a run made with <see cref="RunOptions.KeepForBackward"/>; observed values are
-    /// (see <see cref="RunOptions.Observer"/>). Results are bit-identical either way.
+    /// never recycled; observed values are (see <see cref="RunOptions.Observer"/>). A run made with
+    /// <see cref="RunOptions.KeepForBackward"/> keeps its intermediates in pooled buffers until <see cref="Release"/>
+    /// hands them back (training steps then reuse the same memory instead of touching fresh pages every step); a kept run
+    /// that is never released simply leaves its buffers to the garbage collector. Results are bit-identical either way.
     /// </summary>
     public bool ReuseBuffers { get; set; } = true;
 
@@ -160,7 +165,7 @@ public sealed class Session
 
         var leaving = new HashSet<int>(keep);
         leaving.UnionWith(_outputSlotsOfGraph);
-        RunAllocator? pooled = ReuseBuffers && !options.KeepForBackward
+        RunAllocator? pooled = ReuseBuffers
             ? new RunAllocator(Interlocked.Exchange(ref _idlePool, null) ?? new BufferPool()) : null;
         ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
         for (int i = 0; i < _kernels.Length; i++)
@@ -186,15 +191,16 @@ public sealed class Session
                 }
                 if (options.Observer is not null && observed.Contains(outSlots[k])) options.Observer(_slotNames[outSlots[k]], outs[k]);
             }
-            if (options.KeepForBackward) continue;
             pooled?.Settle();
+            if (options.KeepForBackward) continue;
             // Release what no later node reads; a pooled buffer returns to the pool when no live value shares it.
             foreach (int s in ins)
                 if (s >= 0 && _lastUse[s] == i && !keep.Contains(s)) Release(s);
             foreach (int s in outSlots)
                 if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) Release(s);
         }
-        if (pooled is not null) _idlePool = pooled.Pool;
+        // A kept run holds its pool until Release; the next run meanwhile starts a pool of its own.
+        if (pooled is not null && !options.KeepForBackward) _idlePool = pooled.Pool;
 
         void Release(int s)
         {
@@ -207,7 +213,28 @@ public sealed class Session
             outputs[o.Name] = values[_slotOf[o.Name]] ?? throw new GraphException($"Run: graph output '{o.Name}' was not computed");
         var captured = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (int s in keep) if (values[s] is { } v) captured[_slotNames[s]] = v;
-        return new RunResult(outputs, captured, options.KeepForBackward ? values : null, options.Training);
+        return new RunResult(outputs, captured, options.KeepForBackward ? values : null, options.Training)
+        {
+            Pooled = options.KeepForBackward ? pooled : null,
+        };
+    }
+
+    /// <summary>
+    /// Hands the intermediate buffers of a run made with <see cref="RunOptions.KeepForBackward"/> back to the session's
+    /// buffer pool, for the next run to reuse. Call it once the run's <see cref="Backward"/> is done (the run can not be
+    /// back-propagated again). Its outputs, captured values and the gradients <see cref="Backward"/> returned stay valid.
+    /// Does nothing for a run that kept no record or was already released.
+    /// </summary>
+    public void Release(RunResult run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var values = run.Values;
+        var pooled = run.Pooled;
+        run.Values = null;
+        run.Pooled = null;
+        if (values is null || pooled is null) return;
+        foreach (var t in values) if (t is not null) pooled.Release(t);
+        Volatile.Write(ref _idlePool, pooled.Pool);
     }
 
     /// <summary>Runs a graph with one input and one output.</summary>
@@ -270,7 +297,11 @@ public sealed class Session
         }
         var result = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
         foreach (var name in _graph.Initializers.Keys.Concat(_graph.Inputs.Select(i => i.Name)))
-            if (grads[_slotOf[name]] is Tensor<float> g && wanted[_slotOf[name]]) result[name] = g;
+            if (grads[_slotOf[name]] is Tensor<float> g && wanted[_slotOf[name]])
+            {
+                result[name] = g;
+                run.Pooled?.Disown(g); // a gradient that shares a kept buffer leaves with the caller
+            }
         return result;
     }
 

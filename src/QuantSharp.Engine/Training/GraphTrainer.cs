@@ -64,6 +64,7 @@ public sealed class GraphTrainer
         var run = Session.Run(new Dictionary<string, Tensor> { [_input] = input }, new RunOptions { Training = true, KeepForBackward = true });
         var (loss, grad) = Loss(run.Output(_output), labels);
         ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }, inputGradients: false));
+        Session.Release(run);
         return loss;
     }
 
@@ -73,6 +74,7 @@ public sealed class GraphTrainer
         var run = Session.Run(feeds, new RunOptions { Training = true, KeepForBackward = true });
         var (value, grad) = loss(run.Output(_output));
         ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }, inputGradients: false));
+        Session.Release(run);
         return value;
     }
 
