@@ -209,8 +209,9 @@ public static unsafe class BatchNorm
     /// <param name="mean">Saved batch mean (training) or running mean (inference), [C].</param>
     /// <param name="invStd">Saved batch inverse std (training) or <see cref="InverseStd"/> of the running variance (inference), [C].</param>
     /// <param name="training">Which formula for dx (see remarks).</param>
+    /// <param name="destination">Optional dx of the input's shape (every element overwritten; must not alias x or gradY).</param>
     public static (Tensor<float> GradX, Tensor<float> GradScale, Tensor<float> GradBias) Backward(Tensor<float> x, Tensor<float> gradY,
-        Tensor<float> scale, Tensor<float> mean, Tensor<float> invStd, bool training)
+        Tensor<float> scale, Tensor<float> mean, Tensor<float> invStd, bool training, Tensor<float>? destination = null)
     {
         const string op = "BatchNormalizationBackward";
         var (n, c, s) = Layout(x, op);
@@ -219,7 +220,8 @@ public static unsafe class BatchNorm
         PerChannel(op, "scale", scale, c);
         PerChannel(op, "mean", mean, c);
         PerChannel(op, "invStd", invStd, c);
-        var gx = Tensor<float>.Uninitialized(x.Dims); // every element written below
+        if (destination is not null) Check.SameShape(op, "destination", x.Dims, destination.Dims);
+        var gx = destination ?? Tensor<float>.Uninitialized(x.Dims); // every element written below
         var gs = new Tensor<float>(c);
         var gb = new Tensor<float>(c);
         long m = (long)n * s;

@@ -128,14 +128,16 @@ public static unsafe class MatMul
     /// <param name="needA">Compute dA (else null).</param>
     /// <param name="needB">Compute dB (else null).</param>
     /// <param name="needC">Compute dC (else null).</param>
+    /// <param name="destinationA">Optional dA of a's shape (every element overwritten; must not alias an argument).</param>
     public static (Tensor<float>? GradA, Tensor<float>? GradB, Tensor<float>? GradC) GemmBackward(Tensor<float> a, Tensor<float> b,
         Tensor<float>? c, bool transA, bool transB, float alpha, float beta, Tensor<float> gradOutput,
-        bool needA = true, bool needB = true, bool needC = true)
+        bool needA = true, bool needB = true, bool needC = true, Tensor<float>? destinationA = null)
     {
         var (m, n, k) = GemmShape(a, b, c, transA, transB);
         Check.SameShape("Gemm backward", "gradOutput", [m, n], gradOutput.Dims);
         // beta = 0 GEMMs overwrite every element: no zeroing needed.
-        var ga = needA ? Tensor<float>.Uninitialized(a.Dims) : null;
+        if (needA && destinationA is not null) Check.SameShape("Gemm backward", "destinationA", a.Dims, destinationA.Dims);
+        var ga = needA ? destinationA ?? Tensor<float>.Uninitialized(a.Dims) : null;
         var gb = needB ? Tensor<float>.Uninitialized(b.Dims) : null;
         int lda = a.Dim(1), ldb = b.Dim(1);
         fixed (float* pa = a.Data) fixed (float* pb = b.Data) fixed (float* pg = gradOutput.Data)

@@ -41,10 +41,12 @@ public abstract class OpKernel
     /// <summary>
     /// Gradient rule told which input gradients are wanted: <paramref name="needed"/>[i] is false when no one reads
     /// d(loss)/d(input i) (a graph input, a constant), so the kernel may skip computing it and return null there.
-    /// Entries for unwanted inputs are ignored. The default computes all of them through
-    /// <see cref="Backward(Tensor?[], Tensor[], Tensor?[], bool)"/>.
+    /// Entries for unwanted inputs are ignored. Gradient tensors may take their memory from <paramref name="allocator"/>
+    /// (a session passes the run's buffer pool; such tensors have arbitrary contents until written). The default computes
+    /// all of them through <see cref="Backward(Tensor?[], Tensor[], Tensor?[], bool)"/>.
     /// </summary>
-    public virtual Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training, bool[] needed) =>
+    public virtual Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training, bool[] needed,
+        ITensorAllocator allocator) =>
         Backward(inputs, outputs, outputGradients, training);
 
     /// <summary>Throws a <see cref="GraphException"/> naming the node unless input <paramref name="index"/> is present.</summary>

@@ -255,7 +255,7 @@ public sealed class Session
     /// <remarks>
     /// Only gradients someone needs are computed: a value needs one when a float initializer (or, with
     /// <paramref name="inputGradients"/>, a graph input) lies upstream of it. Each kernel is told which of its input
-    /// gradients are wanted (the <c>needed</c> argument of <see cref="OpKernel.Backward(Tensor?[], Tensor[], Tensor?[], bool, bool[])"/>), so training
+    /// gradients are wanted (the <c>needed</c> argument of <see cref="OpKernel.Backward(Tensor?[], Tensor[], Tensor?[], bool, bool[], ITensorAllocator)"/>), so training
     /// (weights only) skips e.g. the first convolution's gradient with respect to the images.
     /// </remarks>
     /// <exception cref="GraphException">The run kept no record, or a node on the path has no gradient rule (named).</exception>
@@ -271,6 +271,9 @@ public sealed class Session
             grads[s] = g;
         }
         var wanted = inputGradients ? _gradientWithInputs ??= GradientSlots(true) : _gradientWithoutInputs ??= GradientSlots(false);
+        // Gradients of intermediate values live in the run's pool (when it has one) and go back to it once consumed.
+        var pooled = run.Pooled;
+        ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
         for (int i = _kernels.Length - 1; i >= 0; i--)
         {
             var outSlots = _outputSlots[i];
@@ -286,22 +289,45 @@ public sealed class Session
             var ins = inSlots.Select(s => s < 0 ? null : values[s]).ToArray();
             var outs = outSlots.Select(s => values[s]!).ToArray();
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            var inGrads = kernel.Backward(ins, outs, outGrads, run.Training, needed);
+            var inGrads = kernel.Backward(ins, outs, outGrads, run.Training, needed, allocator);
             Profile?.Record(kernel.Node, "backward", System.Diagnostics.Stopwatch.GetTimestamp() - started);
             for (int k = 0; k < inGrads.Length && k < inSlots.Length; k++)
             {
                 int s = inSlots[k];
                 if (s < 0 || !needed[k] || inGrads[k] is not Tensor<float> g) continue;
-                grads[s] = grads[s] is Tensor<float> acc ? Kernels.Elementwise.Add(acc, g) : g;
+                if (grads[s] is Tensor<float> acc)
+                {
+                    var sum = Kernels.Elementwise.Add(acc, g);
+                    pooled?.Hold(g); // counted once per reference before both are dropped
+                    pooled?.Release(acc);
+                    pooled?.Release(g);
+                    grads[s] = sum;
+                }
+                else
+                {
+                    pooled?.Hold(g);
+                    grads[s] = g;
+                }
             }
+            // This node's output gradients are consumed; its unreturned temporaries go back to the pool.
+            foreach (int s in outSlots)
+                if (s >= 0 && grads[s] is { } used)
+                {
+                    pooled?.Release(used);
+                    grads[s] = null;
+                }
+            pooled?.Settle();
         }
         var result = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
         foreach (var name in _graph.Initializers.Keys.Concat(_graph.Inputs.Select(i => i.Name)))
             if (grads[_slotOf[name]] is Tensor<float> g && wanted[_slotOf[name]])
             {
                 result[name] = g;
-                run.Pooled?.Disown(g); // a gradient that shares a kept buffer leaves with the caller
+                pooled?.Disown(g); // a gradient that shares a pooled buffer leaves with the caller
             }
+        if (pooled is not null)
+            for (int s = 0; s < grads.Length; s++)
+                if (grads[s] is { } left && !result.ContainsKey(_slotNames[s])) pooled.Release(left);
         return result;
     }
 

@@ -18,8 +18,8 @@ public class SessionSelectiveBackwardTests
         }
         public override bool HasGradient => true;
         public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] g, bool training) =>
-            Backward(inputs, outputs, g, training, [true, true]);
-        public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] g, bool training, bool[] needed)
+            Backward(inputs, outputs, g, training, [true, true], HeapAllocator.Instance);
+        public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] g, bool training, bool[] needed, ITensorAllocator allocator)
         {
             seen.Add((bool[])needed.Clone());
             var a = (Tensor<float>)inputs[0]!; var b = (Tensor<float>)inputs[1]!; var gy = (Tensor<float>)g[0]!;

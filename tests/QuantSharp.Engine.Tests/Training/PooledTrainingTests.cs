@@ -73,4 +73,36 @@ public class PooledTrainingTests
         Assert.Throws<GraphException>(() => s.Backward(run, seed));
         s.Release(run); // a second release does nothing
     }
+
+    [Fact]
+    public void Backward_WithFanOutAndAccumulation_PooledEqualsFresh_OverRepeatedSteps()
+    {
+        // h = Relu(BN(Conv(x))) feeds both a Conv branch and a skip connection: its gradient is a sum of two pooled gradients.
+        ModelGraph Build()
+        {
+            var rng = new Random(11);
+            var b = new GraphBuilder("fan");
+            var x = b.Input("x", DataType.Float32, Dim.Symbolic("N"), Dim.Fixed(2), Dim.Fixed(6), Dim.Fixed(6));
+            var h = b.Relu(b.BatchNormLayer(b.ConvLayer(x, 2, 3, 3, rng, "c1", padding: 1), 3, "bn"));
+            var k = b.Relu(b.ConvLayer(h, 3, 3, 3, rng, "c2", padding: 1));
+            var sum = b.Add(h, k);
+            b.Output(b.LinearLayer(b.Flatten(b.Add(sum, h)), 3 * 36, 4, rng, "fc"));
+            return b.Build();
+        }
+        var pooled = new Session(Build());
+        var fresh = new Session(Build()) { ReuseBuffers = false };
+        for (int step = 0; step < 3; step++)
+        {
+            var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.RandomNormal(new Random(step), 0, 1, 3, 2, 6, 6) };
+            var seed = new Dictionary<string, Tensor<float>> { [pooled.Graph.Outputs[0].Name] = Tensor.RandomNormal(new Random(50 + step), 0, 1, 3, 4) };
+            var rp = pooled.Run(feeds, new RunOptions { Training = true, KeepForBackward = true });
+            var rf = fresh.Run(feeds, new RunOptions { Training = true, KeepForBackward = true });
+            var gp = pooled.Backward(rp, seed);
+            var gf = fresh.Backward(rf, seed);
+            Assert.Equal(gf.Keys.Order(), gp.Keys.Order());
+            foreach (var (name, g) in gf) Assert.Equal(g.Data, gp[name].Data);
+            pooled.Release(rp);
+            fresh.Release(rf);
+        }
+    }
 }

@@ -20,7 +20,7 @@ internal static class NeuralNetOps
             {
                 var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
                 var p = ConvGeometry(n, x, w);
-                return [a.Wants(0) ? Conv.BackwardData(gy, w, x.Dims, p) : null, a.Wants(1) ? Conv.BackwardWeight(x, gy, w.Dims, p) : null,
+                return [a.Wants(0) ? Conv.BackwardData(gy, w, x.Dims, p, a.Allocator.Allocate<float>(x.Dims)) : null, a.Wants(1) ? Conv.BackwardWeight(x, gy, w.Dims, p) : null,
                     a.Has(2) && a.Wants(2) ? Conv.BackwardBias(gy) : null];
             }));
         Add(r, "ConvTranspose", 1, n => (
@@ -47,7 +47,8 @@ internal static class NeuralNetOps
                 (a, y, g, _) =>
                 {
                     var (ga, gb, gc) = MatMul.GemmBackward(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta, Grad(g, y),
-                        needA: a.Wants(0), needB: a.Wants(1), needC: a.Wants(2));
+                        needA: a.Wants(0), needB: a.Wants(1), needC: a.Wants(2),
+                        destinationA: a.Wants(0) ? a.Allocator.Allocate<float>(a.Float(0).Dims) : null);
                     return [ga, gb, gc];
                 });
         });
@@ -174,7 +175,7 @@ internal static class NeuralNetOps
                     (mean, invStd) = BatchNorm.BatchStatistics(x, eps);
                 }
                 else (mean, invStd) = (a.Float(3), BatchNorm.InverseStd(a.Float(4), eps));
-                var (gx, gs, gb) = BatchNorm.Backward(x, Grad(g, y), a.Float(1), mean, invStd, batchStats);
+                var (gx, gs, gb) = BatchNorm.Backward(x, Grad(g, y), a.Float(1), mean, invStd, batchStats, a.Allocator.Allocate<float>(x.Dims));
                 return [gx, gs, gb, null, null];
             });
     }

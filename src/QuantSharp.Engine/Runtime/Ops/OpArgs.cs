@@ -11,17 +11,26 @@ public readonly struct OpArgs
         Node = node;
         _values = values;
         _needed = null;
+        _allocator = null;
     }
 
-    /// <summary>Wraps the inputs of <paramref name="node"/> for a gradient rule told which input gradients are wanted.</summary>
-    public OpArgs(Node node, Tensor?[] values, bool[]? needed)
+    /// <summary>
+    /// Wraps the inputs of <paramref name="node"/> for a gradient rule told which input gradients are wanted and where
+    /// gradient memory may come from.
+    /// </summary>
+    public OpArgs(Node node, Tensor?[] values, bool[]? needed, ITensorAllocator? allocator = null)
     {
         Node = node;
         _values = values;
         _needed = needed;
+        _allocator = allocator;
     }
 
     private readonly bool[]? _needed;
+    private readonly ITensorAllocator? _allocator;
+
+    /// <summary>In a gradient rule: where gradient tensors may take their memory from (the heap unless the session pools it).</summary>
+    public ITensorAllocator Allocator => _allocator ?? HeapAllocator.Instance;
 
     /// <summary>
     /// In a gradient rule: false when no one needs d(loss)/d(input <paramref name="i"/>), so the rule may skip it
