@@ -27,7 +27,7 @@ public sealed record BatchNormTrainingResult(Tensor<float> Y, Tensor<float> Save
 /// libonnx-testdata's test_batchnorm_example_training_mode, where the unbiased rule is off by 3e-3).
 /// An ONNX importer should therefore pass <c>false</c>; models trained here default to PyTorch's rule.
 /// </remarks>
-public static unsafe class BatchNorm
+public static unsafe partial class BatchNorm
 {
     /// <summary>(N, C, spatial size) of a rank ≥ 2 input, named in errors as argument 'X' of <paramref name="op"/>.</summary>
     internal static (int N, int C, int S) Layout(Tensor<float> x, string op)

@@ -166,16 +166,12 @@ internal static class NeuralNetOps
             (a, y, g, training) =>
             {
                 var x = a.Float(0);
-                // Statistics that were constants in the forward pass (inference) or the batch's own (training): recomputed here
-                // from x rather than stored, so the forward pass keeps nothing extra.
-                bool batchStats = training || trainingAttribute;
-                Tensor<float> mean, invStd;
-                if (batchStats)
-                {
-                    (mean, invStd) = BatchNorm.BatchStatistics(x, eps);
-                }
-                else (mean, invStd) = (a.Float(3), BatchNorm.InverseStd(a.Float(4), eps));
-                var (gx, gs, gb) = BatchNorm.Backward(x, Grad(g, y), a.Float(1), mean, invStd, batchStats, a.Allocator.Allocate<float>(x.Dims));
+                // Training: the batch statistics are recomputed from x in the pass that sums dy (the forward pass keeps nothing
+                // extra); inference: the running statistics are constants.
+                var dx = a.Allocator.Allocate<float>(x.Dims);
+                var (gx, gs, gb) = training || trainingAttribute
+                    ? BatchNorm.TrainingBackward(x, Grad(g, y), a.Float(1), eps, dx)
+                    : BatchNorm.Backward(x, Grad(g, y), a.Float(1), a.Float(3), BatchNorm.InverseStd(a.Float(4), eps), false, dx);
                 return [gx, gs, gb, null, null];
             });
     }
