@@ -15,7 +15,8 @@ namespace QuantSharp.Engine.Kernels;
 /// backward-weight is <c>gW_g += gY_g · colᵀ</c>. 1×1 stride-1 unpadded convs use the input as <c>col</c>.
 /// Images whose column matrix exceeds a per-worker cap are lowered in bands of whole output rows (a column range of
 /// the same GEMMs), so memory stays bounded for large inputs.
-/// Ungrouped convs with small output planes (≤ 64 pixels) batch several images into one GEMM (<see cref="ConvBatched"/>);
+/// Ungrouped convs with small output planes (≤ 64 pixels) batch several images into one GEMM (<see cref="ConvBatched"/>;
+/// for 2-D weight gradients the implicit GEMM stays faster);
 /// 2-D ungrouped convs otherwise run as an implicit GEMM (<see cref="ConvImplicitGemm"/>).
 /// Depthwise convs (one channel per group, 1-D/2-D) use the direct kernels of <see cref="DepthwiseConv"/>.
 /// ConvTranspose forward is Conv backward-data; its input gradient is Conv forward and its weight gradient is
@@ -64,7 +65,7 @@ public static unsafe class Conv
         var geo = ConvGeometry.ForConv("Conv.BackwardWeight", x.Dims, weightShape, p);
         Check.SameShape("Conv.BackwardWeight", "gradOutput", geo.OutputShape, gradOutput.Dims);
         var gw = Destination("Conv.BackwardWeight", destination, geo.WeightShape);
-        if (ConvBatched.Prefer(geo))
+        if (ConvBatched.PreferBackwardWeight(geo, ConvImplicitGemm.Supports(p, weightShape)))
         {
             fixed (float* px = x.Data, pgy = gradOutput.Data, pgw = gw.Data) ConvBatched.BackwardWeight(geo, px, pgy, pgw);
             return gw;

@@ -49,6 +49,13 @@ internal static unsafe class ConvBatched
     internal static bool PreferBackwardData(ConvGeometry g) =>
         Prefer(g) || (Force is null && g.G == 1 && g.N > 1 && g.OutSize > 0 && !g.IsPointwise && g.C <= FewChannels);
 
+    /// <summary>
+    /// True when backward-weight should take the batched path: as <see cref="Prefer"/> except where the implicit GEMM
+    /// handles the convolution (2-D), whose weight gradient packs its operands directly and measured faster than
+    /// <c>gYb · colᵀ</c> (a transposed B operand) on the quickstart's 7×7 planes.
+    /// </summary>
+    internal static bool PreferBackwardWeight(ConvGeometry g, bool implicitGemm) => Force is not null ? Prefer(g) : Prefer(g) && !implicitGemm;
+
     /// <summary>Input channels up to which backward-data batches images whatever the plane size.</summary>
     internal const int FewChannels = 4;
 

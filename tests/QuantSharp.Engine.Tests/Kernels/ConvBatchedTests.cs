@@ -112,6 +112,8 @@ public class ConvBatchedTests
         Assert.True(ConvBatched.Prefer(ConvGeometry.ForConv("t", [128, 128, 14, 14], [256, 128, 3, 3], p)));
         Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [128, 1, 28, 28], [128, 1, 3, 3], p)));
         Assert.True(ConvBatched.PreferBackwardData(ConvGeometry.ForConv("t", [128, 1, 28, 28], [128, 1, 3, 3], p)));
+        Assert.False(ConvBatched.PreferBackwardWeight(ConvGeometry.ForConv("t", [128, 128, 14, 14], [256, 128, 3, 3], p), implicitGemm: true));
+        Assert.True(ConvBatched.PreferBackwardWeight(ConvGeometry.ForConv("t", [8, 4, 15], [6, 4, 3], ConvParams.Uniform(1, stride: 2)), implicitGemm: false));
         Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [4, 8, 14, 14], [8, 4, 3, 3], new ConvParams([2, 2], [1, 1], [1, 1], [1, 1], groups: 2))));
         Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [4, 8, 7, 7], [8, 8, 1, 1], ConvParams.Uniform(2))));
     }
