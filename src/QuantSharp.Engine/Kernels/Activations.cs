@@ -62,8 +62,12 @@ public static class Activations
         return Elementwise.Apply(op, x, gy, null, name);
     }
 
-    /// <summary>Relu backward: gx = gy where x &gt; 0, else 0.</summary>
-    public static Tensor<float> ReluBackward(Tensor<float> x, Tensor<float> gy) => Grad(new ReluGradOperator(), x, gy, "ReluBackward");
+    /// <summary>Relu backward: gx = gy where x &gt; 0, else 0 (into <paramref name="output"/> when given: every element written).</summary>
+    public static Tensor<float> ReluBackward(Tensor<float> x, Tensor<float> gy, Tensor<float>? output = null)
+    {
+        Check.SameShape("ReluBackward", "gradOutput", x.Dims, gy.Dims);
+        return Elementwise.Apply(new ReluGradOperator(), x, gy, output, "ReluBackward");
+    }
 
     /// <summary>LeakyRelu backward: gx = gy where x &gt; 0, else α·gy.</summary>
     public static Tensor<float> LeakyReluBackward(Tensor<float> x, Tensor<float> gy, float alpha = 0.01f) =>

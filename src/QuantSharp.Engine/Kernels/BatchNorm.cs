@@ -27,7 +27,7 @@ public sealed record BatchNormTrainingResult(Tensor<float> Y, Tensor<float> Save
 /// libonnx-testdata's test_batchnorm_example_training_mode, where the unbiased rule is off by 3e-3).
 /// An ONNX importer should therefore pass <c>false</c>; models trained here default to PyTorch's rule.
 /// </remarks>
-public static unsafe class BatchNorm
+public static unsafe partial class BatchNorm
 {
     /// <summary>(N, C, spatial size) of a rank ≥ 2 input, named in errors as argument 'X' of <paramref name="op"/>.</summary>
     internal static (int N, int C, int S) Layout(Tensor<float> x, string op)
@@ -114,8 +114,10 @@ public static unsafe class BatchNorm
     /// </summary>
     /// <param name="momentum">ONNX momentum: the weight of the old running value (PyTorch's momentum is 1 − this).</param>
     /// <param name="unbiasedRunningVariance">True (PyTorch) updates running_var with the unbiased batch variance; false (ONNX) with the biased one.</param>
+    /// <param name="destination">Optional output of the input's shape (every element overwritten; may be <paramref name="x"/> itself).</param>
     public static BatchNormTrainingResult Training(Tensor<float> x, Tensor<float> scale, Tensor<float> bias,
-        Tensor<float>? runningMean, Tensor<float>? runningVar, float momentum = 0.9f, float epsilon = 1e-5f, bool unbiasedRunningVariance = true)
+        Tensor<float>? runningMean, Tensor<float>? runningVar, float momentum = 0.9f, float epsilon = 1e-5f, bool unbiasedRunningVariance = true,
+        Tensor<float>? destination = null)
     {
         const string op = "BatchNormalization";
         var (n, c, s) = Layout(x, op);
@@ -125,11 +127,47 @@ public static unsafe class BatchNorm
         PerChannel(op, "input_var", runningVar, c);
         long m = (long)n * s;
         Check.That(m > 0, op, "X", "at least one element per channel", Shapes.Format(x.Dims));
+        var (savedMean, savedInv, batchVar, muD, varD) = Statistics(x, n, c, s, epsilon);
+        var a = new float[c];
+        var b = new float[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            double mu = muD[ch], v = varD[ch];
+            a[ch] = scale.Data[ch] * savedInv.Data[ch];
+            b[ch] = bias.Data[ch] - a[ch] * (float)mu;
+            double runVar = unbiasedRunningVariance && m > 1 ? v * m / (m - 1) : v;
+            if (runningMean is not null) runningMean.Data[ch] = (float)(runningMean.Data[ch] * (double)momentum + mu * (1 - (double)momentum));
+            if (runningVar is not null) runningVar.Data[ch] = (float)(runningVar.Data[ch] * (double)momentum + runVar * (1 - (double)momentum));
+        }
+        ArgumentNullException.ThrowIfNull(x);
+        if (destination is not null) Check.SameShape(op, "Y", x.Dims, destination.Dims);
+        var y = destination ?? Tensor<float>.Uninitialized(x.Dims);
+        Affine(x, y, a, b, n, c, s);
+        return new BatchNormTrainingResult(y, savedMean, savedInv, batchVar);
+    }
+
+    /// <summary>
+    /// The batch statistics of training mode without normalizing: per channel the mean <c>μ</c> and <c>1/sqrt(σ² + ε)</c>
+    /// (biased variance), exactly as <see cref="Training"/> computes them (what <see cref="Backward"/> needs in training mode).
+    /// </summary>
+    public static (Tensor<float> Mean, Tensor<float> InvStd) BatchStatistics(Tensor<float> x, float epsilon = 1e-5f)
+    {
+        var (n, c, s) = Layout(x, "BatchNormalization");
+        Check.That((long)n * s > 0, "BatchNormalization", "X", "at least one element per channel", Shapes.Format(x.Dims));
+        var (mean, inv, _, _, _) = Statistics(x, n, c, s, epsilon);
+        return (mean, inv);
+    }
+
+    /// <summary>Two-pass (mean, then squared deviations) statistics per channel, accumulated in double across planes; parallel over channels.</summary>
+    private static (Tensor<float> Mean, Tensor<float> InvStd, Tensor<float> Variance, double[] MeanD, double[] VarianceD) Statistics(
+        Tensor<float> x, int n, int c, int s, float epsilon)
+    {
+        long m = (long)n * s;
+        var meanD = new double[c];
+        var varD = new double[c];
         var savedMean = new Tensor<float>(c);
         var savedInv = new Tensor<float>(c);
         var batchVar = new Tensor<float>(c);
-        var a = new float[c];
-        var b = new float[c];
         Work.For(c, Math.Max(1, (int)(65536 / m)), (start, end) =>
         {
             fixed (float* px = x.Data)
@@ -141,20 +179,14 @@ public static unsafe class BatchNorm
                     double sq = 0;
                     for (int i = 0; i < n; i++) sq += SquaredDeviation(px + ((long)i * c + ch) * s, s, (float)mu);
                     double v = sq / m;
-                    float inv = (float)(1.0 / Math.Sqrt(v + epsilon));
                     savedMean.Data[ch] = (float)mu;
-                    savedInv.Data[ch] = inv;
+                    savedInv.Data[ch] = (float)(1.0 / Math.Sqrt(v + epsilon));
                     batchVar.Data[ch] = (float)v;
-                    a[ch] = scale.Data[ch] * inv;
-                    b[ch] = bias.Data[ch] - a[ch] * (float)mu;
-                    double runVar = unbiasedRunningVariance && m > 1 ? v * m / (m - 1) : v;
-                    if (runningMean is not null) runningMean.Data[ch] = (float)(runningMean.Data[ch] * (double)momentum + mu * (1 - (double)momentum));
-                    if (runningVar is not null) runningVar.Data[ch] = (float)(runningVar.Data[ch] * (double)momentum + runVar * (1 - (double)momentum));
+                    meanD[ch] = mu;
+                    varD[ch] = v;
                 }
         });
-        var y = new Tensor<float>(x.Dims);
-        Affine(x, y, a, b, n, c, s);
-        return new BatchNormTrainingResult(y, savedMean, savedInv, batchVar);
+        return (savedMean, savedInv, batchVar, meanD, varD);
     }
 
     /// <summary>Per-channel <c>1/sqrt(var + ε)</c>, the <c>invStd</c> argument of <see cref="Backward"/> in inference mode.</summary>
@@ -177,8 +209,9 @@ public static unsafe class BatchNorm
     /// <param name="mean">Saved batch mean (training) or running mean (inference), [C].</param>
     /// <param name="invStd">Saved batch inverse std (training) or <see cref="InverseStd"/> of the running variance (inference), [C].</param>
     /// <param name="training">Which formula for dx (see remarks).</param>
+    /// <param name="destination">Optional dx of the input's shape (every element overwritten; must not alias x or gradY).</param>
     public static (Tensor<float> GradX, Tensor<float> GradScale, Tensor<float> GradBias) Backward(Tensor<float> x, Tensor<float> gradY,
-        Tensor<float> scale, Tensor<float> mean, Tensor<float> invStd, bool training)
+        Tensor<float> scale, Tensor<float> mean, Tensor<float> invStd, bool training, Tensor<float>? destination = null)
     {
         const string op = "BatchNormalizationBackward";
         var (n, c, s) = Layout(x, op);
@@ -187,7 +220,8 @@ public static unsafe class BatchNorm
         PerChannel(op, "scale", scale, c);
         PerChannel(op, "mean", mean, c);
         PerChannel(op, "invStd", invStd, c);
-        var gx = new Tensor<float>(x.Dims);
+        if (destination is not null) Check.SameShape(op, "destination", x.Dims, destination.Dims);
+        var gx = destination ?? Tensor<float>.Uninitialized(x.Dims); // every element written below
         var gs = new Tensor<float>(c);
         var gb = new Tensor<float>(c);
         long m = (long)n * s;

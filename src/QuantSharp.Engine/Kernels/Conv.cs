@@ -15,6 +15,9 @@ namespace QuantSharp.Engine.Kernels;
 /// backward-weight is <c>gW_g += gY_g · colᵀ</c>. 1×1 stride-1 unpadded convs use the input as <c>col</c>.
 /// Images whose column matrix exceeds a per-worker cap are lowered in bands of whole output rows (a column range of
 /// the same GEMMs), so memory stays bounded for large inputs.
+/// Ungrouped convs with small output planes (≤ 64 pixels) batch several images into one GEMM (<see cref="ConvBatched"/>;
+/// for 2-D weight gradients the implicit GEMM stays faster);
+/// 2-D ungrouped convs otherwise run as an implicit GEMM (<see cref="ConvImplicitGemm"/>).
 /// Depthwise convs (one channel per group, 1-D/2-D) use the direct kernels of <see cref="DepthwiseConv"/>.
 /// ConvTranspose forward is Conv backward-data; its input gradient is Conv forward and its weight gradient is
 /// Conv backward-weight with the roles of input and output gradient swapped.
@@ -30,6 +33,11 @@ public static unsafe class Conv
         CheckBias("Conv", b, geo.M);
         // 2-D ungrouped convolutions (the bulk of CNN work) run as an implicit GEMM; the rest lower to im2col + GEMM.
         var y = Destination("Conv", destination, geo.OutputShape);
+        if (ConvBatched.Prefer(geo))
+        {
+            fixed (float* px = x.Data, pw = w.Data, pb = b?.Data, py = y.Data) ConvBatched.Forward(geo, px, pw, pb, py);
+            return y;
+        }
         if (ConvImplicitGemm.Supports(p, w.Dims)) return ConvImplicitGemm.Forward(x, w, b, p, y);
         ForwardCore(geo, x.Data, w.Data, b?.Data, y.Data);
         return y;
@@ -41,6 +49,11 @@ public static unsafe class Conv
         var geo = ConvGeometry.ForConv("Conv.BackwardData", inputShape, w.Dims, p);
         Check.SameShape("Conv.BackwardData", "gradOutput", geo.OutputShape, gradOutput.Dims);
         var gx = Destination("Conv.BackwardData", destination, geo.InputShape);
+        if (ConvBatched.PreferBackwardData(geo))
+        {
+            fixed (float* pgy = gradOutput.Data, pw = w.Data, pgx = gx.Data) ConvBatched.BackwardData(geo, pgy, pw, pgx);
+            return gx;
+        }
         if (ConvImplicitGemm.Supports(p, w.Dims)) return ConvImplicitGemm.BackwardData(gradOutput, w, inputShape, p, gx);
         BackwardDataCore(geo, gradOutput.Data, w.Data, gx.Data);
         return gx;
@@ -52,6 +65,11 @@ public static unsafe class Conv
         var geo = ConvGeometry.ForConv("Conv.BackwardWeight", x.Dims, weightShape, p);
         Check.SameShape("Conv.BackwardWeight", "gradOutput", geo.OutputShape, gradOutput.Dims);
         var gw = Destination("Conv.BackwardWeight", destination, geo.WeightShape);
+        if (ConvBatched.PreferBackwardWeight(geo, ConvImplicitGemm.Supports(p, weightShape)))
+        {
+            fixed (float* px = x.Data, pgy = gradOutput.Data, pgw = gw.Data) ConvBatched.BackwardWeight(geo, px, pgy, pgw);
+            return gw;
+        }
         if (ConvImplicitGemm.Supports(p, weightShape)) return ConvImplicitGemm.BackwardWeight(x, gradOutput, weightShape, p, gw);
         BackwardWeightCore(geo, x.Data, gradOutput.Data, gw.Data);
         return gw;

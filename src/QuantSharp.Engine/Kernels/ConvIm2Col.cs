@@ -20,12 +20,13 @@ internal static unsafe class ConvIm2Col
     /// <summary>
     /// Fills <paramref name="col"/> [ColRows × rowCount·OW] with the output rows [rowStart, rowStart + rowCount) (an output
     /// row is one (od, oh) pair, OW pixels) from the group's channels starting at <paramref name="x"/>.
+    /// Row r of col starts at <c>col + r·ld</c> (<paramref name="ld"/> = 0: rowCount·OW, the rows packed).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Im2Col(ConvGeometry g, float* x, float* col, int rowStart, int rowCount)
+    public static void Im2Col(ConvGeometry g, float* x, float* col, int rowStart, int rowCount, long ld = 0)
     {
         int ow = g.OW;
-        long p = (long)rowCount * ow;
+        long p = ld > 0 ? ld : (long)rowCount * ow;
         for (int c = 0; c < g.Cg; c++)
         {
             float* xc = x + (long)c * g.InSize;
@@ -62,12 +63,13 @@ internal static unsafe class ConvIm2Col
     /// <summary>
     /// Adds <paramref name="col"/> [ColRows × rowCount·OW], holding output rows [rowStart, rowStart + rowCount), into the
     /// group's input-gradient channels at <paramref name="gx"/> (which the caller zeroes).
+    /// Row r of col starts at <c>col + r·ld</c> (<paramref name="ld"/> = 0: rowCount·OW, the rows packed).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Col2Im(ConvGeometry g, float* col, float* gx, int rowStart, int rowCount)
+    public static void Col2Im(ConvGeometry g, float* col, float* gx, int rowStart, int rowCount, long ld = 0)
     {
         int ow = g.OW;
-        long p = (long)rowCount * ow;
+        long p = ld > 0 ? ld : (long)rowCount * ow;
         for (int c = 0; c < g.Cg; c++)
         {
             float* xc = gx + (long)c * g.InSize;

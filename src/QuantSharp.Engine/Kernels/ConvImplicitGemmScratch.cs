@@ -8,13 +8,13 @@ internal enum ConvScratchRole
 {
     /// <summary>The zero-padded copy of one image (input, or gradient-output for backward-data).</summary>
     PaddedImage,
-    /// <summary>A block of the column matrix of backward-data (Wᵀ·gY).</summary>
+    /// <summary>A block of the column matrix of backward-data (Wᵀ·gY), or of a batch of images (<see cref="ConvBatched"/>).</summary>
     Columns,
     /// <summary>The padded input-gradient image that col2im accumulates into.</summary>
     PaddedGradient,
     /// <summary>One packed B panel of the implicit-GEMM loop.</summary>
     Panel,
-    /// <summary>A packed slice of the output gradient (the A operand of the weight gradient).</summary>
+    /// <summary>A packed slice of the output gradient (the A operand of the weight gradient), or a batch's GEMM output or gathered gradient.</summary>
     GradientSlice,
 }
 

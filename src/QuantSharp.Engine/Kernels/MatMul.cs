@@ -124,27 +124,36 @@ public static unsafe class MatMul
     /// Gradients of <see cref="Gemm"/>: with G = dL/dY, dA = alpha·G·op(B)ᵀ (transposed back when
     /// <paramref name="transA"/>), dB = alpha·op(A)ᵀ·G (likewise), dC = beta·G summed over the dimensions C was broadcast along.
     /// </summary>
-    /// <returns>Gradients in the shapes of a, b and c (GradC null when c is null).</returns>
-    public static (Tensor<float> GradA, Tensor<float> GradB, Tensor<float>? GradC) GemmBackward(Tensor<float> a, Tensor<float> b,
-        Tensor<float>? c, bool transA, bool transB, float alpha, float beta, Tensor<float> gradOutput)
+    /// <returns>Gradients in the shapes of a, b and c (GradC null when c is null); a gradient not asked for is null.</returns>
+    /// <param name="needA">Compute dA (else null).</param>
+    /// <param name="needB">Compute dB (else null).</param>
+    /// <param name="needC">Compute dC (else null).</param>
+    /// <param name="destinationA">Optional dA of a's shape (every element overwritten; must not alias an argument).</param>
+    public static (Tensor<float>? GradA, Tensor<float>? GradB, Tensor<float>? GradC) GemmBackward(Tensor<float> a, Tensor<float> b,
+        Tensor<float>? c, bool transA, bool transB, float alpha, float beta, Tensor<float> gradOutput,
+        bool needA = true, bool needB = true, bool needC = true, Tensor<float>? destinationA = null)
     {
         var (m, n, k) = GemmShape(a, b, c, transA, transB);
         Check.SameShape("Gemm backward", "gradOutput", [m, n], gradOutput.Dims);
-        var ga = new Tensor<float>(a.Dims);
-        var gb = new Tensor<float>(b.Dims);
+        // beta = 0 GEMMs overwrite every element: no zeroing needed.
+        if (needA && destinationA is not null) Check.SameShape("Gemm backward", "destinationA", a.Dims, destinationA.Dims);
+        var ga = needA ? destinationA ?? Tensor<float>.Uninitialized(a.Dims) : null;
+        var gb = needB ? Tensor<float>.Uninitialized(b.Dims) : null;
         int lda = a.Dim(1), ldb = b.Dim(1);
         fixed (float* pa = a.Data) fixed (float* pb = b.Data) fixed (float* pg = gradOutput.Data)
-        fixed (float* pga = ga.Data) fixed (float* pgb = gb.Data)
+        fixed (float* pga = ga?.Data) fixed (float* pgb = gb?.Data)
         {
             // op(A) = G·op(B)ᵀ·alpha ; A = op(A) or op(A)ᵀ.
-            if (!transA) Blas.Sgemm(false, !transB, m, k, n, alpha, pg, n, pb, ldb, 0f, pga, k);
+            if (ga is null) { }
+            else if (!transA) Blas.Sgemm(false, !transB, m, k, n, alpha, pg, n, pb, ldb, 0f, pga, k);
             else Blas.Sgemm(transB, true, k, m, n, alpha, pb, ldb, pg, n, 0f, pga, m);
             // op(B) = alpha·op(A)ᵀ·G ; B = op(B) or op(B)ᵀ.
-            if (!transB) Blas.Sgemm(!transA, false, k, n, m, alpha, pa, lda, pg, n, 0f, pgb, n);
+            if (gb is null) { }
+            else if (!transB) Blas.Sgemm(!transA, false, k, n, m, alpha, pa, lda, pg, n, 0f, pgb, n);
             else Blas.Sgemm(true, transA, n, k, m, alpha, pg, n, pa, lda, 0f, pgb, k);
         }
         Tensor<float>? gc = null;
-        if (c is not null)
+        if (c is not null && needC)
         {
             gc = new Tensor<float>(c.Dims);
             var (cm, cn) = CDims(c);

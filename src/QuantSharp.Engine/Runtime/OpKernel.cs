@@ -27,7 +27,7 @@ public abstract class OpKernel
     /// </summary>
     public virtual Tensor[] Forward(Tensor?[] inputs, bool training, ITensorAllocator allocator) => Forward(inputs, training);
 
-    /// <summary>True when <see cref="Backward"/> is implemented.</summary>
+    /// <summary>True when <see cref="Backward(Tensor?[], Tensor[], Tensor?[], bool)"/> is implemented.</summary>
     public virtual bool HasGradient => false;
 
     /// <summary>
@@ -37,6 +37,17 @@ public abstract class OpKernel
     /// </summary>
     public virtual Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training) =>
         throw new GraphException($"node {Node.Label}: op type '{Node.OpType}' has no gradient rule");
+
+    /// <summary>
+    /// Gradient rule told which input gradients are wanted: <paramref name="needed"/>[i] is false when no one reads
+    /// d(loss)/d(input i) (a graph input, a constant), so the kernel may skip computing it and return null there.
+    /// Entries for unwanted inputs are ignored. Gradient tensors may take their memory from <paramref name="allocator"/>
+    /// (a session passes the run's buffer pool; such tensors have arbitrary contents until written). The default computes
+    /// all of them through <see cref="Backward(Tensor?[], Tensor[], Tensor?[], bool)"/>.
+    /// </summary>
+    public virtual Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training, bool[] needed,
+        ITensorAllocator allocator) =>
+        Backward(inputs, outputs, outputGradients, training);
 
     /// <summary>Throws a <see cref="GraphException"/> naming the node unless input <paramref name="index"/> is present.</summary>
     protected Tensor Required(Tensor?[] inputs, int index, string what) =>

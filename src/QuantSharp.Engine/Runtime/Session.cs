@@ -40,9 +40,12 @@ public sealed class RunResult
     /// <summary>Captured intermediate values by name.</summary>
     public IReadOnlyDictionary<string, Tensor> Captured { get; }
 
-    internal Tensor?[]? Values { get; }
+    internal Tensor?[]? Values { get; set; }
 
     internal bool Training { get; }
+
+    /// <summary>The pooled allocator whose buffers a kept run holds until <see cref="Session.Release"/>.</summary>
+    internal RunAllocator? Pooled { get; set; }
 
     /// <summary>The graph output <paramref name="name"/> as a float tensor.</summary>
     public Tensor<float> Output(string name) =>
@@ -71,8 +74,10 @@ public sealed class Session
     /// <summary>
     /// Recycle the buffers of intermediate values through a <see cref="BufferPool"/> (default true): a value's array
     /// is handed to a later writer of the same type and size once its last reader ran. Outputs and captured values are
-    /// never recycled, nor anything in a run made with <see cref="RunOptions.KeepForBackward"/>; observed values are
-    /// (see <see cref="RunOptions.Observer"/>). Results are bit-identical either way.
+    /// never recycled; observed values are (see <see cref="RunOptions.Observer"/>). A run made with
+    /// <see cref="RunOptions.KeepForBackward"/> keeps its intermediates in pooled buffers until <see cref="Release"/>
+    /// hands them back (training steps then reuse the same memory instead of touching fresh pages every step); a kept run
+    /// that is never released simply leaves its buffers to the garbage collector. Results are bit-identical either way.
     /// </summary>
     public bool ReuseBuffers { get; set; } = true;
 
@@ -160,7 +165,7 @@ public sealed class Session
 
         var leaving = new HashSet<int>(keep);
         leaving.UnionWith(_outputSlotsOfGraph);
-        RunAllocator? pooled = ReuseBuffers && !options.KeepForBackward
+        RunAllocator? pooled = ReuseBuffers
             ? new RunAllocator(Interlocked.Exchange(ref _idlePool, null) ?? new BufferPool()) : null;
         ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
         for (int i = 0; i < _kernels.Length; i++)
@@ -186,15 +191,16 @@ public sealed class Session
                 }
                 if (options.Observer is not null && observed.Contains(outSlots[k])) options.Observer(_slotNames[outSlots[k]], outs[k]);
             }
-            if (options.KeepForBackward) continue;
             pooled?.Settle();
+            if (options.KeepForBackward) continue;
             // Release what no later node reads; a pooled buffer returns to the pool when no live value shares it.
             foreach (int s in ins)
                 if (s >= 0 && _lastUse[s] == i && !keep.Contains(s)) Release(s);
             foreach (int s in outSlots)
                 if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) Release(s);
         }
-        if (pooled is not null) _idlePool = pooled.Pool;
+        // A kept run holds its pool until Release; the next run meanwhile starts a pool of its own.
+        if (pooled is not null && !options.KeepForBackward) _idlePool = pooled.Pool;
 
         void Release(int s)
         {
@@ -207,7 +213,28 @@ public sealed class Session
             outputs[o.Name] = values[_slotOf[o.Name]] ?? throw new GraphException($"Run: graph output '{o.Name}' was not computed");
         var captured = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (int s in keep) if (values[s] is { } v) captured[_slotNames[s]] = v;
-        return new RunResult(outputs, captured, options.KeepForBackward ? values : null, options.Training);
+        return new RunResult(outputs, captured, options.KeepForBackward ? values : null, options.Training)
+        {
+            Pooled = options.KeepForBackward ? pooled : null,
+        };
+    }
+
+    /// <summary>
+    /// Hands the intermediate buffers of a run made with <see cref="RunOptions.KeepForBackward"/> back to the session's
+    /// buffer pool, for the next run to reuse. Call it once the run's <see cref="Backward"/> is done (the run can not be
+    /// back-propagated again). Its outputs, captured values and the gradients <see cref="Backward"/> returned stay valid.
+    /// Does nothing for a run that kept no record or was already released.
+    /// </summary>
+    public void Release(RunResult run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var values = run.Values;
+        var pooled = run.Pooled;
+        run.Values = null;
+        run.Pooled = null;
+        if (values is null || pooled is null) return;
+        foreach (var t in values) if (t is not null) pooled.Release(t);
+        Volatile.Write(ref _idlePool, pooled.Pool);
     }
 
     /// <summary>Runs a graph with one input and one output.</summary>
@@ -221,10 +248,18 @@ public sealed class Session
 
     /// <summary>
     /// Back-propagates through a run made with <see cref="RunOptions.KeepForBackward"/>: given d(loss)/d(output)
-    /// for some graph outputs, returns d(loss)/d(value) for every float initializer and graph input it reaches.
+    /// for some graph outputs, returns d(loss)/d(value) for every float initializer it reaches and, when
+    /// <paramref name="inputGradients"/> (the default), for every graph input it reaches. Training passes false: the
+    /// gradient with respect to the data is then never computed.
     /// </summary>
+    /// <remarks>
+    /// Only gradients someone needs are computed: a value needs one when a float initializer (or, with
+    /// <paramref name="inputGradients"/>, a graph input) lies upstream of it. Each kernel is told which of its input
+    /// gradients are wanted (the <c>needed</c> argument of <see cref="OpKernel.Backward(Tensor?[], Tensor[], Tensor?[], bool, bool[], ITensorAllocator)"/>), so training
+    /// (weights only) skips e.g. the first convolution's gradient with respect to the images.
+    /// </remarks>
     /// <exception cref="GraphException">The run kept no record, or a node on the path has no gradient rule (named).</exception>
-    public Dictionary<string, Tensor<float>> Backward(RunResult run, IReadOnlyDictionary<string, Tensor<float>> outputGradients)
+    public Dictionary<string, Tensor<float>> Backward(RunResult run, IReadOnlyDictionary<string, Tensor<float>> outputGradients, bool inputGradients = true)
     {
         var values = run.Values ?? throw new GraphException("Backward: the run was made without RunOptions.KeepForBackward = true");
         var grads = new Tensor?[_slotNames.Length];
@@ -235,29 +270,87 @@ public sealed class Session
             Check.SameShape("Backward", $"gradient of output '{name}'", values[s]!.Dims, g.Dims);
             grads[s] = g;
         }
+        var wanted = inputGradients ? _gradientWithInputs ??= GradientSlots(true) : _gradientWithoutInputs ??= GradientSlots(false);
+        // Gradients of intermediate values live in the run's pool (when it has one) and go back to it once consumed.
+        var pooled = run.Pooled;
+        ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
         for (int i = _kernels.Length - 1; i >= 0; i--)
         {
             var outSlots = _outputSlots[i];
+            var inSlots = _inputSlots[i];
+            var needed = new bool[inSlots.Length];
+            bool any = false;
+            for (int k = 0; k < inSlots.Length; k++) any |= needed[k] = inSlots[k] >= 0 && wanted[inSlots[k]];
+            if (!any) continue;
             var outGrads = outSlots.Select(s => s < 0 ? null : grads[s]).ToArray();
             if (outGrads.All(g => g is null)) continue;
             var kernel = _kernels[i];
             if (!kernel.HasGradient) throw new GraphException($"Backward: node {kernel.Node.Label}: op type '{kernel.Node.OpType}' has no gradient rule");
-            var ins = _inputSlots[i].Select(s => s < 0 ? null : values[s]).ToArray();
+            var ins = inSlots.Select(s => s < 0 ? null : values[s]).ToArray();
             var outs = outSlots.Select(s => values[s]!).ToArray();
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            var inGrads = kernel.Backward(ins, outs, outGrads, run.Training);
+            var inGrads = kernel.Backward(ins, outs, outGrads, run.Training, needed, allocator);
             Profile?.Record(kernel.Node, "backward", System.Diagnostics.Stopwatch.GetTimestamp() - started);
-            for (int k = 0; k < inGrads.Length && k < _inputSlots[i].Length; k++)
+            for (int k = 0; k < inGrads.Length && k < inSlots.Length; k++)
             {
-                int s = _inputSlots[i][k];
-                if (s < 0 || inGrads[k] is not Tensor<float> g) continue;
-                grads[s] = grads[s] is Tensor<float> acc ? Kernels.Elementwise.Add(acc, g) : g;
+                int s = inSlots[k];
+                if (s < 0 || !needed[k] || inGrads[k] is not Tensor<float> g) continue;
+                if (grads[s] is Tensor<float> acc)
+                {
+                    var sum = Kernels.Elementwise.Add(acc, g);
+                    pooled?.Hold(g); // counted once per reference before both are dropped
+                    pooled?.Release(acc);
+                    pooled?.Release(g);
+                    grads[s] = sum;
+                }
+                else
+                {
+                    pooled?.Hold(g);
+                    grads[s] = g;
+                }
             }
+            // This node's output gradients are consumed; its unreturned temporaries go back to the pool.
+            foreach (int s in outSlots)
+                if (s >= 0 && grads[s] is { } used)
+                {
+                    pooled?.Release(used);
+                    grads[s] = null;
+                }
+            pooled?.Settle();
         }
         var result = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
         foreach (var name in _graph.Initializers.Keys.Concat(_graph.Inputs.Select(i => i.Name)))
-            if (grads[_slotOf[name]] is Tensor<float> g) result[name] = g;
+            if (grads[_slotOf[name]] is Tensor<float> g && wanted[_slotOf[name]])
+            {
+                result[name] = g;
+                pooled?.Disown(g); // a gradient that shares a pooled buffer leaves with the caller
+            }
+        if (pooled is not null)
+            for (int s = 0; s < grads.Length; s++)
+                if (grads[s] is { } left && !result.ContainsKey(_slotNames[s])) pooled.Release(left);
         return result;
+    }
+
+    private bool[]? _gradientWithInputs, _gradientWithoutInputs;
+
+    /// <summary>
+    /// Per value slot: true when a gradient of it is needed, i.e. a float initializer (or, with <paramref name="inputs"/>,
+    /// a graph input without an initializer's constant) lies upstream of it, itself included.
+    /// </summary>
+    private bool[] GradientSlots(bool inputs)
+    {
+        var wanted = new bool[_slotNames.Length];
+        foreach (var (name, t) in _graph.Initializers)
+            if (t.DataType == DataType.Float32) wanted[_slotOf[name]] = true;
+        if (inputs)
+            foreach (var input in _graph.Inputs) wanted[_slotOf[input.Name]] = true;
+        for (int i = 0; i < _kernels.Length; i++)
+        {
+            bool any = false;
+            foreach (int s in _inputSlots[i]) any |= s >= 0 && wanted[s];
+            if (any) foreach (int s in _outputSlots[i]) if (s >= 0) wanted[s] = true;
+        }
+        return wanted;
     }
 
     private static void CheckFeed(ValueInfo declared, Tensor fed)

@@ -14,8 +14,11 @@ public delegate LossResult ClassificationLoss(Tensor<float> output, ReadOnlySpan
 /// <remarks>
 /// Train/eval mode is <see cref="RunOptions.Training"/>: in training BatchNormalization normalizes with batch
 /// statistics and updates its running-mean / running-variance initializers in place (momentum from the node; PyTorch's
-/// unbiased variance); in evaluation (<see cref="Predict"/>) it uses the running statistics. Dropout is currently the
-/// identity in both modes in the session (no random masks).
+/// unbiased variance); in evaluation (<see cref="Predict"/>) it uses the running statistics. Dropout drops elements with
+/// its ratio and scales the rest by 1/(1 − ratio) in training (a reproducible seeded mask per step, the node's <c>seed</c>
+/// attribute or its name) and is the identity in evaluation.
+/// Each step asks <see cref="Session.Backward"/> for weight gradients only (never the data's) and then hands the step's
+/// intermediate buffers back to the session (<see cref="Session.Release"/>) for the next step.
 /// </remarks>
 public sealed class GraphTrainer
 {
@@ -63,7 +66,8 @@ public sealed class GraphTrainer
     {
         var run = Session.Run(new Dictionary<string, Tensor> { [_input] = input }, new RunOptions { Training = true, KeepForBackward = true });
         var (loss, grad) = Loss(run.Output(_output), labels);
-        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }));
+        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }, inputGradients: false));
+        Session.Release(run);
         return loss;
     }
 
@@ -72,7 +76,8 @@ public sealed class GraphTrainer
     {
         var run = Session.Run(feeds, new RunOptions { Training = true, KeepForBackward = true });
         var (value, grad) = loss(run.Output(_output));
-        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }));
+        ApplyGradients(Session.Backward(run, new Dictionary<string, Tensor<float>> { [_output] = grad }, inputGradients: false));
+        Session.Release(run);
         return value;
     }
 

@@ -9,9 +9,9 @@ internal static class KnownFailures
     /// <summary>"suite/folder" → reason.</summary>
     public static readonly IReadOnlyDictionary<string, string> Entries = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["node/test_training_dropout"] = "Dropout with training_mode = true: the op table's Dropout is inference-only (identity, keep-all mask) and ignores training_mode; even a real random mask could not match, since the expected values come from numpy's RNG with the test's seed",
-        ["node/test_training_dropout_default"] = "Dropout with training_mode = true: the op table's Dropout is inference-only (identity, keep-all mask) and ignores training_mode; even a real random mask could not match, since the expected values come from numpy's RNG with the test's seed",
-        ["node/test_training_dropout_default_mask"] = "Dropout with training_mode = true: the op table's Dropout is inference-only (identity, keep-all mask) and ignores training_mode; even a real random mask could not match, since the expected values come from numpy's RNG with the test's seed",
-        ["node/test_training_dropout_mask"] = "Dropout with training_mode = true: the op table's Dropout is inference-only (identity, keep-all mask) and ignores training_mode; even a real random mask could not match, since the expected values come from numpy's RNG with the test's seed",
+        ["node/test_training_dropout"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
+        ["node/test_training_dropout_default"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
+        ["node/test_training_dropout_default_mask"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
+        ["node/test_training_dropout_mask"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
     };
 }

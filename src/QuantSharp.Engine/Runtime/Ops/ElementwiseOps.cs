@@ -24,7 +24,15 @@ internal static class ElementwiseOps
         Unary(r, "Log", 6, (x, o) => Elementwise.Log(x, o), (x, y, g) => ElementwiseBackward.Log(x, g));
         Unary(r, "Sqrt", 6, (x, o) => Elementwise.Sqrt(x, o), (x, y, g) => ElementwiseBackward.Sqrt(y, g));
         Unary(r, "Reciprocal", 6, (x, o) => Elementwise.Reciprocal(x, o), (x, y, g) => ElementwiseBackward.Reciprocal(y, g));
-        Unary(r, "Relu", 6, (x, o) => Activations.Relu(x, o), (x, y, g) => Activations.ReluBackward(x, g));
+        AddAllocating(r, "Relu", 6, _ => ((a, _, alloc) =>
+        {
+            var x = a.Float(0);
+            return [Activations.Relu(x, alloc.Allocate<float>(x.Dims))];
+        }, (a, y, g, _) =>
+        {
+            var x = a.Float(0);
+            return [Activations.ReluBackward(x, Grad(g, y), a.Allocator.Allocate<float>(x.Dims))];
+        }));
         Unary(r, "Sigmoid", 6, (x, o) => Activations.Sigmoid(x, o), (x, y, g) => Activations.SigmoidBackward(y, g));
         Unary(r, "Tanh", 6, (x, o) => Activations.Tanh(x, o), (x, y, g) => Activations.TanhBackward(y, g));
         Unary(r, "Erf", 9, (x, o) => Activations.Erf(x, o), (x, y, g) => Activations.ErfBackward(x, g));

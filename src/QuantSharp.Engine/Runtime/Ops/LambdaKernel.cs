@@ -43,6 +43,12 @@ public sealed class LambdaKernel : OpKernel
     /// <inheritdoc />
     public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training) =>
         _backward is null ? base.Backward(inputs, outputs, outputGradients, training) : _backward(new OpArgs(Node, inputs), outputs, outputGradients, training);
+
+    /// <inheritdoc />
+    public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training, bool[] needed,
+        ITensorAllocator allocator) =>
+        _backward is null ? base.Backward(inputs, outputs, outputGradients, training)
+            : _backward(new OpArgs(Node, inputs, needed, allocator), outputs, outputGradients, training);
 }
 
 /// <summary>Registration helpers shared by the op-family tables.</summary>

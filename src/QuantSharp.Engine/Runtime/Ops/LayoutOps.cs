@@ -9,9 +9,8 @@ internal static class LayoutOps
     public static void Register(OpRegistry r)
     {
         Add(r, "Identity", 1, n => ((a, _) => [a.Any(0)], (a, y, g, _) => [Grad(g, y)]));
-        // Dropout is the identity at inference (and, in QuantSharp's sessions, in training too: no random masks in graphs yet).
-        Add(r, "Dropout", 1, n => ((a, _) => n.Outputs.Count > 1 ? [a.Any(0), KeepAllMask(a.Any(0))] : [a.Any(0)],
-            (a, y, g, _) => [Grad(g, y), null, null]));
+        // Dropout: identity in evaluation, random mask in training (DropoutKernel).
+        r.Register("Dropout", 1, (node, ctx) => new DropoutKernel(node, ctx.Opset));
         Add(r, "Flatten", 1, n =>
         {
             int axis = (int)n.GetInt("axis", 1);
@@ -107,13 +106,6 @@ internal static class LayoutOps
     };
 
     private static Tensor Generic<TFunc>(Tensor x, TFunc f) where TFunc : IGenericTensorFunc<Tensor> => GenericDispatch.Apply<TFunc, Tensor>(x, f);
-
-    private static Tensor<bool> KeepAllMask(Tensor x)
-    {
-        var mask = new Tensor<bool>(x.Dims);
-        Array.Fill(mask.Data, true);
-        return mask;
-    }
 
     private static (ForwardRule, GradientRule?) Squeeze(Func<OpArgs, int[]?> axes) => (
         (a, _) => [Generic(a.Any(0), new SqueezeFunc(axes(a)))],

@@ -20,7 +20,8 @@ internal static class NeuralNetOps
             {
                 var x = a.Float(0); var w = a.Float(1); var gy = Grad(g, y);
                 var p = ConvGeometry(n, x, w);
-                return [Conv.BackwardData(gy, w, x.Dims, p), Conv.BackwardWeight(x, gy, w.Dims, p), a.Has(2) ? Conv.BackwardBias(gy) : null];
+                return [a.Wants(0) ? Conv.BackwardData(gy, w, x.Dims, p, a.Allocator.Allocate<float>(x.Dims)) : null, a.Wants(1) ? Conv.BackwardWeight(x, gy, w.Dims, p) : null,
+                    a.Has(2) && a.Wants(2) ? Conv.BackwardBias(gy) : null];
             }));
         Add(r, "ConvTranspose", 1, n => (
             (a, _) =>
@@ -45,7 +46,9 @@ internal static class NeuralNetOps
                 (a, _) => [MatMul.Gemm(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta)],
                 (a, y, g, _) =>
                 {
-                    var (ga, gb, gc) = MatMul.GemmBackward(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta, Grad(g, y));
+                    var (ga, gb, gc) = MatMul.GemmBackward(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta, Grad(g, y),
+                        needA: a.Wants(0), needB: a.Wants(1), needC: a.Wants(2),
+                        destinationA: a.Wants(0) ? a.Allocator.Allocate<float>(a.Float(0).Dims) : null);
                     return [ga, gb, gc];
                 });
         });
@@ -53,7 +56,7 @@ internal static class NeuralNetOps
             (a, _) => [MatMul.Forward(a.Float(0), a.Float(1))],
             (a, y, g, _) =>
             {
-                var (ga, gb) = MatMul.Backward(a.Float(0), a.Float(1), Grad(g, y));
+                var (ga, gb) = MatMul.Backward(a.Float(0), a.Float(1), Grad(g, y), needA: a.Wants(0), needB: a.Wants(1));
                 return [ga, gb];
             }));
 
@@ -156,23 +159,19 @@ internal static class NeuralNetOps
                 // and also returned as outputs 1 and 2 when the node declares them (ONNX training_mode).
                 // ONNX training_mode updates the running variance with the biased (population) batch variance; PyTorch-style
                 // training through the session flag uses the unbiased one.
-                var res = BatchNorm.Training(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), momentum, eps, unbiasedRunningVariance: !trainingAttribute);
+                var res = BatchNorm.Training(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), momentum, eps, unbiasedRunningVariance: !trainingAttribute,
+                    destination: alloc.Allocate<float>(x.Dims));
                 return [res.Y, a.Float(3), a.Float(4)];
             },
             (a, y, g, training) =>
             {
                 var x = a.Float(0);
-                // Statistics that were constants in the forward pass (inference) or the batch's own (training): recomputed here
-                // from x rather than stored, so the forward pass keeps nothing extra.
-                bool batchStats = training || trainingAttribute;
-                Tensor<float> mean, invStd;
-                if (batchStats)
-                {
-                    var stats = BatchNorm.Training(x, a.Float(1), a.Float(2), null, null, momentum, eps);
-                    (mean, invStd) = (stats.SavedMean, stats.SavedInvStd);
-                }
-                else (mean, invStd) = (a.Float(3), BatchNorm.InverseStd(a.Float(4), eps));
-                var (gx, gs, gb) = BatchNorm.Backward(x, Grad(g, y), a.Float(1), mean, invStd, batchStats);
+                // Training: the batch statistics are recomputed from x in the pass that sums dy (the forward pass keeps nothing
+                // extra); inference: the running statistics are constants.
+                var dx = a.Allocator.Allocate<float>(x.Dims);
+                var (gx, gs, gb) = training || trainingAttribute
+                    ? BatchNorm.TrainingBackward(x, Grad(g, y), a.Float(1), eps, dx)
+                    : BatchNorm.Backward(x, Grad(g, y), a.Float(1), a.Float(3), BatchNorm.InverseStd(a.Float(4), eps), false, dx);
                 return [gx, gs, gb, null, null];
             });
     }

@@ -10,7 +10,33 @@ public readonly struct OpArgs
     {
         Node = node;
         _values = values;
+        _needed = null;
+        _allocator = null;
     }
+
+    /// <summary>
+    /// Wraps the inputs of <paramref name="node"/> for a gradient rule told which input gradients are wanted and where
+    /// gradient memory may come from.
+    /// </summary>
+    public OpArgs(Node node, Tensor?[] values, bool[]? needed, ITensorAllocator? allocator = null)
+    {
+        Node = node;
+        _values = values;
+        _needed = needed;
+        _allocator = allocator;
+    }
+
+    private readonly bool[]? _needed;
+    private readonly ITensorAllocator? _allocator;
+
+    /// <summary>In a gradient rule: where gradient tensors may take their memory from (the heap unless the session pools it).</summary>
+    public ITensorAllocator Allocator => _allocator ?? HeapAllocator.Instance;
+
+    /// <summary>
+    /// In a gradient rule: false when no one needs d(loss)/d(input <paramref name="i"/>), so the rule may skip it
+    /// (return null there). True when unknown (the caller wants every gradient).
+    /// </summary>
+    public bool Wants(int i) => _needed is null || (i < _needed.Length && _needed[i]);
 
     /// <summary>The node being executed.</summary>
     public Node Node { get; }

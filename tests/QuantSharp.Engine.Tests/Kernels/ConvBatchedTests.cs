@@ -1,0 +1,120 @@
+using QuantSharp.Engine;
+using QuantSharp.Engine.Kernels;
+
+namespace QuantSharp.Engine.Tests.Kernels;
+
+public class ConvBatchedTests
+{
+    /// <summary>Float tolerance against the double-accumulating reference, relative to the largest reference magnitude.</summary>
+    private const double Tolerance = 1e-4;
+
+    public sealed record Case(int[] X, int[] W, ConvParams P);
+
+    private static ConvParams Params(int[] strides, int[] padsBegin, int[] padsEnd, int[] dilations) => new(strides, padsBegin, padsEnd, dilations);
+
+    public static readonly Dictionary<string, Case> Cases = new()
+    {
+        ["quickstart_conv2_small"] = new([5, 6, 14, 14], [8, 6, 3, 3], ConvParams.Uniform(2, stride: 2, pad: 1)),
+        ["quickstart_conv1_c1"] = new([7, 1, 28, 28], [6, 1, 3, 3], ConvParams.Uniform(2, stride: 2, pad: 1)),
+        ["odd_7x7_pad1"] = new([3, 5, 7, 7], [9, 5, 3, 3], ConvParams.Uniform(2, pad: 1)),
+        ["asym_pads_stride2"] = new([4, 3, 9, 8], [5, 3, 3, 3], Params([2, 2], [1, 0], [2, 1], [1, 1])),
+        ["dilation2"] = new([3, 2, 9, 11], [4, 2, 3, 3], ConvParams.Uniform(2, pad: 2, dilation: 2)),
+        ["stride3_kernel2x3"] = new([5, 3, 10, 13], [7, 3, 2, 3], Params([3, 2], [0, 1], [1, 0], [1, 1])),
+        ["one_dimensional"] = new([6, 4, 19], [5, 4, 3], ConvParams.Uniform(1, stride: 2, pad: 1)),
+        ["three_dimensional"] = new([3, 2, 5, 6, 4], [4, 2, 3, 3, 2], ConvParams.Uniform(3, pad: 1)),
+        ["batch_one"] = new([1, 4, 6, 6], [3, 4, 3, 3], ConvParams.Uniform(2, pad: 1)),
+        ["many_images_per_chunk"] = new([37, 3, 4, 4], [5, 3, 3, 3], ConvParams.Uniform(2, pad: 1)),
+    };
+
+    public static TheoryData<string, int> CaseNamesAndCores()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var name in Cases.Keys)
+            foreach (int cores in new[] { 1, 2, 3 }) data.Add(name, cores);
+        return data;
+    }
+
+    private static Tensor<float> Rand(int seed, params int[] shape) => Tensor.RandomNormal(new Random(seed), 0, 1, shape);
+
+    private static void AssertClose(Tensor<float> expected, Tensor<float> actual, string what)
+    {
+        Assert.Equal(expected.Shape, actual.Shape);
+        double scale = 0;
+        foreach (float v in expected.Data) scale = Math.Max(scale, Math.Abs(v));
+        double tol = Tolerance * Math.Max(scale, 1e-3);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= tol,
+                $"{what}: element {i} = {actual.Data[i]}, reference {expected.Data[i]} (tolerance {tol:G3})");
+    }
+
+    [Theory]
+    [MemberData(nameof(CaseNamesAndCores))]
+    public void BatchedPath_MatchesReference_ForAnyCorePartition(string name, int cores)
+    {
+        var c = Cases[name];
+        var x = Rand(1, c.X);
+        var w = Rand(2, c.W);
+        var b = Rand(3, c.W[0]);
+        var yShape = ConvGeometry.ForConv("test", c.X, c.W, c.P).OutputShape;
+        var gy = Rand(4, yShape);
+        Tensor<float> y, yNoBias, gx, gw;
+        try
+        {
+            ConvBatched.Force = true;
+            ConvImplicitGemm.CoresOverride = cores;
+            y = Conv.Forward(x, w, b, c.P);
+            yNoBias = Conv.Forward(x, w, null, c.P);
+            gx = Conv.BackwardData(gy, w, c.X, c.P);
+            gw = Conv.BackwardWeight(x, gy, c.W, c.P);
+        }
+        finally
+        {
+            ConvBatched.Force = null;
+            ConvImplicitGemm.CoresOverride = 0;
+        }
+        AssertClose(ConvReference.Forward(x, w, b, c.P), y, name + " forward");
+        AssertClose(ConvReference.Forward(x, w, null, c.P), yNoBias, name + " forward without bias");
+        AssertClose(ConvReference.BackwardData(gy, w, c.X, c.P), gx, name + " backward-data");
+        AssertClose(ConvReference.BackwardWeight(x, gy, c.W, c.P), gw, name + " backward-weight");
+    }
+
+    [Fact]
+    public void BatchedPath_WritesEveryElementOfAGarbageDestination()
+    {
+        var c = Cases["odd_7x7_pad1"];
+        var x = Rand(5, c.X);
+        var w = Rand(6, c.W);
+        var yShape = ConvGeometry.ForConv("test", c.X, c.W, c.P).OutputShape;
+        var gy = Rand(7, yShape);
+        var y = Tensor.Full(float.NaN, yShape);
+        var gx = Tensor.Full(float.NaN, c.X);
+        var gw = Tensor.Full(float.NaN, c.W);
+        try
+        {
+            ConvBatched.Force = true;
+            Conv.Forward(x, w, null, c.P, y);
+            Conv.BackwardData(gy, w, c.X, c.P, gx);
+            Conv.BackwardWeight(x, gy, c.W, c.P, gw);
+        }
+        finally
+        {
+            ConvBatched.Force = null;
+        }
+        AssertClose(ConvReference.Forward(x, w, null, c.P), y, "forward into destination");
+        AssertClose(ConvReference.BackwardData(gy, w, c.X, c.P), gx, "backward-data into destination");
+        AssertClose(ConvReference.BackwardWeight(x, gy, c.W, c.P), gw, "backward-weight into destination");
+    }
+
+    [Fact]
+    public void Prefer_SmallPlanesBatched_LargePlanesAndGroupsNot()
+    {
+        var p = ConvParams.Uniform(2, stride: 2, pad: 1);
+        Assert.True(ConvBatched.Prefer(ConvGeometry.ForConv("t", [128, 128, 14, 14], [256, 128, 3, 3], p)));
+        Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [128, 1, 28, 28], [128, 1, 3, 3], p)));
+        Assert.True(ConvBatched.PreferBackwardData(ConvGeometry.ForConv("t", [128, 1, 28, 28], [128, 1, 3, 3], p)));
+        Assert.False(ConvBatched.PreferBackwardWeight(ConvGeometry.ForConv("t", [128, 128, 14, 14], [256, 128, 3, 3], p), implicitGemm: true));
+        Assert.True(ConvBatched.PreferBackwardWeight(ConvGeometry.ForConv("t", [8, 4, 15], [6, 4, 3], ConvParams.Uniform(1, stride: 2)), implicitGemm: false));
+        Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [4, 8, 14, 14], [8, 4, 3, 3], new ConvParams([2, 2], [1, 1], [1, 1], [1, 1], groups: 2))));
+        Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [4, 8, 7, 7], [8, 8, 1, 1], ConvParams.Uniform(2))));
+    }
+}
