@@ -70,8 +70,9 @@ public enum SampleMethod
 /// <param name="Seed">Seed of the random subset.</param>
 /// <param name="Preprocessing">Image preprocessing (ignored for tensor data, with a note).</param>
 /// <param name="IdxSplit">The IDX split an IDX directory is read from: "train" (calibration) or "t10k" (evaluation).</param>
+/// <param name="SkipBadImages">Image folders: replace an unreadable image by the next readable one with a warning, instead of failing.</param>
 public sealed record DataRequest(string Data, string? Labels = null, int? SubsetLength = null, string SampleMethod = "sequential", int Seed = 0,
-    Preprocessing? Preprocessing = null, string IdxSplit = "t10k");
+    Preprocessing? Preprocessing = null, string IdxSplit = "t10k", bool SkipBadImages = false);
 
 /// <summary>
 /// The one place the CLI loads data (calib, test, analyze): .npy files (through <see cref="NpyData"/>) and IDX
@@ -140,9 +141,9 @@ internal static class CliData
         };
         var options = new ImageDatasetOptions
         {
-            SubsetLength = r.SubsetLength, Seed = r.Seed,
+            SubsetLength = r.SubsetLength, Seed = r.Seed, SkipUnreadable = r.SkipBadImages,
             Sampling = method == SampleMethod.Random ? Data.Images.SampleMethod.Random : Data.Images.SampleMethod.Sequential,
-            Warn = message => notes.WriteLine($"warning: {message}"),
+            Warn = message => { lock (notes) notes.WriteLine($"warning: {message}"); }, // decoding runs in parallel
         };
         DataSource source;
         try { source = DataSourceResolver.Open(r.Data, r.Labels, image, options, requireLabels: needLabels); }

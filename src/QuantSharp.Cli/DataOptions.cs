@@ -15,7 +15,7 @@ internal sealed class DataOptions
     public DataOptions(string dataPurpose, string idxSplit, int defaultBatch, string labelsHelp)
     {
         _idxSplit = idxSplit;
-        Data = new Option<string>("--data") { Description = $"{dataPurpose}: a .npy file (float32 NCHW used as given; uint8 scaled to [0,1]) or an IDX directory ({idxSplit}-images-idx3-ubyte[.gz] + labels, e.g. Fashion-MNIST). (Image folders: not yet.)", Required = true, HelpName = "PATH" };
+        Data = new Option<string>("--data") { Description = $"{dataPurpose}: a .npy file (float32 NCHW used as given; uint8 scaled to [0,1]) an IDX directory ({idxSplit}-images-idx3-ubyte[.gz] + labels, e.g. Fashion-MNIST), or an image folder (PNG/JPEG; one sub-folder per class, or a flat folder of unlabelled images).", Required = true, HelpName = "PATH" };
         Labels = new Option<string>("--labels") { Description = labelsHelp, HelpName = "FILE.npy" };
         Subset = new Option<int?>("--subset-len") { Description = "Use only N samples (default: all).", HelpName = "N" };
         SampleMethod = new Option<string>("--sample-method") { Description = "How --subset-len picks samples: sequential (the first N) or random (seeded by --seed).", DefaultValueFactory = _ => "sequential" };
@@ -27,7 +27,11 @@ internal sealed class DataOptions
         Mean = new Option<string>("--mean") { Description = "[image folders] Per-channel mean of [0,1] pixels, e.g. 0.485,0.456,0.406. Ignored for .npy/IDX.", HelpName = "M[,M,M]" };
         Std = new Option<string>("--std") { Description = "[image folders] Per-channel std, e.g. 0.229,0.224,0.225. Ignored for .npy/IDX.", HelpName = "S[,S,S]" };
         Channels = new Option<int?>("--channels") { Description = "[image folders] 1 (grayscale) or 3 (RGB). Ignored for .npy/IDX.", HelpName = "1|3" };
+        SkipBadImages = new Option<bool>("--skip-bad-images") { Description = "[image folders] Skip unreadable images with a warning naming each (default: fail on the first, naming it)." };
     }
+
+    /// <summary>--skip-bad-images.</summary>
+    public Option<bool> SkipBadImages { get; }
 
     /// <summary>--data.</summary>
     public Option<string> Data { get; }
@@ -71,12 +75,13 @@ internal sealed class DataOptions
     /// <summary>Adds the image preprocessing options to <paramref name="command"/> (listed last in the help).</summary>
     public void AddPreprocessingTo(Command command)
     {
-        foreach (var o in new Option[] { Resize, Crop, Mean, Std, Channels }) command.Options.Add(o);
+        foreach (var o in new Option[] { Resize, Crop, Mean, Std, Channels, SkipBadImages }) command.Options.Add(o);
     }
 
     /// <summary>The data request of a parsed command line.</summary>
     public DataRequest Request(ParseResult r) => new(r.GetValue(Data)!, r.GetValue(Labels), r.GetValue(Subset), r.GetValue(SampleMethod)!, r.GetValue(Seed),
-        Preprocessing.Parse(r.GetValue(Resize), r.GetValue(Crop), r.GetValue(Mean), r.GetValue(Std), r.GetValue(Channels)), _idxSplit);
+        Preprocessing.Parse(r.GetValue(Resize), r.GetValue(Crop), r.GetValue(Mean), r.GetValue(Std), r.GetValue(Channels)), _idxSplit,
+        r.GetValue(SkipBadImages));
 
     /// <summary>--batch-size of a parsed command line.</summary>
     public int BatchSize(ParseResult r) => r.GetValue(Batch);

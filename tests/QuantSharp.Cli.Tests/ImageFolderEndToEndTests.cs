@@ -81,6 +81,26 @@ public sealed class ImageFolderEndToEndTests : IDisposable
             Assert.True(MathF.Abs(ours.Data[i] - ort.Data[i]) <= 1e-4f * scale, $"element {i}: engine {ours.Data[i]}, ONNX Runtime {ort.Data[i]}");
     }
 
+    [Fact]
+    public void Calib_ImageFolderWithACorruptImage_FailsNamingIt_OrSkipsItWithAWarning()
+    {
+        var (model, _, _, _) = AnalyzeCommandTests.CalibratedSetup(Path.Combine(_dir, "setup"));
+        string folder = Directory.CreateDirectory(Path.Combine(_dir, "flat")).FullName;
+        for (int i = 0; i < 5; i++) File.WriteAllBytes(Path.Combine(folder, $"img{i}.png"), Png(Enumerable.Range(0, 64).Select(p => (byte)(p * 3 + i)).ToArray(), 8, 8));
+        File.WriteAllBytes(Path.Combine(folder, "img2.png"), Png(new byte[64], 8, 8)[..40]); // truncated
+        string[] args = ["calib", "--model", model, "--data", folder, "--resize", "8", "--crop", "8", "--channels", "1", "--mean", "0", "--std", "1"];
+        var failed = Cli([.. args, "--output", Path.Combine(_dir, "q1")]);
+        Assert.NotEqual(0, failed.Code);
+        Assert.Contains("img2.png", failed.Err);
+        Assert.Single(failed.Err.Trim().Split('\n'));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "q1")));
+
+        var skipped = Cli([.. args, "--skip-bad-images", "--output", Path.Combine(_dir, "q2")]);
+        Assert.True(skipped.Code == 0, skipped.Err);
+        Assert.Contains("warning:", skipped.Out);
+        Assert.Contains("img2.png", skipped.Out);
+    }
+
     private static byte[] FirstPixels(string root)
     {
         // The first sample in ImageFolder order: class0, first file by name (img0.png).
