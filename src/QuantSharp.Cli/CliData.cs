@@ -52,16 +52,6 @@ public sealed record Preprocessing(int? Resize = null, int? Crop = null, float[]
     }
 }
 
-/// <summary>How <c>--subset-len</c> picks its samples.</summary>
-public enum SampleMethod
-{
-    /// <summary>The first N samples.</summary>
-    Sequential,
-
-    /// <summary>N samples drawn without replacement with <c>--seed</c>, kept in file order.</summary>
-    Random,
-}
-
 /// <summary>Where a command's data comes from and which part of it to use.</summary>
 /// <param name="Data">A .npy file, an IDX directory (or one IDX images file), or an image folder.</param>
 /// <param name="Labels">A labels .npy; for IDX the labels file next to the images is used when this is null.</param>
@@ -142,7 +132,7 @@ internal static class CliData
         var options = new ImageDatasetOptions
         {
             SubsetLength = r.SubsetLength, Seed = r.Seed, SkipUnreadable = r.SkipBadImages,
-            Sampling = method == SampleMethod.Random ? Data.Images.SampleMethod.Random : Data.Images.SampleMethod.Sequential,
+            Sampling = method,
             Warn = message => { lock (notes) notes.WriteLine($"warning: {message}"); }, // decoding runs in parallel
         };
         DataSource source;
@@ -175,23 +165,9 @@ internal static class CliData
         _ => throw new UsageException($"--sample-method expected random or sequential, got '{name}'"),
     };
 
-    /// <summary>The indices of the samples a subset keeps, in increasing order.</summary>
-    public static int[] SubsetIndices(int count, int? subsetLength, SampleMethod method, int seed)
-    {
-        int n = Math.Min(count, subsetLength ?? count);
-        if (method == SampleMethod.Sequential || n == count) return Enumerable.Range(0, n).ToArray();
-        // Partial Fisher–Yates: the first n entries are a uniform sample without replacement.
-        var order = Enumerable.Range(0, count).ToArray();
-        var rng = new Random(seed);
-        for (int i = 0; i < n; i++)
-        {
-            int j = rng.Next(i, count);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        var picked = order[..n];
-        Array.Sort(picked);
-        return picked;
-    }
+    /// <summary>The indices of the samples a subset keeps, in increasing order (the image datasets' own selection, so every source subsets alike).</summary>
+    public static int[] SubsetIndices(int count, int? subsetLength, SampleMethod method, int seed) =>
+        new ImageDatasetOptions { SubsetLength = subsetLength, Sampling = method, Seed = seed }.SelectIndices(count);
 
     private static NpyData Subset(NpyData all, int? subsetLength, SampleMethod method, int seed)
     {

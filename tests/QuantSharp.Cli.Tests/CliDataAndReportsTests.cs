@@ -1,3 +1,4 @@
+using QuantSharp.Data.Images;
 using System.Buffers.Binary;
 using System.Text.Json;
 using QuantSharp.Cli;
