@@ -85,12 +85,10 @@ public static class AdaQuant
             AdaRoundLayer layer;
             try
             {
-                layer = node.OpType == "Conv"
-                    ? AdaRoundLayer.Conv(weight!.Shape, bias, AdaRound.ConvParamsOf(node, x, weight))
-                    : AdaRoundLayer.Gemm(weight!.Shape, bias, node.GetInt("transB", 0) != 0);
+                layer = AdaRound.LayerOf(node, x, weight!, bias);
             }
             catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
-            var r = AdaQuantOptimizer.Optimize(layer, weight, encoding!, x, y, parameters, parameters.Seed + reports.Count);
+            var r = AdaQuantOptimizer.Optimize(layer, weight!, encoding!, x, y, parameters, parameters.Seed + reports.Count);
 
             string wName = node.Inputs[1];
             work.Initializers[wName] = r.Weight;
@@ -101,7 +99,7 @@ public static class AdaQuant
                 Array.Copy(r.Bias.Data, ((Tensor<float>)sim.Model.Initializers[biasName!]).Data, r.Bias.Length);
             }
             weights.Add(wName);
-            reports.Add(new AdaQuantLayerReport(node.Name, wName, weight.Length, r.Bias is not null, r.MseBefore, r.MseAfter, r.Reverted, r.Elapsed.TotalSeconds));
+            reports.Add(new AdaQuantLayerReport(node.Name, wName, weight!.Length, r.Bias is not null, r.MseBefore, r.MseAfter, r.Reverted, r.Elapsed.TotalSeconds));
         }
 
         Directory.CreateDirectory(path);

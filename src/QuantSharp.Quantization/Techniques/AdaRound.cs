@@ -78,16 +78,14 @@ public static class AdaRound
             var x = Collect(sim.Session, batches, inputName, simNode.Inputs[0]);
             var y = Collect(fpSession, batches, inputName, node.Outputs[0]);
             var bias = node.Inputs.Count > 2 && node.Inputs[2].Length > 0 && work.Initializers.TryGetValue(node.Inputs[2], out var bt) && bt is Tensor<float> b ? b : null;
-            var layer = node.OpType == "Conv"
-                ? AdaRoundLayer.Conv(weight!.Shape, bias, ConvParamsOf(node, x, weight))
-                : AdaRoundLayer.Gemm(weight!.Shape, bias, node.GetInt("transB", 0) != 0);
-            var result = AdaRoundOptimizer.Optimize(layer, weight, encoding!, x, y, parameters with { Seed = parameters.Seed + reports.Count }, batchSize);
+            var layer = LayerOf(node, x, weight!, bias);
+            var result = AdaRoundOptimizer.Optimize(layer, weight!, encoding!, x, y, parameters with { Seed = parameters.Seed + reports.Count }, batchSize);
 
             string wName = node.Inputs[1];
             work.Initializers[wName] = result.Weight;
             var simWeight = (Tensor<float>)sim.Model.Initializers[wName];
             Array.Copy(result.Weight.Data, simWeight.Data, simWeight.Length);
-            reports.Add(new AdaRoundLayerReport(node.Name, wName, weight.Length, result.LossNearest, result.LossAdaRound,
+            reports.Add(new AdaRoundLayerReport(node.Name, wName, weight!.Length, result.LossNearest, result.LossAdaRound,
                 result.FractionRoundedUp, result.FractionDifferentFromNearest, result.Elapsed.TotalSeconds));
         }
 
@@ -166,7 +164,11 @@ public static class AdaRound
         return all;
     }
 
-    internal static ConvParams ConvParamsOf(Node n, Tensor<float> x, Tensor<float> w)
+    /// <summary>The layer math of a Conv or Gemm node with weight <paramref name="w"/> and optional bias, for input <paramref name="x"/> (shared by AdaRound, AdaQuant and sequential MSE).</summary>
+    internal static AdaRoundLayer LayerOf(Node n, Tensor<float> x, Tensor<float> w, Tensor<float>? bias) =>
+        n.OpType == "Conv" ? AdaRoundLayer.Conv(w.Shape, bias, ConvParamsOf(n, x, w)) : AdaRoundLayer.Gemm(w.Shape, bias, n.GetInt("transB", 0) != 0);
+
+    private static ConvParams ConvParamsOf(Node n, Tensor<float> x, Tensor<float> w)
     {
         int d = w.Rank - 2;
         int groups = (int)n.GetInt("group", 1);

@@ -125,13 +125,11 @@ public static class SequentialMse
                 AdaRoundLayer layer;
                 try
                 {
-                    layer = node.OpType == "Conv"
-                        ? AdaRoundLayer.Conv(weight!.Shape, bias, AdaRound.ConvParamsOf(node, x, weight))
-                        : AdaRoundLayer.Gemm(weight!.Shape, bias, node.GetInt("transB", 0) != 0);
+                    layer = AdaRound.LayerOf(node, x, weight!, bias);
                 }
                 catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
                 var spec = new SeqMseWeightSpec(q!.BitWidth, q.Symmetric, q.StrictSymmetric, q.UnsignedSymmetric, q.Axis);
-                var r = SequentialMseSearch.Search(layer, weight, spec, x, y, parameters.NumCandidates, parameters.Loss, parameters.MinFraction, parameters.Chunk);
+                var r = SequentialMseSearch.Search(layer, weight!, spec, x, y, parameters.NumCandidates, parameters.Loss, parameters.MinFraction, parameters.Chunk);
                 q.SetAndFreeze(r.Encoding);
                 q.Enabled = true;
                 done.Add(q);
