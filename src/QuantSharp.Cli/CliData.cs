@@ -152,7 +152,7 @@ internal static class CliData
         {
             throw new UsageException(e.InnerException!.Message);
         }
-        notes.WriteLine($"data: {ds.Count} images from {source.Describe()}, each {Shapes.Format(ds.SampleShape)}" +
+        notes.WriteLine($"data: {source.Describe()}" +
             $" (resize {image.ResizeShorter}, crop {crop}, mean [{string.Join(", ", image.Mean.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}], std [{string.Join(", ", image.Std.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}])");
         return NpyData.Of(images, source.HasLabels ? labels : null);
     }

@@ -45,7 +45,7 @@ public sealed class ImageFolderEndToEndTests : IDisposable
         string quant = Path.Combine(_dir, "quant"), calibJson = Path.Combine(_dir, "calib.json");
         var calib = Cli(["calib", "--model", model, "--data", root, "--scheme", "tf", "--output", quant, "--json", calibJson, .. pre]);
         Assert.True(calib.Code == 0, calib.Err);
-        Assert.Contains($"data: {count} images", calib.Out);
+        Assert.Contains($"{count} samples, 4 classes", calib.Out);
 
         // The PNG pixels arrive unchanged (8×8 → resize 8 → crop 8 is the identity; scale 1/255, mean 0, std 1).
         var samples = Npy.Read<float>(Path.Combine(quant, "calib_samples.npy"));
