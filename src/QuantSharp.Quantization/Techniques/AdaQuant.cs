@@ -53,19 +53,11 @@ public static class AdaQuant
     {
         parameters.Validate();
         var watch = Stopwatch.StartNew();
-        if (string.IsNullOrWhiteSpace(filenamePrefix) || filenamePrefix.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
-            throw new ArgumentException($"AdaQuant.Apply: filenamePrefix expected a file name, got '{filenamePrefix}'", nameof(filenamePrefix));
+        AdaRound.CheckFilenamePrefix("AdaQuant.Apply", filenamePrefix);
         var batches = TakeSamples(data, parameters.NumSamples, out int samples);
         if (batches.Count == 0) throw new ArgumentException("AdaQuant.Apply: data expected at least one batch, got none", nameof(data));
 
-        var work = graph.Clone();
-        work.EnsureNodeNames();
-        work.TopologicalSort();
-        var fpSession = new Session(work.Clone());
-        var inputs = fpSession.RequiredInputs.ToList();
-        if (inputs.Count != 1)
-            throw new ArgumentException($"AdaQuant.Apply: graph expected exactly one input to feed, got {inputs.Count} ({string.Join(", ", inputs)})", nameof(graph));
-        string inputName = inputs[0];
+        var (work, fpSession, inputName) = AdaRound.LayerwiseWork("AdaQuant.Apply", graph);
         var sim = AdaRound.CreateSim(work, batches, inputName, parameters.AsAdaround());
 
         var reports = new List<AdaQuantLayerReport>();

@@ -51,19 +51,11 @@ public static class AdaRound
     public static AdaRoundResult ApplyAdaround(Graph graph, IEnumerable<Tensor<float>> data, AdaroundParameters parameters, string path, string filenamePrefix)
     {
         parameters.Validate();
-        if (string.IsNullOrWhiteSpace(filenamePrefix) || filenamePrefix.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
-            throw new ArgumentException($"ApplyAdaround: filenamePrefix expected a file name, got '{filenamePrefix}'", nameof(filenamePrefix));
+        CheckFilenamePrefix("ApplyAdaround", filenamePrefix);
         var batches = data.Take(parameters.NumBatches).ToList();
         if (batches.Count == 0) throw new ArgumentException("ApplyAdaround: data expected at least one batch, got none", nameof(data));
 
-        var work = graph.Clone();
-        work.EnsureNodeNames();
-        work.TopologicalSort();
-        var fpSession = new Session(work.Clone());
-        var inputs = fpSession.RequiredInputs.ToList();
-        if (inputs.Count != 1)
-            throw new ArgumentException($"ApplyAdaround: graph expected exactly one input to feed, got {inputs.Count} ({string.Join(", ", inputs)})", nameof(graph));
-        string inputName = inputs[0];
+        var (work, fpSession, inputName) = LayerwiseWork("ApplyAdaround", graph);
         var sim = CreateSim(work, batches, inputName, parameters);
 
         var reports = new List<AdaRoundLayerReport>();
@@ -162,6 +154,30 @@ public static class AdaRound
             offset += p.Length;
         }
         return all;
+    }
+
+    /// <summary>Throws unless <paramref name="filenamePrefix"/> is a plain file name (the encodings file's name).</summary>
+    internal static void CheckFilenamePrefix(string op, string filenamePrefix)
+    {
+        if (string.IsNullOrWhiteSpace(filenamePrefix) || filenamePrefix.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            throw new ArgumentException($"{op}: filenamePrefix expected a file name, got '{filenamePrefix}'", nameof(filenamePrefix));
+    }
+
+    /// <summary>
+    /// The setup of a layer-by-layer technique (AdaRound, AdaQuant): a named, topologically sorted working copy of
+    /// <paramref name="graph"/>, an FP32 session on a copy of it (the targets), and the graph's single input to feed.
+    /// </summary>
+    /// <exception cref="ArgumentException">The graph has not exactly one input to feed.</exception>
+    internal static (Graph Work, Session Fp32, string Input) LayerwiseWork(string op, Graph graph)
+    {
+        var work = graph.Clone();
+        work.EnsureNodeNames();
+        work.TopologicalSort();
+        var fp32 = new Session(work.Clone());
+        var inputs = fp32.RequiredInputs.ToList();
+        if (inputs.Count != 1)
+            throw new ArgumentException($"{op}: graph expected exactly one input to feed, got {inputs.Count} ({string.Join(", ", inputs)})", nameof(graph));
+        return (work, fp32, inputs[0]);
     }
 
     /// <summary>The layer math of a Conv or Gemm node with weight <paramref name="w"/> and optional bias, for input <paramref name="x"/> (shared by AdaRound, AdaQuant and sequential MSE).</summary>
