@@ -7,7 +7,21 @@ public static class GraphValidator
     /// Lists structural problems: values read but never defined, values defined twice, graph outputs nobody
     /// produces, cycles, and (when <paramref name="isSupported"/> is given) ops it rejects with their opset.
     /// </summary>
-    public static List<string> Problems(Graph graph, Func<Node, bool>? isSupported = null)
+    public static List<string> Problems(Graph graph, Func<Node, bool>? isSupported = null) =>
+        Problems(graph, isSupported is null ? null : n => isSupported(n) ? null : Unsupported(graph, n));
+
+    private static string Unsupported(Graph graph, Node n)
+    {
+        long opset = graph.Opsets.TryGetValue(n.Domain, out var v) ? v : -1;
+        string domain = n.Domain.Length == 0 ? "ai.onnx" : n.Domain;
+        return $"node {n.Label}: op type '{n.OpType}' (domain {domain}, opset {opset}) is not supported";
+    }
+
+    /// <summary>
+    /// Lists structural problems as <see cref="Problems(Graph, Func{Node, bool}?)"/>; <paramref name="whyUnsupported"/> gives
+    /// the message for a node that cannot run (null when it can), e.g. <see cref="Runtime.OpRegistry.WhyUnsupported"/>.
+    /// </summary>
+    public static List<string> Problems(Graph graph, Func<Node, string?>? whyUnsupported)
     {
         var problems = new List<string>();
         var defined = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -32,12 +46,7 @@ public static class GraphValidator
             foreach (var outer in Graph.SubgraphOuterInputs(n))
                 if (!defined.ContainsKey(outer))
                     problems.Add($"node {n.Label}: subgraph reads '{outer}', which the enclosing graph does not define");
-            if (isSupported is not null && !isSupported(n))
-            {
-                long opset = graph.Opsets.TryGetValue(n.Domain, out var v) ? v : -1;
-                string domain = n.Domain.Length == 0 ? "ai.onnx" : n.Domain;
-                problems.Add($"node {n.Label}: op type '{n.OpType}' (domain {domain}, opset {opset}) is not supported");
-            }
+            if (whyUnsupported?.Invoke(n) is { } why) problems.Add(why);
         }
         foreach (var o in graph.Outputs)
             if (!defined.ContainsKey(o.Name))
@@ -48,9 +57,13 @@ public static class GraphValidator
     }
 
     /// <summary>Throws a <see cref="GraphException"/> listing every problem, if there is any.</summary>
-    public static void Validate(Graph graph, Func<Node, bool>? isSupported = null)
+    public static void Validate(Graph graph, Func<Node, bool>? isSupported = null) =>
+        Validate(graph, isSupported is null ? null : n => isSupported(n) ? null : Unsupported(graph, n));
+
+    /// <summary>Throws a <see cref="GraphException"/> listing every problem, if there is any (see <see cref="Problems(Graph, Func{Node, string?}?)"/>).</summary>
+    public static void Validate(Graph graph, Func<Node, string?>? whyUnsupported)
     {
-        var p = Problems(graph, isSupported);
+        var p = Problems(graph, whyUnsupported);
         if (p.Count > 0)
             throw new GraphException($"graph '{graph.Name}' is invalid:\n  - " + string.Join("\n  - ", p));
     }

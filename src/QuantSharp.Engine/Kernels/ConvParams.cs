@@ -66,6 +66,31 @@ public sealed class ConvParams : IEquatable<ConvParams>
     }
 
     /// <summary>
+    /// The geometry of an ONNX <c>Conv</c> (or <c>ConvInteger</c>, <c>QLinearConv</c>) node from its attributes (strides,
+    /// pads, dilations, group, auto_pad resolved against the input's spatial size <paramref name="inputShape"/>[2..]), for
+    /// a weight of shape <paramref name="weightShape"/> [M, C/group, k…]. The one place that reads Conv attributes.
+    /// </summary>
+    /// <exception cref="ShapeException">The weight has rank below 3 or the attributes do not fit it (names the node's op).</exception>
+    public static ConvParams FromNode(Node node, ReadOnlySpan<int> inputShape, ReadOnlySpan<int> weightShape)
+    {
+        int d = weightShape.Length - 2;
+        Check.That(d >= 1, node.OpType, "W", "rank >= 3", Shapes.Format(weightShape));
+        int groups = (int)node.GetInt("group", 1);
+        var strides = IntsOf(node, "strides") ?? Fill(d, 1);
+        var dilations = IntsOf(node, "dilations") ?? Fill(d, 1);
+        string autoPad = node.GetString("auto_pad", "NOTSET");
+        if (autoPad is "SAME_UPPER" or "SAME_LOWER" or "VALID")
+        {
+            var kernel = IntsOf(node, "kernel_shape") ?? weightShape[2..].ToArray();
+            var mode = autoPad switch { "SAME_UPPER" => AutoPadMode.SameUpper, "SAME_LOWER" => AutoPadMode.SameLower, _ => AutoPadMode.Valid };
+            return AutoPad(mode, inputShape[2..], kernel, strides, dilations, groups);
+        }
+        return FromOnnx(d, strides, IntsOf(node, "pads"), dilations, groups);
+    }
+
+    private static int[]? IntsOf(Node node, string name) => node.GetInts(name)?.Select(v => checked((int)v)).ToArray();
+
+    /// <summary>
     /// Resolves ONNX <c>auto_pad</c> for a Conv into explicit pads: SAME_* pads so that
     /// <c>out = ceil(in / stride)</c> with total pad <c>max(0, (out − 1)·stride + (k − 1)·dilation + 1 − in)</c>.
     /// </summary>

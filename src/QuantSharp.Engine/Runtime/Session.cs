@@ -92,14 +92,18 @@ public sealed class Session
         Volatile.Read(ref _idlePool) is { } p ? (p.Reused, p.Allocated, p.RetainedBytes) : (0, 0, 0);
 
     /// <summary>Compiles <paramref name="graph"/> with the ops of <paramref name="registry"/> (default: <see cref="OpRegistry.Default"/>).</summary>
-    /// <exception cref="GraphException">The graph is structurally invalid or uses unsupported ops; the message lists each problem by node.</exception>
+    /// <exception cref="GraphException">
+    /// The graph is structurally invalid, uses unsupported ops (named with node, op and opset), or has inputs that cannot
+    /// go together by shape inference; the message lists each problem by node.
+    /// </exception>
     public Session(Graph graph, OpRegistry? registry = null)
     {
         registry ??= OpRegistry.Default;
         long OpsetOf(Node n) => graph.Opsets.TryGetValue(n.Domain, out var v) ? v : graph.Opsets.GetValueOrDefault("", 17);
-        GraphValidator.Validate(graph, n => registry.Supports(n, OpsetOf(n)));
+        GraphValidator.Validate(graph, n => registry.WhyUnsupported(n, OpsetOf(n)));
         _graph = graph.Clone(copyInitializers: false);
         _graph.TopologicalSort();
+        InferredShapes = ShapeInference.Infer(_graph, registry);
 
         int Slot(string name)
         {
@@ -130,6 +134,12 @@ public sealed class Session
         foreach (int s in _outputSlotsOfGraph) _lastUse[s] = int.MaxValue;
         foreach (var k in _graph.Initializers.Keys) _lastUse[_slotOf[k]] = int.MaxValue;
     }
+
+    /// <summary>
+    /// Value shapes known at compile time (<see cref="ShapeInference"/>: from the declared input shapes and initializers
+    /// through each op's shape rule; unknown dimensions are −1, values of unknown rank are absent).
+    /// </summary>
+    public IReadOnlyDictionary<string, int[]> InferredShapes { get; }
 
     /// <summary>The compiled (topologically sorted) graph; initializers are the caller's tensors.</summary>
     public Graph Graph => _graph;

@@ -1,4 +1,5 @@
 using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
 
 namespace QuantSharp.Quantization.Config;
 
@@ -7,7 +8,8 @@ namespace QuantSharp.Quantization.Config;
 /// tables) and its channel axis, or nothing when the input is an operator setting rather than data.
 /// </summary>
 /// <remarks>
-/// Kinds follow AIMET ONNX's connected graph: Conv / ConvTranspose / Gemm: input 1 "weight", input 2 "bias"; MatMul:
+/// The op schema (<see cref="OpSchema.RoleOf"/>, <see cref="OpSchema.ChannelAxis"/>) says what each input is; this maps its
+/// roles to AIMET's kinds. Kinds follow AIMET ONNX's connected graph: Conv / ConvTranspose / Gemm: input 1 "weight", input 2 "bias"; MatMul:
 /// a constant input 1 "weight"; BatchNormalization: scale "weight", B "bias", mean "running_mean", var "running_var";
 /// LayerNormalization / InstanceNormalization / GroupNormalization: scale "weight", B "bias"; PRelu: slope "weight";
 /// Gather: a constant data input (an embedding table) "weight".
@@ -20,65 +22,35 @@ namespace QuantSharp.Quantization.Config;
 /// </remarks>
 internal static class ParamRoles
 {
-    // (op type) → input indices that are operator settings, never quantized.
-    private static readonly Dictionary<string, int[]> SettingInputs = new(StringComparer.Ordinal)
-    {
-        ["Clip"] = [1, 2], ["Pad"] = [1, 2, 3], ["Resize"] = [1, 2, 3], ["Upsample"] = [1], ["Slice"] = [1, 2, 3, 4],
-        ["Reshape"] = [1], ["Expand"] = [1], ["Tile"] = [1], ["Squeeze"] = [1], ["Unsqueeze"] = [1], ["Split"] = [1],
-        ["ReduceMean"] = [1], ["ReduceSum"] = [1], ["ReduceMax"] = [1], ["ReduceMin"] = [1], ["ReduceProd"] = [1],
-        ["ReduceL2"] = [1], ["TopK"] = [1], ["Range"] = [0, 1, 2], ["ConstantOfShape"] = [0], ["OneHot"] = [1, 2],
-        ["Dropout"] = [1, 2], ["NonMaxSuppression"] = [2, 3, 4], ["CumSum"] = [1], ["Gather"] = [1], ["GatherElements"] = [1],
-        ["GatherND"] = [1], ["ScatterND"] = [1], ["ScatterElements"] = [1], ["Trilu"] = [1], ["RoiAlign"] = [1, 2],
-        ["QuantizeLinear"] = [1, 2], ["DequantizeLinear"] = [1, 2], ["Pow"] = [1],
-    };
-
     /// <summary>The parameter kind of input <paramref name="index"/> of <paramref name="node"/>, or null when it is an operator setting.</summary>
     public static string? Kind(Graph graph, Node node, int index)
     {
-        if (SettingInputs.TryGetValue(node.OpType, out var settings) && Array.IndexOf(settings, index) >= 0) return null;
-        switch (node.OpType)
+        var role = OpRegistry.Default.Schema(node)?.RoleOf(node, index) ?? InputRole.Data;
+        switch (role)
         {
-            case "Conv" or "ConvTranspose" or "Gemm":
-                return index switch { 1 => "weight", 2 => "bias", _ => "constant" };
-            case "MatMul":
-                return index == 1 ? "weight" : "constant";
-            case "BatchNormalization":
-                return index switch { 1 => "weight", 2 => "bias", 3 => "running_mean", 4 => "running_var", _ => "constant" };
-            case "LayerNormalization" or "InstanceNormalization" or "GroupNormalization":
-                return index switch { 1 => "weight", 2 => "bias", _ => "constant" };
-            case "PRelu":
-                return index == 1 ? "weight" : "constant";
-            case "Gather":
-                return index == 0 ? "weight" : "constant"; // an embedding table
-            case "Add" when node.Inputs.Count == 2:
-                var tensor = graph.Initializers[node.Inputs[index]];
-                var other = graph.Producer(node.Inputs[1 - index]);
-                if (tensor.Rank == 1 && other is { OpType: "MatMul" or "Gemm" or "Conv" or "ConvTranspose" }) return "bias";
-                return "constant";
-            default:
-                return "constant";
+            case InputRole.Setting: return null;
+            case InputRole.Weight: return "weight";
+            case InputRole.Bias: return "bias";
+            case InputRole.RunningMean: return "running_mean";
+            case InputRole.RunningVariance: return "running_var";
         }
+        // The bias half of an exported Linear: a 1-D constant added to a linear layer's output.
+        if (node.OpType == "Add" && node.Domain.Length == 0 && node.Inputs.Count == 2
+            && graph.Initializers[node.Inputs[index]].Rank == 1
+            && graph.Producer(node.Inputs[1 - index]) is { } other && OpRegistry.Default.Schema(other)?.Has(OpTraits.LinearLayer) == true)
+            return "bias";
+        return "constant";
     }
 
     /// <summary>The channel axis of parameter <paramref name="index"/> of <paramref name="node"/> (rank <paramref name="rank"/>), or null when it has none.</summary>
     public static int? Axis(Node node, int index, string kind, int rank)
     {
         if (rank == 0) return null;
-        switch (kind)
+        return kind switch
         {
-            case "weight":
-                return node.OpType switch
-                {
-                    "Conv" => 0,
-                    "ConvTranspose" => rank >= 2 ? 1 : 0,
-                    "Gemm" => rank == 2 ? (node.GetInt("transB", 0) != 0 ? 0 : 1) : null,
-                    "MatMul" => rank - 1,
-                    _ => rank == 1 ? 0 : node.OpType == "PRelu" ? 0 : null,
-                };
-            case "bias" or "running_mean" or "running_var":
-                return rank == 1 ? 0 : null;
-            default:
-                return null;
-        }
+            "weight" => OpRegistry.Default.Schema(node)?.ChannelAxis(node, index, rank) ?? (rank == 1 ? 0 : null),
+            "bias" or "running_mean" or "running_var" => rank == 1 ? 0 : null,
+            _ => null,
+        };
     }
 }

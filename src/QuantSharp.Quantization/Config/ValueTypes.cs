@@ -1,26 +1,15 @@
 using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
 
 namespace QuantSharp.Quantization.Config;
 
 /// <summary>
 /// Decides which values of a graph hold floating-point data (only those get quantizers). Declared types win
 /// (graph inputs, outputs, value infos, initializers); otherwise a forward pass over the nodes applies each op's
-/// output-type rule. Values whose type cannot be told are assumed float.
+/// output-type rule from its schema (<see cref="OpSchema.OutputType"/>; an op the engine does not know keeps input 0's type). Values whose type cannot be told are assumed float.
 /// </summary>
 internal static class ValueTypes
 {
-    // Ops whose every output is an integer or boolean tensor.
-    private static readonly HashSet<string> NonFloatOps = new(StringComparer.Ordinal)
-    {
-        "Shape", "Size", "ArgMax", "ArgMin", "NonZero", "NonMaxSuppression", "Equal", "Less", "LessOrEqual", "Greater",
-        "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
-        "BitwiseNot", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearConv", "QLinearMatMul",
-        "StringNormalizer", "TfIdfVectorizer", "Multinomial",
-    };
-
-    // Ops whose output type follows input `index` (data-movement / elementwise ops on either floats or integers).
-    private static readonly Dictionary<string, int> FollowInput = new(StringComparer.Ordinal) { ["Where"] = 1, ["ScatterND"] = 0, ["ScatterElements"] = 0 };
-
     /// <summary>Map of value name → element type for every value whose type is known or inferred.</summary>
     public static Dictionary<string, DataType?> Infer(Graph graph)
     {
@@ -46,49 +35,8 @@ internal static class ValueTypes
 
     private static DataType? OutputType(Node node, int output, Dictionary<string, DataType?> known)
     {
-        DataType? In(int i) => i < node.Inputs.Count && node.Inputs[i].Length > 0 ? known.GetValueOrDefault(node.Inputs[i]) : null;
-        if (NonFloatOps.Contains(node.OpType)) return DataType.Int64;
-        switch (node.OpType)
-        {
-            case "Cast":
-                return OnnxType(node.GetInt("to", 1));
-            case "CastLike":
-                return In(1);
-            case "Constant":
-                if (node.Attributes.TryGetValue("value", out var v) && v.Kind == AttributeKind.Tensor) return v.AsTensor().DataType;
-                return node.Attributes.ContainsKey("value_int") || node.Attributes.ContainsKey("value_ints") ? DataType.Int64 : DataType.Float32;
-            case "ConstantOfShape":
-                return node.GetTensor("value")?.DataType ?? DataType.Float32;
-            case "EyeLike" or "RandomNormalLike" or "RandomUniformLike":
-                return node.Attributes.ContainsKey("dtype") ? OnnxType(node.GetInt("dtype", 1)) : In(0);
-            case "Range":
-                return In(0);
-            case "TopK" or "MaxPool" or "MaxUnpool" when output == 1:
-                return DataType.Int64;
-            case "Unique" when output > 0:
-                return DataType.Int64;
-            case "Dropout" when output == 1:
-                return DataType.Bool;
-        }
-        if (FollowInput.TryGetValue(node.OpType, out int idx)) return In(idx);
-        return In(0);
+        var inputTypes = node.Inputs.Select(i => i.Length > 0 ? known.GetValueOrDefault(i) : null).ToArray();
+        if (OpRegistry.Default.Schema(node) is { } schema) return schema.OutputType(node, output, inputTypes);
+        return inputTypes.Length > 0 ? inputTypes[0] : null;
     }
-
-    /// <summary>ONNX TensorProto.DataType code → our type (null for float16/bfloat16/float8, which count as float).</summary>
-    private static DataType? OnnxType(long code) => code switch
-    {
-        1 => DataType.Float32,
-        11 => DataType.Float64,
-        10 or 16 or 17 or 18 or 19 or 20 => null, // float16, bfloat16, float8 variants: floating point
-        2 => DataType.UInt8,
-        3 => DataType.Int8,
-        4 => DataType.UInt16,
-        5 => DataType.Int16,
-        6 => DataType.Int32,
-        7 => DataType.Int64,
-        9 => DataType.Bool,
-        21 => DataType.UInt4,
-        22 => DataType.Int4,
-        _ => DataType.Int64, // strings, complex, uint32/64: not quantizable
-    };
 }

@@ -2,19 +2,6 @@ using QuantSharp.Engine;
 
 namespace QuantSharp.Quantization.Preparation;
 
-/// <summary>How a layer's weight tensor is laid out: which axis is the output channel and which the input channel.</summary>
-public enum WeightLayout
-{
-    /// <summary>ONNX Conv weight <c>[M, C/group, k…]</c>: output channel on axis 0, input channel (within its group) on axis 1.</summary>
-    Conv,
-    /// <summary>ONNX ConvTranspose weight <c>[C, M/group, k…]</c>: input channel on axis 0, output channel (within its group) on axis 1.</summary>
-    ConvTranspose,
-    /// <summary>ONNX Gemm weight B with <c>transB = 0</c>: <c>[K, N]</c>, input feature on axis 0, output feature on axis 1.</summary>
-    Gemm,
-    /// <summary>ONNX Gemm weight B with <c>transB = 1</c> (PyTorch Linear): <c>[N, K]</c>, output feature on axis 0, input feature on axis 1.</summary>
-    GemmTransposed,
-}
-
 /// <summary>
 /// Batch-norm folding on plain spans and shapes, free of any graph (the graph pass
 /// <see cref="ModelPreparer.FoldAllBatchNorms"/> finds the pairs and calls these).

@@ -88,7 +88,7 @@ public static partial class ModelPreparer
         string x = bn.Inputs[0];
         layer = graph.Producer(x);
         if (layer is null) return $"no preceding Conv/ConvTranspose/Gemm (input '{x}' is a graph input or initializer)";
-        if (layer.Domain.Length != 0 || layer.OpType is not ("Conv" or "ConvTranspose" or "Gemm"))
+        if (LinearLayer.Of(layer) is null)
             return $"no preceding Conv/ConvTranspose/Gemm (input '{x}' comes from {layer.Label})";
         if (layer.Outputs[0] != x) return $"input '{x}' is not the main output of {layer.Label}";
         if (graph.IsOutput(x)) return $"{layer.OpType} output '{x}' is also a graph output";
@@ -116,7 +116,7 @@ public static partial class ModelPreparer
         if (readers.Count == 0) return $"BN output '{y}' is not read by any node";
         if (readers.Count > 1) return $"BN output '{y}' is read by {readers.Count} inputs ({string.Join(", ", readers.Select(r => r.Node.Label).Distinct())})";
         var (next, index) = readers[0];
-        if (next.Domain.Length != 0 || next.OpType is not ("Conv" or "Gemm")) return $"no following Conv/Gemm (BN output read by {next.Label})";
+        if (LinearLayer.Of(next) is not { Layout: not WeightLayout.ConvTranspose }) return $"no following Conv/Gemm (BN output read by {next.Label})";
         if (index != 0) return $"BN output feeds input {index} of {next.Label}, not its data input";
         if (next.OpType == "Conv")
         {
@@ -146,7 +146,8 @@ public static partial class ModelPreparer
         if (layer.Inputs.Count < 2 || !IsConstant(graph, layer.Inputs[1]) || graph.Initializers[layer.Inputs[1]] is not Tensor<float> w)
             return $"{layer.Label} weight '{(layer.Inputs.Count > 1 ? layer.Inputs[1] : "")}' is not a constant float initializer";
         int outChannels;
-        try { outChannels = BatchNormFolding.OutputChannels(w.Dims, LayoutOf(layer), GroupsOf(layer)); }
+        var view = LinearLayer.Of(layer)!;
+        try { outChannels = BatchNormFolding.OutputChannels(w.Dims, view.Layout, view.Groups); }
         catch (ShapeException e) { return $"{layer.Label} weight '{layer.Inputs[1]}' does not fit the layer ({e.Message})"; }
         if (layer.Inputs.Count > 2 && layer.Inputs[2].Length > 0)
         {
@@ -154,7 +155,7 @@ public static partial class ModelPreparer
             if (!IsConstant(graph, b) || graph.Initializers[b] is not Tensor<float> bt)
                 return $"{layer.Label} bias '{b}' is not a constant float initializer";
             bool perChannel = bt.Length == 1 || (bt.Length == outChannels && bt.Dims[^1] == outChannels && bt.Dims.ToArray().SkipLast(1).All(d => d == 1));
-            if (layer.OpType != "Gemm" ? bt.Rank != 1 || bt.Length != outChannels : !perChannel)
+            if (!view.IsGemm ? bt.Rank != 1 || bt.Length != outChannels : !perChannel)
                 return $"{layer.Label} bias '{b}' of shape {Shapes.Format(bt.Dims)} is not one value per output channel ({outChannels})";
         }
         return null;
@@ -167,8 +168,8 @@ public static partial class ModelPreparer
     private static (Tensor<float> Weight, Tensor<float> Bias, WeightLayout Layout, int Groups) Prepared(Graph graph, Node layer)
     {
         var weight = ((Tensor<float>)graph.Initializers[layer.Inputs[1]]).Clone();
-        var layout = LayoutOf(layer);
-        int groups = GroupsOf(layer);
+        var view = LinearLayer.Of(layer)!;
+        var (layout, groups) = (view.Layout, view.Groups);
         int outChannels = BatchNormFolding.OutputChannels(weight.Dims, layout, groups);
         var bias = new Tensor<float>(outChannels);
         if (layer.Inputs.Count > 2 && layer.Inputs[2].Length > 0)
@@ -176,23 +177,14 @@ public static partial class ModelPreparer
             var b = (Tensor<float>)graph.Initializers[layer.Inputs[2]];
             for (int m = 0; m < outChannels; m++) bias.Data[m] = b.Length == 1 ? b.Data[0] : b.Data[m];
         }
-        if (layer.OpType == "Gemm")
+        if (view.IsGemm)
         {
-            float alpha = layer.GetFloat("alpha", 1f), beta = layer.GetFloat("beta", 1f);
+            float alpha = view.Alpha, beta = view.Beta;
             if (alpha != 1f) foreach (ref var v in weight.AsSpan()) v *= alpha;
             if (beta != 1f) foreach (ref var v in bias.AsSpan()) v *= beta;
         }
         return (weight, bias, layout, groups);
     }
-
-    private static WeightLayout LayoutOf(Node layer) => layer.OpType switch
-    {
-        "Conv" => WeightLayout.Conv,
-        "ConvTranspose" => WeightLayout.ConvTranspose,
-        _ => layer.GetInt("transB", 0) != 0 ? WeightLayout.GemmTransposed : WeightLayout.Gemm,
-    };
-
-    private static int GroupsOf(Node layer) => layer.OpType == "Gemm" ? 1 : (int)layer.GetInt("group", 1);
 
     /// <summary>
     /// Stores the folded weight and bias for <paramref name="layer"/>: into its own initializer names when only this

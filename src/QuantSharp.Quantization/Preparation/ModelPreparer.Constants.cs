@@ -5,17 +5,11 @@ namespace QuantSharp.Quantization.Preparation;
 
 public static partial class ModelPreparer
 {
-    /// <summary>Op types whose output is random, so evaluating them once would freeze one draw.</summary>
-    private static readonly HashSet<string> RandomOps = new(StringComparer.Ordinal)
-    {
-        "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout",
-    };
-
     /// <summary>
     /// Constant folding: every ai.onnx node whose inputs are all initializers (Constant nodes included) is evaluated
     /// once, by a <see cref="Session"/> on a one-node graph, and replaced by initializers holding its outputs; chains
     /// fold in one call because nodes are visited in topological order. Not folded: nodes with random output
-    /// (RandomNormal, RandomUniform, …, Bernoulli, Dropout), nodes of other domains (quantizers carry state), nodes
+    /// (the schema trait <see cref="OpTraits.Random"/>: RandomNormal, RandomUniform, …, Bernoulli, Dropout), nodes of other domains (quantizers carry state), nodes
     /// whose output is a graph output, and nodes the engine cannot run (reported with the engine's message); nodes
     /// with subgraph attributes (If, Loop) are left alone.
     /// Initializers that also appear as graph inputs are not constants (a caller may feed them).
@@ -35,7 +29,7 @@ public static partial class ModelPreparer
             if (SubgraphReads(node).Any()) continue;
             string? reason = null;
             if (node.Domain.Length != 0) reason = $"op of domain '{node.Domain}' is not evaluated at preparation";
-            else if (RandomOps.Contains(node.OpType)) reason = "random output";
+            else if (OpRegistry.Default.Schema(node)?.Has(OpTraits.Random) == true) reason = "random output";
             else if (node.Outputs.FirstOrDefault(graph.IsOutput) is { } o) reason = $"output '{o}' is a graph output";
             Dictionary<string, Tensor>? values = null;
             if (reason is null)

@@ -1,3 +1,4 @@
+using QuantSharp.Engine.Runtime;
 using QuantSharp.Engine;
 using QuantSharp.Engine.Runtime.Quantizers;
 using QuantSharp.Quantization.Encodings;
@@ -121,19 +122,13 @@ public sealed partial class QuantizationSimModel
             foreach (var q in _quantizers.Values.Where(q => !seen.Contains(q.Name))) q.Enabled = false;
     }
 
-    private static readonly HashSet<string> DataMovementOps = new(StringComparer.Ordinal)
-    {
-        "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "MaxPool", "Identity", "Slice", "Gather", "Split",
-        "Concat", "Expand", "Tile", "Pad", "SpaceToDepth", "DepthToSpace", "GlobalMaxPool", "Dropout",
-    };
-
     private void Propagate(Dictionary<string, Encoding> activations)
     {
         // The tensor each quantizer node reads is the tensor named in the exported graph.
         var encodingOfValue = new Dictionary<string, Encoding>(StringComparer.Ordinal);
         foreach (var n in Model.Nodes.Where(QuantizerNode.Is))
             if (activations.TryGetValue(QuantizerNode.QuantizerName(n), out var e)) { encodingOfValue[n.Inputs[0]] = e; encodingOfValue[n.Outputs[0]] = e; }
-        foreach (var n in Model.Nodes.Where(n => DataMovementOps.Contains(n.OpType) && n.Domain.Length == 0))
+        foreach (var n in Model.Nodes.Where(n => OpRegistry.Default.Schema(n)?.Has(OpTraits.DataMovement) == true))
         {
             if (n.Inputs.Count == 0 || !encodingOfValue.TryGetValue(n.Inputs[0], out var e) || e.IsPerChannel) continue;
             foreach (var o in n.Outputs.Where(o => o.Length > 0 && !encodingOfValue.ContainsKey(o)))

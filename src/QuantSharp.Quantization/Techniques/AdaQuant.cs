@@ -65,7 +65,7 @@ public static class AdaQuant
         var weights = new List<string>();
         foreach (var node in work.Nodes.ToList())
         {
-            if (node.OpType is not ("Conv" or "Gemm") || node.Domain.Length > 0) continue;
+            if (AdaRound.LayerView(node) is null) continue;
             string? why = AdaRound.Unsupported(node, work, sim, out var weight, out var encoding);
             if (why is not null) { skipped.Add($"{node.Name}: {why}"); continue; }
             var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);

@@ -63,7 +63,7 @@ public static class AdaRound
         int batchSize = parameters.BatchSize ?? batches[0].Dims[0];
         foreach (var node in work.Nodes.ToList())
         {
-            if (node.OpType is not ("Conv" or "Gemm") || node.Domain.Length > 0) continue;
+            if (LayerView(node) is null) continue;
             string? why = Unsupported(node, work, sim, out var weight, out var encoding);
             if (why is not null) { skipped.Add($"{node.Name}: {why}"); continue; }
             var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);
@@ -121,9 +121,10 @@ public static class AdaRound
         encoding = null;
         if (node.Inputs.Count < 2 || !work.Initializers.TryGetValue(node.Inputs[1], out var wt) || wt is not Tensor<float> w)
             return "the weight is not a float initializer";
-        if (node.OpType == "Gemm" && (node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1f) != 1f || node.GetFloat("beta", 1f) != 1f || w.Rank != 2))
+        var view = LayerView(node)!;
+        if (view.IsGemm && (PlainGemmProblem(view) is not null || w.Rank != 2))
             return "only Gemm with transA = 0, alpha = beta = 1 and a 2-D weight is supported";
-        if (node.OpType == "Conv" && w.Rank < 3) return "the Conv weight has rank below 3";
+        if (!view.IsGemm && w.Rank < 3) return "the Conv weight has rank below 3";
         if (!sim.Quantizers.TryGetValue(node.Inputs[1], out var q) || !q.Enabled || q.Encoding is not { DataType: EncodingDataType.Int } e)
             return "the weight has no enabled integer quantizer";
         weight = w;
@@ -182,23 +183,13 @@ public static class AdaRound
 
     /// <summary>The layer math of a Conv or Gemm node with weight <paramref name="w"/> and optional bias, for input <paramref name="x"/> (shared by AdaRound, AdaQuant and sequential MSE).</summary>
     internal static AdaRoundLayer LayerOf(Node n, Tensor<float> x, Tensor<float> w, Tensor<float>? bias) =>
-        n.OpType == "Conv" ? AdaRoundLayer.Conv(w.Shape, bias, ConvParamsOf(n, x, w)) : AdaRoundLayer.Gemm(w.Shape, bias, n.GetInt("transB", 0) != 0);
+        LayerView(n)!.IsGemm ? AdaRoundLayer.Gemm(w.Shape, bias, LayerView(n)!.Layout == WeightLayout.GemmTransposed)
+            : AdaRoundLayer.Conv(w.Shape, bias, ConvParams.FromNode(n, x.Dims, w.Dims));
 
-    private static ConvParams ConvParamsOf(Node n, Tensor<float> x, Tensor<float> w)
-    {
-        int d = w.Rank - 2;
-        int groups = (int)n.GetInt("group", 1);
-        var strides = Ints(n, "strides") ?? Enumerable.Repeat(1, d).ToArray();
-        var dilations = Ints(n, "dilations") ?? Enumerable.Repeat(1, d).ToArray();
-        string autoPad = n.GetString("auto_pad", "NOTSET");
-        if (autoPad is "SAME_UPPER" or "SAME_LOWER" or "VALID")
-        {
-            var kernel = Ints(n, "kernel_shape") ?? w.Dims[2..].ToArray();
-            var mode = autoPad switch { "SAME_UPPER" => AutoPadMode.SameUpper, "SAME_LOWER" => AutoPadMode.SameLower, _ => AutoPadMode.Valid };
-            return ConvParams.AutoPad(mode, x.Dims[2..], kernel, strides, dilations, groups);
-        }
-        return ConvParams.FromOnnx(d, strides, Ints(n, "pads"), dilations, groups);
-    }
+    /// <summary>The layer view of a node that AdaRound, AdaQuant and sequential MSE optimise (Conv or Gemm), or null.</summary>
+    internal static LinearLayer? LayerView(Node n) => LinearLayer.Of(n) is { Layout: not WeightLayout.ConvTranspose } layer ? layer : null;
 
-    private static int[]? Ints(Node n, string name) => n.GetInts(name)?.Select(v => (int)v).ToArray();
+    /// <summary>Why a Gemm's math is not the plain x·W + b the layer-wise techniques model, or null.</summary>
+    internal static string? PlainGemmProblem(LinearLayer gemm) =>
+        gemm.TransA || gemm.Alpha != 1f || gemm.Beta != 1f ? "only Gemm with transA = 0 and alpha = beta = 1 is supported" : null;
 }

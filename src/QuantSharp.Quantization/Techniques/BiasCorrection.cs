@@ -66,7 +66,7 @@ public static class BiasCorrection
         sorted.TopologicalSort();
         var layers = new List<Layer>();
         var skipped = new List<SkippedNode>();
-        foreach (var n in sorted.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Conv" or "ConvTranspose" or "Gemm"))
+        foreach (var n in sorted.Nodes.Where(n => LinearLayer.Of(n) is not null))
         {
             var node = graph.Nodes.First(x => x.Name == n.Name);
             if (ignore.Contains(node.Name)) { skipped.Add(new SkippedNode(node.Name, node.OpType, "in LayersToIgnore")); continue; }
@@ -145,18 +145,13 @@ public static class BiasCorrection
         layer = null;
         if (node.Inputs.Count < 2 || !graph.Initializers.TryGetValue(node.Inputs[1], out var wt) || wt is not Tensor<float> w || graph.IsInput(node.Inputs[1]))
             return $"weight '{(node.Inputs.Count > 1 ? node.Inputs[1] : "")}' is not a constant float initializer";
-        if (node.OpType == "Gemm" && node.GetInt("transA", 0) != 0) return "Gemm with transA = 1 (output channels are not on axis 1 of the output)";
-        var layout = node.OpType switch
-        {
-            "Conv" => WeightLayout.Conv,
-            "ConvTranspose" => WeightLayout.ConvTranspose,
-            _ => node.GetInt("transB", 0) != 0 ? WeightLayout.GemmTransposed : WeightLayout.Gemm,
-        };
-        int groups = node.OpType == "Gemm" ? 1 : (int)node.GetInt("group", 1);
+        var view = LinearLayer.Of(node)!;
+        if (view.TransA) return "Gemm with transA = 1 (output channels are not on axis 1 of the output)";
+        var (layout, groups) = (view.Layout, view.Groups);
         int channels;
         try { channels = BatchNormFolding.OutputChannels(w.Dims, layout, groups); }
         catch (ShapeException e) { return $"weight '{node.Inputs[1]}' does not fit the layer ({e.Message})"; }
-        float beta = node.OpType == "Gemm" ? node.GetFloat("beta", 1f) : 1f;
+        float beta = view.Beta;
         if (beta == 0 || !float.IsFinite(beta)) return $"Gemm beta = {beta} (the bias is not added)";
         bool added = false;
         if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)

@@ -1,3 +1,4 @@
+using QuantSharp.Engine.Runtime;
 using QuantSharp.Engine;
 using QuantSharp.Quantization.Preparation;
 
@@ -111,7 +112,11 @@ public static class CrossLayerEqualization
         return report;
     }
 
-    private static bool IsLayerOp(Node n) => n.Domain.Length == 0 && n.OpType is "Conv" or "Gemm";
+    private static bool IsLayerOp(Node n) => LinearLayer.Of(n) is { Layout: WeightLayout.Conv or WeightLayout.Gemm or WeightLayout.GemmTransposed };
+
+    /// <summary>An elementwise, positively homogeneous activation (Relu, LeakyRelu, PRelu per the op schema): scales pass through it.</summary>
+    private static bool IsActivation(Node n) =>
+        OpRegistry.Default.Schema(n) is { } s && s.Has(OpTraits.Elementwise | OpTraits.PositivelyHomogeneous);
 
     /// <summary>Follows the output of <paramref name="first"/> to the next layer, or returns why there is no usable link.</summary>
     private static string? FindLink(Graph graph, Node first, CleOptions options, out Link? link)
@@ -119,6 +124,7 @@ public static class CrossLayerEqualization
         link = null;
         string v = first.Outputs[0];
         var between = new List<string>();
+        bool activated = false; // a positively homogeneous activation lies between the layers (high-bias folding applies)
         var relu6s = new List<Node>();
         var kept = new List<Node>();
         while (true)
@@ -133,13 +139,13 @@ public static class CrossLayerEqualization
             switch (n.OpType)
             {
                 case "Conv" or "Gemm":
-                    if (n.OpType == "Gemm" && n.GetInt("transA", 0) != 0) return $"next layer {n.Label} has transA = 1";
+                    if (LinearLayer.Of(n)!.TransA) return $"next layer {n.Label} has transA = 1";
                     if (n.OpType == "Conv" && graph.Producer(v) is { OpType: "Gemm" }) return $"a Gemm output feeds {n.Label}";
-                    link = new Link(first, n, between.Count == 0 ? "none" : string.Join("+", between),
-                        between.Any(b => b is "Relu" or "PRelu" or "LeakyRelu" or "ReLU6→Relu" or "Clip(0,∞)"), relu6s, kept);
+                    link = new Link(first, n, between.Count == 0 ? "none" : string.Join("+", between), activated, relu6s, kept);
                     return null;
-                case "Relu" or "PRelu" or "LeakyRelu":
+                case var _ when IsActivation(n):
                     between.Add(n.OpType);
+                    activated = true;
                     break;
                 case "Identity" or "Dropout":
                     if (n.OpType == "Dropout" && n.Inputs.Count > 2 && n.Inputs[2].Length > 0) return $"output '{v}' reaches {n.Label} with a training_mode input";
@@ -148,7 +154,7 @@ public static class CrossLayerEqualization
                     var (lo, hi) = ClipBounds(graph, n);
                     if (lo is null || hi is null) return $"output '{v}' reaches {n.Label} with non-constant bounds";
                     if (lo != 0) return $"output '{v}' reaches {n.Label} with min {lo} ≠ 0 (not positively homogeneous)";
-                    if (float.IsPositiveInfinity(hi.Value) || hi.Value >= float.MaxValue) { between.Add("Clip(0,∞)"); break; }
+                    if (float.IsPositiveInfinity(hi.Value) || hi.Value >= float.MaxValue) { between.Add("Clip(0,∞)"); activated = true; break; }
                     if (hi != 6) return $"output '{v}' reaches {n.Label} = Clip(0, {hi}), which per-channel scaling would change";
                     if (options.Relu6 == Relu6Handling.KeepClip)
                         return $"output '{v}' reaches ReLU6 {n.Label}; kept (Relu6Handling.KeepClip): clip(x/s, 0, 6) ≠ clip(x, 0, 6)/s";
@@ -160,6 +166,7 @@ public static class CrossLayerEqualization
                         break;
                     }
                     between.Add("ReLU6→Relu");
+                    activated = true;
                     relu6s.Add(n);
                     break;
                 default:
@@ -193,8 +200,8 @@ public static class CrossLayerEqualization
         if (node.Inputs.Count < 2 || !graph.Initializers.TryGetValue(node.Inputs[1], out var wt) || wt is not Tensor<float> weight || graph.IsInput(node.Inputs[1]))
             return $"{node.Label} weight is not a constant float initializer";
         if (graph.Consumers(node.Inputs[1]).Any(c => c.Node != node)) return $"{node.Label} weight '{node.Inputs[1]}' is shared with another node";
-        var layout = node.OpType == "Conv" ? WeightLayout.Conv : node.GetInt("transB", 0) != 0 ? WeightLayout.GemmTransposed : WeightLayout.Gemm;
-        int groups = node.OpType == "Conv" ? (int)node.GetInt("group", 1) : 1;
+        var layer = LinearLayer.Of(node)!;
+        var (layout, groups) = (layer.Layout, layer.Groups);
         WeightChannels geo;
         try { geo = WeightChannels.Of("CrossLayerEqualization", "weight", weight.Length, weight.Dims, layout, groups); }
         catch (ShapeException e) { return $"{node.Label} weight does not fit the layer ({e.Message})"; }
@@ -218,7 +225,7 @@ public static class CrossLayerEqualization
         else if (bias is null || !hasBias || graph.Initializers[node.Inputs[2]] != bias)
         {
             bias ??= new Tensor<float>(geo.OutChannels);
-            if (node.OpType == "Gemm" && node.GetFloat("beta", 1f) != 1f && !hasBias) node.Attributes.Remove("beta");
+            if (layer.Beta != 1f && !hasBias) node.Attributes.Remove("beta");
             string name = graph.UniqueName($"{node.Name}.bias");
             graph.Initializers[name] = bias;
             while (node.Inputs.Count < 3) node.Inputs.Add("");
@@ -329,7 +336,7 @@ public static class CrossLayerEqualization
             report.HighBiasSkipped.Add($"{a.Node.Name} → {b.Node.Name}: its BN has {bn.Channels} channels, the layer {a.OutChannels}");
             return;
         }
-        if (b.Node.OpType == "Gemm" && (b.Node.GetFloat("alpha", 1f) != 1f || b.Node.GetFloat("beta", 1f) != 1f))
+        if (LinearLayer.Of(b.Node) is { } next && (next.Alpha != 1f || next.Beta != 1f))
         {
             report.HighBiasSkipped.Add($"{a.Node.Name} → {b.Node.Name}: {b.Node.Label} has alpha or beta ≠ 1");
             return;

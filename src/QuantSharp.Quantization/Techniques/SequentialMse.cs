@@ -113,7 +113,7 @@ public static class SequentialMse
         try
         {
             foreach (var q in sim.Quantizers.Values) q.Enabled = false;
-            foreach (var n in order.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Conv" or "Gemm"))
+            foreach (var n in order.Nodes.Where(n => AdaRound.LayerView(n) is not null))
             {
                 var node = model.Nodes.First(x => x.Name == n.Name && x.OpType == n.OpType);
                 if (Prepare(sim, node, enabled, out var q, out var weight, out var bias) is { } why) { skipped.Add($"{node.Name}: {why}"); continue; }
@@ -150,12 +150,12 @@ public static class SequentialMse
         quantizer = null;
         weight = bias = null;
         var model = sim.Model;
-        if (node.OpType == "Gemm" && (node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1f) != 1f || node.GetFloat("beta", 1f) != 1f))
-            return "only Gemm with transA = 0 and alpha = beta = 1 is supported";
+        var view = AdaRound.LayerView(node)!;
+        if (view.IsGemm && AdaRound.PlainGemmProblem(view) is { } gemmProblem) return gemmProblem;
         string? wName = node.Inputs.Count > 1 ? Source(model, node.Inputs[1]) : null;
         if (wName is null || !model.Initializers.TryGetValue(wName, out var wt) || wt is not Tensor<float> w || model.IsInput(wName))
             return "the weight is not a float initializer";
-        if (node.OpType == "Gemm" ? w.Rank != 2 : w.Rank < 3) return $"weight of shape {Shapes.Format(w.Dims)}";
+        if (view.IsGemm ? w.Rank != 2 : w.Rank < 3) return $"weight of shape {Shapes.Format(w.Dims)}";
         var q = sim.ParamQuantizers.FirstOrDefault(p => p.Value == wName);
         if (q is null || !enabled[q] || q.DataType != EncodingDataType.Int) return "the weight has no enabled integer quantizer";
         if (q.IsFrozen) return "its weight encoding is frozen";

@@ -111,9 +111,9 @@ public static class Imbalance
             case "Conv" or "Gemm":
             {
                 var w = Float(g, p, 1);
-                var layout = p.OpType == "Conv" ? WeightLayout.Conv : p.GetInt("transB", 0) != 0 ? WeightLayout.GemmTransposed : WeightLayout.Gemm;
-                int groups = p.OpType == "Conv" ? (int)p.GetInt("group", 1) : 1;
-                int m = layout == WeightLayout.Gemm ? w.Dims[1] : w.Dims[0];
+                var layer = LinearLayer.Of(p)!;
+                var (layout, groups) = (layer.Layout, layer.Groups);
+                int m = layer.OutputChannels(w.Dims);
                 if (s.Length == 0) return m;
                 CrossLayerScaling.ScaleOutputChannels(w.AsSpan(), w.Dims, layout, groups, s);
                 if (p.Inputs.Count > 2 && p.Inputs[2].Length > 0)
@@ -128,12 +128,9 @@ public static class Imbalance
         }
     }
 
-    private static (Tensor<float> Weight, WeightLayout Layout, int Groups) ConsumerWeight(Graph g, Node c) => c.OpType switch
-    {
-        "Conv" => (Float(g, c, 1), WeightLayout.Conv, (int)c.GetInt("group", 1)),
-        "Gemm" => (Float(g, c, 1), c.GetInt("transB", 0) != 0 ? WeightLayout.GemmTransposed : WeightLayout.Gemm, 1),
-        _ => throw new ArgumentException($"Imbalance.Apply: consumer {c.Label} expected Conv or Gemm"),
-    };
+    private static (Tensor<float> Weight, WeightLayout Layout, int Groups) ConsumerWeight(Graph g, Node c) =>
+        LinearLayer.Of(c) is { Layout: not WeightLayout.ConvTranspose } layer ? (Float(g, c, 1), layer.Layout, layer.Groups)
+            : throw new ArgumentException($"Imbalance.Apply: consumer {c.Label} expected Conv or Gemm");
 
     /// <summary>The producer's output must reach the consumer's data input through Relu nodes only, with no other reader on the way.</summary>
     private static void CheckPath(Graph g, Node p, Node c)

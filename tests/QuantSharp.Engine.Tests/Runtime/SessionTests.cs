@@ -169,10 +169,24 @@ public class SessionTests
 public class SessionShapeConflictTests
 {
     [Fact]
-    public void Run_ShapeConflictInsideGraph_NamesNodeOpAndShapes()
+    public void Compile_ShapeConflictInsideGraph_NamesNodeOpAndShapes()
     {
         var b = new GraphBuilder("conflict");
         var x = b.Input("x", DataType.Float32, Dim.Fixed(2), Dim.Fixed(3));
+        var bias = b.Initializer("bias", Tensor.Zeros(4));
+        b.Output(b.Add(x, bias, name: "add_bias"));
+        // Shape inference at compile time finds it before anything runs.
+        var ex = Assert.Throws<GraphException>(() => new Session(b.Build()));
+        Assert.Contains("Add 'add_bias'", ex.Message);
+        Assert.Contains("[2,3]", ex.Message);
+        Assert.Contains("[4]", ex.Message);
+    }
+
+    [Fact]
+    public void Run_ShapeConflictWithSymbolicInput_NamesNodeOpAndShapes()
+    {
+        var b = new GraphBuilder("conflict");
+        var x = b.Input("x", DataType.Float32, Dim.Symbolic("n"), Dim.Symbolic("k"));
         var bias = b.Initializer("bias", Tensor.Zeros(4));
         b.Output(b.Add(x, bias, name: "add_bias"));
         var session = new Session(b.Build());

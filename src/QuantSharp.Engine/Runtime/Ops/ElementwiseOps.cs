@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using System.Numerics;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
@@ -91,6 +92,27 @@ internal static class ElementwiseOps
         Add(r, "And", 7, n => ((a, _) => [Compare.And(a.As<bool>(0), a.As<bool>(1))], null));
         Add(r, "Or", 7, n => ((a, _) => [Compare.Or(a.As<bool>(0), a.As<bool>(1))], null));
         Add(r, "Xor", 7, n => ((a, _) => [Compare.Xor(a.As<bool>(0), a.As<bool>(1))], null));
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: elementwise traits and broadcast shapes, settings inputs, PRelu's slope, comparison outputs.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        foreach (var op in new[] { "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Where" })
+            r.Describe(op).WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.Broadcast);
+        foreach (var op in new[] { "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Relu", "Sigmoid", "Tanh", "Erf", "HardSwish", "Softplus",
+                     "LeakyRelu", "HardSigmoid", "Gelu", "Clip" })
+            r.Describe(op).WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.SameAsInput);
+        // PRelu-1's legacy per-channel slope does not broadcast numpy-style, so its shape is not inferred.
+        r.Describe("PRelu").WithTraits(OpTraits.Elementwise | OpTraits.PositivelyHomogeneous).WithInputs(Data, Weight)
+            .WithChannelAxis((_, input, _) => input == 1 ? 0 : null);
+        foreach (var op in new[] { "Relu", "LeakyRelu" }) r.Describe(op).WithTraits(OpTraits.PositivelyHomogeneous);
+        r.Describe("Clip").WithInputs(Data, Setting, Setting);
+        r.Describe("Pow").WithInputs(Data, Setting);
+        r.Describe("Where").WithInputs(Setting, Data, Data).WithOutputType(TypeRules.SameAsInput(1));
+        foreach (var op in new[] { "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor" })
+            r.Describe(op).WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.Broadcast).WithOutputType(TypeRules.Fixed(DataType.Bool));
+        r.Describe("Not").WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.SameAsInput).WithOutputType(TypeRules.Fixed(DataType.Bool));
     }
 
     private static (ForwardRule, GradientRule?) PRelu(bool legacy)

@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using System.Numerics;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
@@ -45,6 +46,18 @@ internal static class IndexOps
             Add(r, op, 1, n => (LogReduce(n, logSumExp, _ => Ints(n, "axes")), null));
             Add(r, op, 18, n => (LogReduce(n, logSumExp, a => a.OptionalLongs(1)?.Select(v => (int)v).ToArray()), null));
         }
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: index and count inputs are settings; GatherElements only selects.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        r.Describe("GatherElements").WithInputs(Data, Setting).WithTraits(OpTraits.DataMovement);
+        r.Describe("Trilu").WithInputs(Data, Setting).WithShape(ShapeRules.SameAsInput);
+        r.Describe("CumSum").WithInputs(Data, Setting).WithShape(ShapeRules.SameAsInput);
+        r.Describe("Hardmax").WithShape(ShapeRules.SameAsInput);
+        r.Describe("Mod").WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.Broadcast);
+        foreach (var op in new[] { "ReduceLogSum", "ReduceLogSumExp" }) r.Describe(op).WithInputs(Data, Setting);
     }
 
     private static ForwardRule LogReduce(Node n, bool logSumExp, Func<OpArgs, int[]?> axesOf)

@@ -54,25 +54,25 @@ public sealed class LambdaKernel : OpKernel
 /// <summary>Registration helpers shared by the op-family tables.</summary>
 internal static class Table
 {
-    /// <summary>Registers a single-output op whose forward and gradient are given per node.</summary>
-    public static void Add(OpRegistry r, string opType, long since, Func<Node, (ForwardRule Forward, GradientRule? Backward)> make) =>
-        r.Register(opType, since, (node, _) =>
+    /// <summary>Registers a single-output op whose forward and gradient are given per node; returns its schema.</summary>
+    public static OpSchema Add(OpRegistry r, string opType, long since, Func<Node, (ForwardRule Forward, GradientRule? Backward)> make) =>
+        r.Define(opType, since, (node, _) =>
         {
             var (f, b) = make(node);
             return new LambdaKernel(node, f, b);
         });
 
     /// <summary>Registers a single-output op whose forward writes into tensors from the run's allocator.</summary>
-    public static void AddAllocating(OpRegistry r, string opType, long since, Func<Node, (AllocatingForwardRule Forward, GradientRule? Backward)> make) =>
-        r.Register(opType, since, (node, _) =>
+    public static OpSchema AddAllocating(OpRegistry r, string opType, long since, Func<Node, (AllocatingForwardRule Forward, GradientRule? Backward)> make) =>
+        r.Define(opType, since, (node, _) =>
         {
             var (f, b) = make(node);
             return new LambdaKernel(node, f, b);
         });
 
     /// <summary>Registers an op that needs the compile context (constant inputs, opset).</summary>
-    public static void AddWithContext(OpRegistry r, string opType, long since, Func<Node, OpCompileContext, (ForwardRule Forward, GradientRule? Backward)> make) =>
-        r.Register(opType, since, (node, ctx) =>
+    public static OpSchema AddWithContext(OpRegistry r, string opType, long since, Func<Node, OpCompileContext, (ForwardRule Forward, GradientRule? Backward)> make) =>
+        r.Define(opType, since, (node, ctx) =>
         {
             var (f, b) = make(node, ctx);
             return new LambdaKernel(node, f, b);

@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
@@ -95,6 +96,38 @@ internal static class LayoutOps
             return ((a, _) => [Generic(value ?? Tensor.FromArray([0f], 1), new FillFunc(a.As<long>(0)))], null);
         });
         Add(r, "Range", 11, n => ((a, _) => [RangeOf(a)], null));
+        Describe(r);
+    }
+
+    /// <summary>
+    /// Schema facts: the ops here move data (a quantized value keeps its grid through them, Pad included since its
+    /// constant is 0 by default and every grid holds 0); shapes, axes, indices and pads are settings; Shape/Size give int64.
+    /// </summary>
+    private static void Describe(OpRegistry r)
+    {
+        foreach (var op in new[] { "Identity", "Flatten", "Transpose", "Concat", "Reshape", "Squeeze", "Unsqueeze", "Split", "Slice", "Gather",
+                     "Expand", "Tile", "Pad", "Dropout" })
+            r.Describe(op).WithTraits(OpTraits.DataMovement);
+        foreach (var op in new[] { "Reshape", "Squeeze", "Unsqueeze", "Split", "Expand", "Tile" }) r.Describe(op).WithInputs(Data, Setting);
+        r.Describe("Slice").WithInputs(Data, Setting, Setting, Setting, Setting);
+        r.Describe("Pad").WithInputs(Data, Setting, Setting, Setting);
+        // A constant data input of Gather is an embedding table (AIMET's "weight"); the indices are settings.
+        r.Describe("Gather").WithInputs(Weight, Setting);
+        r.Describe("Dropout").WithInputs(Data, Setting, Setting).WithTraits(OpTraits.Random)
+            .WithOutputType((_, o, types) => o == 1 ? DataType.Bool : types.Count > 0 ? types[0] : null);
+        r.Describe("Identity").WithShape(ShapeRules.SameAsInput);
+        r.Describe("Reshape").WithShape(ShapeRules.Reshape);
+        r.Describe("Transpose").WithShape(ShapeRules.Transpose);
+        r.Describe("Flatten").WithShape(ShapeRules.Flatten);
+        r.Describe("Concat").WithShape(ShapeRules.Concat);
+        r.Describe("Shape").WithOutputType(TypeRules.Fixed(DataType.Int64));
+        r.Describe("Size").WithOutputType(TypeRules.Fixed(DataType.Int64));
+        r.Describe("Cast").WithOutputType(TypeRules.FromAttribute("to")).WithShape(ShapeRules.SameAsInput);
+        r.Describe("Constant").WithOutputType((n, _, _) =>
+            n.Attributes.TryGetValue("value", out var v) && v.Kind == AttributeKind.Tensor ? v.AsTensor().DataType
+            : n.Attributes.ContainsKey("value_int") || n.Attributes.ContainsKey("value_ints") ? DataType.Int64 : DataType.Float32);
+        r.Describe("ConstantOfShape").WithInputs(Setting).WithOutputType((n, _, _) => n.GetTensor("value")?.DataType ?? DataType.Float32);
+        r.Describe("Range").WithInputs(Setting, Setting, Setting);
     }
 
     /// <summary>ONNX TensorProto.DataType code to <see cref="DataType"/>.</summary>

@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
@@ -33,6 +34,13 @@ internal static class LossOps
                 return n.Outputs.Count > 1 ? [loss, logProb] : [loss];
             }, null);
         });
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: the labels and weights are settings.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        foreach (var op in new[] { "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss" }) r.Describe(op).WithInputs(Data, Setting, Setting);
     }
 
     private static (string Reduction, long? Ignore) Attributes(Node n)

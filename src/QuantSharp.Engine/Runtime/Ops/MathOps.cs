@@ -65,6 +65,16 @@ internal static class MathOps
                 var scaled = Elementwise.Mul(Grad(g, y), Tensor.Scalar(1f / a.Count));
                 return Enumerable.Range(0, a.Count).Select(i => (Tensor?)Reduce.SumTo(scaled, a.Float(i).Dims)).ToArray();
             }));
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: every op here is elementwise.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        foreach (var op in new[] { "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
+                     "Atanh", "Softsign", "Shrink", "Elu", "Celu", "Selu", "ThresholdedRelu" })
+            r.Describe(op).WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.SameAsInput);
+        r.Describe("Mean").WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.Broadcast);
     }
 
     private static void Map(OpRegistry r, string op, long since, Func<float, float> f) => Add(r, op, since, _ => (Forward(f), null));

@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
@@ -139,7 +140,35 @@ internal static class NeuralNetOps
         // Softmax family: before opset 13 the input is coerced to 2-D at `axis` (default 1); from 13 on, one axis (default −1).
         SoftmaxFamily(r, "Softmax", log: false);
         SoftmaxFamily(r, "LogSoftmax", log: true);
+        Describe(r);
     }
+
+    /// <summary>Schema facts: the linear layers' weights and channel axes, normalization parameters, pooling traits, shapes.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        r.Describe("Conv").WithInputs(Data, Weight, Bias).WithTraits(OpTraits.LinearLayer)
+            .WithChannelAxis((_, input, _) => input is 1 or 2 ? 0 : null).WithShape(ShapeRules.Conv);
+        r.Describe("ConvTranspose").WithInputs(Data, Weight, Bias).WithTraits(OpTraits.LinearLayer)
+            .WithChannelAxis((_, input, rank) => input == 1 ? (rank >= 2 ? 1 : 0) : input == 2 ? 0 : null);
+        // Gemm's B is [K, N] (output features on axis 1) unless transB = 1 (PyTorch Linear: [N, K]).
+        r.Describe("Gemm").WithInputs(Data, Weight, Bias).WithTraits(OpTraits.LinearLayer)
+            .WithChannelAxis((n, input, rank) => input == 1 ? (rank == 2 ? (n.GetInt("transB", 0) != 0 ? 0 : 1) : null) : input == 2 && rank == 1 ? 0 : null)
+            .WithShape(ShapeRules.Gemm);
+        // A constant B of MatMul is a weight [.., K, N]: output features on its last axis.
+        r.Describe("MatMul").WithInputs(Data, Weight).WithTraits(OpTraits.LinearLayer)
+            .WithChannelAxis((_, input, rank) => input == 1 ? rank - 1 : null).WithShape(ShapeRules.MatMul);
+        r.Describe("BatchNormalization").WithInputs(Data, Weight, Bias, RunningMean, RunningVariance).WithChannelAxis(Vector).WithShape(ShapeRules.SameAsInput);
+        foreach (var op in new[] { "LayerNormalization", "InstanceNormalization" })
+            r.Describe(op).WithInputs(Data, Weight, Bias).WithChannelAxis(Vector).WithShape(ShapeRules.SameAsInput);
+        foreach (var op in new[] { "MaxPool", "GlobalMaxPool" }) r.Describe(op).WithTraits(OpTraits.DataMovement | OpTraits.PositivelyHomogeneous);
+        foreach (var op in new[] { "AveragePool", "GlobalAveragePool" }) r.Describe(op).WithTraits(OpTraits.PositivelyHomogeneous);
+        foreach (var op in new[] { "GlobalAveragePool", "GlobalMaxPool" }) r.Describe(op).WithShape(ShapeRules.GlobalPool);
+        r.Describe("MaxPool").WithOutputType(TypeRules.ValuesAndIndices());
+        foreach (var op in new[] { "Softmax", "LogSoftmax" }) r.Describe(op).WithShape(ShapeRules.SameAsInput);
+    }
+
+    /// <summary>A 1-D per-channel parameter (normalization scale, bias, statistics) has its channels on axis 0.</summary>
+    private static int? Vector(Node node, int input, int rank) => input > 0 && rank == 1 ? 0 : null;
 
     private static (AllocatingForwardRule, GradientRule?) BatchNormalization(Node n)
     {
@@ -215,23 +244,7 @@ internal static class NeuralNetOps
         return x.Reshape(outer, outer == 0 ? 0 : x.Length / Math.Max(outer, 1));
     }
 
-    /// <summary>Conv geometry from the node's attributes, resolving auto_pad against the input's spatial size.</summary>
-    private static ConvParams ConvGeometry(Node n, Tensor<float> x, Tensor<float> w)
-    {
-        int d = w.Rank - 2;
-        Check.That(d >= 1, n.OpType, "W", "rank >= 3", Shapes.Format(w.Dims));
-        int groups = (int)n.GetInt("group", 1);
-        var strides = Ints(n, "strides") ?? Enumerable.Repeat(1, d).ToArray();
-        var dilations = Ints(n, "dilations") ?? Enumerable.Repeat(1, d).ToArray();
-        string autoPad = n.GetString("auto_pad", "NOTSET");
-        if (autoPad is "SAME_UPPER" or "SAME_LOWER" or "VALID")
-        {
-            var kernel = Ints(n, "kernel_shape") ?? w.Dims[2..].ToArray();
-            var mode = autoPad switch { "SAME_UPPER" => AutoPadMode.SameUpper, "SAME_LOWER" => AutoPadMode.SameLower, _ => AutoPadMode.Valid };
-            return ConvParams.AutoPad(mode, x.Dims[2..], kernel, strides, dilations, groups);
-        }
-        return ConvParams.FromOnnx(d, strides, Ints(n, "pads"), dilations, groups);
-    }
+    private static ConvParams ConvGeometry(Node n, Tensor<float> x, Tensor<float> w) => ConvParams.FromNode(n, x.Dims, w.Dims);
 
     /// <summary>
     /// ConvTranspose geometry and effective output padding: explicit pads, auto_pad, or pads derived from output_shape.

@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
@@ -30,6 +31,19 @@ internal static class QuantizeOps
             [QuantizeInteger.Conv(a.Any(0), a.Any(1), ScalarZeroPoint(a, 2), ZeroPoints(a.Optional(3)), ConvGeometry(n, a.Any(0), a.Any(1)))], null));
         Add(r, "QLinearMatMul", 10, _ => ((a, _) => [QLinearMatMul(a)], null));
         Add(r, "QLinearConv", 10, n => ((a, _) => [QLinearConv(n, a)], null));
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: scales and zero points are settings; quantizing and integer ops give integer outputs.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        r.Describe("QuantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput)
+            .WithOutputType((n, _, types) => n.Attributes.ContainsKey("output_dtype") ? TypeRules.OnnxElementType(n.GetInt("output_dtype", 2))
+                : types.Count > 2 && types[2] is { } zp ? zp : DataType.UInt8);
+        r.Describe("DequantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput).WithOutputType(TypeRules.Fixed(DataType.Float32));
+        r.Describe("DynamicQuantizeLinear").WithOutputType((_, o, _) => o == 0 ? DataType.UInt8 : o == 1 ? DataType.Float32 : DataType.UInt8);
+        foreach (var op in new[] { "MatMulInteger", "ConvInteger" }) r.Describe(op).WithOutputType(TypeRules.Fixed(DataType.Int32));
+        foreach (var op in new[] { "QLinearMatMul", "QLinearConv" }) r.Describe(op).WithOutputType((_, _, types) => types.Count > 7 ? types[7] : null);
     }
 
     private static (ForwardRule, GradientRule?) QuantizeLinear(Node n)
@@ -234,22 +248,5 @@ internal static class QuantizeOps
         return o;
     }
 
-    /// <summary>Conv geometry from a node's attributes (auto_pad resolved against the input's spatial size).</summary>
-    private static ConvParams ConvGeometry(Node n, Tensor x, Tensor w)
-    {
-        int d = w.Rank - 2;
-        Check.That(d >= 1, n.OpType, "w", "rank >= 3", Shapes.Format(w.Dims));
-        Check.That(x.Rank == w.Rank, n.OpType, "x", $"rank {w.Rank} (as w)", Shapes.Format(x.Dims));
-        int groups = (int)n.GetInt("group", 1);
-        var strides = Ints(n, "strides") ?? Enumerable.Repeat(1, d).ToArray();
-        var dilations = Ints(n, "dilations") ?? Enumerable.Repeat(1, d).ToArray();
-        string autoPad = n.GetString("auto_pad", "NOTSET");
-        if (autoPad is "SAME_UPPER" or "SAME_LOWER" or "VALID")
-        {
-            var kernel = Ints(n, "kernel_shape") ?? w.Dims[2..].ToArray();
-            var mode = autoPad switch { "SAME_UPPER" => AutoPadMode.SameUpper, "SAME_LOWER" => AutoPadMode.SameLower, _ => AutoPadMode.Valid };
-            return ConvParams.AutoPad(mode, x.Dims[2..], kernel, strides, dilations, groups);
-        }
-        return ConvParams.FromOnnx(d, strides, Ints(n, "pads"), dilations, groups);
-    }
+    private static ConvParams ConvGeometry(Node n, Tensor x, Tensor w) => ConvParams.FromNode(n, x.Dims, w.Dims);
 }

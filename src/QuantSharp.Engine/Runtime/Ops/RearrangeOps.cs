@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
 namespace QuantSharp.Engine.Runtime.Ops;
@@ -69,6 +70,19 @@ internal static class RearrangeOps
             return ((a, _) => [Predicate(a.Any(0), v => (neg && float.IsNegativeInfinity(v)) || (pos && float.IsPositiveInfinity(v)),
                 v => (neg && double.IsNegativeInfinity(v)) || (pos && double.IsPositiveInfinity(v)), n)], null);
         });
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: depth/space rearrangements move data; indices and depths are settings; predicates give bool.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        foreach (var op in new[] { "DepthToSpace", "SpaceToDepth", "GatherND" }) r.Describe(op).WithTraits(OpTraits.DataMovement);
+        r.Describe("GatherND").WithInputs(Data, Setting);
+        r.Describe("ScatterElements").WithInputs(Data, Setting, Data);
+        r.Describe("OneHot").WithInputs(Setting, Setting, Data).WithOutputType(TypeRules.SameAsInput(2));
+        r.Describe("EyeLike").WithOutputType(TypeRules.FromAttribute("dtype", 0));
+        foreach (var op in new[] { "IsNaN", "IsInf" })
+            r.Describe(op).WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.SameAsInput).WithOutputType(TypeRules.Fixed(DataType.Bool));
     }
 
     private static Tensor<bool> Predicate(Tensor x, Func<float, bool> f, Func<double, bool> d, Node n)

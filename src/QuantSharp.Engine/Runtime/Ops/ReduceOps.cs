@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
@@ -18,6 +19,15 @@ internal static class ReduceOps
         }
         Add(r, "ArgMax", 1, n => Arg(n, max: true));
         Add(r, "ArgMin", 1, n => Arg(n, max: false));
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: the axes input is a setting; ReduceMax/ReduceMin only select; ArgMax/ArgMin give int64.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        foreach (var kind in Enum.GetValues<ReduceKind>()) r.Describe(Reduce.OnnxName(kind)).WithInputs(Data, Setting);
+        foreach (var op in new[] { "ReduceMax", "ReduceMin" }) r.Describe(op).WithTraits(OpTraits.PositivelyHomogeneous);
+        foreach (var op in new[] { "ArgMax", "ArgMin" }) r.Describe(op).WithOutputType(TypeRules.Fixed(DataType.Int64));
     }
 
     private static (ForwardRule, GradientRule?) Rule(Node n, ReduceKind kind, Func<OpArgs, int[]?> axesOf)

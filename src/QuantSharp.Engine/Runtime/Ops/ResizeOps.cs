@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using QuantSharp.Engine.Kernels;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
@@ -22,6 +23,14 @@ internal static class ResizeOps
                     sizes: a => a.Has(3) && a.Any(3).Length > 0 ? a.Longs(3) : null,
                     roi: a => a.Has(1) && a.Any(1).Length > 0 ? Floats(a, 1) : null);
             });
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: roi, scales and sizes are settings.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        r.Describe("Resize").WithInputs(Data, Setting, Setting, Setting);
+        r.Describe("Upsample").WithInputs(Data, Setting);
     }
 
     private static ResizeParams UpsampleParams(Node n) => new(Mode(n), ResizeCoordinateMode.Asymmetric, ResizeNearestMode.Floor);

@@ -1,3 +1,4 @@
+using static QuantSharp.Engine.Runtime.InputRole;
 using static QuantSharp.Engine.Runtime.Ops.Table;
 
 namespace QuantSharp.Engine.Runtime.Ops;
@@ -36,6 +37,15 @@ internal static class SelectionOps
                 var x => throw new GraphException($"node {n.Label}: BitShift on element type {x.DataType} is not supported (UInt8 or UInt16)"),
             }], null);
         });
+        Describe(r);
+    }
+
+    /// <summary>Schema facts: TopK's k and Compress's condition are settings; TopK's second output holds indices.</summary>
+    private static void Describe(OpRegistry r)
+    {
+        r.Describe("TopK").WithInputs(Data, Setting).WithOutputType(TypeRules.ValuesAndIndices());
+        r.Describe("Compress").WithInputs(Data, Setting).WithTraits(OpTraits.DataMovement);
+        r.Describe("BitShift").WithTraits(OpTraits.Elementwise).WithShape(ShapeRules.Broadcast);
     }
 
     private static Tensor Shift<T>(Tensor<T> x, Tensor<T> s, bool left) where T : unmanaged, System.Numerics.IBinaryInteger<T> =>
