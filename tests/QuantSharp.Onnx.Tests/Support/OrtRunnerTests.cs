@@ -19,6 +19,14 @@ public sealed class OrtRunnerTests : IDisposable
     public void NativeRuntime_FromTheNuGet_Loads_Version1_32()
     {
         Assert.StartsWith("1.32.", OrtRunner.Version);
+        if (OperatingSystem.IsLinux())
+        {
+            // The library mapped into this process is the package's copy under the test binaries, not one found elsewhere.
+            string[] mapped = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last())
+                .Where(p => p.EndsWith("/libonnxruntime.so", StringComparison.Ordinal)).Distinct().ToArray();
+            string expected = Path.Combine(AppContext.BaseDirectory, "runtimes", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, "native", "libonnxruntime.so");
+            Assert.Equal([Path.GetFullPath(expected)], mapped);
+        }
     }
 
     [Fact]
