@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using QuantSharp.Engine;
 using QuantSharp.Onnx.Tests.Support;
 using QuantSharp.Quantization.Config;
@@ -11,9 +12,11 @@ namespace QuantSharp.Quantization.Tests.Sim;
 /// The acceptance check of the sim: a briefly trained Fashion-MNIST CNN is simulated, calibrated, exported, and the exported
 /// <c>_qdq.onnx</c> run by ONNX Runtime on 1,000 test images agrees with the sim run by Session — every logit within one
 /// step of the output quantizer, top-1 identical on ≥ 99.9% of the images — for per-tensor and per-channel, 8-bit and
-/// 4-bit weights, asymmetric and symmetric activations. Skipped with a message when the data set or ONNX Runtime is missing.
+/// 4-bit weights, asymmetric and symmetric activations; and, with ORT's graph optimizations on (fused int8 kernels), the same
+/// up to the rounding those kernels move. Fails when the data set or ONNX Runtime is missing.
 /// </summary>
 [Trait("Category", "OrtCrossCheck")]
+[Trait("Category", OrtRunner.Category)]
 public sealed class SimOnnxRuntimeTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("qs-sim-ort-").FullName;
@@ -44,12 +47,30 @@ public sealed class SimOnnxRuntimeTests(ITestOutputHelper output) : IDisposable
         { "tensorrt", 8, "TensorRT preset: symmetric int8, per-channel strict weights, input quantizers" },
     };
 
+    /// <summary>ORT executing each QuantizeLinear/DequantizeLinear as written: every logit within one output step.</summary>
     [Theory]
     [MemberData(nameof(Cases))]
     public void ExportedQdqModel_InOnnxRuntime_AgreesWithTheSim(string config, int paramBw, string what)
     {
-        if (!SimTestModels.DataAvailable) { output.WriteLine("skipped: Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"); return; }
-        if (OrtRunner.Unavailable() is { } why) { output.WriteLine(why); return; }
+        Check(config, paramBw, what, GraphOptimizationLevel.ORT_DISABLE_ALL);
+    }
+
+    /// <summary>
+    /// ORT as deployed (ORT_ENABLE_ALL): it fuses Q/DQ pairs into int8 kernels that round intermediate results at other
+    /// points, so a logit may move by one step of an upstream quantizer (seen: exactly one output step on a few logits, and
+    /// 1 of 10,000 unquantized TensorRT-preset logits at 1.09× the 1e-3 bound). Required: 99.9% of the logits within the
+    /// strict tolerance, all within twice it, and top-1 agreement on 99.9% of the images.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ExportedQdqModel_InOptimizedOnnxRuntime_AgreesWithTheSimUpToFusedRounding(string config, int paramBw, string what)
+    {
+        Check(config, paramBw, what, GraphOptimizationLevel.ORT_ENABLE_ALL);
+    }
+
+    private void Check(string config, int paramBw, string what, GraphOptimizationLevel level)
+    {
+        if (!SimTestModels.DataAvailable) Assert.Fail($"Fashion-MNIST is not in {QuantSharp.Data.FashionMnist.DefaultDirectory} (Debian package dataset-fashion-mnist; test.sh installs it)");
         var options = new QuantSimOptions
         {
             QuantScheme = QuantScheme.PostTrainingTfEnhanced,
@@ -64,7 +85,7 @@ public sealed class SimOnnxRuntimeTests(ITestOutputHelper output) : IDisposable
         var test = SimTestModels.Test(1000);
         var feeds = new Dictionary<string, Tensor> { ["image"] = test.Images };
         var simulated = sim.Run(feeds).Output("logits");
-        var ort = (Tensor<float>)OrtRunner.Run(paths[2], feeds, ["logits"], _dir)["logits"];
+        var ort = (Tensor<float>)OrtRunner.Run(paths[2], feeds, ["logits"], level)["logits"];
 
         var outputEncoding = sim.ActiveEncoding("logits");
         double maxAbs = simulated.Data.Max(v => Math.Abs((double)v));
@@ -72,17 +93,28 @@ public sealed class SimOnnxRuntimeTests(ITestOutputHelper output) : IDisposable
         // last layer's rounding freedom: 1e-3 of the output range.
         double tolerance = outputEncoding is { DataType: EncodingDataType.Int } e ? e.Scales.Max() * 1.0001 : 1e-3 * maxAbs;
         double maxDiff = 0;
-        int agree = 0, classes = simulated.Dims[1];
+        int agree = 0, beyond = 0, classes = simulated.Dims[1];
         for (int i = 0; i < test.Count; i++)
         {
             for (int c = 0; c < classes; c++)
-                maxDiff = Math.Max(maxDiff, Math.Abs((double)simulated.Data[i * classes + c] - ort.Data[i * classes + c]));
+            {
+                double d = Math.Abs((double)simulated.Data[i * classes + c] - ort.Data[i * classes + c]);
+                maxDiff = Math.Max(maxDiff, d);
+                if (d > tolerance) beyond++;
+            }
             if (ArgMax(simulated, i) == ArgMax(ort, i)) agree++;
         }
         var accuracy = ModelEvaluation.Evaluate(_ => simulated, [(test.Images, test.Labels)]);
-        output.WriteLine($"{what}: max |ORT − sim| = {maxDiff:E3} (tolerance {tolerance:E3}), top-1 agreement {agree}/1000, sim top-1 {accuracy.Top1:P2}");
-        Assert.True(maxDiff <= tolerance, $"{what}: max |ORT − sim| = {maxDiff:E3} > {tolerance:E3}");
-        Assert.True(agree >= 999, $"{what}: top-1 agrees on {agree}/1000");
+        output.WriteLine($"{what} ({level}): max |ORT − sim| = {maxDiff:E3} (tolerance {tolerance:E3}, {beyond}/{simulated.Length} logits beyond), "
+            + $"top-1 agreement {agree}/1000, sim top-1 {accuracy.Top1:P2}");
+        if (level == GraphOptimizationLevel.ORT_DISABLE_ALL)
+            Assert.True(maxDiff <= tolerance, $"{what}: max |ORT − sim| = {maxDiff:E3} > {tolerance:E3}");
+        else
+        {
+            Assert.True(beyond <= simulated.Length / 1000, $"{what} ({level}): {beyond}/{simulated.Length} logits beyond {tolerance:E3}");
+            Assert.True(maxDiff <= 2 * tolerance, $"{what} ({level}): max |ORT − sim| = {maxDiff:E3} > 2 × {tolerance:E3}");
+        }
+        Assert.True(agree >= 999, $"{what} ({level}): top-1 agrees on {agree}/1000");
         Assert.True(accuracy.Top1 > 0.6, $"{what}: the simulated model should still classify (top-1 {accuracy.Top1:P2})");
     }
 
