@@ -120,7 +120,10 @@ internal static class NeuralNetOps
                 },
                 (a, y, g, _) =>
                 {
-                    var (gx, gs, gb) = LayerNorm.Backward(a.Float(0), Grad(g, y), a.Float(1), (Tensor<float>)y[1], (Tensor<float>)y[2], axis);
+                    // Mean and InvStdDev are optional outputs; a node that does not name them did not keep them.
+                    var (mean, invStd) = y.Length >= 3 && y[1] is Tensor<float> m && y[2] is Tensor<float> s ? (m, s)
+                        : LayerNorm.Forward(a.Float(0), a.Float(1), a.OptionalFloat(2), axis, eps) is var res ? (res.Mean, res.InvStdDev) : default;
+                    var (gx, gs, gb) = LayerNorm.Backward(a.Float(0), Grad(g, y), a.Float(1), mean, invStd, axis);
                     return [gx, gs, a.Has(2) ? gb : null];
                 });
         });
