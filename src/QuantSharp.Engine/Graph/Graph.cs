@@ -10,8 +10,52 @@ public sealed class Graph
     /// <summary>Graph name.</summary>
     public string Name { get; set; } = "graph";
 
-    /// <summary>Nodes in execution order (after <see cref="TopologicalSort"/>).</summary>
-    public List<Node> Nodes { get; } = new();
+    /// <summary>Creates an empty graph.</summary>
+    public Graph() => Nodes = new NodeList(this);
+
+    /// <summary>Nodes in execution order (after <see cref="TopologicalSort"/>). Edits keep the value index up to date.</summary>
+    public NodeList Nodes { get; }
+
+    // The value index (producers, readers, names): built on first query, then maintained by NodeList/ValueList edits.
+    // A node held by two graphs at once cannot tell both of its edits, so both graphs then fall back to scanning.
+    private GraphIndex? _index;
+    private bool _scanOnly;
+
+    private GraphIndex? Index
+    {
+        get
+        {
+            if (_scanOnly) return null;
+            if (_index is { Stale: true }) _index = null;
+            return _index ??= new GraphIndex(Nodes);
+        }
+    }
+
+    internal void Attached(Node n)
+    {
+        if (n.Owner is { } other && !ReferenceEquals(other, this)) { other.ScanOnly(); ScanOnly(); return; }
+        n.Owner = this;
+        _index?.Add(n);
+    }
+
+    internal void Detached(Node n)
+    {
+        _index?.Remove(n);
+        // A node appears at most once in a graph's node list, so leaving the list ends the ownership.
+        if (ReferenceEquals(n.Owner, this)) n.Owner = null;
+    }
+
+    internal void ValuesChanging(Node n) => _index?.Remove(n);
+
+    internal void ValuesChanged(Node n) => _index?.Add(n);
+
+    internal void NameUsed(string name) => _index?.AddName(name);
+
+    private void ScanOnly()
+    {
+        _scanOnly = true;
+        _index = null;
+    }
 
     /// <summary>Parameters and constants by value name, in insertion order.</summary>
     public OrderedDictionary<string, Tensor> Initializers { get; } = new();
@@ -34,17 +78,22 @@ public sealed class Graph
     /// <summary>Free-text documentation.</summary>
     public string DocString { get; set; } = "";
 
-    /// <summary>The node producing <paramref name="value"/>, or null (graph input, initializer, or unknown).</summary>
+    /// <summary>The node producing <paramref name="value"/>, or null (graph input, initializer, or unknown). Constant time.</summary>
     public Node? Producer(string value)
     {
+        if (Index is { } index) return index.Producer(value);
         foreach (var n in Nodes)
             if (n.Outputs.Contains(value)) return n;
         return null;
     }
 
-    /// <summary>Every (node, input index) that reads <paramref name="value"/>, in node order.</summary>
+    /// <summary>
+    /// Every (node, input index) that reads <paramref name="value"/>: in node order for a graph that was only appended to,
+    /// else in the order the readers were added. Constant time (a maintained index), a fresh list each call.
+    /// </summary>
     public List<(Node Node, int Index)> Consumers(string value)
     {
+        if (Index is { } index) return index.Readers(value);
         var r = new List<(Node, int)>();
         foreach (var n in Nodes)
             for (int i = 0; i < n.Inputs.Count; i++)
@@ -57,6 +106,9 @@ public sealed class Graph
 
     /// <summary>True when <paramref name="value"/> is a declared graph input.</summary>
     public bool IsInput(string value) => Inputs.Exists(o => o.Name == value);
+
+    /// <summary>True when <paramref name="value"/> is a graph input, an initializer or a node's output (constant time).</summary>
+    public bool Defines(string value) => value.Length > 0 && (Initializers.ContainsKey(value) || Producer(value) is not null || IsInput(value));
 
     /// <summary>Every value name in the graph: inputs, initializers, node outputs.</summary>
     public HashSet<string> ValueNames()
@@ -71,6 +123,14 @@ public sealed class Graph
     /// <summary>A name starting with <paramref name="hint"/> that no value or node uses yet.</summary>
     public string UniqueName(string hint)
     {
+        if (Index is { } index)
+        {
+            bool Used(string name) => index.NameUsed(name) || Initializers.ContainsKey(name) || IsInput(name) || IsOutput(name);
+            string found = hint;
+            for (int i = 1; Used(found); i++) found = $"{hint}_{i}";
+            index.AddName(found);
+            return found;
+        }
         var used = ValueNames();
         foreach (var n in Nodes) used.Add(n.Name);
         if (!used.Contains(hint)) return hint;
@@ -105,7 +165,7 @@ public sealed class Graph
         if (node.Inputs.Count == 0 || node.Outputs.Count == 0)
             throw new GraphException($"InsertAfter: node {node.Label} expected at least one input and one output");
         string value = node.Inputs[0], replacement = node.Outputs[0];
-        if (ValueNames().Contains(replacement))
+        if (Defines(replacement))
             throw new GraphException($"InsertAfter: node {node.Label} output '{replacement}' expected to be a new name, but the graph already has it");
         foreach (var (consumer, index) in Consumers(value))
             consumer.Inputs[index] = replacement;
@@ -124,9 +184,8 @@ public sealed class Graph
     /// </summary>
     public void Bypass(Node node, int inputIndex = 0, int outputIndex = 0)
     {
-        if (!Nodes.Contains(node)) throw new GraphException($"Bypass: node {node.Label} is not in graph '{Name}'");
+        if (!Nodes.Remove(node)) throw new GraphException($"Bypass: node {node.Label} is not in graph '{Name}'");
         string input = node.Inputs[inputIndex], output = node.Outputs[outputIndex];
-        Nodes.Remove(node);
         if (IsOutput(output) && !IsInput(input) && !Initializers.ContainsKey(input) && !IsOutput(input))
             RenameValue(input, output);
         else
@@ -137,7 +196,7 @@ public sealed class Graph
     public void RenameValue(string oldName, string newName)
     {
         if (oldName == newName) return;
-        if (ValueNames().Contains(newName))
+        if (Defines(newName))
             throw new GraphException($"RenameValue: '{newName}' already names a value in graph '{Name}'");
         foreach (var n in Nodes)
         {

@@ -10,9 +10,9 @@ public sealed class Node
     public Node(string opType, IEnumerable<string> inputs, IEnumerable<string> outputs, string name = "", string domain = "")
     {
         OpType = opType;
-        Inputs = inputs.ToList();
-        Outputs = outputs.ToList();
-        Name = name;
+        Inputs = new ValueList(this, inputs);
+        Outputs = new ValueList(this, outputs);
+        _name = name;
         Domain = domain;
     }
 
@@ -22,14 +22,27 @@ public sealed class Node
     /// <summary>Operator domain: "" (= ai.onnx) or e.g. "com.quantsharp" for our own ops.</summary>
     public string Domain { get; set; }
 
+    private string _name;
+
     /// <summary>Node name (may be empty; <see cref="Graph.EnsureNodeNames"/> fills names in).</summary>
-    public string Name { get; set; }
+    public string Name
+    {
+        get => _name;
+        set
+        {
+            _name = value;
+            Owner?.NameUsed(value);
+        }
+    }
 
     /// <summary>Input value names; "" marks an omitted optional input.</summary>
-    public List<string> Inputs { get; }
+    public ValueList Inputs { get; }
 
     /// <summary>Output value names.</summary>
-    public List<string> Outputs { get; }
+    public ValueList Outputs { get; }
+
+    /// <summary>The graph whose <see cref="Graph.Nodes"/> holds this node (told of edits), or null.</summary>
+    internal Graph? Owner { get; set; }
 
     /// <summary>Attributes by name, in insertion order.</summary>
     public OrderedDictionary<string, AttributeValue> Attributes { get; } = new();

@@ -48,6 +48,9 @@ public static class QdqExport
         options ??= new QdqOptions();
         var g = simGraph.Clone();
         long required = 0;
+        // Replacements are spliced in with one pass over the node list at the end (linear in the graph size).
+        var replacements = new Dictionary<Node, List<Node>>(ReferenceEqualityComparer.Instance);
+        var replacedInputs = new List<string>();
         foreach (var q in g.Nodes.Where(QuantizerNode.Is).ToList())
         {
             string name = QuantizerNode.QuantizerName(q);
@@ -72,11 +75,16 @@ public static class QdqExport
                     ? StoreQuantized(g, q, name, enc, c, weight)
                     : QuantizeDequantize(g, q, name, enc, c);
             }
-            int at = g.Nodes.IndexOf(q);
-            g.Nodes.RemoveAt(at);
-            g.Nodes.InsertRange(at, replacement);
-            RemoveIfUnused(g, q.Inputs[0]);
+            replacements[q] = replacement;
+            replacedInputs.Add(q.Inputs[0]);
         }
+        var order = new List<Node>(g.Nodes.Count + 2 * replacements.Count);
+        foreach (var n in g.Nodes)
+            if (replacements.TryGetValue(n, out var r)) order.AddRange(r);
+            else order.Add(n);
+        g.Nodes.Clear();
+        g.Nodes.AddRange(order);
+        foreach (var v in replacedInputs) RemoveIfUnused(g, v);
         if (required > 0) OpsetUpgrade.Raise(g, required);
         if (!g.Nodes.Any(n => n.Domain == QuantizerNode.Domain)) g.Opsets.Remove(QuantizerNode.Domain);
         return g;
@@ -261,7 +269,7 @@ public static class QdqExport
     private static void RemoveIfUnused(Graph g, string value)
     {
         if (!g.Initializers.ContainsKey(value) || g.IsOutput(value) || g.IsInput(value)) return;
-        if (g.Nodes.Any(n => n.Inputs.Contains(value))) return;
+        if (g.Consumers(value).Count > 0) return;
         g.Initializers.Remove(value);
     }
 }

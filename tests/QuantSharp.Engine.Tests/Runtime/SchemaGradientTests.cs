@@ -59,6 +59,7 @@ public class SchemaGradientTests
         yield return C("Div", [R(1, 2, 3), Positive(2, 3)], [0, 1]);
         yield return C("Pow", [Positive(1, 2, 3), R(2, 3)], [0, 1]);
         foreach (var op in new[] { "Neg", "Exp", "Sigmoid", "Tanh", "Erf", "Softplus" }) yield return C(op, [R(3, 2, 5)], [0]);
+        yield return new Case("Mish", "Mish", [Tensor.FromArray(new[] { -6f, -2f, -0.5f, 0f, 0.3f, 1f, 3f, 25f }, 8)], [0], [], Opset: 18);
         yield return new Case("Gelu", "Gelu", [R(3, 2, 5)], [0], [], Opset: 20);
         yield return new Case("Gelu-tanh", "Gelu", [R(3, 2, 5)], [0], [("approximate", AttributeValue.FromString("tanh"))], Opset: 20);
         foreach (var op in new[] { "Abs", "Relu", "LeakyRelu" }) yield return C(op, [AwayFromZero(3, 2, 5)], [0]);

@@ -44,8 +44,7 @@ public static class QuantizerNode
     public static Node Insert(Graph graph, string value, string quantizerName,
         IReadOnlyCollection<(Node Node, int Input)>? consumers = null, bool quantizeGraphOutput = false)
     {
-        var names = graph.ValueNames();
-        if (!names.Contains(value)) throw new GraphException($"quantizer '{quantizerName}': value '{value}' does not exist in graph '{graph.Name}'");
+        if (!graph.Defines(value)) throw new GraphException($"quantizer '{quantizerName}': value '{value}' does not exist in graph '{graph.Name}'");
         string quantized = graph.UniqueName(value + "_quantized");
         var node = Create(quantizerName, value, quantized);
         if (consumers is null && quantizeGraphOutput && graph.IsOutput(value) && graph.Producer(value) is not null)
