@@ -63,6 +63,7 @@ internal sealed class RecurrentKernel : OpKernel
     private static RecurrentActivation[]? ParseActivations(Node node, RecurrentCell cell, RecurrentDirection direction)
     {
         if (!node.Attributes.TryGetValue("activations", out var v)) return null;
+        if (v.Kind != AttributeKind.Strings) throw new GraphException($"node {node.Label}: attribute 'activations' expected kind Strings, got {v.Kind}");
         var names = v.AsStrings();
         int per = cell switch { RecurrentCell.Rnn => 1, RecurrentCell.Gru => 2, _ => 3 };
         int dirs = direction == RecurrentDirection.Bidirectional ? 2 : 1;
