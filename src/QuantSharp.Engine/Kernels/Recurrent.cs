@@ -191,14 +191,14 @@ public sealed record RecurrentInputs(Tensor<float> X, Tensor<float> W, Tensor<fl
 public sealed record RecurrentOutputs(Tensor<float> Y, Tensor<float> YH, Tensor<float>? YC);
 
 /// <summary>Gradients with respect to the inputs of a recurrent op (null for inputs that were not given).</summary>
-/// <param name="X">d/dX.</param>
+/// <param name="X">d/dX, unless not asked for.</param>
 /// <param name="W">d/dW.</param>
 /// <param name="R">d/dR.</param>
 /// <param name="B">d/dB, when B was given.</param>
 /// <param name="InitialH">d/d initial_h, when given.</param>
 /// <param name="InitialC">d/d initial_c, when given.</param>
 /// <param name="P">d/dP, when given.</param>
-public sealed record RecurrentGradients(Tensor<float> X, Tensor<float> W, Tensor<float> R, Tensor<float>? B, Tensor<float>? InitialH,
+public sealed record RecurrentGradients(Tensor<float>? X, Tensor<float> W, Tensor<float> R, Tensor<float>? B, Tensor<float>? InitialH,
     Tensor<float>? InitialC, Tensor<float>? P);
 
 /// <summary>
@@ -227,13 +227,14 @@ public static class Recurrent
 
     /// <summary>
     /// Gradients of the inputs given the gradients of the outputs Y, Y_h, Y_c in the node's layout (null where none flows).
+    /// <paramref name="needX"/> false skips d/dX (one GEMM per direction); the other gradients come out of the same recursion.
     /// </summary>
     public static RecurrentGradients Backward(RecurrentAttributes attributes, RecurrentInputs inputs, Tensor<float>? gradY,
-        Tensor<float>? gradYH, Tensor<float>? gradYC)
+        Tensor<float>? gradYH, Tensor<float>? gradYC, bool needX = true)
     {
         var p = new RecurrentProblem(attributes, inputs);
         var trace = new RecurrentTrace(p, keepSteps: true);
-        var g = new RecurrentGradientBuffers(p, gradY, gradYH, gradYC);
+        var g = new RecurrentGradientBuffers(p, gradY, gradYH, gradYC, needX);
         for (int d = 0; d < p.Dirs; d++)
         {
             RunDirection(p, d, trace);

@@ -9,7 +9,8 @@ namespace QuantSharp.Engine.Kernels;
 internal sealed class RecurrentGradientBuffers
 {
     public readonly float[]? DY, DYH, DYC;
-    public readonly float[] DX, DW, DR, DB, DH0, DC0, DP;
+    public readonly float[]? DX;
+    public readonly float[] DW, DR, DB, DH0, DC0, DP;
     /// <summary>Gradient of the input projection [seq·batch, GH] of the current direction.</summary>
     public readonly float[] DXw;
     /// <summary>Running d/dHₜ, d/dCₜ [batch, H]; <see cref="Tmp"/> receives d/dHₜ₋₁ of the active entries.</summary>
@@ -17,7 +18,7 @@ internal sealed class RecurrentGradientBuffers
     /// <summary>Gate pre-activation gradients of the current step [batch, GH] (0 for inactive entries).</summary>
     public readonly float[] DPre;
 
-    public RecurrentGradientBuffers(RecurrentProblem p, Tensor<float>? gradY, Tensor<float>? gradYH, Tensor<float>? gradYC)
+    public RecurrentGradientBuffers(RecurrentProblem p, Tensor<float>? gradY, Tensor<float>? gradYH, Tensor<float>? gradYC, bool needX)
     {
         string op = p.A.Cell.ToString().ToUpperInvariant();
         int bh = p.Batch * p.Hidden;
@@ -29,7 +30,7 @@ internal sealed class RecurrentGradientBuffers
         DY = gradY is null ? null : p.A.Layout == 0 ? gradY.Data : p.YFromBatchFirst(gradY.Data);
         DYH = gradYH is null ? null : p.A.Layout == 0 ? gradYH.Data : RecurrentProblem.SwapLeading(gradYH.Data, p.Batch, p.Dirs, p.Hidden);
         DYC = gradYC is null ? null : p.A.Layout == 0 ? gradYC.Data : RecurrentProblem.SwapLeading(gradYC.Data, p.Batch, p.Dirs, p.Hidden);
-        DX = new float[p.X.Length];
+        DX = needX ? new float[p.X.Length] : null;
         DW = new float[p.W.Length];
         DR = new float[p.R.Length];
         DB = new float[p.Dirs * 2 * p.GH];
@@ -96,7 +97,7 @@ internal sealed class RecurrentGradientBuffers
     {
         int rows = p.Seq * p.Batch, gh = p.GH, bh = p.Batch * p.Hidden;
         Gemm.Sgemm(true, false, gh, p.Input, rows, 1f, DXw, gh, p.X, p.Input, 0f, DW.AsSpan(d * gh * p.Input), p.Input);
-        Gemm.Sgemm(false, false, rows, p.Input, gh, 1f, DXw, gh, p.Wd(d), p.Input, 1f, DX, p.Input);
+        if (DX is not null) Gemm.Sgemm(false, false, rows, p.Input, gh, 1f, DXw, gh, p.Wd(d), p.Input, 1f, DX, p.Input);
         var wb = DB.AsSpan(d * 2 * gh, gh);
         var rb = DB.AsSpan(d * 2 * gh + gh, gh);
         for (int r = 0; r < rows; r++)
@@ -116,10 +117,10 @@ internal sealed class RecurrentGradientBuffers
     {
         var o = p.Original;
         bool batchFirst = p.A.Layout == 1;
-        var dx = batchFirst ? RecurrentProblem.SwapLeading(DX, p.Seq, p.Batch, p.Input) : DX;
+        var dx = DX is null ? null : batchFirst ? RecurrentProblem.SwapLeading(DX, p.Seq, p.Batch, p.Input) : DX;
         float[] State(float[] s) => batchFirst ? RecurrentProblem.SwapLeading(s, p.Dirs, p.Batch, p.Hidden) : s;
         return new RecurrentGradients(
-            Tensor.FromArray(dx, o.X.Dims.ToArray()),
+            dx is null ? null : Tensor.FromArray(dx, o.X.Dims.ToArray()),
             Tensor.FromArray(DW, o.W.Dims.ToArray()),
             Tensor.FromArray(DR, o.R.Dims.ToArray()),
             o.B is null ? null : Tensor.FromArray(DB, o.B.Dims.ToArray()),

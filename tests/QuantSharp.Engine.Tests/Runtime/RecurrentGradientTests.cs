@@ -129,6 +129,22 @@ public class RecurrentGradientTests
         for (int i = 0; i < x.W.Length; i++) x.W.Data[i] = i % 2 == 0 ? 0.5f : -0.5f; // |pre| = 1.5 ≫ clip
         var g = Recurrent.Backward(a, x, null, Tensor.RandomUniform(new Random(2), 0.5f, 1f, 1, 1, hidden), null);
         Assert.All(g.W.Data, v => Assert.Equal(0f, v));
-        Assert.All(g.X.Data, v => Assert.Equal(0f, v));
+        Assert.All(g.X!.Data, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Gru_WeightsOnlyBackward_SkipsInputGradient_AndGivesTheSameWeightGradients()
+    {
+        var a = new RecurrentAttributes { Cell = RecurrentCell.Gru, Direction = RecurrentDirection.Bidirectional };
+        var x = RecurrentKernelTests.Inputs(a, 4, 3, 2, 3, lens: true, seed: 4);
+        Tensor?[] inputs = [x.X, x.W, x.R, x.B, Tensor.FromArray(x.SequenceLens!, 3), x.InitialH];
+        var session = new Session(OneNode("GRU", inputs, ["Y", "Y_h"], 14, Attr("hidden_size", 3L), Attr("direction", "bidirectional")));
+        var run = session.Run(Feeds(inputs), new RunOptions { KeepForBackward = true });
+        var gy = new Dictionary<string, Tensor<float>> { ["Y_h"] = Tensor.RandomUniform(new Random(3), -1f, 1f, 2, 3, 3) };
+        var all = session.Backward(run, gy);
+        var weightsOnly = session.Backward(run, gy, inputGradients: false);
+        Assert.True(all.ContainsKey("X"));
+        Assert.False(weightsOnly.ContainsKey("X"));
+        foreach (var name in new[] { "W", "R", "B" }) Assert.Equal(all[name].Data, weightsOnly[name].Data);
     }
 }

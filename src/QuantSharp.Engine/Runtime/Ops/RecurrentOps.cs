@@ -113,11 +113,18 @@ internal sealed class RecurrentKernel : OpKernel
 
     public override bool HasGradient => true;
 
-    public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training)
+    public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training) =>
+        Backward(inputs, outputGradients, needX: true);
+
+    public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training, bool[] needed,
+        ITensorAllocator allocator) =>
+        Backward(inputs, outputGradients, needX: needed.Length == 0 || needed[0]);
+
+    private Tensor?[] Backward(Tensor?[] inputs, Tensor?[] outputGradients, bool needX)
     {
         Tensor<float>? G(int i) => i < outputGradients.Length ? outputGradients[i] as Tensor<float> : null;
         RecurrentGradients g;
-        try { g = Recurrent.Backward(_attributes, Gather(inputs), G(0), G(1), _attributes.Cell == RecurrentCell.Lstm ? G(2) : null); }
+        try { g = Recurrent.Backward(_attributes, Gather(inputs), G(0), G(1), _attributes.Cell == RecurrentCell.Lstm ? G(2) : null, needX); }
         catch (ArgumentException e) { throw new GraphException($"node {Node.Label}: {e.Message}"); }
         var result = new Tensor?[inputs.Length];
         Tensor?[] all = [g.X, g.W, g.R, g.B, null, g.InitialH, g.InitialC, g.P];
