@@ -208,7 +208,8 @@ public sealed record RecurrentGradients(Tensor<float>? X, Tensor<float> W, Tenso
 /// <para>The input projection of every time step, Xₜ·Wᵀ + biases, is one GEMM over [seq·batch, gates·hidden]; each step
 /// then adds Hₜ₋₁·Rᵀ (one GEMM over the batch) and runs the fused gate math. With <c>sequence_lens</c>, batch entry b
 /// runs steps 0 … len_b − 1 only (the reverse direction reads its time steps len_b − 1 … 0); its state then stays frozen,
-/// so Y_h / Y_c hold the state of its last valid step, and Y is 0 past len_b.</para>
+/// so Y_h / Y_c hold the state of its last valid step, and Y is 0 past len_b. An entry of length 0 outputs Y_h = Y_c = 0
+/// (ONNX Runtime's choice; the spec is silent).</para>
 /// <para>Backward recomputes the forward pass from the inputs, keeping the gate pre-activations and activations of every
 /// step, then walks the steps backwards. Clipped pre-activations (|x| &gt; clip) pass no gradient.</para>
 /// <para><see cref="RecurrentReference"/> is the scalar specification the fast path is tested against.</para>

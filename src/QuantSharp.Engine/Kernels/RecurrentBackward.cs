@@ -51,6 +51,13 @@ internal sealed class RecurrentGradientBuffers
         Array.Clear(DXw);
         if (DYH is null) Array.Clear(Dh); else Array.Copy(DYH, d * bh, Dh, 0, bh);
         if (DYC is null) Array.Clear(Dc); else Array.Copy(DYC, d * bh, Dc, 0, bh);
+        // Y_h / Y_c of an entry of length 0 are constant 0.
+        for (int b = 0; b < p.Batch; b++)
+            if (p.Lens[b] == 0)
+            {
+                Array.Clear(Dh, b * p.Hidden, p.Hidden);
+                Array.Clear(Dc, b * p.Hidden, p.Hidden);
+            }
     }
 
     /// <summary>Adds d/dY of the outputs step s wrote to <see cref="Dh"/>, and clears <see cref="DPre"/> and <see cref="Tmp"/>.</summary>

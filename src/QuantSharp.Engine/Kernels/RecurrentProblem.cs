@@ -213,12 +213,21 @@ internal sealed class RecurrentTrace
         else Array.Copy(initial, d * bh, states, 0, bh);
     }
 
-    /// <summary>Copies the final states (step <see cref="RecurrentProblem.Steps"/>) of direction d into Y_h / Y_c.</summary>
+    /// <summary>
+    /// Copies the final states (step <see cref="RecurrentProblem.Steps"/>) of direction d into Y_h / Y_c. An entry of length 0
+    /// ran no step: its Y_h and Y_c are 0, not the initial state (as ONNX Runtime outputs).
+    /// </summary>
     public void StoreFinal(RecurrentProblem p, int d)
     {
         int bh = p.Batch * p.Hidden;
         Array.Copy(Hs, p.Steps * bh, YH, d * bh, bh);
         if (Cs is not null) Array.Copy(Cs, p.Steps * bh, YC, d * bh, bh);
+        for (int b = 0; b < p.Batch; b++)
+            if (p.Lens[b] == 0)
+            {
+                Array.Clear(YH, d * bh + b * p.Hidden, p.Hidden);
+                if (Cs is not null) Array.Clear(YC, d * bh + b * p.Hidden, p.Hidden);
+            }
     }
 
     /// <summary>Y[time, d, b, :] = H of batch entry b after step s.</summary>

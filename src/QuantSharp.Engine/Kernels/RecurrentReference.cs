@@ -106,8 +106,9 @@ public static class RecurrentReference
                 }
                 for (int j = 0; j < hidden; j++)
                 {
-                    yh.Data[SAt(d, b, j)] = h[j];
-                    yc.Data[SAt(d, b, j)] = c[j];
+                    // Length 0: no step ran, and the outputs are 0 rather than the initial state (as ONNX Runtime does).
+                    yh.Data[SAt(d, b, j)] = len == 0 ? 0f : h[j];
+                    yc.Data[SAt(d, b, j)] = len == 0 ? 0f : c[j];
                 }
             }
         }

@@ -97,6 +97,21 @@ public class RecurrentGradientTests
             Strings("activations", "Softsign", "Elu", "ScaledTanh"), Floats("activation_alpha", 0.8f, 1.3f), Floats("activation_beta", 0.6f));
 
     [Fact]
+    public void Lstm_EntryOfLengthZero_OutputsZeroStates_AndGradientsMatchFiniteDifferences()
+    {
+        var a = new RecurrentAttributes { Cell = RecurrentCell.Lstm, Direction = RecurrentDirection.Bidirectional };
+        var x = RecurrentKernelTests.Inputs(a, 4, 3, 2, 3, lens: false, seed: 6) with { SequenceLens = [4, 0, 2] };
+        var y = Recurrent.Forward(a, x);
+        for (int d = 0; d < 2; d++)
+            for (int j = 0; j < 3; j++)
+            {
+                Assert.Equal(0f, y.YH.Data[(d * 3 + 1) * 3 + j]);
+                Assert.Equal(0f, y.YC!.Data[(d * 3 + 1) * 3 + j]);
+            }
+        CheckGradients("LSTM", x, ["Y", "Y_h", "Y_c"], [.. AttributesOf(a, 3)]);
+    }
+
+    [Fact]
     public void Gru_Forward_GradientsMatchFiniteDifferences() =>
         Check(new() { Cell = RecurrentCell.Gru }, lens: false, ["Y", "Y_h"]);
 

@@ -19,28 +19,35 @@ public sealed class RecurrentOrtCrossCheckTests(ITestOutputHelper output) : IDis
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private sealed record Case(string Op, int Gates, string Direction, bool Lens, bool States, bool Peepholes, string[] Outputs,
+    private sealed record Case(string Op, int Gates, string Direction, int[]? Lens, bool States, bool Peepholes, string[] Outputs,
         (string, AttributeValue)[] Attributes);
+
+    private static readonly int[] Lengths = [5, 2, 4, 1];
+    private static readonly int[] WithEmpty = [5, 0, 4, 1];
 
     private static readonly Dictionary<string, Case> Cases = new()
     {
-        ["lstm-bidirectional-lens-peepholes-clip"] = new("LSTM", 4, "bidirectional", true, true, true, ["Y", "Y_h", "Y_c"],
+        // An entry of length 0: Y is 0 and so are Y_h and Y_c (ONNX Runtime's choice; the spec does not say).
+        ["lstm-length-zero"] = new("LSTM", 4, "bidirectional", WithEmpty, true, false, ["Y", "Y_h", "Y_c"], []),
+        ["gru-length-zero"] = new("GRU", 3, "reverse", WithEmpty, true, false, ["Y", "Y_h"], []),
+        ["rnn-length-zero"] = new("RNN", 1, "forward", WithEmpty, true, false, ["Y", "Y_h"], []),
+        ["lstm-bidirectional-lens-peepholes-clip"] = new("LSTM", 4, "bidirectional", Lengths, true, true, ["Y", "Y_h", "Y_c"],
             [("clip", AttributeValue.FromFloat(0.6f))]),
-        ["lstm-reverse-input-forget"] = new("LSTM", 4, "reverse", true, true, false, ["Y", "Y_h", "Y_c"], [("input_forget", AttributeValue.FromInt(1))]),
-        ["lstm-activations-alpha-beta"] = new("LSTM", 4, "bidirectional", false, true, true, ["Y", "", "Y_c"],
+        ["lstm-reverse-input-forget"] = new("LSTM", 4, "reverse", Lengths, true, false, ["Y", "Y_h", "Y_c"], [("input_forget", AttributeValue.FromInt(1))]),
+        ["lstm-activations-alpha-beta"] = new("LSTM", 4, "bidirectional", null, true, true, ["Y", "", "Y_c"],
             [("activations", AttributeValue.FromStrings("HardSigmoid", "Elu", "ScaledTanh", "Sigmoid", "Softsign", "Tanh")),
                 ("activation_alpha", AttributeValue.FromFloats(0.3f, 0.9f, 1.2f)), ("activation_beta", AttributeValue.FromFloats(0.45f, 0.8f))]),
-        ["gru-bidirectional-lens-clip"] = new("GRU", 3, "bidirectional", true, true, false, ["Y", "Y_h"], [("clip", AttributeValue.FromFloat(0.7f))]),
-        ["gru-linear-before-reset-reverse-lens"] = new("GRU", 3, "reverse", true, true, false, ["Y", "Y_h"], [("linear_before_reset", AttributeValue.FromInt(1))]),
-        ["gru-activations"] = new("GRU", 3, "forward", false, false, false, ["", "Y_h"],
+        ["gru-bidirectional-lens-clip"] = new("GRU", 3, "bidirectional", Lengths, true, false, ["Y", "Y_h"], [("clip", AttributeValue.FromFloat(0.7f))]),
+        ["gru-linear-before-reset-reverse-lens"] = new("GRU", 3, "reverse", Lengths, true, false, ["Y", "Y_h"], [("linear_before_reset", AttributeValue.FromInt(1))]),
+        ["gru-activations"] = new("GRU", 3, "forward", null, false, false, ["", "Y_h"],
             [("activations", AttributeValue.FromStrings("HardSigmoid", "Softplus")), ("activation_alpha", AttributeValue.FromFloats(0.25f)),
                 ("activation_beta", AttributeValue.FromFloats(0.55f))]),
-        ["rnn-bidirectional-lens"] = new("RNN", 1, "bidirectional", true, true, false, ["Y", "Y_h"],
+        ["rnn-bidirectional-lens"] = new("RNN", 1, "bidirectional", Lengths, true, false, ["Y", "Y_h"],
             [("activations", AttributeValue.FromStrings("Relu", "LeakyRelu")), ("activation_alpha", AttributeValue.FromFloats(0.15f))]),
-        ["rnn-affine-clip"] = new("RNN", 1, "reverse", false, true, false, ["Y", "Y_h"],
+        ["rnn-affine-clip"] = new("RNN", 1, "reverse", null, true, false, ["Y", "Y_h"],
             [("activations", AttributeValue.FromStrings("Affine")), ("activation_alpha", AttributeValue.FromFloats(0.8f)),
                 ("activation_beta", AttributeValue.FromFloats(0.1f)), ("clip", AttributeValue.FromFloat(0.9f))]),
-        ["rnn-thresholded-relu"] = new("RNN", 1, "forward", false, true, false, ["Y", "Y_h"],
+        ["rnn-thresholded-relu"] = new("RNN", 1, "forward", null, true, false, ["Y", "Y_h"],
             [("activations", AttributeValue.FromStrings("ThresholdedRelu")), ("activation_alpha", AttributeValue.FromFloats(0.2f))]),
     };
 
@@ -63,9 +70,9 @@ public sealed class RecurrentOrtCrossCheckTests(ITestOutputHelper output) : IDis
         g.Initializers["B"] = Tensor.RandomUniform(rng, -0.5f, 0.5f, dirs, 2 * gh);
         var inputs = new List<string> { "X", "W", "R", "B", "", "" };
         var feeds = new Dictionary<string, Tensor> { ["X"] = Tensor.RandomUniform(rng, -1.5f, 1.5f, seq, batch, input) };
-        if (c.Lens)
+        if (c.Lens is { } lens)
         {
-            g.Initializers["sequence_lens"] = Tensor.FromArray(new[] { 5, 2, 4, 1 }, batch);
+            g.Initializers["sequence_lens"] = Tensor.FromArray(lens, batch);
             inputs[4] = "sequence_lens";
         }
         if (c.States)
