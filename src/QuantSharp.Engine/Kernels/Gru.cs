@@ -32,12 +32,12 @@ internal static class Gru
                 var pre = tr.Pre.AsSpan(go + b * gh, gh);
                 var act = tr.Act.AsSpan(go + b * gh, gh);
                 var hPrev = hPrevAll.Slice(b * hd, hd);
+                // z and r share f and sit side by side.
+                for (int j = 0; j < 2 * hd; j++) pre[j] = xw[j] + rec[j];
+                f.Apply(pre[..(2 * hd)], act[..(2 * hd)], p.A.Clip);
                 for (int j = 0; j < hd; j++)
                 {
-                    float pz = xw[j] + rec[j], pr = xw[hd + j] + rec[hd + j];
-                    float r = f.Apply(p.Clip(pr));
-                    pre[j] = pz; pre[hd + j] = pr;
-                    act[j] = f.Apply(p.Clip(pz)); act[hd + j] = r;
+                    float r = act[hd + j];
                     if (linear)
                     {
                         float u = rec[2 * hd + j] + p.Bias(d, true, 2 * hd + j);
@@ -58,13 +58,12 @@ internal static class Gru
                 var act = tr.Act.AsSpan(go + b * gh, gh);
                 var hPrev = hPrevAll.Slice(b * hd, hd);
                 var hNew = tr.Hs.AsSpan(((s + 1) * p.Batch + b) * hd, hd);
+                if (!linear) for (int j = 0; j < hd; j++) pre[2 * hd + j] = xw[2 * hd + j] + rec[2 * hd + j];
+                g.Apply(pre[(2 * hd)..], act[(2 * hd)..], p.A.Clip);
                 for (int j = 0; j < hd; j++)
                 {
-                    if (!linear) pre[2 * hd + j] = xw[2 * hd + j] + rec[2 * hd + j];
-                    float hh = g.Apply(p.Clip(pre[2 * hd + j]));
-                    act[2 * hd + j] = hh;
                     float z = act[j];
-                    hNew[j] = (1f - z) * hh + z * hPrev[j];
+                    hNew[j] = (1f - z) * act[2 * hd + j] + z * hPrev[j];
                 }
                 tr.StoreY(p, d, s, b);
             }

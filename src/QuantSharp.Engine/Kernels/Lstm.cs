@@ -16,6 +16,7 @@ internal static class Lstm
         RecurrentTrace.LoadInitial(p, d, p.C0, tr.Cs!);
         var f = p.Act(d, 0); var g = p.Act(d, 1); var h = p.Act(d, 2);
         var peep = p.P is null ? ReadOnlySpan<float>.Empty : p.P.AsSpan(d * 3 * hd, 3 * hd);
+        float? clip = p.A.Clip;
         for (int s = 0; s < p.Steps; s++)
         {
             p.TimesRTransposed(d, tr.Hs.AsSpan(s * bh, bh), 0, gh, tr.Rec, gh);
@@ -30,21 +31,23 @@ internal static class Lstm
                 var cPrev = tr.Cs.AsSpan((s * p.Batch + b) * hd, hd);
                 var hNew = tr.Hs.AsSpan(((s + 1) * p.Batch + b) * hd, hd);
                 var cNew = tr.Cs.AsSpan(((s + 1) * p.Batch + b) * hd, hd);
-                for (int j = 0; j < hd; j++)
-                {
-                    float pi = xw[j] + rec[j], pf = xw[2 * hd + j] + rec[2 * hd + j], pc = xw[3 * hd + j] + rec[3 * hd + j];
-                    if (!peep.IsEmpty) { pi += peep[j] * cPrev[j]; pf += peep[2 * hd + j] * cPrev[j]; }
-                    float i = f.Apply(p.Clip(pi));
-                    float fg = p.A.InputForget ? 1f - i : f.Apply(p.Clip(pf));
-                    float c = g.Apply(p.Clip(pc));
-                    float cell = fg * cPrev[j] + i * c;
-                    float po = xw[hd + j] + rec[hd + j] + (peep.IsEmpty ? 0f : peep[hd + j] * cell);
-                    float o = f.Apply(p.Clip(po));
-                    hNew[j] = o * h.Apply(cell);
-                    cNew[j] = cell;
-                    pre[j] = pi; pre[hd + j] = po; pre[2 * hd + j] = pf; pre[3 * hd + j] = pc;
-                    act[j] = i; act[hd + j] = o; act[2 * hd + j] = fg; act[3 * hd + j] = c;
-                }
+                for (int j = 0; j < gh; j++) pre[j] = xw[j] + rec[j];
+                if (!peep.IsEmpty)
+                    for (int j = 0; j < hd; j++)
+                    {
+                        pre[j] += peep[j] * cPrev[j];
+                        pre[2 * hd + j] += peep[2 * hd + j] * cPrev[j];
+                    }
+                f.Apply(pre[..hd], act[..hd], clip);
+                if (p.A.InputForget) for (int j = 0; j < hd; j++) act[2 * hd + j] = 1f - act[j];
+                else f.Apply(pre.Slice(2 * hd, hd), act.Slice(2 * hd, hd), clip);
+                g.Apply(pre[(3 * hd)..], act[(3 * hd)..], clip);
+                for (int j = 0; j < hd; j++) cNew[j] = act[2 * hd + j] * cPrev[j] + act[j] * act[3 * hd + j];
+                // The output gate peeps at the new cell state, so it comes last.
+                if (!peep.IsEmpty) for (int j = 0; j < hd; j++) pre[hd + j] += peep[hd + j] * cNew[j];
+                f.Apply(pre.Slice(hd, hd), act.Slice(hd, hd), clip);
+                h.Apply(cNew, hNew, null);
+                for (int j = 0; j < hd; j++) hNew[j] *= act[hd + j];
                 tr.StoreY(p, d, s, b);
             }
         }

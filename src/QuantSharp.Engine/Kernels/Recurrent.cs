@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using QuantSharp.Engine.Kernels.Operators;
+
 namespace QuantSharp.Engine.Kernels;
 
 /// <summary>The recurrent cell of an ONNX recurrent op.</summary>
@@ -89,6 +92,39 @@ public readonly record struct RecurrentActivation(RecurrentActivationKind Kind, 
         RecurrentActivationKind.Softplus => 1f / (1f + MathF.Exp(-x)),
         _ => throw new ArgumentOutOfRangeException(nameof(Kind), Kind, null),
     };
+
+    /// <summary>
+    /// y[j] = f(clamp(x[j], −clip, clip)) over a span (no clamp when <paramref name="clip"/> is null); sigmoid and tanh run
+    /// on vectors (<see cref="VectorMath"/>, within a few ulp of <see cref="Apply(float)"/>).
+    /// </summary>
+    internal void Apply(ReadOnlySpan<float> x, Span<float> y, float? clip)
+    {
+        int j = 0, n = x.Length;
+        bool sigmoid = Kind == RecurrentActivationKind.Sigmoid;
+        if (sigmoid || Kind == RecurrentActivationKind.Tanh)
+        {
+            float c = clip ?? float.PositiveInfinity;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var hi = Vector512.Create(c); var lo = -hi;
+                for (; j + 16 <= n; j += 16)
+                {
+                    var v = Vector512.Min(Vector512.Max(Vector512.Create(x.Slice(j, 16)), lo), hi);
+                    (sigmoid ? VectorMath.Sigmoid(v) : VectorMath.Tanh(v)).CopyTo(y.Slice(j, 16));
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var hi = Vector256.Create(c); var lo = -hi;
+                for (; j + 8 <= n; j += 8)
+                {
+                    var v = Vector256.Min(Vector256.Max(Vector256.Create(x.Slice(j, 8)), lo), hi);
+                    (sigmoid ? VectorMath.Sigmoid(v) : VectorMath.Tanh(v)).CopyTo(y.Slice(j, 8));
+                }
+            }
+        }
+        for (; j < n; j++) y[j] = Apply(clip is { } cl ? Math.Clamp(x[j], -cl, cl) : x[j]);
+    }
 
     private float ScaledTanhDerivative(float x)
     {

@@ -20,11 +20,8 @@ internal static class Rnn
                 var rec = tr.Rec.AsSpan(b * hd, hd);
                 var pre = tr.Pre.AsSpan(go + b * hd, hd);
                 var hNew = tr.Hs.AsSpan(((s + 1) * p.Batch + b) * hd, hd);
-                for (int j = 0; j < hd; j++)
-                {
-                    pre[j] = xw[j] + rec[j];
-                    hNew[j] = f.Apply(p.Clip(pre[j]));
-                }
+                for (int j = 0; j < hd; j++) pre[j] = xw[j] + rec[j];
+                f.Apply(pre, hNew, p.A.Clip);
                 tr.StoreY(p, d, s, b);
             }
         }

@@ -44,6 +44,9 @@ public class RecurrentKernelTests
         ["gru-linear-before-reset-bidirectional-lens"] = (new() { Cell = RecurrentCell.Gru, LinearBeforeReset = true, Direction = RecurrentDirection.Bidirectional }, 5, 4, 3, 5, true),
         ["gru-reverse-clip-layout1"] = (new() { Cell = RecurrentCell.Gru, Direction = RecurrentDirection.Reverse, Clip = 0.5f, Layout = 1 }, 4, 3, 2, 5, true),
         ["gru-activations"] = (new() { Cell = RecurrentCell.Gru, Activations = [new(RecurrentActivationKind.HardSigmoid, 0.25f, 0.5f), new(RecurrentActivationKind.LeakyRelu, 0.1f)] }, 4, 2, 3, 4, false),
+        // Hidden ≥ 16: the vectorized sigmoid/tanh with the clamp run (the smaller cases take the scalar tail only).
+        ["lstm-clip-wide-peepholes"] = (new() { Cell = RecurrentCell.Lstm, Clip = 0.5f, Direction = RecurrentDirection.Bidirectional }, 4, 3, 5, 21, true),
+        ["rnn-clip-wide"] = (new() { Cell = RecurrentCell.Rnn, Clip = 0.3f }, 4, 3, 5, 35, true),
         ["gru-large-gemm"] = (new() { Cell = RecurrentCell.Gru, LinearBeforeReset = true }, 6, 8, 30, 48, false),
         ["rnn-forward"] = (new() { Cell = RecurrentCell.Rnn }, 5, 3, 4, 6, false),
         ["rnn-bidirectional-lens-layout1"] = (new() { Cell = RecurrentCell.Rnn, Direction = RecurrentDirection.Bidirectional, Layout = 1 }, 5, 4, 3, 5, true),
