@@ -40,7 +40,7 @@ public sealed class RecurrentBenchmarks : IBenchmarkSuite
         b.Output(layerInput);
         var session = new Session(b.Build());
         var feed = new Dictionary<string, Tensor> { ["x"] = Tensor.RandomUniform(rng, -1f, 1f, Seq, Batch, Input) };
-        double forward = ctx.MedianSeconds(() => session.Run(feed));
+        double forward = ctx.SteadyMedianSeconds(() => session.Run(feed));
         ctx.Report("lstm.2layer-bidir.h128-seq100-b8.forward", forward * 1e3, "ms");
         // On a shared machine wall time includes waiting for a core; process CPU time per run shows the work itself.
         var process = System.Diagnostics.Process.GetCurrentProcess();
@@ -55,7 +55,7 @@ public sealed class RecurrentBenchmarks : IBenchmarkSuite
         var gy = Tensor.RandomUniform(rng, -1f, 1f, Seq, 2, Batch, Hidden);
         double backward = ctx.MedianSeconds(() => Recurrent.Backward(attributes, inputs, gy, null, null), warmup: 1, runs: 3);
         ctx.Report("lstm.1layer-bidir.h128-seq100-b8.backward", backward * 1e3, "ms");
-        double layerForward = ctx.MedianSeconds(() => Recurrent.Forward(attributes, inputs));
+        double layerForward = ctx.SteadyMedianSeconds(() => Recurrent.Forward(attributes, inputs));
         ctx.Report("lstm.1layer-bidir.h128-seq100-b8.forward", layerForward * 1e3, "ms");
         double flops = 2.0 * Seq * Batch * 2 * 4 * Hidden * (Input + Hidden);
         ctx.Note($"one layer: {flops / 1e9:F2} GFLOP of GEMM → {flops / layerForward / 1e9:F1} GFLOP/s forward; backward (recompute + BPTT) {backward / layerForward:F1}x forward");

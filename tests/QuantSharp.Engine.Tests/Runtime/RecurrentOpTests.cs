@@ -175,6 +175,15 @@ public class RecurrentOpTests
     }
 
     [Fact]
+    public void Gru_ThirdOutput_IsAnErrorNamingTheNode()
+    {
+        var e = Assert.Throws<GraphException>(() => Run("GRU", [T([1f], 1, 1, 1), T([1f, 1f, 1f], 1, 3, 1), T([1f, 1f, 1f], 1, 3, 1)],
+            ["Y", "Y_h", "Y_c"], Attr("hidden_size", 1L)));
+        Assert.Contains("GRU 'rec'", e.Message);
+        Assert.Contains("at most 2 outputs", e.Message);
+    }
+
+    [Fact]
     public void Rnn_UnknownActivation_IsAnErrorNamingTheAttribute()
     {
         var e = Assert.Throws<GraphException>(() => Run("RNN", [T([1f], 1, 1, 1), T([1f], 1, 1, 1), T([1f], 1, 1, 1)], ["Y"],

@@ -40,6 +40,9 @@ internal sealed class RecurrentKernel : OpKernel
             "bidirectional" => RecurrentDirection.Bidirectional,
             _ => throw new GraphException($"node {node.Label}: attribute 'direction' expected forward, reverse or bidirectional, got '{dir}'"),
         };
+        int maxOutputs = cell == RecurrentCell.Lstm ? 3 : 2;
+        if (node.Outputs.Count > maxOutputs)
+            throw new GraphException($"node {node.Label}: expected at most {maxOutputs} outputs (Y, Y_h{(maxOutputs == 3 ? ", Y_c" : "")}), got {node.Outputs.Count}");
         long hidden = node.GetInt("hidden_size", -1);
         if (node.Attributes.ContainsKey("hidden_size") && hidden <= 0)
             throw new GraphException($"node {node.Label}: attribute 'hidden_size' expected a positive integer, got {hidden}");
