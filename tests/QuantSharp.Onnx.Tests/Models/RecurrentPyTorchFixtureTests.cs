@@ -5,7 +5,7 @@ using QuantSharp.Onnx.Import;
 namespace QuantSharp.Onnx.Tests.Models;
 
 /// <summary>
-/// Two-layer nn.LSTM / nn.GRU models (input 5, hidden 7, batch_first) exported by <c>torch.onnx.export</c> (opset 14) with
+/// Two-layer nn.LSTM / nn.GRU / nn.RNN (tanh; relu bidirectional) models (input 5, hidden 7, batch_first) exported by <c>torch.onnx.export</c> (opset 14) with
 /// PyTorch's own outputs, committed under <c>tests/QuantSharp.Onnx.Tests/Fixtures/recurrent</c> by
 /// <c>scripts/fixtures/make_recurrent_fixtures.py</c>: imported with <see cref="OnnxImporter"/> and run through
 /// <see cref="Session"/>, every output (y, h_n, c_n) matches PyTorch within 1e-5. PyTorch's GRU exports with
@@ -14,7 +14,8 @@ namespace QuantSharp.Onnx.Tests.Models;
 /// </summary>
 public class RecurrentPyTorchFixtureTests
 {
-    public static TheoryData<string> Models() => new("lstm_2layer", "lstm_2layer_bidirectional", "gru_2layer", "gru_2layer_bidirectional");
+    public static TheoryData<string> Models() => new("lstm_2layer", "lstm_2layer_bidirectional", "gru_2layer",
+        "gru_2layer_bidirectional", "rnn_2layer_tanh", "rnn_2layer_relu_bidirectional");
 
     [Theory]
     [MemberData(nameof(Models))]
