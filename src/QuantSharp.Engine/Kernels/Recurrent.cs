@@ -173,8 +173,9 @@ public sealed record RecurrentAttributes
     public int? HiddenSize { get; init; }
 
     /// <summary>
-    /// Activations per direction, direction after direction: RNN f; GRU f, g; LSTM f, g, h. Null for the ONNX defaults
-    /// (RNN Tanh; GRU Sigmoid, Tanh; LSTM Sigmoid, Tanh, Tanh).
+    /// Activations per direction, direction after direction: RNN f; GRU f, g; LSTM f, g, h (one set alone serves both
+    /// directions; the op table insists on the full list, as the spec does). Null for the ONNX defaults (RNN Tanh; GRU
+    /// Sigmoid, Tanh; LSTM Sigmoid, Tanh, Tanh).
     /// </summary>
     public RecurrentActivation[]? Activations { get; init; }
 
