@@ -19,6 +19,7 @@ public static class BuiltinOps
         QuantizeOps.Register(r);
         ResizeOps.Register(r);
         MishOp.Register(r);
+        RecurrentOps.Register(r);
         return r;
     }
 }
