@@ -18,6 +18,7 @@ public static class BuiltinOps
         LayoutOps.Register(r);
         QuantizeOps.Register(r);
         ResizeOps.Register(r);
+        LegacyOps.Register(r);
         return r;
     }
 }
