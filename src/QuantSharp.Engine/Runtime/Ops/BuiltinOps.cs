@@ -19,6 +19,10 @@ public static class BuiltinOps
         QuantizeOps.Register(r);
         ResizeOps.Register(r);
         LegacyOps.Register(r);
+        ConversionOps.Register(r);
+        SparseIndexOps.Register(r);
+        LinearAlgebraOps.Register(r);
+        LocalNormalizationOps.Register(r);
         return r;
     }
 }

@@ -24,6 +24,13 @@ internal static class LegacyOps
                 (a, _) => [GenericDispatch.Apply<SliceFunc, Tensor>(a.Any(0), new SliceFunc(starts, ends, axes))],
                 (a, y, g, _) => [TensorOps.SliceBackward(Grad(g, y), a.Any(0).Dims, starts, ends, axes ?? default)]);
         });
+        // Scatter 9–10 is ScatterElements under its old name (same inputs, same axis attribute, no reduction).
+        r.Register("Scatter", 9, (node, ctx) =>
+        {
+            var elements = r.Find(new Node("ScatterElements", [], [], node.Name), 11)
+                ?? throw new GraphException($"node {node.Label}: Scatter needs ScatterElements in the registry");
+            return elements(node, ctx);
+        });
     }
 
     private readonly record struct SliceFunc(long[] Starts, long[] Ends, long[]? Axes) : IGenericTensorFunc<Tensor>
