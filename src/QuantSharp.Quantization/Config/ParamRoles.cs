@@ -30,6 +30,7 @@ internal static class ParamRoles
         ["Dropout"] = [1, 2], ["NonMaxSuppression"] = [2, 3, 4], ["CumSum"] = [1], ["Gather"] = [1], ["GatherElements"] = [1],
         ["GatherND"] = [1], ["ScatterND"] = [1], ["ScatterElements"] = [1], ["Trilu"] = [1], ["RoiAlign"] = [1, 2],
         ["QuantizeLinear"] = [1, 2], ["DequantizeLinear"] = [1, 2], ["Pow"] = [1],
+        ["Scatter"] = [1], ["ReverseSequence"] = [1], ["MaxUnpool"] = [1, 2], ["CastLike"] = [1],
     };
 
     /// <summary>The parameter kind of input <paramref name="index"/> of <paramref name="node"/>, or null when it is an operator setting.</summary>

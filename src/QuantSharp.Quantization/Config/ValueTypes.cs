@@ -19,7 +19,7 @@ internal static class ValueTypes
     };
 
     // Ops whose output type follows input `index` (data-movement / elementwise ops on either floats or integers).
-    private static readonly Dictionary<string, int> FollowInput = new(StringComparer.Ordinal) { ["Where"] = 1, ["ScatterND"] = 0, ["ScatterElements"] = 0 };
+    private static readonly Dictionary<string, int> FollowInput = new(StringComparer.Ordinal) { ["Where"] = 1, ["ScatterND"] = 0, ["ScatterElements"] = 0, ["Scatter"] = 0 };
 
     /// <summary>Map of value name → element type for every value whose type is known or inferred.</summary>
     public static Dictionary<string, DataType?> Infer(Graph graph)
