@@ -195,6 +195,7 @@ public class LegacyAndSmallOpsTests
     [InlineData("ij,jk,kl->li", new[] { 2, 3 }, new[] { 3, 2 }, new[] { 2, 2 })]
     [InlineData("bii,bj->bij", new[] { 2, 3, 3 }, new[] { 2, 2 })]
     [InlineData("ij->", new[] { 2, 3 })]
+    [InlineData("Bij,jk", new[] { 2, 2, 3 }, new[] { 3, 2 })]
     public void Einsum_MatchesBruteForceSummation(string equation, int[] shapeA, int[]? shapeB = null, int[]? shapeC = null)
     {
         var rng = new Random(equation.Length);

@@ -188,4 +188,14 @@ public sealed class LegacyOrtCrossCheckTests(ITestOutputHelper output)
     public void Resize_Opset11_TfCropAndResize_ExtrapolatesOutsideTheRoi() =>
         CrossCheck("Resize", 11, [A("mode", "linear"), A("coordinate_transformation_mode", "tf_crop_and_resize"), A("extrapolation_value", 7f)],
             OneFloat, Ramp(1, 1, 5, 5), F([0, 0, -0.2f, 0.3f, 1, 1, 0.6f, 1.4f], 8), F([1, 1, 1.4f, 1.2f], 4));
+
+    [Theory]
+    [InlineData("...ij,...jk", new[] { 2, 1, 3, 4 }, new[] { 1, 5, 4, 2 })]
+    [InlineData("bij,bkj->bik", new[] { 2, 3, 4 }, new[] { 2, 5, 4 })]
+    [InlineData("...ii->...i", new[] { 2, 3, 3 }, null)]
+    [InlineData("ij,ij->", new[] { 3, 4 }, new[] { 3, 4 })]
+    [InlineData("bij,jk", new[] { 2, 3, 4 }, new[] { 4, 2 })]
+    [InlineData("i...,i...->...", new[] { 3, 2, 2 }, new[] { 3, 1, 2 })]
+    public void Einsum_Equations_MatchOnnxRuntime(string equation, int[] a, int[]? b) =>
+        CrossCheck("Einsum", 12, [A("equation", equation)], OneFloat, b is null ? [Ramp(a)] : [Ramp(a), Ramp(b)]);
 }
