@@ -61,6 +61,25 @@ public class LegacyAndSmallOpsTests
     }
 
     [Fact]
+    public void Resize_Opset10_Nearest_CeilsWhenShrinking_FloorsWhenEnlarging()
+    {
+        // Shrinking 5 → 3: source coordinates o / 0.6 = 0, 1.67, 3.33 take ceil (ONNX Runtime's rule before nearest_mode): 0, 2, 4.
+        var x = F([10, 11, 12, 13, 14], 1, 1, 1, 5);
+        Assert.Equal(new float[] { 10, 12, 14 }, Data<float>(Run("Resize", 10, [("mode", AttributeValue.FromString("nearest"))], 1, x, F([1, 1, 1, 0.6f], 4))[0]));
+        // Enlarging 2 → 5: o / 2.5 = 0, 0.4, 0.8, 1.2, 1.6 take floor.
+        var y = Run("Upsample", 9, [("mode", AttributeValue.FromString("nearest"))], 1, F([1, 2], 1, 1, 1, 2), F([1, 1, 1, 2.5f], 4))[0];
+        Assert.Equal(new float[] { 1, 1, 1, 2, 2 }, Data<float>(y));
+    }
+
+    [Fact]
+    public void Resize_OutputLength_IsComputedInFloat32()
+    {
+        // 5 × 1.4f is 6.99999988 in double but rounds to 7 in float32, which is how ONNX Runtime and the ONNX reference size it.
+        var y = Run("Resize", 11, [("mode", AttributeValue.FromString("nearest"))], 1, F([1, 2, 3, 4, 5], 1, 5), new Tensor<float>([0]), F([1, 1.4f], 2))[0];
+        Assert.Equal([1, 7], y.Shape);
+    }
+
+    [Fact]
     public void Scatter_Opset9_WritesLikeScatterElements()
     {
         var y = Run("Scatter", 9, [A("axis", 0L)], 1, new Tensor<float>([3, 3]), L([1, 0, 2, 0, 2, 1], 2, 3), F([1.0f, 1.1f, 1.2f, 2.0f, 2.1f, 2.2f], 2, 3))[0];
