@@ -28,7 +28,8 @@ public static unsafe class Resize
         for (int d = 0; d < o.Length; d++)
         {
             Check.That(scales[d] > 0, "Resize", "scales", "positive values", $"{scales[d]} at axis {d}");
-            o[d] = (int)Math.Floor(inputShape[d] * scales[d]);
+            // In float32, as ONNX Runtime and the ONNX reference compute it: 5 × 1.4f is 7 there, 6.99999988 in double.
+            o[d] = (int)MathF.Floor(inputShape[d] * (float)scales[d]);
         }
         return o;
     }

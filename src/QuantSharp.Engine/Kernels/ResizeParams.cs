@@ -49,6 +49,11 @@ public enum ResizeNearestMode
     Floor,
     /// <summary>Ceil.</summary>
     Ceil,
+    /// <summary>
+    /// Floor on an axis being enlarged (scale ≥ 1), ceil on one being shrunk: what ONNX Runtime does for Upsample and
+    /// Resize-10, which predate <c>nearest_mode</c>.
+    /// </summary>
+    FloorUpCeilDown,
 }
 
 /// <summary>The attributes of one Resize: interpolation, coordinate mapping, rounding and cubic options.</summary>
@@ -139,6 +144,7 @@ public sealed class ResizeAxisTable
                         ResizeNearestMode.RoundPreferFloor => r > 0.5,
                         ResizeNearestMode.RoundPreferCeil => r >= 0.5,
                         ResizeNearestMode.Floor => false,
+                        ResizeNearestMode.FloorUpCeilDown => scale < 1,
                         _ => true,
                     };
                     first = i0 + (up ? 1 : 0);

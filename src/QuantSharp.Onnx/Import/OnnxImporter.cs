@@ -12,6 +12,15 @@ public sealed class OnnxImportOptions
     /// which is what every exporter means by listing them (the ONNX backend test data never feeds them).
     /// </summary>
     public bool KeepInitializerInputs { get; init; }
+
+    /// <summary>
+    /// When true, values the model types as FLOAT16 are rounded to half precision after each op that computes them
+    /// (see <c>Float16Rounding</c>): the arithmetic of a runtime that stores every FLOAT16 value as a half. False (the
+    /// default) computes between explicit casts in float32, which is what ONNX Runtime's CPU provider does for ops
+    /// without half kernels (it wraps them in casts to float and removes the back-to-back casts between them).
+    /// Explicit <c>Cast(to = FLOAT16)</c> nodes round either way.
+    /// </summary>
+    public bool RoundFloat16Values { get; init; }
 }
 
 /// <summary>Converts an ONNX model (<see cref="OnnxModel"/>) to the engine's IR (<see cref="Graph"/>).</summary>
@@ -36,6 +45,7 @@ public static class OnnxImporter
     {
         options ??= new OnnxImportOptions();
         var graph = ConvertGraph(model.Graph, options, "graph");
+        if (options.RoundFloat16Values) Float16Rounding.Apply(model.Graph, graph);
         graph.Opsets.Clear();
         foreach (var o in model.OpsetImport) graph.Opsets[o.Domain] = o.Version;
         if (model.OpsetImport.Count == 0) graph.Opsets[""] = 1;

@@ -20,6 +20,11 @@ public static class BuiltinOps
         ResizeOps.Register(r);
         MishOp.Register(r);
         RecurrentOps.Register(r);
+        LegacyOps.Register(r);
+        ConversionOps.Register(r);
+        SparseIndexOps.Register(r);
+        LinearAlgebraOps.Register(r);
+        LocalNormalizationOps.Register(r);
         return r;
     }
 }

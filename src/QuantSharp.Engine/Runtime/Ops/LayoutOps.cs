@@ -85,6 +85,7 @@ internal static class LayoutOps
         Add(r, "Size", 1, n => ((a, _) => [TensorOps.Size(a.Any(0))], null));
         Add(r, "Cast", 6, n =>
         {
+            if (n.GetInt("to", 1) is ConversionOps.Float16Code or ConversionOps.BFloat16Code) return ConversionOps.CastTo16BitFloat(n);
             var to = OnnxElementType((int)n.GetInt("to", 1), n);
             return ((a, _) => [TensorOps.Cast(a.Any(0), to)],
                 (a, y, g, _) => [a.Any(0) is Tensor<float> && g[0] is Tensor<float> gy ? gy : null]);

@@ -9,7 +9,7 @@ internal static class ResizeOps
 {
     public static void Register(OpRegistry r)
     {
-        // Upsample: scales as an attribute (7) or an input (9); nearest uses asymmetric coordinates and floor.
+        // Upsample: scales as an attribute (7) or an input (9); nearest uses asymmetric coordinates, floor (ceil when shrinking).
         AddAllocating(r, "Upsample", 7, n => Bind(n, UpsampleParams(n), a => (n.GetFloats("scales") ?? throw Missing(n, "scales")).Select(v => (double)v).ToArray(), sizes: null, roi: null));
         AddAllocating(r, "Upsample", 9, n => Bind(n, UpsampleParams(n), a => Floats(a, 1), sizes: null, roi: null));
         // Resize 10: inputs (X, scales), asymmetric coordinates.
@@ -33,7 +33,7 @@ internal static class ResizeOps
         r.Describe("Upsample").WithInputs(Data, Setting);
     }
 
-    private static ResizeParams UpsampleParams(Node n) => new(Mode(n), ResizeCoordinateMode.Asymmetric, ResizeNearestMode.Floor);
+    private static ResizeParams UpsampleParams(Node n) => new(Mode(n), ResizeCoordinateMode.Asymmetric, ResizeNearestMode.FloorUpCeilDown);
 
     private static ResizeParams ResizeAttributes(Node n) => new(
         Mode(n),
