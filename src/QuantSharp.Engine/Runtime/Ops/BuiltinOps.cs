@@ -18,6 +18,11 @@ public static class BuiltinOps
         LayoutOps.Register(r);
         QuantizeOps.Register(r);
         ResizeOps.Register(r);
+        DetectionOps.Register(r);
+        SignalOps.Register(r);
+        TextOps.Register(r);
+        TrainingOps.Register(r);
+        RandomOps.Register(r);
         return r;
     }
 }
