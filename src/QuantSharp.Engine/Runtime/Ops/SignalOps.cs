@@ -148,9 +148,11 @@ internal static class SignalOps
     }
 
     /// <summary>
-    /// Triangular mel filters: num_mel_bins + 2 points equally spaced on the mel scale (mel = 2595·log10(1 + hz/700))
-    /// between the edges, mapped to FFT bin indices ⌊(dft_length + 1)·hz / sample_rate⌋; filter i rises linearly from
-    /// point i to point i + 1 and falls to point i + 2. Output [⌊dft_length/2⌋ + 1, num_mel_bins].
+    /// Triangular mel filters: num_mel_bins + 2 points on the mel scale (mel = 2595·log10(1 + hz/700)) starting at the lower
+    /// edge, mapped to FFT bin indices ⌊(dft_length + 1)·hz / sample_rate⌋; filter i rises linearly from point i to point
+    /// i + 1 and falls to point i + 2. Output [⌊dft_length/2⌋ + 1, num_mel_bins].
+    /// The points are spaced (high − low)/(num_mel_bins + 2) apart, so the last one stops one step short of the upper
+    /// edge: that is how ONNX's reference implementation (and its test data, and ONNX Runtime) defines the op.
     /// </summary>
     private static Tensor MelWeightMatrix(OpArgs a, Node n)
     {
@@ -163,7 +165,7 @@ internal static class SignalOps
             throw new GraphException($"node {n.Label}: expected 0 ≤ lower_edge_hertz < upper_edge_hertz, got {lowHz} and {highHz}");
         int spectrumBins = dftLength / 2 + 1;
         double lowMel = 2595 * Math.Log10(1 + lowHz / 700), highMel = 2595 * Math.Log10(1 + highHz / 700);
-        double melStep = (highMel - lowMel) / (mels + 1);
+        double melStep = (highMel - lowMel) / (mels + 2);
         var points = new int[mels + 2];
         for (int i = 0; i < points.Length; i++)
         {
