@@ -214,8 +214,8 @@ internal static class DetectionOps
     /// <summary>
     /// Samples X [N, C, H, W] at grid [N, H_out, W_out, 2] (x, y in [−1, 1]). Grid values map to pixel centres
     /// (align_corners = 0: −1 is the left edge of the first pixel) or to the corner pixels (align_corners = 1).
-    /// Out-of-range coordinates are clamped (border) or mirrored at the edges (reflection) before interpolating; taps
-    /// outside the image read 0 (zeros) or the clamped / mirrored pixel. Nearest rounds half to even; cubic uses
+    /// Out-of-range coordinates are clamped (border; not for cubic, whose taps alone are clamped) or mirrored at the edges
+    /// (reflection) before interpolating; taps outside the image read 0 (zeros) or the clamped / mirrored pixel. Nearest rounds half to even; cubic uses
     /// Keys' kernel with a = −0.75 over 4×4 taps.
     /// </summary>
     private static Tensor<float> GridSample(OpArgs a, GridSampleSettings s)
@@ -242,7 +242,8 @@ internal static class DetectionOps
                     if (s.Mode == SampleMode.Nearest) { px = MathF.Round(px, MidpointRounding.ToEven); py = MathF.Round(py, MidpointRounding.ToEven); }
                     if (px < xMin || px > xMax || py < yMin || py > yMax)
                     {
-                        if (s.Padding == Padding.Border) { px = Math.Clamp(px, 0, w - 1); py = Math.Clamp(py, 0, h - 1); }
+                        // Cubic keeps the unclamped position under border padding (only its taps are clamped), as ONNX Runtime does.
+                        if (s.Padding == Padding.Border && s.Mode != SampleMode.Cubic) { px = Math.Clamp(px, 0, w - 1); py = Math.Clamp(py, 0, h - 1); }
                         else if (s.Padding == Padding.Reflection) { px = Reflect(px, xMin, xMax); py = Reflect(py, yMin, yMax); }
                     }
                     for (int c = 0; c < channels; c++)
