@@ -84,6 +84,22 @@ public sealed class OrtOpFamilyCrossCheckTests(ITestOutputHelper output) : IDisp
         CrossCheck("GridSample", 20, [("x", Normal(3, 1, 2, 6, 4)), ("grid", Uniform(4, -1.2f, 1.2f, 1, 3, 5, 2))], DataType.Float32,
             Str("mode", mode), Str("padding_mode", "border"), Int("align_corners", 0));
 
+    public static TheoryData<string, string, int> VolumeModes()
+    {
+        var data = new TheoryData<string, string, int>();
+        foreach (var mode in new[] { "linear", "nearest" })
+            foreach (var padding in new[] { "zeros", "border", "reflection" })
+                foreach (int align in new[] { 0, 1 })
+                    data.Add(mode, padding, align);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(VolumeModes))]
+    public void GridSample_Opset20Volume_EveryModePaddingAndAlignment_MatchesOnnxRuntime(string mode, string padding, int align) =>
+        CrossCheck("GridSample", 20, [("x", Normal(15, 2, 2, 3, 4, 5)), ("grid", Uniform(16, -1.7f, 1.7f, 2, 2, 3, 4, 3))], DataType.Float32,
+            Str("mode", mode), Str("padding_mode", padding), Int("align_corners", align));
+
     [Theory]
     [InlineData("avg", "half_pixel", 0, 1f)]
     [InlineData("avg", "output_half_pixel", 2, 0.5f)]

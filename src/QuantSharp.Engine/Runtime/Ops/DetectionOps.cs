@@ -26,7 +26,12 @@ internal static class DetectionOps
             return ((a, _) => [RoiAlign(a, n, ctm == "half_pixel")], null);
         });
         Add(r, "GridSample", 16, n => ((a, _) => [GridSample(a, GridSampleSettings.Of(n, opset20: false))], null));
-        Add(r, "GridSample", 20, n => ((a, _) => [GridSample(a, GridSampleSettings.Of(n, opset20: true))], null));
+        // Opset 20 also samples volumes (and other ranks); the 2-D case keeps the 2-D kernel (which alone has 'cubic').
+        Add(r, "GridSample", 20, n =>
+        {
+            var settings = GridSampleSettings.Of(n, opset20: true);
+            return ((a, _) => [a.Float(0).Rank == 4 ? GridSample(a, settings) : GridSampleNd(a, settings)], null);
+        });
     }
 
     // ---------------------------------------------------------------- NonMaxSuppression
@@ -224,7 +229,7 @@ internal static class DetectionOps
         var x = a.Float(0);
         var grid = a.Float(1);
         if (x.Rank != 4)
-            throw new GraphException($"node {node.Label}: input 0 ('X') expected rank 4 [N, C, H, W] (N-D sampling is not implemented), got {Shapes.Format(x.Dims)}");
+            throw new GraphException($"node {node.Label}: input 0 ('X') expected rank 4 [N, C, H, W] (other ranks need opset 20), got {Shapes.Format(x.Dims)}");
         if (grid.Rank != 4 || grid.Dims[0] != x.Dims[0] || grid.Dims[3] != 2)
             throw new GraphException($"node {node.Label}: input 1 ('grid') expected shape [{x.Dims[0]}, H_out, W_out, 2], got {Shapes.Format(grid.Dims)}");
         int batches = x.Dims[0], channels = x.Dims[1], h = x.Dims[2], w = x.Dims[3], oh = grid.Dims[1], ow = grid.Dims[2];
@@ -276,6 +281,14 @@ internal static class DetectionOps
                     }
                 }
         return y;
+    }
+
+    private static Tensor<float> GridSampleNd(OpArgs a, GridSampleSettings s)
+    {
+        if (s.Mode == SampleMode.Cubic)
+            throw new GraphException($"node {a.Node.Label}: mode 'cubic' needs 2 spatial dimensions (X of rank 4), got X of shape {Shapes.Format(a.Float(0).Dims)}");
+        string padding = s.Padding switch { Padding.Zeros => "zeros", Padding.Border => "border", _ => "reflection" };
+        return Ops.GridSampleNd.Sample(a.Node, a.Float(0), a.Float(1), s.Mode == SampleMode.Nearest, padding, s.AlignCorners);
     }
 
     private static float Denormalize(float n, int size, bool alignCorners) =>

@@ -130,4 +130,18 @@ public class DetectionOpsTests
         var e = Assert.Throws<GraphException>(() => Sample(Square, [0, 0], "bilinear", "zeros", true, opset: 20));
         Assert.Contains("'mode'", e.Message);
     }
+
+    [Fact]
+    public void GridSample_Opset20Volume_TrilinearCentreIsTheMean_AndCubicIsRejected()
+    {
+        // X[z, y, x] = 4z + 2y + x on a 2×2×2 volume; with align_corners the centre (0, 0, 0) averages all eight: 3.5.
+        // Grid (x, y, z) = (1, −1, −1) is the corner z = 0, y = 0, x = 1.
+        var volume = F([0, 1, 2, 3, 4, 5, 6, 7], 1, 1, 2, 2, 2);
+        var y = Run("GridSample", [volume, F([0, 0, 0, 1, -1, -1], 1, 1, 1, 2, 3)], 20,
+            attributes: [Str("mode", "linear"), Int("align_corners", 1)])[0];
+        Assert.Equal(new[] { 1, 1, 1, 1, 2 }, y.Shape);
+        Close([3.5f, 1f], y);
+        var e = Assert.Throws<GraphException>(() => Run("GridSample", [volume, F([0, 0, 0], 1, 1, 1, 1, 3)], 20, attributes: Str("mode", "cubic")));
+        Assert.Contains("'cubic'", e.Message);
+    }
 }
