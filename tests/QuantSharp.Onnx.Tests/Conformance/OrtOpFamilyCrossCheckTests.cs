@@ -121,6 +121,13 @@ public sealed class OrtOpFamilyCrossCheckTests(ITestOutputHelper output) : IDisp
             Float("spatial_scale", scale), Int("output_height", 3), Int("output_width", 4));
     }
 
+    [Fact]
+    public void RoiAlign_Opset10_MatchesOnnxRuntime() =>
+        CrossCheck("RoiAlign", 10,
+            [("x", Normal(17, 1, 2, 8, 9)), ("rois", Tensor.FromArray(new[] { 0.5f, 1f, 6.5f, 7f, -1f, 2f, 3f, 2.4f, 2f, 2f, 2.3f, 2.2f }, 3, 4)),
+             ("batch", Tensor.FromArray(new long[] { 0, 0, 0 }, 3))],
+            DataType.Float32, Str("mode", "avg"), Int("output_height", 2), Int("output_width", 3));
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
@@ -172,16 +179,18 @@ public sealed class OrtOpFamilyCrossCheckTests(ITestOutputHelper output) : IDisp
             DataType.Float32);
 
     [Theory]
-    [InlineData("TF", 0)]
-    [InlineData("IDF", 1)]
-    [InlineData("TFIDF", 2)]
-    public void TfIdfVectorizer_SkipGramsUpToTrigrams_MatchOnnxRuntime(string mode, int maxSkip)
+    [InlineData("TF", 1, 0)]
+    [InlineData("IDF", 1, 1)]
+    [InlineData("TFIDF", 1, 2)]
+    [InlineData("TF", 2, 2)]
+    [InlineData("TFIDF", 3, 1)]
+    public void TfIdfVectorizer_SkipGramsUpToTrigrams_MatchOnnxRuntime(string mode, int minGram, int maxSkip)
     {
         var rng = new Random(14);
         var tokens = Enumerable.Range(0, 3 * 12).Select(_ => (long)rng.Next(0, 5)).ToArray();
         // Pool: unigrams 0 1 4, bigrams (0 1) (2 2) (1 0), trigram (0 1 0); counted into a shuffled set of slots.
         CrossCheck("TfIdfVectorizer", 9, [("tokens", Tensor.FromArray(tokens, 3, 12))], DataType.Float32,
-            Str("mode", mode), Int("min_gram_length", 1), Int("max_gram_length", 3), Int("max_skip_count", maxSkip),
+            Str("mode", mode), Int("min_gram_length", minGram), Int("max_gram_length", 3), Int("max_skip_count", maxSkip),
             Ints("ngram_counts", 0, 3, 9), Ints("pool_int64s", 0, 1, 4, 0, 1, 2, 2, 1, 0, 0, 1, 0), Ints("ngram_indexes", 6, 0, 5, 1, 4, 2, 3),
             ("weights", AttributeValue.FromFloats(0.5f, 1.5f, 2f, 0.25f, 3f, 1f, 0.75f)));
     }
