@@ -3,7 +3,8 @@ using static QuantSharp.Engine.Runtime.Ops.Table;
 namespace QuantSharp.Engine.Runtime.Ops;
 
 /// <summary>
-/// Detection and sampling ops: NonMaxSuppression, RoiAlign and GridSample. Forward only, float32 data, plain loops;
+/// Detection and sampling ops: NonMaxSuppression, RoiAlign and GridSample. Forward only, computed in float32 (double
+/// inputs are narrowed and the result widened back), plain loops;
 /// the interpolation details (clamping, sample grids, reflection) follow ONNX Runtime's CPU kernels, which the ONNX
 /// backend test data was generated to match.
 /// </summary>
@@ -17,21 +18,39 @@ internal static class DetectionOps
             return ((a, _) => [NonMaxSuppression(a, center)], null);
         });
         // Opset 10 had no coordinate_transformation_mode: it behaved as 'output_half_pixel' (no −0.5 shift).
-        Add(r, "RoiAlign", 10, n => ((a, _) => [RoiAlign(a, n, halfPixel: false)], null));
+        Add(r, "RoiAlign", 10, n => ((a, _) => [InFloat(a, [0, 1], f => RoiAlign(f, n, halfPixel: false))], null));
         Add(r, "RoiAlign", 16, n =>
         {
             string ctm = n.GetString("coordinate_transformation_mode", "half_pixel");
             if (ctm is not ("half_pixel" or "output_half_pixel"))
                 throw new GraphException($"node {n.Label}: attribute 'coordinate_transformation_mode' expected 'half_pixel' or 'output_half_pixel', got '{ctm}'");
-            return ((a, _) => [RoiAlign(a, n, ctm == "half_pixel")], null);
+            return ((a, _) => [InFloat(a, [0, 1], f => RoiAlign(f, n, ctm == "half_pixel"))], null);
         });
-        Add(r, "GridSample", 16, n => ((a, _) => [GridSample(a, GridSampleSettings.Of(n, opset20: false))], null));
+        Add(r, "GridSample", 16, n =>
+        {
+            var settings = GridSampleSettings.Of(n, opset20: false);
+            return ((a, _) => [InFloat(a, [0, 1], f => GridSample(f, settings))], null);
+        });
         // Opset 20 also samples volumes (and other ranks); the 2-D case keeps the 2-D kernel (which alone has 'cubic').
         Add(r, "GridSample", 20, n =>
         {
             var settings = GridSampleSettings.Of(n, opset20: true);
-            return ((a, _) => [a.Float(0).Rank == 4 ? GridSample(a, settings) : GridSampleNd(a, settings)], null);
+            return ((a, _) => [InFloat(a, [0, 1], f => f.Float(0).Rank == 4 ? GridSample(f, settings) : GridSampleNd(f, settings))], null);
         });
+    }
+
+    /// <summary>
+    /// Runs a float kernel on double inputs too (the spec allows both): the inputs at <paramref name="floatInputs"/> are
+    /// narrowed to float32, computed in float32 precision, and the result widened back to double.
+    /// </summary>
+    private static Tensor InFloat(OpArgs a, int[] floatInputs, Func<OpArgs, Tensor<float>> kernel)
+    {
+        if (a.Optional(0) is not Tensor<double>) return kernel(a);
+        var values = new Tensor?[a.Count];
+        for (int i = 0; i < a.Count; i++) values[i] = a.Optional(i);
+        foreach (int i in floatInputs)
+            if (values[i] is Tensor<double> d) values[i] = TensorOps.Cast(d, DataType.Float32);
+        return TensorOps.Cast(kernel(new OpArgs(a.Node, values)), DataType.Float64);
     }
 
     // ---------------------------------------------------------------- NonMaxSuppression

@@ -144,4 +144,16 @@ public class DetectionOpsTests
         var e = Assert.Throws<GraphException>(() => Run("GridSample", [volume, F([0, 0, 0], 1, 1, 1, 1, 3)], 20, attributes: Str("mode", "cubic")));
         Assert.Contains("'cubic'", e.Message);
     }
+
+    [Fact]
+    public void GridSample_And_RoiAlign_AcceptDoubleInputs_ReturningDouble()
+    {
+        var square = Tensor.FromArray(new[] { 1.0, 2, 3, 4 }, 1, 1, 2, 2);
+        var y = Run("GridSample", [square, Tensor.FromArray(new[] { 0.0, 0 }, 1, 1, 1, 2)], 16, attributes: Int("align_corners", 1))[0];
+        Assert.Equal(new[] { 2.5 }, ((Tensor<double>)y).Data);
+        var ramp = Tensor.FromArray(Enumerable.Range(0, 16).Select(v => (double)v).ToArray(), 1, 1, 4, 4);
+        var roi = Run("RoiAlign", [ramp, Tensor.FromArray(new[] { 0.0, 0, 2, 2 }, 1, 4), L(0)], 16,
+            attributes: [Str("coordinate_transformation_mode", "output_half_pixel"), Int("sampling_ratio", 2)])[0];
+        Assert.Equal(new[] { 5.0 }, ((Tensor<double>)roi).Data);
+    }
 }
