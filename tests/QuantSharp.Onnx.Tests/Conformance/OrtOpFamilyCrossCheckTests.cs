@@ -152,6 +152,14 @@ public sealed class OrtOpFamilyCrossCheckTests(ITestOutputHelper output) : IDisp
     public void Dft_Opset20_AxisInput_MatchesOnnxRuntime() =>
         CrossCheck("DFT", 20, [("x", Normal(11, 3, 4, 5, 2)), ("n", null), ("axis", Tensor.Scalar(-3L))], DataType.Float32);
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData(5L)]
+    [InlineData(9L)]
+    public void Dft_OnesidedInverse_RealOutput_MatchesOnnxRuntime(long? length) =>
+        CrossCheck("DFT", 20, [("x", Normal(18, 2, 4, 3, 2)), ("n", length is long l ? Tensor.Scalar(l) : null), ("axis", Tensor.Scalar(1L))], DataType.Float32,
+            Int("onesided", 1), Int("inverse", 1));
+
     [Fact]
     public void Stft_WithHannWindow_MatchesOnnxRuntime()
     {

@@ -45,7 +45,10 @@ internal static class SignalOps
     /// <summary>
     /// Forward: X[k] = Σₜ x[t]·e^(−2πi·kt/L); inverse: x[t] = (1/L)·Σₖ X[k]·e^(+2πi·kt/L). L is dft_length (the signal is
     /// zero-padded or truncated to it) or the signal's length; onesided keeps the ⌊L/2⌋ + 1 non-redundant bins of a
-    /// forward transform.
+    /// forward transform. onesided with inverse is the real inverse: the input holds bins 0 … K − 1 of a Hermitian
+    /// spectrum; bins k ≥ K are conj(X[L − k]) (0 when that is missing too) and the output is the real part, a signal
+    /// [..., L, 1] with L = dft_length or 2·(K − 1). Given bins are used as given even above L/2 (ONNX Runtime's rule;
+    /// numpy's irfft would drop them: the two differ only when dft_length &lt; 2·(K − 1)).
     /// </summary>
     private static Tensor Dft(OpArgs a, Node n, long? dftLength, long axisArg)
     {
@@ -57,19 +60,20 @@ internal static class SignalOps
         int axis = (int)(axisArg < 0 ? axisArg + x.Rank : axisArg);
         if (axis < 0 || axis >= x.Rank - 1)
             throw new GraphException($"node {n.Label}: axis expected a signal axis in [{-x.Rank}, {x.Rank - 2}] excluding the last (complex) axis, got {axisArg}");
-        if (onesided && inverse)
-            throw new GraphException($"node {n.Label}: onesided = 1 with inverse = 1 (a real inverse transform) is not supported");
         bool complex = x.Dims[^1] == 2;
-        if (onesided && complex) throw new GraphException($"node {n.Label}: onesided = 1 needs a real input (trailing dimension 1), got complex input {Shapes.Format(x.Dims)}");
-        int length = x.Dims[axis], size = (int)(dftLength ?? length);
+        // onesided + inverse is the real inverse (IRFFT): a one-sided spectrum in, a real signal of dft_length points out.
+        bool realInverse = onesided && inverse;
+        if (realInverse && !complex) throw new GraphException($"node {n.Label}: onesided = 1 with inverse = 1 needs a complex one-sided spectrum (trailing dimension 2), got {Shapes.Format(x.Dims)}");
+        if (onesided && !inverse && complex) throw new GraphException($"node {n.Label}: onesided = 1 needs a real input (trailing dimension 1), got complex input {Shapes.Format(x.Dims)}");
+        int length = x.Dims[axis], size = (int)(dftLength ?? (realInverse ? 2 * (length - 1) : length));
         if (size <= 0) throw new GraphException($"node {n.Label}: input 1 ('dft_length') expected a positive length, got {size}");
-        int bins = onesided ? size / 2 + 1 : size;
+        int bins = realInverse ? size : onesided ? size / 2 + 1 : size;
         int outer = 1, inner = 1;
         for (int d = 0; d < axis; d++) outer *= x.Dims[d];
         for (int d = axis + 1; d < x.Rank - 1; d++) inner *= x.Dims[d];
         var shape = x.Shape;
         shape[axis] = bins;
-        shape[^1] = 2;
+        shape[^1] = realInverse ? 1 : 2;
         var y = new Tensor<double>(shape);
         var plan = new Transform(size, inverse);
         var re = new double[size];
@@ -80,6 +84,21 @@ internal static class SignalOps
             {
                 Array.Clear(re);
                 Array.Clear(im);
+                if (realInverse)
+                {
+                    // Bins past the given ones come from conjugate symmetry: X[k] = conj(X[size − k]).
+                    for (int k = 0; k < size; k++)
+                    {
+                        bool mirrored = k >= length;
+                        int source = mirrored ? size - k : k;
+                        if (source >= length) continue;
+                        int src = ((o * length + source) * inner + i) * 2;
+                        re[k] = x.Data[src];
+                        im[k] = mirrored ? -x.Data[src + 1] : x.Data[src + 1];
+                    }
+                    for (int t = 0; t < size; t++) y.Data[(o * size + t) * inner + i] = plan.Bin(re, im, t).Re;
+                    continue;
+                }
                 for (int t = 0; t < Math.Min(length, size); t++)
                 {
                     int src = ((o * length + t) * inner + i) * channels;

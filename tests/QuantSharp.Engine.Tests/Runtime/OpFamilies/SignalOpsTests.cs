@@ -47,6 +47,22 @@ public class SignalOpsTests
     }
 
     [Fact]
+    public void Dft_OnesidedInverse_RebuildsTheRealSignal_FromHalfTheSpectrum()
+    {
+        // Bins 0…2 of [1, 2, 3, 4]'s spectrum; the rest follow by conjugate symmetry. Output is real: [1, 4, 1].
+        var half = F([10, 0, -2, 2, -2, 0], 1, 3, 2);
+        var y = Run("DFT", [half], 20, attributes: [Int("onesided", 1), Int("inverse", 1)])[0];
+        Assert.Equal(new[] { 1, 4, 1 }, y.Shape);
+        Close([1, 2, 3, 4], y);
+        // dft_length 5: full spectrum [10, −2+2i, −2, −2, −2−2i], so x[0] = (10 − 2 − 2 − 2 − 2)/5.
+        var five = Run("DFT", [half, Scalar(5L)], 20, attributes: [Int("onesided", 1), Int("inverse", 1)])[0];
+        Assert.Equal(new[] { 1, 5, 1 }, five.Shape);
+        Assert.Equal(0.4f, ((Tensor<float>)five).Data[0], 5);
+        var e = Assert.Throws<GraphException>(() => Run("DFT", [F([1, 2, 3], 1, 3, 1)], 20, attributes: [Int("onesided", 1), Int("inverse", 1)]));
+        Assert.Contains("complex one-sided spectrum", e.Message);
+    }
+
+    [Fact]
     public void Dft_ComplexImpulse_HasFlatSpectrum_AndDftLengthZeroPads()
     {
         // x = [i, 0] → X[k] = i for every k; with dft_length 4, [i, 0, 0, 0] → i at all four bins.
