@@ -143,7 +143,9 @@ internal static class TrainingOps
     /// Gradient(xs, y): the node's inputs are the values named by attribute <c>xs</c> (then those of <c>zs</c>); its
     /// outputs are ∂y/∂xᵢ, the gradient of the sum of y's elements with respect to each xᵢ. The part of the enclosing
     /// graph that computes y from xs, zs and initializers is compiled into a session of its own once, then each forward
-    /// runs it and back-propagates ones. Float tensors only (the engine's backward pass is float).
+    /// runs it and back-propagates ones. Float tensors only (the engine's backward pass is float). The sub-session uses
+    /// <see cref="OpRegistry.Default"/>: the compile context does not carry the enclosing session's registry, so custom
+    /// ops registered only in a copy are not visible inside a Gradient.
     /// </summary>
     private sealed class GradientKernel : OpKernel
     {
