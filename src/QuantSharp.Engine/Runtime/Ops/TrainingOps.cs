@@ -188,7 +188,8 @@ internal static class TrainingOps
         {
             var g = new Graph { Name = $"{_outer.Name}/gradient of {_y}" };
             foreach (var (domain, version) in _outer.Opsets) g.Opsets[domain] = version;
-            foreach (var name in _feeds) g.Inputs.Add(new ValueInfo(name, feeds[name].DataType, feeds[name].Dims.ToArray()));
+            // No declared shapes: later runs may feed other shapes to the same compiled sub-session.
+            foreach (var name in _feeds) g.Inputs.Add(new ValueInfo(name, feeds[name].DataType, (IEnumerable<Dim>?)null));
             var needed = new HashSet<string>(StringComparer.Ordinal);
             var pending = new Stack<string>([_y]);
             var nodes = new HashSet<Node>();

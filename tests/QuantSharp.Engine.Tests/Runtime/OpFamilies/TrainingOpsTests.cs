@@ -92,15 +92,15 @@ public class TrainingOpsTests
         var g = new ModelGraph { Name = "grad" };
         g.Opsets[""] = 12;
         g.Opsets[Domain] = 1;
-        g.Inputs.Add(new ValueInfo("a", DataType.Float32, 2));
-        g.Inputs.Add(new ValueInfo("b", DataType.Float32, 2));
+        g.Inputs.Add(new ValueInfo("a", DataType.Float32, (IEnumerable<Dim>?)null));
+        g.Inputs.Add(new ValueInfo("b", DataType.Float32, (IEnumerable<Dim>?)null));
         g.Nodes.Add(new Node("Add", ["a", "b"], ["s"], "add"));
         g.Nodes.Add(new Node("Mul", ["s", "b"], ["y"], "mul"));
         var grad = new Node("Gradient", ["a", "b"], ["da", "db"], "grad", Domain);
         grad.Attributes["xs"] = AttributeValue.FromStrings("a", "b");
         grad.Attributes["y"] = AttributeValue.FromString(y);
         g.Nodes.Add(grad);
-        foreach (var o in new[] { "y", "da", "db" }) g.Outputs.Add(new ValueInfo(o, DataType.Float32, 2));
+        foreach (var o in new[] { "y", "da", "db" }) g.Outputs.Add(new ValueInfo(o, DataType.Float32, (IEnumerable<Dim>?)null));
         return g;
     }
 
@@ -116,6 +116,9 @@ public class TrainingOpsTests
             Close([3, b1], run.Outputs["da"]);
             Close([1 + 2 * 3, 2 + 2 * b1], run.Outputs["db"]);
         }
+        // Another shape through the same compiled sub-session: ∂y/∂b = a + 2b = 5 + 2·1.
+        var other = session.Run(new Dictionary<string, Tensor> { ["a"] = F([5], 1), ["b"] = F([1], 1) });
+        Close([7], other.Outputs["db"]);
     }
 
     [Fact]
