@@ -49,7 +49,7 @@ public class ConformanceTests(ITestOutputHelper output)
     }
 
     private static string Line(string label, List<CaseResult> rs) =>
-        $"{label}: {rs.Count(r => r.Outcome == CaseOutcome.Passed)} passed, {rs.Count(r => r.Outcome == CaseOutcome.Failed)} failed, "
+        $"{label}: {rs.Count(r => r.Outcome == CaseOutcome.Passed)} passed, {rs.Count(r => r.Outcome == CaseOutcome.PassedRandom)} passed (random: shape/type/domain checked), {rs.Count(r => r.Outcome == CaseOutcome.Failed)} failed, "
         + $"{rs.Count(r => r.Outcome == CaseOutcome.SkippedUnsupportedOp)} skipped (unsupported op), {rs.Count(r => r.Outcome == CaseOutcome.SkippedUnsupportedType)} skipped (unsupported data type)";
 
     private static void WriteSummaryFile(string text)

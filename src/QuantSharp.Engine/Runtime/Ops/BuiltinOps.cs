@@ -25,6 +25,11 @@ public static class BuiltinOps
         SparseIndexOps.Register(r);
         LinearAlgebraOps.Register(r);
         LocalNormalizationOps.Register(r);
+        DetectionOps.Register(r);
+        SignalOps.Register(r);
+        TextOps.Register(r);
+        TrainingOps.Register(r);
+        RandomOps.Register(r);
         return r;
     }
 }
