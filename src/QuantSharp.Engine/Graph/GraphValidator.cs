@@ -29,9 +29,9 @@ public static class GraphValidator
             for (int i = 0; i < n.Inputs.Count; i++)
                 if (n.Inputs[i].Length > 0 && !defined.ContainsKey(n.Inputs[i]))
                     problems.Add($"node {n.Label}: input {i} '{n.Inputs[i]}' is not produced by any node, graph input or initializer");
-            foreach (var outer in Graph.SubgraphOuterInputs(n))
+            foreach (var (attribute, outer) in Graph.SubgraphOuterReads(n).Distinct())
                 if (!defined.ContainsKey(outer))
-                    problems.Add($"node {n.Label}: subgraph reads '{outer}', which the enclosing graph does not define");
+                    problems.Add($"node {n.Label}: subgraph '{attribute}' reads '{outer}', which neither it nor the enclosing graph defines");
             if (isSupported is not null && !isSupported(n))
             {
                 long opset = graph.Opsets.TryGetValue(n.Domain, out var v) ? v : -1;

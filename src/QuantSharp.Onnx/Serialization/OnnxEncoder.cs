@@ -231,13 +231,24 @@ internal static class OnnxEncoder
     }
 
     private static long Size(OnnxType t) =>
-        (t.Tensor is null ? 0 : Msg(1, Size(t.Tensor))) + Str(6, t.DenotationOrNull) + Unknown(t);
+        (t.Tensor is null ? 0 : Msg(1, Size(t.Tensor))) + (t.Sequence is null ? 0 : Msg(4, Size(t.Sequence)))
+        + Str(6, t.DenotationOrNull) + (t.Optional is null ? 0 : Msg(9, Size(t.Optional))) + Unknown(t);
 
     private static void Write(OnnxType t, ProtoWriter w)
     {
         if (t.Tensor is not null) { w.WriteLengthDelimitedHeader(1, Size(t.Tensor)); Write(t.Tensor, w); }
+        if (t.Sequence is not null) { w.WriteLengthDelimitedHeader(4, Size(t.Sequence)); Write(t.Sequence, w); }
         Str(w, 6, t.DenotationOrNull);
+        if (t.Optional is not null) { w.WriteLengthDelimitedHeader(9, Size(t.Optional)); Write(t.Optional, w); }
         WriteUnknown(t, w);
+    }
+
+    private static long Size(OnnxElementType e) => (e.ElemType is null ? 0 : Msg(1, Size(e.ElemType))) + Unknown(e);
+
+    private static void Write(OnnxElementType e, ProtoWriter w)
+    {
+        if (e.ElemType is not null) { w.WriteLengthDelimitedHeader(1, Size(e.ElemType)); Write(e.ElemType, w); }
+        WriteUnknown(e, w);
     }
 
     private static long Size(OnnxTensorType t) =>

@@ -18,6 +18,8 @@ public static class BuiltinOps
         LayoutOps.Register(r);
         QuantizeOps.Register(r);
         ResizeOps.Register(r);
+        ControlFlowOps.Register(r);
+        SequenceOps.Register(r);
         return r;
     }
 }
