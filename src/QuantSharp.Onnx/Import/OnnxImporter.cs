@@ -141,7 +141,8 @@ public static class OnnxImporter
             : t.Optional is not null ? "an optional type" : t.IsMap ? "a map type" : "a sparse or unknown type";
         InvalidDataException Bad(string expected, OnnxType? got) =>
             new($"ONNX {where} '{v.Name}': type expected {expected}, got {What(got)}");
-        if (v.Type is null)
+        // An empty TypeProto (exporters write one for values whose type they did not infer) declares nothing either.
+        if (v.Type is null or { Tensor: null, Sequence: null, Optional: null, UnknownFields.Count: 0 })
         {
             if (!inSubgraph) throw Bad("a tensor, sequence or optional type", null);
             return new ValueInfo(v.Name, DataType.Float32, (IEnumerable<Dim>?)null) { DocString = v.DocString, Kind = ValueKind.Untyped };
