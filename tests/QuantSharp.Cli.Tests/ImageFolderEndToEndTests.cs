@@ -23,6 +23,7 @@ public sealed class ImageFolderEndToEndTests : IDisposable
     private static (int Code, string Out, string Err) Cli(params string[] args) => AnalyzeCommandTests.Cli(args);
 
     [Fact]
+    [Trait("Category", OrtRunner.Category)]
     public void CalibTestDeploy_OnPngAndJpegClassFolders_QdqModelAgreesInOnnxRuntime()
     {
         var (model, _, _, _) = AnalyzeCommandTests.CalibratedSetup(Path.Combine(_dir, "setup"));
@@ -65,16 +66,14 @@ public sealed class ImageFolderEndToEndTests : IDisposable
         var deploy = Cli("deploy", "--quant", quant, "--output", dep);
         Assert.True(deploy.Code == 0, deploy.Err);
 
-        if (OrtRunner.Unavailable() is { } why)
-        {
-            Console.WriteLine($"SKIPPED ONNX Runtime part: {why}");
-            return;
-        }
         string qdq = Path.Combine(dep, "model_qdq.onnx");
         var graph = OnnxImporter.Load(qdq);
         string input = graph.Inputs[0].Name, output = graph.Outputs[0].Name;
         var ours = new Session(graph).Run(samples);
-        var ort = (Tensor<float>)OrtRunner.Run(qdq, new Dictionary<string, Tensor> { [input] = samples }, [output], _dir)[output];
+        // Optimizations off: ORT then executes each QuantizeLinear/DequantizeLinear as written, the semantics the engine
+        // implements; at ORT_ENABLE_ALL it fuses them into int8 kernels that round differently (seen: 1% of the output range).
+        var ort = (Tensor<float>)OrtRunner.Run(qdq, new Dictionary<string, Tensor> { [input] = samples }, [output],
+            Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL)[output];
         Assert.Equal(ours.Dims.ToArray(), ort.Dims.ToArray());
         float scale = ours.Data.Max(MathF.Abs);
         for (int i = 0; i < ours.Length; i++)

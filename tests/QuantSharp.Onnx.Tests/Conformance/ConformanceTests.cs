@@ -19,7 +19,7 @@ public class ConformanceTests(ITestOutputHelper output)
     [Fact]
     public void BackendTestData_SupportedOps_MatchExpectedOutputs()
     {
-        if (!Directory.Exists(Root)) { output.WriteLine($"skipped: {Root} is absent (install libonnx-testdata)"); return; }
+        if (!Directory.Exists(Root)) Assert.Fail($"{Root} is absent: the conformance suite cannot run (Debian package libonnx-testdata; test.sh installs it)");
         var results = new List<CaseResult>();
         foreach (var suite in Suites)
         {
@@ -29,6 +29,7 @@ public class ConformanceTests(ITestOutputHelper output)
                 if (File.Exists(Path.Combine(folder, "model.onnx")))
                     results.Add(ConformanceRunner.Run(suite, folder, OpRegistry.Default));
         }
+        Assert.True(results.Count > 0, $"{Root} holds no model.onnx under {string.Join(", ", Suites)}: the conformance suite ran nothing");
 
         var summary = new StringBuilder();
         foreach (var suite in Suites)

@@ -8,21 +8,18 @@ namespace QuantSharp.Onnx.Tests.Conformance;
 
 /// <summary>
 /// Models built with <see cref="GraphBuilder"/>, exported with <see cref="OnnxExporter"/>, run by both <see cref="Session"/>
-/// and ONNX Runtime (<c>tools/ort/run_model.js</c>); outputs must agree within max |diff| ≤ 1e-4·max|output|.
-/// Skipped with a message when <c>node</c> or <c>tools/ort/node_modules</c> is missing.
+/// and ONNX Runtime in process (<see cref="OrtRunner"/>); outputs must agree within max |diff| ≤ 1e-4·max|output|.
+/// Fails when ONNX Runtime's native library cannot be loaded.
 /// </summary>
 [Trait("Category", "OrtCrossCheck")]
-public sealed class OrtCrossCheckTests(ITestOutputHelper output) : IDisposable
+[Trait("Category", OrtRunner.Category)]
+public sealed class OrtCrossCheckTests(ITestOutputHelper output)
 {
     private const double RelativeTolerance = 1e-4;
-    private readonly string _dir = Directory.CreateTempSubdirectory("qs-ort-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private void CrossCheck(Graph graph, Dictionary<string, Tensor> feeds)
     {
-        if (OrtRunner.Unavailable() is { } why) { output.WriteLine(why); return; }
-        var ort = OrtRunner.Run(graph, feeds, _dir);
+        var ort = OrtRunner.Run(graph, feeds);
 
         var ours = new Session(graph).Run(feeds);
         foreach (var o in graph.Outputs)
