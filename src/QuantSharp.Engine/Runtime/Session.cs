@@ -289,7 +289,7 @@ public sealed class Session
             var kernel = _kernels[i];
             if (!kernel.HasGradient) throw new GraphException($"Backward: node {kernel.Node.Label}: op type '{kernel.Node.OpType}' has no gradient rule");
             var ins = inSlots.Select(s => s < 0 ? null : values[s]).ToArray();
-            var outs = outSlots.Select(s => values[s]!).ToArray();
+            var outs = outSlots.Select(s => s < 0 ? null! : values[s]!).ToArray(); // omitted optional outputs ("") stay null
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var inGrads = kernel.Backward(ins, outs, outGrads, run.Training, needed, allocator);
             Profile?.Record(kernel.Node, "backward", System.Diagnostics.Stopwatch.GetTimestamp() - started);

@@ -20,6 +20,7 @@ public static class BuiltinOps
         ResizeOps.Register(r);
         ControlFlowOps.Register(r);
         SequenceOps.Register(r);
+        RecurrentOps.Register(r);
         return r;
     }
 }
