@@ -359,7 +359,9 @@ public sealed class Session
     {
         if (declared.Kind == ValueKind.Untyped) return;
         var kind = fed is NonTensorValue nt ? nt.Kind : ValueKind.Tensor;
-        if (kind != declared.Kind)
+        // ONNX lets a value of type T stand where optional(T) is declared (a Loop carrying an optional that the body fills).
+        bool wrapped = (declared.Kind, kind) is (ValueKind.Optional, ValueKind.Tensor) or (ValueKind.OptionalSequence, ValueKind.Sequence);
+        if (kind != declared.Kind && !wrapped)
             throw new GraphException($"Run: input '{declared.Name}' expected a {KindName(declared.Kind)}, got a {KindName(kind)}");
         if (fed.DataType != declared.ElementType)
             throw new GraphException($"Run: input '{declared.Name}' expected element type {declared.ElementType}, got {fed.DataType}");

@@ -96,6 +96,8 @@ public static class OnnxExporter
                 var ts = new OnnxAttribute { Name = name, Type = OnnxAttributeType.Tensors };
                 ts.Tensors.AddRange(a.AsTensors().Select(t => ConvertTensor(t, "", where)));
                 return ts;
+            case AttributeKind.Type:
+                return new OnnxAttribute { Name = name, Type = OnnxAttributeType.TypeProto, Tp = ConvertValueInfo(a.AsType()).Type };
             case AttributeKind.Graphs:
                 var gs = new OnnxAttribute { Name = name, Type = OnnxAttributeType.Graphs };
                 gs.Graphs.AddRange(a.AsGraphs().Select((sg, i) => ConvertGraph(sg, $"{where} subgraph {i}")));

@@ -97,6 +97,7 @@ public static class OnnxImporter
                 OnnxAttributeType.Ints => AttributeValue.FromInts(a.Ints.ToArray()),
                 OnnxAttributeType.Strings => AttributeValue.FromStrings(a.Strings.Select(s => System.Text.Encoding.UTF8.GetString(s)).ToArray()),
                 OnnxAttributeType.Tensors => AttributeValue.FromTensors(a.Tensors.Select(t => t.ToTensor()).ToArray()),
+                OnnxAttributeType.TypeProto => AttributeValue.FromType(ConvertValueInfo(new OnnxValueInfo { Name = "", Type = a.Tp ?? throw Missing("tp") }, "type attribute", allowUntyped: true)),
                 OnnxAttributeType.Graphs => AttributeValue.FromGraphs(a.Graphs.Select((sg, i) => ConvertGraph(sg, options, $"{where} subgraph {i}")).ToArray()),
                 _ => throw new InvalidDataException($"unsupported attribute type {a.Type}"),
             };
@@ -122,6 +123,7 @@ public static class OnnxImporter
         if (a.Tensors.Count > 0) return OnnxAttributeType.Tensors;
         if (a.Graphs.Count > 0) return OnnxAttributeType.Graphs;
         if (a.T is not null) return OnnxAttributeType.Tensor;
+        if (a.Tp is not null) return OnnxAttributeType.TypeProto;
         if (a.G is not null) return OnnxAttributeType.Graph;
         if (a.S.Length > 0) return OnnxAttributeType.String;
         if (a.I != 0) return OnnxAttributeType.Int;
@@ -134,9 +136,9 @@ public static class OnnxImporter
     /// tensors (<see cref="ValueKind"/>). A subgraph's values may leave the type out (<see cref="ValueKind.Untyped"/>); maps,
     /// sparse tensors and deeper nestings are errors naming the value.
     /// </summary>
-    internal static ValueInfo ConvertValueInfo(OnnxValueInfo v, string where)
+    internal static ValueInfo ConvertValueInfo(OnnxValueInfo v, string where, bool? allowUntyped = null)
     {
-        bool inSubgraph = where.Contains("subgraph", StringComparison.Ordinal);
+        bool inSubgraph = allowUntyped ?? where.Contains("subgraph", StringComparison.Ordinal);
         string What(OnnxType? t) => t is null ? "none" : t.Tensor is not null ? "a tensor type" : t.Sequence is not null ? "a sequence type"
             : t.Optional is not null ? "an optional type" : t.IsMap ? "a map type" : "a sparse or unknown type";
         InvalidDataException Bad(string expected, OnnxType? got) =>

@@ -147,6 +147,7 @@ internal static class OnnxDecoder
                 case 10: a.Tensors.Add(Tensor(r.ReadMessage("tensors", a.Tensors.Count))); break;
                 case 11: a.Graphs.Add(Graph(r.ReadMessage("graphs", a.Graphs.Count))); break;
                 case 13: a.DocString = r.ReadString("doc_string"); break;
+                case 14: a.Tp = Type(r.ReadMessage("tp")); break;
                 case 20: a.Type = (OnnxAttributeType)r.ReadInt32("type"); hasType = true; break;
                 case 21: a.RefAttrName = r.ReadString("ref_attr_name"); break;
                 default: a.UnknownFields.Add(r.SkipField()); break;

@@ -160,6 +160,7 @@ internal static class OnnxEncoder
         foreach (var s in a.Strings) n += LengthDelimitedField(9, s.Length);
         foreach (var t in a.Tensors) n += Msg(10, Size(t));
         foreach (var g in a.Graphs) n += Msg(11, Size(g));
+        if (a.Tp is not null) n += Msg(14, Size(a.Tp));
         if (a.Type != OnnxAttributeType.Undefined) n += Int64Field(20, (long)a.Type);
         return n + Unknown(a);
     }
@@ -178,6 +179,7 @@ internal static class OnnxEncoder
         foreach (var t in a.Tensors) { w.WriteLengthDelimitedHeader(10, Size(t)); Write(t, w); }
         foreach (var g in a.Graphs) { w.WriteLengthDelimitedHeader(11, Size(g)); Write(g, w); }
         Str(w, 13, a.DocStringOrNull);
+        if (a.Tp is not null) { w.WriteLengthDelimitedHeader(14, Size(a.Tp)); Write(a.Tp, w); }
         if (a.Type != OnnxAttributeType.Undefined) w.WriteInt64(20, (long)a.Type);
         Str(w, 21, a.RefAttrNameOrNull);
         WriteUnknown(a, w);

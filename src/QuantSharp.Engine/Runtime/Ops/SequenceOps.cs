@@ -11,6 +11,7 @@ internal static class SequenceOps
 {
     public static void Register(OpRegistry r)
     {
+        SequenceMapKernel.Register(r);
         Table.AddAllocating(r, "SequenceEmpty", 11, n =>
         {
             var type = LayoutOps.OnnxElementType((int)n.GetInt("dtype", 1), n);
@@ -66,7 +67,13 @@ internal static class SequenceOps
         Table.AddAllocating(r, "Optional", 15, n => ((a, _, alloc) =>
         {
             if (a.Optional(0) is not { } v)
-                throw new GraphException($"node {n.Label}: an empty Optional needs its 'type' attribute, which this importer does not carry; give the node an input");
+            {
+                var type = n.Attributes.TryGetValue("type", out var t) && t.Kind == AttributeKind.Type ? t.AsType()
+                    : throw new GraphException($"node {n.Label}: without an input, attribute 'type' (a tensor or sequence type) is required");
+                if (type.Kind is not (ValueKind.Tensor or ValueKind.Sequence))
+                    throw new GraphException($"node {n.Label}: attribute 'type' expected a tensor or sequence type, got {type}");
+                return [OptionalValue.None(type.ElementType, type.Kind == ValueKind.Sequence)];
+            }
             if (v is OptionalValue) throw new GraphException($"node {n.Label}: input 0 expected a tensor or a sequence, got an optional");
             ValueHelpers.Detach(alloc, v);
             return [new OptionalValue(v)];
