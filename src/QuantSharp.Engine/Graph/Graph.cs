@@ -149,10 +149,10 @@ public sealed class Graph
             foreach (var v in list) if (v.Name == oldName) v.Name = newName;
     }
 
-    /// <summary>Removes initializers that no node reads and that are not graph outputs.</summary>
+    /// <summary>Removes initializers that no node reads (subgraphs of If/Loop/Scan included) and that are not graph outputs.</summary>
     public int RemoveUnusedInitializers()
     {
-        var used = new HashSet<string>(Nodes.SelectMany(n => n.Inputs), StringComparer.Ordinal);
+        var used = new HashSet<string>(Nodes.SelectMany(n => n.Inputs.Concat(SubgraphOuterInputs(n))), StringComparer.Ordinal);
         var dead = Initializers.Keys.Where(k => !used.Contains(k) && !IsOutput(k)).ToList();
         foreach (var k in dead) Initializers.Remove(k);
         return dead.Count;

@@ -84,8 +84,10 @@ internal static class LayoutOps
         Add(r, "Size", 1, n => ((a, _) => [TensorOps.Size(a.Any(0))], null));
         Add(r, "Cast", 6, n =>
         {
-            var to = OnnxElementType((int)n.GetInt("to", 1), n);
-            return ((a, _) => [TensorOps.Cast(a.Any(0), to)],
+            int code = (int)n.GetInt("to", 1);
+            bool narrow = code is NarrowFloatCast.Float16 or NarrowFloatCast.BFloat16; // held widened in float32
+            var to = OnnxElementType(narrow ? 1 : code, n);
+            return ((a, _) => [narrow ? NarrowFloatCast.Round(TensorOps.Cast(a.Any(0), to), code) : TensorOps.Cast(a.Any(0), to)],
                 (a, y, g, _) => [a.Any(0) is Tensor<float> && g[0] is Tensor<float> gy ? gy : null]);
         });
         Add(r, "Constant", 1, n => ((a, _) => [ConstantValue(n)], null));
