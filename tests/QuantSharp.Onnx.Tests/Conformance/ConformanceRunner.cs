@@ -36,7 +36,7 @@ internal static class ConformanceRunner
         try { model = OnnxModel.Load(Path.Combine(folder, "model.onnx")); }
         catch (Exception e) { return Result(CaseOutcome.Failed, $"load: {e.Message}"); }
 
-        // Unsupported data types at the interface: strings, float16/bfloat16 (would be widened, outputs not comparable bit-wise), sequences/maps/optionals.
+        // Unsupported data types at the interface: strings, float16/bfloat16 (would be widened, outputs not comparable bit-wise), maps; sequences and optionals of tensors are fed and compared (OnnxValueFile).
         foreach (var v in model.Graph.Inputs.Concat(model.Graph.Outputs))
         {
             if (InnerTensorType(v.Type) is not { } tt) return Result(CaseOutcome.SkippedUnsupportedType, $"'{v.Name}' is not a tensor, a sequence of tensors or an optional of either");
