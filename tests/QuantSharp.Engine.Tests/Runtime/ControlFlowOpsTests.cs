@@ -29,6 +29,21 @@ public class ControlFlowOpsTests
         Assert.Equal([-1f, -2f, -3f], s.Run(Feeds(("c", Tensor.Scalar(false)), ("x", x))).Output("y").Data);
     }
 
+    [Fact]
+    public void If_OuterInitializer_InPlaceUpdateIsSeen_AndAFedOverrideWins()
+    {
+        var g = IfGraph();
+        var one = (Tensor<float>)g.Initializers["one"];
+        var s = new Session(g);
+        one.Data[0] = 5; // a training step updates weights in place; the compiled branch shares the tensor
+        Assert.Equal([6f], s.Run(Feeds(("c", Tensor.Scalar(true)), ("x", Vec(1)))).Output("y").Data);
+
+        var overridable = IfGraph();
+        overridable.Inputs.Add(F("one")); // an initializer that is also an input is a default a run may override
+        var fed = new Session(overridable).Run(Feeds(("c", Tensor.Scalar(true)), ("x", Vec(1)), ("one", Vec(100))));
+        Assert.Equal([101f], fed.Output("y").Data);
+    }
+
     /// <summary>
     /// Loop M=3 carrying s (from 0); its body holds an If on the main graph's 'flag' whose branches add or subtract the
     /// main graph's 'a' (read two scopes down) to the body's s; the new s is also a scan output.

@@ -6,7 +6,8 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// </summary>
 /// <remarks>
 /// Values the subgraph reads from enclosing scopes (at any depth: a nested If inside a Loop body reading the main graph)
-/// become extra inputs of the nested session, after the subgraph's own inputs. The enclosing session hands them to the
+/// become extra inputs of the nested session, after the subgraph's own inputs, except enclosing initializers that a run
+/// cannot override: those become initializers of the nested graph (the same tensor objects). The enclosing session hands them to the
 /// node's kernel after the node's declared inputs, in the order of <see cref="Graph.OuterValues(Node)"/>; this class
 /// picks its own subset by name. Declared shapes of the subgraph's inputs are dropped (they are often stale: a
 /// loop-carried value may grow), declared kinds and element types are kept and checked on every run.
@@ -34,14 +35,28 @@ internal sealed class CompiledSubgraph
         g.Opsets.Clear();
         foreach (var (d, v) in context.Graph.Opsets) g.Opsets[d] = v;
         foreach (var i in g.Inputs) i.Shape = null;
-        var nodeOuter = Graph.OuterValues(node);
-        var outer = Graph.OuterValues(g);
-        _outer = new (string, int)[outer.Count];
-        for (int k = 0; k < outer.Count; k++)
+        // Exporters put a branch's weights in Constant nodes; as initializers, kernels see them as constants (packed once).
+        foreach (var c in g.Nodes.Where(n => n.OpType == "Constant" && n.Domain.Length == 0 && n.Outputs.Count == 1
+                     && n.Attributes.Count == 1 && n.Attributes.TryGetValue("value", out var v) && v.Kind == AttributeKind.Tensor).ToList())
         {
-            g.Inputs.Add(new ValueInfo(outer[k], DataType.Float32, (IEnumerable<Dim>?)null) { Kind = ValueKind.Untyped });
-            _outer[k] = (outer[k], IndexOf(nodeOuter, outer[k]));
+            g.Nodes.Remove(c);
+            g.Initializers[c.Outputs[0]] = c.Attributes["value"].AsTensor();
         }
+        var nodeOuter = Graph.OuterValues(node);
+        var fed = new List<(string, int)>();
+        foreach (var name in Graph.OuterValues(g))
+        {
+            // An enclosing initializer that no run can override becomes an initializer of the subgraph too (the same
+            // tensor, so in-place weight updates are seen): kernels then treat it as the constant it is (packed weights).
+            if (context.Graph.Initializers.TryGetValue(name, out var constant) && !context.Graph.IsInput(name))
+            {
+                g.Initializers[name] = constant;
+                continue;
+            }
+            g.Inputs.Add(new ValueInfo(name, DataType.Float32, (IEnumerable<Dim>?)null) { Kind = ValueKind.Untyped });
+            fed.Add((name, IndexOf(nodeOuter, name)));
+        }
+        _outer = fed.ToArray();
         _inputs = a.AsGraph().Inputs.Select(i => i.Name).ToArray();
         _outputs = g.Outputs.Select(o => o.Name).ToArray();
         try { _session = new Session(g, context.Registry); }
