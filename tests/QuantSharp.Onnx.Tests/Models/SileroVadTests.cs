@@ -75,6 +75,28 @@ public sealed class SileroVadTests(ITestOutputHelper output)
         Assert.True(probabilities.Max() - probabilities.Min() > 1e-3, $"{variant}: probabilities barely move: {string.Join(", ", probabilities)}");
     }
 
+    [Theory]
+    [MemberData(nameof(Exports))]
+    public void SileroVad_ExportedByQuantSharp_RunsInOnnxRuntimeWithTheSameOutputs(string variant)
+    {
+        // Import → export keeps If branches, LSTM inside them, and the undeclared/empty subgraph types ONNX Runtime accepts.
+        var model = PublishedModels.All.Single(m => m.ToString() == variant);
+        string path = PublishedModels.Get(model);
+        var graph = OnnxImporter.Load(path);
+        var feeds = new Dictionary<string, Tensor>
+        {
+            ["input"] = Tensor.FromArray(SpeechLike(seed: 11, 576, 16000), 1, 576),
+            ["state"] = Tensor.RandomUniform(new Random(5), -0.5f, 0.5f, 2, 1, 128),
+        };
+        if (graph.Inputs.Any(i => i.Name == "sr")) feeds["sr"] = Tensor.Scalar(16000L);
+        var original = OrtRunner.Run(path, feeds);
+        var exported = OrtRunner.Run(graph, feeds);
+        foreach (var name in new[] { "output", "stateN" })
+            Compare((Tensor<float>)original[name], (Tensor<float>)exported[name], $"{variant} exported '{name}'");
+    }
+
+    public static TheoryData<string> Exports => new(PublishedModels.SileroVad.ToString(), PublishedModels.SileroVadHalf.ToString());
+
     /// <summary>Worst |a − e| / max(|e|, Floor); fails naming the value and element when it exceeds <see cref="Relative"/>.</summary>
     private static double Compare(Tensor<float> expected, Tensor<float> actual, string what)
     {
