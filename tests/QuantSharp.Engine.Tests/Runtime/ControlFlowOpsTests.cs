@@ -160,6 +160,19 @@ public class ControlFlowOpsTests
     }
 
     [Fact]
+    public void Subgraph_ReadingAValueDefinedNowhereTwoScopesDown_ErrorNamesTheInnerReaderToo()
+    {
+        var then = Body("then", [], ["t"], N("Add", ["s_in", "ghost"], ["t"], "deep_add"));
+        var @else = Body("else", [], ["s_in"]);
+        var body = Body("body", [I64("i"), B("c"), F("s_in")], ["c", "s_out"],
+            N("If", ["c"], ["s_out"], "inner", G("then_branch", then), G("else_branch", @else)));
+        var g = Outer([F("s0")], ["s"], N("Loop", ["M", "", "s0"], ["s"], "loop", G("body", body)));
+        g.Initializers["M"] = Tensor.Scalar(1L);
+        var e = Assert.Throws<GraphException>(() => new Session(g));
+        Assert.Contains("node Loop 'loop': subgraph 'body' reads 'ghost' (read by node Add 'deep_add' in subgraph 'then_branch' of node If 'inner')", e.Message);
+    }
+
+    [Fact]
     public void If_BranchesWithDifferentOutputCounts_ErrorNamesBothCountsAndTheNode()
     {
         var then = Body("then", [], ["x", "x"]);
