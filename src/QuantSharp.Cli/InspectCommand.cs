@@ -59,12 +59,25 @@ public static class InspectCommand
         return w.ToString();
     }
 
-    /// <summary>Nodes of <paramref name="graph"/> that <see cref="OpRegistry.Default"/> cannot run at the model's opset.</summary>
+    /// <summary>
+    /// Nodes of <paramref name="graph"/>, and of its subgraphs (If branches, Loop/Scan bodies) at any depth, that
+    /// <see cref="OpRegistry.Default"/> cannot run at the model's opset.
+    /// </summary>
     public static List<Node> Unsupported(Graph graph) =>
-        graph.Nodes.Where(n => !OpRegistry.Default.Supports(n, OpsetOf(graph, n))).ToList();
+        AllNodes(graph).Where(n => !OpRegistry.Default.Supports(n, OpsetOf(graph, n))).ToList();
+
+    private static IEnumerable<Node> AllNodes(Graph g)
+    {
+        foreach (var n in g.Nodes)
+        {
+            yield return n;
+            foreach (var a in n.Attributes.Values)
+                foreach (var sub in a.Kind switch { AttributeKind.Graph => [a.AsGraph()], AttributeKind.Graphs => a.AsGraphs(), _ => Array.Empty<Graph>() })
+                    foreach (var inner in AllNodes(sub)) yield return inner;
+        }
+    }
 
     private static long OpsetOf(Graph graph, Node n) => graph.Opsets.TryGetValue(n.Domain, out var v) ? v : graph.Opsets.GetValueOrDefault("", 1);
 
-    private static string Format(ValueInfo v) =>
-        $"{v.Name}: {v.ElementType}[{(v.Shape is null ? "?" : string.Join(",", v.Shape.Select(d => d.ToString())))}]";
+    private static string Format(ValueInfo v) => v.ToString();
 }

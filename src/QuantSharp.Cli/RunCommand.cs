@@ -29,10 +29,27 @@ public static class RunCommand
         Directory.CreateDirectory(outputDir);
         foreach (var o in graph.Outputs)
         {
+            var value = result.Outputs[o.Name];
+            if (value is OptionalValue opt)
+            {
+                if (opt.Value is null) { stdout.WriteLine($"{o.Name}: optional without value (nothing written)"); continue; }
+                value = opt.Value;
+            }
+            if (value is TensorSequence seq)
+            {
+                // A sequence becomes one file per tensor: <name>_0.npy, <name>_1.npy, …
+                stdout.WriteLine($"{o.Name}: sequence of {seq.Count} {seq.DataType} tensors");
+                for (int k = 0; k < seq.Count; k++)
+                {
+                    string item = Path.Combine(outputDir, $"{SafeFileName(o.Name)}_{k}.npy");
+                    Npy.Write(item, seq[k]);
+                    stdout.WriteLine($"  [{k}]: {seq[k].DataType}{Shapes.Format(seq[k].Dims)} -> {item}");
+                }
+                continue;
+            }
             string path = Path.Combine(outputDir, SafeFileName(o.Name) + ".npy");
-            var t = result.Outputs[o.Name];
-            Npy.Write(path, t);
-            stdout.WriteLine($"{o.Name}: {t.DataType}{Shapes.Format(t.Dims)} -> {path}");
+            Npy.Write(path, value);
+            stdout.WriteLine($"{o.Name}: {value.DataType}{Shapes.Format(value.Dims)} -> {path}");
         }
     }
 

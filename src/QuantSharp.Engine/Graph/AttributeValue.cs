@@ -23,6 +23,8 @@ public enum AttributeKind
     Tensors,
     /// <summary>A list of subgraphs.</summary>
     Graphs,
+    /// <summary>One value type (ONNX TYPE_PROTO, e.g. <c>Optional</c>'s <c>type</c>), held as a nameless <see cref="ValueInfo"/>.</summary>
+    Type,
 }
 
 /// <summary>An immutable node attribute value: one of the ONNX attribute kinds.</summary>
@@ -65,6 +67,17 @@ public sealed class AttributeValue
     /// <summary>A subgraph-list attribute.</summary>
     public static AttributeValue FromGraphs(params Graph[] v) => new(AttributeKind.Graphs, v.ToArray());
 
+    /// <summary>A type attribute: the kind, element type and shape of <paramref name="v"/> (its name is ignored).</summary>
+    public static AttributeValue FromType(ValueInfo v) => new(AttributeKind.Type, v.Clone());
+
+    /// <summary>The type (a copy, named "").</summary>
+    public ValueInfo AsType()
+    {
+        var v = As<ValueInfo>(AttributeKind.Type).Clone();
+        v.Name = "";
+        return v;
+    }
+
     /// <summary>The float; throws naming the kind when this is not a float.</summary>
     public float AsFloat() => As<float>(AttributeKind.Float);
     /// <summary>The integer.</summary>
@@ -100,6 +113,7 @@ public sealed class AttributeValue
         AttributeKind.Strings => "[" + string.Join(",", (string[])_value) + "]",
         AttributeKind.Tensor => ((Tensor)_value).DataType + Shapes.Format(((Tensor)_value).Dims),
         AttributeKind.Graph => "graph " + ((Graph)_value).Name,
+        AttributeKind.Type => "type " + ((ValueInfo)_value).ToString().TrimStart(':', ' '),
         _ => Convert.ToString(_value, System.Globalization.CultureInfo.InvariantCulture) ?? "",
     };
 }

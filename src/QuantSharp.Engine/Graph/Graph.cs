@@ -208,10 +208,10 @@ public sealed class Graph
             foreach (var v in list) if (v.Name == oldName) v.Name = newName;
     }
 
-    /// <summary>Removes initializers that no node reads and that are not graph outputs.</summary>
+    /// <summary>Removes initializers that no node reads (subgraphs of If/Loop/Scan included) and that are not graph outputs.</summary>
     public int RemoveUnusedInitializers()
     {
-        var used = new HashSet<string>(Nodes.SelectMany(n => n.Inputs), StringComparer.Ordinal);
+        var used = new HashSet<string>(Nodes.SelectMany(n => n.Inputs.Concat(SubgraphOuterInputs(n))), StringComparer.Ordinal);
         var dead = Initializers.Keys.Where(k => !used.Contains(k) && !IsOutput(k)).ToList();
         foreach (var k in dead) Initializers.Remove(k);
         return dead.Count;
@@ -275,18 +275,36 @@ public sealed class Graph
     }
 
     /// <summary>Values read inside subgraph attributes (If/Loop bodies) that come from the outer graph.</summary>
-    internal static IEnumerable<string> SubgraphOuterInputs(Node node)
+    internal static IEnumerable<string> SubgraphOuterInputs(Node node) => SubgraphOuterReads(node).Select(r => r.Value);
+
+    /// <summary>Like <see cref="SubgraphOuterInputs"/>, with the attribute (branch, body) whose subgraph reads each value.</summary>
+    internal static IEnumerable<(string Attribute, string Value)> SubgraphOuterReads(Node node)
     {
-        foreach (var a in node.Attributes.Values)
+        foreach (var (name, a) in node.Attributes)
         {
             var graphs = a.Kind switch { AttributeKind.Graph => [a.AsGraph()], AttributeKind.Graphs => a.AsGraphs(), _ => [] };
             foreach (var g in graphs)
-            {
-                var inner = g.ValueNames();
-                foreach (var n in g.Nodes)
-                    foreach (var i in n.Inputs.Concat(SubgraphOuterInputs(n)))
-                        if (i.Length > 0 && !inner.Contains(i)) yield return i;
-            }
+                foreach (var v in OuterValues(g)) yield return (name, v);
         }
+    }
+
+    /// <summary>
+    /// The distinct values <paramref name="node"/>'s subgraphs read from enclosing scopes (at any nesting depth), in first-read
+    /// order: a session passes them to the node's kernel after its declared inputs.
+    /// </summary>
+    public static IReadOnlyList<string> OuterValues(Node node) => SubgraphOuterInputs(node).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>The distinct values the nodes of <paramref name="subgraph"/> (and of their own subgraphs) read but it does not define, in first-read order.</summary>
+    public static IReadOnlyList<string> OuterValues(Graph subgraph)
+    {
+        var inner = subgraph.ValueNames();
+        var seen = new List<string>();
+        foreach (var n in subgraph.Nodes)
+            foreach (var i in n.Inputs.Concat(SubgraphOuterInputs(n)))
+                if (i.Length > 0 && !inner.Contains(i) && !seen.Contains(i)) seen.Add(i);
+        // A graph output may name an enclosing value directly (a branch that returns an outer tensor unchanged).
+        foreach (var o in subgraph.Outputs)
+            if (!inner.Contains(o.Name) && !seen.Contains(o.Name)) seen.Add(o.Name);
+        return seen;
     }
 }

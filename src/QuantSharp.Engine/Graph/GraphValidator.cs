@@ -43,9 +43,13 @@ public static class GraphValidator
             for (int i = 0; i < n.Inputs.Count; i++)
                 if (n.Inputs[i].Length > 0 && !defined.ContainsKey(n.Inputs[i]))
                     problems.Add($"node {n.Label}: input {i} '{n.Inputs[i]}' is not produced by any node, graph input or initializer");
-            foreach (var outer in Graph.SubgraphOuterInputs(n))
+            foreach (var (attribute, outer) in Graph.SubgraphOuterReads(n).Distinct())
                 if (!defined.ContainsKey(outer))
-                    problems.Add($"node {n.Label}: subgraph reads '{outer}', which the enclosing graph does not define");
+                {
+                    var sub = n.Attributes[attribute];
+                    string? reader = (sub.Kind == AttributeKind.Graph ? [sub.AsGraph()] : sub.AsGraphs()).Select(g => Reader(g, outer)).FirstOrDefault(r => r is not null);
+                    problems.Add($"node {n.Label}: subgraph '{attribute}' reads '{outer}'{(reader is null ? "" : $" ({reader})")}, which neither it nor the enclosing graph defines");
+                }
             if (whyUnsupported?.Invoke(n) is { } why) problems.Add(why);
         }
         foreach (var o in graph.Outputs)
@@ -54,6 +58,22 @@ public static class GraphValidator
         try { graph.Clone(copyInitializers: false).TopologicalSort(); }
         catch (GraphException e) { problems.Add(e.Message); }
         return problems;
+    }
+
+    /// <summary>Where inside <paramref name="g"/> (at any subgraph depth) <paramref name="value"/> is read, for messages.</summary>
+    private static string? Reader(Graph g, string value)
+    {
+        foreach (var n in g.Nodes)
+        {
+            if (n.Inputs.Contains(value)) return $"read by node {n.Label}";
+            foreach (var (name, a) in n.Attributes)
+            {
+                if (a.Kind is not (AttributeKind.Graph or AttributeKind.Graphs)) continue;
+                foreach (var sub in a.Kind == AttributeKind.Graph ? [a.AsGraph()] : a.AsGraphs())
+                    if (!sub.ValueNames().Contains(value) && Reader(sub, value) is { } inner) return $"{inner} in subgraph '{name}' of node {n.Label}";
+            }
+        }
+        return g.IsOutput(value) ? "returned as a subgraph output" : null;
     }
 
     /// <summary>Throws a <see cref="GraphException"/> listing every problem, if there is any.</summary>

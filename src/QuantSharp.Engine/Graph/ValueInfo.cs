@@ -19,7 +19,25 @@ public readonly record struct Dim(int? Value, string? Symbol)
     public override string ToString() => Value?.ToString() ?? Symbol ?? "?";
 }
 
-/// <summary>A named value's declared element type and shape (graph inputs, outputs, annotations).</summary>
+/// <summary>What kind of value a <see cref="ValueInfo"/> declares (ONNX TypeProto's value cases that the engine runs).</summary>
+public enum ValueKind
+{
+    /// <summary>A dense tensor (<c>tensor(T)</c>); the default.</summary>
+    Tensor,
+    /// <summary>A sequence of tensors (<c>seq(tensor(T))</c>, a <see cref="TensorSequence"/>); element type and shape describe its tensors.</summary>
+    Sequence,
+    /// <summary>An optional tensor (<c>optional(tensor(T))</c>, an <see cref="OptionalValue"/>).</summary>
+    Optional,
+    /// <summary>An optional sequence (<c>optional(seq(tensor(T)))</c>, an <see cref="OptionalValue"/> holding a <see cref="TensorSequence"/>).</summary>
+    OptionalSequence,
+    /// <summary>
+    /// No type declared (ONNX allows that for subgraph inputs, outputs and value infos, whose types are inferred):
+    /// element type and shape mean nothing and feeds are not checked against them.
+    /// </summary>
+    Untyped,
+}
+
+/// <summary>A named value's declared kind, element type and shape (graph inputs, outputs, annotations).</summary>
 public sealed class ValueInfo
 {
     /// <summary>Creates a value description; a null shape means the rank is unknown.</summary>
@@ -45,9 +63,26 @@ public sealed class ValueInfo
     /// <summary>Free-text documentation.</summary>
     public string DocString { get; set; } = "";
 
+    /// <summary>
+    /// Tensor (default), sequence, optional or undeclared. For sequences and optionals, <see cref="ElementType"/> and
+    /// <see cref="Shape"/> describe the tensors inside.
+    /// </summary>
+    public ValueKind Kind { get; set; } = ValueKind.Tensor;
+
     /// <summary>A copy.</summary>
-    public ValueInfo Clone() => new(Name, ElementType, Shape) { DocString = DocString };
+    public ValueInfo Clone() => new(Name, ElementType, Shape) { DocString = DocString, Kind = Kind };
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name}: {ElementType}[{(Shape is null ? "?" : string.Join(",", Shape))}]";
+    public override string ToString()
+    {
+        string tensor = $"{ElementType}[{(Shape is null ? "?" : string.Join(",", Shape))}]";
+        return Kind switch
+        {
+            ValueKind.Sequence => $"{Name}: seq({tensor})",
+            ValueKind.Optional => $"{Name}: optional({tensor})",
+            ValueKind.OptionalSequence => $"{Name}: optional(seq({tensor}))",
+            ValueKind.Untyped => $"{Name}: (type not declared)",
+            _ => $"{Name}: {tensor}",
+        };
+    }
 }

@@ -70,6 +70,9 @@ public sealed record OpCompileContext(Graph Graph, long Opset)
 {
     /// <summary>The initializer named <paramref name="value"/> (constant inputs such as Reshape's shape), or null.</summary>
     public Tensor? Constant(string value) => value.Length > 0 && Graph.Initializers.TryGetValue(value, out var t) ? t : null;
+
+    /// <summary>The op table the graph is compiled with: nodes with subgraphs (If, Loop, Scan) compile their bodies with it.</summary>
+    public OpRegistry Registry { get; init; } = OpRegistry.Default;
 }
 
 /// <summary>Creates the kernel for one node.</summary>

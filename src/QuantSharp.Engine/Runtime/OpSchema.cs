@@ -38,6 +38,8 @@ public enum OpTraits
     LinearLayer = 16,
     /// <summary>Runs subgraphs held in its attributes (If, Loop, Scan).</summary>
     ControlFlow = 32,
+    /// <summary>Its outputs are (or may be) sequences or optionals, not tensors: no quantizer sits on them.</summary>
+    NonTensorOutputs = 64,
 }
 
 /// <summary>

@@ -120,8 +120,10 @@ public sealed class Session
         for (int i = 0; i < nodes.Count; i++)
         {
             var n = nodes[i];
-            _kernels[i] = registry.Find(n, OpsetOf(n))!(n, new OpCompileContext(_graph, OpsetOf(n)));
-            _inputSlots[i] = n.Inputs.Select(Slot).ToArray();
+            _kernels[i] = registry.Find(n, OpsetOf(n))!(n, new OpCompileContext(_graph, OpsetOf(n)) { Registry = registry });
+            // A node with subgraphs (If, Loop, Scan) also receives the outer values its subgraphs read, after its own
+            // inputs, in the order of Graph.OuterValues: so they stay alive until it ran, and its kernel can feed them in.
+            _inputSlots[i] = n.Inputs.Concat(Graph.OuterValues(n)).Select(Slot).ToArray();
             _outputSlots[i] = n.Outputs.Select(Slot).ToArray();
         }
         _slotNames = new string[_slotOf.Count];
@@ -365,12 +367,26 @@ public sealed class Session
 
     private static void CheckFeed(ValueInfo declared, Tensor fed)
     {
+        if (declared.Kind == ValueKind.Untyped) return;
+        var kind = fed is NonTensorValue nt ? nt.Kind : ValueKind.Tensor;
+        // ONNX lets a value of type T stand where optional(T) is declared (a Loop carrying an optional that the body fills).
+        bool wrapped = (declared.Kind, kind) is (ValueKind.Optional, ValueKind.Tensor) or (ValueKind.OptionalSequence, ValueKind.Sequence);
+        if (kind != declared.Kind && !wrapped)
+            throw new GraphException($"Run: input '{declared.Name}' expected a {KindName(declared.Kind)}, got a {KindName(kind)}");
         if (fed.DataType != declared.ElementType)
             throw new GraphException($"Run: input '{declared.Name}' expected element type {declared.ElementType}, got {fed.DataType}");
-        if (declared.Shape is null) return;
+        if (declared.Shape is null || fed is NonTensorValue) return;
         bool ok = declared.Shape.Length == fed.Rank;
         for (int d = 0; ok && d < fed.Rank; d++) ok = !declared.Shape[d].IsFixed || declared.Shape[d].Value == fed.Dims[d];
         if (!ok)
             throw new GraphException($"Run: input '{declared.Name}' expected shape [{string.Join(",", declared.Shape)}], got {Shapes.Format(fed.Dims)}");
     }
+
+    private static string KindName(ValueKind kind) => kind switch
+    {
+        ValueKind.Sequence => "sequence",
+        ValueKind.Optional => "optional tensor",
+        ValueKind.OptionalSequence => "optional sequence",
+        _ => "tensor",
+    };
 }

@@ -96,6 +96,8 @@ public static class OnnxExporter
                 var ts = new OnnxAttribute { Name = name, Type = OnnxAttributeType.Tensors };
                 ts.Tensors.AddRange(a.AsTensors().Select(t => ConvertTensor(t, "", where)));
                 return ts;
+            case AttributeKind.Type:
+                return new OnnxAttribute { Name = name, Type = OnnxAttributeType.TypeProto, Tp = ConvertValueInfo(a.AsType()).Type };
             case AttributeKind.Graphs:
                 var gs = new OnnxAttribute { Name = name, Type = OnnxAttributeType.Graphs };
                 gs.Graphs.AddRange(a.AsGraphs().Select((sg, i) => ConvertGraph(sg, $"{where} subgraph {i}")));
@@ -113,7 +115,19 @@ public static class OnnxExporter
             foreach (var d in v.Shape)
                 tt.Shape.Dims.Add(d.IsFixed ? new OnnxDimension { Value = d.Value } : d.Symbol is not null ? new OnnxDimension { Param = d.Symbol } : new OnnxDimension());
         }
-        var ov = new OnnxValueInfo { Name = v.Name, Type = new OnnxType { Tensor = tt } };
+        var tensor = new OnnxType { Tensor = tt };
+        var ov = new OnnxValueInfo
+        {
+            Name = v.Name,
+            Type = v.Kind switch
+            {
+                ValueKind.Sequence => OnnxType.SequenceOf(tensor),
+                ValueKind.Optional => OnnxType.OptionalOf(tensor),
+                ValueKind.OptionalSequence => OnnxType.OptionalOf(OnnxType.SequenceOf(tensor)),
+                ValueKind.Untyped => null,
+                _ => tensor,
+            },
+        };
         if (v.DocString.Length > 0) ov.DocString = v.DocString;
         return ov;
     }

@@ -107,6 +107,7 @@ public static class OnnxImporter
                 OnnxAttributeType.Ints => AttributeValue.FromInts(a.Ints.ToArray()),
                 OnnxAttributeType.Strings => AttributeValue.FromStrings(a.Strings.Select(s => System.Text.Encoding.UTF8.GetString(s)).ToArray()),
                 OnnxAttributeType.Tensors => AttributeValue.FromTensors(a.Tensors.Select(t => t.ToTensor()).ToArray()),
+                OnnxAttributeType.TypeProto => AttributeValue.FromType(ConvertValueInfo(new OnnxValueInfo { Name = "", Type = a.Tp ?? throw Missing("tp") }, "type attribute", allowUntyped: true)),
                 OnnxAttributeType.Graphs => AttributeValue.FromGraphs(a.Graphs.Select((sg, i) => ConvertGraph(sg, options, $"{where} subgraph {i}")).ToArray()),
                 _ => throw new InvalidDataException($"unsupported attribute type {a.Type}"),
             };
@@ -132,6 +133,7 @@ public static class OnnxImporter
         if (a.Tensors.Count > 0) return OnnxAttributeType.Tensors;
         if (a.Graphs.Count > 0) return OnnxAttributeType.Graphs;
         if (a.T is not null) return OnnxAttributeType.Tensor;
+        if (a.Tp is not null) return OnnxAttributeType.TypeProto;
         if (a.G is not null) return OnnxAttributeType.Graph;
         if (a.S.Length > 0) return OnnxAttributeType.String;
         if (a.I != 0) return OnnxAttributeType.Int;
@@ -139,14 +141,40 @@ public static class OnnxImporter
         throw new InvalidDataException("field 'type' is unset and no value field is present to infer it from");
     }
 
-    /// <summary>Converts a value's declared type; only tensor types are supported.</summary>
-    internal static ValueInfo ConvertValueInfo(OnnxValueInfo v, string where)
+    /// <summary>
+    /// Converts a value's declared type: a tensor, a sequence of tensors, an optional tensor or an optional sequence of
+    /// tensors (<see cref="ValueKind"/>). A subgraph's values may leave the type out (<see cref="ValueKind.Untyped"/>); maps,
+    /// sparse tensors and deeper nestings are errors naming the value.
+    /// </summary>
+    internal static ValueInfo ConvertValueInfo(OnnxValueInfo v, string where, bool? allowUntyped = null)
     {
-        var tt = v.Type?.Tensor ?? throw new InvalidDataException($"ONNX {where} '{v.Name}': type expected a tensor type, got {(v.Type is null ? "none" : "a non-tensor type (sequence, map or optional)")}");
+        bool inSubgraph = allowUntyped ?? where.Contains("subgraph", StringComparison.Ordinal);
+        string What(OnnxType? t) => t is null ? "none" : t.Tensor is not null ? "a tensor type" : t.Sequence is not null ? "a sequence type"
+            : t.Optional is not null ? "an optional type" : t.IsMap ? "a map type" : "a sparse or unknown type";
+        InvalidDataException Bad(string expected, OnnxType? got) =>
+            new($"ONNX {where} '{v.Name}': type expected {expected}, got {What(got)}");
+        // An empty TypeProto (exporters write one for values whose type they did not infer) declares nothing either.
+        if (v.Type is null or { Tensor: null, Sequence: null, Optional: null, UnknownFields.Count: 0 })
+        {
+            if (!inSubgraph) throw Bad("a tensor, sequence or optional type", null);
+            return new ValueInfo(v.Name, DataType.Float32, (IEnumerable<Dim>?)null) { DocString = v.DocString, Kind = ValueKind.Untyped };
+        }
+        var (kind, tt) = v.Type switch
+        {
+            { Tensor: { } t } => (ValueKind.Tensor, t),
+            { Sequence: { } s } => (ValueKind.Sequence, s.ElemType?.Tensor ?? throw Bad("a sequence of tensors (sequences of sequences, maps or optionals are not supported)", s.ElemType)),
+            { Optional.ElemType: { Tensor: { } t } } => (ValueKind.Optional, t),
+            { Optional.ElemType: { Sequence.ElemType.Tensor: { } t } } => (ValueKind.OptionalSequence, t),
+            { Optional: { } o } => throw Bad("an optional tensor or an optional sequence of tensors", o.ElemType),
+            { IsMap: true } => throw Bad("a tensor, sequence or optional type (map types are not supported)", v.Type),
+            _ => throw Bad("a tensor, sequence or optional type", v.Type),
+        };
+        if (tt.ElemType == OnnxDataType.Undefined && inSubgraph)
+            return new ValueInfo(v.Name, DataType.Float32, (IEnumerable<Dim>?)null) { DocString = v.DocString, Kind = ValueKind.Untyped };
         var type = ToDataType(tt.ElemType) ?? throw new InvalidDataException($"ONNX {where} '{v.Name}': element type {OnnxDataTypes.Name(tt.ElemType)} is not supported");
         Dim[]? shape = tt.Shape?.Dims.Select(d => d.Value is long x ? (x >= 0 && x <= int.MaxValue ? Dim.Fixed((int)x) : Dim.Unknown)
             : d.Param is { Length: > 0 } p ? Dim.Symbolic(p) : Dim.Unknown).ToArray();
-        return new ValueInfo(v.Name, type, shape) { DocString = v.DocString };
+        return new ValueInfo(v.Name, type, shape) { DocString = v.DocString, Kind = kind };
     }
 
     /// <summary>

@@ -85,6 +85,9 @@ public sealed class OnnxAttribute : OnnxMessage
     /// <summary>Field 11 <c>graphs</c>.</summary>
     public List<OnnxGraph> Graphs { get; } = [];
 
+    /// <summary>Field 14 <c>tp</c>: a type (TYPE_PROTO attributes, e.g. <c>Optional</c>'s <c>type</c>), or null when absent.</summary>
+    public OnnxType? Tp { get; set; }
+
     /// <summary>Field 21 <c>ref_attr_name</c>: inside a function body, the parent attribute this one refers to.</summary>
     public string RefAttrName { get => RefAttrNameOrNull ?? ""; set => RefAttrNameOrNull = value; }
 

@@ -40,15 +40,30 @@ public sealed class OnnxValueInfo : OnnxMessage
     }
 }
 
-/// <summary>ONNX <c>TypeProto</c>. Only tensor types are interpreted.</summary>
+/// <summary>ONNX <c>TypeProto</c>: a tensor, sequence or optional type (the value cases the engine runs).</summary>
 /// <remarks>
-/// Sequence (4), map (5), sparse tensor (8) and optional (9) types are kept opaque, verbatim in
-/// <see cref="OnnxMessage.UnknownFields"/>; in that case <see cref="Tensor"/> is null.
+/// Map (5) and sparse tensor (8) types are kept opaque, verbatim in <see cref="OnnxMessage.UnknownFields"/>; then
+/// <see cref="Tensor"/>, <see cref="Sequence"/> and <see cref="Optional"/> are all null and <see cref="IsMap"/> tells a map.
 /// </remarks>
 public sealed class OnnxType : OnnxMessage
 {
     /// <summary>Field 1 <c>tensor_type</c>, or null for non-tensor types.</summary>
     public OnnxTensorType? Tensor { get; set; }
+
+    /// <summary>Field 4 <c>sequence_type</c>: the element type of a sequence, or null when this is not a sequence.</summary>
+    public OnnxElementType? Sequence { get; set; }
+
+    /// <summary>Field 9 <c>optional_type</c>: the element type of an optional, or null when this is not an optional.</summary>
+    public OnnxElementType? Optional { get; set; }
+
+    /// <summary>True when the (opaque) <c>map_type</c> field 5 is present.</summary>
+    public bool IsMap => UnknownFields.Any(f => f.Length > 0 && f.Span[0] == (5 << 3 | 2));
+
+    /// <summary>A sequence of <paramref name="element"/>.</summary>
+    public static OnnxType SequenceOf(OnnxType element) => new() { Sequence = new OnnxElementType { ElemType = element } };
+
+    /// <summary>An optional of <paramref name="element"/>.</summary>
+    public static OnnxType OptionalOf(OnnxType element) => new() { Optional = new OnnxElementType { ElemType = element } };
 
     /// <summary>Field 6 <c>denotation</c>.</summary>
     public string Denotation { get => DenotationOrNull ?? ""; set => DenotationOrNull = value; }
@@ -91,4 +106,11 @@ public sealed class OnnxDimension : OnnxMessage
 
     /// <inheritdoc/>
     public override string ToString() => Value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? Param ?? "?";
+}
+
+/// <summary>ONNX <c>TypeProto.Sequence</c> or <c>TypeProto.Optional</c>: field 1 <c>elem_type</c>, the wrapped type.</summary>
+public sealed class OnnxElementType : OnnxMessage
+{
+    /// <summary>Field 1 <c>elem_type</c>, or null when absent.</summary>
+    public OnnxType? ElemType { get; set; }
 }

@@ -39,6 +39,51 @@ internal static class OnnxDecoder
     /// <summary>Decodes a standalone <c>TensorProto</c> (a test-data <c>.pb</c> file).</summary>
     public static OnnxTensor DecodeTensorFile(ReadOnlyMemory<byte> bytes, string? source) => Tensor(new ProtoReader(bytes, source));
 
+    /// <summary>
+    /// Decodes a standalone <c>SequenceProto</c> (field 3 <c>tensor_values</c>) into its tensors; sequences of other
+    /// element kinds are rejected naming the field.
+    /// </summary>
+    public static List<OnnxTensor> DecodeSequenceFile(ReadOnlyMemory<byte> bytes, string? source) => SequenceTensors(new ProtoReader(bytes, source));
+
+    /// <summary>
+    /// Decodes a standalone <c>OptionalProto</c>: (kind, tensor, sequence tensors); kind is its <c>elem_type</c>
+    /// (0 undefined, 1 tensor, 3 sequence), the value null when absent (an empty optional).
+    /// </summary>
+    public static (int ElemType, OnnxTensor? Tensor, List<OnnxTensor>? Sequence) DecodeOptionalFile(ReadOnlyMemory<byte> bytes, string? source)
+    {
+        var r = new ProtoReader(bytes, source);
+        int elemType = 0;
+        OnnxTensor? tensor = null;
+        List<OnnxTensor>? sequence = null;
+        while (r.ReadTag())
+        {
+            switch (r.FieldNumber)
+            {
+                case 2: elemType = r.ReadInt32("elem_type"); break;
+                case 3: tensor = Tensor(r.ReadMessage("tensor_value")); break;
+                case 5: sequence = SequenceTensors(r.ReadMessage("sequence_value")); break;
+                case 4 or 6 or 7: throw r.Error("optional value", "only tensor and sequence values are supported");
+                default: r.SkipField(); break;
+            }
+        }
+        return (elemType, tensor, sequence);
+    }
+
+    private static List<OnnxTensor> SequenceTensors(ProtoReader r)
+    {
+        var items = new List<OnnxTensor>();
+        while (r.ReadTag())
+        {
+            switch (r.FieldNumber)
+            {
+                case 3: items.Add(Tensor(r.ReadMessage("tensor_values", items.Count))); break;
+                case 4 or 5 or 6 or 7: throw r.Error("sequence values", "only sequences of tensors are supported");
+                default: r.SkipField(); break;
+            }
+        }
+        return items;
+    }
+
     private static OnnxGraph Graph(ProtoReader r)
     {
         var g = new OnnxGraph();
@@ -102,6 +147,7 @@ internal static class OnnxDecoder
                 case 10: a.Tensors.Add(Tensor(r.ReadMessage("tensors", a.Tensors.Count))); break;
                 case 11: a.Graphs.Add(Graph(r.ReadMessage("graphs", a.Graphs.Count))); break;
                 case 13: a.DocString = r.ReadString("doc_string"); break;
+                case 14: a.Tp = Type(r.ReadMessage("tp")); break;
                 case 20: a.Type = (OnnxAttributeType)r.ReadInt32("type"); hasType = true; break;
                 case 21: a.RefAttrName = r.ReadString("ref_attr_name"); break;
                 default: a.UnknownFields.Add(r.SkipField()); break;
@@ -179,11 +225,24 @@ internal static class OnnxDecoder
             switch (r.FieldNumber)
             {
                 case 1: t.Tensor = TensorType(r.ReadMessage("tensor_type")); break;
+                case 4: t.Sequence = ElementType(r.ReadMessage("sequence_type")); break;
                 case 6: t.Denotation = r.ReadString("denotation"); break;
+                case 9: t.Optional = ElementType(r.ReadMessage("optional_type")); break;
                 default: t.UnknownFields.Add(r.SkipField()); break;
             }
         }
         return t;
+    }
+
+    private static OnnxElementType ElementType(ProtoReader r)
+    {
+        var e = new OnnxElementType();
+        while (r.ReadTag())
+        {
+            if (r.FieldNumber == 1) e.ElemType = Type(r.ReadMessage("elem_type"));
+            else e.UnknownFields.Add(r.SkipField());
+        }
+        return e;
     }
 
     private static OnnxTensorType TensorType(ProtoReader r)

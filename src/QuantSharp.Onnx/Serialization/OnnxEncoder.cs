@@ -160,6 +160,7 @@ internal static class OnnxEncoder
         foreach (var s in a.Strings) n += LengthDelimitedField(9, s.Length);
         foreach (var t in a.Tensors) n += Msg(10, Size(t));
         foreach (var g in a.Graphs) n += Msg(11, Size(g));
+        if (a.Tp is not null) n += Msg(14, Size(a.Tp));
         if (a.Type != OnnxAttributeType.Undefined) n += Int64Field(20, (long)a.Type);
         return n + Unknown(a);
     }
@@ -178,6 +179,7 @@ internal static class OnnxEncoder
         foreach (var t in a.Tensors) { w.WriteLengthDelimitedHeader(10, Size(t)); Write(t, w); }
         foreach (var g in a.Graphs) { w.WriteLengthDelimitedHeader(11, Size(g)); Write(g, w); }
         Str(w, 13, a.DocStringOrNull);
+        if (a.Tp is not null) { w.WriteLengthDelimitedHeader(14, Size(a.Tp)); Write(a.Tp, w); }
         if (a.Type != OnnxAttributeType.Undefined) w.WriteInt64(20, (long)a.Type);
         Str(w, 21, a.RefAttrNameOrNull);
         WriteUnknown(a, w);
@@ -231,13 +233,24 @@ internal static class OnnxEncoder
     }
 
     private static long Size(OnnxType t) =>
-        (t.Tensor is null ? 0 : Msg(1, Size(t.Tensor))) + Str(6, t.DenotationOrNull) + Unknown(t);
+        (t.Tensor is null ? 0 : Msg(1, Size(t.Tensor))) + (t.Sequence is null ? 0 : Msg(4, Size(t.Sequence)))
+        + Str(6, t.DenotationOrNull) + (t.Optional is null ? 0 : Msg(9, Size(t.Optional))) + Unknown(t);
 
     private static void Write(OnnxType t, ProtoWriter w)
     {
         if (t.Tensor is not null) { w.WriteLengthDelimitedHeader(1, Size(t.Tensor)); Write(t.Tensor, w); }
+        if (t.Sequence is not null) { w.WriteLengthDelimitedHeader(4, Size(t.Sequence)); Write(t.Sequence, w); }
         Str(w, 6, t.DenotationOrNull);
+        if (t.Optional is not null) { w.WriteLengthDelimitedHeader(9, Size(t.Optional)); Write(t.Optional, w); }
         WriteUnknown(t, w);
+    }
+
+    private static long Size(OnnxElementType e) => (e.ElemType is null ? 0 : Msg(1, Size(e.ElemType))) + Unknown(e);
+
+    private static void Write(OnnxElementType e, ProtoWriter w)
+    {
+        if (e.ElemType is not null) { w.WriteLengthDelimitedHeader(1, Size(e.ElemType)); Write(e.ElemType, w); }
+        WriteUnknown(e, w);
     }
 
     private static long Size(OnnxTensorType t) =>

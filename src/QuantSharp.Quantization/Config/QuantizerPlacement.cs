@@ -9,8 +9,8 @@ namespace QuantSharp.Quantization.Config;
 /// <remarks>
 /// <para><b>Activations.</b> One quantizer per float tensor (however many readers), named by the tensor: each graph
 /// input and each float output of a node. Non-float values (Shape, Size, ArgMax, NonZero, comparisons, integer Casts,
-/// index outputs, …) get none; types come from the graph's declared value infos and initializers, else from op rules,
-/// and unknown types count as float. A node output is enabled when its op type's <c>is_output_quantized</c> says so
+/// index outputs, …) get none, nor do sequences and optionals; types come from the graph's declared value infos and
+/// initializers, else from the op schema's type rules, and unknown types count as float. A node output is enabled when its op type's <c>is_output_quantized</c> says so
 /// (<c>op_type</c> beats <c>defaults.ops</c>). When the producer does not quantize it but readers' op types set
 /// <c>is_input_quantized</c>, the tensor's quantizer is enabled for those readers (<see cref="PlannedQuantizer.Consumers"/>
 /// lists them, or is null when every reader asked) — AIMET enables the shared tensor quantizer for every reader in
@@ -45,6 +45,7 @@ public static class QuantizerPlacement
                 throw new GraphException($"QuantizerPlacement.Plan: node {n.Label} has no name; quantizers are bound to node names, call graph.EnsureNodeNames() first");
 
         var types = ValueTypes.Infer(graph);
+        var nonTensor = ValueTypes.NonTensorValues(graph);
         var readers = new Dictionary<string, List<(Node Node, int Index)>>(StringComparer.Ordinal);
         foreach (var n in graph.Nodes)
             for (int i = 0; i < n.Inputs.Count; i++)
@@ -76,7 +77,7 @@ public static class QuantizerPlacement
 
         foreach (var input in graph.Inputs)
         {
-            if (graph.Initializers.ContainsKey(input.Name) || !ValueTypes.IsFloat(types, input.Name)) continue;
+            if (graph.Initializers.ContainsKey(input.Name) || !ValueTypes.IsFloat(types, input.Name) || nonTensor.Contains(input.Name)) continue;
             var (enabled, consumers) = config.ModelInputQuantized is bool b ? (b, null) : ByReaders(input.Name);
             plan.Add(Activation(input.Name, null, enabled, consumers));
         }
@@ -102,7 +103,7 @@ public static class QuantizerPlacement
 
             foreach (var output in node.Outputs)
             {
-                if (output.Length == 0 || !ValueTypes.IsFloat(types, output)) continue;
+                if (output.Length == 0 || !ValueTypes.IsFloat(types, output) || nonTensor.Contains(output)) continue;
                 bool enabled;
                 IReadOnlyList<(string, int)>? consumers = null;
                 if (internalValues.Contains(output)) enabled = false;

@@ -29,6 +29,22 @@ internal static class ValueTypes
         return t;
     }
 
+    /// <summary>
+    /// Values that are sequences or optionals rather than tensors (no quantizer can sit on them): declared so, or outputs
+    /// of an op whose schema has <see cref="OpTraits.NonTensorOutputs"/> that are not declared as tensors.
+    /// </summary>
+    public static HashSet<string> NonTensorValues(Graph graph)
+    {
+        var declared = new Dictionary<string, ValueKind>(StringComparer.Ordinal);
+        foreach (var v in graph.Inputs.Concat(graph.ValueInfos).Concat(graph.Outputs)) declared[v.Name] = v.Kind;
+        var result = new HashSet<string>(declared.Where(d => d.Value != ValueKind.Tensor).Select(d => d.Key), StringComparer.Ordinal);
+        foreach (var node in graph.Nodes)
+            if (OpRegistry.Default.Schema(node)?.Has(OpTraits.NonTensorOutputs) == true)
+                foreach (var o in node.Outputs)
+                    if (o.Length > 0 && (!declared.TryGetValue(o, out var kind) || kind != ValueKind.Tensor)) result.Add(o);
+        return result;
+    }
+
     /// <summary>True for float element types (and for unknown types, which are assumed float).</summary>
     public static bool IsFloat(Dictionary<string, DataType?> types, string value) =>
         !types.TryGetValue(value, out var d) || d is null || d == DataType.Float32 || d == DataType.Float64;

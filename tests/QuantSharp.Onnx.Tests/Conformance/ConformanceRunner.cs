@@ -42,10 +42,10 @@ internal static class ConformanceRunner
         try { model = OnnxModel.Load(Path.Combine(folder, "model.onnx")); }
         catch (Exception e) { return Result(CaseOutcome.Failed, $"load: {e.Message}"); }
 
-        // Unsupported data types at the interface: strings, float16/bfloat16 (would be widened, outputs not comparable bit-wise), sequences/maps/optionals.
+        // Unsupported data types at the interface: strings, float16/bfloat16 (would be widened, outputs not comparable bit-wise), maps; sequences and optionals of tensors are fed and compared (OnnxValueFile).
         foreach (var v in model.Graph.Inputs.Concat(model.Graph.Outputs))
         {
-            if (v.Type?.Tensor is not { } tt) return Result(CaseOutcome.SkippedUnsupportedType, $"'{v.Name}' is not a tensor (sequence, map or optional)");
+            if (InnerTensorType(v.Type) is not { } tt) return Result(CaseOutcome.SkippedUnsupportedType, $"'{v.Name}' is not a tensor, a sequence of tensors or an optional of either");
             if (!SupportedIoTypes.Contains(tt.ElemType)) return Result(CaseOutcome.SkippedUnsupportedType, $"'{v.Name}' has element type {OnnxDataTypes.Name(tt.ElemType)}");
         }
         Graph graph;
@@ -71,12 +71,12 @@ internal static class ConformanceRunner
                 for (int k = 0; File.Exists(Path.Combine(set, $"input_{k}.pb")); k++)
                 {
                     if (k >= inputNames.Count) return Result(CaseOutcome.Failed, $"{Path.GetFileName(set)}: input_{k}.pb has no matching graph input");
-                    feeds[inputNames[k]] = OnnxTensor.Load(Path.Combine(set, $"input_{k}.pb")).ToTensor();
+                    feeds[inputNames[k]] = OnnxValueFile.Load(Path.Combine(set, $"input_{k}.pb"), graph.Inputs[k]);
                 }
                 var run = session.Run(feeds);
                 for (int k = 0; File.Exists(Path.Combine(set, $"output_{k}.pb")); k++)
                 {
-                    var expected = OnnxTensor.Load(Path.Combine(set, $"output_{k}.pb")).ToTensor();
+                    var expected = OnnxValueFile.Load(Path.Combine(set, $"output_{k}.pb"), graph.Outputs[k]);
                     var actual = run.Outputs[outputNames[k]];
                     var why = random ? RandomMismatch(graph, feeds, outputNames[k], expected, actual) : Mismatch(expected, actual);
                     if (why is not null)
@@ -91,9 +91,34 @@ internal static class ConformanceRunner
         }
     }
 
-    /// <summary>Null when <paramref name="actual"/> matches <paramref name="expected"/> (type and shape exact; floats within tolerance; others exact).</summary>
+    /// <summary>The tensor type of a tensor, of a sequence's tensors, or of what an optional holds; null for anything else.</summary>
+    private static OnnxTensorType? InnerTensorType(OnnxType? t) => t switch
+    {
+        { Tensor: { } tt } => tt,
+        { Sequence.ElemType: { Tensor: { } tt } } => tt,
+        { Optional.ElemType: { } inner } when inner.Optional is null => InnerTensorType(inner),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Null when <paramref name="actual"/> matches <paramref name="expected"/> (type and shape exact; floats within
+    /// tolerance; others exact; sequences item by item; optionals by presence, then value).
+    /// </summary>
     public static string? Mismatch(Tensor expected, Tensor actual)
     {
+        switch (expected, actual)
+        {
+            case (TensorSequence e, TensorSequence a):
+                if (e.Count != a.Count) return $"sequence of {a.Count} tensors, expected {e.Count}";
+                for (int i = 0; i < e.Count; i++)
+                    if (Mismatch(e[i], a[i]) is { } why) return $"sequence item {i}: {why}";
+                return null;
+            case (OptionalValue e, OptionalValue a):
+                if (e.HasValue != a.HasValue) return $"optional {(a.HasValue ? "holds a value" : "is empty")}, expected {(e.HasValue ? "a value" : "empty")}";
+                return e.Value is null ? null : Mismatch(e.Value, a.Value!);
+            case (NonTensorValue, _) or (_, NonTensorValue):
+                return $"got {actual.GetType().Name}, expected {expected.GetType().Name}";
+        }
         if (expected.DataType != actual.DataType) return $"element type {actual.DataType}, expected {expected.DataType}";
         if (!expected.Dims.SequenceEqual(actual.Dims)) return $"shape {Shapes.Format(actual.Dims)}, expected {Shapes.Format(expected.Dims)}";
         switch (expected, actual)

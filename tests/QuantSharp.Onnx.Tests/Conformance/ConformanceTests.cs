@@ -7,7 +7,7 @@ namespace QuantSharp.Onnx.Tests.Conformance;
 /// <summary>
 /// The ONNX backend conformance suite (Debian package <c>libonnx-testdata</c>) run through <see cref="Session"/>.
 /// A folder is skipped when an op is not in <see cref="OpRegistry.Default"/> at the model's opset or when its
-/// interface uses a data type the engine does not hold (strings, float16, sequences). The summary also goes to
+/// interface uses a data type the engine does not hold (strings, float16, maps). The summary also goes to
 /// <c>TestResults/onnx-conformance.txt</c> at the repository root (<c>./test.sh</c> prints it).
 /// </summary>
 [Trait("Category", "OnnxConformance")]

@@ -127,13 +127,13 @@ public class ImportExportTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void SequenceTypedInput_ThrowsNamingTheInput()
+    public void EmptyTypeOnMainGraphInput_ThrowsNamingTheInput()
     {
         var model = HandMade();
         model.Graph.Inputs[0].Type = new OnnxType();
         var e = Assert.Throws<InvalidDataException>(() => OnnxImporter.ToGraph(model));
         Assert.Contains("input 'x'", e.Message);
-        Assert.Contains("tensor type", e.Message);
+        Assert.Contains("expected a tensor, sequence or optional type, got none", e.Message);
     }
 
     [Fact]

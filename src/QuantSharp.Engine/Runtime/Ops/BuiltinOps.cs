@@ -19,6 +19,8 @@ public static class BuiltinOps
         QuantizeOps.Register(r);
         ResizeOps.Register(r);
         MishOp.Register(r);
+        ControlFlowOps.Register(r);
+        SequenceOps.Register(r);
         RecurrentOps.Register(r);
         LegacyOps.Register(r);
         ConversionOps.Register(r);
