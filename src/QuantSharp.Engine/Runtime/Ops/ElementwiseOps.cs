@@ -83,11 +83,11 @@ internal static class ElementwiseOps
                 return [null, Reduce.SumTo(ElementwiseTyped.Where(c, gy, zero), a.Float(1).Dims), Reduce.SumTo(ElementwiseTyped.Where(c, zero, gy), a.Float(2).Dims)];
             }));
 
-        Comparison(r, "Equal", Compare.Equal, new EqualTo<int>(), new EqualTo<long>());
-        Comparison(r, "Less", Compare.Less, new LessThan<int>(), new LessThan<long>());
-        Comparison(r, "Greater", Compare.Greater, new GreaterThan<int>(), new GreaterThan<long>());
-        Comparison(r, "LessOrEqual", Compare.LessOrEqual, new AtMost<int>(), new AtMost<long>());
-        Comparison(r, "GreaterOrEqual", Compare.GreaterOrEqual, new AtLeast<int>(), new AtLeast<long>());
+        Comparison(r, "Equal", Compare.Equal, new EqualTo<int>(), new EqualTo<long>(), new EqualTo<double>());
+        Comparison(r, "Less", Compare.Less, new LessThan<int>(), new LessThan<long>(), new LessThan<double>());
+        Comparison(r, "Greater", Compare.Greater, new GreaterThan<int>(), new GreaterThan<long>(), new GreaterThan<double>());
+        Comparison(r, "LessOrEqual", Compare.LessOrEqual, new AtMost<int>(), new AtMost<long>(), new AtMost<double>());
+        Comparison(r, "GreaterOrEqual", Compare.GreaterOrEqual, new AtLeast<int>(), new AtLeast<long>(), new AtLeast<double>());
         Add(r, "Not", 1, n => ((a, _) => [Compare.Not(a.As<bool>(0))], null));
         Add(r, "And", 7, n => ((a, _) => [Compare.And(a.As<bool>(0), a.As<bool>(1))], null));
         Add(r, "Or", 7, n => ((a, _) => [Compare.Or(a.As<bool>(0), a.As<bool>(1))], null));
@@ -235,14 +235,17 @@ internal static class ElementwiseOps
             });
     }
 
-    private static void Comparison<TInt, TLong>(OpRegistry r, string op, Func<Tensor<float>, Tensor<float>, Tensor<bool>?, Tensor<bool>> f, TInt intOp, TLong longOp)
+    private static void Comparison<TInt, TLong, TDouble>(OpRegistry r, string op, Func<Tensor<float>, Tensor<float>, Tensor<bool>?, Tensor<bool>> f,
+        TInt intOp, TLong longOp, TDouble doubleOp)
         where TInt : struct, ElementwiseTyped.IScalarBinary<int, int, bool>
-        where TLong : struct, ElementwiseTyped.IScalarBinary<long, long, bool> =>
+        where TLong : struct, ElementwiseTyped.IScalarBinary<long, long, bool>
+        where TDouble : struct, ElementwiseTyped.IScalarBinary<double, double, bool> =>
         Add(r, op, 7, _ => ((a, _) => a.Any(0) switch
         {
             Tensor<float> x => [f(x, a.Float(1), null)],
             Tensor<int> x => [ElementwiseTyped.Broadcast<int, int, bool, TInt>(intOp, x, a.As<int>(1), op)],
             Tensor<long> x => [ElementwiseTyped.Broadcast<long, long, bool, TLong>(longOp, x, a.As<long>(1), op)],
+            Tensor<double> x => [ElementwiseTyped.Broadcast<double, double, bool, TDouble>(doubleOp, x, a.As<double>(1), op)],
             var x => throw new GraphException($"node {a.Node.Label}: {op} on element type {x.DataType} is not supported"),
         }, null));
 
