@@ -41,8 +41,8 @@ public sealed record QuantModuleOptions
 /// Per-channel weight axes follow ONNX layouts: Conv W [M, C/g, k…] → 0; ConvTranspose W [C, M/g, k…] → 1; Gemm B
 /// [N, K] with transB = 1 → 0, [K, N] → 1; MatMul constant B [.., K, N] → last (1-D B: per tensor); LSTM W/R
 /// [dirs, 4·hidden, …] → 1. A per-tensor weight descriptor stays per tensor. A Conv, ConvTranspose or LSTM weight that is
-/// not an initializer (computed in the graph) gets no weight quantizer; optional inputs (biases, states) are never quantized. The engine has no LSTM kernel, so a wrapped
-/// LSTM can be exported but not run.
+/// not an initializer (computed in the graph) gets no weight quantizer; optional inputs (biases, states) are never quantized. The engine runs LSTM (forward and backward), so a
+/// wrapped LSTM can run, not only be exported.
 /// </remarks>
 public static class QuantModules
 {
