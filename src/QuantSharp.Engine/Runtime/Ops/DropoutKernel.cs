@@ -33,7 +33,7 @@ internal sealed class DropoutKernel : OpKernel
         _opset = opset;
         _ratioAttribute = node.GetFloat("ratio", 0.5f);
         _isTest = opset < 7 && node.GetInt("is_test", 0) != 0;
-        _seed = node.Attributes.ContainsKey("seed") ? (ulong)node.GetInt("seed", 0) : StableHash(node.Name);
+        _seed = node.Attributes.ContainsKey("seed") ? (ulong)node.GetInt("seed", 0) : CounterRandom.StableHash(node.Name);
     }
 
     public override Tensor[] Forward(Tensor?[] inputs, bool training) => Forward(inputs, training, HeapAllocator.Instance);
@@ -49,7 +49,7 @@ internal sealed class DropoutKernel : OpKernel
         if (!(ratio > 0f && ratio < 1f))
             throw new GraphException($"node {Node.Label}: Dropout ratio expected in [0, 1) in training mode, got {ratio}");
         var xf = x as Tensor<float> ?? throw new GraphException($"node {Node.Label}: Dropout in training mode supports Float32 data, got {x.DataType}");
-        ulong stream = Mix(_seed ^ Mix((ulong)Interlocked.Increment(ref _calls)));
+        ulong stream = CounterRandom.Stream(_seed, Interlocked.Increment(ref _calls));
         var y = allocator.Allocate<float>(xf.Dims);
         var mask = new Tensor<bool>(xf.Dims);
         float scale = 1f / (1f - ratio);
@@ -76,30 +76,10 @@ internal sealed class DropoutKernel : OpKernel
     {
         for (int i = 0; i < x.Length; i++)
         {
-            bool keep = Uniform(stream, i) >= ratio;
+            bool keep = CounterRandom.UniformSingle(stream, i) >= ratio;
             mask[i] = keep;
             y[i] = keep ? x[i] * scale : 0f;
         }
-    }
-
-    /// <summary>A uniform float in [0, 1) from element <paramref name="i"/> of a stream (24 random bits).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Uniform(ulong stream, long i) => (Mix(stream + (ulong)i * 0x9E3779B97F4A7C15UL) >> 40) * (1f / (1 << 24));
-
-    /// <summary>SplitMix64's finalizer.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    private static ulong StableHash(string s)
-    {
-        ulong h = 1469598103934665603UL; // FNV-1a
-        foreach (char c in s) h = (h ^ c) * 1099511628211UL;
-        return h;
     }
 
     private bool TrainingMode(Tensor t)

@@ -1,5 +1,4 @@
 using static QuantSharp.Engine.Runtime.InputRole;
-using System.Runtime.CompilerServices;
 
 namespace QuantSharp.Engine.Runtime.Ops;
 
@@ -54,7 +53,7 @@ internal static class RandomOps
             (_kind, _like) = (kind, like);
             _key = node.Attributes.ContainsKey("seed")
                 ? BitConverter.SingleToUInt32Bits(node.GetFloat("seed", 0f)) | 0x5EED_0000_0000_0000UL
-                : StableHash(node.Name + "/" + node.OpType);
+                : CounterRandom.StableHash(node.Name + "/" + node.OpType);
             _dtype = node.Attributes.ContainsKey("dtype") ? LayoutOps.OnnxElementType((int)node.GetInt("dtype", 1), node)
                 : kind == Kind.Multinomial ? DataType.Int32 : like ? null : DataType.Float32;
             if (_dtype is DataType t && kind != Kind.Bernoulli && kind != Kind.Multinomial && t is not (DataType.Float32 or DataType.Float64))
@@ -65,7 +64,7 @@ internal static class RandomOps
 
         public override Tensor[] Forward(Tensor?[] inputs, bool training)
         {
-            ulong stream = Mix(_key ^ Mix((ulong)Interlocked.Increment(ref _calls)));
+            ulong stream = CounterRandom.Stream(_key, Interlocked.Increment(ref _calls));
             if (_kind == Kind.Multinomial) return [Multinomial(Required(inputs, 0, "input"), stream)];
             int[] shape;
             DataType type;
@@ -89,7 +88,7 @@ internal static class RandomOps
                     if (!(high > low)) throw new GraphException($"node {Node.Label}: expected low < high, got low {low} and high {high}");
                     for (int i = 0; i < y.Length; i++)
                     {
-                        double v = low + (high - low) * Uniform(stream, i);
+                        double v = low + (high - low) * CounterRandom.UniformDouble(stream, i);
                         // Rounding to float can land on high itself; the interval is half-open.
                         if (type == DataType.Float32 && (float)v >= (float)high) v = MathF.BitDecrement((float)high);
                         else if (v >= high) v = Math.BitDecrement(high);
@@ -101,7 +100,7 @@ internal static class RandomOps
                 {
                     double mean = Node.GetFloat("mean", 0f), scale = Node.GetFloat("scale", 1f);
                     for (int i = 0; i < y.Length; i++)
-                        y.Data[i] = mean + scale * Math.Sqrt(-2 * Math.Log(1 - Uniform(stream, 2L * i))) * Math.Cos(2 * Math.PI * Uniform(stream, 2L * i + 1));
+                        y.Data[i] = mean + scale * Math.Sqrt(-2 * Math.Log(1 - CounterRandom.UniformDouble(stream, 2L * i))) * Math.Cos(2 * Math.PI * CounterRandom.UniformDouble(stream, 2L * i + 1));
                     break;
                 }
                 default:
@@ -117,7 +116,7 @@ internal static class RandomOps
                     {
                         if (!(probability[i] >= 0 && probability[i] <= 1))
                             throw new GraphException($"node {Node.Label}: input 0 element {i} expected a probability in [0, 1], got {probability[i]}");
-                        y.Data[i] = Uniform(stream, i) < probability[i] ? 1 : 0;
+                        y.Data[i] = CounterRandom.UniformDouble(stream, i) < probability[i] ? 1 : 0;
                     }
                     break;
                 }
@@ -144,7 +143,7 @@ internal static class RandomOps
                 for (int c = 0; c < classes; c++) cumulative[c] = total += Math.Exp(logits[b * classes + c] - max);
                 for (int s = 0; s < samples; s++)
                 {
-                    double u = Uniform(stream, (long)b * samples + s) * total;
+                    double u = CounterRandom.UniformDouble(stream, (long)b * samples + s) * total;
                     int pick = 0;
                     while (pick < classes - 1 && cumulative[pick] <= u) pick++;
                     y.Data[b * samples + s] = pick;
@@ -152,25 +151,5 @@ internal static class RandomOps
             }
             return TensorOps.Cast(y, _dtype!.Value);
         }
-    }
-
-    /// <summary>A uniform double in [0, 1) from element <paramref name="i"/> of a stream (53 random bits).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static double Uniform(ulong stream, long i) => (Mix(stream + (ulong)i * 0x9E3779B97F4A7C15UL) >> 11) * (1.0 / (1UL << 53));
-
-    /// <summary>SplitMix64's finalizer.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    private static ulong StableHash(string s)
-    {
-        ulong h = 1469598103934665603UL; // FNV-1a
-        foreach (char c in s) h = (h ^ c) * 1099511628211UL;
-        return h;
     }
 }
