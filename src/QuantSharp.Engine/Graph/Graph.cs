@@ -224,7 +224,16 @@ public sealed class Graph
         g.Opsets.Clear();
         foreach (var (k, v) in Opsets) g.Opsets[k] = v;
         foreach (var (k, v) in Metadata) g.Metadata[k] = v;
-        foreach (var n in Nodes) g.Nodes.Add(n.Clone());
+        foreach (var n in Nodes)
+        {
+            var copy = n.Clone();
+            // Subgraphs (If/Loop/Scan bodies) are copied too, so edits of the copy (quantizers inserted in a body) never
+            // reach the original.
+            foreach (var (name, a) in n.Attributes)
+                if (a.Kind == AttributeKind.Graph) copy.Attributes[name] = AttributeValue.FromGraph(a.AsGraph().Clone(copyInitializers));
+                else if (a.Kind == AttributeKind.Graphs) copy.Attributes[name] = AttributeValue.FromGraphs(a.AsGraphs().Select(sg => sg.Clone(copyInitializers)).ToArray());
+            g.Nodes.Add(copy);
+        }
         foreach (var (k, t) in Initializers) g.Initializers[k] = copyInitializers ? CloneTensor(t) : t;
         g.Inputs.AddRange(Inputs.Select(v => v.Clone()));
         g.Outputs.AddRange(Outputs.Select(v => v.Clone()));
@@ -272,6 +281,24 @@ public sealed class Graph
         }
         Nodes.Clear();
         Nodes.AddRange(order);
+    }
+
+    /// <summary>
+    /// Every subgraph held by the nodes of this graph (If branches, Loop/Scan bodies), at any depth, with the node and the
+    /// attribute holding it; parents come before their own subgraphs.
+    /// </summary>
+    public IEnumerable<(Node Node, string Attribute, Graph Subgraph)> Subgraphs()
+    {
+        foreach (var n in Nodes.ToList())
+            foreach (var (name, a) in n.Attributes)
+            {
+                var graphs = a.Kind switch { AttributeKind.Graph => [a.AsGraph()], AttributeKind.Graphs => a.AsGraphs(), _ => Array.Empty<Graph>() };
+                foreach (var sg in graphs)
+                {
+                    yield return (n, name, sg);
+                    foreach (var inner in sg.Subgraphs()) yield return inner;
+                }
+            }
     }
 
     /// <summary>Values read inside subgraph attributes (If/Loop bodies) that come from the outer graph.</summary>

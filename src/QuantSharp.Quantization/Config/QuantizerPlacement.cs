@@ -36,7 +36,16 @@ public static class QuantizerPlacement
 {
     /// <summary>Plans the quantizers <paramref name="config"/> puts on <paramref name="graph"/> (the graph is not changed).</summary>
     /// <exception cref="GraphException">When a node has no name (call <see cref="Graph.EnsureNodeNames"/> first).</exception>
-    public static QuantizerPlan Plan(Graph graph, QuantizerConfig config)
+    public static QuantizerPlan Plan(Graph graph, QuantizerConfig config) => PlanGraph(graph, config, subgraph: false);
+
+    /// <summary>
+    /// Plans the quantizers of a subgraph (an If branch, a Loop or Scan body) as for a graph, except that the body's own
+    /// inputs (iteration count, condition, carried values) get none — their values are quantized where they are made —
+    /// and the <c>model_input</c> / <c>model_output</c> rules do not apply.
+    /// </summary>
+    public static QuantizerPlan PlanSubgraph(Graph body, QuantizerConfig config) => PlanGraph(body, config, subgraph: true);
+
+    private static QuantizerPlan PlanGraph(Graph graph, QuantizerConfig config, bool subgraph)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(config);
@@ -75,7 +84,7 @@ public static class QuantizerPlacement
             return (true, asking.Select(r => (r.Node.Name, r.Index)).ToList());
         }
 
-        foreach (var input in graph.Inputs)
+        foreach (var input in subgraph ? [] : graph.Inputs)
         {
             if (graph.Initializers.ContainsKey(input.Name) || !ValueTypes.IsFloat(types, input.Name) || nonTensor.Contains(input.Name)) continue;
             var (enabled, consumers) = config.ModelInputQuantized is bool b ? (b, null) : ByReaders(input.Name);
@@ -107,9 +116,9 @@ public static class QuantizerPlacement
                 bool enabled;
                 IReadOnlyList<(string, int)>? consumers = null;
                 if (internalValues.Contains(output)) enabled = false;
-                else if (graphOutputs.Contains(output) && config.ModelOutputQuantized is bool mo) enabled = mo;
+                else if (!subgraph && graphOutputs.Contains(output) && config.ModelOutputQuantized is bool mo) enabled = mo;
                 else if (node.OpType is "Constant" or "ConstantOfShape")
-                    (enabled, consumers) = config.ModelInputQuantized is bool mi ? (mi, null) : ByReaders(output);
+                    (enabled, consumers) = !subgraph && config.ModelInputQuantized is bool mi ? (mi, null) : ByReaders(output);
                 else if (config.IsOutputQuantized(node.OpType)) enabled = true;
                 else (enabled, consumers) = ByReaders(output);
                 plan.Add(Activation(output, node, enabled, consumers));

@@ -47,6 +47,17 @@ public static class QdqExport
         ArgumentNullException.ThrowIfNull(encodingOf);
         options ??= new QdqOptions();
         var g = simGraph.Clone();
+        long required = LowerQuantizers(g, encodingOf, options);
+        // Quantizers inside If branches and Loop/Scan bodies are lowered where they sit.
+        foreach (var (_, _, sub) in g.Subgraphs().ToList()) required = Math.Max(required, LowerQuantizers(sub, encodingOf, options));
+        if (required > 0) OpsetUpgrade.Raise(g, required);
+        if (!g.Nodes.Any(n => n.Domain == QuantizerNode.Domain)) g.Opsets.Remove(QuantizerNode.Domain);
+        return g;
+    }
+
+    /// <summary>Lowers the quantizer nodes of <paramref name="g"/> (not of its subgraphs) in place; returns the opset they need.</summary>
+    private static long LowerQuantizers(Graph g, Func<string, Encoding?> encodingOf, QdqOptions options)
+    {
         long required = 0;
         // Replacements are spliced in with one pass over the node list at the end (linear in the graph size).
         var replacements = new Dictionary<Node, List<Node>>(ReferenceEqualityComparer.Instance);
@@ -85,9 +96,7 @@ public static class QdqExport
         g.Nodes.Clear();
         g.Nodes.AddRange(order);
         foreach (var v in replacedInputs) RemoveIfUnused(g, v);
-        if (required > 0) OpsetUpgrade.Raise(g, required);
-        if (!g.Nodes.Any(n => n.Domain == QuantizerNode.Domain)) g.Opsets.Remove(QuantizerNode.Domain);
-        return g;
+        return required;
     }
 
     /// <summary>Lowers <paramref name="simGraph"/> (<see cref="Lower"/>) and writes it to <paramref name="path"/> as ONNX, atomically.</summary>

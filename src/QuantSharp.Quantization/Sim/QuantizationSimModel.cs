@@ -45,6 +45,28 @@ public sealed partial class QuantizationSimModel
             var consumers = p.Consumers?.Select(c => (Model.Nodes.Single(n => n.Name == c.Node), c.Index)).ToList();
             QuantizerNode.Insert(Model, p.Value, q.Name, consumers, quantizeGraphOutput: Model.IsOutput(p.Value));
         }
+        // Quantizers inside If branches and Loop/Scan bodies sit in the body itself (the nested session runs and
+        // calibrates them like any other); ONNX names are unique across a model and its subgraphs, so are theirs.
+        foreach (var (_, _, body) in Model.Subgraphs().ToList())
+        {
+            body.EnsureNodeNames();
+            // Exporters put a branch's weights in Constant nodes; as the body's initializers they get parameter quantizers
+            // (weight / bias roles, per-channel axes) exactly as top-level weights do. ONNX allows initializers in subgraphs.
+            foreach (var c in body.Nodes.Where(n => n.OpType == "Constant" && n.Domain.Length == 0 && n.Outputs.Count == 1
+                         && n.Attributes.Count == 1 && n.Attributes.TryGetValue("value", out var v) && v.Kind == AttributeKind.Tensor).ToList())
+            {
+                body.Nodes.Remove(c);
+                body.Initializers[c.Outputs[0]] = c.Attributes["value"].AsTensor();
+            }
+            foreach (var p in QuantizerPlacement.PlanSubgraph(body, Config).Quantizers)
+            {
+                if (_quantizers.ContainsKey(p.Name)) continue;
+                var q = Create(p);
+                _quantizers[q.Name] = q;
+                var consumers = p.Consumers?.Select(c => (body.Nodes.Single(n => n.Name == c.Node), c.Index)).ToList();
+                QuantizerNode.Insert(body, p.Value, q.Name, consumers, quantizeGraphOutput: body.IsOutput(p.Value));
+            }
+        }
     }
 
     private QuantizationSimModel(Graph simGraph, QuantSimOptions options, QuantizerConfig config, IEnumerable<SimQuantizer> quantizers)
@@ -190,12 +212,21 @@ public sealed partial class QuantizationSimModel
         return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed);
     }
 
+    /// <summary>The initializer <paramref name="name"/> of the model or of one of its subgraphs (If branches, Loop bodies), or null.</summary>
+    private Tensor? ParameterTensor(string name)
+    {
+        if (Model.Initializers.TryGetValue(name, out var t)) return t;
+        foreach (var (_, _, body) in Model.Subgraphs())
+            if (body.Initializers.TryGetValue(name, out t)) return t;
+        return null;
+    }
+
     /// <summary>A parameter's encoding from its current value (the same analyzer as activations, per channel where configured).</summary>
     private Encoding ParamEncoding(SimQuantizer q)
     {
         if (q.DataType == EncodingDataType.Float) return Encoding.FloatType(q.BitWidth);
-        var weight = Model.Initializers.TryGetValue(q.Value, out var t) && t is Tensor<float> f ? f
-            : throw new InvalidOperationException($"quantizer '{q.Name}': parameter '{q.Value}' is not a float initializer of the graph");
+        var weight = ParameterTensor(q.Value) as Tensor<float>
+            ?? throw new InvalidOperationException($"quantizer '{q.Name}': parameter '{q.Value}' is not a float initializer of the graph or of one of its subgraphs");
         var analyzer = EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile);
         analyzer.Collect(weight);
         return q.EncodingFrom(analyzer);

@@ -42,7 +42,7 @@ public sealed class SileroVadTests(ITestOutputHelper output)
         var graph = OnnxImporter.Load(path);
         var session = new Session(graph);
         bool hasRate = graph.Inputs.Any(i => i.Name == "sr");
-        var signal = SpeechLike(seed: 7, Chunk * Chunks, rate);
+        var signal = TestSignals.SpeechLike(seed: 7, Chunk * Chunks, rate);
         var timer = new System.Diagnostics.Stopwatch();
         Tensor oursState = new Tensor<float>(2, 1, 128), ortState = new Tensor<float>(2, 1, 128);
         double worst = 0;
@@ -85,7 +85,7 @@ public sealed class SileroVadTests(ITestOutputHelper output)
         var graph = OnnxImporter.Load(path);
         var feeds = new Dictionary<string, Tensor>
         {
-            ["input"] = Tensor.FromArray(SpeechLike(seed: 11, 576, 16000), 1, 576),
+            ["input"] = Tensor.FromArray(TestSignals.SpeechLike(seed: 11, 576, 16000), 1, 576),
             ["state"] = Tensor.RandomUniform(new Random(5), -0.5f, 0.5f, 2, 1, 128),
         };
         if (graph.Inputs.Any(i => i.Name == "sr")) feeds["sr"] = Tensor.Scalar(16000L);
@@ -109,25 +109,5 @@ public sealed class SileroVadTests(ITestOutputHelper output)
             worst = Math.Max(worst, rel);
         }
         return worst;
-    }
-
-    /// <summary>
-    /// A seeded speech-like signal at <paramref name="rate"/> Hz: a voiced part (a 140 Hz fundamental with falling harmonics under a 4 Hz
-    /// syllable envelope) between near-silent stretches, plus low noise, peak about 0.5.
-    /// </summary>
-    private static float[] SpeechLike(int seed, int length, int rate)
-    {
-        var rng = new Random(seed);
-        var x = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            double t = (double)i / rate;
-            bool voiced = i >= length / 3;
-            double envelope = voiced ? 0.5 * (1 - Math.Cos(2 * Math.PI * 4 * t)) : 0.02;
-            double voice = 0;
-            for (int h = 1; h <= 8; h++) voice += Math.Sin(2 * Math.PI * 140 * h * t + h) / h;
-            x[i] = (float)(0.25 * envelope * voice + 0.01 * (rng.NextDouble() * 2 - 1));
-        }
-        return x;
     }
 }

@@ -73,12 +73,14 @@ public static class QuantizerNode
     }
 
     /// <summary>
-    /// Removes every quantizer node, reconnecting its readers to its input (<see cref="Graph.Bypass"/>), so the graph is
+    /// Removes every quantizer node (in subgraphs too), reconnecting its readers to its input (<see cref="Graph.Bypass"/>), so the graph is
     /// the floating-point graph again with its original tensor names.
     /// </summary>
     public static void RemoveAll(Graph graph)
     {
         foreach (var q in graph.Nodes.Where(Is).ToList()) graph.Bypass(q);
+        foreach (var (_, _, body) in graph.Subgraphs().ToList())
+            foreach (var q in body.Nodes.Where(Is).ToList()) body.Bypass(q);
     }
 
     /// <summary>
