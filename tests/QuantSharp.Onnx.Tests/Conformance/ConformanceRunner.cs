@@ -74,6 +74,7 @@ internal static class ConformanceRunner
                     feeds[inputNames[k]] = OnnxValueFile.Load(Path.Combine(set, $"input_{k}.pb"), graph.Inputs[k]);
                 }
                 var run = session.Run(feeds);
+                random |= graph.Nodes.Any(n => IsTrainingDropout(graph, feeds, n));
                 for (int k = 0; File.Exists(Path.Combine(set, $"output_{k}.pb")); k++)
                 {
                     var expected = OnnxValueFile.Load(Path.Combine(set, $"output_{k}.pb"), graph.Outputs[k]);
@@ -139,10 +140,22 @@ internal static class ConformanceRunner
         }
     }
 
+    /// <summary>A Dropout whose training_mode input is true (and ratio not 0): its mask is a random draw (numpy's, in the expected values).</summary>
+    private static bool IsTrainingDropout(Graph graph, IReadOnlyDictionary<string, Tensor> feeds, Node n)
+    {
+        if (n.OpType != "Dropout" || n.Domain.Length != 0 || n.Inputs.Count < 3 || n.Inputs[2].Length == 0) return false;
+        Tensor? Value(string name) => feeds.TryGetValue(name, out var fed) ? fed : graph.Initializers.GetValueOrDefault(name);
+        var mode = Value(n.Inputs[2]);
+        // With ratio 0 nothing is dropped: the output is exact and stays compared exactly.
+        var ratio = n.Inputs[1].Length > 0 ? Value(n.Inputs[1]) : null;
+        return mode is not null && Doubles(mode)[0] != 0 && (ratio is null || Doubles(ratio)[0] != 0);
+    }
+
     /// <summary>
     /// Null when a random output is plausible: element type and shape exact, every value finite, and in its op's domain:
     /// Bernoulli gives 0 or 1, and exactly p where its probability input (a graph input) is 0 or 1; RandomUniform(Like)
-    /// gives values in [low, high); Multinomial class indices in [0, classes). An output that a random op does not produce
+    /// gives values in [low, high); Multinomial class indices in [0, classes); a training-mode Dropout keeps x·1/(1 − ratio)
+    /// or gives 0. An output that a random op does not produce
     /// directly (an expanded Bernoulli: uniform draws compared with p, then cast) must be 0/1 wherever the expected
     /// output is all 0/1.
     /// </summary>
@@ -177,6 +190,20 @@ internal static class ConformanceRunner
                 return null;
             case "RandomNormal" or "RandomNormalLike":
                 return null;
+            case "Dropout" when output == producer.Outputs[0]:
+                // Training mode: each element is dropped (0) or kept and scaled by 1/(1 − ratio).
+                if (!feeds.TryGetValue(producer.Inputs[0], out var xt)) return null;
+                var x = Doubles(xt);
+                double ratio = producer.Inputs.Count > 1 && producer.Inputs[1].Length > 0
+                    ? (feeds.TryGetValue(producer.Inputs[1], out var r) ? Doubles(r)[0] : graph.Initializers.TryGetValue(producer.Inputs[1], out var ri) ? Doubles(ri)[0] : 0.5)
+                    : 0.5;
+                double scale = 1 / (1 - ratio);
+                for (int i = 0; i < values.Length; i++)
+                    if (values[i] != 0 && Math.Abs(values[i] - x[i] * scale) > 1e-5 * Math.Max(1, Math.Abs(x[i] * scale)))
+                        return $"element {i} is {values[i]}, expected 0 or x·1/(1 − {ratio}) = {x[i] * scale}";
+                return null;
+            case "Dropout":
+                return null; // the mask: bool of the output's shape (checked above)
             default:
                 var e = Doubles(expected);
                 if (e.All(v => v is 0 or 1))

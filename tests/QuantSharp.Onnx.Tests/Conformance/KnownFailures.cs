@@ -9,10 +9,6 @@ internal static class KnownFailures
     /// <summary>"suite/folder" → reason.</summary>
     public static readonly IReadOnlyDictionary<string, string> Entries = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["node/test_training_dropout"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
-        ["node/test_training_dropout_default"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
-        ["node/test_training_dropout_default_mask"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
-        ["node/test_training_dropout_mask"] = "Dropout with training_mode = true draws a random mask (DropoutKernel, SplitMix64 stream); the expected values come from numpy's RNG with the test's seed, which no other generator reproduces",
         ["node/test_adam_multiple"] = "the test's reference used epsilon = 1e-2 but the node omits the epsilon attribute, so the spec default 1e-6 applies (its outputs are reproduced exactly with 1e-2; test_adam, which sets epsilon, passes)",
     };
 }
