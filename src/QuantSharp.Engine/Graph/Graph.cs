@@ -156,6 +156,29 @@ public sealed class Graph
     }
 
     /// <summary>
+    /// Gives every node a name no other node of this graph has (runtimes such as ONNX Runtime reject repeated node names):
+    /// unnamed nodes get <c>OpType_k</c>, and each repeat of a name after its first holder gets <c>name_k</c>. Returns how
+    /// many nodes were renamed or named.
+    /// </summary>
+    public int EnsureUniqueNodeNames()
+    {
+        int changed = Nodes.Count(n => n.Name.Length == 0);
+        EnsureNodeNames();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in Nodes)
+        {
+            if (seen.Add(n.Name)) continue;
+            string hint = n.Name;
+            int k = 1;
+            while (Nodes.Any(m => m.Name == $"{hint}_{k}") || seen.Contains($"{hint}_{k}")) k++;
+            n.Name = $"{hint}_{k}";
+            seen.Add(n.Name);
+            changed++;
+        }
+        return changed;
+    }
+
+    /// <summary>
     /// Inserts <paramref name="node"/> after <paramref name="node"/>'s first input value: every other reader
     /// of that value (and the graph output of that name, when <paramref name="rewireGraphOutput"/>) reads the
     /// node's first output instead. The node is placed right after the value's producer.

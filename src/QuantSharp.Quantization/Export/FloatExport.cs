@@ -17,6 +17,8 @@ public static class FloatExport
         ArgumentNullException.ThrowIfNull(simGraph);
         var g = simGraph.Clone();
         QuantizerNode.RemoveAll(g);
+        // ONNX Runtime refuses a model in which two nodes share a name (some exporters leave repeats).
+        g.EnsureUniqueNodeNames();
         g.Opsets.Remove(QuantizerNode.Domain);
         return g;
     }

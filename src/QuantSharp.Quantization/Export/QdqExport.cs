@@ -51,6 +51,9 @@ public static class QdqExport
         // Quantizers inside If branches and Loop/Scan bodies are lowered where they sit.
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) required = Math.Max(required, LowerQuantizers(sub, encodingOf, options));
         if (required > 0) OpsetUpgrade.Raise(g, required);
+        // ONNX Runtime refuses a model in which two nodes share a name (some exporters leave repeats).
+        g.EnsureUniqueNodeNames();
+        foreach (var (_, _, sub) in g.Subgraphs().ToList()) sub.EnsureUniqueNodeNames();
         if (!g.Nodes.Any(n => n.Domain == QuantizerNode.Domain)) g.Opsets.Remove(QuantizerNode.Domain);
         return g;
     }
