@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
+using QuantSharp.Engine;
+
+namespace QuantSharp.Cli;
+
+/// <summary>
+/// ONNX Runtime (NuGet <c>Microsoft.ML.OnnxRuntime</c>, in process) as <c>deploy</c>'s checker: it loads a written model
+/// the way users deploy it (all graph optimizations on, so its QDQ fusions run) and runs it on float inputs.
+/// </summary>
+internal static class OrtCheck
+{
+    /// <summary>Loads <paramref name="modelPath"/> as ONNX Runtime deploys it (all graph optimizations by default).</summary>
+    /// <exception cref="InvalidOperationException">The native library cannot load (names the runtime identifier), or ONNX
+    /// Runtime rejects the model (names the file and ONNX Runtime's message, which names the node).</exception>
+    public static void Load(string modelPath, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL) => Run(modelPath, null, level);
+
+    /// <summary>
+    /// Loads <paramref name="modelPath"/> at <paramref name="level"/> and, when <paramref name="feeds"/> (float tensors)
+    /// are given, runs it and returns every float output by name (empty when no feeds).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">As <see cref="Load"/>, or ONNX Runtime fails while running the model.</exception>
+    public static Dictionary<string, Tensor<float>> Run(string modelPath, IReadOnlyDictionary<string, Tensor<float>>? feeds,
+        GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+    {
+        try { _ = OrtEnv.Instance(); }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException or EntryPointNotFoundException)
+        {
+            throw new InvalidOperationException($"ONNX Runtime's native library could not be loaded for runtime identifier " +
+                $"'{RuntimeInformation.RuntimeIdentifier}' ({RuntimeInformation.OSDescription}): {e.Message}");
+        }
+        using var options = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = Math.Min(Environment.ProcessorCount, 4) };
+        InferenceSession session;
+        try { session = new InferenceSession(modelPath, options); }
+        catch (OnnxRuntimeException e) { throw new InvalidOperationException($"ONNX Runtime rejected {Path.GetFileName(modelPath)}: {e.Message}"); }
+        using (session)
+        {
+            if (feeds is null) return [];
+            var inputs = feeds.Select(f => NamedOnnxValue.CreateFromTensor(f.Key, new DenseTensor(f.Value.Data, f.Value.Shape))).ToList();
+            try
+            {
+                using var results = session.Run(inputs);
+                var outputs = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
+                foreach (var r in results)
+                    if (r.Value is Microsoft.ML.OnnxRuntime.Tensors.Tensor<float> t)
+                        outputs[r.Name] = Engine.Tensor.FromArray(t.ToArray(), t.Dimensions.ToArray());
+                return outputs;
+            }
+            catch (OnnxRuntimeException e) { throw new InvalidOperationException($"ONNX Runtime failed running {Path.GetFileName(modelPath)}: {e.Message}"); }
+        }
+    }
+}
