@@ -9,11 +9,11 @@ namespace QuantSharp.Data.Tests.Images;
 /// </summary>
 public class JpegDecoderTests
 {
+    /// <summary>Fails the test when libjpeg-turbo's cjpeg/djpeg (the reference) are missing; test.sh installs them.</summary>
     private static bool Skip()
     {
-        if (ImageTools.HasLibjpegTools) return false;
-        Console.WriteLine("SKIPPED: cjpeg/djpeg not found (Debian package libjpeg-turbo-progs)");
-        return true;
+        if (!ImageTools.HasLibjpegTools) Assert.Fail("cjpeg/djpeg not found (Debian package libjpeg-turbo-progs; test.sh installs it)");
+        return false;
     }
 
     // Encodes a generated picture with cjpeg and returns (jpeg bytes, djpeg's decode).

@@ -6,7 +6,7 @@ namespace QuantSharp.Quantization.Tests.Techniques;
 /// <summary>Shared helpers of the AdaQuant, sequential MSE and AutoQuant tests on the small Fashion-MNIST CNN.</summary>
 internal static class AdaQuantTestData
 {
-    public const string Skip = "skipped: Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)";
+    public const string Skip = "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist; test.sh installs it)";
 
     public static Dictionary<string, Tensor> Feed(Tensor<float> x) => new() { ["image"] = x };
 

@@ -64,7 +64,7 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
     [InlineData(3)]
     public void SmallCnn_PerTensor_AdaRoundBeatsNearestOnLogitsSqnr_AndKeepsTop1(int bits)
     {
-        if (!SimTestModels.DataAvailable) { output.WriteLine("skipped: Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"); return; }
+        if (!SimTestModels.DataAvailable) { Assert.Fail("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"); return; }
         var fp = SimTestModels.Trained();
         var test = SimTestModels.Test(TestImages);
         var calibration = Batches(SimTestModels.Calibration(CalibrationImages));
@@ -159,7 +159,7 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
     [Fact]
     public void ApplyAdaround_WithQuantizedActivations_StillLowersEveryLayersLoss()
     {
-        if (!SimTestModels.DataAvailable) { output.WriteLine("skipped: Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"); return; }
+        if (!SimTestModels.DataAvailable) { Assert.Fail("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"); return; }
         var calibration = Batches(SimTestModels.Calibration(64));
         string dir = Path.Combine(Path.GetTempPath(), $"adaround_qa_{Environment.ProcessId}");
         var result = AdaRound.ApplyAdaround(SimTestModels.Trained(), calibration,

@@ -41,8 +41,7 @@ public sealed class BiasCorrectionFashionMnistTests(ITestOutputHelper output)
     {
         if (!SimTestModels.DataAvailable)
         {
-            output.WriteLine("skipped: Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed");
-            return;
+            Assert.Fail("Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed");
         }
         var options = new QuantSimOptions { DefaultParamBw = 4, DefaultOutputBw = 8, QuantScheme = QuantScheme.PostTrainingTf };
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -106,8 +105,7 @@ public sealed class BiasCorrectionFashionMnistTests(ITestOutputHelper output)
     {
         if (!SimTestModels.DataAvailable)
         {
-            output.WriteLine("skipped: Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed");
-            return;
+            Assert.Fail("Fashion-MNIST (Debian's dataset-fashion-mnist) is not installed");
         }
         var options = new QuantSimOptions { DefaultParamBw = 4, DefaultOutputBw = 8, QuantScheme = QuantScheme.PostTrainingTf };
         var calibration = SimTestModels.Calibration(512);
