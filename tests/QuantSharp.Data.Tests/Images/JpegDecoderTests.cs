@@ -10,10 +10,9 @@ namespace QuantSharp.Data.Tests.Images;
 public class JpegDecoderTests
 {
     /// <summary>Fails the test when libjpeg-turbo's cjpeg/djpeg (the reference) are missing; test.sh installs them.</summary>
-    private static bool Skip()
+    private static void RequireLibjpegTools()
     {
         if (!ImageTools.HasLibjpegTools) Assert.Fail("cjpeg/djpeg not found (Debian package libjpeg-turbo-progs; test.sh installs it)");
-        return false;
     }
 
     // Encodes a generated picture with cjpeg and returns (jpeg bytes, djpeg's decode).
@@ -42,7 +41,7 @@ public class JpegDecoderTests
     [InlineData(97, 35)]
     public void Baseline420_WithinOneOfLibjpeg(int w, int h)
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         AssertMatches(w, h, false, w * 31 + h, "-quality", "90", "-sample", "2x2");
     }
 
@@ -51,7 +50,7 @@ public class JpegDecoderTests
     [InlineData(37, 29)]
     public void Baseline444_WithinOneOfLibjpeg(int w, int h)
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         AssertMatches(w, h, false, w + h, "-quality", "85", "-sample", "1x1");
     }
 
@@ -60,14 +59,14 @@ public class JpegDecoderTests
     [InlineData(35, 13)]
     public void Baseline422_WithinOneOfLibjpeg(int w, int h)
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         AssertMatches(w, h, false, w * h, "-quality", "75", "-sample", "2x1");
     }
 
     [Fact]
     public void Baseline440_WithinOneOfLibjpeg()
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         AssertMatches(29, 35, false, 7, "-quality", "80", "-sample", "1x2");
     }
 
@@ -80,7 +79,7 @@ public class JpegDecoderTests
     [InlineData(43, 26, "4x2")]
     public void Progressive_WithinOneOfLibjpeg(int w, int h, string sampling)
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         AssertMatches(w, h, false, w - h, "-quality", "92", "-progressive", "-sample", sampling);
     }
 
@@ -89,7 +88,7 @@ public class JpegDecoderTests
     [InlineData(true)]
     public void Grayscale_WithinOneOfLibjpeg(bool progressive)
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         string[] args = progressive ? ["-quality", "90", "-progressive", "-grayscale"] : ["-quality", "90", "-grayscale"];
         var (jpeg, reference) = Encode(27, 19, false, 3, args);
         var ours = JpegDecoder.Decode(jpeg, "gray");
@@ -100,7 +99,7 @@ public class JpegDecoderTests
     [Fact]
     public void GrayInput_DecodesToOneChannel()
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         AssertMatches(23, 31, true, 5, "-quality", "95");
     }
 
@@ -110,7 +109,7 @@ public class JpegDecoderTests
     [InlineData("2", "-progressive")]
     public void RestartMarkers_WithinOneOfLibjpeg(string interval, string progressive)
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         var args = new List<string> { "-quality", "88", "-sample", "2x2", "-restart", interval + "B" };
         if (progressive != "") args.Add(progressive);
         AssertMatches(57, 41, false, 11, [.. args]);
@@ -119,7 +118,7 @@ public class JpegDecoderTests
     [Fact]
     public void HighQuality_AllCoefficientsUsed_WithinOneOfLibjpeg()
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         AssertMatches(48, 40, false, 99, "-quality", "100", "-sample", "1x1");
         AssertMatches(48, 40, false, 98, "-quality", "100", "-progressive", "-sample", "2x2");
     }
@@ -127,7 +126,7 @@ public class JpegDecoderTests
     [Fact]
     public void Truncated_ThrowsNamingFile()
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         var (jpeg, _) = Encode(40, 40, false, 1, "-quality", "90");
         var cut = jpeg.AsSpan(0, jpeg.Length / 2).ToArray();
         var e = Assert.Throws<ImageFormatException>(() => JpegDecoder.Decode(cut, "cut.jpg"));
@@ -138,7 +137,7 @@ public class JpegDecoderTests
     [Fact]
     public void Arithmetic_ThrowsUnsupported()
     {
-        if (Skip()) return;
+        RequireLibjpegTools();
         var pixels = ImageTools.PhotoLike(16, 16, 3, 2);
         int code = ImageTools.Run(ImageTools.Find("cjpeg")!, ["-arithmetic"], ImageTools.Pnm(16, 16, 3, pixels), out var jpeg);
         if (code != 0 || jpeg.Length == 0) { Console.WriteLine("SKIPPED: this cjpeg has no -arithmetic"); return; }
