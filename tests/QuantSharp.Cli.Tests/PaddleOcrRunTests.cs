@@ -8,7 +8,7 @@ namespace QuantSharp.Cli.Tests;
 
 /// <summary>
 /// <c>quantsharp run</c> on the paddle2onnx PaddleOCR models (opset 9 and 11; Slice-1 among their ops): each loads, runs
-/// and writes its output, bit-identical to a <see cref="Session"/> run on the same input. Needs npm and the registry.
+/// and writes its output, bit-identical to a <see cref="Session"/> run on the same input. Needs the npm registry (HTTPS).
 /// </summary>
 [Trait("Category", "PublishedModels")]
 public sealed class PaddleOcrRunTests : IDisposable

