@@ -46,15 +46,16 @@ public static class DeployCommand
                 p.Step("ort", "load the QDQ model in ONNX Runtime (all optimizations)", () => OrtCheck.Load(qdqFile));
                 return;
             }
+            // The samples and the simulation's outputs on them, shared by both checks.
+            var samples = Npy.Read<float>(samplesPath);
+            checkedSamples = samples.Dims[0];
+            string input = CalibCommand.SingleInput(sim.Model, quantDir);
+            RunResult? expected = null;
             p.Step("check", "check QDQ model against the simulation", () =>
             {
-                var samples = Npy.Read<float>(samplesPath);
-                checkedSamples = samples.Dims[0];
-                string qdqPath = files.Single(f => f.EndsWith("_qdq.onnx", StringComparison.Ordinal));
-                var qdq = new Session(OnnxImporter.Load(qdqPath));
-                string input = CalibCommand.SingleInput(sim.Model, quantDir);
+                var qdq = new Session(OnnxImporter.Load(qdqFile));
                 var feeds = new Dictionary<string, Tensor> { [input] = samples };
-                var expected = sim.Run(feeds);
+                expected = sim.Run(feeds);
                 var actual = qdq.Run(feeds);
                 foreach (var o in qdq.Graph.Outputs)
                 {
@@ -71,9 +72,6 @@ public static class DeployCommand
             });
             p.Step("ort", "run the QDQ model in ONNX Runtime (as written, then all optimizations) against the simulation", () =>
             {
-                var samples = Npy.Read<float>(samplesPath);
-                string input = CalibCommand.SingleInput(sim.Model, quantDir);
-                var expected = sim.Run(new Dictionary<string, Tensor> { [input] = samples });
                 var feeds = new Dictionary<string, Tensor<float>> { [input] = samples };
                 foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
                 {
@@ -83,7 +81,7 @@ public static class DeployCommand
                     bool optimized = level == GraphOptimizationLevel.ORT_ENABLE_ALL;
                     foreach (var (name, a) in ort)
                     {
-                        var e = expected.Output(name);
+                        var e = expected!.Output(name);
                         bool quantized = IsQuantized(sim, name);
                         double step = OutputStep(sim, name, e), diff = 0;
                         for (int i = 0; i < e.Length; i++) diff = Math.Max(diff, Math.Abs((double)e.Data[i] - a.Data[i]));

@@ -165,14 +165,16 @@ public sealed class Graph
         int changed = Nodes.Count(n => n.Name.Length == 0);
         EnsureNodeNames();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var all = new HashSet<string>(Nodes.Select(n => n.Name), StringComparer.Ordinal);
         foreach (var n in Nodes)
         {
             if (seen.Add(n.Name)) continue;
             string hint = n.Name;
             int k = 1;
-            while (Nodes.Any(m => m.Name == $"{hint}_{k}") || seen.Contains($"{hint}_{k}")) k++;
+            while (all.Contains($"{hint}_{k}")) k++;
             n.Name = $"{hint}_{k}";
             seen.Add(n.Name);
+            all.Add(n.Name);
             changed++;
         }
         return changed;

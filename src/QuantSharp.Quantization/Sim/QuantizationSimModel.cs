@@ -38,13 +38,7 @@ public sealed partial class QuantizationSimModel
         Model.EnsureNodeNames();
         Plan = QuantizerPlacement.Plan(Model, Config);
         _quantizers = new Dictionary<string, SimQuantizer>(StringComparer.Ordinal);
-        foreach (var p in Plan.Quantizers)
-        {
-            var q = Create(p);
-            _quantizers[q.Name] = q;
-            var consumers = p.Consumers?.Select(c => (Model.Nodes.Single(n => n.Name == c.Node), c.Index)).ToList();
-            QuantizerNode.Insert(Model, p.Value, q.Name, consumers, quantizeGraphOutput: Model.IsOutput(p.Value));
-        }
+        InsertQuantizers(Model, Plan);
         // Quantizers inside If branches and Loop/Scan bodies sit in the body itself (the nested session runs and
         // calibrates them like any other); ONNX names are unique across a model and its subgraphs, so are theirs.
         foreach (var (_, _, body) in Model.Subgraphs().ToList())
@@ -58,14 +52,23 @@ public sealed partial class QuantizationSimModel
                 body.Nodes.Remove(c);
                 body.Initializers[c.Outputs[0]] = c.Attributes["value"].AsTensor();
             }
-            foreach (var p in QuantizerPlacement.PlanSubgraph(body, Config).Quantizers)
-            {
-                if (_quantizers.ContainsKey(p.Name)) continue;
-                var q = Create(p);
-                _quantizers[q.Name] = q;
-                var consumers = p.Consumers?.Select(c => (body.Nodes.Single(n => n.Name == c.Node), c.Index)).ToList();
-                QuantizerNode.Insert(body, p.Value, q.Name, consumers, quantizeGraphOutput: body.IsOutput(p.Value));
-            }
+            InsertQuantizers(body, QuantizerPlacement.PlanSubgraph(body, Config));
+        }
+    }
+
+    /// <summary>Creates the planned quantizers (skipping names already taken) and inserts their nodes into <paramref name="graph"/>.</summary>
+    private void InsertQuantizers(Graph graph, QuantizerPlan plan)
+    {
+        // Planned consumers are named by node; nodes are looked up once (a name can repeat: the first holder wins, as before).
+        var byName = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var n in graph.Nodes) byName.TryAdd(n.Name, n);
+        foreach (var p in plan.Quantizers)
+        {
+            if (_quantizers.ContainsKey(p.Name)) continue;
+            var q = Create(p);
+            _quantizers[q.Name] = q;
+            var consumers = p.Consumers?.Select(c => (byName[c.Node], c.Index)).ToList();
+            QuantizerNode.Insert(graph, p.Value, q.Name, consumers, quantizeGraphOutput: graph.IsOutput(p.Value));
         }
     }
 

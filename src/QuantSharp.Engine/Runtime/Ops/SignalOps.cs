@@ -117,13 +117,7 @@ internal static class SignalOps
                     re[t] = x.Data[src];
                     if (complex) im[t] = x.Data[src + 1];
                 }
-                for (int k = 0; k < bins; k++)
-                {
-                    var (vr, vi) = plan.Bin(re, im, k);
-                    int dst = ((o * bins + k) * inner + i) * 2;
-                    y.Data[dst] = vr;
-                    y.Data[dst + 1] = vi;
-                }
+                plan.WriteBins(re, im, bins, y.Data, (o * bins * inner + i) * 2, inner * 2);
             }
         return input is Tensor<double> ? y : TensorOps.Cast(y, DataType.Float32);
     }
@@ -167,13 +161,7 @@ internal static class SignalOps
                     re[t] = x.Data[src] * w;
                     im[t] = complex ? x.Data[src + 1] * w : 0;
                 }
-                for (int k = 0; k < bins; k++)
-                {
-                    var (vr, vi) = plan.Bin(re, im, k);
-                    int dst = ((b * frames + f) * bins + k) * 2;
-                    y.Data[dst] = vr;
-                    y.Data[dst + 1] = vi;
-                }
+                plan.WriteBins(re, im, bins, y.Data, (b * frames + f) * bins * 2, 2);
             }
         return input is Tensor<double> ? y : TensorOps.Cast(y, DataType.Float32);
     }
@@ -236,6 +224,17 @@ internal static class SignalOps
                 double angle = 2 * Math.PI * m / size;
                 _cos[m] = Math.Cos(angle);
                 _sin[m] = Math.Sin(angle);
+            }
+        }
+
+        /// <summary>Bins 0 … <paramref name="bins"/>−1 as (re, im) pairs into <paramref name="y"/> from <paramref name="start"/>, bin k at start + k·stride.</summary>
+        public void WriteBins(double[] re, double[] im, int bins, double[] y, int start, int stride)
+        {
+            for (int k = 0; k < bins; k++)
+            {
+                var (vr, vi) = Bin(re, im, k);
+                y[start + k * stride] = vr;
+                y[start + k * stride + 1] = vi;
             }
         }
 
