@@ -51,6 +51,11 @@ public static class QdqExport
         // Quantizers inside If branches and Loop/Scan bodies are lowered where they sit.
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) required = Math.Max(required, LowerQuantizers(sub, encodingOf, options));
         if (required > 0) OpsetUpgrade.Raise(g, required);
+        if (options.FusionFriendly)
+        {
+            QdqPlacement.Apply(g);
+            foreach (var (_, _, sub) in g.Subgraphs().ToList()) QdqPlacement.Apply(sub);
+        }
         // ONNX Runtime refuses a model in which two nodes share a name (some exporters leave repeats).
         g.EnsureUniqueNodeNames();
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) sub.EnsureUniqueNodeNames();

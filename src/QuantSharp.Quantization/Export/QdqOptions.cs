@@ -9,4 +9,11 @@ public sealed record QdqOptions
     /// <c>QuantizeLinear</c>/<c>DequantizeLinear</c> pair like an activation.
     /// </summary>
     public bool QuantizeWeights { get; init; } = true;
+
+    /// <summary>
+    /// Rewrite the lowered graph so ONNX Runtime fuses every quantized Conv into an integer kernel (default true): drop a
+    /// Relu/Clip that the following QuantizeLinear makes exactly redundant, store float Conv biases as int32 with scale
+    /// x_scale·w_scale (see <see cref="QdqPlacement"/>).
+    /// </summary>
+    public bool FusionFriendly { get; init; } = true;
 }

@@ -76,6 +76,20 @@ public sealed partial class QuantizationSimModel
         return [onnx, encodings, qdq];
     }
 
+    /// <summary>The QDQ graph <see cref="Export"/> writes as <c>prefix_qdq.onnx</c> (each enabled quantizer lowered to QuantizeLinear/DequantizeLinear).</summary>
+    public Graph ToQdqGraph(QdqOptions? options = null)
+    {
+        SyncLearnedEncodings();
+        return QdqExport.Lower(Model, ActiveEncoding, options);
+    }
+
+    /// <summary>
+    /// The integer-exact simulation of the current encodings: what ONNX Runtime computes for the exported QDQ model, bit for
+    /// bit on every quantized tensor (see <see cref="IntegerSimulation"/>). Build it after calibration; it does not follow
+    /// later encoding changes.
+    /// </summary>
+    public IntegerSimulation ToIntegerSimulation() => new(ToQdqGraph());
+
     /// <summary>The encoding a QDQ export uses for quantizer <paramref name="name"/>: null when disabled or uncalibrated.</summary>
     public Encoding? ActiveEncoding(string name) =>
         _quantizers.TryGetValue(name, out var q) && q.Enabled ? q.Encoding : null;

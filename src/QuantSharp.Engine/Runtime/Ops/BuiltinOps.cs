@@ -32,6 +32,7 @@ public static class BuiltinOps
         TextOps.Register(r);
         TrainingOps.Register(r);
         RandomOps.Register(r);
+        QLinearContribOps.Register(r);
         return r;
     }
 }

@@ -1,0 +1,152 @@
+using QuantSharp.Engine.Kernels;
+using static QuantSharp.Engine.Runtime.InputRole;
+
+namespace QuantSharp.Engine.Runtime.Ops;
+
+/// <summary>
+/// ONNX Runtime's quantized contrib operators (domain <c>com.microsoft</c>, version 1) that its QDQ fusions produce and that
+/// models quantized to ONNX Runtime's "QOperator" format contain: <c>QLinearAdd</c>, <c>QLinearMul</c>,
+/// <c>QLinearGlobalAveragePool</c>, <c>QLinearSigmoid</c>, <c>QLinearLeakyRelu</c>. Each computes exactly what ONNX
+/// Runtime's CPU kernel computes (<see cref="QLinearArithmetic"/>), for uint8 and int8 levels.
+/// </summary>
+/// <remarks>
+/// Inputs follow ONNX Runtime's contrib schema: binary ops <c>(A, A_scale, A_zero_point, B, B_scale, B_zero_point,
+/// C_scale, C_zero_point)</c>, unary ops <c>(X, X_scale, X_zero_point, Y_scale, Y_zero_point)</c>; scales are float
+/// scalars, zero points scalars of the data type (optional: 0). QLinearAdd with partial broadcasting (neither operand a
+/// single element nor the same shape) uses the element-wise formula; ONNX Runtime folds an operand that is constant along
+/// its innermost span into the fixed part first, which can round differently in the last bit of the fixed part.
+/// </remarks>
+internal static class QLinearContribOps
+{
+    /// <summary>The domain of ONNX Runtime's contrib operators.</summary>
+    public const string Domain = "com.microsoft";
+
+    public static void Register(OpRegistry r)
+    {
+        Define(r, "QLinearAdd", a => Binary(a, "QLinearAdd", add: true)).WithInputs(Data, Setting, Setting, Data, Setting, Setting, Setting, Setting);
+        Define(r, "QLinearMul", a => Binary(a, "QLinearMul", add: false)).WithInputs(Data, Setting, Setting, Data, Setting, Setting, Setting, Setting);
+        Define(r, "QLinearGlobalAveragePool", a => GlobalAveragePool(a)).WithInputs(Data, Setting, Setting, Setting, Setting);
+        Define(r, "QLinearSigmoid", a => Lookup(a, QLinearArithmetic.Logistic)).WithInputs(Data, Setting, Setting, Setting, Setting)
+            .WithShape(ShapeRules.SameAsInput);
+        Define(r, "QLinearLeakyRelu", a =>
+        {
+            float alpha = a.Node.GetFloat("alpha", 0.01f);
+            return Lookup(a, x => x >= 0 ? x : alpha * x);
+        }).WithInputs(Data, Setting, Setting, Setting, Setting).WithShape(ShapeRules.SameAsInput);
+    }
+
+    private static OpSchema Define(OpRegistry r, string op, Func<OpArgs, Tensor> forward) =>
+        r.Define(op, 1, (n, _) => new LambdaKernel(n, (a, _) => [forward(a)]), Domain)
+            .WithOutputType((_, _, types) => types.Count > 0 ? types[0] : null);
+
+    private static Tensor Binary(OpArgs a, string op, bool add)
+    {
+        var (av, aShape, signed) = Levels(a, 0, op);
+        var (bv, bShape, bSigned) = Levels(a, 3, op);
+        if (bSigned != signed) throw new GraphException($"node {a.Node.Label}: inputs A and B expected the same element type, got {a.Any(0).DataType} and {a.Any(3).DataType}");
+        float sa = Scale(a, 1), sb = Scale(a, 4), sc = Scale(a, 6);
+        int za = Zero(a, 2), zb = Zero(a, 5), zc = Zero(a, 7);
+        var shape = Shapes.Broadcast(aShape, bShape, op);
+        int total = Shapes.Size(shape);
+        var outv = new int[total];
+        var (lo, hi) = signed ? (-128, 127) : (0, 255);
+        var sa2 = Shapes.BroadcastStrides(aShape, shape);
+        var sb2 = Shapes.BroadcastStrides(bShape, shape);
+        if (add)
+        {
+            var (ra, rb, fixedPart) = QLinearArithmetic.AddParameters(sa, za, sb, zb, sc, zc);
+            if (av.Length == 1 && bv.Length != 1)
+            {
+                float f = QLinearArithmetic.FoldScalar(fixedPart, av[0], ra);
+                for (int i = 0; i < total; i++) outv[i] = Math.Clamp(QLinearArithmetic.AddScalarElement(bv[Offset(i, shape, sb2)], rb, f), lo, hi);
+            }
+            else if (bv.Length == 1 && av.Length != 1)
+            {
+                float f = QLinearArithmetic.FoldScalar(fixedPart, bv[0], rb);
+                for (int i = 0; i < total; i++) outv[i] = Math.Clamp(QLinearArithmetic.AddScalarElement(av[Offset(i, shape, sa2)], ra, f), lo, hi);
+            }
+            else
+                for (int i = 0; i < total; i++)
+                    outv[i] = Math.Clamp(QLinearArithmetic.AddElement(av[Offset(i, shape, sa2)], bv[Offset(i, shape, sb2)], ra, rb, fixedPart), lo, hi);
+        }
+        else
+        {
+            float ratio = QLinearArithmetic.MulRatio(sa, sb, sc);
+            for (int i = 0; i < total; i++)
+                outv[i] = Math.Clamp(QLinearArithmetic.MulElement(av[Offset(i, shape, sa2)], za, bv[Offset(i, shape, sb2)], zb, ratio, zc), lo, hi);
+        }
+        return Store(outv, shape, signed);
+    }
+
+    /// <summary>Input X [N, C, spatial…] (or [N, spatial…, C] with channels_last = 1) averaged over the spatial dimensions.</summary>
+    private static Tensor GlobalAveragePool(OpArgs a)
+    {
+        const string op = "QLinearGlobalAveragePool";
+        var (x, shape, signed) = Levels(a, 0, op);
+        if (shape.Length < 3) throw new GraphException($"node {a.Node.Label}: input X expected rank >= 3 ([N, C, spatial...]), got {Shapes.Format(shape)}");
+        bool last = a.Node.GetInt("channels_last", 0) != 0;
+        int n = shape[0], c = last ? shape[^1] : shape[1];
+        int image = Shapes.Size(shape) / Math.Max(1, n * c);
+        float scale = QLinearArithmetic.AveragePoolScale(Scale(a, 1), Scale(a, 3), image);
+        int zx = Zero(a, 2), zy = Zero(a, 4);
+        var (lo, hi) = signed ? (-128, 127) : (0, 255);
+        var outv = new int[n * c];
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                int acc = -zx * image;
+                for (int p = 0; p < image; p++) acc += x[last ? (b * image + p) * c + ch : (b * c + ch) * image + p];
+                outv[b * c + ch] = Math.Clamp(QLinearArithmetic.Requantize(acc, scale, zy), lo, hi);
+            }
+        var outShape = (int[])shape.Clone();
+        for (int d = last ? 1 : 2; d < (last ? shape.Length - 1 : shape.Length); d++) outShape[d] = 1;
+        return Store(outv, outShape, signed);
+    }
+
+    private static Tensor Lookup(OpArgs a, Func<float, float> f)
+    {
+        var (x, shape, signed) = Levels(a, 0, a.Node.OpType);
+        var table = QLinearArithmetic.LookupTable(signed, Scale(a, 1), Zero(a, 2), Scale(a, 3), Zero(a, 4), f);
+        var outv = new int[x.Length];
+        for (int i = 0; i < x.Length; i++) outv[i] = table[x[i] & 0xFF];
+        return Store(outv, shape, signed);
+    }
+
+    private static int Offset(int flat, int[] shape, int[] strides)
+    {
+        int off = 0;
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            int i = flat % shape[d];
+            flat /= shape[d];
+            off += i * strides[d];
+        }
+        return off;
+    }
+
+    private static (int[] Values, int[] Shape, bool Signed) Levels(OpArgs a, int i, string op) => a.Any(i) switch
+    {
+        Tensor<byte> t => (t.Data.Select(v => (int)v).ToArray(), t.Dims.ToArray(), false),
+        Tensor<sbyte> t => (t.Data.Select(v => (int)v).ToArray(), t.Dims.ToArray(), true),
+        var t => throw new GraphException($"node {a.Node.Label}: {op} input {i} expected element type UInt8 or Int8, got {t.DataType}"),
+    };
+
+    private static Tensor Store(int[] values, int[] shape, bool signed) => signed
+        ? new Tensor<sbyte>(values.Select(v => (sbyte)v).ToArray(), shape)
+        : new Tensor<byte>(values.Select(v => (byte)v).ToArray(), shape);
+
+    private static float Scale(OpArgs a, int i)
+    {
+        var s = a.Any(i) as Tensor<float> ?? throw new GraphException($"node {a.Node.Label}: input {i} (scale) expected element type Float32, got {a.Any(i).DataType}");
+        if (s.Length != 1) throw new GraphException($"node {a.Node.Label}: input {i} (scale) expected a scalar, got shape {Shapes.Format(s.Dims)}");
+        return s.Data[0];
+    }
+
+    private static int Zero(OpArgs a, int i) => a.Optional(i) switch
+    {
+        null => 0,
+        Tensor<byte> t when t.Length == 1 => t.Data[0],
+        Tensor<sbyte> t when t.Length == 1 => t.Data[0],
+        var t => throw new GraphException($"node {a.Node.Label}: input {i} (zero point) expected a uint8 or int8 scalar, got {t.DataType} {Shapes.Format(t.Dims)}"),
+    };
+}

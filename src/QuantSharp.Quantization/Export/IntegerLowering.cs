@@ -1,0 +1,208 @@
+using QuantSharp.Engine;
+
+namespace QuantSharp.Quantization.Export;
+
+/// <summary>
+/// Lowers a QDQ graph to the integer operators ONNX Runtime's CPU provider fuses it into at <c>ORT_ENABLE_ALL</c>, so that
+/// running the result in QuantSharp's engine computes what ONNX Runtime computes, bit for bit on every quantized tensor
+/// (the integer contract, DESIGN.md). A node group DQ inputs → op → QuantizeLinear becomes:
+/// <list type="bullet">
+/// <item>Conv → <c>QLinearConv</c> (input per tensor, weight per tensor or per output channel; a bias as its int32 levels,
+/// or a float bias quantized as ONNX Runtime's bias pass does, see <see cref="QdqPlacement"/>);</item>
+/// <item>MatMul → <c>QLinearMatMul</c>;</item>
+/// <item>Add, Mul → <c>com.microsoft.QLinearAdd</c> / <c>QLinearMul</c>;</item>
+/// <item>GlobalAveragePool, Sigmoid, LeakyRelu → <c>com.microsoft.QLinearGlobalAveragePool</c> / <c>QLinearSigmoid</c> /
+/// <c>QLinearLeakyRelu</c>.</item>
+/// </list>
+/// A group qualifies as ONNX Runtime's selectors require: every data input comes from a DequantizeLinear with constant 8-bit
+/// parameters (per tensor, except the weight), the op's output is read only by one QuantizeLinear of the same 8-bit type as
+/// the input and is not a graph output. Everything else stays as written (the float path ONNX Runtime runs too).
+/// Quantize/Dequantize nodes left without readers are removed.
+/// </summary>
+public static class IntegerLowering
+{
+    /// <summary>The contrib domain of ONNX Runtime's quantized operators.</summary>
+    public const string ContribDomain = "com.microsoft";
+
+    /// <summary>A lowered copy of <paramref name="qdq"/> (which is not modified); subgraphs are lowered too.</summary>
+    public static Graph Lower(Graph qdq)
+    {
+        ArgumentNullException.ThrowIfNull(qdq);
+        var g = qdq.Clone();
+        int fused = LowerIn(g);
+        foreach (var (_, _, sub) in g.Subgraphs().ToList()) fused += LowerIn(sub);
+        if (fused > 0) g.Opsets[ContribDomain] = 1;
+        return g;
+    }
+
+    private static int LowerIn(Graph g)
+    {
+        int fused = 0;
+        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0).ToList())
+        {
+            Node? replacement = node.OpType switch
+            {
+                "Conv" => Conv(g, node),
+                "MatMul" => Binary(g, node, "QLinearMatMul", "", weightAxisAllowed: true),
+                "Add" => Binary(g, node, "QLinearAdd", ContribDomain, weightAxisAllowed: false),
+                "Mul" => Binary(g, node, "QLinearMul", ContribDomain, weightAxisAllowed: false),
+                "GlobalAveragePool" => Unary(g, node, "QLinearGlobalAveragePool"),
+                "Sigmoid" => Unary(g, node, "QLinearSigmoid"),
+                "LeakyRelu" => Unary(g, node, "QLinearLeakyRelu"),
+                _ => null,
+            };
+            if (replacement is null) continue;
+            // The fused operator produces the QuantizeLinear's output itself: the quantizer goes.
+            var quantizer = g.Consumers(node.Outputs[0])[0].Node;
+            g.Nodes.Remove(quantizer);
+            g.Nodes[g.Nodes.IndexOf(node)] = replacement;
+            fused++;
+        }
+        if (fused > 0) RemoveDeadQdq(g);
+        return fused;
+    }
+
+    /// <summary>The QuantizeLinear that alone reads the op's output, with 8-bit per-tensor parameters; null otherwise.</summary>
+    private static (Node Q, QdqParams P)? OutputQuantizer(Graph g, Node node)
+    {
+        if (node.Outputs.Count != 1 || g.IsOutput(node.Outputs[0])) return null;
+        var readers = g.Consumers(node.Outputs[0]);
+        if (readers.Count != 1 || readers[0].Node.OpType != "QuantizeLinear" || readers[0].Node.Domain.Length != 0) return null;
+        var q = readers[0].Node;
+        var p = QdqParams.Of(g, q, quantize: true);
+        return p is { PerTensor: true } && Is8Bit(p.Type) ? (q, p) : null;
+    }
+
+    /// <summary>The DequantizeLinear producing input <paramref name="index"/>, with 8-bit constant parameters; null otherwise.</summary>
+    private static (Node Dq, QdqParams P)? InputDequantizer(Graph g, Node node, int index, bool perTensor)
+    {
+        if (index >= node.Inputs.Count || node.Inputs[index].Length == 0) return null;
+        var dq = g.Producer(node.Inputs[index]);
+        if (dq is not { OpType: "DequantizeLinear" } || dq.Domain.Length != 0 || g.IsOutput(dq.Outputs[0])) return null;
+        var p = QdqParams.Of(g, dq, quantize: false);
+        if (p is null || !Is8Bit(p.Type) || perTensor && !p.PerTensor) return null;
+        if (!g.Initializers.ContainsKey(dq.Inputs[0]) && TypeOf(g, dq.Inputs[0]) is { } t && t != p.Type) return null;
+        return (dq, p);
+    }
+
+    private static DataType? TypeOf(Graph g, string value)
+    {
+        var producer = g.Producer(value);
+        return producer is { OpType: "QuantizeLinear" } ? QdqParams.Of(g, producer, quantize: true)?.Type : null;
+    }
+
+    private static bool Is8Bit(DataType t) => t is DataType.UInt8 or DataType.Int8;
+
+    private static Node? Conv(Graph g, Node conv)
+    {
+        var outQ = OutputQuantizer(g, conv);
+        var x = InputDequantizer(g, conv, 0, perTensor: true);
+        var w = InputDequantizer(g, conv, 1, perTensor: false);
+        if (outQ is null || x is null || w is null || outQ.Value.P.Type != x.Value.P.Type) return null;
+        if (!w.Value.P.PerTensor && (w.Value.P.Axis ?? 1) != 0) return null;
+        string? bias = null;
+        if (conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0)
+        {
+            bias = BiasLevels(g, conv, x.Value.P, w.Value.P);
+            if (bias is null) return null;
+        }
+        var (q, yp) = outQ.Value;
+        List<string> inputs =
+        [
+            x.Value.Dq.Inputs[0], x.Value.Dq.Inputs[1], ZeroPoint(g, x.Value.Dq, x.Value.P),
+            w.Value.Dq.Inputs[0], w.Value.Dq.Inputs[1], ZeroPoint(g, w.Value.Dq, w.Value.P),
+            q.Inputs[1], ZeroPoint(g, q, yp),
+        ];
+        if (bias is not null) inputs.Add(bias);
+        var fused = new Node("QLinearConv", inputs, [q.Outputs[0]], conv.Name);
+        foreach (var (k, v) in conv.Attributes) fused.Attributes[k] = v;
+        return fused;
+    }
+
+    /// <summary>
+    /// The int32 bias a fused Conv reads: the levels of a DequantizeLinear(int32) as they are, or a float initializer quantized
+    /// as ONNX Runtime's bias pass does (<c>round(b / (x_scale·w_scale))</c>, float32, half to even).
+    /// </summary>
+    private static string? BiasLevels(Graph g, Node conv, QdqParams x, QdqParams w)
+    {
+        string b = conv.Inputs[2];
+        if (g.Producer(b) is { OpType: "DequantizeLinear" } dq)
+            return g.Initializers.TryGetValue(dq.Inputs[0], out var t) && t is Tensor<int> { Rank: 1 } ? dq.Inputs[0] : null;
+        if (!g.Initializers.TryGetValue(b, out var ft) || ft is not Tensor<float> { Rank: 1 } bias) return null;
+        if (!w.PerTensor && w.Scales.Length != bias.Length) return null;
+        var levels = new int[bias.Length];
+        for (int c = 0; c < bias.Length; c++)
+        {
+            float scale = x.Scales[0] * w.Scales[w.PerTensor ? 0 : c];
+            levels[c] = (int)Math.Clamp((double)MathF.Round(bias.Data[c] / scale, MidpointRounding.ToEven), int.MinValue, int.MaxValue);
+        }
+        string name = g.UniqueName(b + "_int32");
+        g.Initializers[name] = new Tensor<int>(levels, [bias.Length]);
+        return name;
+    }
+
+    private static Node? Binary(Graph g, Node node, string op, string domain, bool weightAxisAllowed)
+    {
+        if (node.Inputs.Count != 2) return null;
+        var outQ = OutputQuantizer(g, node);
+        var a = InputDequantizer(g, node, 0, perTensor: true);
+        var b = InputDequantizer(g, node, 1, perTensor: !weightAxisAllowed);
+        if (outQ is null || a is null || b is null) return null;
+        var (q, yp) = outQ.Value;
+        if (yp.Type != a.Value.P.Type) return null;
+        if (domain.Length > 0 && b.Value.P.Type != a.Value.P.Type) return null;
+        if (!b.Value.P.PerTensor)
+        {
+            // QLinearMatMul takes a per-column scale for a 2-D weight: one per output column (axis 1 or −1).
+            if (!g.Initializers.TryGetValue(b.Value.Dq.Inputs[0], out var bw) || bw.Rank != 2 || b.Value.P.Axis is not (1 or -1)) return null;
+        }
+        var inputs = new List<string>
+        {
+            a.Value.Dq.Inputs[0], a.Value.Dq.Inputs[1], ZeroPoint(g, a.Value.Dq, a.Value.P),
+            b.Value.Dq.Inputs[0], b.Value.Dq.Inputs[1], ZeroPoint(g, b.Value.Dq, b.Value.P),
+            q.Inputs[1], ZeroPoint(g, q, yp),
+        };
+        return new Node(op, inputs, [q.Outputs[0]], node.Name, domain);
+    }
+
+    private static Node? Unary(Graph g, Node node, string op)
+    {
+        var outQ = OutputQuantizer(g, node);
+        var x = InputDequantizer(g, node, 0, perTensor: true);
+        if (outQ is null || x is null) return null;
+        var (q, yp) = outQ.Value;
+        if (yp.Type != x.Value.P.Type) return null;
+        var fused = new Node(op, [x.Value.Dq.Inputs[0], x.Value.Dq.Inputs[1], ZeroPoint(g, x.Value.Dq, x.Value.P), q.Inputs[1], ZeroPoint(g, q, yp)],
+            [q.Outputs[0]], node.Name, ContribDomain);
+        if (node.Attributes.TryGetValue("alpha", out var alpha)) fused.Attributes["alpha"] = alpha;
+        return fused;
+    }
+
+    /// <summary>The zero-point input of a Q/DQ node, or a new zero initializer of its type when it has none.</summary>
+    private static string ZeroPoint(Graph g, Node qdq, QdqParams p)
+    {
+        if (qdq.Inputs.Count > 2 && qdq.Inputs[2].Length > 0) return qdq.Inputs[2];
+        string name = g.UniqueName(qdq.Inputs[1] + "_zero_point");
+        int[] shape = p.PerTensor ? [] : [p.Scales.Length];
+        g.Initializers[name] = p.Type == DataType.Int8 ? new Tensor<sbyte>(shape) : new Tensor<byte>(shape);
+        return name;
+    }
+
+    private static void RemoveDeadQdq(Graph g)
+    {
+        // Values read inside If/Loop/Scan bodies are not among the graph's own consumers.
+        var readBySubgraphs = new HashSet<string>(g.Nodes.SelectMany(Graph.OuterValues), StringComparer.Ordinal);
+        bool changed = true;
+        while (changed)
+        {
+            changed = false;
+            foreach (var n in g.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear" && n.Domain.Length == 0).ToList())
+            {
+                if (n.Outputs.Any(o => g.IsOutput(o) || g.Consumers(o).Count > 0 || readBySubgraphs.Contains(o))) continue;
+                g.Nodes.Remove(n);
+                changed = true;
+            }
+        }
+        g.RemoveUnusedInitializers();
+    }
+}

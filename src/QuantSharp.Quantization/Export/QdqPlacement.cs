@@ -1,0 +1,101 @@
+using QuantSharp.Engine;
+
+namespace QuantSharp.Quantization.Export;
+
+/// <summary>
+/// Rewrites of a lowered QDQ graph that let ONNX Runtime (and other QDQ runtimes) fuse every quantized Conv into an integer
+/// kernel, without changing any value the graph computes beyond what the fusion itself defines:
+/// <list type="bullet">
+/// <item>a <c>Relu</c> or constant-bound <c>Clip</c> whose only reader is a <c>QuantizeLinear</c> is removed when the
+/// quantizer already saturates exactly where the clamp would (<c>Q(min) = qmin</c> and <c>Q(max) = qmax</c>) — the
+/// result is identical for every input, so DQ → Conv → Q is left for the fusion (ONNX Runtime's own rule accepts only a
+/// quantizer range inside the clip range up to 1.2e-7, which an encoding of a ReLU6 whose maximum rounds to 6.0000005 misses);</item>
+/// <item>the float bias of a Conv whose input (per tensor) and weight are dequantized is stored as int32 with scale
+/// <c>x_scale·w_scale</c> and no zero point: <c>round(b / (x_scale·w_scale))</c> with the product and the quotient
+/// rounded to float32 and the rounding half to even — exactly what ONNX Runtime's bias-quantization pass computes, so the
+/// written model is what it would run, and runtimes without that pass fuse it too.</item>
+/// </list>
+/// </summary>
+public static class QdqPlacement
+{
+    /// <summary>Applies both rewrites to <paramref name="g"/> in place; returns how many clamps and biases changed.</summary>
+    public static (int Clamps, int Biases) Apply(Graph g)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        return (DropRedundantClamps(g), QuantizeConvBiases(g));
+    }
+
+    /// <summary>Removes Relu/Clip nodes that the QuantizeLinear reading them makes redundant (see the type's remarks).</summary>
+    public static int DropRedundantClamps(Graph g)
+    {
+        int removed = 0;
+        foreach (var clamp in g.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Relu" or "Clip").ToList())
+        {
+            string output = clamp.Outputs[0];
+            if (g.IsOutput(output)) continue;
+            var readers = g.Consumers(output);
+            if (readers.Count != 1 || readers[0].Node.OpType != "QuantizeLinear" || readers[0].Index != 0) continue;
+            var q = QdqParams.Of(g, readers[0].Node, quantize: true);
+            if (q is null || !q.PerTensor) continue;
+            var bounds = ClampBounds(g, clamp);
+            if (bounds is null) continue;
+            var (lo, hi) = bounds.Value;
+            bool lowOk = float.IsNegativeInfinity(lo) || q.Level(lo) == q.QMin;
+            bool highOk = float.IsPositiveInfinity(hi) || q.Level(hi) == q.QMax;
+            if (!lowOk || !highOk) continue;
+            g.Bypass(clamp);
+            removed++;
+        }
+        return removed;
+    }
+
+    /// <summary>The constant [min, max] of a Relu (0, +∞) or a Clip (attributes before opset 11, inputs after); null when not constant.</summary>
+    private static (float Lo, float Hi)? ClampBounds(Graph g, Node n)
+    {
+        if (n.OpType == "Relu") return (0f, float.PositiveInfinity);
+        if (n.Attributes.ContainsKey("min") || n.Attributes.ContainsKey("max"))
+            return (n.GetFloat("min", float.NegativeInfinity), n.GetFloat("max", float.PositiveInfinity));
+        float? Bound(int i) => i >= n.Inputs.Count || n.Inputs[i].Length == 0 ? null
+            : g.Initializers.TryGetValue(n.Inputs[i], out var t) && t is Tensor<float> { Length: 1 } f ? f.Data[0] : float.NaN;
+        float? lo = Bound(1), hi = Bound(2);
+        if (lo is float l && float.IsNaN(l) || hi is float h && float.IsNaN(h)) return null;
+        return (lo ?? float.NegativeInfinity, hi ?? float.PositiveInfinity);
+    }
+
+    /// <summary>Stores float Conv biases as int32 + DequantizeLinear (see the type's remarks); returns how many.</summary>
+    public static int QuantizeConvBiases(Graph g)
+    {
+        int count = 0;
+        foreach (var conv in g.Nodes.Where(n => n.OpType == "Conv" && n.Domain.Length == 0 && n.Inputs.Count > 2 && n.Inputs[2].Length > 0).ToList())
+        {
+            if (!g.Initializers.TryGetValue(conv.Inputs[2], out var bt) || bt is not Tensor<float> { Rank: 1 } bias) continue;
+            var x = g.Producer(conv.Inputs[0]);
+            var w = g.Producer(conv.Inputs[1]);
+            if (x is not { OpType: "DequantizeLinear" } || w is not { OpType: "DequantizeLinear" }) continue;
+            var xp = QdqParams.Of(g, x, quantize: false);
+            var wp = QdqParams.Of(g, w, quantize: false);
+            if (xp is null || wp is null || !xp.PerTensor) continue;
+            if (!wp.PerTensor && (wp.Axis != 0 || wp.Scales.Length != bias.Length)) continue;
+            var scales = new float[bias.Length];
+            var levels = new int[bias.Length];
+            for (int c = 0; c < bias.Length; c++)
+            {
+                scales[c] = xp.Scales[0] * wp.Scales[wp.PerTensor ? 0 : c];
+                float quotient = bias.Data[c] / scales[c];
+                levels[c] = (int)Math.Clamp((double)MathF.Round(quotient, MidpointRounding.ToEven), int.MinValue, int.MaxValue);
+            }
+            string baseName = conv.Inputs[2];
+            string q = g.UniqueName(baseName + "_int32"), s = g.UniqueName(baseName + "_scale"), dq = g.UniqueName(baseName + "_dequantized");
+            g.Initializers[q] = new Tensor<int>(levels, [bias.Length]);
+            g.Initializers[s] = wp.PerTensor ? Tensor.Scalar(scales[0]) : Tensor.FromArray(scales, scales.Length);
+            var node = new Node("DequantizeLinear", [q, s], [dq], (conv.Name.Length > 0 ? conv.Name : baseName) + "_bias_DequantizeLinear");
+            if (!wp.PerTensor) node.With("axis", AttributeValue.FromInt(0));
+            g.Nodes.Insert(g.Nodes.IndexOf(conv), node);
+            string old = conv.Inputs[2];
+            conv.Inputs[2] = dq;
+            if (g.Consumers(old).Count == 0 && !g.IsOutput(old)) g.Initializers.Remove(old);
+            count++;
+        }
+        return count;
+    }
+}
