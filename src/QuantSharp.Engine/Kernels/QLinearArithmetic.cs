@@ -23,12 +23,14 @@ public static class QLinearArithmetic
 
     /// <summary>
     /// The parameters of <c>QLinearAdd</c>: the float ratios <c>a_scale/c_scale</c>, <c>b_scale/c_scale</c> and the fixed
-    /// part <c>c_zp − (ratio_a·a_zp + ratio_b·b_zp)</c>, each product and sum rounded to float32.
+    /// part <c>c_zp − fma(ratio_a, a_zp, ratio_b·b_zp)</c> — ONNX Runtime's compiler contracts <c>ratio_a·a_zp + ratio_b·b_zp</c>
+    /// into one fused multiply-add (found against ONNX Runtime 1.32: the separately rounded form differs on a few elements of
+    /// an EfficientNet-style residual add whose inputs both have non-zero zero points).
     /// </summary>
     public static (float RatioA, float RatioB, float Fixed) AddParameters(float scaleA, int zeroA, float scaleB, int zeroB, float scaleC, int zeroC)
     {
         float ra = scaleA / scaleC, rb = scaleB / scaleC;
-        float products = ra * zeroA + rb * zeroB;
+        float products = MathF.FusedMultiplyAdd(ra, zeroA, rb * zeroB);
         return (ra, rb, zeroC - products);
     }
 

@@ -29,6 +29,10 @@ public static class IntegerLowering
     {
         ArgumentNullException.ThrowIfNull(qdq);
         var g = qdq.Clone();
+        // ONNX Runtime removes a Relu/Clip before a QuantizeLinear that saturates where it clamps (exactly for Relu; for
+        // Clip within 1.2e-7, which the export's exact rule covers) before it fuses.
+        QdqPlacement.DropRedundantClamps(g);
+        foreach (var (_, _, sub) in g.Subgraphs().ToList()) QdqPlacement.DropRedundantClamps(sub);
         int fused = LowerIn(g);
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) fused += LowerIn(sub);
         if (fused > 0) g.Opsets[ContribDomain] = 1;

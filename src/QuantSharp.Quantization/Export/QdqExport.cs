@@ -29,7 +29,9 @@ namespace QuantSharp.Quantization.Export;
 /// <c>DequantizeLinear</c> alone, and the float initializer is dropped when nothing else reads it; a 17–32-bit signed
 /// symmetric parameter encoding (a quantized bias) is stored the same way as int32 with no zero point. A 16-bit float encoding
 /// becomes <c>Cast</c> to float16 and back; a 32-bit float encoding and a quantizer whose encoding is null (disabled) are
-/// removed. Every quantizer's output keeps its name, so graph inputs, outputs and every other tensor keep theirs.</para>
+/// removed. Every quantizer's output keeps its name, so graph inputs, outputs and every other tensor keep theirs — except
+/// the output of a Relu/Clip that the quantizer after it makes exactly redundant: with <see cref="QdqOptions.FusionFriendly"/>
+/// (the default) it is dropped so ONNX Runtime fuses the op before it into an integer kernel (<see cref="QdqPlacement"/>).</para>
 /// </remarks>
 public static class QdqExport
 {
@@ -53,8 +55,8 @@ public static class QdqExport
         if (required > 0) OpsetUpgrade.Raise(g, required);
         if (options.FusionFriendly)
         {
-            QdqPlacement.Apply(g);
-            foreach (var (_, _, sub) in g.Subgraphs().ToList()) QdqPlacement.Apply(sub);
+            QdqPlacement.Apply(g, options.Int32Biases);
+            foreach (var (_, _, sub) in g.Subgraphs().ToList()) QdqPlacement.Apply(sub, options.Int32Biases);
         }
         // ONNX Runtime refuses a model in which two nodes share a name (some exporters leave repeats).
         g.EnsureUniqueNodeNames();

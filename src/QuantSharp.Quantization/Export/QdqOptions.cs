@@ -12,8 +12,14 @@ public sealed record QdqOptions
 
     /// <summary>
     /// Rewrite the lowered graph so ONNX Runtime fuses every quantized Conv into an integer kernel (default true): drop a
-    /// Relu/Clip that the following QuantizeLinear makes exactly redundant, store float Conv biases as int32 with scale
-    /// x_scale·w_scale (see <see cref="QdqPlacement"/>).
+    /// Relu/Clip that the following QuantizeLinear makes exactly redundant (see <see cref="QdqPlacement"/>).
     /// </summary>
     public bool FusionFriendly { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="FusionFriendly"/>, also store float Conv biases as int32 with scale x_scale·w_scale, as ONNX Runtime's
+    /// bias pass computes them at load (default false: ONNX Runtime fuses float biases itself, and the written model then
+    /// computes exactly what the simulation, which keeps float biases, computes).
+    /// </summary>
+    public bool Int32Biases { get; init; }
 }

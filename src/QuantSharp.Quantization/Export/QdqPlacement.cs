@@ -10,32 +10,40 @@ namespace QuantSharp.Quantization.Export;
 /// quantizer already saturates exactly where the clamp would (<c>Q(min) = qmin</c> and <c>Q(max) = qmax</c>) — the
 /// result is identical for every input, so DQ → Conv → Q is left for the fusion (ONNX Runtime's own rule accepts only a
 /// quantizer range inside the clip range up to 1.2e-7, which an encoding of a ReLU6 whose maximum rounds to 6.0000005 misses);</item>
-/// <item>the float bias of a Conv whose input (per tensor) and weight are dequantized is stored as int32 with scale
+/// <item>(optional) the float bias of a Conv whose input (per tensor) and weight are dequantized is stored as int32 with scale
 /// <c>x_scale·w_scale</c> and no zero point: <c>round(b / (x_scale·w_scale))</c> with the product and the quotient
-/// rounded to float32 and the rounding half to even — exactly what ONNX Runtime's bias-quantization pass computes, so the
-/// written model is what it would run, and runtimes without that pass fuse it too.</item>
+/// rounded to float32 and the rounding half to even — exactly what ONNX Runtime's bias-quantization pass computes at load
+/// (so ONNX Runtime runs the same model either way), for runtimes without that pass. Off by default: the written model then
+/// equals the simulation, which keeps float biases, exactly when run as written.</item>
 /// </list>
 /// </summary>
 public static class QdqPlacement
 {
-    /// <summary>Applies both rewrites to <paramref name="g"/> in place; returns how many clamps and biases changed.</summary>
-    public static (int Clamps, int Biases) Apply(Graph g)
+    /// <summary>
+    /// Applies the rewrites to <paramref name="g"/> in place: always the clamp removal; the int32 biases when
+    /// <paramref name="int32Biases"/>. Returns how many clamps and biases changed.
+    /// </summary>
+    public static (int Clamps, int Biases) Apply(Graph g, bool int32Biases)
     {
         ArgumentNullException.ThrowIfNull(g);
-        return (DropRedundantClamps(g), QuantizeConvBiases(g));
+        return (DropRedundantClamps(g), int32Biases ? QuantizeConvBiases(g) : 0);
     }
 
     /// <summary>Removes Relu/Clip nodes that the QuantizeLinear reading them makes redundant (see the type's remarks).</summary>
     public static int DropRedundantClamps(Graph g)
     {
         int removed = 0;
+        var readBySubgraphs = new HashSet<string>(g.Nodes.SelectMany(Graph.OuterValues), StringComparer.Ordinal);
         foreach (var clamp in g.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Relu" or "Clip").ToList())
         {
             string output = clamp.Outputs[0];
-            if (g.IsOutput(output)) continue;
-            var readers = g.Consumers(output);
-            if (readers.Count != 1 || readers[0].Node.OpType != "QuantizeLinear" || readers[0].Index != 0) continue;
-            var q = QdqParams.Of(g, readers[0].Node, quantize: true);
+            if (g.IsOutput(output) || readBySubgraphs.Contains(output)) continue;
+            // Only a clamp after a computing op: removing one that reads a DequantizeLinear would leave Q → DQ → Q → DQ, which
+            // ONNX Runtime collapses into one pair with new parameters (its DoubleQDQPairsRemover), changing the values.
+            if (g.Producer(clamp.Inputs[0]) is not { } producer || producer.OpType is "DequantizeLinear" or "QuantizeLinear") continue;
+            var readers = g.Nodes.Where(n => n.Inputs.Contains(output)).ToList();
+            if (readers.Count != 1 || readers[0].OpType != "QuantizeLinear" || readers[0].Inputs.IndexOf(output) != 0) continue;
+            var q = QdqParams.Of(g, readers[0], quantize: true);
             if (q is null || !q.PerTensor) continue;
             var bounds = ClampBounds(g, clamp);
             if (bounds is null) continue;
@@ -85,15 +93,15 @@ public static class QdqPlacement
                 levels[c] = (int)Math.Clamp((double)MathF.Round(quotient, MidpointRounding.ToEven), int.MinValue, int.MaxValue);
             }
             string baseName = conv.Inputs[2];
-            string q = g.UniqueName(baseName + "_int32"), s = g.UniqueName(baseName + "_scale"), dq = g.UniqueName(baseName + "_dequantized");
+            // The dequantized bias keeps the float initializer's name (every tensor name survives the export).
+            if (g.IsOutput(baseName) || g.Nodes.Count(n => n.Inputs.Contains(baseName)) != 1) continue;
+            g.Initializers.Remove(baseName);
+            string q = g.UniqueName(baseName + "_int32"), s = g.UniqueName(baseName + "_scale"), dq = baseName;
             g.Initializers[q] = new Tensor<int>(levels, [bias.Length]);
             g.Initializers[s] = wp.PerTensor ? Tensor.Scalar(scales[0]) : Tensor.FromArray(scales, scales.Length);
             var node = new Node("DequantizeLinear", [q, s], [dq], (conv.Name.Length > 0 ? conv.Name : baseName) + "_bias_DequantizeLinear");
             if (!wp.PerTensor) node.With("axis", AttributeValue.FromInt(0));
             g.Nodes.Insert(g.Nodes.IndexOf(conv), node);
-            string old = conv.Inputs[2];
-            conv.Inputs[2] = dq;
-            if (g.Consumers(old).Count == 0 && !g.IsOutput(old)) g.Initializers.Remove(old);
             count++;
         }
         return count;
