@@ -1,0 +1,144 @@
+using QuantSharp.Data;
+using QuantSharp.Engine;
+using QuantSharp.Engine.Runtime;
+using QuantSharp.Engine.Training;
+using QuantSharp.Onnx.Tests.Support;
+using QuantSharp.Quantization.Config;
+using QuantSharp.Quantization.Preparation;
+using QuantSharp.Quantization.Sim;
+using QuantSharp.Quantization.Zoo;
+using Xunit.Abstractions;
+
+namespace QuantSharp.Quantization.Tests.Sim;
+
+/// <summary>
+/// The integer contract on trained networks: the ResNet-, MobileNetV2- and EfficientNet-style zoo nets, trained briefly on
+/// Fashion-MNIST, quantized W8A8 per tensor and per channel, and run on 1,000 test images — the integer-exact simulation and
+/// ONNX Runtime (ORT_ENABLE_ALL, every quantized tensor exposed as an output) agree bit for bit on every quantized tensor
+/// and on argmax for every image; the float simulation is measured against them (elements beyond one step, worst steps,
+/// argmax agreement) and reported. Fails when Fashion-MNIST or ONNX Runtime is missing.
+/// </summary>
+[Trait("Category", OrtRunner.Category)]
+public sealed class IntegerSimulationOrtTests(ITestOutputHelper output)
+{
+    private const int Images = 1000, Batch = 250;
+
+    public static TheoryData<string, string> Cases => new()
+    {
+        { "resnet", "default" }, { "resnet", "per_channel" },
+        { "mobilenetv2", "default" }, { "mobilenetv2", "per_channel" },
+        { "efficientnet", "default" }, { "efficientnet", "per_channel" },
+    };
+
+    private static readonly Dictionary<string, Lazy<Graph>> Trained = new()
+    {
+        ["resnet"] = new(() => Train(ResNetSmall.Build(3))),
+        ["mobilenetv2"] = new(() => Train(MobileNetV2Small.Build(3))),
+        ["efficientnet"] = new(() => Train(EfficientNetSmall.Build(3))),
+    };
+
+    /// <summary>One pass over 6,000 training images (Adam, batch 50), then batch norms folded, as a user prepares a model.</summary>
+    private static Graph Train(Graph g)
+    {
+        var data = FashionMnist.Load(train: true).Take(6000);
+        var trainer = new GraphTrainer(new Session(g), new AdamOptimizer(GraphTrainer.Parameters(g), 2e-3f));
+        for (int start = 0; start + 50 <= 6000; start += 50)
+        {
+            var (x, labels) = data.Batch(start, 50);
+            trainer.Step(x, labels);
+        }
+        ModelPreparer.Prepare(g);
+        return g;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void IntegerSim_AgreesWithOnnxRuntime_BitForBitOnEveryQuantizedTensor(string net, string config)
+    {
+        if (!SimTestModels.DataAvailable) Assert.Fail($"Fashion-MNIST is not in {FashionMnist.DefaultDirectory} (Debian package dataset-fashion-mnist; test.sh installs it)");
+        var sim = new QuantizationSimModel(Trained[net].Value.Clone(), new QuantSimOptions { Config = QuantizerConfig.Named(config) });
+        var calibration = SimTestModels.Calibration(256);
+        sim.ComputeEncodings(s => s.Run(new Dictionary<string, Tensor> { ["image"] = calibration }));
+        var integer = sim.ToIntegerSimulation();
+
+        // ONNX Runtime runs the QDQ model as deployed, with every quantized tensor of the integer graph as an extra output.
+        var qdq = integer.Qdq.Clone();
+        var quantized = integer.QuantizedValues.Where(qdq.Defines).ToList();
+        var probe = integer.Run(new Dictionary<string, Tensor> { ["image"] = calibration }, quantized);
+        foreach (var v in quantized.Where(v => !qdq.IsOutput(v)))
+            qdq.Outputs.Add(new ValueInfo(v, (probe.Captured.TryGetValue(v, out var t) ? t : probe.Outputs[v]).DataType, (IEnumerable<Dim>?)null));
+        var steps = StepsOf(integer.Qdq);
+
+        var test = SimTestModels.Test(Images);
+        long elements = 0, differing = 0, floatBeyondOneStep = 0, floatDiffering = 0;
+        double floatWorstSteps = 0;
+        int argmaxSame = 0, floatArgmaxSame = 0;
+        foreach (int start in Enumerable.Range(0, Images / Batch).Select(i => i * Batch))
+        {
+            var (x, _) = test.Batch(start, Batch);
+            var feeds = new Dictionary<string, Tensor> { ["image"] = x };
+            var ort = OrtRunner.Run(qdq, feeds);
+            var ours = integer.Run(feeds, quantized);
+            var floatSim = sim.Run(feeds, new RunOptions { Capture = steps.Keys.ToList() });
+            foreach (var v in quantized)
+            {
+                var a = (Tensor<byte>)ort[v];
+                var b = (Tensor<byte>)(ours.Captured.TryGetValue(v, out var c) ? c : ours.Outputs[v]);
+                Assert.Equal(a.Shape, b.Shape);
+                elements += a.Length;
+                for (int i = 0; i < a.Length; i++) if (a.Data[i] != b.Data[i]) differing++;
+            }
+            // The float simulation against the integer one, in steps of each quantizer.
+            foreach (var (dequantized, (quantizedName, scale, zero)) in steps)
+            {
+                if (!floatSim.Captured.TryGetValue(dequantized, out var fv) || fv is not Tensor<float> f) continue;
+                var q = (Tensor<byte>)(ours.Captured.TryGetValue(quantizedName, out var c) ? c : ours.Outputs[quantizedName]);
+                for (int i = 0; i < f.Length; i++)
+                {
+                    double d = Math.Abs(f.Data[i] - (q.Data[i] - zero) * (double)scale) / scale;
+                    if (d > 1e-3) floatDiffering++;
+                    if (d > 1.001) floatBeyondOneStep++;
+                    floatWorstSteps = Math.Max(floatWorstSteps, d);
+                }
+            }
+            var ortLogits = (Tensor<float>)ort["logits"];
+            var intLogits = ours.Output("logits");
+            var floatLogits = floatSim.Output("logits");
+            for (int i = 0; i < Batch; i++)
+            {
+                int o = ArgMax(ortLogits, i);
+                if (ArgMax(intLogits, i) == o) argmaxSame++;
+                if (ArgMax(floatLogits, i) == o) floatArgmaxSame++;
+            }
+        }
+        output.WriteLine($"{net} {config}: {quantized.Count} quantized tensors, {elements:N0} elements: {differing} differ between ONNX Runtime and the integer sim; " +
+            $"argmax agreement {argmaxSame}/{Images}. Float sim vs integer sim: {floatDiffering:N0} elements differ, {floatBeyondOneStep} by more than one step " +
+            $"(worst {floatWorstSteps:F2} steps); float sim argmax agreement {floatArgmaxSame}/{Images}");
+        Assert.Equal(0, differing);
+        Assert.Equal(Images, argmaxSame);
+        // The float simulation rounds where float accumulation lands, and one flipped level early on moves later tensors by
+        // several steps (seen: 0.02–5 % of elements beyond one step, up to 39 steps inside the EfficientNet SE gates); its
+        // decisions stay close (seen 989–1000 of 1,000).
+        Assert.True(floatArgmaxSame >= Images * 0.98, $"float sim argmax agreement {floatArgmaxSame}/{Images}");
+    }
+
+    /// <summary>For each QuantizeLinear → DequantizeLinear pair of the QDQ graph: the dequantized name → (quantized name, scale, zero point).</summary>
+    private static Dictionary<string, (string Quantized, float Scale, int Zero)> StepsOf(Graph qdq)
+    {
+        var map = new Dictionary<string, (string, float, int)>(StringComparer.Ordinal);
+        foreach (var q in qdq.Nodes.Where(n => n.OpType == "QuantizeLinear"))
+        {
+            if (q.Inputs.Count < 3 || qdq.Initializers[q.Inputs[1]] is not Tensor<float> { Length: 1 } s || qdq.Initializers[q.Inputs[2]] is not Tensor<byte> z) continue;
+            foreach (var (dq, _) in qdq.Consumers(q.Outputs[0]).Where(c => c.Node.OpType == "DequantizeLinear"))
+                map[dq.Outputs[0]] = (q.Outputs[0], s.Data[0], z.Data[0]);
+        }
+        return map;
+    }
+
+    private static int ArgMax(Tensor<float> t, int row)
+    {
+        int c = t.Dims[1], best = 0;
+        for (int k = 1; k < c; k++) if (t.Data[row * c + k] > t.Data[row * c + best]) best = k;
+        return best;
+    }
+}
