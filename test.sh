@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/common.sh
 need_dotnet
-apt_install dataset-fashion-mnist libonnx-testdata chromium libjpeg-turbo-progs netpbm
+apt_install dataset-fashion-mnist libonnx-testdata chromium libjpeg-turbo-progs netpbm unzip
 
 log "building (Release)…"
 dotnet build QuantSharp.slnx -c Release -nologo -v q 2>&1 | tail -n 3
@@ -28,11 +28,25 @@ ort_start=$(date +%s)
 dotnet test QuantSharp.slnx -c Release --no-build -nologo --filter "Category=OnnxRuntime" 2>&1 | tee "$ort_out" || status=$?
 ort_seconds=$(( $(date +%s) - ort_start ))
 
+# The NuGet packages and the installed quantsharp tool (scripts/pack_check.sh); each of its checks counts as one test.
+pack_out=$(mktemp)
+pack_status=0
+scripts/pack_check.sh --no-build 2>&1 | tee "$pack_out" || pack_status=$?
+pack_passed=$(grep -c '^pack check: ok' "$pack_out" || true)
+pack_failed=$(grep -c '^pack check: FAILED' "$pack_out" || true)
+if [ "$pack_status" -ne 0 ] && [ "$pack_failed" -eq 0 ]; then
+  echo "pack check: FAILED scripts/pack_check.sh exited with $pack_status"
+  pack_failed=1
+fi
+rm -f "$pack_out"
+
 # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12 …").
 sum() { grep -Eo "$1: +[0-9]+" "${@:2}" | awk '{s+=$NF} END {print s+0}'; }
 passed=$(sum Passed "$out" "$ort_out")
 failed=$(sum Failed "$out" "$ort_out")
 skipped=$(sum Skipped "$out" "$ort_out")
+passed=$((passed + pack_passed))
+failed=$((failed + pack_failed))
 ort_passed=$(sum Passed "$ort_out")
 ort_failed=$(sum Failed "$ort_out")
 rm -f "$out" "$ort_out"

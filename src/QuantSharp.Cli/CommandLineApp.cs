@@ -47,6 +47,7 @@ public static class CommandLineApp
         var analyze = AnalyzeCommand.Cli(stdout, action => Guard(stderr, action));
         var root = new RootCommand("QuantSharp: quantize ONNX models for ONNX runtimes. Typical flow: calib → test → deploy (and analyze to see where accuracy goes).")
             { calib, test, deploy, analyze, inspect, run, quickstart };
+        root.Options.OfType<VersionOption>().Single().Action = new PrintVersionAction();
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
