@@ -13,8 +13,9 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// Inputs follow ONNX Runtime's contrib schema: binary ops <c>(A, A_scale, A_zero_point, B, B_scale, B_zero_point,
 /// C_scale, C_zero_point)</c>, unary ops <c>(X, X_scale, X_zero_point, Y_scale, Y_zero_point)</c>; scales are float
 /// scalars, zero points scalars of the data type (optional: 0). QLinearAdd with partial broadcasting (neither operand a
-/// single element nor the same shape) uses the element-wise formula; ONNX Runtime folds an operand that is constant along
-/// its innermost span into the fixed part first, which can round differently in the last bit of the fixed part.
+/// single element nor the same shape) uses the element-wise formula; ONNX Runtime may fold an operand that is constant
+/// along a span into the fixed part first (one more rounding), yet agreed bit for bit on every random trial of the tests
+/// (<c>QLinearContribOrtTests</c>).
 /// </remarks>
 internal static class QLinearContribOps
 {
