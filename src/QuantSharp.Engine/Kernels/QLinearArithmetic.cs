@@ -97,6 +97,46 @@ public static class QLinearArithmetic
     }
 
     /// <summary>
+    /// The exponent table of <c>QLinearSoftmax</c> (float): <c>table[i] = (float)exp((i − 255 + shift)·x_scale)</c> in double,
+    /// with <c>shift = max(0, ln(float.MaxValue / reduceLength) − 5) / x_scale</c> so that a sum of <paramref name="reduceLength"/>
+    /// entries cannot overflow; for int8 input entry <c>i</c> is stored at index <c>(byte)(i − 128)</c>.
+    /// </summary>
+    public static float[] SoftmaxTable(float scaleX, int reduceLength, bool signed)
+    {
+        double shift = Math.Log(float.MaxValue / (double)reduceLength);
+        shift = Math.Max(0.0, shift - 5) / scaleX;
+        var table = new float[256];
+        for (int i = 0; i < 256; i++)
+            table[signed ? (byte)(i - 128) : i] = (float)Math.Exp((i - 255 + shift) * (double)scaleX);
+        return table;
+    }
+
+    /// <summary>
+    /// One row of <c>QLinearSoftmax</c> on levels <paramref name="x"/>: the table shifted so the row's largest level meets its
+    /// top entry, the entries summed in float in order, then <c>y = (uint)round((e·floor(1/y_scale)) / sum) + y_zp</c> (the
+    /// product and quotient in float), above 255 saturated to 255 and otherwise cast to the output type (as ONNX Runtime does,
+    /// also for int8). A zero sum leaves the row unwritten (ONNX Runtime returns early); here it is zero.
+    /// </summary>
+    public static void SoftmaxRow(ReadOnlySpan<int> x, Span<int> y, float[] table, float scaleY, int zeroY, bool signed)
+    {
+        float yScale = MathF.Floor(1.0f / scaleY);
+        int max = int.MinValue;
+        foreach (int v in x) max = Math.Max(max, v);
+        int Index(int v) => signed ? (byte)(127 - max + v) : 255 - max + v;
+        float sum = 0;
+        foreach (int v in x) sum += table[Index(v)];
+        if (sum == 0) { y.Clear(); return; }
+        for (int i = 0; i < x.Length; i++)
+        {
+            float e = table[Index(x[i])];
+            float q = MathF.Round(e * yScale / sum, MidpointRounding.ToEven);
+            long level = (long)(uint)(int)q + zeroY;
+            if (signed) y[i] = (int)level > 255 ? unchecked((sbyte)255) : unchecked((sbyte)level);
+            else y[i] = (uint)level > 255 ? 255 : (int)level;
+        }
+    }
+
+    /// <summary>
     /// The 256-entry table of a lookup-table op (<c>QLinearSigmoid</c>, <c>QLinearLeakyRelu</c>): every level
     /// <c>i</c> of the input type dequantized as <c>x_scale·(i − x_zp)</c> (one float product), mapped by
     /// <paramref name="f"/>, and quantized as <c>QuantizeLinear</c> does (<c>round(y / y_scale) + y_zp</c>, saturated).

@@ -9,7 +9,8 @@ namespace QuantSharp.Quantization.Export;
 /// <list type="bullet">
 /// <item>Conv → <c>QLinearConv</c> (input per tensor, weight per tensor or per output channel; a bias as its int32 levels,
 /// or a float bias quantized as ONNX Runtime's bias pass does, see <see cref="QdqPlacement"/>);</item>
-/// <item>MatMul → <c>QLinearMatMul</c>;</item>
+/// <item>MatMul → <c>QLinearMatMul</c>, or <c>com.microsoft.MatMulIntegerToFloat</c> when its output stays float;</item>
+/// <item>Softmax → <c>com.microsoft.QLinearSoftmax</c>;</item>
 /// <item>Add, Mul → <c>com.microsoft.QLinearAdd</c> / <c>QLinearMul</c>;</item>
 /// <item>GlobalAveragePool, Sigmoid, LeakyRelu → <c>com.microsoft.QLinearGlobalAveragePool</c> / <c>QLinearSigmoid</c> /
 /// <c>QLinearLeakyRelu</c>.</item>
@@ -17,7 +18,8 @@ namespace QuantSharp.Quantization.Export;
 /// A group qualifies as ONNX Runtime's selectors require: every data input comes from a DequantizeLinear with constant 8-bit
 /// parameters (per tensor, except the weight), the op's output is read only by one QuantizeLinear of the same 8-bit type as
 /// the input and is not a graph output. Everything else stays as written (the float path ONNX Runtime runs too).
-/// Quantize/Dequantize nodes left without readers are removed.
+/// Quantize/Dequantize nodes left without readers are removed. Before matching, a DequantizeLinear is moved past the
+/// data-movement op it feeds (as ONNX Runtime's QDQ propagation does).
 /// </summary>
 public static class IntegerLowering
 {
@@ -33,6 +35,8 @@ public static class IntegerLowering
         // Clip within 1.2e-7, which the export's exact rule covers) before it fuses.
         QdqPlacement.DropRedundantClamps(g);
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) QdqPlacement.DropRedundantClamps(sub);
+        PropagateThroughDataMovement(g);
+        foreach (var (_, _, sub) in g.Subgraphs().ToList()) PropagateThroughDataMovement(sub);
         int fused = LowerIn(g);
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) fused += LowerIn(sub);
         if (fused > 0) g.Opsets[ContribDomain] = 1;
@@ -47,7 +51,8 @@ public static class IntegerLowering
             Node? replacement = node.OpType switch
             {
                 "Conv" => Conv(g, node),
-                "MatMul" => Binary(g, node, "QLinearMatMul", "", weightAxisAllowed: true),
+                "MatMul" => Binary(g, node, "QLinearMatMul", "", weightAxisAllowed: true) ?? MatMulToFloat(g, node),
+                "Softmax" => Softmax(g, node),
                 "Add" => Binary(g, node, "QLinearAdd", ContribDomain, weightAxisAllowed: false),
                 "Mul" => Binary(g, node, "QLinearMul", ContribDomain, weightAxisAllowed: false),
                 "GlobalAveragePool" => Unary(g, node, "QLinearGlobalAveragePool"),
@@ -57,8 +62,7 @@ public static class IntegerLowering
             };
             if (replacement is null) continue;
             // The fused operator produces the QuantizeLinear's output itself: the quantizer goes.
-            var quantizer = g.Consumers(node.Outputs[0])[0].Node;
-            g.Nodes.Remove(quantizer);
+            if (replacement.OpType != "MatMulIntegerToFloat") g.Nodes.Remove(g.Consumers(node.Outputs[0])[0].Node);
             g.Nodes[g.Nodes.IndexOf(node)] = replacement;
             fused++;
         }
@@ -180,6 +184,56 @@ public static class IntegerLowering
             [q.Outputs[0]], node.Name, ContribDomain);
         if (node.Attributes.TryGetValue("alpha", out var alpha)) fused.Attributes["alpha"] = alpha;
         return fused;
+    }
+
+    /// <summary>
+    /// MatMul of two dequantized inputs whose output stays float → <c>com.microsoft.MatMulIntegerToFloat</c> (A per tensor,
+    /// uint8; B per tensor or per column), as ONNX Runtime fuses it.
+    /// </summary>
+    private static Node? MatMulToFloat(Graph g, Node node)
+    {
+        if (node.Inputs.Count != 2 || OutputQuantizer(g, node) is not null) return null;
+        var a = InputDequantizer(g, node, 0, perTensor: true);
+        var b = InputDequantizer(g, node, 1, perTensor: false);
+        if (a is null || b is null || a.Value.P.Type != DataType.UInt8) return null;
+        if (!b.Value.P.PerTensor && (!g.Initializers.TryGetValue(b.Value.Dq.Inputs[0], out var bw) || bw.Rank != 2 || b.Value.P.Axis is not (1 or -1))) return null;
+        return new Node("MatMulIntegerToFloat",
+            [a.Value.Dq.Inputs[0], b.Value.Dq.Inputs[0], a.Value.Dq.Inputs[1], b.Value.Dq.Inputs[1], ZeroPoint(g, a.Value.Dq, a.Value.P), ZeroPoint(g, b.Value.Dq, b.Value.P)],
+            [node.Outputs[0]], node.Name, ContribDomain);
+    }
+
+    /// <summary>Softmax between DQ and Q → <c>com.microsoft.QLinearSoftmax</c> with the Softmax's axis and opset.</summary>
+    private static Node? Softmax(Graph g, Node node)
+    {
+        var fused = Unary(g, node, "QLinearSoftmax");
+        if (fused is null) return null;
+        fused.Attributes["opset"] = AttributeValue.FromInt(g.Opsets.TryGetValue("", out long v) ? v : 13);
+        if (node.Attributes.TryGetValue("axis", out var axis)) fused.Attributes["axis"] = axis;
+        return fused;
+    }
+
+    /// <summary>
+    /// A per-tensor DequantizeLinear feeding a data-movement op (Transpose, Reshape, Flatten, Squeeze, Unsqueeze) that no
+    /// QuantizeLinear reads is moved after it, so the op moves the integer levels — exactly equivalent, and what ONNX
+    /// Runtime's QDQ propagation does before fusing (e.g. DQ → Transpose → MatMul becomes a QLinearMatMul).
+    /// </summary>
+    private static void PropagateThroughDataMovement(Graph g)
+    {
+        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Transpose" or "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze").ToList())
+        {
+            if (node.Outputs.Count != 1 || g.IsOutput(node.Outputs[0])) continue;
+            if (g.Consumers(node.Outputs[0]).Any(c => c.Node.OpType == "QuantizeLinear")) continue;
+            if (g.Producer(node.Inputs[0]) is not { OpType: "DequantizeLinear" } dq || dq.Domain.Length != 0) continue;
+            var p = QdqParams.Of(g, dq, quantize: false);
+            if (p is null || !p.PerTensor || !Is8Bit(p.Type)) continue;
+            string levels = g.UniqueName(node.Outputs[0] + "_levels");
+            var moved = new Node(node.OpType, [dq.Inputs[0], .. node.Inputs.Skip(1)], [levels], node.Name);
+            foreach (var (k, v) in node.Attributes) moved.Attributes[k] = v;
+            var after = new Node("DequantizeLinear", [levels, .. dq.Inputs.Skip(1)], [node.Outputs[0]], node.Name + "_DequantizeLinear");
+            int at = g.Nodes.IndexOf(node);
+            g.Nodes[at] = moved;
+            g.Nodes.Insert(at + 1, after);
+        }
     }
 
     /// <summary>The zero-point input of a Q/DQ node, or a new zero initializer of its type when it has none.</summary>

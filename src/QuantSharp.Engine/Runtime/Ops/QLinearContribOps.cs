@@ -6,7 +6,8 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// <summary>
 /// ONNX Runtime's quantized contrib operators (domain <c>com.microsoft</c>, version 1) that its QDQ fusions produce and that
 /// models quantized to ONNX Runtime's "QOperator" format contain: <c>QLinearAdd</c>, <c>QLinearMul</c>,
-/// <c>QLinearGlobalAveragePool</c>, <c>QLinearSigmoid</c>, <c>QLinearLeakyRelu</c>. Each computes exactly what ONNX
+/// <c>QLinearGlobalAveragePool</c>, <c>QLinearSigmoid</c>, <c>QLinearLeakyRelu</c>, <c>QLinearSoftmax</c>,
+/// <c>MatMulIntegerToFloat</c>. Each computes exactly what ONNX
 /// Runtime's CPU kernel computes (<see cref="QLinearArithmetic"/>), for uint8 and int8 levels.
 /// </summary>
 /// <remarks>
@@ -34,6 +35,74 @@ internal static class QLinearContribOps
             float alpha = a.Node.GetFloat("alpha", 0.01f);
             return Lookup(a, x => x >= 0 ? x : alpha * x);
         }).WithInputs(Data, Setting, Setting, Setting, Setting).WithShape(ShapeRules.SameAsInput);
+        Define(r, "QLinearSoftmax", Softmax).WithInputs(Data, Setting, Setting, Setting, Setting).WithShape(ShapeRules.SameAsInput);
+        r.Define("MatMulIntegerToFloat", 1, (n, _) => new LambdaKernel(n, (a, _) => [MatMulIntegerToFloat(a)]), Domain)
+            .WithInputs(Data, Data, Setting, Setting, Setting, Setting, Bias)
+            .WithOutputType((_, _, _) => DataType.Float32);
+    }
+
+    /// <summary>
+    /// <c>MatMulIntegerToFloat(A, B, a_scale, b_scale, a_zero_point, b_zero_point, bias)</c>: the exact int32 product of the
+    /// zero-point-centred levels times the float multiplier <c>a_scale·b_scale[j]</c> (one per column of B, or one), plus the bias.
+    /// </summary>
+    private static Tensor MatMulIntegerToFloat(OpArgs a)
+    {
+        var aScale = a.Float(2).Data;
+        var bScale = a.Float(3).Data;
+        if (aScale.Length != 1) throw new GraphException($"node {a.Node.Label}: input 2 (a_scale) expected a scalar, got {aScale.Length} values");
+        int[] za = a.Has(4) ? Zeros(a.Any(4)) : [0], zb = a.Has(5) ? Zeros(a.Any(5)) : [0];
+        var acc = QuantizeInteger.MatMul(a.Any(0), a.Any(1), za, zb);
+        int n = acc.Dims[^1];
+        if (bScale.Length != 1 && bScale.Length != n) throw new GraphException($"node {a.Node.Label}: input 3 (b_scale) expected 1 or {n} values, got {bScale.Length}");
+        var bias = a.Has(6) ? a.Float(6).Data : null;
+        var y = new Tensor<float>(acc.Dims);
+        for (int i = 0; i < acc.Length; i++)
+        {
+            int j = i % n;
+            float multiplier = aScale[0] * bScale[bScale.Length == 1 ? 0 : j];
+            float v = (float)acc.Data[i] * multiplier;
+            y.Data[i] = bias is null ? v : v + bias[j];
+        }
+        return y;
+    }
+
+    private static int[] Zeros(Tensor t) => t switch
+    {
+        Tensor<byte> b => b.Data.Select(v => (int)v).ToArray(),
+        Tensor<sbyte> b => b.Data.Select(v => (int)v).ToArray(),
+        _ => throw new GraphException($"MatMulIntegerToFloat: zero point expected uint8 or int8, got {t.DataType}"),
+    };
+
+    /// <summary>
+    /// <c>QLinearSoftmax(X, X_scale, X_zero_point, Y_scale, Y_zero_point)</c>, attributes <c>axis</c> and <c>opset</c> (the
+    /// Softmax's opset: before 13 the rows are the flattened dimensions from <c>axis</c> on, default axis 1; from 13 the
+    /// single dimension <c>axis</c>, default −1) — <see cref="QLinearArithmetic.SoftmaxRow"/> on each row.
+    /// </summary>
+    private static Tensor Softmax(OpArgs a)
+    {
+        var (x, shape, signed) = Levels(a, 0, "QLinearSoftmax");
+        long opset = a.Node.GetInt("opset", 13);
+        int axis = (int)a.Node.GetInt("axis", opset < 13 ? 1 : -1);
+        if (axis < 0) axis += shape.Length;
+        if (axis < 0 || axis >= shape.Length) throw new GraphException($"node {a.Node.Label}: attribute 'axis' out of range for shape {Shapes.Format(shape)}");
+        int outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= shape[d];
+        int length = opset < 13 ? Shapes.Size(shape) / Math.Max(1, outer) : shape[axis];
+        if (opset >= 13) for (int d = axis + 1; d < shape.Length; d++) inner *= shape[d];
+        var table = QLinearArithmetic.SoftmaxTable(Scale(a, 1), length, signed);
+        float ys = Scale(a, 3);
+        int zy = Zero(a, 4);
+        var outv = new int[x.Length];
+        var row = new int[length];
+        var result = new int[length];
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                for (int k = 0; k < length; k++) row[k] = x[(o * length + k) * inner + i];
+                QLinearArithmetic.SoftmaxRow(row, result, table, ys, zy, signed);
+                for (int k = 0; k < length; k++) outv[(o * length + k) * inner + i] = result[k];
+            }
+        return Store(outv, shape, signed);
     }
 
     private static OpSchema Define(OpRegistry r, string op, Func<OpArgs, Tensor> forward) =>
