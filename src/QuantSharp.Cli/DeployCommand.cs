@@ -172,7 +172,7 @@ public static class DeployCommand
         return new[] { 1, CalibCommand.RecordedBatchSize(quantDir) ?? 1 }.Distinct().ToList();
     }
 
-    private static void WriteLatency(TextWriter stdout, IReadOnlyList<LatencyRow> rows, LatencyRow? slowest, IReadOnlyList<NodeCost> slowNodes, string? skipped)
+    internal static void WriteLatency(TextWriter stdout, IReadOnlyList<LatencyRow> rows, LatencyRow? slowest, IReadOnlyList<NodeCost> slowNodes, string? skipped)
     {
         var ci = CultureInfo.InvariantCulture;
         if (rows.Count == 0)
@@ -189,7 +189,7 @@ public static class DeployCommand
         stdout.WriteLine($"warning: the QDQ model is slower than FP32 in ONNX Runtime at {string.Join(", ", slower)}; " +
             $"its costliest nodes at batch {slowest.Batch} (ONNX Runtime profile):");
         foreach (var n in slowNodes)
-            stdout.WriteLine(string.Create(ci, $"  {n.Share,6:P1}  {n.OpType,-20} {n.Node}"));
+            stdout.WriteLine(string.Create(ci, $"  {n.Share * 100,5:F1}%  {n.OpType,-20} {n.Node}"));
     }
 
     private static bool IsQuantized(Quantization.Sim.QuantizationSimModel sim, string name) =>

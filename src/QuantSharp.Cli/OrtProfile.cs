@@ -29,8 +29,9 @@ public static class OrtProfile
             string trace;
             using (var options = OrtCheck.Options())
             {
-                options.EnableProfiling = true;
+                // The prefix is handed to ONNX Runtime when profiling is switched on, so it must be set first.
                 options.ProfileOutputPathPrefix = Path.Combine(dir.FullName, "ort");
+                options.EnableProfiling = true;
                 using var session = OrtCheck.Open(modelPath, options);
                 using var x = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(batch.Data, Array.ConvertAll(batch.Shape, d => (long)d));
                 using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
