@@ -9,7 +9,7 @@ namespace QuantSharp.Cli;
 /// ONNX Runtime (NuGet <c>Microsoft.ML.OnnxRuntime</c>, in process) as <c>deploy</c>'s checker: it loads a written model
 /// the way users deploy it (all graph optimizations on, so its QDQ fusions run) and runs it on float inputs.
 /// </summary>
-internal static class OrtCheck
+public static class OrtCheck
 {
     /// <summary>Loads <paramref name="modelPath"/> as ONNX Runtime deploys it (all graph optimizations by default).</summary>
     /// <exception cref="InvalidOperationException">The native library cannot load (names the runtime identifier), or ONNX
