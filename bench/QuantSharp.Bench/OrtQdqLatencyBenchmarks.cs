@@ -57,7 +57,10 @@ public sealed class OrtQdqLatencyBenchmarks : IBenchmarkSuite
         }
         c.Note($"{net} QDQ model as written: {OpCounts(OnnxModel.Load(qdq))}");
         c.Note($"{net} FP32 as ONNX Runtime runs it: {OpCounts(Optimized(fp32, dir))}");
-        c.Note($"{net} QDQ as ONNX Runtime runs it: {OpCounts(Optimized(qdq, dir))}");
+        var optimizedQdq = Optimized(qdq, dir);
+        c.Note($"{net} QDQ as ONNX Runtime runs it: {OpCounts(optimizedQdq)}");
+        foreach (var n in optimizedQdq.Graph.Nodes.Where(n => n.OpType is "DequantizeLinear" or "QuantizeLinear" or "Gemm" or "Conv" or "MatMul"))
+            c.Note($"{net} QDQ left unfused: {n.OpType} '{n.Name}' ({string.Join(", ", n.Inputs)}) → {string.Join(", ", n.Outputs)}");
         var nodes = OrtProfile.Measure(qdq, "input", OrtLatency.Tile(calibration, 1));
         foreach (var n in nodes.Take(8))
             c.Note(string.Create(CultureInfo.InvariantCulture, $"{net} QDQ batch 1 costliest: {n.Share * 100,5:F1}%  {n.OpType,-22} {n.Node}"));

@@ -6,13 +6,15 @@ namespace QuantSharp.Cli;
 /// <summary>Time one node of a model took in ONNX Runtime, summed over the profiled runs.</summary>
 /// <param name="Node">The node's name in the graph ONNX Runtime ran (after its fusions, so possibly a fused node).</param>
 /// <param name="OpType">Its op type as ONNX Runtime reports it (e.g. QLinearConv).</param>
-/// <param name="Microseconds">Total kernel time.</param>
-/// <param name="Share">Its fraction of all nodes' time.</param>
+/// <param name="Microseconds">Its time in a run: the median over the profiled runs.</param>
+/// <param name="Share">Its fraction of the time of all nodes (each at its median).</param>
 public sealed record NodeCost(string Node, string OpType, double Microseconds, double Share);
 
 /// <summary>
 /// Where ONNX Runtime spends a model's time: it profiles a few runs (<c>SessionOptions.EnableProfiling</c>, a Chrome trace
-/// JSON in a temporary folder that is deleted) and sums the <c>dur</c> of the trace's "Node" events per node.
+/// JSON in a temporary folder that is deleted) and sums the <c>dur</c> of the trace's "Node" events per node and run. A node's
+/// time is its median over the runs: the trace starts with the session, so its first run (weights prepacked, threads woken)
+/// and runs hit by other processes would otherwise dominate.
 /// </summary>
 public static class OrtProfile
 {
@@ -21,7 +23,7 @@ public static class OrtProfile
 
     /// <summary>Profiles <paramref name="runs"/> runs of <paramref name="modelPath"/> on <paramref name="batch"/>; nodes by decreasing time.</summary>
     /// <exception cref="InvalidOperationException">ONNX Runtime cannot load or run the model (named), or its trace cannot be read.</exception>
-    public static IReadOnlyList<NodeCost> Measure(string modelPath, string input, Tensor<float> batch, int runs = 5)
+    public static IReadOnlyList<NodeCost> Measure(string modelPath, string input, Tensor<float> batch, int runs = 8)
     {
         var dir = Directory.CreateTempSubdirectory("quantsharp-ort-profile-");
         try
@@ -50,10 +52,18 @@ public static class OrtProfile
         finally { dir.Delete(recursive: true); }
     }
 
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        int n = values.Count;
+        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    }
+
     /// <summary>
     /// The nodes of an ONNX Runtime profile trace (a JSON array of events, or an object with "traceEvents") by decreasing
-    /// total time: the <c>dur</c> of every event with <c>cat</c> "Node", grouped by node name (the event name without ORT's
-    /// suffix), the op type from <c>args.op_name</c>.
+    /// median time per run. Events with <c>cat</c> "Node" are grouped by node name (the event name without ORT's suffix);
+    /// the k-th event of a node with a given suffix belongs to run k, and a run's time is the sum of its events' <c>dur</c>.
+    /// The op type is <c>args.op_name</c>.
     /// </summary>
     /// <exception cref="JsonException">The text is not such a trace.</exception>
     public static IReadOnlyList<NodeCost> Parse(string traceJson)
@@ -61,20 +71,27 @@ public static class OrtProfile
         using var doc = JsonDocument.Parse(traceJson);
         var events = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("traceEvents", out var te) ? te : doc.RootElement;
         if (events.ValueKind != JsonValueKind.Array) throw new JsonException("expected a JSON array of trace events (or an object with \"traceEvents\")");
-        var totals = new Dictionary<string, (string Op, double Us)>(StringComparer.Ordinal);
+        var ops = new Dictionary<string, string>(StringComparer.Ordinal);
+        var runs = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+        var seen = new Dictionary<(string Node, string Suffix), int>();
         foreach (var e in events.EnumerateArray())
         {
             if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node") continue;
             string name = e.TryGetProperty("name", out var n) ? n.GetString() ?? "" : "";
-            foreach (var suffix in EventSuffixes)
-                if (name.EndsWith(suffix, StringComparison.Ordinal)) { name = name[..^suffix.Length]; break; }
+            string suffix = EventSuffixes.FirstOrDefault(sfx => name.EndsWith(sfx, StringComparison.Ordinal)) ?? "";
+            name = name[..^suffix.Length];
             double dur = e.TryGetProperty("dur", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetDouble() : 0;
             string op = e.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Object && args.TryGetProperty("op_name", out var o) ? o.GetString() ?? "" : "";
-            var (knownOp, us) = totals.GetValueOrDefault(name, ("", 0));
-            totals[name] = (knownOp.Length > 0 ? knownOp : op, us + dur);
+            if (!ops.TryGetValue(name, out var known) || known.Length == 0) ops[name] = op;
+            int run = seen.GetValueOrDefault((name, suffix));
+            seen[(name, suffix)] = run + 1;
+            if (!runs.TryGetValue(name, out var times)) runs[name] = times = [];
+            while (times.Count <= run) times.Add(0);
+            times[run] += dur;
         }
-        double all = totals.Values.Sum(t => t.Us);
-        return totals.Select(kv => new NodeCost(kv.Key, kv.Value.Op, kv.Value.Us, all > 0 ? kv.Value.Us / all : 0))
+        var medians = runs.ToDictionary(kv => kv.Key, kv => Median(kv.Value), StringComparer.Ordinal);
+        double all = medians.Values.Sum();
+        return medians.Select(kv => new NodeCost(kv.Key, ops[kv.Key], kv.Value, all > 0 ? kv.Value / all : 0))
             .OrderByDescending(c => c.Microseconds).ThenBy(c => c.Node, StringComparer.Ordinal).ToList();
     }
 }

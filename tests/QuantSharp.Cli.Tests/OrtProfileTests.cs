@@ -11,7 +11,7 @@ namespace QuantSharp.Cli.Tests;
 public sealed class OrtProfileTests
 {
     [Fact]
-    public void Parse_SumsNodeEventsPerNodeAcrossRunsAndSuffixes_IgnoresOtherCategories()
+    public void Parse_NodeTimeIsMedianOverRunsOfItsEventsSummed_IgnoresOtherCategories()
     {
         const string trace = """
         [
@@ -21,13 +21,17 @@ public sealed class OrtProfileTests
           {"cat":"Node","pid":1,"tid":1,"dur":2,"ts":310,"ph":"X","name":"conv1_fence_after","args":{"op_name":"QLinearConv"}},
           {"cat":"Node","pid":1,"tid":1,"dur":98,"ts":320,"ph":"X","name":"fc_kernel_time","args":{"op_name":"Gemm"}},
           {"cat":"Node","pid":1,"tid":1,"dur":100,"ts":500,"ph":"X","name":"conv1_kernel_time","args":{"op_name":"QLinearConv"}},
+          {"cat":"Node","pid":1,"tid":1,"dur":110,"ts":600,"ph":"X","name":"fc_kernel_time","args":{"op_name":"Gemm"}},
+          {"cat":"Node","pid":1,"tid":1,"dur":150,"ts":700,"ph":"X","name":"conv1_kernel_time","args":{"op_name":"QLinearConv"}},
+          {"cat":"Node","pid":1,"tid":1,"dur":90,"ts":800,"ph":"X","name":"fc_kernel_time","args":{"op_name":"Gemm"}},
           {"cat":"Session","pid":1,"tid":1,"dur":900,"ts":600,"ph":"X","name":"SequentialExecutor::Execute","args":{}}
         ]
         """;
+        // conv1's runs: 0 + 300 + 2 (first run, with its fences), 100, 150 → median 150; fc's: 98, 110, 90 → 98.
         var nodes = OrtProfile.Parse(trace);
         Assert.Equal(2, nodes.Count);
-        Assert.Equal(new NodeCost("conv1", "QLinearConv", 402, 0.804), nodes[0] with { Share = Math.Round(nodes[0].Share, 6) });
-        Assert.Equal(new NodeCost("fc", "Gemm", 98, 0.196), nodes[1] with { Share = Math.Round(nodes[1].Share, 6) });
+        Assert.Equal(new NodeCost("conv1", "QLinearConv", 150, Math.Round(150.0 / 248, 6)), nodes[0] with { Share = Math.Round(nodes[0].Share, 6) });
+        Assert.Equal(new NodeCost("fc", "Gemm", 98, Math.Round(98.0 / 248, 6)), nodes[1] with { Share = Math.Round(nodes[1].Share, 6) });
     }
 
     [Fact]
