@@ -19,7 +19,8 @@ namespace QuantSharp.Bench;
 /// by turn. Prints <c>ort_qdq_latency_{net}_b{N}_{fp32|qdq} ms</c> and <c>…_speedup ×</c>, then as notes the op types of the
 /// graph ONNX Runtime actually runs (its optimized model, <c>SessionOptions.OptimizedModelFilePath</c>) for both models — whether
 /// QDQ pairs became QLinearConv/QLinearMatMul or stayed DequantizeLinear → Conv — and the QDQ model's costliest nodes at
-/// batch 1 (<see cref="OrtProfile"/>). The FP32 and QDQ models stay in /tmp/quantsharp-bench-models/ort_qdq_{net}/ for the CLI.
+/// batch 1 (<see cref="OrtProfile"/>). The models (also the FP32 one before BN folding) and 32 random images (images.npy) stay
+/// in /tmp/quantsharp-bench-models/ort_qdq_{net}/ for trying the CLI on them.
 /// </summary>
 public sealed class OrtQdqLatencyBenchmarks : IBenchmarkSuite
 {
@@ -39,6 +40,7 @@ public sealed class OrtQdqLatencyBenchmarks : IBenchmarkSuite
         Directory.CreateDirectory(dir);
         var graph = build();
         OnnxExporter.Save(graph, Path.Combine(dir, $"{net}_fp32_bn.onnx"));
+        Npy.Write(Path.Combine(dir, "images.npy"), Tensor.RandomNormal(new Random(3), 0f, 1f, 32, 3, 224, 224));
         ModelPreparer.Prepare(graph);
         var sim = new QuantizationSimModel(graph, new QuantSimOptions { QuantScheme = QuantScheme.PostTrainingTf });
         var calibration = Tensor.RandomNormal(new Random(2), 0f, 1f, 4, 3, 224, 224);
@@ -55,7 +57,10 @@ public sealed class OrtQdqLatencyBenchmarks : IBenchmarkSuite
             c.Report($"ort_qdq_latency_{net}_b{r.Batch}_speedup", r.Speedup, "×");
             c.Note($"{net} batch {r.Batch}: {r.Runs} runs of each, {OrtCheck.Threads} threads");
         }
-        c.Note($"{net} QDQ model as written: {OpCounts(OnnxModel.Load(qdq))}");
+        var written = OnnxModel.Load(qdq);
+        c.Note($"{net} QDQ model as written: {OpCounts(written)}");
+        foreach (var n in new[] { written.Graph.Nodes.First(n => n.OpType == "Conv"), written.Graph.Nodes.First(n => n.OpType == "Gemm") })
+            c.Note($"{net} QDQ as written: {n.OpType} '{n.Name}' ({string.Join(", ", n.Inputs)})");
         c.Note($"{net} FP32 as ONNX Runtime runs it: {OpCounts(Optimized(fp32, dir))}");
         var optimizedQdq = Optimized(qdq, dir);
         c.Note($"{net} QDQ as ONNX Runtime runs it: {OpCounts(optimizedQdq)}");
