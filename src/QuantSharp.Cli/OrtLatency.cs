@@ -21,16 +21,24 @@ public sealed record LatencyRow(int Batch, double Fp32Ms, double QdqMs, int Runs
 /// <summary>
 /// Measures FP32 and QDQ models in ONNX Runtime as they are deployed (all graph optimizations, <see cref="OrtCheck.Options"/>'s
 /// threads). Both sessions are warmed up, then timed turn by turn, so load from other processes on a shared machine falls on
-/// both alike; the median of each is kept. A row takes about a second (at least <see cref="MinRuns"/> runs of each model,
-/// more while under <see cref="TargetSeconds"/>).
+/// both alike; the median of each is kept. Bounded in time: warm-up stops after one run of each once half a second has
+/// passed; timing stops after <see cref="TargetSeconds"/> once each model ran <see cref="TargetRuns"/> times, and after
+/// <see cref="MaxSeconds"/> once each ran <see cref="MinRuns"/> times — about a second per batch size for models under
+/// 100 ms a run, about 15 runs' time for slow ones.
 /// </summary>
 public static class OrtLatency
 {
     /// <summary>Fewest timed runs of each model.</summary>
-    public const int MinRuns = 5;
+    public const int MinRuns = 3;
 
-    /// <summary>Timed runs continue (past <see cref="MinRuns"/>) until both models together have run this long.</summary>
+    /// <summary>Timed runs of each model wanted before stopping at <see cref="TargetSeconds"/>.</summary>
+    public const int TargetRuns = 5;
+
+    /// <summary>Timed runs continue (past <see cref="TargetRuns"/>) until both models together have run this long.</summary>
     public const double TargetSeconds = 1.0;
+
+    /// <summary>Past <see cref="MinRuns"/>, timing stops after this long even if <see cref="TargetRuns"/> is not reached.</summary>
+    public const double MaxSeconds = 10.0;
 
     /// <summary>Most timed runs of each model (tiny models reach it before <see cref="TargetSeconds"/>).</summary>
     public const int MaxRuns = 200;
@@ -50,10 +58,12 @@ public static class OrtLatency
             using var runOptions = new RunOptions();
             var runA = Runner(fp32, fp32Model, input, x, runOptions);
             var runB = Runner(qdq, qdqModel, input, x, runOptions);
-            for (int i = 0; i < 2; i++) { runA(); runB(); }
-            var (a, b) = (new List<double>(), new List<double>());
             var clock = Stopwatch.StartNew();
-            while (a.Count < MinRuns || (clock.Elapsed.TotalSeconds < TargetSeconds && a.Count < MaxRuns))
+            for (int pairs = 0; pairs < 1 || (clock.Elapsed.TotalSeconds < 0.5 && pairs < 20); pairs++) { runA(); runB(); }
+            var (a, b) = (new List<double>(), new List<double>());
+            clock.Restart();
+            bool More(double s) => a.Count < MinRuns || (a.Count < TargetRuns && s < MaxSeconds) || (s < TargetSeconds && a.Count < MaxRuns);
+            while (More(clock.Elapsed.TotalSeconds))
             {
                 a.Add(Time(runA));
                 b.Add(Time(runB));
