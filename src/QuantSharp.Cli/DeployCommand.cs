@@ -40,7 +40,7 @@ public static class DeployCommand
         IReadOnlyList<LatencyRow> latencyRows = [];
         IReadOnlyList<NodeCost> slowNodes = [];
         LatencyRow? slowest = null;
-        string? latencySkipped = latency ? null : "--no-latency";
+        string? latencySkipped = latency ? null : "--no-latency", latencyFailure = null;
         var seconds = CliProgress.Run(stdout, p =>
         {
             p.Step("export", "export FP32 ONNX + encodings + QDQ ONNX", () =>
@@ -118,10 +118,12 @@ public static class DeployCommand
                 {
                     latencyRows = OrtLatency.Compare(fp32File, qdqFile, input, samples, LatencyBatches(sim.Model, input, quantDir));
                     slowest = latencyRows.Where(r => r.QdqSlower).OrderBy(r => r.Speedup).FirstOrDefault();
+                    // A few runs are enough to rank the nodes; slow models get fewer (about two seconds in all).
                     if (slowest is not null)
-                        slowNodes = OrtProfile.Measure(qdqFile, input, OrtLatency.Tile(samples, slowest.Batch)).Take(SlowNodesShown).ToList();
+                        slowNodes = OrtProfile.Measure(qdqFile, input, OrtLatency.Tile(samples, slowest.Batch), Math.Clamp((int)(2000 / slowest.QdqMs), 3, 8))
+                            .Take(SlowNodesShown).ToList();
                 }
-                catch (InvalidOperationException e) { latencySkipped = e.Message; }
+                catch (InvalidOperationException e) { latencyFailure = e.Message; }
             });
         });
         output.Commit();
@@ -133,7 +135,7 @@ public static class DeployCommand
         foreach (var c in ortChecks)
             stdout.WriteLine(string.Create(ci, $"ONNX Runtime ({c["level"]} optimizations) {c["output"]}: max |ORT − sim| = {c["max_abs_diff"]:G4}{(c["steps"] is double st ? $" ({st:F2} steps)" : "")}{(c["argmax_agreement"] is double g ? $", argmax agreement {g:P1}" : "")} on {checkedSamples} samples: ok"));
         if (checks.Count == 0) stdout.WriteLine("ONNX Runtime loads model_qdq.onnx with all optimizations: ok");
-        WriteLatency(stdout, latencyRows, slowest, slowNodes, latencySkipped);
+        WriteLatency(stdout, latencyRows, slowest, slowNodes, latencySkipped, latencyFailure);
         foreach (var f in final) stdout.WriteLine($"wrote {f}");
         stdout.WriteLine("target: ONNX runtimes (ONNX Runtime, TensorRT, …) — model_qdq.onnx runs as is; model.onnx + model.encodings is AIMET's export");
         if (json is not null)
@@ -146,7 +148,7 @@ public static class DeployCommand
                 {
                     ["batch"] = r.Batch, ["fp32_ms"] = r.Fp32Ms, ["qdq_ms"] = r.QdqMs, ["speedup"] = r.Speedup, ["runs"] = r.Runs,
                 }).ToList(),
-                ["latency_threads"] = latencyRows.Count > 0 ? OrtCheck.Threads : null, ["latency_skipped"] = latencySkipped,
+                ["latency_threads"] = latencyRows.Count > 0 ? OrtCheck.Threads : null, ["latency_skipped"] = latencySkipped, ["latency_error"] = latencyFailure,
                 ["qdq_slower"] = latencyRows.Count > 0 ? slowest is not null : null, ["slow_batch"] = slowest?.Batch,
                 ["slow_nodes"] = slowNodes.Select(n => new Dictionary<string, object?>
                 {
@@ -172,14 +174,18 @@ public static class DeployCommand
         return new[] { 1, CalibCommand.RecordedBatchSize(quantDir) ?? 1 }.Distinct().ToList();
     }
 
-    internal static void WriteLatency(TextWriter stdout, IReadOnlyList<LatencyRow> rows, LatencyRow? slowest, IReadOnlyList<NodeCost> slowNodes, string? skipped)
+    /// <summary>
+    /// The latency table; when the QDQ model is slower at some batch, a warning naming those batches and
+    /// <paramref name="slowNodes"/>. <paramref name="skipped"/> says why nothing was timed; <paramref name="failure"/> is
+    /// ONNX Runtime's error while timing or profiling.
+    /// </summary>
+    internal static void WriteLatency(TextWriter stdout, IReadOnlyList<LatencyRow> rows, LatencyRow? slowest, IReadOnlyList<NodeCost> slowNodes,
+        string? skipped, string? failure = null)
     {
         var ci = CultureInfo.InvariantCulture;
-        if (rows.Count == 0)
-        {
-            if (skipped is not null) stdout.WriteLine($"latency: not measured ({skipped})");
-            return;
-        }
+        if (skipped is not null) stdout.WriteLine($"latency: not measured ({skipped})");
+        if (failure is not null) stdout.WriteLine($"warning: ONNX Runtime latency {(rows.Count == 0 ? "not measured" : "profile not taken")}: {CommandLineApp.OneLine(failure)}");
+        if (rows.Count == 0) return;
         stdout.WriteLine($"ONNX Runtime latency (all optimizations, {OrtCheck.Threads} threads, median of interleaved runs):");
         stdout.WriteLine("  batch    FP32 ms     QDQ ms   speedup");
         foreach (var r in rows)

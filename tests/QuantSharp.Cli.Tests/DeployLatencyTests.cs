@@ -116,6 +116,14 @@ public sealed class DeployLatencyTests : IDisposable
     }
 
     [Fact]
+    public void LatencyReport_OnnxRuntimeFailedToTime_WarnsWithItsMessage()
+    {
+        var o = new StringWriter();
+        DeployCommand.WriteLatency(o, [], null, [], null, "ONNX Runtime failed running model.onnx: bad\nthings");
+        Assert.Equal("warning: ONNX Runtime latency not measured: ONNX Runtime failed running model.onnx: bad; things", o.ToString().TrimEnd());
+    }
+
+    [Fact]
     public void TestCommand_RuntimeOrt_ReportsOrtAccuracyAndArgmaxAgreementBesideSim()
     {
         var (model, images, labels, quant) = Calibrated();
