@@ -59,7 +59,9 @@ public sealed class OrtProfileTests
             sim.ComputeEncodings(s => s.Run(new Dictionary<string, Tensor> { ["image"] = x }));
             string qdq = sim.Export(dir.FullName, "model").Single(f => f.EndsWith("_qdq.onnx", StringComparison.Ordinal));
 
+            var before = ProfileFilesInWorkingDirectory();
             var nodes = OrtProfile.Measure(qdq, "image", x, runs: 3);
+            Assert.Equal(before, ProfileFilesInWorkingDirectory()); // the trace goes to a temporary folder, not next to the caller
 
             Assert.NotEmpty(nodes);
             Assert.Equal(1.0, nodes.Sum(n => n.Share), 6);
@@ -69,6 +71,9 @@ public sealed class OrtProfileTests
         }
         finally { dir.Delete(recursive: true); }
     }
+
+    private static string[] ProfileFilesInWorkingDirectory() =>
+        Directory.GetFiles(Environment.CurrentDirectory, "*profile*.json").Order(StringComparer.Ordinal).ToArray();
 
     [Fact]
     public void Tile_RepeatsSamplesCyclicallyToTheBatch()
