@@ -147,6 +147,7 @@ public static class DeployCommand
                 ["latency"] = latencyRows.Select(r => new Dictionary<string, object?>
                 {
                     ["batch"] = r.Batch, ["fp32_ms"] = r.Fp32Ms, ["qdq_ms"] = r.QdqMs, ["speedup"] = r.Speedup, ["runs"] = r.Runs,
+                    ["fp32_min_ms"] = r.Fp32MinMs, ["qdq_min_ms"] = r.QdqMinMs,
                 }).ToList(),
                 ["latency_threads"] = latencyRows.Count > 0 ? OrtCheck.Threads : null, ["latency_skipped"] = latencySkipped, ["latency_error"] = latencyFailure,
                 ["qdq_slower"] = latencyRows.Count > 0 ? slowest is not null : null, ["slow_batch"] = slowest?.Batch,

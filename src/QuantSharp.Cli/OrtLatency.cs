@@ -9,7 +9,10 @@ namespace QuantSharp.Cli;
 /// <param name="Fp32Ms">Median milliseconds per run of the FP32 model.</param>
 /// <param name="QdqMs">Median milliseconds per run of the QDQ model.</param>
 /// <param name="Runs">Timed runs of each model.</param>
-public sealed record LatencyRow(int Batch, double Fp32Ms, double QdqMs, int Runs)
+/// <param name="Fp32MinMs">Fastest run of the FP32 model: on a loaded machine, other processes only ever add time, so the
+/// fastest runs are the nearest to the model's own cost.</param>
+/// <param name="QdqMinMs">Fastest run of the QDQ model.</param>
+public sealed record LatencyRow(int Batch, double Fp32Ms, double QdqMs, int Runs, double Fp32MinMs, double QdqMinMs)
 {
     /// <summary>FP32 time over QDQ time: above 1 when the QDQ model is faster.</summary>
     public double Speedup => Fp32Ms / QdqMs;
@@ -68,7 +71,7 @@ public static class OrtLatency
                 a.Add(Time(runA));
                 b.Add(Time(runB));
             }
-            rows.Add(new LatencyRow(batch, Median(a), Median(b), a.Count));
+            rows.Add(new LatencyRow(batch, Median(a), Median(b), a.Count, a.Min(), b.Min()));
         }
         return rows;
     }

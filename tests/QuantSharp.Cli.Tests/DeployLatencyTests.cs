@@ -61,6 +61,8 @@ public sealed class DeployLatencyTests : IDisposable
             Assert.True(r.GetProperty("fp32_ms").GetDouble() > 0 && r.GetProperty("qdq_ms").GetDouble() > 0, r.ToString());
             Assert.True(r.GetProperty("runs").GetInt32() >= OrtLatency.MinRuns, r.ToString());
             Assert.Equal(JsonValueKind.Number, r.GetProperty("speedup").ValueKind);
+            Assert.InRange(r.GetProperty("fp32_min_ms").GetDouble(), double.Epsilon, r.GetProperty("fp32_ms").GetDouble());
+            Assert.InRange(r.GetProperty("qdq_min_ms").GetDouble(), double.Epsilon, r.GetProperty("qdq_ms").GetDouble());
         }
         Assert.True(root.GetProperty("latency_threads").GetInt32() >= 1);
         Assert.Equal(JsonValueKind.Null, root.GetProperty("latency_skipped").ValueKind);
@@ -97,7 +99,7 @@ public sealed class DeployLatencyTests : IDisposable
     public void LatencyReport_QdqSlower_WarnsNamingBatchAndCostliestNodes()
     {
         var o = new StringWriter();
-        LatencyRow slow = new(1, 2.0, 4.0, 9), fast = new(32, 40.0, 20.0, 9);
+        LatencyRow slow = new(1, 2.0, 4.0, 9, 1.9, 3.9), fast = new(32, 40.0, 20.0, 9, 39, 19);
         DeployCommand.WriteLatency(o, [slow, fast], slow, [new NodeCost("conv1_quant", "QLinearConv", 300, 0.6), new NodeCost("fc", "Gemm", 200, 0.4)], null);
         string text = o.ToString();
         Assert.Contains("warning: the QDQ model is slower than FP32 in ONNX Runtime at batch 1 (0.50×); its costliest nodes at batch 1", text);
@@ -110,7 +112,7 @@ public sealed class DeployLatencyTests : IDisposable
     public void LatencyReport_QdqFaster_PrintsNoWarning()
     {
         var o = new StringWriter();
-        DeployCommand.WriteLatency(o, [new LatencyRow(1, 2.0, 1.0, 9)], null, [], null);
+        DeployCommand.WriteLatency(o, [new LatencyRow(1, 2.0, 1.0, 9, 1.9, 0.9)], null, [], null);
         Assert.Contains("2.00×", o.ToString());
         Assert.DoesNotContain("warning", o.ToString());
     }
