@@ -88,7 +88,9 @@ public sealed class OrtQdqLatencyBenchmarks : IBenchmarkSuite
         using var options = OrtCheck.Options();
         options.OptimizedModelFilePath = path;
         using (OrtCheck.Open(model, options)) { }
-        return OnnxModel.Load(path);
+        var optimized = OnnxModel.Load(path);
+        File.Delete(path);
+        return optimized;
     }
 
     private static string OpCounts(OnnxModel model) =>
