@@ -308,6 +308,20 @@ public static class CalibCommand
             : throw new UsageException($"model '{source}' has {inputs.Count} inputs ({string.Join(", ", inputs)}); this command feeds exactly one");
     }
 
+    /// <summary>The <c>--batch-size</c> that <c>calib</c> recorded in <paramref name="quantDir"/>'s config.json, or null when it is not there.</summary>
+    internal static int? RecordedBatchSize(string quantDir)
+    {
+        string path = Path.Combine(quantDir, ConfigFile);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("batch_size", out var b)
+                && b.TryGetInt32(out int n) && n > 0 ? n : null;
+        }
+        catch (JsonException) { return null; }
+    }
+
     /// <summary>Writes a JSON report atomically.</summary>
     internal static void WriteJson(string path, Dictionary<string, object?> values) =>
         AtomicFile.WriteText(path, JsonSerializer.Serialize(values, new JsonSerializerOptions { WriteIndented = true }) + "\n");

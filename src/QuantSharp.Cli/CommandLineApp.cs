@@ -105,11 +105,14 @@ public static class CommandLineApp
         var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
         var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for .npy data, read from the IDX labels file otherwise.");
         var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file.", HelpName = "FILE" };
+        var runtime = new Option<string>("--runtime") { Description = "sim: evaluate the simulation; ort: also the QDQ model deploy would write, in ONNX Runtime (all optimizations), with its argmax agreement with the sim.", DefaultValueFactory = _ => "sim" };
+        runtime.AcceptOnlyFromAmong(TestCommand.Runtimes);
         var cmd = new Command("test", "Evaluate the FP32 model and its calibrated simulation (Vitis --quant_mode test): top-1/top-5 and the drop.") { model, quant };
         data.AddTo(cmd);
         cmd.Options.Add(json);
+        cmd.Options.Add(runtime);
         data.AddPreprocessingTo(cmd);
-        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout)));
+        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout, r.GetValue(runtime)!)));
         return cmd;
     }
 
@@ -118,10 +121,11 @@ public static class CommandLineApp
         var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
         var output = Required("--output", "Folder to create: model_qdq.onnx, model.onnx, model.encodings (1.0.0) and model_0.6.1.encodings. Refused if it exists (see --force).", "DIR");
         var force = new Option<bool>("--force") { Description = "Replace --output if it exists (only once the new folder is complete and checked)." };
-        var json = new Option<string>("--json") { Description = "Also write the files written, the QDQ-vs-sim check and seconds as JSON to this file.", HelpName = "FILE" };
-        var cmd = new Command("deploy", "Export for ONNX runtimes: QDQ ONNX + FP32 ONNX with AIMET encodings, checked against the simulation (no Vitis xmodel).")
-            { quant, output, force, json };
-        cmd.SetAction(r => Guard(stderr, () => DeployCommand.Execute(r.GetValue(quant)!, r.GetValue(output)!, r.GetValue(json), stdout, r.GetValue(force))));
+        var json = new Option<string>("--json") { Description = "Also write the files written, the QDQ-vs-sim checks, the ONNX Runtime latencies and seconds as JSON to this file.", HelpName = "FILE" };
+        var noLatency = new Option<bool>("--no-latency") { Description = "Skip timing the FP32 and QDQ models in ONNX Runtime (batch 1 and calib's batch size)." };
+        var cmd = new Command("deploy", "Export for ONNX runtimes: QDQ ONNX + FP32 ONNX with AIMET encodings, checked against the simulation and timed in ONNX Runtime (no Vitis xmodel).")
+            { quant, output, force, json, noLatency };
+        cmd.SetAction(r => Guard(stderr, () => DeployCommand.Execute(r.GetValue(quant)!, r.GetValue(output)!, r.GetValue(json), stdout, r.GetValue(force), !r.GetValue(noLatency))));
         return cmd;
     }
 

@@ -15,13 +15,19 @@ namespace QuantSharp.Cli;
 /// written (against the float simulation) and with all graph optimizations (its integer fusions, against the integer-exact
 /// simulation, <see cref="Quantization.Sim.IntegerSimulation"/>) — and fails unless every output agrees within one quantization step in all
 /// (ONNX Runtime rejecting the model fails too, naming ONNX Runtime's message). The folder appears only when everything was written and checked (<see cref="OutputFolder"/>).
+/// Then (unless <c>--no-latency</c>) it times both models in ONNX Runtime at batch 1 and at calib's batch size
+/// (<see cref="OrtLatency"/>) and prints the speedup; where the QDQ model is slower it says so and names the QDQ model's
+/// costliest nodes from an ONNX Runtime profile (<see cref="OrtProfile"/>).
 /// QuantSharp targets ONNX runtimes (ONNX Runtime, TensorRT); it writes no vendor binary (Vitis AI's xmodel).
 /// </summary>
 public static class DeployCommand
 {
+    /// <summary>Nodes named when the QDQ model is slower than FP32.</summary>
+    public const int SlowNodesShown = 5;
+
     /// <summary>Runs the command; returns the largest sim-vs-QDQ difference seen.</summary>
     /// <exception cref="InvalidOperationException">The QDQ model disagrees with the simulation (nothing is written).</exception>
-    public static double Execute(string quantDir, string outputDir, string? json, TextWriter stdout, bool force = false)
+    public static double Execute(string quantDir, string outputDir, string? json, TextWriter stdout, bool force = false, bool latency = true)
     {
         var total = Stopwatch.StartNew();
         var sim = TestCommand.LoadSim(quantDir);
@@ -32,6 +38,10 @@ public static class DeployCommand
         var ortChecks = new List<Dictionary<string, object?>>();
         double worst = 0;
         int checkedSamples = 0;
+        IReadOnlyList<LatencyRow> latencyRows = [];
+        IReadOnlyList<NodeCost> slowNodes = [];
+        LatencyRow? slowest = null;
+        string? latencySkipped = latency ? null : "--no-latency", latencyFailure = null;
         var seconds = CliProgress.Run(stdout, p =>
         {
             p.Step("export", "export FP32 ONNX + encodings + QDQ ONNX", () =>
@@ -45,6 +55,7 @@ public static class DeployCommand
             if (!File.Exists(samplesPath))
             {
                 p.Step("ort", "load the QDQ model in ONNX Runtime (all optimizations)", () => OrtCheck.Load(qdqFile));
+                latencySkipped ??= $"no {CalibCommand.SamplesFile} in '{quantDir}' to time the models on";
                 return;
             }
             // The samples and the simulation's outputs on them, shared by both checks.
@@ -103,6 +114,22 @@ public static class DeployCommand
                     }
                 }
             });
+            if (latencySkipped is not null) return;
+            p.Step("latency", "time the FP32 and QDQ models in ONNX Runtime", () =>
+            {
+                string fp32File = files.Single(f => Path.GetFileName(f) == CalibCommand.ModelFile);
+                // Timing is a report, not a check: a model ONNX Runtime cannot time leaves the deployment as it is.
+                try
+                {
+                    latencyRows = OrtLatency.Compare(fp32File, qdqFile, input, samples, LatencyBatches(sim.Model, input, quantDir));
+                    slowest = latencyRows.Where(r => r.QdqSlower).OrderBy(r => r.Speedup).FirstOrDefault();
+                    // A few runs are enough to rank the nodes; slow models get fewer (about two seconds in all).
+                    if (slowest is not null)
+                        slowNodes = OrtProfile.Measure(qdqFile, input, OrtLatency.Tile(samples, slowest.Batch), Math.Clamp((int)(2000 / slowest.QdqMs), 3, 8))
+                            .Take(SlowNodesShown).ToList();
+                }
+                catch (InvalidOperationException e) { latencyFailure = e.Message; }
+            });
         });
         output.Commit();
         var final = files.Select(output.Final).ToList();
@@ -113,6 +140,7 @@ public static class DeployCommand
         foreach (var c in ortChecks)
             stdout.WriteLine(string.Create(ci, $"ONNX Runtime ({c["level"]} optimizations) {c["output"]}: max |ORT − {c["reference"]}| = {c["max_abs_diff"]:G4}{(c["steps"] is double st ? $" ({st:F2} steps)" : "")}{(c["bit_exact"] is true ? ", bit for bit" : "")}{(c["argmax_agreement"] is double g ? $", argmax agreement {g:P1}" : "")} on {checkedSamples} samples: ok"));
         if (checks.Count == 0) stdout.WriteLine("ONNX Runtime loads model_qdq.onnx with all optimizations: ok");
+        WriteLatency(stdout, latencyRows, slowest, slowNodes, latencySkipped, latencyFailure);
         foreach (var f in final) stdout.WriteLine($"wrote {f}");
         stdout.WriteLine("target: ONNX runtimes (ONNX Runtime, TensorRT, …) — model_qdq.onnx runs as is; model.onnx + model.encodings is AIMET's export");
         if (json is not null)
@@ -121,12 +149,59 @@ public static class DeployCommand
             {
                 ["command"] = "deploy", ["quant"] = quantDir, ["output"] = output.Target, ["files"] = final,
                 ["checked"] = checks.Count > 0, ["checked_samples"] = checkedSamples, ["checks"] = checks, ["max_abs_diff_vs_sim"] = worst, ["ort_checks"] = ortChecks,
+                ["latency"] = latencyRows.Select(r => new Dictionary<string, object?>
+                {
+                    ["batch"] = r.Batch, ["fp32_ms"] = r.Fp32Ms, ["qdq_ms"] = r.QdqMs, ["speedup"] = r.Speedup, ["runs"] = r.Runs,
+                    ["fp32_min_ms"] = r.Fp32MinMs, ["qdq_min_ms"] = r.QdqMinMs,
+                }).ToList(),
+                ["latency_threads"] = latencyRows.Count > 0 ? OrtCheck.Threads : null, ["latency_skipped"] = latencySkipped, ["latency_error"] = latencyFailure,
+                ["qdq_slower"] = latencyRows.Count > 0 ? slowest is not null : null, ["slow_batch"] = slowest?.Batch,
+                ["slow_nodes"] = slowNodes.Select(n => new Dictionary<string, object?>
+                {
+                    ["node"] = n.Node, ["op_type"] = n.OpType, ["share"] = n.Share, ["ms"] = n.Microseconds / 1000,
+                }).ToList(),
                 ["export_seconds"] = seconds.GetValueOrDefault("export"), ["check_seconds"] = seconds.GetValueOrDefault("check"),
+                ["latency_seconds"] = seconds.GetValueOrDefault("latency"),
                 ["total_seconds"] = total.Elapsed.TotalSeconds,
             });
             stdout.WriteLine($"wrote {json}");
         }
         return worst;
+    }
+
+    /// <summary>
+    /// Batch sizes to time: 1 and the batch size calib used (from its config.json), or only the batch the model's input
+    /// fixes.
+    /// </summary>
+    private static IReadOnlyList<int> LatencyBatches(Graph graph, string input, string quantDir)
+    {
+        var shape = graph.Inputs.First(i => i.Name == input).Shape;
+        if (shape is { Length: > 0 } && shape[0].Value is int fixedBatch) return [fixedBatch];
+        return new[] { 1, CalibCommand.RecordedBatchSize(quantDir) ?? 1 }.Distinct().ToList();
+    }
+
+    /// <summary>
+    /// The latency table; when the QDQ model is slower at some batch, a warning naming those batches and
+    /// <paramref name="slowNodes"/>. <paramref name="skipped"/> says why nothing was timed; <paramref name="failure"/> is
+    /// ONNX Runtime's error while timing or profiling.
+    /// </summary>
+    internal static void WriteLatency(TextWriter stdout, IReadOnlyList<LatencyRow> rows, LatencyRow? slowest, IReadOnlyList<NodeCost> slowNodes,
+        string? skipped, string? failure = null)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        if (skipped is not null) stdout.WriteLine($"latency: not measured ({skipped})");
+        if (failure is not null) stdout.WriteLine($"warning: ONNX Runtime latency {(rows.Count == 0 ? "not measured" : "profile not taken")}: {CommandLineApp.OneLine(failure)}");
+        if (rows.Count == 0) return;
+        stdout.WriteLine($"ONNX Runtime latency (all optimizations, {OrtCheck.Threads} threads, median of interleaved runs):");
+        stdout.WriteLine("  batch    FP32 ms     QDQ ms   speedup");
+        foreach (var r in rows)
+            stdout.WriteLine(string.Create(ci, $"  {r.Batch,5} {r.Fp32Ms,10:F3} {r.QdqMs,10:F3} {r.Speedup,8:F2}×"));
+        if (slowest is null) return;
+        var slower = rows.Where(r => r.QdqSlower).Select(r => string.Create(ci, $"batch {r.Batch} ({r.Speedup:F2}×)"));
+        stdout.WriteLine($"warning: the QDQ model is slower than FP32 in ONNX Runtime at {string.Join(", ", slower)}; " +
+            $"its costliest nodes at batch {slowest.Batch} (ONNX Runtime profile):");
+        foreach (var n in slowNodes)
+            stdout.WriteLine(string.Create(ci, $"  {n.Share * 100,5:F1}%  {n.OpType,-20} {n.Node}"));
     }
 
     private static bool IsQuantized(Quantization.Sim.QuantizationSimModel sim, string name) =>

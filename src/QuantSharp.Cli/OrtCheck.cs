@@ -9,7 +9,7 @@ namespace QuantSharp.Cli;
 /// ONNX Runtime (NuGet <c>Microsoft.ML.OnnxRuntime</c>, in process) as <c>deploy</c>'s checker: it loads a written model
 /// the way users deploy it (all graph optimizations on, so its QDQ fusions run) and runs it on float inputs.
 /// </summary>
-internal static class OrtCheck
+public static class OrtCheck
 {
     /// <summary>Loads <paramref name="modelPath"/> as ONNX Runtime deploys it (all graph optimizations by default).</summary>
     /// <exception cref="InvalidOperationException">The native library cannot load (names the runtime identifier), or ONNX
@@ -24,30 +24,46 @@ internal static class OrtCheck
     public static Dictionary<string, Tensor<float>> Run(string modelPath, IReadOnlyDictionary<string, Tensor<float>>? feeds,
         GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
+        using var options = Options(level);
+        using var session = Open(modelPath, options);
+        return feeds is null ? [] : Run(session, modelPath, feeds);
+    }
+
+    /// <summary>Intra-op threads of every session: the cores, up to 4.</summary>
+    public static int Threads => Math.Min(Environment.ProcessorCount, 4);
+
+    /// <summary>The session options every QuantSharp use of ONNX Runtime starts from: <paramref name="level"/>, <see cref="Threads"/>.</summary>
+    public static SessionOptions Options(GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL) =>
+        new() { GraphOptimizationLevel = level, IntraOpNumThreads = Threads };
+
+    /// <summary>Opens <paramref name="modelPath"/> with <paramref name="options"/> (the caller disposes the session).</summary>
+    /// <exception cref="InvalidOperationException">As <see cref="Load"/>.</exception>
+    public static InferenceSession Open(string modelPath, SessionOptions options)
+    {
         try { _ = OrtEnv.Instance(); }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException or EntryPointNotFoundException)
         {
             throw new InvalidOperationException($"ONNX Runtime's native library could not be loaded for runtime identifier " +
                 $"'{RuntimeInformation.RuntimeIdentifier}' ({RuntimeInformation.OSDescription}): {e.Message}");
         }
-        using var options = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = Math.Min(Environment.ProcessorCount, 4) };
-        InferenceSession session;
-        try { session = new InferenceSession(modelPath, options); }
+        try { return new InferenceSession(modelPath, options); }
         catch (OnnxRuntimeException e) { throw new InvalidOperationException($"ONNX Runtime rejected {Path.GetFileName(modelPath)}: {e.Message}"); }
-        using (session)
+    }
+
+    /// <summary>Runs an open session on float feeds and returns every float output by name.</summary>
+    /// <exception cref="InvalidOperationException">ONNX Runtime fails while running the model (names the file).</exception>
+    public static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor<float>> feeds)
+    {
+        var inputs = feeds.Select(f => NamedOnnxValue.CreateFromTensor(f.Key, new DenseTensor(f.Value.Data, f.Value.Shape))).ToList();
+        try
         {
-            if (feeds is null) return [];
-            var inputs = feeds.Select(f => NamedOnnxValue.CreateFromTensor(f.Key, new DenseTensor(f.Value.Data, f.Value.Shape))).ToList();
-            try
-            {
-                using var results = session.Run(inputs);
-                var outputs = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
-                foreach (var r in results)
-                    if (r.Value is Microsoft.ML.OnnxRuntime.Tensors.Tensor<float> t)
-                        outputs[r.Name] = Engine.Tensor.FromArray(t.ToArray(), t.Dimensions.ToArray());
-                return outputs;
-            }
-            catch (OnnxRuntimeException e) { throw new InvalidOperationException($"ONNX Runtime failed running {Path.GetFileName(modelPath)}: {e.Message}"); }
+            using var results = session.Run(inputs);
+            var outputs = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
+            foreach (var r in results)
+                if (r.Value is Microsoft.ML.OnnxRuntime.Tensors.Tensor<float> t)
+                    outputs[r.Name] = Engine.Tensor.FromArray(t.ToArray(), t.Dimensions.ToArray());
+            return outputs;
         }
+        catch (OnnxRuntimeException e) { throw new InvalidOperationException($"ONNX Runtime failed running {Path.GetFileName(modelPath)}: {e.Message}"); }
     }
 }

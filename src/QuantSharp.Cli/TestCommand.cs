@@ -10,14 +10,23 @@ namespace QuantSharp.Cli;
 /// <c>quantsharp test --model M.onnx --quant OUT/ --data DATA [--labels labels.npy]</c>: top-1/top-5 of the FP32
 /// model and of the calibrated simulation (read from <c>OUT/model.qsim</c>), the drop, as a table and optionally as
 /// JSON (<c>fp32_top1</c>, <c>quant_top1</c>, <c>fp32_top5</c>, <c>quant_top5</c>, <c>samples</c>, the drops and timings).
+/// With <c>--runtime ort</c> it also evaluates the QDQ model that <c>deploy</c> would write — the sim exported to a temporary
+/// folder (deleted afterwards), so it always matches <c>OUT/</c> — in ONNX Runtime with all graph optimizations, on the same
+/// batches: its top-1/top-5 (<c>ort_top1</c>, <c>ort_top5</c>) and how often its argmax agrees with the sim's
+/// (<c>ort_argmax_agreement</c>).
 /// </summary>
 public static class TestCommand
 {
+    /// <summary>The runtimes <c>--runtime</c> accepts: the simulation alone, or the simulation and the QDQ model in ONNX Runtime.</summary>
+    public static readonly string[] Runtimes = ["sim", "ort"];
+
     /// <summary>Runs the command; returns (FP32, quantized) accuracy.</summary>
-    public static (Accuracy Fp32, Accuracy Quant) Execute(string model, string quantDir, DataRequest source, int batchSize, string? json, TextWriter stdout)
+    public static (Accuracy Fp32, Accuracy Quant) Execute(string model, string quantDir, DataRequest source, int batchSize, string? json, TextWriter stdout,
+        string runtime = "sim")
     {
         var total = Stopwatch.StartNew();
         if (batchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {batchSize}");
+        if (!Runtimes.Contains(runtime)) throw new UsageException($"--runtime expected {string.Join(" or ", Runtimes)}, got '{runtime}'");
         var graph = InspectCommand.LoadModel(model);
         CalibCommand.CheckSupported(graph, model, []);
         var sim = LoadSim(quantDir);
@@ -27,11 +36,37 @@ public static class TestCommand
         var set = CliData.Load(source, needLabels: true, stdout);
         int batches = (set.Count + batchSize - 1) / batchSize;
         Accuracy fp32 = null!, quant = null!;
+        Accuracy? ort = null;
+        bool withOrt = runtime == "ort";
+        var simArgMax = new List<int>();
+        int agreed = 0;
         var seconds = CliProgress.Run(stdout, p =>
         {
             var session = new Session(graph);
             fp32 = ModelEvaluation.Evaluate(session, p.Track("fp32", $"FP32 ({set.Count} samples)", set.Batches(batchSize), batches));
-            quant = ModelEvaluation.Evaluate(x => sim.Run(x), p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches));
+            quant = ModelEvaluation.Evaluate(x =>
+            {
+                var y = sim.Run(x);
+                if (withOrt) simArgMax.AddRange(ArgMaxRows(y));
+                return y;
+            }, p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches));
+            if (!withOrt) return;
+            var dir = Directory.CreateTempSubdirectory("quantsharp-test-qdq-");
+            try
+            {
+                string qdqFile = p.Step("ort_export", "export the QDQ model (as deploy writes it)", () => sim.Export(dir.FullName, "model").Single(f => f.EndsWith("_qdq.onnx", StringComparison.Ordinal)));
+                string output = sim.Model.Outputs[0].Name;
+                using var options = OrtCheck.Options();
+                using var qdq = OrtCheck.Open(qdqFile, options);
+                int seen = 0;
+                ort = ModelEvaluation.Evaluate(x =>
+                {
+                    var y = OrtCheck.Run(qdq, qdqFile, new Dictionary<string, Engine.Tensor<float>> { [input] = x })[output];
+                    foreach (int k in ArgMaxRows(y)) if (k == simArgMax[seen++]) agreed++;
+                    return y;
+                }, p.Track("ort", $"QDQ in ONNX Runtime ({set.Count} samples)", set.Batches(batchSize), batches));
+            }
+            finally { dir.Delete(recursive: true); }
         });
 
         var ci = CultureInfo.InvariantCulture;
@@ -42,8 +77,16 @@ public static class TestCommand
         table.AddRow("FP32", P(fp32.Top1), P(fp32.Top5));
         table.AddRow("quantized", P(quant.Top1), P(quant.Top5));
         table.AddRow("drop", D(fp32.Top1 - quant.Top1), D(fp32.Top5 - quant.Top5));
+        if (ort is not null)
+        {
+            table.AddRow("QDQ in ONNX Runtime", P(ort.Top1), P(ort.Top5));
+            table.AddRow("drop (ONNX Runtime)", D(fp32.Top1 - ort.Top1), D(fp32.Top5 - ort.Top5));
+        }
         CliProgress.Console(stdout).Write(table);
         stdout.WriteLine($"samples: {fp32.Samples}");
+        double? agreement = ort is null ? null : simArgMax.Count == 0 ? 1 : (double)agreed / simArgMax.Count;
+        if (ort is not null)
+            stdout.WriteLine(string.Create(ci, $"ONNX Runtime (QDQ model, all optimizations) vs sim: argmax agreement {agreement:P2} ({agreed} of {simArgMax.Count} samples)"));
         if (json is not null)
         {
             CalibCommand.WriteJson(json, new Dictionary<string, object?>
@@ -52,11 +95,25 @@ public static class TestCommand
                 ["samples"] = fp32.Samples, ["top1_drop"] = fp32.Top1 - quant.Top1, ["top5_drop"] = fp32.Top5 - quant.Top5,
                 ["command"] = "test", ["model"] = model, ["quant"] = quantDir, ["data"] = source.Data, ["batch_size"] = batchSize,
                 ["fp32_seconds"] = seconds.GetValueOrDefault("fp32"), ["quant_seconds"] = seconds.GetValueOrDefault("quantized"),
+                ["runtime"] = runtime, ["ort_top1"] = ort?.Top1, ["ort_top5"] = ort?.Top5, ["ort_top1_drop"] = ort is null ? null : fp32.Top1 - ort.Top1,
+                ["ort_argmax_agreement"] = agreement, ["ort_seconds"] = ort is null ? null : seconds.GetValueOrDefault("ort"),
                 ["total_seconds"] = total.Elapsed.TotalSeconds,
             });
             stdout.WriteLine($"wrote {json}");
         }
         return (fp32, quant);
+    }
+
+    /// <summary>The column of the largest entry of each row of [N, C] scores (the first on ties, as top-1 counts).</summary>
+    private static IEnumerable<int> ArgMaxRows(Engine.Tensor<float> scores)
+    {
+        int n = scores.Dims[0], c = scores.Length / Math.Max(1, n);
+        for (int i = 0; i < n; i++)
+        {
+            int best = 0;
+            for (int k = 1; k < c; k++) if (scores.Data[i * c + k] > scores.Data[i * c + best]) best = k;
+            yield return best;
+        }
     }
 
     /// <summary>The sim saved by <c>calib</c> in <paramref name="quantDir"/>.</summary>
