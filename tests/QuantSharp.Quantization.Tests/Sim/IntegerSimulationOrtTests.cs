@@ -68,6 +68,10 @@ public sealed class IntegerSimulationOrtTests(ITestOutputHelper output)
         foreach (var v in quantized.Where(v => !qdq.IsOutput(v)))
             qdq.Outputs.Add(new ValueInfo(v, (probe.Captured.TryGetValue(v, out var t) ? t : probe.Outputs[v]).DataType, (IEnumerable<Dim>?)null));
         var steps = StepsOf(integer.Qdq);
+        // ONNX Runtime loads and runs the deployed model at every optimization level.
+        var one = new Dictionary<string, Tensor> { ["image"] = SimTestModels.Test(2).Images };
+        foreach (var level in Enum.GetValues<Microsoft.ML.OnnxRuntime.GraphOptimizationLevel>())
+            Assert.Equal([2, 10], OrtRunner.Run(integer.Qdq, one, level)["logits"].Shape);
 
         var test = SimTestModels.Test(Images);
         long elements = 0, differing = 0, floatBeyondOneStep = 0, floatDiffering = 0;
