@@ -18,8 +18,8 @@ namespace QuantSharp.Quantization.Export;
 /// A group qualifies as ONNX Runtime's selectors require: every data input comes from a DequantizeLinear with constant 8-bit
 /// parameters (per tensor, except the weight), the op's output is read only by one QuantizeLinear of the same 8-bit type as
 /// the input and is not a graph output. Everything else stays as written (the float path ONNX Runtime runs too).
-/// Quantize/Dequantize nodes left without readers are removed. Before matching, a DequantizeLinear is moved past the
-/// data-movement op it feeds (as ONNX Runtime's QDQ propagation does).
+/// Quantize/Dequantize nodes left without readers are removed. Before matching, the quantization of a DequantizeLinear
+/// feeding a data-movement op or MaxPool is repeated after it (as ONNX Runtime's QDQ propagation does).
 /// </summary>
 public static class IntegerLowering
 {
@@ -213,26 +213,27 @@ public static class IntegerLowering
     }
 
     /// <summary>
-    /// A per-tensor DequantizeLinear feeding a data-movement op (Transpose, Reshape, Flatten, Squeeze, Unsqueeze) that no
-    /// QuantizeLinear reads is moved after it, so the op moves the integer levels — exactly equivalent, and what ONNX
-    /// Runtime's QDQ propagation does before fusing (e.g. DQ → Transpose → MatMul becomes a QLinearMatMul).
+    /// A data-movement op or MaxPool (Transpose, Reshape, Flatten, Squeeze, Unsqueeze, MaxPool) reading a per-tensor
+    /// DequantizeLinear, whose output no QuantizeLinear reads, gets a copy of that quantization after it (Q → DQ with the
+    /// same parameters) — exactly equivalent, since the op only picks dequantized values, and what ONNX Runtime's QDQ
+    /// propagation does: the ops reading it then see a DequantizeLinear and fuse (ReLU → MaxPool → Conv, DQ → Transpose → MatMul).
     /// </summary>
     private static void PropagateThroughDataMovement(Graph g)
     {
-        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Transpose" or "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze").ToList())
+        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Transpose" or "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "MaxPool").ToList())
         {
-            if (node.Outputs.Count != 1 || g.IsOutput(node.Outputs[0])) continue;
-            if (g.Consumers(node.Outputs[0]).Any(c => c.Node.OpType == "QuantizeLinear")) continue;
+            if (node.Outputs.Count != 1 || g.IsOutput(node.Outputs[0]) || node.Inputs.Count == 0) continue;
+            var readers = g.Consumers(node.Outputs[0]);
+            if (readers.Count == 0 || readers.Any(c => c.Node.OpType == "QuantizeLinear")) continue;
             if (g.Producer(node.Inputs[0]) is not { OpType: "DequantizeLinear" } dq || dq.Domain.Length != 0) continue;
             var p = QdqParams.Of(g, dq, quantize: false);
             if (p is null || !p.PerTensor || !Is8Bit(p.Type)) continue;
-            string levels = g.UniqueName(node.Outputs[0] + "_levels");
-            var moved = new Node(node.OpType, [dq.Inputs[0], .. node.Inputs.Skip(1)], [levels], node.Name);
-            foreach (var (k, v) in node.Attributes) moved.Attributes[k] = v;
-            var after = new Node("DequantizeLinear", [levels, .. dq.Inputs.Skip(1)], [node.Outputs[0]], node.Name + "_DequantizeLinear");
+            string picked = g.UniqueName(node.Outputs[0] + "_picked"), levels = g.UniqueName(node.Outputs[0] + "_levels");
+            string output = node.Outputs[0];
+            node.Outputs[0] = picked;
             int at = g.Nodes.IndexOf(node);
-            g.Nodes[at] = moved;
-            g.Nodes.Insert(at + 1, after);
+            g.Nodes.Insert(at + 1, new Node("QuantizeLinear", [picked, .. dq.Inputs.Skip(1)], [levels], node.Name + "_propagated_QuantizeLinear"));
+            g.Nodes.Insert(at + 2, new Node("DequantizeLinear", [levels, .. dq.Inputs.Skip(1)], [output], node.Name + "_propagated_DequantizeLinear"));
         }
     }
 
