@@ -114,8 +114,8 @@ public static class QLinearArithmetic
     /// <summary>
     /// One row of <c>QLinearSoftmax</c> on levels <paramref name="x"/>: the table shifted so the row's largest level meets its
     /// top entry, the entries summed in float in order, then <c>y = (uint)round((e·floor(1/y_scale)) / sum) + y_zp</c> (the
-    /// product and quotient in float), above 255 saturated to 255 and otherwise cast to the output type (as ONNX Runtime does,
-    /// also for int8). A zero sum leaves the row unwritten (ONNX Runtime returns early); here it is zero.
+    /// product and quotient in float), saturated to the type's maximum (255, or 127 for int8; found against ONNX Runtime 1.32).
+    /// A zero sum leaves the row unwritten (ONNX Runtime returns early); here it is zero.
     /// </summary>
     public static void SoftmaxRow(ReadOnlySpan<int> x, Span<int> y, float[] table, float scaleY, int zeroY, bool signed)
     {
@@ -131,7 +131,7 @@ public static class QLinearArithmetic
             float e = table[Index(x[i])];
             float q = MathF.Round(e * yScale / sum, MidpointRounding.ToEven);
             long level = (long)(uint)(int)q + zeroY;
-            if (signed) y[i] = (int)level > 255 ? unchecked((sbyte)255) : unchecked((sbyte)level);
+            if (signed) y[i] = (int)Math.Min(level, 127);
             else y[i] = (uint)level > 255 ? 255 : (int)level;
         }
     }

@@ -33,6 +33,29 @@ public sealed class IntegerSimulation
     /// <summary>The lowered integer graph that runs.</summary>
     public Graph Graph { get; }
 
+    /// <summary>
+    /// The float computing nodes (not quantize/dequantize, not data movement or MaxPool, not fused integer operators) that
+    /// <paramref name="output"/> depends on: ONNX Runtime computes them in float too, with its own summation order, so a
+    /// quantized value after them can differ by a level near a tie (and more after an amplifying op such as Softmax).
+    /// </summary>
+    public IReadOnlyList<Node> FloatComputeUpstreamOf(string output)
+    {
+        var found = new List<Node>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var stack = new Stack<string>([output]);
+        while (stack.Count > 0)
+        {
+            var producer = Graph.Producer(stack.Pop());
+            if (producer is null || !seen.Add(producer.Name + "\0" + producer.Outputs[0])) continue;
+            bool integerOrExact = producer.OpType is "QuantizeLinear" or "DequantizeLinear" or "QLinearConv" or "QLinearMatMul" or "MaxPool"
+                || producer.Domain == IntegerLowering.ContribDomain
+                || OpRegistry.Default.Schema(producer)?.Has(OpTraits.DataMovement) == true;
+            if (!integerOrExact) found.Add(producer);
+            foreach (var i in producer.Inputs) if (i.Length > 0 && !Graph.Initializers.ContainsKey(i)) stack.Push(i);
+        }
+        return found;
+    }
+
     /// <summary>The names of the integer activation tensors (outputs of QuantizeLinear and of the fused integer operators).</summary>
     public IReadOnlyList<string> QuantizedValues { get; }
 

@@ -137,6 +137,24 @@ public sealed class QLinearContribOrtTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(false, 13, 10)]
+    [InlineData(false, 17, 16)]
+    [InlineData(true, 13, 10)]
+    [InlineData(false, 11, 12)]
+    public void Softmax_RandomLevelsAndParameters_EqualOnnxRuntimeBitForBit(bool signed, int opset, int length)
+    {
+        var rng = new Random(opset + length);
+        for (int trial = 0; trial < 30; trial++)
+        {
+            Tensor?[] inputs = [Levels(rng, signed, 6, length), Tensor.Scalar((float)Math.Exp(rng.NextDouble() * 4 - 5)), Zero(rng, signed),
+                Tensor.Scalar((float)Math.Exp(rng.NextDouble() * 5 - 9)), signed ? Tensor.Scalar((sbyte)-128) : Tensor.Scalar((byte)0)];
+            var (g, feeds) = OneNode("QLinearSoftmax", inputs, [true, false, false, false, false], signed ? DataType.Int8 : DataType.UInt8,
+                ("opset", AttributeValue.FromInt(opset)), ("axis", AttributeValue.FromInt(opset < 13 ? 1 : -1)));
+            AssertSame(g, feeds, $"QLinearSoftmax trial {trial}");
+        }
+    }
+
     [Fact]
     public void Logistic_EqualsOnnxRuntimeSigmoidBitForBit()
     {
