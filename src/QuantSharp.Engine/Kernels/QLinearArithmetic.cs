@@ -112,10 +112,11 @@ public static class QLinearArithmetic
     }
 
     /// <summary>
-    /// One row of <c>QLinearSoftmax</c> on levels <paramref name="x"/>: the table shifted so the row's largest level meets its
-    /// top entry, the entries summed in float in order, then <c>y = (uint)round((e·floor(1/y_scale)) / sum) + y_zp</c> (the
-    /// product and quotient in float), saturated to the type's maximum (255, or 127 for int8; found against ONNX Runtime 1.32).
-    /// A zero sum leaves the row unwritten (ONNX Runtime returns early); here it is zero.
+    /// One row of <c>QLinearSoftmax</c> on levels <paramref name="x"/>, as ONNX Runtime's AVX-512 kernel computes it: the table
+    /// shifted so the row's largest level meets its top entry; the entries summed in float — 32 at a time into 16 lanes, the
+    /// lanes reduced pairwise (<see cref="SixteenLaneSum"/>), the rest added in order; then
+    /// <c>y = round(fma(e, (1/sum)·floor(1/y_scale), y_zp))</c> saturated to the output type.
+    /// A zero sum leaves the row unwritten in ONNX Runtime; here it is zero.
     /// </summary>
     public static void SoftmaxRow(ReadOnlySpan<int> x, Span<int> y, float[] table, float scaleY, int zeroY, bool signed)
     {
@@ -123,17 +124,32 @@ public static class QLinearArithmetic
         int max = int.MinValue;
         foreach (int v in x) max = Math.Max(max, v);
         int Index(int v) => signed ? (byte)(127 - max + v) : 255 - max + v;
-        float sum = 0;
-        foreach (int v in x) sum += table[Index(v)];
-        if (sum == 0) { y.Clear(); return; }
-        for (int i = 0; i < x.Length; i++)
+        Span<float> lanes = stackalloc float[16];
+        lanes.Clear();
+        int i = 0;
+        for (; i + 32 <= x.Length; i += 32)
         {
-            float e = table[Index(x[i])];
-            float q = MathF.Round(e * yScale / sum, MidpointRounding.ToEven);
-            long level = (long)(uint)(int)q + zeroY;
-            if (signed) y[i] = (int)Math.Min(level, 127);
-            else y[i] = (uint)level > 255 ? 255 : (int)level;
+            for (int l = 0; l < 16; l++) lanes[l] += table[Index(x[i + l])];
+            for (int l = 0; l < 16; l++) lanes[l] += table[Index(x[i + 16 + l])];
         }
+        float sum = SixteenLaneSum(lanes);
+        for (; i < x.Length; i++) sum += table[Index(x[i])];
+        if (sum == 0) { y.Clear(); return; }
+        float scale = 1.0f / sum * yScale;
+        int lo = signed ? -128 : 0, hi = signed ? 127 : 255;
+        for (int k = 0; k < x.Length; k++)
+            y[k] = Math.Clamp(RoundToInt(MathF.FusedMultiplyAdd(table[Index(x[k])], scale, zeroY)), lo, hi);
+    }
+
+    /// <summary>
+    /// The horizontal sum of a 512-bit float register as ONNX Runtime's softmax kernel reduces it: 128-bit blocks 0+1 and 2+3,
+    /// then those two, then lanes 0+1 and 2+3 of the result, then those two.
+    /// </summary>
+    public static float SixteenLaneSum(ReadOnlySpan<float> s)
+    {
+        Span<float> u = stackalloc float[4];
+        for (int j = 0; j < 4; j++) u[j] = (s[j] + s[4 + j]) + (s[8 + j] + s[12 + j]);
+        return (u[0] + u[1]) + (u[2] + u[3]);
     }
 
     /// <summary>

@@ -11,6 +11,7 @@ namespace QuantSharp.Quantization.Export;
 /// or a float bias quantized as ONNX Runtime's bias pass does, see <see cref="QdqPlacement"/>);</item>
 /// <item>MatMul → <c>QLinearMatMul</c>, or <c>com.microsoft.MatMulIntegerToFloat</c> when its output stays float;</item>
 /// <item>Softmax → <c>com.microsoft.QLinearSoftmax</c>;</item>
+/// <item>Gemm → <c>com.microsoft.QGemm</c> (quantized or float output);</item>
 /// <item>Add, Mul → <c>com.microsoft.QLinearAdd</c> / <c>QLinearMul</c>;</item>
 /// <item>GlobalAveragePool, Sigmoid, LeakyRelu → <c>com.microsoft.QLinearGlobalAveragePool</c> / <c>QLinearSigmoid</c> /
 /// <c>QLinearLeakyRelu</c>.</item>
@@ -53,6 +54,7 @@ public static class IntegerLowering
                 "Conv" => Conv(g, node),
                 "MatMul" => Binary(g, node, "QLinearMatMul", "", weightAxisAllowed: true) ?? MatMulToFloat(g, node),
                 "Softmax" => Softmax(g, node),
+                "Gemm" => Gemm(g, node),
                 "Add" => Binary(g, node, "QLinearAdd", ContribDomain, weightAxisAllowed: false),
                 "Mul" => Binary(g, node, "QLinearMul", ContribDomain, weightAxisAllowed: false),
                 "GlobalAveragePool" => Unary(g, node, "QLinearGlobalAveragePool"),
@@ -62,7 +64,9 @@ public static class IntegerLowering
             };
             if (replacement is null) continue;
             // The fused operator produces the QuantizeLinear's output itself: the quantizer goes.
-            if (replacement.OpType != "MatMulIntegerToFloat") g.Nodes.Remove(g.Consumers(node.Outputs[0])[0].Node);
+            var readers = g.Consumers(node.Outputs[0]);
+            if (readers.Count == 1 && readers[0].Node.OpType == "QuantizeLinear" && readers[0].Node.Outputs[0] == replacement.Outputs[0])
+                g.Nodes.Remove(readers[0].Node);
             g.Nodes[g.Nodes.IndexOf(node)] = replacement;
             fused++;
         }
@@ -202,6 +206,45 @@ public static class IntegerLowering
             [node.Outputs[0]], node.Name, ContribDomain);
     }
 
+    /// <summary>
+    /// Gemm of a dequantized A (per tensor) and B (per tensor or per output column), with an int32 or float (quantized as
+    /// ONNX Runtime's bias pass does) bias → <c>com.microsoft.QGemm</c>, requantizing when one QuantizeLinear reads the output.
+    /// </summary>
+    private static Node? Gemm(Graph g, Node gemm)
+    {
+        if (gemm.Inputs.Count < 2 || gemm.GetFloat("beta", 1f) != 1f && gemm.Inputs.Count > 2) return null;
+        var a = InputDequantizer(g, gemm, 0, perTensor: true);
+        var b = InputDequantizer(g, gemm, 1, perTensor: false);
+        if (a is null || b is null) return null;
+        bool transB = gemm.GetInt("transB", 0) != 0;
+        if (!b.Value.P.PerTensor && (b.Value.P.Axis ?? 1) != (transB ? 0 : 1)) return null;
+        string? bias = null;
+        if (gemm.Inputs.Count > 2 && gemm.Inputs[2].Length > 0)
+        {
+            bias = BiasLevels(g, gemm, a.Value.P, b.Value.P);
+            if (bias is null) return null;
+        }
+        var outQ = OutputQuantizer(g, gemm);
+        if (outQ is not null && outQ.Value.P.Type != a.Value.P.Type) return null;
+        var inputs = new List<string>
+        {
+            a.Value.Dq.Inputs[0], a.Value.Dq.Inputs[1], ZeroPoint(g, a.Value.Dq, a.Value.P),
+            b.Value.Dq.Inputs[0], b.Value.Dq.Inputs[1], ZeroPoint(g, b.Value.Dq, b.Value.P),
+            bias ?? "",
+        };
+        string output = gemm.Outputs[0];
+        if (outQ is { } q)
+        {
+            inputs.Add(q.Q.Inputs[1]);
+            inputs.Add(ZeroPoint(g, q.Q, q.P));
+            output = q.Q.Outputs[0];
+        }
+        var fused = new Node("QGemm", inputs, [output], gemm.Name, ContribDomain);
+        foreach (var key in new[] { "transA", "transB", "alpha" })
+            if (gemm.Attributes.TryGetValue(key, out var v)) fused.Attributes[key] = v;
+        return fused;
+    }
+
     /// <summary>Softmax between DQ and Q → <c>com.microsoft.QLinearSoftmax</c> with the Softmax's axis and opset.</summary>
     private static Node? Softmax(Graph g, Node node)
     {
@@ -213,14 +256,15 @@ public static class IntegerLowering
     }
 
     /// <summary>
-    /// A data-movement op or MaxPool (Transpose, Reshape, Flatten, Squeeze, Unsqueeze, MaxPool) reading a per-tensor
+    /// A data-movement op or MaxPool (Transpose, Reshape, Squeeze, Unsqueeze, MaxPool; not Flatten, which ONNX Runtime 1.32
+    /// leaves alone — the export moves DequantizeLinear past it instead, see <see cref="QdqPlacement"/>) reading a per-tensor
     /// DequantizeLinear, whose output no QuantizeLinear reads, gets a copy of that quantization after it (Q → DQ with the
     /// same parameters) — exactly equivalent, since the op only picks dequantized values, and what ONNX Runtime's QDQ
     /// propagation does: the ops reading it then see a DequantizeLinear and fuse (ReLU → MaxPool → Conv, DQ → Transpose → MatMul).
     /// </summary>
     private static void PropagateThroughDataMovement(Graph g)
     {
-        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Transpose" or "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze" or "MaxPool").ToList())
+        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0 && n.OpType is "Transpose" or "Reshape" or "Squeeze" or "Unsqueeze" or "MaxPool").ToList())
         {
             if (node.Outputs.Count != 1 || g.IsOutput(node.Outputs[0]) || node.Inputs.Count == 0) continue;
             var readers = g.Consumers(node.Outputs[0]);

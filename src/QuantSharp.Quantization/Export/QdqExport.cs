@@ -31,7 +31,8 @@ namespace QuantSharp.Quantization.Export;
 /// becomes <c>Cast</c> to float16 and back; a 32-bit float encoding and a quantizer whose encoding is null (disabled) are
 /// removed. Every quantizer's output keeps its name, so graph inputs, outputs and every other tensor keep theirs — except
 /// the output of a Relu/Clip that the quantizer after it makes exactly redundant: with <see cref="QdqOptions.FusionFriendly"/>
-/// (the default) it is dropped so ONNX Runtime fuses the op before it into an integer kernel (<see cref="QdqPlacement"/>).</para>
+/// (the default) it is dropped so ONNX Runtime fuses the op before it into an integer kernel, and the dequantized input of a
+/// Flatten feeding a Gemm/MatMul, which becomes Flatten on the integer levels followed by DequantizeLinear (<see cref="QdqPlacement"/>).</para>
 /// </remarks>
 public static class QdqExport
 {

@@ -3,9 +3,10 @@ using QuantSharp.Engine;
 namespace QuantSharp.Quantization.Export;
 
 /// <summary>
-/// Rewrites of a lowered QDQ graph that let ONNX Runtime (and other QDQ runtimes) fuse every quantized Conv into an integer
-/// kernel, without changing any value the graph computes beyond what the fusion itself defines:
+/// Rewrites of a lowered QDQ graph that let ONNX Runtime (and other QDQ runtimes) fuse every quantized Conv and Gemm into an
+/// integer kernel, without changing any value the graph computes beyond what the fusion itself defines:
 /// <list type="bullet">
+/// <item>DQ → Flatten → Gemm/MatMul becomes Flatten on the integer levels → DQ (<see cref="MoveDequantizeAfterFlatten"/>);</item>
 /// <item>a <c>Relu</c> or constant-bound <c>Clip</c> whose only reader is a <c>QuantizeLinear</c> is removed when the
 /// quantizer already saturates exactly where the clamp would (<c>Q(min) = qmin</c> and <c>Q(max) = qmax</c>) — the
 /// result is identical for every input, so DQ → Conv → Q is left for the fusion (ONNX Runtime's own rule accepts only a
@@ -26,7 +27,38 @@ public static class QdqPlacement
     public static (int Clamps, int Biases) Apply(Graph g, bool int32Biases)
     {
         ArgumentNullException.ThrowIfNull(g);
+        MoveDequantizeAfterFlatten(g);
         return (DropRedundantClamps(g), int32Biases ? QuantizeConvBiases(g) : 0);
+    }
+
+    /// <summary>
+    /// DQ → Flatten → Gemm/MatMul becomes Flatten (of the integer levels) → DQ → Gemm/MatMul — exactly equivalent — so
+    /// ONNX Runtime fuses the classifier into an integer QGemm instead of dequantizing its input and running it in float
+    /// (its Gemm selector needs the DequantizeLinear right before the Gemm, and it does not move one past a Flatten).
+    /// Returns how many Flattens moved.
+    /// </summary>
+    public static int MoveDequantizeAfterFlatten(Graph g)
+    {
+        int moved = 0;
+        foreach (var flatten in g.Nodes.Where(n => n.OpType == "Flatten" && n.Domain.Length == 0).ToList())
+        {
+            string output = flatten.Outputs[0];
+            if (g.IsOutput(output)) continue;
+            var readers = g.Nodes.Where(n => n.Inputs.Contains(output)).ToList();
+            if (readers.Count == 0 || readers.Any(r => r.OpType is not ("Gemm" or "MatMul") || r.Inputs.IndexOf(output) != 0)) continue;
+            if (g.Producer(flatten.Inputs[0]) is not { OpType: "DequantizeLinear" } dq) continue;
+            var p = QdqParams.Of(g, dq, quantize: false);
+            if (p is not { PerTensor: true } || p.Type is not (DataType.UInt8 or DataType.Int8)) continue;
+            string levels = g.UniqueName(output + "_levels");
+            int at = g.Nodes.IndexOf(flatten);
+            var onLevels = new Node("Flatten", [dq.Inputs[0]], [levels], flatten.Name);
+            foreach (var (k, v) in flatten.Attributes) onLevels.Attributes[k] = v;
+            g.Nodes[at] = onLevels;
+            g.Nodes.Insert(at + 1, new Node("DequantizeLinear", [levels, .. dq.Inputs.Skip(1)], [output], flatten.Name + "_DequantizeLinear"));
+            if (!g.IsOutput(dq.Outputs[0]) && !g.Nodes.Any(n => n.Inputs.Contains(dq.Outputs[0]))) g.Nodes.Remove(dq);
+            moved++;
+        }
+        return moved;
     }
 
     /// <summary>Removes Relu/Clip nodes that the QuantizeLinear reading them makes redundant (see the type's remarks).</summary>

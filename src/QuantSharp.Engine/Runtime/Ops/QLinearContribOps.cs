@@ -7,7 +7,7 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// ONNX Runtime's quantized contrib operators (domain <c>com.microsoft</c>, version 1) that its QDQ fusions produce and that
 /// models quantized to ONNX Runtime's "QOperator" format contain: <c>QLinearAdd</c>, <c>QLinearMul</c>,
 /// <c>QLinearGlobalAveragePool</c>, <c>QLinearSigmoid</c>, <c>QLinearLeakyRelu</c>, <c>QLinearSoftmax</c>,
-/// <c>MatMulIntegerToFloat</c>. Each computes exactly what ONNX
+/// <c>MatMulIntegerToFloat</c>, <c>QGemm</c>. Each computes exactly what ONNX
 /// Runtime's CPU kernel computes (<see cref="QLinearArithmetic"/>), for uint8 and int8 levels.
 /// </summary>
 /// <remarks>
@@ -35,6 +35,9 @@ internal static class QLinearContribOps
             float alpha = a.Node.GetFloat("alpha", 0.01f);
             return Lookup(a, x => x >= 0 ? x : alpha * x);
         }).WithInputs(Data, Setting, Setting, Setting, Setting).WithShape(ShapeRules.SameAsInput);
+        r.Define("QGemm", 1, (n, _) => new LambdaKernel(n, (a, _) => [QGemm(a)]), Domain)
+            .WithInputs(Data, Setting, Setting, Data, Setting, Setting, Bias, Setting, Setting)
+            .WithOutputType((_, _, types) => types.Count > 8 && types[8] is { } t ? t : DataType.Float32);
         Define(r, "QLinearSoftmax", Softmax).WithInputs(Data, Setting, Setting, Setting, Setting).WithShape(ShapeRules.SameAsInput);
         r.Define("MatMulIntegerToFloat", 1, (n, _) => new LambdaKernel(n, (a, _) => [MatMulIntegerToFloat(a)]), Domain)
             .WithInputs(Data, Data, Setting, Setting, Setting, Setting, Bias)
@@ -64,6 +67,80 @@ internal static class QLinearContribOps
             y.Data[i] = bias is null ? v : v + bias[j];
         }
         return y;
+    }
+
+    /// <summary>
+    /// <c>QGemm(A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp)</c>, attributes transA, transB, alpha: the exact int32
+    /// accumulator <c>C + Σ (a − a_zp)(b − b_zp[j])</c> (C int32, broadcast) times the float scale <c>((alpha·a_scale)·b_scale[j])</c>,
+    /// divided by <c>y_scale</c> and requantized (<c>round(acc·scale) + y_zp</c>, saturated) when y_zero_point is given,
+    /// else returned as float.
+    /// </summary>
+    private static Tensor QGemm(OpArgs a)
+    {
+        var n = a.Node;
+        var x = a.Any(0);
+        var w = a.Any(3);
+        if (x.Rank != 2 || w.Rank != 2) throw new GraphException($"node {n.Label}: A and B expected rank 2, got {Shapes.Format(x.Dims)} and {Shapes.Format(w.Dims)}");
+        if (n.GetInt("transA", 0) != 0) x = Transpose2D(x);
+        if (n.GetInt("transB", 0) != 0) w = Transpose2D(w);
+        float alpha = n.GetFloat("alpha", 1f);
+        float aScale = a.Float(1).Data[0];
+        var bScale = a.Float(4).Data;
+        int[] za = a.Has(2) ? Zeros(a.Any(2)) : [0], zb = a.Has(5) ? Zeros(a.Any(5)) : [0];
+        var acc = QuantizeInteger.MatMul(x, w, za, zb);
+        int m = acc.Dims[0], cols = acc.Dims[1];
+        if (bScale.Length != 1 && bScale.Length != cols) throw new GraphException($"node {n.Label}: input 4 (b_scale) expected 1 or {cols} values, got {bScale.Length}");
+        if (a.Has(6))
+        {
+            var c = a.As<int>(6);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < cols; j++)
+                {
+                    int bias = c.Length == 1 ? c.Data[0] : c.Rank == 1 || c.Dims[0] == 1 ? c.Data[j] : c.Dims.Length == 2 && c.Dims[1] == 1 ? c.Data[i] : c.Data[i * cols + j];
+                    acc.Data[i * cols + j] = unchecked(acc.Data[i * cols + j] + bias);
+                }
+        }
+        bool requantize = a.Has(8);
+        var scales = new float[bScale.Length];
+        for (int j = 0; j < scales.Length; j++)
+        {
+            scales[j] = alpha * aScale * bScale[j];
+            if (requantize) scales[j] /= a.Float(7).Data[0];
+        }
+        if (!requantize)
+        {
+            var y = new Tensor<float>(acc.Dims);
+            for (int i = 0; i < acc.Length; i++) y.Data[i] = (float)acc.Data[i] * scales[scales.Length == 1 ? 0 : i % cols];
+            return y;
+        }
+        var zeroPoint = a.Any(8);
+        int zy = Zeros(zeroPoint)[0];
+        bool signed = zeroPoint is Tensor<sbyte>;
+        var (lo, hi) = signed ? (-128, 127) : (0, 255);
+        var outv = new int[acc.Length];
+        for (int i = 0; i < acc.Length; i++) outv[i] = Math.Clamp(QLinearArithmetic.Requantize(acc.Data[i], scales[scales.Length == 1 ? 0 : i % cols], zy), lo, hi);
+        return Store(outv, acc.Dims.ToArray(), signed);
+    }
+
+    private static Tensor Transpose2D(Tensor t)
+    {
+        int r = t.Dims[0], c = t.Dims[1];
+        switch (t)
+        {
+            case Tensor<byte> b:
+            {
+                var o = new Tensor<byte>([c, r]);
+                for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) o.Data[j * r + i] = b.Data[i * c + j];
+                return o;
+            }
+            case Tensor<sbyte> b:
+            {
+                var o = new Tensor<sbyte>([c, r]);
+                for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) o.Data[j * r + i] = b.Data[i * c + j];
+                return o;
+            }
+            default: throw new GraphException($"QGemm: expected uint8 or int8 operands, got {t.DataType}");
+        }
     }
 
     private static int[] Zeros(Tensor t) => t switch
