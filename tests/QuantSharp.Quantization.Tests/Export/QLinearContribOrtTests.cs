@@ -158,6 +158,41 @@ public sealed class QLinearContribOrtTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(false, false, true, true)]
+    [InlineData(true, true, true, true)]
+    [InlineData(true, false, false, true)]
+    [InlineData(false, true, true, false)]
+    public void QGemm_RandomLevelsAndParameters_EqualOnnxRuntimeBitForBit(bool transB, bool perColumn, bool bias, bool quantizedOutput)
+    {
+        var rng = new Random((transB ? 1 : 0) + (perColumn ? 2 : 0) + (bias ? 4 : 0) + (quantizedOutput ? 8 : 0));
+        const int m = 5, k = 37, n = 7;
+        for (int trial = 0; trial < 20; trial++)
+        {
+            var bScale = perColumn
+                ? Tensor.FromArray(Enumerable.Range(0, n).Select(_ => (float)Math.Exp(rng.NextDouble() * 3 - 7)).ToArray(), n)
+                : Tensor.Scalar((float)Math.Exp(rng.NextDouble() * 3 - 7));
+            Tensor bZero = perColumn ? new Tensor<sbyte>([n]) : Tensor.Scalar((sbyte)0);
+            Tensor?[] inputs =
+            [
+                Levels(rng, false, m, k), Tensor.Scalar((float)Math.Exp(rng.NextDouble() * 3 - 5)), Zero(rng, false),
+                Levels(rng, true, transB ? [n, k] : [k, n]), bScale, bZero,
+                bias ? new Tensor<int>(Enumerable.Range(0, n).Select(_ => rng.Next(-5000, 5000)).ToArray(), [n]) : null,
+                quantizedOutput ? Tensor.Scalar((float)Math.Exp(rng.NextDouble() * 3 - 3)) : null,
+                quantizedOutput ? Zero(rng, false) : null,
+            ];
+            var (g, feeds) = OneNode("QGemm", inputs, [true, false, false, true, false, false, false, false, false],
+                quantizedOutput ? DataType.UInt8 : DataType.Float32, ("transB", AttributeValue.FromInt(transB ? 1 : 0)), ("alpha", AttributeValue.FromFloat(0.75f)));
+            if (quantizedOutput) AssertSame(g, feeds, $"QGemm trial {trial}");
+            else
+            {
+                var ort = (Tensor<float>)OrtRunner.Run(g, feeds)["y"];
+                var ours = (Tensor<float>)new Session(g).Run(feeds).Outputs["y"];
+                Assert.Equal(ort.Data, ours.Data);
+            }
+        }
+    }
+
     [Fact]
     public void Logistic_EqualsOnnxRuntimeSigmoidBitForBit()
     {
