@@ -32,10 +32,11 @@ namespace QuantSharp.Cli;
 /// <param name="AllowedDrop">AutoQuant's allowed top-1 drop (a fraction: 0.01 = one point).</param>
 /// <param name="ExcludeNodes">Nodes kept in float (their parameter and output quantizers disabled).</param>
 /// <param name="Force">Replace an existing output folder.</param>
+/// <param name="MinGemmWeights">Gemm/MatMul layers whose weight has fewer elements stay in float (<see cref="Quantization.Config.TinyGemms"/>; 0: quantize all; the command line's default is 4096).</param>
 public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = false,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
-    bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false);
+    bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0);
 
 /// <summary>
 /// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it and writes <c>OUT/</c>
@@ -70,6 +71,7 @@ public static class CalibCommand
         // AIMET's flow: simplify and fold batch norms before quantizing, so the sim quantizes the weights a runtime will see.
         // CLE folds the batch norms itself, keeping their statistics for high-bias folding.
         PreparationReport? preparation = null;
+        List<string> tiny = [];
         CleReport? cle = null;
         AutoQuantResult? autoQuant = null;
         BiasCorrectionReport? biasCorrection = null;
@@ -136,6 +138,8 @@ public static class CalibCommand
             if (adaround is not null) sim.SetAndFreezeParamEncodings(adaround.EncodingsPath);
             if (fastFinetune is not null) sim.SetAndFreezeParamEncodings(fastFinetune.EncodingsPath);
             if (r.ExcludeNodes is { Count: > 0 } excluded) sim.ExcludeLayers([.. excluded]);
+            tiny = Quantization.Config.TinyGemms.Find(graph, r.MinGemmWeights).Where(n => !sim.ExcludedLayers.Contains(n)).ToList();
+            if (tiny.Count > 0) sim.ExcludeLayers([.. tiny]);
             if (r.SeqMse) seqMse = p.Step("seq_mse", "sequential MSE", () => SequentialMse.Apply(sim, data.Batches(r.BatchSize).Select(b => b.Inputs)));
             string input = SingleInput(sim.Model, r.Model);
             report = sim.ComputeEncodings(s =>
@@ -177,7 +181,9 @@ public static class CalibCommand
         if (seqMse is not null) summary.WriteLine(seqMse.ToString());
         summary.WriteLine($"calibration: {data.Count} samples from {r.Source.Data}, batch {r.BatchSize}, scheme {r.Scheme}, {calibSeconds:F2} s");
         summary.WriteLine($"weights {r.ParamBw}-bit{(r.PerChannel ? " per-channel" : "")}, activations {r.OutputBw}-bit");
-        if (sim.ExcludedLayers.Count > 0) summary.WriteLine($"kept in float (--exclude-nodes): {string.Join(", ", sim.ExcludedLayers)}");
+        var named = sim.ExcludedLayers.Except(tiny).ToList();
+        if (named.Count > 0) summary.WriteLine($"kept in float (--exclude-nodes): {string.Join(", ", named)}");
+        if (tiny.Count > 0) summary.WriteLine($"kept in float (Gemm/MatMul with fewer than --min-gemm-weights {r.MinGemmWeights} weights; ONNX Runtime runs them faster in float): {string.Join(", ", tiny)}");
         summary.WriteLine($"quantizers: {sim.Quantizers.Count} ({sim.Quantizers.Values.Count(q => q.Enabled)} enabled, {report.Calibrated.Count} calibrated)");
         if (report.WithoutData.Count > 0) summary.WriteLine($"saw no data (disabled): {string.Join(", ", report.WithoutData)}");
         summary.WriteLine();
@@ -240,7 +246,7 @@ public static class CalibCommand
         ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel, ["config"] = r.Config ?? (r.PerChannel ? "per_channel" : "default"),
         ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["adaround_iterations"] = r.AdaRoundIterations,
         ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
-        ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [],
+        ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,
     };
 
     /// <summary>

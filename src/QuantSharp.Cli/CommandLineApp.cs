@@ -72,6 +72,7 @@ public static class CommandLineApp
         var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (default: per-tensor)." };
         var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset: default, per_channel, tensorrt. [default: default, or per_channel with --per-channel]", HelpName = "FILE|PRESET" };
         var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized).", HelpName = "NODE[,NODE…]" };
+        var minGemm = new Option<int>("--min-gemm-weights") { Description = "Gemm/MatMul layers with fewer weights than this stay in float: ONNX Runtime runs such tiny products slower in int8 than in float (0 quantizes every layer).", HelpName = "N", DefaultValueFactory = _ => 4096 };
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
         var biasCorrection = new Option<bool>("--bias-correction") { Description = "Empirical bias correction (up to 512 samples)." };
         var adaround = new Option<bool>("--adaround") { Description = "AdaRound the weights (learned rounding) before calibrating." };
@@ -86,7 +87,7 @@ public static class CommandLineApp
         cmd.Options.Add(output);
         cmd.Options.Add(force);
         cmd.Options.Add(json);
-        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, config, exclude, cle, biasCorrection, adaround, adaroundIterations,
+        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, config, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
                      fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
             cmd.Options.Add(o);
         data.AddPreprocessingTo(cmd);
@@ -95,7 +96,7 @@ public static class CommandLineApp
             data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            SplitList(r.GetValue(exclude)), r.GetValue(force)), stdout)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm)), stdout)));
         return cmd;
     }
 

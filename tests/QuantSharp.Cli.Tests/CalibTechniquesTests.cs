@@ -79,7 +79,7 @@ public sealed class CalibTechniquesTests : IDisposable
     {
         var (model, images, _) = Setup();
         string quant = Path.Combine(_dir, "seq"), json = Path.Combine(_dir, "seq.json");
-        var r = Cli("calib", "--model", model, "--data", images, "--output", quant, "--param-bw", "4", "--seq-mse", "--json", json);
+        var r = Cli("calib", "--model", model, "--data", images, "--output", quant, "--param-bw", "4", "--seq-mse", "--min-gemm-weights", "0", "--json", json);
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains("sequential MSE: 2 weight encoding(s) chosen and frozen", r.Out);
         Assert.Contains("sequential MSE (Mse", File.ReadAllText(Path.Combine(quant, "summary.txt")));

@@ -28,14 +28,35 @@ public sealed class DeployOrtTests(Xunit.Abstractions.ITestOutputHelper output) 
         b.Output(b.LinearLayer(b.Relu(b.LinearLayer(x, 6, 8, rng, "fc1"), name: "relu"), 8, 3, rng, "fc2"), name: "y");
         var (model, data) = Save(b.Build(), 32, 6);
         string quant = Path.Combine(_dir, "q"), dep = Path.Combine(_dir, "dep");
+        // Every layer quantized (the default would keep these tiny Gemms in float).
+        var calib = AnalyzeCommandTests.Cli("calib", "--model", model, "--data", data, "--output", quant, "--min-gemm-weights", "0");
+        Assert.True(calib.Code == 0, calib.Err);
+        var deploy = AnalyzeCommandTests.Cli("deploy", "--quant", quant, "--output", dep, "--no-latency");
+        Assert.True(deploy.Code == 0, deploy.Err);
+        output.WriteLine(deploy.Out);
+        Assert.Contains("ONNX Runtime (none optimizations) y: max |ORT − sim| =", deploy.Out);
+        // Fused into QGemm by ONNX Runtime and by the integer-exact sim alike.
+        Assert.Contains("ONNX Runtime (all optimizations) y: max |ORT − integer-exact sim| = 0 (0.00 steps), bit for bit", deploy.Out);
+        Assert.Contains("argmax agreement", deploy.Out);
+    }
+
+    [Fact]
+    public void Calib_ByDefault_KeepsTinyGemmsInFloat_AndDeployReportsTheFloatOpsBeforeTheOutput()
+    {
+        var rng = new Random(3);
+        var b = new GraphBuilder("tiny_mlp", opset: 13);
+        var x = b.Input("x", DataType.Float32, Dim.Symbolic("n"), Dim.Fixed(6));
+        b.Output(b.LinearLayer(b.Relu(b.LinearLayer(x, 6, 8, rng, "fc1"), name: "relu"), 8, 3, rng, "fc2"), name: "y");
+        var (model, data) = Save(b.Build(), 32, 6);
+        string quant = Path.Combine(_dir, "tq"), dep = Path.Combine(_dir, "tdep");
         var calib = AnalyzeCommandTests.Cli("calib", "--model", model, "--data", data, "--output", quant);
         Assert.True(calib.Code == 0, calib.Err);
-        var deploy = AnalyzeCommandTests.Cli("deploy", "--quant", quant, "--output", dep);
+        Assert.Contains("kept in float (Gemm/MatMul with fewer than --min-gemm-weights 4096 weights; ONNX Runtime runs them faster in float): fc1, fc2",
+            File.ReadAllText(Path.Combine(quant, "summary.txt")));
+        var deploy = AnalyzeCommandTests.Cli("deploy", "--quant", quant, "--output", dep, "--no-latency");
         Assert.True(deploy.Code == 0, deploy.Err);
-        Assert.Contains("ONNX Runtime (none optimizations) y: max |ORT − sim| =", deploy.Out);
-        Assert.Contains("ONNX Runtime (all optimizations) y: max |ORT − integer-exact sim| =", deploy.Out);
-        output.WriteLine(deploy.Out);
-        Assert.Contains("argmax agreement", deploy.Out);
+        Assert.Contains("reported (ONNX Runtime computes Gemm 'fc2', Gemm 'fc1' in float before it)", deploy.Out);
+        Assert.DoesNotContain("fc1.weight_int8", File.ReadAllText(Path.Combine(dep, "model_qdq.onnx"), System.Text.Encoding.Latin1));
     }
 
     [Fact]
