@@ -19,14 +19,20 @@ public sealed class DeployOrtTests(Xunit.Abstractions.ITestOutputHelper output) 
         return (model, data);
     }
 
+    /// <summary>x[n, 6] → Gemm 6→8 → Relu → Gemm 8→3 → y.</summary>
+    private static Graph Mlp(string name)
+    {
+        var rng = new Random(3);
+        var b = new GraphBuilder(name, opset: 13);
+        var x = b.Input("x", DataType.Float32, Dim.Symbolic("n"), Dim.Fixed(6));
+        b.Output(b.LinearLayer(b.Relu(b.LinearLayer(x, 6, 8, rng, "fc1"), name: "relu"), 8, 3, rng, "fc2"), name: "y");
+        return b.Build();
+    }
+
     [Fact]
     public void Deploy_ReportsOnnxRuntimeAgreementAtBothLevels()
     {
-        var rng = new Random(3);
-        var b = new GraphBuilder("mlp", opset: 13);
-        var x = b.Input("x", DataType.Float32, Dim.Symbolic("n"), Dim.Fixed(6));
-        b.Output(b.LinearLayer(b.Relu(b.LinearLayer(x, 6, 8, rng, "fc1"), name: "relu"), 8, 3, rng, "fc2"), name: "y");
-        var (model, data) = Save(b.Build(), 32, 6);
+        var (model, data) = Save(Mlp("mlp"), 32, 6);
         string quant = Path.Combine(_dir, "q"), dep = Path.Combine(_dir, "dep");
         // Every layer quantized (the default would keep these tiny Gemms in float).
         var calib = AnalyzeCommandTests.Cli("calib", "--model", model, "--data", data, "--output", quant, "--min-gemm-weights", "0");
@@ -43,11 +49,7 @@ public sealed class DeployOrtTests(Xunit.Abstractions.ITestOutputHelper output) 
     [Fact]
     public void Calib_ByDefault_KeepsTinyGemmsInFloat_AndDeployReportsTheFloatOpsBeforeTheOutput()
     {
-        var rng = new Random(3);
-        var b = new GraphBuilder("tiny_mlp", opset: 13);
-        var x = b.Input("x", DataType.Float32, Dim.Symbolic("n"), Dim.Fixed(6));
-        b.Output(b.LinearLayer(b.Relu(b.LinearLayer(x, 6, 8, rng, "fc1"), name: "relu"), 8, 3, rng, "fc2"), name: "y");
-        var (model, data) = Save(b.Build(), 32, 6);
+        var (model, data) = Save(Mlp("tiny_mlp"), 32, 6);
         string quant = Path.Combine(_dir, "tq"), dep = Path.Combine(_dir, "tdep");
         var calib = AnalyzeCommandTests.Cli("calib", "--model", model, "--data", data, "--output", quant);
         Assert.True(calib.Code == 0, calib.Err);
