@@ -14,7 +14,8 @@ namespace QuantSharp.Onnx;
 /// STRING, COMPLEX64/128 and the FLOAT8 types are rejected with "unsupported data type …".
 /// Every encoding ONNX allows is read: <c>raw_data</c> (little-endian) or the typed field
 /// (<c>int32_data</c> carries INT8/UINT8/INT16/UINT16/BOOL as values, FLOAT16/BFLOAT16 as their 16 bits, INT4/UINT4 as
-/// one packed byte per entry). raw_data is copied exactly once, straight into the new tensor's array.
+/// one packed byte per entry). raw_data is copied exactly once, straight into the new tensor's array. The data
+/// present is checked against the shape before the result is allocated, so a shape the data cannot back costs nothing.
 /// </remarks>
 public static class OnnxTensorConverter
 {
@@ -200,6 +201,7 @@ public static class OnnxTensorConverter
         where TIn : unmanaged where TOut : unmanaged
     {
         var raw = Raw(t, (long)n * size, out bool present);
+        if (!present) CheckTyped(t, FieldName(t.DataType), typed.Count, n);
         // Every element is overwritten below, so the array need not be zeroed first.
         var data = GC.AllocateUninitializedArray<TOut>(n);
         if (present)
@@ -209,7 +211,6 @@ public static class OnnxTensorConverter
         }
         else
         {
-            CheckTyped(t, FieldName(t.DataType), typed.Count, n);
             if (typeof(TIn) == typeof(TOut))
                 MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(typed)).CopyTo(MemoryMarshal.AsBytes(data.AsSpan()));
             else
@@ -220,12 +221,12 @@ public static class OnnxTensorConverter
 
     private static Tensor<bool> Bool(OnnxTensor t, int[] shape, int n)
     {
-        var data = new bool[n];
         var raw = Raw(t, n, out bool present);
+        if (!present) CheckTyped(t, "int32_data", t.Int32Data.Count, n);
+        var data = new bool[n];
         if (present) for (int i = 0; i < n; i++) data[i] = raw[i] != 0;
         else
         {
-            CheckTyped(t, "int32_data", t.Int32Data.Count, n);
             for (int i = 0; i < n; i++) data[i] = t.Int32Data[i] != 0;
         }
         return new Tensor<bool>(data, shape);
@@ -233,12 +234,12 @@ public static class OnnxTensorConverter
 
     private static Tensor<float> Half16(OnnxTensor t, int[] shape, int n, Func<ushort, float> widen)
     {
-        var data = new float[n];
         var raw = Raw(t, 2L * n, out bool present);
+        if (!present) CheckTyped(t, "int32_data", t.Int32Data.Count, n);
+        var data = new float[n];
         if (present) for (int i = 0; i < n; i++) data[i] = widen(BinaryPrimitives.ReadUInt16LittleEndian(raw.Slice(2 * i)));
         else
         {
-            CheckTyped(t, "int32_data", t.Int32Data.Count, n);
             for (int i = 0; i < n; i++) data[i] = widen((ushort)t.Int32Data[i]);
         }
         return new Tensor<float>(data, shape);
@@ -246,12 +247,12 @@ public static class OnnxTensorConverter
 
     private static Tensor<long> UInt32(OnnxTensor t, int[] shape, int n)
     {
-        var data = new long[n];
         var raw = Raw(t, 4L * n, out bool present);
+        if (!present) CheckTyped(t, "uint64_data", t.UInt64Data.Count, n);
+        var data = new long[n];
         if (present) for (int i = 0; i < n; i++) data[i] = BinaryPrimitives.ReadUInt32LittleEndian(raw.Slice(4 * i));
         else
         {
-            CheckTyped(t, "uint64_data", t.UInt64Data.Count, n);
             for (int i = 0; i < n; i++) data[i] = (uint)t.UInt64Data[i];
         }
         return new Tensor<long>(data, shape);
@@ -259,9 +260,9 @@ public static class OnnxTensorConverter
 
     private static Tensor<long> UInt64(OnnxTensor t, int[] shape, int n)
     {
-        var data = new long[n];
         var raw = Raw(t, 8L * n, out bool present);
         if (!present) CheckTyped(t, "uint64_data", t.UInt64Data.Count, n);
+        var data = new long[n];
         for (int i = 0; i < n; i++)
         {
             ulong v = present ? BinaryPrimitives.ReadUInt64LittleEndian(raw.Slice(8 * i)) : t.UInt64Data[i];

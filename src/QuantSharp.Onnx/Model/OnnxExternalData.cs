@@ -27,9 +27,15 @@ public static class OnnxExternalData
     }
 
     /// <summary>Reads one external tensor's bytes into <see cref="OnnxTensor.RawData"/> (see <see cref="LoadAll"/>).</summary>
+    /// <remarks>
+    /// Without a <c>length</c> key the tensor's declared size is read (as ONNX Runtime does), so a small tensor in a
+    /// large shared file reads only its slice. The file must be a regular file whose real path (symbolic links
+    /// resolved) is inside <paramref name="folder"/>; its type is checked before it is opened, so a FIFO cannot block.
+    /// Nothing is allocated before the declared size, the <c>length</c> key and the file size agree.
+    /// </remarks>
     public static void Load(OnnxTensor tensor, string folder, string? modelPath = null)
     {
-        string who = $"{modelPath ?? "<model>"}: external data of tensor '{tensor.Name}'";
+        string who = $"{modelPath ?? "<model>"}: external data of tensor '{tensor.Name}' ({OnnxDataTypes.Name(tensor.DataType)} [{string.Join(",", tensor.Dims)}])";
         string? location = null;
         long offset = 0, length = -1;
         foreach (var e in tensor.ExternalData)
@@ -43,32 +49,76 @@ public static class OnnxExternalData
         }
         if (string.IsNullOrEmpty(location)) throw new InvalidDataException($"{who}: no 'location' key in external_data");
         string file = Resolve(folder, location, who);
-        if (!File.Exists(file)) throw new InvalidDataException($"{who}: file '{file}' (location '{location}') does not exist");
-        using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        long available = fs.Length - offset;
-        if (available < 0 || (length >= 0 && available < length))
-            throw new InvalidDataException($"{who}: file '{file}' has {fs.Length} bytes; needs offset {offset} + length {(length < 0 ? 0 : length)}");
-        if (length < 0) length = available;
+        switch (ExternalFileKind.Of(file))
+        {
+            case ExternalFileKind.Kind.Missing:
+                throw new InvalidDataException($"{who}: file '{file}' (location '{location}') does not exist");
+            case ExternalFileKind.Kind.Directory:
+                throw new InvalidDataException($"{who}: location '{location}' is a directory; expected a regular file");
+            case ExternalFileKind.Kind.Other:
+                throw new InvalidDataException($"{who}: location '{location}' is not a regular file (a FIFO, device or socket); expected a regular file");
+        }
+        long declared = OnnxDataSizes.DeclaredBytes(tensor);
+        if (length >= 0 && declared >= 0 && length != declared)
+            throw new InvalidDataException($"{who}: 'length' is {length} bytes; the declared shape needs {declared}");
+        long size = new FileInfo(file).Length;
+        if (length < 0) length = declared >= 0 ? declared : Math.Max(0, size - offset);
+        if (offset > size || length > size - offset)
+            throw new InvalidDataException($"{who}: file '{file}' has {size} bytes; needs offset {offset} + length {length}");
         if (length > Array.MaxLength) throw new InvalidDataException($"{who}: length {length} is larger than a single array can hold");
-        var bytes = new byte[length];
-        fs.Seek(offset, SeekOrigin.Begin);
-        fs.ReadExactly(bytes);
+        using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var bytes = GC.AllocateUninitializedArray<byte>((int)length);
+        int read = 0;
+        while (read < bytes.Length)
+        {
+            int n = RandomAccess.Read(handle, bytes.AsSpan(read), offset + read);
+            if (n == 0) throw new InvalidDataException($"{who}: file '{file}' ended after {offset + read} bytes; needs offset {offset} + length {length}");
+            read += n;
+        }
         tensor.RawData = bytes;
         tensor.ExternalData.Clear();
         tensor.DataLocation = OnnxDataLocation.Default;
     }
 
-    /// <summary>The full path of <paramref name="location"/> inside <paramref name="folder"/>; rejects rooted paths and paths escaping the folder.</summary>
+    /// <summary>
+    /// The full path of <paramref name="location"/> inside <paramref name="folder"/>; rejects rooted paths, paths
+    /// escaping the folder, and symbolic links (of the file or of any folder on the way) that lead outside it.
+    /// </summary>
     private static string Resolve(string folder, string location, string who)
     {
         if (Path.IsPathRooted(location) || location.Contains(':'))
             throw new InvalidDataException($"{who}: location '{location}' must be a relative path inside the model folder");
         string root = Path.GetFullPath(folder);
-        string rootWithSep = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
         string full = Path.GetFullPath(Path.Combine(root, location));
-        if (!full.StartsWith(rootWithSep, StringComparison.Ordinal))
+        if (!IsInside(full, root))
             throw new InvalidDataException($"{who}: location '{location}' resolves to '{full}', outside the model folder '{root}'");
-        return full;
+        string realRoot = RealPath(root, who);
+        string real = RealPath(full, who);
+        if (!IsInside(real, realRoot))
+            throw new InvalidDataException($"{who}: location '{location}' is a symbolic link to '{real}', outside the model folder '{root}'");
+        return real;
+    }
+
+    private static bool IsInside(string path, string root)
+    {
+        string rootWithSep = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        return path.StartsWith(rootWithSep, StringComparison.Ordinal);
+    }
+
+    /// <summary><paramref name="path"/> with every symbolic link along it replaced by its target.</summary>
+    private static string RealPath(string path, string who, int depth = 0)
+    {
+        // Linux gives up after 40 links as well (ELOOP).
+        if (depth > 40) throw new InvalidDataException($"{who}: too many levels of symbolic links at '{path}'");
+        string full = Path.GetFullPath(path);
+        string current = Path.GetPathRoot(full) ?? "";
+        foreach (string part in full[current.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            string next = Path.Combine(current, part);
+            string? target = new FileInfo(next).LinkTarget;
+            current = target is null ? next : RealPath(Path.GetFullPath(target, current), who, depth + 1);
+        }
+        return current;
     }
 
     private static long ParseCount(string text, string key, string who)

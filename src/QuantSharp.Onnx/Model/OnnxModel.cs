@@ -68,12 +68,13 @@ public sealed class OnnxModel : OnnxMessage
     /// self-contained.
     /// </summary>
     /// <exception cref="InvalidDataException">Malformed file; the message names the file, message path and field.</exception>
-    /// <exception cref="InvalidDataException">External data missing, short, or outside the model folder.</exception>
+    /// <exception cref="InvalidDataException">External data missing, short, outside the model folder or not a regular file; a tensor's data not matching its declared shape.</exception>
     public static OnnxModel Load(string path)
     {
         var model = OnnxDecoder.DecodeModel(File.ReadAllBytes(path), path);
         string folder = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
         OnnxExternalData.LoadAll(model, folder, path);
+        OnnxDataSizes.CheckAll(model, path);
         return model;
     }
 
@@ -82,11 +83,17 @@ public sealed class OnnxModel : OnnxMessage
     {
         using var ms = new MemoryStream();
         stream.CopyTo(ms);
-        return OnnxDecoder.DecodeModel(ms.GetBuffer().AsMemory(0, (int)ms.Length), source);
+        return Load(ms.GetBuffer().AsMemory(0, (int)ms.Length), source);
     }
 
     /// <summary>Parses a serialized model; byte fields of the result are slices of <paramref name="bytes"/> (no copy). External data is not resolved.</summary>
-    public static OnnxModel Load(ReadOnlyMemory<byte> bytes, string? source = null) => OnnxDecoder.DecodeModel(bytes, source);
+    /// <exception cref="InvalidDataException">Malformed data, or a tensor whose data does not match its declared shape.</exception>
+    public static OnnxModel Load(ReadOnlyMemory<byte> bytes, string? source = null)
+    {
+        var model = OnnxDecoder.DecodeModel(bytes, source);
+        OnnxDataSizes.CheckAll(model, source);
+        return model;
+    }
 
     /// <summary>Serializes the model to protobuf bytes.</summary>
     public byte[] ToBytes() => OnnxEncoder.ToBytes(this);

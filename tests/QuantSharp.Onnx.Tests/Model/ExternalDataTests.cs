@@ -116,13 +116,21 @@ public sealed class ExternalDataTests : IDisposable
     }
 
     [Fact]
-    public void Load_ExternalDataLengthNotMatchingShape_FailsOnConversion()
+    public void Load_ExternalLengthKeyNotMatchingShape_IsRejectedNamingBoth()
     {
         File.WriteAllBytes(Path.Combine(_dir, "x.bin"), new byte[12]);
-        string path = SaveModel(External("w", "x.bin", null, null, 2));
-        var m = OnnxModel.Load(path);
-        var e = Assert.Throws<InvalidDataException>(() => m.Graph.Initializers[0].ToTensor());
-        Assert.Contains("raw_data has 12 bytes; the shape needs 8", e.Message);
+        string path = SaveModel(External("w", "x.bin", null, 12, 2));
+        var e = Assert.Throws<InvalidDataException>(() => OnnxModel.Load(path));
+        Assert.Contains("tensor 'w' (FLOAT [2])", e.Message);
+        Assert.Contains("'length' is 12 bytes; the declared shape needs 8", e.Message);
+    }
+
+    [Fact]
+    public void Load_WithoutLengthKey_ReadsTheDeclaredSizeFromTheOffset()
+    {
+        File.WriteAllBytes(Path.Combine(_dir, "x.bin"), FloatBytes(1, 2, 3));
+        string path = SaveModel(External("w", "x.bin", 4, null, 1));
+        Assert.Equal(new[] { 2f }, OnnxModel.Load(path).Graph.Initializers[0].ToTensor<float>().Data);
     }
 
     [Fact]
