@@ -5,8 +5,10 @@ namespace QuantSharp.Onnx;
 /// <summary>Reads tensors whose bytes ONNX stores outside the model file (<c>data_location = EXTERNAL</c>).</summary>
 /// <remarks>
 /// <c>external_data</c> keys: <c>location</c> (required; a path relative to the model file's folder),
-/// <c>offset</c> (optional, default 0) and <c>length</c> (optional, default: to the end of the file), both decimal
-/// byte counts. Absolute locations and locations that resolve outside the folder (<c>../</c>) are rejected.
+/// <c>offset</c> (optional, default 0) and <c>length</c> (optional, default: the size the tensor's type and shape
+/// declare; for types without a fixed size, to the end of the file), both decimal byte counts. Absolute locations,
+/// locations that resolve outside the folder (<c>../</c>, or a symbolic link leading out), and anything that is not a
+/// regular file (a directory, FIFO, device or socket) are rejected.
 /// </remarks>
 public static class OnnxExternalData
 {
@@ -18,7 +20,7 @@ public static class OnnxExternalData
     /// <param name="model">The model to complete.</param>
     /// <param name="folder">Folder the locations are relative to (the model file's folder).</param>
     /// <param name="modelPath">Model file name used in error messages.</param>
-    /// <exception cref="InvalidDataException">A location escapes the folder, a file is missing, or it is shorter than offset + length; the message names the tensor and the file.</exception>
+    /// <exception cref="InvalidDataException">A location escapes the folder, a file is missing or not a regular file, <c>length</c> differs from the declared size, or the file is shorter than offset + length; the message names the model, the tensor and the file.</exception>
     public static void LoadAll(OnnxModel model, string folder, string? modelPath = null)
     {
         foreach (var t in AllTensors(model.Graph))
