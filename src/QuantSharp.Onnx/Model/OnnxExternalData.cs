@@ -50,6 +50,17 @@ public static class OnnxExternalData
             }
         }
         if (string.IsNullOrEmpty(location)) throw new InvalidDataException($"{who}: no 'location' key in external_data");
+        if (location.Any(char.IsControl))
+            throw new InvalidDataException($"{who}: location '{Printable(location)}' contains control characters; expected a relative file path");
+        try { Read(tensor, folder, location, offset, length, who); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException && e is not InvalidDataException)
+        {
+            throw new InvalidDataException($"{who}: location '{location}' cannot be read: {e.Message}", e);
+        }
+    }
+
+    private static void Read(OnnxTensor tensor, string folder, string location, long offset, long length, string who)
+    {
         string file = Resolve(folder, location, who);
         switch (ExternalFileKind.Of(file))
         {
@@ -100,6 +111,9 @@ public static class OnnxExternalData
             throw new InvalidDataException($"{who}: location '{location}' is a symbolic link to '{real}', outside the model folder '{root}'");
         return real;
     }
+
+    private static string Printable(string text) =>
+        string.Concat(text.Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
 
     private static bool IsInside(string path, string root)
     {

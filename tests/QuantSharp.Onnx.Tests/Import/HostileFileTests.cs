@@ -123,6 +123,24 @@ public sealed class HostileFileTests : IDisposable
         Assert.Contains($"location '{location}'", e.Message);
     }
 
+    [Theory]
+    [InlineData("w\0.bin", "w\\u0000.bin")]
+    [InlineData("w\n.bin", "w\\u000A.bin")]
+    public void ControlCharactersInLocation_AreRejectedAndShownEscaped(string location, string shown)
+    {
+        var e = LoadFails(SaveModel(External("w", location, null, null, 4)));
+        Assert.Contains($"location '{shown}' contains control characters", e.Message);
+    }
+
+    [Fact]
+    public void OverlongLocation_IsReportedAsAMissingFileNamingTheTensor()
+    {
+        string location = new string('a', 5000) + ".bin";
+        var e = LoadFails(SaveModel(External("w", location, null, null, 4)));
+        Assert.Contains("tensor 'w'", e.Message);
+        Assert.Contains("does not exist", e.Message);
+    }
+
     [Fact]
     public void DirectoryAsLocation_IsRejected()
     {
