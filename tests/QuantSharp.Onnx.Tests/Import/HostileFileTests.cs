@@ -176,6 +176,16 @@ public sealed class HostileFileTests : IDisposable
         writer.Join();
     }
 
+    [Fact]
+    public void UnixSocketAsLocation_IsRejected()
+    {
+        string socketPath = Path.Combine(ModelDir, "w.bin");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        var e = LoadFails(SaveModel(External("w", "w.bin", null, null, 4)));
+        Assert.Contains("location 'w.bin' is not a regular file", e.Message);
+    }
+
     private static void MakeFifo(string path)
     {
         ProcessStartInfo start = new("mkfifo") { ArgumentList = { path }, RedirectStandardError = true };
