@@ -53,7 +53,7 @@ public static class OnnxExternalData
         if (location.Any(char.IsControl))
             throw new InvalidDataException($"{who}: location '{Printable(location)}' contains control characters; expected a relative file path");
         try { Read(tensor, folder, location, offset, length, who); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException && e is not InvalidDataException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             throw new InvalidDataException($"{who}: location '{location}' cannot be read: {e.Message}", e);
         }
