@@ -55,6 +55,11 @@ public static class CalibCommand
     {
         var total = Stopwatch.StartNew();
         CheckTechniques(r);
+        CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
+        CliPaths.CheckSeparate("--output", r.Output, "--data", r.Source.Data, mayBeInside: true);
+        if (r.Source.Labels is { } labels) CliPaths.CheckSeparate("--output", r.Output, "--labels", labels, mayBeInside: true);
+        foreach (var (option, bits) in new[] { ("--param-bw", r.ParamBw), ("--output-bw", r.OutputBw) })
+            if (bits is < 4 or > 31) throw new UsageException($"{option} expected a bit-width of 4..31, got {bits}");
         if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
         var graph = InspectCommand.LoadModel(r.Model);
         CheckSupported(graph, r.Model, r.ExcludeNodes ?? []);
@@ -80,6 +85,7 @@ public static class CalibCommand
         SeqMseReport? seqMse = null;
         QuantizationSimModel sim = null!;
         CalibrationReport report = null!;
+        Accuracy? nonFiniteScored = null;
         int batchCount = (data.Count + r.BatchSize - 1) / r.BatchSize;
         var seconds = CliProgress.Run(stdout, p =>
         {
@@ -88,7 +94,12 @@ public static class CalibCommand
                 // AutoQuant prepares the graph itself (BN fold, CLE, AdaRound), scoring each step by top-1 on the labelled data.
                 var batches = data.Batches(r.BatchSize).ToList();
                 autoQuant = p.Step("auto_quant", "auto-quant (BN fold, CLE, AdaRound)", () => QuantSharp.Quantization.Techniques.AutoQuant.Run(graph, options,
-                    batches.Select(b => b.Inputs).ToList(), s => ModelEvaluation.Evaluate(s, batches).Top1, r.AllowedDrop, new AutoQuantOptions
+                    batches.Select(b => b.Inputs).ToList(), s =>
+                    {
+                        var accuracy = ModelEvaluation.Evaluate(s, batches);
+                        if (accuracy.NonFinite > (nonFiniteScored?.NonFinite ?? 0)) nonFiniteScored = accuracy;
+                        return accuracy.Top1;
+                    }, r.AllowedDrop, new AutoQuantOptions
                     {
                         Adaround = new AdaroundParameters { NumIterations = r.AdaRoundIterations > 0 ? r.AdaRoundIterations : 2000 },
                         WorkDirectory = Path.Combine(outDir, "autoquant"),
@@ -205,6 +216,7 @@ public static class CalibCommand
                 stdout.WriteLine(string.Create(ci, $"auto-quant {s.Name}: top-1 {s.Score:P2} (drop {s.Drop * 100:F2} points), {s.Seconds:F1} s"));
             stdout.WriteLine(string.Create(ci, $"auto-quant: best step {autoQuant.BestStep.Name}, top-1 {autoQuant.BestStep.Score:P2} (FP32 {autoQuant.Fp32Score:P2}); allowed drop {r.AllowedDrop * 100:F2} points {(autoQuant.TargetMet ? "met" : "not met")}"));
         }
+        if (nonFiniteScored?.NonFiniteWarning("auto-quant (FP32 or a quantized step)") is { } nanWarning) stdout.WriteLine($"warning: {nanWarning}");
         if (cle is not null) stdout.WriteLine($"cross-layer equalization: {cle.Equalized.Count} group(s) equalized, {cle.HighBiasFolded.Count} high-bias fold(s)");
         if (biasCorrection is not null) stdout.WriteLine($"bias correction: {biasCorrection.Layers.Count} layer(s) corrected");
         if (adaround is not null) stdout.WriteLine($"adaround: {adaround.Layers.Count} layer(s) rounded, {r.AdaRoundIterations} iterations each");
@@ -302,6 +314,7 @@ public static class CalibCommand
     {
         if (config is null) return perChannel ? QuantizerConfig.PerChannel : QuantizerConfig.Default;
         if (File.Exists(config)) return QuantizerConfig.Load(config);
+        if (Directory.Exists(config)) throw CliPaths.MissingFile($"--config '{config}'", config);
         if (config is "default" or "per_channel" or "tensorrt") return QuantizerConfig.Named(config);
         throw new FileNotFoundException($"--config: '{config}' is neither a file nor a preset (default, per_channel, tensorrt)", config);
     }

@@ -22,7 +22,7 @@ public static class InspectCommand
     /// <summary>Loads and imports a model, with a clear error when the file is missing.</summary>
     internal static Graph LoadModel(string modelPath)
     {
-        if (!File.Exists(modelPath)) throw new FileNotFoundException($"model '{modelPath}' does not exist", modelPath);
+        if (!File.Exists(modelPath)) throw CliPaths.MissingFile($"model '{modelPath}'", modelPath);
         return OnnxImporter.Load(modelPath);
     }
 
