@@ -197,6 +197,10 @@ public static class CalibCommand
         if (tiny.Count > 0) summary.WriteLine($"kept in float (Gemm/MatMul with fewer than --min-gemm-weights {r.MinGemmWeights} weights; ONNX Runtime runs them faster in float): {string.Join(", ", tiny)}");
         summary.WriteLine($"quantizers: {sim.Quantizers.Count} ({sim.Quantizers.Values.Count(q => q.Enabled)} enabled, {report.Calibrated.Count} calibrated)");
         if (report.WithoutData.Count > 0) summary.WriteLine($"saw no data (disabled): {string.Join(", ", report.WithoutData)}");
+        var degenerate = DegenerateQuantizers(sim);
+        string? degenerateWarning = degenerate.Count == 0 ? null
+            : $"{degenerate.Count} quantizer(s) got a zero-width range (every calibration value the same, e.g. all-zero data): {string.Join(", ", degenerate.Take(5))}{(degenerate.Count > 5 ? $", … ({degenerate.Count - 5} more)" : "")}; check --data and its preprocessing";
+        if (degenerateWarning is not null) summary.WriteLine($"warning: {degenerateWarning}");
         summary.WriteLine();
         summary.Write(sim.ToString());
         string summaryPath = Path.Combine(outDir, "summary.txt");
@@ -225,6 +229,7 @@ public static class CalibCommand
         if (sim.ExcludedLayers.Count > 0) stdout.WriteLine($"kept in float: {string.Join(", ", sim.ExcludedLayers)}");
         stdout.WriteLine($"calibrated {report.Calibrated.Count} quantizers on {data.Count} samples in {calibSeconds.ToString("F2", ci)} s");
         if (report.WithoutData.Count > 0) stdout.WriteLine($"warning: quantizers that saw no data were disabled: {string.Join(", ", report.WithoutData)}");
+        if (degenerateWarning is not null) stdout.WriteLine($"warning: {degenerateWarning}");
         foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)
         {
@@ -241,6 +246,7 @@ public static class CalibCommand
             values["quantizers"] = sim.Quantizers.Count;
             values["calibrated"] = report.Calibrated.Count;
             values["without_data"] = report.WithoutData;
+            values["zero_width_ranges"] = degenerate;
             values["calibration_seconds"] = calibSeconds;
             values["step_seconds"] = seconds;
             values["total_seconds"] = total.Elapsed.TotalSeconds;
@@ -249,6 +255,15 @@ public static class CalibCommand
             WriteJson(json, values);
         }
     }
+
+    /// <summary>
+    /// Enabled integer quantizers whose every channel's range is no wider than the smallest range an encoding is given
+    /// (symmetric grids double it): the calibration data held one value there, so real data will mostly clip.
+    /// </summary>
+    internal static List<string> DegenerateQuantizers(QuantizationSimModel sim) =>
+        sim.Quantizers.Values
+            .Where(q => q.Enabled && q.Encoding is { DataType: Quantization.Encodings.EncodingDataType.Int } e && e.Mins.Zip(e.Maxs).All(r => r.Second - r.First <= 2.5 * Quantization.Encodings.Encoding.MinRange))
+            .Select(q => q.Name).ToList();
 
     /// <summary>The settings of a calib run (written to <c>config.json</c> and into the <c>--json</c> report).</summary>
     private static Dictionary<string, object?> Settings(CalibRequest r, int samples) => new()
