@@ -33,7 +33,6 @@ public static class AnalyzeCommand
     public static QuantAnalysis Execute(AnalyzeRequest r, TextWriter stdout)
     {
         var total = Stopwatch.StartNew();
-        CliPaths.CheckSeparate("--output", r.Output, "--quant", r.Quant);
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
         CliPaths.CheckSeparate("--output", r.Output, "--data", r.Source.Data, mayBeInside: true);
         if (r.Source.Labels is { } labels) CliPaths.CheckSeparate("--output", r.Output, "--labels", labels, mayBeInside: true);
@@ -43,6 +42,8 @@ public static class AnalyzeCommand
         var graph = InspectCommand.LoadModel(r.Model);
         CalibCommand.CheckSupported(graph, r.Model, []);
         var sim = TestCommand.LoadSim(r.Quant);
+        // After loading, so that a --quant without a checkpoint is named as such first.
+        CliPaths.CheckSeparate("--output", r.Output, "--quant", r.Quant);
         string input = CalibCommand.SingleInput(sim.Model, r.Quant);
         string modelInput = CalibCommand.SingleInput(graph, r.Model);
         if (modelInput != input)
