@@ -189,6 +189,7 @@ public static class CommandLineApp
                 GraphException => "model",
                 QuantSharp.Quantization.Config.ConfigException => "config",
                 ShapeException => "shape",
+                NullReferenceException or IndexOutOfRangeException or InvalidCastException => "internal error, please report it with the command line",
                 _ => null,
             };
             stderr.WriteLine($"quantsharp: error{(kind is null ? "" : $" ({kind})")}: {OneLine(e.Message)}");

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using QuantSharp.Cli;
 using QuantSharp.Engine;
+using QuantSharp.Onnx.Export;
 
 namespace QuantSharp.Cli.Tests;
 
@@ -219,6 +220,30 @@ public sealed class SilentFailuresTests : IDisposable
         Assert.Contains(@"node 'a\x1B[2Jb\x07' is bad", err);
         Assert.DoesNotContain('\u001b', err);
         Assert.DoesNotContain('\u0007', err);
+    }
+
+    [Fact]
+    public void Guard_NullReference_IsReportedAsAnInternalErrorWithoutTheTypeName()
+    {
+        var (code, err) = Guarded(() => throw new NullReferenceException());
+        Assert.Equal(CommandLineApp.ExitFailure, code);
+        Assert.StartsWith("quantsharp: error (internal error", err);
+        Assert.DoesNotContain("NullReferenceException", err);
+    }
+
+    [Fact]
+    public void Inspect_NodeNameWithEscapeSequence_IsPrintedEscaped()
+    {
+        var b = new GraphBuilder("evil\u001b[2Jnet", opset: 13);
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(1), Dim.Fixed(4));
+        b.Output(b.Relu(x, name: "relu\u001b]0;pwned\u0007"), name: "y");
+        string model = Path.Combine(_dir, "evil.onnx");
+        OnnxExporter.Save(b.Build(), model);
+        var r = Cli("inspect", model);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.DoesNotContain('\u001b', r.Out);
+        Assert.DoesNotContain('\u0007', r.Out);
+        Assert.Contains(@"relu\x1B]0;pwned\x07", r.Out);
     }
 
     [Fact]
