@@ -39,6 +39,7 @@ public static class AnalyzeCommand
         if (!r.Force && (Directory.Exists(r.Output) || File.Exists(r.Output)))
             throw new UsageException($"--output '{r.Output}' already exists; pass --force to replace it");
         if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
+        CliPaths.CheckFileToWrite("--json", r.Json);
         var graph = InspectCommand.LoadModel(r.Model);
         CalibCommand.CheckSupported(graph, r.Model, []);
         var sim = TestCommand.LoadSim(r.Quant);

@@ -55,6 +55,7 @@ public static class CalibCommand
     {
         var total = Stopwatch.StartNew();
         CheckTechniques(r);
+        CliPaths.CheckFileToWrite("--json", r.Json);
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
         CliPaths.CheckSeparate("--output", r.Output, "--data", r.Source.Data, mayBeInside: true);
         if (r.Source.Labels is { } labels) CliPaths.CheckSeparate("--output", r.Output, "--labels", labels, mayBeInside: true);

@@ -12,6 +12,14 @@ internal static class CliPaths
         ? new InvalidDataException($"{named} is a directory; expected a file")
         : new FileNotFoundException($"{named} does not exist", path);
 
+    /// <summary>Refuses, before any work is done, a file to write (e.g. <c>--json</c>) that names an existing folder.</summary>
+    /// <exception cref="UsageException"><paramref name="path"/> is a directory.</exception>
+    public static void CheckFileToWrite(string option, string? path)
+    {
+        if (path is not null && Directory.Exists(path))
+            throw new UsageException($"{option} '{path}' is a directory; expected a file to write");
+    }
+
     private static readonly StringComparison PathComparison =
         OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 

@@ -26,6 +26,7 @@ public static class TestCommand
     {
         var total = Stopwatch.StartNew();
         if (batchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {batchSize}");
+        CliPaths.CheckFileToWrite("--json", json);
         if (!Runtimes.Contains(runtime)) throw new UsageException($"--runtime expected {string.Join(" or ", Runtimes)}, got '{runtime}'");
         var graph = InspectCommand.LoadModel(model);
         CalibCommand.CheckSupported(graph, model, []);

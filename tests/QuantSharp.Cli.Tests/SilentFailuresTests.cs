@@ -172,6 +172,15 @@ public sealed class SilentFailuresTests : IDisposable
         AssertOneLineError(r, CommandLineApp.ExitFailure, "--labels", "is a directory");
     }
 
+    [Fact]
+    public void Test_JsonIsADirectory_RefusedBeforeEvaluating()
+    {
+        var (model, images, labels, quant) = Setup();
+        var r = Cli("test", "--model", model, "--quant", quant, "--data", images, "--labels", labels, "--json", _dir);
+        AssertOneLineError(r, CommandLineApp.ExitUsage, "--json", "is a directory");
+        Assert.DoesNotContain("top-1", r.Out);
+    }
+
     private static (int Code, string Err) Guarded(Action action, int? batchSize = null)
     {
         var err = new StringWriter();
