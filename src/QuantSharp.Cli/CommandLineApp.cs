@@ -188,6 +188,8 @@ public static class CommandLineApp
                 InvalidDataException => "invalid file",
                 GraphException => "model",
                 QuantSharp.Quantization.Config.ConfigException => "config",
+                QuantSharp.Quantization.Calibration.CalibrationException => "calibration",
+                QuantSharp.Data.DataSourceException => "data",
                 ShapeException => "shape",
                 NullReferenceException or IndexOutOfRangeException or InvalidCastException => "internal error, please report it with the command line",
                 _ => null,

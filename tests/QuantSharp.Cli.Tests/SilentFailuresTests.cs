@@ -134,6 +134,15 @@ public sealed class SilentFailuresTests : IDisposable
     }
 
     [Fact]
+    public void Calib_NaNData_FailsInTheCliWords()
+    {
+        var (model, _, _, _) = Setup();
+        var r = Cli("calib", "--model", model, "--data", Images("nan.npy", float.NaN), "--output", Path.Combine(_dir, "nq"), "--batch-size", "16");
+        AssertOneLineError(r, CommandLineApp.ExitFailure);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "nq")));
+    }
+
+    [Fact]
     public void Calib_VariedData_NoZeroWidthWarning()
     {
         var (model, images, _, _) = Setup();
