@@ -4,6 +4,7 @@ using System.Globalization;
 using QuantSharp.Engine;
 using QuantSharp.Engine.Runtime;
 using QuantSharp.Quantization.Analysis;
+using QuantSharp.Quantization.Sim;
 using Spectre.Console;
 
 namespace QuantSharp.Cli;
@@ -32,12 +33,18 @@ public static class AnalyzeCommand
     public static QuantAnalysis Execute(AnalyzeRequest r, TextWriter stdout)
     {
         var total = Stopwatch.StartNew();
+        CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
+        CliPaths.CheckSeparate("--output", r.Output, "--data", r.Source.Data, mayBeInside: true);
+        if (r.Source.Labels is { } labels) CliPaths.CheckSeparate("--output", r.Output, "--labels", labels, mayBeInside: true);
         if (!r.Force && (Directory.Exists(r.Output) || File.Exists(r.Output)))
             throw new UsageException($"--output '{r.Output}' already exists; pass --force to replace it");
         if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
+        CliPaths.CheckFileToWrite("--json", r.Json);
         var graph = InspectCommand.LoadModel(r.Model);
         CalibCommand.CheckSupported(graph, r.Model, []);
         var sim = TestCommand.LoadSim(r.Quant);
+        // After loading, so that a --quant without a checkpoint is named as such first.
+        CliPaths.CheckSeparate("--output", r.Output, "--quant", r.Quant);
         string input = CalibCommand.SingleInput(sim.Model, r.Quant);
         string modelInput = CalibCommand.SingleInput(graph, r.Model);
         if (modelInput != input)
@@ -48,7 +55,13 @@ public static class AnalyzeCommand
 
         var notes = new List<string>();
         AnalysisEvaluator evaluator;
-        if (data.Labels is not null) evaluator = AnalysisEvaluator.Top1(batches);
+        // The analyzer scores FP32 (every quantizer off) first; every later score has some quantizers on.
+        Accuracy? fp32Accuracy = null, worstQuantized = null;
+        if (data.Labels is not null) evaluator = AnalysisEvaluator.Top1(batches, a =>
+        {
+            if (fp32Accuracy is null) fp32Accuracy = a;
+            else if (worstQuantized is null || a.NonFinite > worstQuantized.NonFinite) worstQuantized = a;
+        });
         else
         {
             string note = $"no --labels: scores are the SQNR (dB) of the model output against the FP32 model '{Path.GetFileName(r.Model)}' on the same {data.Count} inputs";
@@ -106,6 +119,8 @@ public static class AnalyzeCommand
             stdout.WriteLine($"most sensitive layer: {worst.Layer} ({F(worst.OnlyThisQuantized.Score)} {analysis.ScoreUnit}, output SQNR {F(worst.OnlyThisQuantized.OutputSqnrDb)} dB when it alone is quantized)");
             stdout.WriteLine($"leaving {best.Layer} in float recovers the most: {F(best.OnlyThisFloat.Score)} {analysis.ScoreUnit}, output SQNR {F(best.OnlyThisFloat.OutputSqnrDb)} dB");
         }
+        foreach (var warning in new[] { fp32Accuracy?.NonFiniteWarning("FP32"), worstQuantized?.NonFiniteWarning("quantized (worst configuration)") })
+            if (warning is not null) stdout.WriteLine($"warning: {warning}");
         foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)
             CalibCommand.WriteJson(json, new Dictionary<string, object?>
@@ -113,14 +128,15 @@ public static class AnalyzeCommand
                 ["command"] = "analyze", ["model"] = r.Model, ["samples"] = data.Count, ["score"] = analysis.ScoreName, ["score_unit"] = analysis.ScoreUnit,
                 ["fp32_score"] = Finite(s.Fp32.Score), ["weights_only_score"] = Finite(s.WeightsOnly.Score), ["activations_only_score"] = Finite(s.ActivationsOnly.Score),
                 ["quantized_score"] = Finite(s.Quantized.Score), ["quantized_output_sqnr_db"] = Finite(s.Quantized.OutputSqnrDb), ["layers"] = analysis.Layers.Count,
-                ["most_sensitive_layer"] = worst?.Layer, ["report"] = Path.Combine(Path.GetFullPath(r.Output), AnalysisReport.IndexFile),
+                ["most_sensitive_layer"] = worst?.Layer,
+                ["fp32_nonfinite_samples"] = fp32Accuracy?.NonFinite, ["quant_nonfinite_samples"] = worstQuantized?.NonFinite, ["report"] = Path.Combine(Path.GetFullPath(r.Output), AnalysisReport.IndexFile),
                 ["total_seconds"] = total.Elapsed.TotalSeconds, ["files"] = files,
             });
         return analysis;
     }
 
-    /// <summary>The <c>analyze</c> sub-command; <paramref name="guard"/> runs an action and turns exceptions into an exit code.</summary>
-    internal static Command Cli(TextWriter stdout, Func<Action, int> guard)
+    /// <summary>The <c>analyze</c> sub-command; <paramref name="guard"/> runs an action (with its batch size) and turns exceptions into an exit code.</summary>
+    internal static Command Cli(TextWriter stdout, Func<Action, int?, int> guard)
     {
         Option<string> Required(string name, string description, string helpName) => new(name) { Description = description, Required = true, HelpName = helpName };
         var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
@@ -135,7 +151,7 @@ public static class AnalyzeCommand
         foreach (var o in new Option[] { output, force, json }) cmd.Options.Add(o);
         data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => guard(() => Execute(new AnalyzeRequest(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), r.GetValue(output)!,
-            data.BatchSize(r), r.GetValue(force), r.GetValue(json)), stdout)));
+            data.BatchSize(r), r.GetValue(force), r.GetValue(json)), stdout), data.BatchSize(r)));
         return cmd;
     }
 

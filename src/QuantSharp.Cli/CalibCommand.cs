@@ -55,6 +55,12 @@ public static class CalibCommand
     {
         var total = Stopwatch.StartNew();
         CheckTechniques(r);
+        CliPaths.CheckFileToWrite("--json", r.Json);
+        CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
+        CliPaths.CheckSeparate("--output", r.Output, "--data", r.Source.Data, mayBeInside: true);
+        if (r.Source.Labels is { } labels) CliPaths.CheckSeparate("--output", r.Output, "--labels", labels, mayBeInside: true);
+        foreach (var (option, bits) in new[] { ("--param-bw", r.ParamBw), ("--output-bw", r.OutputBw) })
+            if (bits is < 4 or > 31) throw new UsageException($"{option} expected a bit-width of 4..31, got {bits}");
         if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
         var graph = InspectCommand.LoadModel(r.Model);
         CheckSupported(graph, r.Model, r.ExcludeNodes ?? []);
@@ -80,6 +86,7 @@ public static class CalibCommand
         SeqMseReport? seqMse = null;
         QuantizationSimModel sim = null!;
         CalibrationReport report = null!;
+        Accuracy? nonFiniteScored = null;
         int batchCount = (data.Count + r.BatchSize - 1) / r.BatchSize;
         var seconds = CliProgress.Run(stdout, p =>
         {
@@ -88,7 +95,12 @@ public static class CalibCommand
                 // AutoQuant prepares the graph itself (BN fold, CLE, AdaRound), scoring each step by top-1 on the labelled data.
                 var batches = data.Batches(r.BatchSize).ToList();
                 autoQuant = p.Step("auto_quant", "auto-quant (BN fold, CLE, AdaRound)", () => QuantSharp.Quantization.Techniques.AutoQuant.Run(graph, options,
-                    batches.Select(b => b.Inputs).ToList(), s => ModelEvaluation.Evaluate(s, batches).Top1, r.AllowedDrop, new AutoQuantOptions
+                    batches.Select(b => b.Inputs).ToList(), s =>
+                    {
+                        var accuracy = ModelEvaluation.Evaluate(s, batches);
+                        if (accuracy.NonFinite > (nonFiniteScored?.NonFinite ?? 0)) nonFiniteScored = accuracy;
+                        return accuracy.Top1;
+                    }, r.AllowedDrop, new AutoQuantOptions
                     {
                         Adaround = new AdaroundParameters { NumIterations = r.AdaRoundIterations > 0 ? r.AdaRoundIterations : 2000 },
                         WorkDirectory = Path.Combine(outDir, "autoquant"),
@@ -186,6 +198,10 @@ public static class CalibCommand
         if (tiny.Count > 0) summary.WriteLine($"kept in float (Gemm/MatMul with fewer than --min-gemm-weights {r.MinGemmWeights} weights; ONNX Runtime runs them faster in float): {string.Join(", ", tiny)}");
         summary.WriteLine($"quantizers: {sim.Quantizers.Count} ({sim.Quantizers.Values.Count(q => q.Enabled)} enabled, {report.Calibrated.Count} calibrated)");
         if (report.WithoutData.Count > 0) summary.WriteLine($"saw no data (disabled): {string.Join(", ", report.WithoutData)}");
+        var degenerate = DegenerateQuantizers(sim);
+        string? degenerateWarning = degenerate.Count == 0 ? null
+            : $"{degenerate.Count} quantizer(s) got a zero-width range (every calibration value the same, e.g. all-zero data): {string.Join(", ", degenerate.Take(5))}{(degenerate.Count > 5 ? $", … ({degenerate.Count - 5} more)" : "")}; check --data and its preprocessing";
+        if (degenerateWarning is not null) summary.WriteLine($"warning: {degenerateWarning}");
         summary.WriteLine();
         summary.Write(sim.ToString());
         string summaryPath = Path.Combine(outDir, "summary.txt");
@@ -205,6 +221,7 @@ public static class CalibCommand
                 stdout.WriteLine(string.Create(ci, $"auto-quant {s.Name}: top-1 {s.Score:P2} (drop {s.Drop * 100:F2} points), {s.Seconds:F1} s"));
             stdout.WriteLine(string.Create(ci, $"auto-quant: best step {autoQuant.BestStep.Name}, top-1 {autoQuant.BestStep.Score:P2} (FP32 {autoQuant.Fp32Score:P2}); allowed drop {r.AllowedDrop * 100:F2} points {(autoQuant.TargetMet ? "met" : "not met")}"));
         }
+        if (nonFiniteScored?.NonFiniteWarning("auto-quant (FP32 or a quantized step)") is { } nanWarning) stdout.WriteLine($"warning: {nanWarning}");
         if (cle is not null) stdout.WriteLine($"cross-layer equalization: {cle.Equalized.Count} group(s) equalized, {cle.HighBiasFolded.Count} high-bias fold(s)");
         if (biasCorrection is not null) stdout.WriteLine($"bias correction: {biasCorrection.Layers.Count} layer(s) corrected");
         if (adaround is not null) stdout.WriteLine($"adaround: {adaround.Layers.Count} layer(s) rounded, {r.AdaRoundIterations} iterations each");
@@ -213,6 +230,7 @@ public static class CalibCommand
         if (sim.ExcludedLayers.Count > 0) stdout.WriteLine($"kept in float: {string.Join(", ", sim.ExcludedLayers)}");
         stdout.WriteLine($"calibrated {report.Calibrated.Count} quantizers on {data.Count} samples in {calibSeconds.ToString("F2", ci)} s");
         if (report.WithoutData.Count > 0) stdout.WriteLine($"warning: quantizers that saw no data were disabled: {string.Join(", ", report.WithoutData)}");
+        if (degenerateWarning is not null) stdout.WriteLine($"warning: {degenerateWarning}");
         foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)
         {
@@ -229,6 +247,7 @@ public static class CalibCommand
             values["quantizers"] = sim.Quantizers.Count;
             values["calibrated"] = report.Calibrated.Count;
             values["without_data"] = report.WithoutData;
+            values["zero_width_ranges"] = degenerate;
             values["calibration_seconds"] = calibSeconds;
             values["step_seconds"] = seconds;
             values["total_seconds"] = total.Elapsed.TotalSeconds;
@@ -237,6 +256,15 @@ public static class CalibCommand
             WriteJson(json, values);
         }
     }
+
+    /// <summary>
+    /// Enabled integer quantizers whose every channel's range is no wider than the smallest range an encoding is given
+    /// (symmetric grids double it): the calibration data held one value there, so real data will mostly clip.
+    /// </summary>
+    internal static List<string> DegenerateQuantizers(QuantizationSimModel sim) =>
+        sim.Quantizers.Values
+            .Where(q => q.Enabled && q.Encoding is { DataType: Quantization.Encodings.EncodingDataType.Int } e && e.Mins.Zip(e.Maxs).All(r => r.Second - r.First <= 2.5 * Quantization.Encodings.Encoding.MinRange))
+            .Select(q => q.Name).ToList();
 
     /// <summary>The settings of a calib run (written to <c>config.json</c> and into the <c>--json</c> report).</summary>
     private static Dictionary<string, object?> Settings(CalibRequest r, int samples) => new()
@@ -302,6 +330,7 @@ public static class CalibCommand
     {
         if (config is null) return perChannel ? QuantizerConfig.PerChannel : QuantizerConfig.Default;
         if (File.Exists(config)) return QuantizerConfig.Load(config);
+        if (Directory.Exists(config)) throw CliPaths.MissingFile($"--config '{config}'", config);
         if (config is "default" or "per_channel" or "tensorrt") return QuantizerConfig.Named(config);
         throw new FileNotFoundException($"--config: '{config}' is neither a file nor a preset (default, per_channel, tensorrt)", config);
     }

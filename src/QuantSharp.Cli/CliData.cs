@@ -93,7 +93,7 @@ internal static class CliData
             else
                 throw new UsageException($"--data '{r.Data}': no IDX files ({r.IdxSplit}-images-idx3-ubyte[.gz]) or images there; pass a .npy file or an IDX directory");
         }
-        else if (!File.Exists(r.Data)) throw new FileNotFoundException($"--data: '{r.Data}' does not exist", r.Data);
+        else if (!File.Exists(r.Data)) throw CliPaths.MissingFile($"--data: '{r.Data}'", r.Data);
         else if (IsIdxImages(Path.GetFileName(r.Data)))
             all = LoadIdx(r.Data, r.Labels ?? IdxLabelsFor(r.Data), r.Labels is null ? "the IDX labels file" : "--labels");
         else if (ImageExtensions.Contains(Path.GetExtension(r.Data).ToLowerInvariant()))
@@ -227,7 +227,7 @@ internal static class CliData
         int[]? labels = null;
         if (labelsPath is not null)
         {
-            if (!File.Exists(labelsPath)) throw new FileNotFoundException($"{labelsSource}: file '{labelsPath}' does not exist", labelsPath);
+            if (!File.Exists(labelsPath)) throw CliPaths.MissingFile($"{labelsSource}: file '{labelsPath}'", labelsPath);
             labels = labelsPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)
                 ? NpyData.ReadLabels(labelsPath)
                 : Idx.ReadBytes(labelsPath) switch

@@ -44,7 +44,7 @@ public static class CommandLineApp
         var test = TestCli(stdout, stderr);
         var deploy = DeployCli(stdout, stderr);
         var quickstart = QuickstartCli(stdout, stderr);
-        var analyze = AnalyzeCommand.Cli(stdout, action => Guard(stderr, action));
+        var analyze = AnalyzeCommand.Cli(stdout, (action, batchSize) => Guard(stderr, action, batchSize));
         var root = new RootCommand("QuantSharp: quantize ONNX models for ONNX runtimes. Typical flow: calib → test → deploy (and analyze to see where accuracy goes).")
             { calib, test, deploy, analyze, inspect, run, quickstart };
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersionAction();
@@ -96,7 +96,7 @@ public static class CommandLineApp
             data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm)), stdout)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm)), stdout), data.BatchSize(r)));
         return cmd;
     }
 
@@ -113,7 +113,7 @@ public static class CommandLineApp
         cmd.Options.Add(json);
         cmd.Options.Add(runtime);
         data.AddPreprocessingTo(cmd);
-        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout, r.GetValue(runtime)!)));
+        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout, r.GetValue(runtime)!), data.BatchSize(r)));
         return cmd;
     }
 
@@ -151,7 +151,10 @@ public static class CommandLineApp
     }
 
     /// <summary>Runs <paramref name="action"/>, turning every exception into one line on stderr and an exit code.</summary>
-    private static int Guard(TextWriter stderr, Action action)
+    /// <param name="stderr">Where the error line goes.</param>
+    /// <param name="action">The command.</param>
+    /// <param name="batchSize">The command's --batch-size, named when it runs out of memory (null when it has none).</param>
+    internal static int Guard(TextWriter stderr, Action action, int? batchSize = null)
     {
         try
         {
@@ -163,25 +166,51 @@ public static class CommandLineApp
             stderr.WriteLine($"quantsharp: error: {OneLine(e.Message)}");
             return ExitUsage;
         }
+        catch (Exception e) when (IsOutOfMemory(e))
+        {
+            // The batch is what the user can shrink; the allocation that failed says nothing to them.
+            stderr.WriteLine(batchSize is { } n
+                ? $"quantsharp: error: out of memory at --batch-size {n}; lower --batch-size"
+                : "quantsharp: error: out of memory; use a smaller model or less data, or a machine with more memory");
+            return ExitFailure;
+        }
+        catch (InsufficientExecutionStackException)
+        {
+            stderr.WriteLine("quantsharp: error: the model is nested too deeply to process (out of stack)");
+            return ExitFailure;
+        }
         catch (Exception e)
         {
-            string kind = e switch
+            // The CLI's own words for the kinds of failure it knows; anything else is the message alone, never a .NET type name.
+            string? kind = e switch
             {
                 FileNotFoundException or DirectoryNotFoundException => "file not found",
                 InvalidDataException => "invalid file",
                 GraphException => "model",
                 QuantSharp.Quantization.Config.ConfigException => "config",
+                QuantSharp.Quantization.Calibration.CalibrationException => "calibration",
+                QuantSharp.Data.DataSourceException => "data",
                 ShapeException => "shape",
-                _ => e.GetType().Name,
+                NullReferenceException or IndexOutOfRangeException or InvalidCastException => "internal error, please report it with the command line",
+                _ => null,
             };
-            stderr.WriteLine($"quantsharp: error ({kind}): {OneLine(e.Message)}");
+            stderr.WriteLine($"quantsharp: error{(kind is null ? "" : $" ({kind})")}: {OneLine(e.Message)}");
             return ExitFailure;
         }
     }
 
-    /// <summary>A message on one line (multi-line messages joined with "; ").</summary>
+    /// <summary>An out-of-memory failure, also when a parallel loop or a type initializer wrapped it.</summary>
+    private static bool IsOutOfMemory(Exception e) => e switch
+    {
+        OutOfMemoryException => true,
+        AggregateException a => a.Flatten().InnerExceptions.Any(IsOutOfMemory),
+        System.Reflection.TargetInvocationException or TypeInitializationException => e.InnerException is { } inner && IsOutOfMemory(inner),
+        _ => false,
+    };
+
+    /// <summary>A message on one line (multi-line messages joined with "; "), control characters from model-provided names escaped.</summary>
     internal static string OneLine(string message) =>
-        string.Join("; ", message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        CliText.Printable(string.Join("; ", message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
 }
 
 /// <summary>The command line is wrong in a way the parser cannot see (e.g. a malformed --input spec).</summary>

@@ -30,7 +30,9 @@ public static class DeployCommand
     public static double Execute(string quantDir, string outputDir, string? json, TextWriter stdout, bool force = false, bool latency = true)
     {
         var total = Stopwatch.StartNew();
+        CliPaths.CheckFileToWrite("--json", json);
         var sim = TestCommand.LoadSim(quantDir);
+        CliPaths.CheckSeparate("--output", outputDir, "--quant", quantDir);
         using var output = OutputFolder.Begin(outputDir, force);
         string samplesPath = Path.Combine(quantDir, CalibCommand.SamplesFile);
         List<string> files = [];

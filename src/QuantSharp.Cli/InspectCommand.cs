@@ -16,13 +16,14 @@ public static class InspectCommand
     public static void Execute(string modelPath, TextWriter stdout)
     {
         var graph = LoadModel(modelPath);
-        stdout.Write(Describe(graph, modelPath));
+        // Names come from the file: escaped line by line so that they cannot drive the terminal.
+        stdout.Write(string.Join(Environment.NewLine, Describe(graph, modelPath).Split(Environment.NewLine).Select(CliText.Printable)));
     }
 
     /// <summary>Loads and imports a model, with a clear error when the file is missing.</summary>
     internal static Graph LoadModel(string modelPath)
     {
-        if (!File.Exists(modelPath)) throw new FileNotFoundException($"model '{modelPath}' does not exist", modelPath);
+        if (!File.Exists(modelPath)) throw CliPaths.MissingFile($"model '{modelPath}'", modelPath);
         return OnnxImporter.Load(modelPath);
     }
 

@@ -27,7 +27,7 @@ internal sealed class NpyData
     /// <exception cref="UsageException">Wrong element types or shapes, or a label count that differs from the image count (named).</exception>
     public static NpyData Load(string imagesPath, string? labelsPath, int? subsetLength)
     {
-        if (!File.Exists(imagesPath)) throw new FileNotFoundException($"--data: file '{imagesPath}' does not exist", imagesPath);
+        if (!File.Exists(imagesPath)) throw CliPaths.MissingFile($"--data: file '{imagesPath}'", imagesPath);
         var raw = Npy.Read(imagesPath);
         Tensor<float> images = raw switch
         {
@@ -59,7 +59,7 @@ internal sealed class NpyData
     /// <exception cref="UsageException">Another element type or rank (named).</exception>
     public static int[] ReadLabels(string labelsPath)
     {
-        if (!File.Exists(labelsPath)) throw new FileNotFoundException($"--labels: file '{labelsPath}' does not exist", labelsPath);
+        if (!File.Exists(labelsPath)) throw CliPaths.MissingFile($"--labels: file '{labelsPath}'", labelsPath);
         var l = Npy.Read(labelsPath);
         if (l.Rank != 1) throw new UsageException($"--labels '{labelsPath}': expected a 1-D array (one integer per image), got shape {Shapes.Format(l.Dims)}");
         return l switch

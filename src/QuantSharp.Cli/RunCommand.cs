@@ -22,7 +22,7 @@ public static class RunCommand
         {
             if (!graph.IsInput(name))
                 throw new UsageException($"--input '{name}': the model has no input of that name; inputs: {string.Join(", ", graph.Inputs.Select(i => i.Name))}");
-            if (!File.Exists(file)) throw new FileNotFoundException($"--input {name}: file '{file}' does not exist", file);
+            if (!File.Exists(file)) throw CliPaths.MissingFile($"--input {name}: file '{file}'", file);
             feeds[name] = Npy.Read(file);
         }
         var result = session.Run(feeds);

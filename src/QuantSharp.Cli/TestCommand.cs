@@ -26,6 +26,7 @@ public static class TestCommand
     {
         var total = Stopwatch.StartNew();
         if (batchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {batchSize}");
+        CliPaths.CheckFileToWrite("--json", json);
         if (!Runtimes.Contains(runtime)) throw new UsageException($"--runtime expected {string.Join(" or ", Runtimes)}, got '{runtime}'");
         var graph = InspectCommand.LoadModel(model);
         CalibCommand.CheckSupported(graph, model, []);
@@ -84,6 +85,8 @@ public static class TestCommand
         }
         CliProgress.Console(stdout).Write(table);
         stdout.WriteLine($"samples: {fp32.Samples}");
+        foreach (var warning in new[] { fp32.NonFiniteWarning("FP32"), quant.NonFiniteWarning("quantized"), ort?.NonFiniteWarning("ONNX Runtime QDQ") })
+            if (warning is not null) stdout.WriteLine($"warning: {warning}");
         double? agreement = ort is null ? null : simArgMax.Count == 0 ? 1 : (double)agreed / simArgMax.Count;
         if (ort is not null)
             stdout.WriteLine(string.Create(ci, $"ONNX Runtime (QDQ model, all optimizations) vs sim: argmax agreement {agreement:P2} ({agreed} of {simArgMax.Count} samples)"));
@@ -92,7 +95,8 @@ public static class TestCommand
             CalibCommand.WriteJson(json, new Dictionary<string, object?>
             {
                 ["fp32_top1"] = fp32.Top1, ["quant_top1"] = quant.Top1, ["fp32_top5"] = fp32.Top5, ["quant_top5"] = quant.Top5,
-                ["samples"] = fp32.Samples, ["top1_drop"] = fp32.Top1 - quant.Top1, ["top5_drop"] = fp32.Top5 - quant.Top5,
+                ["samples"] = fp32.Samples, ["fp32_nonfinite_samples"] = fp32.NonFinite, ["quant_nonfinite_samples"] = quant.NonFinite, ["ort_nonfinite_samples"] = ort?.NonFinite,
+                ["top1_drop"] = fp32.Top1 - quant.Top1, ["top5_drop"] = fp32.Top5 - quant.Top5,
                 ["command"] = "test", ["model"] = model, ["quant"] = quantDir, ["data"] = source.Data, ["batch_size"] = batchSize,
                 ["fp32_seconds"] = seconds.GetValueOrDefault("fp32"), ["quant_seconds"] = seconds.GetValueOrDefault("quantized"),
                 ["runtime"] = runtime, ["ort_top1"] = ort?.Top1, ["ort_top5"] = ort?.Top5, ["ort_top1_drop"] = ort is null ? null : fp32.Top1 - ort.Top1,

@@ -3,7 +3,7 @@ namespace QuantSharp.Engine.Training;
 /// <summary>Classification metrics.</summary>
 public static class Metrics
 {
-    /// <summary>Number of rows of <paramref name="scores"/> [N, C] whose arg-max (first on ties) equals the label.</summary>
+    /// <summary>Number of rows of <paramref name="scores"/> [N, C] whose arg-max (first on ties) equals the label; a row with a NaN or infinite score never counts.</summary>
     public static int CountCorrect(Tensor<float> scores, ReadOnlySpan<int> labels)
     {
         Check.Rank("CountCorrect", "scores", scores.Dims, 2);
@@ -14,8 +14,14 @@ public static class Metrics
         for (int i = 0; i < n; i++)
         {
             int best = 0;
-            for (int j = 1; j < c; j++) if (s[i * c + j] > s[i * c + best]) best = j;
-            if (best == labels[i]) correct++;
+            bool finite = c == 0 || float.IsFinite(s[i * c]);
+            for (int j = 1; j < c; j++)
+            {
+                finite &= float.IsFinite(s[i * c + j]);
+                if (s[i * c + j] > s[i * c + best]) best = j;
+            }
+            // NaN compares false with everything, so an all-NaN row would otherwise "predict" class 0.
+            if (finite && best == labels[i]) correct++;
         }
         return correct;
     }

@@ -13,8 +13,15 @@ namespace QuantSharp.Quantization.Analysis;
 public sealed record AnalysisEvaluator(string Name, string Unit, Func<QuantizationSimModel, double> Evaluate)
 {
     /// <summary>Top-1 accuracy in percent over labelled batches (a model with one input and one [batch, classes] output).</summary>
-    public static AnalysisEvaluator Top1(IReadOnlyList<(Tensor<float> Inputs, int[] Labels)> batches) =>
-        new("top-1 accuracy", "%", sim => 100 * ModelEvaluation.Evaluate(x => sim.Run(x), batches).Top1);
+    /// <param name="batches">Labelled input batches.</param>
+    /// <param name="observe">Sees every evaluation's full result (e.g. to report samples with NaN/Inf outputs).</param>
+    public static AnalysisEvaluator Top1(IReadOnlyList<(Tensor<float> Inputs, int[] Labels)> batches, Action<Accuracy>? observe = null) =>
+        new("top-1 accuracy", "%", sim =>
+        {
+            var accuracy = ModelEvaluation.Evaluate(x => sim.Run(x), batches);
+            observe?.Invoke(accuracy);
+            return 100 * accuracy.Top1;
+        });
 
     /// <summary>
     /// SQNR in dB of the sim's output against a reference model's output on the same unlabelled inputs (a model with one

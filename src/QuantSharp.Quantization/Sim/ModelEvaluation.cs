@@ -7,7 +7,15 @@ namespace QuantSharp.Quantization.Sim;
 /// <param name="Top1">Fraction of samples whose highest score is the label.</param>
 /// <param name="Top5">Fraction whose label is among the five highest scores (all of them when there are fewer classes).</param>
 /// <param name="Samples">Number of samples evaluated.</param>
-public sealed record Accuracy(double Top1, double Top5, int Samples);
+/// <param name="NonFinite">Samples with a NaN or infinite score: counted as misses, since no ranking of them means anything.</param>
+public sealed record Accuracy(double Top1, double Top5, int Samples, int NonFinite = 0)
+{
+    /// <summary>
+    /// What to warn about when samples of <paramref name="what"/> ("FP32", "quantized") had NaN/Inf outputs, or null when none did.
+    /// </summary>
+    public string? NonFiniteWarning(string what) => NonFinite == 0 ? null
+        : $"{NonFinite} of {Samples} samples had NaN/Inf {what} outputs (counted as misses)";
+}
 
 /// <summary>How far one output of a quantized model is from the floating-point one.</summary>
 /// <param name="Name">The output's name.</param>
@@ -24,7 +32,7 @@ public static class ModelEvaluation
     public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches)
     {
         long top1 = 0, top5 = 0;
-        int samples = 0, batchIndex = 0;
+        int samples = 0, batchIndex = 0, nonFinite = 0;
         foreach (var (inputs, labels) in batches)
         {
             var scores = forward(inputs);
@@ -37,6 +45,12 @@ public static class ModelEvaluation
                 if (label < 0 || label >= classes)
                     throw new ArgumentException($"Evaluate: batch {batchIndex}, sample {i}: label {label} is outside 0..{classes - 1}");
                 var row = scores.AsSpan().Slice(i * classes, classes);
+                // NaN compares false with everything, so without this check an all-NaN row would rank its label first.
+                if (!AllFinite(row))
+                {
+                    nonFinite++;
+                    continue;
+                }
                 // Rank of the label = number of classes scoring strictly higher (ties resolved in the label's favour, like argmax picks the first).
                 int higher = 0;
                 for (int c = 0; c < classes; c++) if (row[c] > row[label] || (row[c] == row[label] && c < label)) higher++;
@@ -46,7 +60,13 @@ public static class ModelEvaluation
             samples += labels.Length;
             batchIndex++;
         }
-        return samples == 0 ? new Accuracy(0, 0, 0) : new Accuracy((double)top1 / samples, (double)top5 / samples, samples);
+        return samples == 0 ? new Accuracy(0, 0, 0) : new Accuracy((double)top1 / samples, (double)top5 / samples, samples, nonFinite);
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> row)
+    {
+        foreach (float v in row) if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     /// <summary>Accuracy of a session with one input and one output.</summary>
