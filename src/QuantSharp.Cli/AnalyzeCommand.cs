@@ -37,7 +37,7 @@ public static class AnalyzeCommand
         if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
         var graph = InspectCommand.LoadModel(r.Model);
         CalibCommand.CheckSupported(graph, r.Model, []);
-        var sim = TestCommand.LoadSim(r.Quant);
+        var sim = CalibRecord.LoadSim(r.Quant, stdout, (graph, r.Model));
         string input = CalibCommand.SingleInput(sim.Model, r.Quant);
         string modelInput = CalibCommand.SingleInput(graph, r.Model);
         if (modelInput != input)

@@ -30,7 +30,7 @@ public static class DeployCommand
     public static double Execute(string quantDir, string outputDir, string? json, TextWriter stdout, bool force = false, bool latency = true)
     {
         var total = Stopwatch.StartNew();
-        var sim = TestCommand.LoadSim(quantDir);
+        var sim = CalibRecord.LoadSim(quantDir, stdout);
         using var output = OutputFolder.Begin(outputDir, force);
         string samplesPath = Path.Combine(quantDir, CalibCommand.SamplesFile);
         List<string> files = [];
