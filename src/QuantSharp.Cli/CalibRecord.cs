@@ -13,7 +13,7 @@ namespace QuantSharp.Cli;
 /// <remarks>
 /// The fingerprint is the SHA-256 of the model as QuantSharp imported it, before any preparation (BN folding, CLE,
 /// AdaRound change the sim's graph, and they cannot be replayed on <c>--model</c>), re-serialized as ONNX without the
-/// producer, doc string and metadata fields. So the same network saved by another exporter version, or with its weights
+/// IR version, producer, doc string and metadata fields (the raw file bytes would differ for the same network). So the same network saved by another exporter version, or with its weights
 /// in external data, has the same fingerprint, while any change of a weight, node or attribute gives another.
 /// </remarks>
 internal static class CalibRecord
@@ -35,6 +35,7 @@ internal static class CalibRecord
     public static string Fingerprint(Graph graph)
     {
         var model = OnnxExporter.FromGraph(graph);
+        model.IrVersion = 0;
         model.ProducerName = "";
         model.ProducerVersion = "";
         model.DocString = "";
