@@ -164,7 +164,7 @@ public static class CalibCommand
         string config = Path.Combine(outDir, "quant_config.json");
         AtomicFile.WriteText(config, sim.Config.ToJson());
         string checkpoint = Path.Combine(outDir, CheckpointFile);
-        SimCheckpoint.Save(sim, checkpoint, CalibRecord.Metadata(r.Model, fingerprint, encodings));
+        SimCheckpoint.Save(sim, checkpoint, CalibRecord.Metadata(r.Model, fingerprint, fp32, encodings));
         string samples = Path.Combine(outDir, SamplesFile);
         Npy.Write(samples, NpyData.Take(data.Images, 0, Math.Min(8, data.Count)));
         written.AddRange([runConfig, config, checkpoint, samples]);

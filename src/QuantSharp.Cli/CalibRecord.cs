@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using QuantSharp.Engine;
 using QuantSharp.Onnx.Export;
+using QuantSharp.Quantization.Export;
 using QuantSharp.Quantization.Sim;
 
 namespace QuantSharp.Cli;
@@ -18,16 +19,22 @@ namespace QuantSharp.Cli;
 /// </remarks>
 internal static class CalibRecord
 {
-    private const string ModelKey = "source_model", FingerprintKey = "source_model_sha256", EncodingsKey = "encodings_sha256";
+    private const string ModelKey = "source_model", FingerprintKey = "source_model_sha256", PreparedKey = "prepared_model_sha256",
+        EncodingsKey = "encodings_sha256";
 
     /// <summary>The file <c>calib</c> writes the encodings to, inside its output folder.</summary>
     public const string EncodingsFile = "model.encodings";
 
     /// <summary>The metadata <c>calib</c> stores in the checkpoint.</summary>
-    public static Dictionary<string, string> Metadata(string modelPath, string fingerprint, string encodingsPath) => new()
+    /// <param name="modelPath">The model given to calib.</param>
+    /// <param name="fingerprint">Its <see cref="Fingerprint"/>, taken before preparation.</param>
+    /// <param name="preparedPath">The FP32 model calib wrote (prepared): passing it as <c>--model</c> is the same network.</param>
+    /// <param name="encodingsPath">The encodings calib wrote.</param>
+    public static Dictionary<string, string> Metadata(string modelPath, string fingerprint, string preparedPath, string encodingsPath) => new()
     {
         [ModelKey] = modelPath,
         [FingerprintKey] = fingerprint,
+        [PreparedKey] = Fingerprint(InspectCommand.LoadModel(preparedPath)),
         [EncodingsKey] = FileSha256(encodingsPath),
     };
 
@@ -50,7 +57,7 @@ internal static class CalibRecord
 
     /// <summary>
     /// The sim saved by <c>calib</c> in <paramref name="quantDir"/>. With <paramref name="model"/>, refuses a model other than
-    /// the one calibrated (exit 2: the two options do not go together). When <c>model.encodings</c> there was edited after
+    /// the one calibrated, or the prepared FP32 model calib wrote next to it (exit 2: the two options do not go together). When <c>model.encodings</c> there was edited after
     /// calib, applies it (AIMET <c>load_encodings</c>) and says so, since that is what editing it asks for.
     /// </summary>
     public static QuantizationSimModel LoadSim(string quantDir, TextWriter stdout, (Graph Graph, string Path)? model = null)
@@ -63,15 +70,23 @@ internal static class CalibRecord
         {
             if (!metadata.TryGetValue(FingerprintKey, out var recorded))
                 stdout.WriteLine($"note: '{path}' records no model fingerprint (not written by 'calib'); --model '{modelPath}' is not checked against it");
-            else if (Fingerprint(graph) != recorded)
+            else if (Fingerprint(graph) is var actual && actual != recorded && actual != metadata.GetValueOrDefault(PreparedKey))
                 throw new UsageException($"--model '{modelPath}' is not the model '{quantDir}' was calibrated from (calibrated from '{metadata.GetValueOrDefault(ModelKey, "?")}'); " +
                     "pass that model, or re-run calib with this one");
         }
         string encodings = Path.Combine(quantDir, EncodingsFile);
         if (metadata.TryGetValue(EncodingsKey, out var written) && File.Exists(encodings) && FileSha256(encodings) != written)
         {
+            var edited = EncodingsJson.Load(encodings);
+            var current = EncodingsJson.Parse(EncodingsJson.Write(sim.ToEncodingsFile()));
+            // load_encodings leaves frozen encodings (AdaRound, fast finetune, sequential MSE) alone; say which edits that drops.
+            var kept = edited.ParamEncodings.Concat(edited.ActivationEncodings)
+                .Where(e => sim.Quantizers.TryGetValue(e.Key, out var q) && q.IsFrozen
+                            && !Equals(current.ParamEncodings.GetValueOrDefault(e.Key) ?? current.ActivationEncodings.GetValueOrDefault(e.Key), e.Value))
+                .Select(e => e.Key).ToList();
             sim.LoadEncodings(encodings);
-            stdout.WriteLine($"note: '{encodings}' was edited after calib; its encodings are applied to the sim (AIMET load_encodings)");
+            stdout.WriteLine($"note: '{encodings}' was edited after calib; its encodings are applied to the sim (AIMET load_encodings)" +
+                (kept.Count > 0 ? $", except the frozen ones (set by calib's technique), which stay as calibrated: {string.Join(", ", kept)}" : ""));
         }
         return sim;
     }

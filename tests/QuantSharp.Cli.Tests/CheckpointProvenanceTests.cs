@@ -42,7 +42,7 @@ public sealed class CheckpointProvenanceTests : IDisposable
     }
 
     /// <summary>Model A calibrated into quant/, plus images and labels (A's own predictions).</summary>
-    private (string ModelA, string Quant, string Images, string Labels) Calibrated()
+    private (string ModelA, string Quant, string Images, string Labels) Calibrated(params string[] technique)
     {
         var a = Net(11);
         string modelA = Save(a, "a.onnx");
@@ -55,7 +55,7 @@ public sealed class CheckpointProvenanceTests : IDisposable
         Npy.Write(imagesPath, images);
         Npy.Write(labelsPath, labels);
         string quant = Path.Combine(_dir, "quant");
-        var calib = Cli("calib", "--model", modelA, "--data", imagesPath, "--output", quant, "--batch-size", "16", "--min-gemm-weights", "0");
+        var calib = Cli(["calib", "--model", modelA, "--data", imagesPath, "--output", quant, "--batch-size", "16", "--min-gemm-weights", "0", .. technique]);
         Assert.True(calib.Code == 0, calib.Err);
         return (modelA, quant, imagesPath, labelsPath);
     }
@@ -99,6 +99,14 @@ public sealed class CheckpointProvenanceTests : IDisposable
     }
 
     [Fact]
+    public void Test_WithThePreparedModelCalibWrote_IsAccepted()
+    {
+        var (_, quant, images, labels) = Calibrated();
+        var test = Cli("test", "--model", Path.Combine(quant, "model.onnx"), "--quant", quant, "--data", images, "--labels", labels);
+        Assert.True(test.Code == 0, test.Err);
+    }
+
+    [Fact]
     public void EditedEncodings_AreAppliedByTestAndDeployWithANotice()
     {
         var (modelA, quant, images, labels) = Calibrated();
@@ -123,5 +131,19 @@ public sealed class CheckpointProvenanceTests : IDisposable
         var exported = JsonNode.Parse(File.ReadAllText(Path.Combine(deployDir, "model.encodings")))!;
         var exportedFc = exported["param_encodings"]!.AsArray().Single(e => (string?)e!["name"] == "fc.weight")!;
         Assert.Equal(edited, (double)exportedFc["scale"]![0]!, 12);
+    }
+
+    [Fact]
+    public void EditedEncoding_FrozenByAdaRound_IsNamedAsKept()
+    {
+        var (modelA, quant, images, labels) = Calibrated("--adaround", "--adaround-iterations", "5");
+        string encodingsPath = Path.Combine(quant, "model.encodings");
+        var encodings = JsonNode.Parse(File.ReadAllText(encodingsPath))!;
+        var fc = encodings["param_encodings"]!.AsArray().Single(e => (string?)e!["name"] == "fc.weight")!;
+        fc["scale"]![0] = (double)fc["scale"]![0]! * 4;
+        File.WriteAllText(encodingsPath, encodings.ToJsonString());
+        var test = Cli("test", "--model", modelA, "--quant", quant, "--data", images, "--labels", labels);
+        Assert.True(test.Code == 0, test.Err);
+        Assert.Contains("except the frozen ones (set by calib's technique), which stay as calibrated: fc.weight", test.Out);
     }
 }
