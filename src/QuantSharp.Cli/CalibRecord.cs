@@ -77,14 +77,22 @@ internal static class CalibRecord
         string encodings = Path.Combine(quantDir, EncodingsFile);
         if (metadata.TryGetValue(EncodingsKey, out var written) && File.Exists(encodings) && FileSha256(encodings) != written)
         {
-            var edited = EncodingsJson.Load(encodings);
-            var current = EncodingsJson.Parse(EncodingsJson.Write(sim.ToEncodingsFile()));
-            // load_encodings leaves frozen encodings (AdaRound, fast finetune, sequential MSE) alone; say which edits that drops.
-            var kept = edited.ParamEncodings.Concat(edited.ActivationEncodings)
-                .Where(e => sim.Quantizers.TryGetValue(e.Key, out var q) && q.IsFrozen
-                            && !Equals(current.ParamEncodings.GetValueOrDefault(e.Key) ?? current.ActivationEncodings.GetValueOrDefault(e.Key), e.Value))
-                .Select(e => e.Key).ToList();
-            sim.LoadEncodings(encodings);
+            List<string> kept;
+            try
+            {
+                var edited = EncodingsJson.Load(encodings);
+                var current = EncodingsJson.Parse(EncodingsJson.Write(sim.ToEncodingsFile()));
+                // load_encodings leaves frozen encodings (AdaRound, fast finetune, sequential MSE) alone; say which edits that drops.
+                kept = edited.ParamEncodings.Concat(edited.ActivationEncodings)
+                    .Where(e => sim.Quantizers.TryGetValue(e.Key, out var q) && q.IsFrozen
+                                && !Equals(current.ParamEncodings.GetValueOrDefault(e.Key) ?? current.ActivationEncodings.GetValueOrDefault(e.Key), e.Value))
+                    .Select(e => e.Key).ToList();
+                sim.LoadEncodings(encodings);
+            }
+            catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException)
+            {
+                throw new InvalidDataException($"'{encodings}' was edited after calib and cannot be applied to the sim: {e.Message} (fix it, or re-run calib)", e);
+            }
             stdout.WriteLine($"note: '{encodings}' was edited after calib; its encodings are applied to the sim (AIMET load_encodings)" +
                 (kept.Count > 0 ? $", except the frozen ones (set by calib's technique), which stay as calibrated: {string.Join(", ", kept)}" : ""));
         }

@@ -146,4 +146,17 @@ public sealed class CheckpointProvenanceTests : IDisposable
         Assert.True(test.Code == 0, test.Err);
         Assert.Contains("except the frozen ones (set by calib's technique), which stay as calibrated: fc.weight", test.Out);
     }
+
+    [Fact]
+    public void EditedEncodings_ThatDoNotParse_AreOneLineNamingTheFile()
+    {
+        var (modelA, quant, images, labels) = Calibrated();
+        string encodingsPath = Path.Combine(quant, "model.encodings");
+        File.WriteAllText(encodingsPath, "{ \"version\": \"1.0.0\", \"activation_encodings\": [ {\"name\": ");
+        var test = Cli("test", "--model", modelA, "--quant", quant, "--data", images, "--labels", labels);
+        Assert.Equal(1, test.Code);
+        Assert.Contains(encodingsPath, test.Err);
+        Assert.Single(test.Err.Trim().Split('\n'));
+        Assert.DoesNotContain("Exception", test.Err);
+    }
 }
