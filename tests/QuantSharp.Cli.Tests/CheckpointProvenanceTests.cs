@@ -159,4 +159,48 @@ public sealed class CheckpointProvenanceTests : IDisposable
         Assert.Single(test.Err.Trim().Split('\n'));
         Assert.DoesNotContain("Exception", test.Err);
     }
+
+    [Fact]
+    public void CheckpointSavedWithoutCalibsRecord_SaysTheModelIsNotChecked()
+    {
+        var (modelA, quant, images, labels) = Calibrated();
+        string checkpoint = Path.Combine(quant, "model.qsim");
+        Quantization.Sim.SimCheckpoint.Save(Quantization.Sim.SimCheckpoint.Load(checkpoint), checkpoint);
+        var test = Cli("test", "--model", modelA, "--quant", quant, "--data", images, "--labels", labels);
+        Assert.True(test.Code == 0, test.Err);
+        Assert.Contains($"records no model fingerprint (not written by 'calib'); --model '{modelA}' is not checked against it", test.Out);
+    }
+
+    [Fact]
+    public void Deploy_OfACheckpointWithAChangedWeight_RefusesNamingTheTensorAndWritesNothing()
+    {
+        var (_, quant, _, _) = Calibrated();
+        string checkpoint = Path.Combine(quant, "model.qsim");
+        var entries = new Dictionary<string, byte[]>();
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(checkpoint))
+            foreach (var e in zip.Entries)
+            {
+                using var s = e.Open();
+                using var m = new MemoryStream();
+                s.CopyTo(m);
+                entries[e.FullName] = m.ToArray();
+            }
+        var model = Onnx.OnnxModel.Load(entries["model.onnx"]);
+        var fc = model.Graph.Initializers.Single(t => t.Name == "fc.weight");
+        var weights = Onnx.OnnxTensorConverter.ToTensor<float>(fc);
+        weights.Data[3] = -weights.Data[3];
+        model.Graph.Initializers[model.Graph.Initializers.IndexOf(fc)] = Onnx.OnnxTensor.FromTensor(weights, fc.Name);
+        entries["model.onnx"] = model.ToBytes();
+        File.Delete(checkpoint);
+        using (var zip = System.IO.Compression.ZipFile.Open(checkpoint, System.IO.Compression.ZipArchiveMode.Create))
+            foreach (var (name, bytes) in entries)
+                using (var s = zip.CreateEntry(name).Open()) s.Write(bytes);
+
+        string deployDir = Path.Combine(_dir, "deploy");
+        var deploy = Cli("deploy", "--quant", quant, "--output", deployDir, "--no-latency");
+        Assert.Equal(1, deploy.Code);
+        Assert.Contains($"checkpoint '{checkpoint}' is corrupted: tensor 'fc.weight' does not match its checksum", deploy.Err);
+        Assert.Single(deploy.Err.Trim().Split('\n'));
+        Assert.False(Directory.Exists(deployDir));
+    }
 }
