@@ -42,7 +42,7 @@ public static class AnalyzeCommand
         CliPaths.CheckFileToWrite("--json", r.Json);
         var graph = InspectCommand.LoadModel(r.Model);
         CalibCommand.CheckSupported(graph, r.Model, []);
-        var sim = TestCommand.LoadSim(r.Quant);
+        var sim = CalibRecord.LoadSim(r.Quant, stdout, (graph, r.Model));
         // After loading, so that a --quant without a checkpoint is named as such first.
         CliPaths.CheckSeparate("--output", r.Output, "--quant", r.Quant);
         string input = CalibCommand.SingleInput(sim.Model, r.Quant);

@@ -64,6 +64,8 @@ public static class CalibCommand
         if (r.BatchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {r.BatchSize}");
         var graph = InspectCommand.LoadModel(r.Model);
         CheckSupported(graph, r.Model, r.ExcludeNodes ?? []);
+        // Before preparation changes the graph: test/analyze compare --model with this.
+        string fingerprint = CalibRecord.Fingerprint(graph);
         var options = new QuantSimOptions
         {
             QuantScheme = ParseScheme(r.Scheme),
@@ -166,7 +168,7 @@ public static class CalibCommand
         var written = new List<string>();
         string fp32 = Path.Combine(outDir, ModelFile);
         FloatExport.Save(sim.Model, fp32);
-        string encodings = Path.Combine(outDir, "model.encodings");
+        string encodings = Path.Combine(outDir, CalibRecord.EncodingsFile);
         EncodingsJson.Save(sim.ToEncodingsFile(), encodings, EncodingsFormat.V1_0_0);
         written.AddRange([fp32, encodings]);
         string runConfig = Path.Combine(outDir, ConfigFile);
@@ -174,7 +176,7 @@ public static class CalibCommand
         string config = Path.Combine(outDir, "quant_config.json");
         AtomicFile.WriteText(config, sim.Config.ToJson());
         string checkpoint = Path.Combine(outDir, CheckpointFile);
-        SimCheckpoint.Save(sim, checkpoint);
+        SimCheckpoint.Save(sim, checkpoint, CalibRecord.Metadata(r.Model, fingerprint, fp32, encodings));
         string samples = Path.Combine(outDir, SamplesFile);
         Npy.Write(samples, NpyData.Take(data.Images, 0, Math.Min(8, data.Count)));
         written.AddRange([runConfig, config, checkpoint, samples]);

@@ -31,7 +31,7 @@ public static class DeployCommand
     {
         var total = Stopwatch.StartNew();
         CliPaths.CheckFileToWrite("--json", json);
-        var sim = TestCommand.LoadSim(quantDir);
+        var sim = CalibRecord.LoadSim(quantDir, stdout);
         CliPaths.CheckSeparate("--output", outputDir, "--quant", quantDir);
         using var output = OutputFolder.Begin(outputDir, force);
         string samplesPath = Path.Combine(quantDir, CalibCommand.SamplesFile);

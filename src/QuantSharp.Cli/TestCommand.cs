@@ -30,7 +30,7 @@ public static class TestCommand
         if (!Runtimes.Contains(runtime)) throw new UsageException($"--runtime expected {string.Join(" or ", Runtimes)}, got '{runtime}'");
         var graph = InspectCommand.LoadModel(model);
         CalibCommand.CheckSupported(graph, model, []);
-        var sim = LoadSim(quantDir);
+        var sim = CalibRecord.LoadSim(quantDir, stdout, (graph, model));
         string input = CalibCommand.SingleInput(graph, model), simInput = CalibCommand.SingleInput(sim.Model, quantDir);
         if (input != simInput)
             throw new UsageException($"--model '{model}' reads input '{input}' but the sim in '{quantDir}' reads '{simInput}'; pass the model that 'calib' quantized");
@@ -118,14 +118,5 @@ public static class TestCommand
             for (int k = 1; k < c; k++) if (scores.Data[i * c + k] > scores.Data[i * c + best]) best = k;
             yield return best;
         }
-    }
-
-    /// <summary>The sim saved by <c>calib</c> in <paramref name="quantDir"/>.</summary>
-    internal static QuantizationSimModel LoadSim(string quantDir)
-    {
-        string path = Path.Combine(quantDir, CalibCommand.CheckpointFile);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"--quant '{quantDir}': no {CalibCommand.CheckpointFile} there (run 'quantsharp calib … --output {quantDir}' first)", path);
-        return SimCheckpoint.Load(path);
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.IO.Compression;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using QuantSharp.Engine.IO;
@@ -23,17 +24,27 @@ namespace QuantSharp.Quantization.Sim;
 /// "excluded_layers": [...], "quantizers": [{"name", "role", "value", "enabled", "frozen", "bitwidth", "symmetric",
 /// "strict_symmetric", "unsigned_symmetric", "axis", "dtype", "rounding", "seed", "learned_range": null | [[..], [..] | null], "encoding": null | {"dtype",
 /// "bitwidth", "symmetric", "strict_symmetric", "unsigned_symmetric", "axis", "min": [..], "max": [..], "scale": [..],
-/// "offset": [..]}}]}</c>. Doubles are written in round-trip form, so encodings come back exactly.</para>
+/// "offset": [..]}}], "metadata": {"key": "value", ...}}</c>. Doubles are written in round-trip form, so encodings come back exactly.</para>
+/// <para>Version 2 adds <c>checksums.json</c>: <c>{"format": "quantsharp-sim-checksums", "entries": {"model.onnx": "&lt;sha256&gt;",
+/// "quantizers.json": "&lt;sha256&gt;"}, "tensors": {"&lt;initializer&gt;": "&lt;sha256 of its TensorProto bytes&gt;", ...}}</c>. Every entry
+/// is verified before anything is parsed, because ZIP's own CRC is not checked by every reader and a corrupted weight must
+/// never load; the per-tensor sums only serve to name the tensor that changed. Version-1 files (no checksums) are refused
+/// with a line asking to re-run calib: they cannot be told apart from corrupted ones.</para>
 /// <para>The file is written atomically. A corrupt, truncated or foreign file is a <see cref="InvalidDataException"/>
 /// naming the file and what is wrong.</para>
 /// </remarks>
 public static class SimCheckpoint
 {
     private const string Format = "quantsharp-sim-checkpoint";
-    private const int Version = 1;
+    private const string ChecksumsFormat = "quantsharp-sim-checksums";
+    private const int Version = 2;
+    private const string ModelEntry = "model.onnx", StateEntry = "quantizers.json", ChecksumsEntry = "checksums.json";
 
     /// <summary>Writes <paramref name="sim"/> to <paramref name="path"/> atomically.</summary>
-    public static void Save(QuantizationSimModel sim, string path)
+    /// <param name="sim">The simulation to save.</param>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="metadata">Free-form strings stored with the sim and checked like the rest (e.g. what it was calibrated from).</param>
+    public static void Save(QuantizationSimModel sim, string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
         sim.SyncLearnedEncodings();
         var state = new JsonObject
@@ -44,34 +55,61 @@ public static class SimCheckpoint
             ["config"] = sim.Config.ToJson(),
             ["excluded_layers"] = new JsonArray(sim.ExcludedLayers.Select(n => (JsonNode?)n).ToArray()),
             ["quantizers"] = new JsonArray(sim.Quantizers.Values.Select(q => (JsonNode?)QuantizerToJson(q)).ToArray()),
+            ["metadata"] = new JsonObject((metadata ?? new Dictionary<string, string>()).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
         };
-        byte[] model = OnnxExporter.FromGraph(sim.Model).ToBytes();
+        var onnx = OnnxExporter.FromGraph(sim.Model);
+        byte[] model = onnx.ToBytes();
+        byte[] stateBytes = JsonSerializer.SerializeToUtf8Bytes(state, new JsonSerializerOptions { WriteIndented = true });
+        var checksums = new JsonObject
+        {
+            ["format"] = ChecksumsFormat,
+            ["entries"] = new JsonObject { [ModelEntry] = Sha256(model), [StateEntry] = Sha256(stateBytes) },
+            ["tensors"] = new JsonObject(onnx.Graph.Initializers.Select(t => KeyValuePair.Create(t.Name, (JsonNode?)Sha256(t.ToBytes())))),
+        };
         AtomicFile.Write(path, stream =>
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-            using (var s = zip.CreateEntry("model.onnx", CompressionLevel.Fastest).Open()) s.Write(model);
-            using (var s = zip.CreateEntry("quantizers.json", CompressionLevel.Optimal).Open())
-                JsonSerializer.Serialize(s, state, new JsonSerializerOptions { WriteIndented = true });
+            using (var s = zip.CreateEntry(ModelEntry, CompressionLevel.Fastest).Open()) s.Write(model);
+            using (var s = zip.CreateEntry(StateEntry, CompressionLevel.Optimal).Open()) s.Write(stateBytes);
+            using (var s = zip.CreateEntry(ChecksumsEntry, CompressionLevel.Optimal).Open())
+                JsonSerializer.Serialize(s, checksums, new JsonSerializerOptions { WriteIndented = true });
         });
     }
 
     /// <summary>Reads a checkpoint written by <see cref="Save"/>.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    /// <exception cref="InvalidDataException">The file is not a complete QuantSharp checkpoint (the message says what is wrong).</exception>
-    public static QuantizationSimModel Load(string path)
+    /// <exception cref="InvalidDataException">The file is not a complete QuantSharp checkpoint or does not match its checksums (the message says what is wrong).</exception>
+    public static QuantizationSimModel Load(string path) => Load(path, out _);
+
+    /// <summary>Reads a checkpoint written by <see cref="Save"/>, with the metadata saved alongside the sim.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a complete QuantSharp checkpoint or does not match its checksums (the message says what is wrong).</exception>
+    public static QuantizationSimModel Load(string path, out IReadOnlyDictionary<string, string> metadata)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist", path);
         try
         {
             using var zip = ZipFile.OpenRead(path);
-            var modelEntry = zip.GetEntry("model.onnx") ?? throw Bad(path, "it has no 'model.onnx' entry");
-            var stateEntry = zip.GetEntry("quantizers.json") ?? throw Bad(path, "it has no 'quantizers.json' entry");
-            JsonNode state;
-            using (var s = stateEntry.Open()) state = JsonNode.Parse(s) ?? throw Bad(path, "'quantizers.json' is empty");
-            if ((string?)state["format"] != Format) throw Bad(path, $"'quantizers.json' field 'format' expected \"{Format}\", got {state["format"]?.ToJsonString() ?? "nothing"}");
-            if ((int?)state["version"] != Version) throw Bad(path, $"'quantizers.json' field 'version' expected {Version}, got {state["version"]?.ToJsonString() ?? "nothing"}");
-            OnnxModel model;
-            using (var s = modelEntry.Open()) model = OnnxModel.Load(s, $"{path}:model.onnx");
+            var modelEntry = zip.GetEntry(ModelEntry) ?? throw Bad(path, $"it has no '{ModelEntry}' entry");
+            var stateEntry = zip.GetEntry(StateEntry) ?? throw Bad(path, $"it has no '{StateEntry}' entry");
+            byte[] stateBytes = ReadEntry(stateEntry);
+            var checksumsEntry = zip.GetEntry(ChecksumsEntry);
+            if (checksumsEntry is null)
+            {
+                if (TryVersion(stateBytes) == 1)
+                    throw new InvalidDataException($"checkpoint '{path}' was written by an older QuantSharp (format version 1, without checksums); re-run calib");
+                throw Bad(path, $"it has no '{ChecksumsEntry}' entry");
+            }
+            var checksums = JsonNode.Parse(ReadEntry(checksumsEntry)) ?? throw Bad(path, $"'{ChecksumsEntry}' is empty");
+            if ((string?)checksums["format"] != ChecksumsFormat) throw Corrupted(path, $"'{ChecksumsEntry}' field 'format' is not \"{ChecksumsFormat}\"");
+            byte[] modelBytes = ReadEntry(modelEntry);
+            Verify(path, checksums, StateEntry, stateBytes);
+            if (!Matches(checksums["entries"]?[ModelEntry], modelBytes)) throw Corrupted(path, ModelMismatch(path, checksums, modelBytes));
+            var state = JsonNode.Parse(stateBytes) ?? throw Bad(path, $"'{StateEntry}' is empty");
+            if ((string?)state["format"] != Format) throw Bad(path, $"'{StateEntry}' field 'format' expected \"{Format}\", got {state["format"]?.ToJsonString() ?? "nothing"}");
+            if ((int?)state["version"] != Version) throw Bad(path, $"'{StateEntry}' field 'version' expected {Version}, got {state["version"]?.ToJsonString() ?? "nothing"}");
+            var model = OnnxModel.Load(modelBytes, $"{path}:{ModelEntry}");
+            metadata = (state["metadata"] as JsonObject)?.ToDictionary(kv => kv.Key, kv => (string?)kv.Value ?? "") ?? new Dictionary<string, string>();
             var graph = OnnxImporter.ToGraph(model);
             var options = OptionsFromJson(Required(state, "options", path), path);
             var config = Config.QuantizerConfig.Parse((string?)state["config"] ?? throw Bad(path, "field 'config' is missing"), path + ":config");
@@ -87,6 +125,49 @@ public static class SimCheckpoint
             throw Bad(path, e.Message, e);
         }
     }
+
+    private static byte[] ReadEntry(ZipArchiveEntry entry)
+    {
+        using var s = entry.Open();
+        using var copy = new MemoryStream();
+        s.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    private static int? TryVersion(byte[] state)
+    {
+        try { return (int?)JsonNode.Parse(state)?["version"]; }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException) { return null; }
+    }
+
+    private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    private static bool Matches(JsonNode? expected, byte[] bytes) =>
+        expected is JsonValue v && v.TryGetValue(out string? hex) && string.Equals(hex, Sha256(bytes), StringComparison.Ordinal);
+
+    private static void Verify(string path, JsonNode checksums, string entry, byte[] bytes)
+    {
+        if (!Matches(checksums["entries"]?[entry], bytes)) throw Corrupted(path, $"section '{entry}' does not match its checksum");
+    }
+
+    /// <summary>Which part of a model entry that fails its checksum changed: a named tensor when the graph still decodes.</summary>
+    private static string ModelMismatch(string path, JsonNode checksums, byte[] modelBytes)
+    {
+        OnnxModel model;
+        try { model = OnnxModel.Load(modelBytes, $"{path}:{ModelEntry}"); }
+        catch (Exception e) when (e is InvalidDataException or FormatException or ArgumentException or IOException or InvalidOperationException)
+        {
+            return $"section '{ModelEntry}' does not match its checksum";
+        }
+        var tensors = checksums["tensors"] as JsonObject;
+        foreach (var t in model.Graph.Initializers)
+            if (tensors is null || !Matches(tensors[t.Name], t.ToBytes()))
+                return $"tensor '{t.Name}' does not match its checksum";
+        return $"section '{ModelEntry}' (graph structure) does not match its checksum";
+    }
+
+    private static InvalidDataException Corrupted(string path, string what) =>
+        new($"checkpoint '{path}' is corrupted: {what} (file damaged or edited); re-run calib");
 
     private static JsonObject OptionsToJson(QuantSimOptions o) => new()
     {
