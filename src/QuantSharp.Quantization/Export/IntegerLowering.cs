@@ -142,12 +142,7 @@ public static class IntegerLowering
             return g.Initializers.TryGetValue(dq.Inputs[0], out var t) && t is Tensor<int> { Rank: 1 } ? dq.Inputs[0] : null;
         if (!g.Initializers.TryGetValue(b, out var ft) || ft is not Tensor<float> { Rank: 1 } bias) return null;
         if (!w.PerTensor && w.Scales.Length != bias.Length) return null;
-        var levels = new int[bias.Length];
-        for (int c = 0; c < bias.Length; c++)
-        {
-            float scale = x.Scales[0] * w.Scales[w.PerTensor ? 0 : c];
-            levels[c] = (int)Math.Clamp((double)MathF.Round(bias.Data[c] / scale, MidpointRounding.ToEven), int.MinValue, int.MaxValue);
-        }
+        var (_, levels) = OrtBiasQuantization.Quantize(bias.Data, x, w);
         string name = g.UniqueName(b + "_int32");
         g.Initializers[name] = new Tensor<int>(levels, [bias.Length]);
         return name;

@@ -116,14 +116,7 @@ public static class QdqPlacement
             var wp = QdqParams.Of(g, w, quantize: false);
             if (xp is null || wp is null || !xp.PerTensor) continue;
             if (!wp.PerTensor && (wp.Axis != 0 || wp.Scales.Length != bias.Length)) continue;
-            var scales = new float[bias.Length];
-            var levels = new int[bias.Length];
-            for (int c = 0; c < bias.Length; c++)
-            {
-                scales[c] = xp.Scales[0] * wp.Scales[wp.PerTensor ? 0 : c];
-                float quotient = bias.Data[c] / scales[c];
-                levels[c] = (int)Math.Clamp((double)MathF.Round(quotient, MidpointRounding.ToEven), int.MinValue, int.MaxValue);
-            }
+            var (scales, levels) = OrtBiasQuantization.Quantize(bias.Data, xp, wp);
             string baseName = conv.Inputs[2];
             // The dequantized bias keeps the float initializer's name (every tensor name survives the export).
             if (g.IsOutput(baseName) || g.Nodes.Count(n => n.Inputs.Contains(baseName)) != 1) continue;

@@ -156,18 +156,9 @@ public sealed class IntegerSimulationOrtTests(ITestOutputHelper output)
         Assert.Contains(integer.Graph.Nodes, n => n.OpType == "MatMulIntegerToFloat");
         Assert.Contains(integer.Graph.Nodes, n => n.OpType == "QLinearSoftmax");
 
-        var qdq = integer.Qdq.Clone();
-        var quantized = integer.QuantizedValues.Where(qdq.Defines).ToList();
-        var ours = integer.Run(feeds, quantized);
-        foreach (var name in quantized.Where(n => !qdq.IsOutput(n)))
-            qdq.Outputs.Add(new ValueInfo(name, (ours.Captured.TryGetValue(name, out var t) ? t : ours.Outputs[name]).DataType, (IEnumerable<Dim>?)null));
-        var ort = OrtRunner.Run(qdq, feeds);
+        var (quantized, ort, ours) = RunBoth(integer, feeds);
         foreach (var name in quantized.Append("y"))
-        {
-            var a = ort[name];
-            var c = ours.Captured.TryGetValue(name, out var t) ? t : ours.Outputs[name];
-            Assert.True(a.RawData.Cast<object>().SequenceEqual(c.RawData.Cast<object>()), $"{config}: '{name}' differs from ONNX Runtime's");
-        }
+            Assert.True(ort[name].RawData.Cast<object>().SequenceEqual(ours[name].RawData.Cast<object>()), $"{config}: '{name}' differs from ONNX Runtime's");
         output.WriteLine($"{config}: {quantized.Count} quantized tensors and the float output equal ONNX Runtime's; integer graph: " +
             string.Join(" ", integer.Graph.Nodes.GroupBy(n => n.OpType).Select(g => $"{g.Key}×{g.Count()}")));
     }
@@ -190,21 +181,32 @@ public sealed class IntegerSimulationOrtTests(ITestOutputHelper output)
         sim.ComputeEncodings(s => s.Run(calibration));
         var integer = sim.ToIntegerSimulation();
         var feeds = new Dictionary<string, Tensor> { [input] = Tensor.RandomNormal(new Random(2), 0f, 1f, [2, 3, 160, 160]) };
-        var qdq = integer.Qdq.Clone();
-        var quantized = integer.QuantizedValues.Where(qdq.Defines).ToList();
-        var ours = integer.Run(feeds, quantized);
-        foreach (var name in quantized.Where(n => !qdq.IsOutput(n)))
-            qdq.Outputs.Add(new ValueInfo(name, (ours.Captured.TryGetValue(name, out var t) ? t : ours.Outputs[name]).DataType, (IEnumerable<Dim>?)null));
-        var ort = OrtRunner.Run(qdq, feeds);
+        var (quantized, ort, ours) = RunBoth(integer, feeds);
         long elements = 0;
         foreach (var name in quantized)
         {
-            var c = ours.Captured.TryGetValue(name, out var t) ? t : ours.Outputs[name];
-            Assert.True(ort[name].RawData.Cast<object>().SequenceEqual(c.RawData.Cast<object>()), $"{config}: '{name}' differs from ONNX Runtime's");
-            elements += c.Length;
+            Assert.True(ort[name].RawData.Cast<object>().SequenceEqual(ours[name].RawData.Cast<object>()), $"{config}: '{name}' differs from ONNX Runtime's");
+            elements += ours[name].Length;
         }
         Assert.Contains(integer.Graph.Nodes, n => n.OpType == "QLinearSigmoid");
         output.WriteLine($"{config}: {quantized.Count} quantized tensors, {elements:N0} elements equal ONNX Runtime's");
+    }
+
+    /// <summary>
+    /// Runs the integer sim and ONNX Runtime (the QDQ model with every quantized tensor as an extra output) on
+    /// <paramref name="feeds"/>: the quantized tensors' names and both runs' values by name (graph outputs included).
+    /// </summary>
+    private static (List<string> Quantized, Dictionary<string, Tensor> Ort, Dictionary<string, Tensor> Ours) RunBoth(
+        IntegerSimulation integer, Dictionary<string, Tensor> feeds)
+    {
+        var qdq = integer.Qdq.Clone();
+        var quantized = integer.QuantizedValues.Where(qdq.Defines).ToList();
+        var run = integer.Run(feeds, quantized);
+        var ours = new Dictionary<string, Tensor>(run.Outputs);
+        foreach (var (k, v) in run.Captured) ours[k] = v;
+        foreach (var name in quantized.Where(n => !qdq.IsOutput(n)))
+            qdq.Outputs.Add(new ValueInfo(name, ours[name].DataType, (IEnumerable<Dim>?)null));
+        return (quantized, OrtRunner.Run(qdq, feeds), ours);
     }
 
     /// <summary>For each QuantizeLinear → DequantizeLinear pair of the QDQ graph: the dequantized name → (quantized name, scale, zero point).</summary>

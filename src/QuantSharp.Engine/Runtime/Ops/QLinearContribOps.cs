@@ -53,7 +53,7 @@ internal static class QLinearContribOps
         var aScale = a.Float(2).Data;
         var bScale = a.Float(3).Data;
         if (aScale.Length != 1) throw new GraphException($"node {a.Node.Label}: input 2 (a_scale) expected a scalar, got {aScale.Length} values");
-        int[] za = a.Has(4) ? Zeros(a.Any(4)) : [0], zb = a.Has(5) ? Zeros(a.Any(5)) : [0];
+        int[] za = QuantizeOps.ZeroPoints(a.Optional(4)), zb = QuantizeOps.ZeroPoints(a.Optional(5));
         var acc = QuantizeInteger.MatMul(a.Any(0), a.Any(1), za, zb);
         int n = acc.Dims[^1];
         if (bScale.Length != 1 && bScale.Length != n) throw new GraphException($"node {a.Node.Label}: input 3 (b_scale) expected 1 or {n} values, got {bScale.Length}");
@@ -86,7 +86,7 @@ internal static class QLinearContribOps
         float alpha = n.GetFloat("alpha", 1f);
         float aScale = a.Float(1).Data[0];
         var bScale = a.Float(4).Data;
-        int[] za = a.Has(2) ? Zeros(a.Any(2)) : [0], zb = a.Has(5) ? Zeros(a.Any(5)) : [0];
+        int[] za = QuantizeOps.ZeroPoints(a.Optional(2)), zb = QuantizeOps.ZeroPoints(a.Optional(5));
         var acc = QuantizeInteger.MatMul(x, w, za, zb);
         int m = acc.Dims[0], cols = acc.Dims[1];
         if (bScale.Length != 1 && bScale.Length != cols) throw new GraphException($"node {n.Label}: input 4 (b_scale) expected 1 or {cols} values, got {bScale.Length}");
@@ -114,7 +114,7 @@ internal static class QLinearContribOps
             return y;
         }
         var zeroPoint = a.Any(8);
-        int zy = Zeros(zeroPoint)[0];
+        int zy = QuantizeOps.ZeroPoints(zeroPoint)[0];
         bool signed = zeroPoint is Tensor<sbyte>;
         var (lo, hi) = signed ? (-128, 127) : (0, 255);
         var outv = new int[acc.Length];
@@ -142,13 +142,6 @@ internal static class QLinearContribOps
             default: throw new GraphException($"QGemm: expected uint8 or int8 operands, got {t.DataType}");
         }
     }
-
-    private static int[] Zeros(Tensor t) => t switch
-    {
-        Tensor<byte> b => b.Data.Select(v => (int)v).ToArray(),
-        Tensor<sbyte> b => b.Data.Select(v => (int)v).ToArray(),
-        _ => throw new GraphException($"MatMulIntegerToFloat: zero point expected uint8 or int8, got {t.DataType}"),
-    };
 
     /// <summary>
     /// <c>QLinearSoftmax(X, X_scale, X_zero_point, Y_scale, Y_zero_point)</c>, attributes <c>axis</c> and <c>opset</c> (the

@@ -230,7 +230,7 @@ internal static class QuantizeOps
         return z[0];
     }
 
-    private static int[] ZeroPoints(Tensor? t) => t switch
+    internal static int[] ZeroPoints(Tensor? t) => t switch
     {
         null => [0],
         Tensor<byte> b => b.Data.Select(v => (int)v).ToArray(),
