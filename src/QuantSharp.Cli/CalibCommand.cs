@@ -204,6 +204,9 @@ public static class CalibCommand
         string? degenerateWarning = degenerate.Count == 0 ? null
             : $"{degenerate.Count} quantizer(s) got a zero-width range (every calibration value the same, e.g. all-zero data): {string.Join(", ", degenerate.Take(5))}{(degenerate.Count > 5 ? $", … ({degenerate.Count - 5} more)" : "")}; check --data and its preprocessing";
         if (degenerateWarning is not null) summary.WriteLine($"warning: {degenerateWarning}");
+        var constant = report.ConstantData.Where(c => !degenerate.Contains(c.Name)).ToList();
+        string? constantWarning = ConstantDataWarning(constant);
+        if (constantWarning is not null) summary.WriteLine($"warning: {constantWarning}");
         summary.WriteLine();
         summary.Write(sim.ToString());
         string summaryPath = Path.Combine(outDir, "summary.txt");
@@ -233,6 +236,7 @@ public static class CalibCommand
         stdout.WriteLine($"calibrated {report.Calibrated.Count} quantizers on {data.Count} samples in {calibSeconds.ToString("F2", ci)} s");
         if (report.WithoutData.Count > 0) stdout.WriteLine($"warning: quantizers that saw no data were disabled: {string.Join(", ", report.WithoutData)}");
         if (degenerateWarning is not null) stdout.WriteLine($"warning: {degenerateWarning}");
+        if (constantWarning is not null) stdout.WriteLine($"warning: {constantWarning}");
         foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)
         {
@@ -250,6 +254,7 @@ public static class CalibCommand
             values["calibrated"] = report.Calibrated.Count;
             values["without_data"] = report.WithoutData;
             values["zero_width_ranges"] = degenerate;
+            values["constant_data"] = constant.ToDictionary(c => c.Name, c => (double)c.Value);
             values["calibration_seconds"] = calibSeconds;
             values["step_seconds"] = seconds;
             values["total_seconds"] = total.Elapsed.TotalSeconds;
@@ -267,6 +272,15 @@ public static class CalibCommand
         sim.Quantizers.Values
             .Where(q => q.Enabled && q.Encoding is { DataType: Quantization.Encodings.EncodingDataType.Int } e && e.Mins.Zip(e.Maxs).All(r => r.Second - r.First <= 2.5 * Quantization.Encodings.Encoding.MinRange))
             .Select(q => q.Name).ToList();
+
+    /// <summary>
+    /// The warning for quantizers whose calibration data held one value only (not zero, which the zero-width warning
+    /// covers): their encodings were derived from that value, e.g. constant images give the input a range [0, value].
+    /// </summary>
+    private static string? ConstantDataWarning(List<(string Name, float Value)> constant) => constant.Count == 0 ? null
+        : $"{constant.Count} quantizer(s) saw one constant value in all calibration data, so their ranges describe that value only: "
+          + string.Join(", ", constant.Take(5).Select(c => $"{c.Name} (always {c.Value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)})"))
+          + (constant.Count > 5 ? $", … ({constant.Count - 5} more)" : "") + "; check --data and its preprocessing";
 
     /// <summary>The settings of a calib run (written to <c>config.json</c> and into the <c>--json</c> report).</summary>
     private static Dictionary<string, object?> Settings(CalibRequest r, int samples) => new()
@@ -352,7 +366,7 @@ public static class CalibCommand
         if (!File.Exists(path)) return null;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            using var doc = JsonDocument.Parse(Engine.IO.FileKind.ReadAllText(path, $"file '{path}'"));
             return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("batch_size", out var b)
                 && b.TryGetInt32(out int n) && n > 0 ? n : null;
         }

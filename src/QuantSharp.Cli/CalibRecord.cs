@@ -101,7 +101,7 @@ internal static class CalibRecord
 
     private static string FileSha256(string path)
     {
-        using var s = File.OpenRead(path);
+        using var s = Engine.IO.FileKind.OpenRead(path, $"file '{path}'");
         return Convert.ToHexStringLower(SHA256.HashData(s));
     }
 }

@@ -44,7 +44,33 @@ internal static class CliPaths
             throw new UsageException($"{outputOption} '{output}' {relation} {inputOption} '{input}'; writing it would destroy what {inputOption} names — choose another {outputOption}");
     }
 
-    private static string Full(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+    /// <summary>
+    /// The absolute path with every symbolic link along it resolved (as far as the path exists), so a link to the
+    /// input folder, or an output reached through one, is seen for what it is.
+    /// </summary>
+    internal static string Full(string path) => Full(path, 0);
+
+    private static string Full(string path, int depth)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        string root = Path.GetPathRoot(full) ?? "";
+        string resolved = root;
+        var parts = full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < parts.Length; i++)
+        {
+            string next = Path.Combine(resolved, parts[i]);
+            FileSystemInfo? target = null;
+            try
+            {
+                var info = new FileInfo(next);
+                if (info.LinkTarget is not null && depth < 40) target = info.ResolveLinkTarget(returnFinalTarget: true);
+            }
+            catch (IOException) { } // a link loop or an unreadable link: compare the path as written from here on
+            catch (UnauthorizedAccessException) { }
+            resolved = target is null ? next : Full(target.FullName, depth + 1);
+        }
+        return resolved;
+    }
 
     /// <summary>Whether <paramref name="inner"/> lies strictly inside the folder <paramref name="outer"/> (both full, no trailing separator).</summary>
     private static bool Inside(string inner, string outer)

@@ -10,7 +10,7 @@ public static class DataFile
     public static Stream Open(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"data file {path} not found", path);
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var file = Engine.IO.FileKind.OpenRead(path, $"file '{path}'");
         Span<byte> magic = stackalloc byte[2];
         int got = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
         file.Position = 0;

@@ -108,7 +108,7 @@ public static class DataSourceResolver
         if (labelsPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) labels = ReadLabelsNpy(labelsPath, files.Length);
         else
         {
-            var lines = File.ReadAllLines(labelsPath).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+            var lines = Engine.IO.FileKind.ReadAllText(labelsPath, $"labels '{labelsPath}'").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
             var byName = new Dictionary<string, int>(StringComparer.Ordinal);
             var ordered = new List<int>();
             foreach (var line in lines)

@@ -102,6 +102,34 @@ public sealed class SilentFailuresTests : IDisposable
     }
 
     [Fact]
+    public void Deploy_OutputIsASymlinkToTheQuantFolder_RefusedAndTheCheckpointKept()
+    {
+        var (_, _, _, quant) = Setup();
+        string link = Path.Combine(_dir, "link-to-quant");
+        Directory.CreateSymbolicLink(link, quant);
+        AssertOneLineError(Cli("deploy", "--quant", quant, "--output", link, "--force", "--no-latency"), CommandLineApp.ExitUsage, "--output", "--quant");
+        // Reaching the quant folder through a linked parent is the same folder too.
+        string parentLink = Path.Combine(_dir, "link-to-dir");
+        Directory.CreateSymbolicLink(parentLink, Path.GetDirectoryName(quant)!);
+        string viaParent = Path.Combine(parentLink, Path.GetFileName(quant));
+        AssertOneLineError(Cli("deploy", "--quant", quant, "--output", viaParent, "--force", "--no-latency"), CommandLineApp.ExitUsage, "--output", "--quant");
+        Assert.True(File.Exists(Path.Combine(quant, CalibCommand.CheckpointFile)), "deploy deleted the checkpoint");
+    }
+
+    [Fact]
+    public void Calib_ModelIsAFifo_RefusedWithoutBlocking()
+    {
+        var (_, images, _, _) = Setup();
+        string fifo = Path.Combine(_dir, "pipe.onnx");
+        var mk = System.Diagnostics.Process.Start("mkfifo", [fifo]);
+        mk.WaitForExit();
+        Assert.True(mk.ExitCode == 0, "mkfifo failed (coreutils)");
+        var r = Cli("calib", "--model", fifo, "--data", images, "--output", Path.Combine(_dir, "fq"), "--batch-size", "16");
+        AssertOneLineError(r, CommandLineApp.ExitFailure, fifo, "not a regular file");
+        Assert.False(Directory.Exists(Path.Combine(_dir, "fq")));
+    }
+
+    [Fact]
     public void Analyze_OutputIsTheQuantFolder_Refused()
     {
         var (model, images, labels, quant) = Setup();
@@ -134,6 +162,23 @@ public sealed class SilentFailuresTests : IDisposable
     }
 
     [Fact]
+    public void Calib_ConstantNonZeroData_WarnsNamingTheConstantQuantizers()
+    {
+        // Constant images give the input an ordinary-looking range [0, 0.5] (asymmetric ranges contain zero), so only
+        // the values seen can tell it is degenerate.
+        var (model, _, _, _) = Setup();
+        string constant = Images("half.npy", 0.5f), output = Path.Combine(_dir, "cq");
+        var r = Cli("calib", "--model", model, "--data", constant, "--output", output, "--scheme", "tf", "--batch-size", "16");
+        Assert.True(r.Code == 0, r.Err);
+        var warning = r.Out.Split('\n').SingleOrDefault(l => l.Contains("constant value in all calibration data"));
+        Assert.NotNull(warning);
+        Assert.StartsWith("warning: ", warning);
+        Assert.Contains("(always 0.5)", warning);
+        Assert.Contains("check --data", warning);
+        Assert.Contains("constant value in all calibration data", File.ReadAllText(Path.Combine(output, "summary.txt")));
+    }
+
+    [Fact]
     public void Calib_NaNData_FailsInTheCliWords()
     {
         var (model, _, _, _) = Setup();
@@ -151,6 +196,7 @@ public sealed class SilentFailuresTests : IDisposable
         Assert.True(r.Code == 0, r.Err);
         Assert.DoesNotContain("zero-width", r.Out);
         Assert.DoesNotContain("zero-width", File.ReadAllText(Path.Combine(output, "summary.txt")));
+        Assert.DoesNotContain("constant value", r.Out);
     }
 
     [Theory]

@@ -13,7 +13,7 @@ public static class ImageDecoder
     /// <summary>Decodes the image file at <paramref name="path"/> (PNG or JPEG by signature).</summary>
     /// <exception cref="ImageFormatException">Not a PNG or JPEG, or invalid / truncated / unsupported; the message names the file.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static DecodedImage Decode(string path) => Decode(File.ReadAllBytes(path), path);
+    public static DecodedImage Decode(string path) => Decode(Engine.IO.FileKind.ReadAllBytes(path, $"image '{path}'"), path);
 
     /// <summary>
     /// Decodes image bytes (PNG or JPEG by signature); <paramref name="name"/> is used in error messages. A
@@ -31,7 +31,7 @@ public static class ImageDecoder
     /// <exception cref="ImageFormatException">Not a PNG or JPEG, or an invalid header.</exception>
     public static (int Width, int Height, int Channels) ReadHeader(string path)
     {
-        var data = File.ReadAllBytes(path);
+        var data = Engine.IO.FileKind.ReadAllBytes(path, $"image '{path}'");
         if (PngDecoder.IsPng(data)) return PngDecoder.ReadHeader(data, path);
         if (JpegDecoder.IsJpeg(data)) return JpegDecoder.ReadHeader(data, path);
         throw new ImageFormatException(path, "image", $"unknown format: expected a PNG (89 50 4E 47) or JPEG (FF D8 FF) signature, got {Convert.ToHexString(data.AsSpan(0, Math.Min(4, data.Length)))}");

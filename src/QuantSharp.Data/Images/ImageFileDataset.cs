@@ -63,8 +63,8 @@ public abstract class ImageFileDataset : IDataset
             lock (_bad) if (_bad.Contains(i)) continue;
             var (path, label) = _samples[i];
             DecodedImage image;
-            try { image = ImageDecoder.Decode(File.ReadAllBytes(path), path, t_pixels); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            try { image = ImageDecoder.Decode(Engine.IO.FileKind.ReadAllBytes(path, $"image '{path}'"), path, t_pixels); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
                 var error = e as ImageFormatException ?? new ImageFormatException(path, "image", $"cannot read: {e.Message}", e);
                 if (!Options.SkipUnreadable) throw error;

@@ -33,7 +33,7 @@ public static class JpegDecoder
 
     /// <summary>Decodes the JPEG file at <paramref name="path"/>.</summary>
     /// <exception cref="ImageFormatException">Invalid, truncated or unsupported JPEG; the message names the file.</exception>
-    public static DecodedImage Decode(string path) => Decode(File.ReadAllBytes(path), path, null);
+    public static DecodedImage Decode(string path) => Decode(Engine.IO.FileKind.ReadAllBytes(path, $"image '{path}'"), path, null);
 
     /// <summary>
     /// Decodes JPEG bytes; <paramref name="name"/> is used in error messages. When <paramref name="buffer"/> is at
@@ -150,7 +150,7 @@ public static class JpegDecoder
                 if (comps[i].QuantTable > 3) throw Error($"component {comps[i].Id} quantization table {comps[i].QuantTable} outside 0..3");
             }
             _frame = new JpegFrame { Width = width, Height = height, Progressive = progressive, Components = comps };
-            _frame.Prepare();
+            _frame.Prepare(data.Length, name);
         }
 
         private void ReadHuffman(ReadOnlySpan<byte> s)

@@ -20,20 +20,30 @@ internal sealed class JpegFrame
     public bool Progressive;
     public JpegComponent[] Components = [];
 
-    /// <summary>Derives component sizes and allocates the coefficient buffers.</summary>
-    public void Prepare()
+    /// <summary>
+    /// Derives component sizes and allocates the coefficient buffers, after checking that a file of
+    /// <paramref name="fileBytes"/> bytes can hold the frame: every block has its DC coefficient coded (in the
+    /// sequential scan, or the progressive DC scan) in at least one bit, so a file codes at most 8 blocks per byte.
+    /// A larger frame is corrupt, and refusing it keeps a tiny file from allocating gigabytes of coefficients.
+    /// </summary>
+    /// <exception cref="ImageFormatException">The frame has more blocks than the file can code.</exception>
+    public void Prepare(long fileBytes, string name)
     {
         Hmax = Components.Max(c => c.H);
         Vmax = Components.Max(c => c.V);
         McusPerLine = (Width + 8 * Hmax - 1) / (8 * Hmax);
         McusPerColumn = (Height + 8 * Vmax - 1) / (8 * Vmax);
+        long blocks = 0;
+        foreach (var c in Components) blocks += (long)McusPerLine * c.H * McusPerColumn * c.V;
+        if (blocks > 8 * fileBytes)
+            throw new ImageFormatException(name, "JPEG", $"truncated: a {Width}x{Height} frame has {blocks} blocks, more than the {fileBytes} bytes of the file can code (at least one bit per block)");
         foreach (var c in Components)
         {
             c.Width = (Width * c.H + Hmax - 1) / Hmax;
             c.Height = (Height * c.V + Vmax - 1) / Vmax;
             c.BlocksPerLine = McusPerLine * c.H;
             c.BlocksPerColumn = McusPerColumn * c.V;
-            int n = c.BlocksPerLine * c.BlocksPerColumn * 64;
+            int n = checked(c.BlocksPerLine * c.BlocksPerColumn * 64);
             c.Coefs = System.Buffers.ArrayPool<short>.Shared.Rent(n);
             Array.Clear(c.Coefs, 0, n);
         }

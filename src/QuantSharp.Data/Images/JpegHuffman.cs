@@ -25,6 +25,8 @@ internal sealed class JpegHuffmanTable
             _valOffset[len] = k - code;
             for (int i = 0; i < n; i++, k++, code++)
             {
+                // Checked per code, before it is written into the look-up table, which it would overrun.
+                if (code >= 1 << len) throw new ImageFormatException(name, "JPEG", $"Huffman table over-subscribed at code length {len}");
                 if (len <= LookupBits)
                 {
                     int shift = LookupBits - len;
@@ -32,7 +34,6 @@ internal sealed class JpegHuffmanTable
                 }
             }
             _maxCode[len] = n > 0 ? code - 1 : -1;
-            if (code > 1 << len) throw new ImageFormatException(name, "JPEG", $"Huffman table over-subscribed at code length {len}");
             code <<= 1;
         }
         _maxCode[17] = int.MaxValue;

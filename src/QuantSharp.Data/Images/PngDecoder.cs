@@ -17,6 +17,8 @@ namespace QuantSharp.Data.Images;
 /// </remarks>
 public static class PngDecoder
 {
+    private const long MaxInflateRatio = 1032;
+
     private static ReadOnlySpan<byte> Signature => [137, 80, 78, 71, 13, 10, 26, 10];
 
     // Adam7 passes: x start, y start, x step, y step.
@@ -28,7 +30,7 @@ public static class PngDecoder
 
     /// <summary>Decodes the PNG file at <paramref name="path"/>.</summary>
     /// <exception cref="ImageFormatException">The file is not a valid PNG (message names the file and the problem).</exception>
-    public static DecodedImage Decode(string path) => Decode(File.ReadAllBytes(path), path);
+    public static DecodedImage Decode(string path) => Decode(Engine.IO.FileKind.ReadAllBytes(path, $"image '{path}'"), path);
 
     /// <summary>
     /// Decodes PNG bytes; <paramref name="name"/> is used in error messages. When <paramref name="buffer"/> is large
@@ -53,6 +55,10 @@ public static class PngDecoder
             if (pw > 0 && ph > 0) rawSize += (long)ph * (1 + ((long)pw * bitsPerPixel + 7) / 8);
         }
         if (rawSize > int.MaxValue) throw ImageFormatException.NotSupported(name, "PNG", $"image size {h.Width}x{h.Height} (too large)");
+        // Deflate cannot expand data more than 1032:1 (a 258-byte match per 2 bits at best), so a header whose size
+        // needs more than that is corrupt; checking first keeps a tiny file from allocating gigabytes.
+        if (rawSize > MaxInflateRatio * idat.Length + 64)
+            throw Error(name, $"truncated image data: the IDAT chunks hold {idat.Length} bytes, which cannot inflate to the {rawSize} bytes a {h.Width}x{h.Height} image needs");
         var raw = System.Buffers.ArrayPool<byte>.Shared.Rent((int)rawSize);
         try { return Unpack(h, palette, idat, raw, (int)rawSize, bitsPerPixel, bpp, outChannels, passes, name, buffer); }
         finally { System.Buffers.ArrayPool<byte>.Shared.Return(raw); }
@@ -67,8 +73,9 @@ public static class PngDecoder
             using var z = new ZLibStream(idat, CompressionMode.Decompress);
             got = z.ReadAtLeast(raw.AsSpan(0, rawSize), rawSize, throwOnEndOfStream: false);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // zlib reports some corrupt streams as ZLibException (an IOException) rather than InvalidDataException.
             throw new ImageFormatException(name, "PNG", $"corrupt zlib data in IDAT: {e.Message}", e);
         }
         if (got < rawSize) throw Error(name, $"truncated image data: expected {rawSize} bytes after inflate, got {got}");

@@ -22,7 +22,7 @@ public static class Npy
     /// <summary>Reads the tensor stored in the file at <paramref name="path"/>, typed by its header.</summary>
     public static Tensor Read(string path)
     {
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        using var fs = IO.FileKind.OpenRead(path, $"Npy: file '{path}'");
         return Read(fs, path);
     }
 
@@ -30,7 +30,7 @@ public static class Npy
     /// <exception cref="InvalidDataException">The file holds another element type (or is malformed).</exception>
     public static Tensor<T> Read<T>(string path) where T : unmanaged
     {
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        using var fs = IO.FileKind.OpenRead(path, $"Npy: file '{path}'");
         return Read<T>(fs, path);
     }
 
@@ -75,6 +75,7 @@ public static class Npy
         if (got < lenBytes) throw new InvalidDataException($"Npy: file '{name}': field 'header_len' truncated ({got} of {lenBytes} bytes)");
         long len = lenBytes == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(pre) : BinaryPrimitives.ReadUInt32LittleEndian(pre);
         if (len > 1 << 26) throw new InvalidDataException($"Npy: file '{name}': field 'header_len' implausibly large ({len} bytes)");
+        CheckAvailable(stream, len, name, "header");
         var buf = new byte[len];
         got = stream.ReadAtLeast(buf, (int)len, throwOnEndOfStream: false);
         if (got < len) throw new InvalidDataException($"Npy: file '{name}': field 'header' truncated ({got} of {len} bytes)");
@@ -86,6 +87,7 @@ public static class Npy
 
     private static Tensor<T> ReadData<T>(Stream stream, NpyHeader h, string name) where T : unmanaged
     {
+        CheckAvailable(stream, Shapes.Size(h.Shape) * (long)DataTypes.SizeOf(h.DataType), name, "data");
         var t = new Tensor<T>(h.Shape);
         var bytes = MemoryMarshal.AsBytes(t.AsSpan());
         ReadExactly(stream, bytes, name);
@@ -95,11 +97,25 @@ public static class Npy
 
     private static Tensor<bool> ReadBool(Stream stream, NpyHeader h, string name)
     {
+        CheckAvailable(stream, Shapes.Size(h.Shape), name, "data");
         var raw = new byte[Shapes.Size(h.Shape)];
         ReadExactly(stream, raw, name);
         var t = new Tensor<bool>(h.Shape);
         for (int i = 0; i < raw.Length; i++) t.Data[i] = raw[i] != 0;
         return t;
+    }
+
+    /// <summary>
+    /// Refuses a header that declares more bytes than the stream still holds, before anything that size is allocated:
+    /// a 100-byte file declaring a 40 GB array must fail as truncated, not exhaust memory. Streams that cannot tell
+    /// their length (pipes) are read in bounded chunks instead, see <see cref="ReadExactly"/>.
+    /// </summary>
+    private static void CheckAvailable(Stream stream, long needed, string name, string field)
+    {
+        if (!stream.CanSeek) return;
+        long left = stream.Length - stream.Position;
+        if (needed > left)
+            throw new InvalidDataException($"Npy: file '{name}': field '{field}' truncated (the header declares {needed} bytes, the file has {Math.Max(0, left)} left)");
     }
 
     private static void ReadExactly(Stream stream, Span<byte> into, string name)

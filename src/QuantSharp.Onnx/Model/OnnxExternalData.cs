@@ -1,3 +1,4 @@
+using QuantSharp.Engine.IO;
 using System.Globalization;
 
 namespace QuantSharp.Onnx;
@@ -62,13 +63,13 @@ public static class OnnxExternalData
     private static void Read(OnnxTensor tensor, string folder, string location, long offset, long length, string who)
     {
         string file = Resolve(folder, location, who);
-        switch (ExternalFileKind.Of(file))
+        switch (FileKind.Of(file))
         {
-            case ExternalFileKind.Kind.Missing:
+            case FileKind.Kind.Missing:
                 throw new InvalidDataException($"{who}: file '{file}' (location '{location}') does not exist");
-            case ExternalFileKind.Kind.Directory:
+            case FileKind.Kind.Directory:
                 throw new InvalidDataException($"{who}: location '{location}' is a directory; expected a regular file");
-            case ExternalFileKind.Kind.Other:
+            case FileKind.Kind.Other:
                 throw new InvalidDataException($"{who}: location '{location}' is not a regular file (a FIFO, device or socket); expected a regular file");
         }
         long declared = OnnxDataSizes.DeclaredBytes(tensor);

@@ -71,7 +71,7 @@ public sealed class OnnxModel : OnnxMessage
     /// <exception cref="InvalidDataException">External data missing, short, outside the model folder or not a regular file; a tensor's data not matching its declared shape.</exception>
     public static OnnxModel Load(string path)
     {
-        var model = OnnxDecoder.DecodeModel(File.ReadAllBytes(path), path);
+        var model = OnnxDecoder.DecodeModel(Engine.IO.FileKind.ReadAllBytes(path, $"model '{path}'"), path);
         string folder = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
         OnnxExternalData.LoadAll(model, folder, path);
         OnnxDataSizes.CheckAll(model, path);

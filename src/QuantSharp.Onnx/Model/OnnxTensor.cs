@@ -83,7 +83,7 @@ public sealed class OnnxTensor : OnnxMessage
 
     /// <summary>Reads a serialized <c>TensorProto</c> file, such as ONNX test data <c>input_0.pb</c>.</summary>
     /// <exception cref="InvalidDataException">Malformed content; the message names <paramref name="path"/>.</exception>
-    public static OnnxTensor Load(string path) => OnnxDecoder.DecodeTensorFile(File.ReadAllBytes(path), path);
+    public static OnnxTensor Load(string path) => OnnxDecoder.DecodeTensorFile(Engine.IO.FileKind.ReadAllBytes(path, $"tensor file '{path}'"), path);
 
     /// <summary>Parses a serialized <c>TensorProto</c>; the result's <see cref="RawData"/> is a slice of <paramref name="bytes"/>.</summary>
     public static OnnxTensor Parse(ReadOnlyMemory<byte> bytes, string? source = null) => OnnxDecoder.DecodeTensorFile(bytes, source);

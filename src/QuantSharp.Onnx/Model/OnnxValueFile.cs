@@ -16,7 +16,7 @@ public static class OnnxValueFile
     /// <exception cref="InvalidDataException">The file is malformed or holds something other than tensors; the message names the file.</exception>
     public static Tensor Load(string path, ValueInfo declared)
     {
-        var bytes = File.ReadAllBytes(path);
+        var bytes = Engine.IO.FileKind.ReadAllBytes(path, $"file '{path}'");
         return declared.Kind switch
         {
             ValueKind.Sequence => Sequence(OnnxDecoder.DecodeSequenceFile(bytes, path), declared.ElementType),

@@ -93,7 +93,7 @@ public sealed partial class QuantizerConfig
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"quantizer config file '{path}' not found", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(Engine.IO.FileKind.ReadAllText(path, $"config '{path}'"), path);
     }
 
     private static QuantizerConfig LoadPreset(string name)

@@ -9,7 +9,7 @@ public static partial class EncodingsJson
     /// <summary>Reads the encodings file at <paramref name="path"/> (either version; see <see cref="Parse"/>).</summary>
     /// <exception cref="EncodingsFormatException">The file is malformed; the message names the file, the entry and the field.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static EncodingsFile Load(string path) => Parse(File.ReadAllText(path), path);
+    public static EncodingsFile Load(string path) => Parse(Engine.IO.FileKind.ReadAllText(path, $"encodings '{path}'"), path);
 
     /// <summary>
     /// Reads an encodings file's JSON text. The layout follows <c>"version"</c>: 1.x reads the list form, 0.x (or no version,

@@ -186,7 +186,11 @@ public sealed partial class QuantizationSimModel
         }
         var calibrating = ActivationQuantizers.Where(q => q.Enabled && !q.IsFrozen && q.DataType == EncodingDataType.Int)
             .ToDictionary(q => q, q => EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile));
-        foreach (var (q, analyzer) in calibrating) q.Analyzer = analyzer;
+        foreach (var (q, analyzer) in calibrating)
+        {
+            q.Analyzer = analyzer;
+            q.CalibrationSpread = null;
+        }
         try
         {
             forwardPass(this, args);
@@ -198,8 +202,10 @@ public sealed partial class QuantizationSimModel
         }
 
         _withoutData = [];
+        var constant = new List<(string, float)>();
         foreach (var (q, analyzer) in calibrating)
         {
+            if (q.CalibrationSpread is { } spread && spread.Min == spread.Max) constant.Add((q.Name, spread.Min));
             if (!analyzer.HasData)
             {
                 _withoutData.Add(q.Name);
@@ -212,7 +218,7 @@ public sealed partial class QuantizationSimModel
         if (Options.QuantScheme is QuantScheme.TrainingRangeLearningWithTfInit or QuantScheme.TrainingRangeLearningWithTfEnhancedInit)
             foreach (var q in _quantizers.Values.Where(q => q.Enabled && !q.IsFrozen && q.Encoding is { DataType: EncodingDataType.Int, BitWidth: <= 16 }))
                 q.EnableRangeLearning();
-        return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed);
+        return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed) { ConstantData = constant };
     }
 
     /// <summary>The initializer <paramref name="name"/> of the model or of one of its subgraphs (If branches, Loop bodies), or null.</summary>
@@ -253,4 +259,11 @@ public sealed partial class QuantizationSimModel
 /// <param name="Calibrated">Quantizers that received an encoding from data or from their weights.</param>
 /// <param name="WithoutData">Enabled quantizers that saw no data (now disabled).</param>
 /// <param name="Elapsed">Wall time of calibration, forward passes included.</param>
-public sealed record CalibrationReport(IReadOnlyList<string> Calibrated, IReadOnlyList<string> WithoutData, TimeSpan Elapsed);
+public sealed record CalibrationReport(IReadOnlyList<string> Calibrated, IReadOnlyList<string> WithoutData, TimeSpan Elapsed)
+{
+    /// <summary>
+    /// Activation quantizers that saw one value only — every element of every calibration batch equal (all-zero or
+    /// constant data, a dead Relu) — with that value: their range says nothing about real data.
+    /// </summary>
+    public IReadOnlyList<(string Name, float Value)> ConstantData { get; init; } = [];
+}

@@ -86,7 +86,7 @@ public static class SimCheckpoint
     /// <exception cref="InvalidDataException">The file is not a complete QuantSharp checkpoint or does not match its checksums (the message says what is wrong).</exception>
     public static QuantizationSimModel Load(string path, out IReadOnlyDictionary<string, string> metadata)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist", path);
+        Engine.IO.FileKind.RequireRegular(path, $"checkpoint '{path}'");
         try
         {
             using var zip = ZipFile.OpenRead(path);

@@ -99,6 +99,12 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     /// <summary>The statistics collector during calibration, else null.</summary>
     internal IEncodingAnalyzer? Analyzer { get; set; }
 
+    /// <summary>
+    /// The smallest and largest value seen while calibrating (null before any data), kept apart from the analyzer
+    /// because an encoding cannot tell constant data from a real range (asymmetric ranges are widened to contain 0).
+    /// </summary>
+    internal (float Min, float Max)? CalibrationSpread { get; set; }
+
     /// <summary>The encoding in use, or null before calibration.</summary>
     /// <exception cref="InvalidOperationException">Setting a frozen quantizer's encoding.</exception>
     /// <exception cref="ArgumentException">An encoding whose per-channel axis differs from <see cref="Axis"/>.</exception>
@@ -150,6 +156,11 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
         if (Analyzer is { } analyzer)
         {
             analyzer.Collect(x);
+            if (x.Length > 0)
+            {
+                RangeKernel.MinMax(x.AsSpan(), out float lo, out float hi); // the analyzer has refused non-finite data
+                CalibrationSpread = CalibrationSpread is { } s ? (Math.Min(s.Min, lo), Math.Max(s.Max, hi)) : (lo, hi);
+            }
             return x;
         }
         var encoding = RequireEncoding();

@@ -117,7 +117,7 @@ public class ImageDatasetTests
     [Fact]
     public void JpegFiles_DecodedInFolder()
     {
-        if (!ImageTools.HasLibjpegTools) { Console.WriteLine("SKIPPED: cjpeg not found (Debian package libjpeg-turbo-progs)"); return; }
+        if (!ImageTools.HasLibjpegTools) Assert.Fail("cjpeg not found (Debian package libjpeg-turbo-progs; test.sh installs it)");
         using var dir = new TempDir();
         Directory.CreateDirectory(dir.File("a"));
         var jpeg = ImageTools.MustRun("cjpeg", ["-quality", "95"], ImageTools.Pnm(16, 16, 3, Enumerable.Repeat((byte)200, 16 * 16 * 3).ToArray()));

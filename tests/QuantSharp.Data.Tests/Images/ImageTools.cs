@@ -6,7 +6,7 @@ namespace QuantSharp.Data.Tests.Images;
 
 /// <summary>
 /// External reference tools for the image tests (Debian packages libjpeg-turbo-progs, netpbm) and
-/// generators of test pictures. A test whose tool is missing returns early with a message naming the package.
+/// generators of test pictures. A test whose tool is missing fails with a message naming the package (test.sh installs them).
 /// </summary>
 internal static class ImageTools
 {

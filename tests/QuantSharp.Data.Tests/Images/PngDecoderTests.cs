@@ -222,7 +222,7 @@ public class DecodeBufferReuseTests
     [Fact]
     public void Jpeg_IntoDirtyLargerBuffer_SamePixels()
     {
-        if (!ImageTools.HasLibjpegTools) { Console.WriteLine("SKIPPED: cjpeg not found (Debian package libjpeg-turbo-progs)"); return; }
+        if (!ImageTools.HasLibjpegTools) Assert.Fail("cjpeg not found (Debian package libjpeg-turbo-progs; test.sh installs it)");
         var jpeg = ImageTools.MustRun("cjpeg", ["-quality", "90"], ImageTools.Pnm(37, 21, 3, ImageTools.PhotoLike(37, 21, 3, 4)));
         var fresh = JpegDecoder.Decode(jpeg, "j.jpg");
         var buffer = Enumerable.Repeat((byte)0x5A, 5000).ToArray();

@@ -1,5 +1,6 @@
 using QuantSharp.Engine;
 using QuantSharp.Onnx;
+using QuantSharp.Tests.Shared;
 
 namespace QuantSharp.Onnx.Tests.Import;
 
@@ -26,7 +27,7 @@ public class ReaderMutationFuzzTests
         int loaded = 0, refused = 0, count = MutantsPerModel;
         for (int i = 0; i < count; i++)
         {
-            byte[] mutant = Mutate(original, rng);
+            byte[] mutant = ByteMutator.Mutate(original, rng);
             long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
@@ -87,32 +88,4 @@ public class ReaderMutationFuzzTests
         g.Initializers.Add(i8);
         return m;
     }
-
-    private static byte[] Mutate(byte[] original, Random rng)
-    {
-        var b = new List<byte>(original);
-        int edits = 1 + rng.Next(4);
-        for (int e = 0; e < edits && b.Count > 0; e++)
-        {
-            int at = rng.Next(b.Count);
-            switch (rng.Next(6))
-            {
-                case 0: b[at] ^= (byte)(1 << rng.Next(8)); break;
-                case 1: b[at] = (byte)rng.Next(256); break;
-                case 2: b[at] = Interesting[rng.Next(Interesting.Length)]; break;
-                case 3: b.InsertRange(at, HugeVarint); break;
-                case 4: b.RemoveRange(at, b.Count - at); break;
-                default:
-                    int from = rng.Next(b.Count), len = Math.Min(1 + rng.Next(32), b.Count - from);
-                    b.InsertRange(at, b.GetRange(from, len));
-                    break;
-            }
-        }
-        return b.ToArray();
-    }
-
-    private static readonly byte[] Interesting = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0x08, 0x0A, 0x12];
-
-    /// <summary>A varint near 2³⁵: as a length or a dimension it asks for far more than any mutant holds.</summary>
-    private static readonly byte[] HugeVarint = [0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
 }
