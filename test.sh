@@ -40,13 +40,20 @@ if [ "$pack_status" -ne 0 ] && [ "$pack_failed" -eq 0 ]; then
 fi
 rm -f "$pack_out"
 
+# Coverage-guided fuzzing of the readers for a bounded time (scripts/fuzz.sh); each target counts as one test.
+fuzz_out=$(mktemp)
+scripts/fuzz.sh --no-build "${QUANTSHARP_FUZZ_SECONDS:-15}" 2>&1 | tee "$fuzz_out" || true
+fuzz_passed=$(grep -c '^fuzz check: ok' "$fuzz_out" || true)
+fuzz_failed=$(grep -c '^fuzz check: FAILED' "$fuzz_out" || true)
+rm -f "$fuzz_out"
+
 # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12 …").
 sum() { grep -Eo "$1: +[0-9]+" "${@:2}" | awk '{s+=$NF} END {print s+0}'; }
 passed=$(sum Passed "$out" "$ort_out")
 failed=$(sum Failed "$out" "$ort_out")
 skipped=$(sum Skipped "$out" "$ort_out")
-passed=$((passed + pack_passed))
-failed=$((failed + pack_failed))
+passed=$((passed + pack_passed + fuzz_passed))
+failed=$((failed + pack_failed + fuzz_failed))
 ort_passed=$(sum Passed "$ort_out")
 ort_failed=$(sum Failed "$ort_out")
 rm -f "$out" "$ort_out"

@@ -1,0 +1,68 @@
+using System.Buffers.Binary;
+using QuantSharp.Data.Images;
+using QuantSharp.Engine;
+using QuantSharp.Onnx;
+using QuantSharp.Onnx.Tests;
+
+namespace QuantSharp.Fuzz;
+
+/// <summary>A reader under fuzzing: its seed inputs, how to read one, the errors it may legitimately raise, and an optional fix-up of mutants.</summary>
+internal sealed record FuzzTarget(string Name, IReadOnlyList<byte[]> Seeds, Action<byte[]> Read, Func<Exception, bool> Expected, Action<byte[]>? Fix = null);
+
+/// <summary>The four readers and their seeds.</summary>
+internal static class FuzzTargets
+{
+    public static readonly string[] Names = ["onnx", "npy", "png", "jpeg"];
+
+    public static FuzzTarget Create(string name) => name switch
+    {
+        "onnx" => new("onnx", [TestModels.Rich().ToBytes()], ReadOnnx, e => e is InvalidDataException),
+        "npy" => new("npy", NpySeeds(), b => Npy.Read(new MemoryStream(b), "fuzz.npy"), e => e is InvalidDataException),
+        "png" => new("png", Seeds(".png"), b => ImageDecoder.Decode(b, "fuzz.png"), e => e is ImageFormatException, FixPngCrcs),
+        "jpeg" => new("jpeg", Seeds(".jpg"), b => ImageDecoder.Decode(b, "fuzz.jpg"), e => e is ImageFormatException),
+        _ => throw new ArgumentException($"no fuzz target '{name}'", nameof(name)),
+    };
+
+    /// <summary>Parses the model and converts every inline tensor, as loading a model for the engine does.</summary>
+    private static void ReadOnnx(byte[] bytes)
+    {
+        var m = OnnxModel.Load(bytes, "fuzz.onnx");
+        foreach (var t in OnnxExternalData.AllTensors(m.Graph))
+            if (t.DataLocation != OnnxDataLocation.External) t.ToTensor();
+    }
+
+    private static List<byte[]> Seeds(string extension) =>
+        Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Seeds"), "*" + extension).Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToList();
+
+    private static List<byte[]> NpySeeds()
+    {
+        var seeds = new List<byte[]>();
+        foreach (Tensor t in new Tensor[]
+        {
+            Tensor.FromArray(Enumerable.Range(0, 24).Select(i => i * 0.25f - 3f).ToArray(), 2, 3, 4),
+            Tensor.FromArray(Enumerable.Range(0, 40).Select(i => (byte)(i * 7)).ToArray(), 5, 8),
+            Tensor.FromArray(new[] { -5L, 7L }, 2),
+            Tensor.FromArray(Enumerable.Range(0, 9).Select(i => i % 3 == 0).ToArray(), 9),
+        })
+        {
+            var ms = new MemoryStream();
+            Npy.Write(ms, t);
+            seeds.Add(ms.ToArray());
+        }
+        return seeds;
+    }
+
+    /// <summary>Recomputes the CRC of every chunk whose declared length fits, so mutations reach the checks behind the checksum.</summary>
+    private static void FixPngCrcs(byte[] b)
+    {
+        int pos = 8;
+        while (pos + 12 <= b.Length)
+        {
+            uint len = BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(pos));
+            if (len > (uint)(b.Length - pos - 12)) return;
+            int body = (int)len;
+            BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(pos + 8 + body), Crc32.Compute(b.AsSpan(pos + 4, 4 + body)));
+            pos += 12 + body;
+        }
+    }
+}
