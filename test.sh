@@ -28,6 +28,16 @@ ort_start=$(date +%s)
 dotnet test QuantSharp.slnx -c Release --no-build -nologo --filter "Category=OnnxRuntime" 2>&1 | tee "$ort_out" || status=$?
 ort_seconds=$(( $(date +%s) - ort_start ))
 
+# The kernels again with AVX-512 and then AVX2 switched off, so the 256-bit and the scalar/128-bit paths run too
+# (the machines here have AVX-512; users' may not). Counted with the main run.
+simd_out=$(mktemp)
+for isa in AVX512F AVX2; do
+  echo "kernel tests with DOTNET_Enable$isa=0:"
+  env "DOTNET_Enable$isa=0" dotnet test tests/QuantSharp.Engine.Tests -c Release --no-build -nologo 2>&1 | tee -a "$simd_out" | grep -E '^(Passed|Failed)!|^\s+Failed ' || status=$?
+  env "DOTNET_Enable$isa=0" dotnet test tests/QuantSharp.Quantization.Tests -c Release --no-build -nologo \
+    --filter "FullyQualifiedName~Kernel|FullyQualifiedName~Vector|FullyQualifiedName~Simd" 2>&1 | tee -a "$simd_out" | grep -E '^(Passed|Failed)!|^\s+Failed ' || status=$?
+done
+
 # The NuGet packages and the installed quantsharp tool (scripts/pack_check.sh); each of its checks counts as one test.
 pack_out=$(mktemp)
 pack_status=0
@@ -49,14 +59,14 @@ rm -f "$fuzz_out"
 
 # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12 …").
 sum() { grep -Eo "$1: +[0-9]+" "${@:2}" | awk '{s+=$NF} END {print s+0}'; }
-passed=$(sum Passed "$out" "$ort_out")
-failed=$(sum Failed "$out" "$ort_out")
-skipped=$(sum Skipped "$out" "$ort_out")
+passed=$(sum Passed "$out" "$ort_out" "$simd_out")
+failed=$(sum Failed "$out" "$ort_out" "$simd_out")
+skipped=$(sum Skipped "$out" "$ort_out" "$simd_out")
 passed=$((passed + pack_passed + fuzz_passed))
 failed=$((failed + pack_failed + fuzz_failed))
 ort_passed=$(sum Passed "$ort_out")
 ort_failed=$(sum Failed "$ort_out")
-rm -f "$out" "$ort_out"
+rm -f "$out" "$ort_out" "$simd_out"
 cat TestResults/onnx-conformance.txt 2>/dev/null | grep '^onnx-conformance' || true
 echo "ORT cross-check count: $((ort_passed + ort_failed)) tests ran against ONNX Runtime ($ort_passed passed, $ort_failed failed) in ${ort_seconds} s"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # build or runner failure counts as a failure

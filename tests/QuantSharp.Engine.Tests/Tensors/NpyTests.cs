@@ -174,7 +174,7 @@ public class NpyTests : IDisposable
         var full = Convert.FromBase64String(F32);
         var e = Assert.Throws<InvalidDataException>(() => Npy.Read(new MemoryStream(full[..^3]), "d.npy"));
         Assert.Contains("'d.npy'", e.Message);
-        Assert.Contains("'data' truncated (13 of 16 bytes)", e.Message);
+        Assert.Contains("'data' truncated (the header declares 16 bytes, the file has 13 left)", e.Message);
     }
 
     [Fact]
