@@ -189,6 +189,39 @@ public class PlacementTests
     }
 
     [Fact]
+    public void Supergroups_TransformerPatterns_QuantizeTheResultsNotTheInternals()
+    {
+        // A BERT layer's patterns as PyTorch exports them: the attention-mask Add before Softmax, LayerNorm decomposed
+        // (mean, deviation, variance, normalization, affine) and GELU via Erf.
+        var rng = new Random(7);
+        var b = new GraphBuilder("bert_bits", opset: 13);
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(2), Dim.Fixed(8));
+        var mask = b.Input("mask", DataType.Float32, Dim.Fixed(2), Dim.Fixed(8));
+        var scores = b.Add(b.Div(x, b.Initializer("sqrt_d", Tensor.FromArray(new[] { 8f })), "scale"), mask, "mask_add");
+        var probs = b.Softmax(scores, -1, "softmax");
+        var axes = ("axes", AttributeValue.FromInts([-1]));
+        var mean = b.Op1("ReduceMean", [probs], "ln_mean", axes);
+        var dev = b.Sub(probs, mean, "ln_sub");
+        var variance = b.Op1("ReduceMean", [b.Op1("Pow", [dev, b.Initializer("two", Tensor.FromArray(new[] { 2f }))], "ln_pow")], "ln_var", axes);
+        var std = b.Op1("Sqrt", [b.Add(variance, b.Initializer("eps", Tensor.FromArray(new[] { 1e-12f })), "ln_eps")], "ln_sqrt");
+        var norm = b.Div(dev, std, "ln_div");
+        var ln = b.Add(b.Mul(norm, b.Initializer("gamma", Tensor.RandomUniform(rng, 0.5f, 1.5f, 8)), "ln_gamma"), b.Initializer("beta", Tensor.RandomUniform(rng, -0.1f, 0.1f, 8)), "ln_beta");
+        var erf = b.Op1("Erf", [b.Div(ln, b.Initializer("root2", Tensor.FromArray(new[] { 1.4142135f })), "gelu_div")], "gelu_erf");
+        var gelu = b.Mul(b.Mul(ln, b.Add(erf, b.Initializer("one", Tensor.FromArray(new[] { 1f })), "gelu_add"), "gelu_mul"), b.Initializer("half", Tensor.FromArray(new[] { 0.5f })), "gelu_half");
+        b.Output(gelu, name: "y");
+        var g = b.Build();
+        foreach (var config in new[] { QuantizerConfig.Default, QuantizerConfig.PerChannel })
+        {
+            var plan = QuantizerPlacement.Plan(g, config);
+            foreach (var inner in new[] { "mask_add", "ln_mean", "ln_pow", "ln_var", "ln_eps", "ln_sqrt", "ln_div", "ln_gamma", "gelu_div", "gelu_erf", "gelu_add", "gelu_mul" })
+                Assert.False(plan[Out(g, inner)].Enabled, $"{inner}'s output is quantized");
+            foreach (var result in new[] { "scale", "softmax", "ln_sub", "ln_beta" })
+                Assert.True(plan[Out(g, result)].Enabled, $"{result}'s output is not quantized");
+            Assert.True(plan["y"].Enabled);
+        }
+    }
+
+    [Fact]
     public void Supergroup_AddRelu_And_MatMulAdd_DisableInnerOutputs()
     {
         var rng = new Random(6);
