@@ -18,7 +18,7 @@ namespace QuantSharp.Cli;
 /// <param name="Output">Folder receiving the results (created; refused when it exists unless <paramref name="Force"/>).</param>
 /// <param name="ParamBw">Weight bit-width.</param>
 /// <param name="OutputBw">Activation bit-width.</param>
-/// <param name="PerChannel">Per-channel weight quantization.</param>
+/// <param name="PerChannel">Per-channel weight quantization (the default, as in ONNX Runtime, TensorRT and AIMET's recommended config; false: per-tensor).</param>
 /// <param name="Scheme">tf | tf-enhanced | percentile | mse | entropy.</param>
 /// <param name="Config">AIMET-schema config file, or a preset name (default, per_channel, tensorrt).</param>
 /// <param name="BatchSize">Samples per forward pass.</param>
@@ -33,7 +33,7 @@ namespace QuantSharp.Cli;
 /// <param name="ExcludeNodes">Nodes kept in float (their parameter and output quantizers disabled).</param>
 /// <param name="Force">Replace an existing output folder.</param>
 /// <param name="MinGemmWeights">Gemm/MatMul layers whose weight has fewer elements stay in float (<see cref="Quantization.Config.TinyGemms"/>; 0: quantize all; the command line's default is 4096).</param>
-public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = false,
+public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = true,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
     bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0);
@@ -194,7 +194,7 @@ public static class CalibCommand
             foreach (var l in fastFinetune.Layers) summary.WriteLine($"fast finetune {l.Node}: MSE {l.MseBefore:G4} (nearest) → {l.MseAfter:G4}{(l.Reverted ? " (reverted)" : "")}");
         if (seqMse is not null) summary.WriteLine(seqMse.ToString());
         summary.WriteLine($"calibration: {data.Count} samples from {r.Source.Data}, batch {r.BatchSize}, scheme {r.Scheme}, {calibSeconds:F2} s");
-        summary.WriteLine($"weights {r.ParamBw}-bit{(r.PerChannel ? " per-channel" : "")}, activations {r.OutputBw}-bit");
+        summary.WriteLine($"weights {r.ParamBw}-bit{(r.Config is null ? (r.PerChannel ? " per-channel" : " per-tensor") : $" as --config {r.Config} sets")}, activations {r.OutputBw}-bit");
         var named = sim.ExcludedLayers.Except(tiny).ToList();
         if (named.Count > 0) summary.WriteLine($"kept in float (--exclude-nodes): {string.Join(", ", named)}");
         if (tiny.Count > 0) summary.WriteLine($"kept in float (Gemm/MatMul with fewer than --min-gemm-weights {r.MinGemmWeights} weights; ONNX Runtime runs them faster in float): {string.Join(", ", tiny)}");
@@ -315,6 +315,19 @@ public static class CalibCommand
         if (r.FastFinetuneIterations > 0) weights.Add("--fast-finetune");
         if (r.SeqMse) weights.Add("--seq-mse");
         if (weights.Count > 1) throw new UsageException($"{string.Join(" and ", weights)} each set the weight encodings; use one of them");
+    }
+
+    /// <summary>
+    /// The weight granularity the command line asks for: per-channel unless <c>--per-tensor</c>. <c>--per-channel</c> is
+    /// the default and stays accepted; both together, or <c>--per-tensor</c> beside a <c>--config</c> (which sets the
+    /// granularity itself), are refused rather than one silently losing.
+    /// </summary>
+    internal static bool WeightsPerChannel(bool perChannel, bool perTensor, string? config)
+    {
+        if (perChannel && perTensor) throw new UsageException("--per-channel and --per-tensor contradict each other; give one (per-channel is the default)");
+        if (perTensor && config is not null)
+            throw new UsageException($"--per-tensor cannot change --config {config}: the config's per_channel_quantization decides; drop --per-tensor or edit the config");
+        return !perTensor;
     }
 
     /// <summary>The scheme named on the command line.</summary>
