@@ -89,6 +89,7 @@ public static class CalibCommand
         QuantizationSimModel sim = null!;
         CalibrationReport report = null!;
         Accuracy? nonFiniteScored = null;
+        SanityReport sanity = null!;
         int batchCount = (data.Count + r.BatchSize - 1) / r.BatchSize;
         var seconds = CliProgress.Run(stdout, p =>
         {
@@ -161,6 +162,7 @@ public static class CalibCommand
                 foreach (var (x, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
                     s.Run(new Dictionary<string, Tensor> { [input] = x });
             });
+            sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(sim, input, data.Images, r.BatchSize));
         });
         double calibSeconds = seconds.GetValueOrDefault("calibration");
 
@@ -200,10 +202,18 @@ public static class CalibCommand
         if (tiny.Count > 0) summary.WriteLine($"kept in float (Gemm/MatMul with fewer than --min-gemm-weights {r.MinGemmWeights} weights; ONNX Runtime runs them faster in float): {string.Join(", ", tiny)}");
         summary.WriteLine($"quantizers: {sim.Quantizers.Count} ({sim.Quantizers.Values.Count(q => q.Enabled)} enabled, {report.Calibrated.Count} calibrated)");
         if (report.WithoutData.Count > 0) summary.WriteLine($"saw no data (disabled): {string.Join(", ", report.WithoutData)}");
+        string? fallbackNote = FallbackNote(report, sim);
+        if (fallbackNote is not null)
+        {
+            summary.WriteLine($"note: {fallbackNote}");
+            foreach (var f in report.SchemeFallbacks) summary.WriteLine($"  {f.Quantizer}: tf ({f.Reason})");
+        }
         var degenerate = DegenerateQuantizers(sim);
         string? degenerateWarning = degenerate.Count == 0 ? null
             : $"{degenerate.Count} quantizer(s) got a zero-width range (every calibration value the same, e.g. all-zero data): {string.Join(", ", degenerate.Take(5))}{(degenerate.Count > 5 ? $", … ({degenerate.Count - 5} more)" : "")}; check --data and its preprocessing";
         if (degenerateWarning is not null) summary.WriteLine($"warning: {degenerateWarning}");
+        summary.WriteLine(sanity.ToString());
+        if (sanity.Warning is { } poorSqnr) summary.WriteLine($"warning: {poorSqnr}");
         summary.WriteLine();
         summary.Write(sim.ToString());
         string summaryPath = Path.Combine(outDir, "summary.txt");
@@ -231,8 +241,11 @@ public static class CalibCommand
         if (seqMse is not null) stdout.WriteLine($"sequential MSE: {seqMse.Layers.Count} weight encoding(s) chosen and frozen");
         if (sim.ExcludedLayers.Count > 0) stdout.WriteLine($"kept in float: {string.Join(", ", sim.ExcludedLayers)}");
         stdout.WriteLine($"calibrated {report.Calibrated.Count} quantizers on {data.Count} samples in {calibSeconds.ToString("F2", ci)} s");
+        if (fallbackNote is not null) stdout.WriteLine($"note: {fallbackNote}");
         if (report.WithoutData.Count > 0) stdout.WriteLine($"warning: quantizers that saw no data were disabled: {string.Join(", ", report.WithoutData)}");
         if (degenerateWarning is not null) stdout.WriteLine($"warning: {degenerateWarning}");
+        stdout.WriteLine(sanity.ToString());
+        if (sanity.Warning is { } poor) stdout.WriteLine($"warning: {poor}");
         foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)
         {
@@ -250,6 +263,10 @@ public static class CalibCommand
             values["calibrated"] = report.Calibrated.Count;
             values["without_data"] = report.WithoutData;
             values["zero_width_ranges"] = degenerate;
+            values["output_sqnr_db"] = double.IsFinite(sanity.SqnrDb) ? sanity.SqnrDb : null;
+            values["output_sqnr_samples"] = sanity.Samples;
+            values["worst_quantizers"] = sanity.Worst.Select(w => new Dictionary<string, object?> { ["quantizer"] = w.Quantizer, ["sqnr_db"] = double.IsFinite(w.SqnrDb) ? w.SqnrDb : null }).ToList();
+            values["scheme_fallbacks"] = report.SchemeFallbacks.ToDictionary(f => f.Quantizer, f => f.Reason);
             values["calibration_seconds"] = calibSeconds;
             values["step_seconds"] = seconds;
             values["total_seconds"] = total.Elapsed.TotalSeconds;
@@ -257,6 +274,18 @@ public static class CalibCommand
             values["files"] = files;
             WriteJson(json, values);
         }
+    }
+
+    /// <summary>
+    /// One line saying how many quantizers <c>--scheme entropy</c> calibrated with tf (min/max) instead, grouped by reason
+    /// (see <see cref="EntropyScope"/>); null when none did.
+    /// </summary>
+    internal static string? FallbackNote(CalibrationReport report, QuantizationSimModel sim)
+    {
+        if (report.SchemeFallbacks.Count == 0) return null;
+        int calibrated = report.Calibrated.Count(n => sim.Quantizers.TryGetValue(n, out var q) && q.Encoding?.DataType == Quantization.Encodings.EncodingDataType.Int);
+        var reasons = report.SchemeFallbacks.GroupBy(f => f.Reason).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}");
+        return $"--scheme entropy: {report.SchemeFallbacks.Count} of {calibrated} quantizers fell back to tf (min/max) where the KL search does not hold: {string.Join("; ", reasons)}";
     }
 
     /// <summary>

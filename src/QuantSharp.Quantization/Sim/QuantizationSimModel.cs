@@ -184,8 +184,18 @@ public sealed partial class QuantizationSimModel
             q.Encoding = Encoding.FloatType(q.BitWidth);
             calibrated.Add(q.Name);
         }
+        // The entropy search holds only on some tensors (see EntropyScope); the others get min/max and are reported.
+        bool entropy = Options.QuantScheme == QuantScheme.PostTrainingEntropy;
+        var fallbacks = new List<SchemeFallback>();
+        if (entropy) fallbacks.AddRange(ParamQuantizers.Where(q => q.Enabled && !q.IsFrozen && q.DataType == EncodingDataType.Int).Select(q => new SchemeFallback(q.Name, EntropyScope.Parameter)));
         var calibrating = ActivationQuantizers.Where(q => q.Enabled && !q.IsFrozen && q.DataType == EncodingDataType.Int)
-            .ToDictionary(q => q, q => EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile));
+            .ToDictionary(q => q, q =>
+            {
+                if (!entropy || q.Axis is not null) return EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile);
+                var (analyzer, reason) = EntropyScope.ActivationAnalyzer(Model, q.Name);
+                if (reason is not null) fallbacks.Add(new SchemeFallback(q.Name, reason));
+                return analyzer;
+            });
         foreach (var (q, analyzer) in calibrating) q.Analyzer = analyzer;
         try
         {
@@ -208,11 +218,12 @@ public sealed partial class QuantizationSimModel
             }
             q.Encoding = q.EncodingFrom(analyzer);
             calibrated.Add(q.Name);
+            if (analyzer is NonNegativeEntropyEncodingAnalyzer { Choice: not EntropyChoice.Entropy } guarded) fallbacks.Add(new SchemeFallback(q.Name, EntropyScope.Reason(guarded.Choice)!));
         }
         if (Options.QuantScheme is QuantScheme.TrainingRangeLearningWithTfInit or QuantScheme.TrainingRangeLearningWithTfEnhancedInit)
             foreach (var q in _quantizers.Values.Where(q => q.Enabled && !q.IsFrozen && q.Encoding is { DataType: EncodingDataType.Int, BitWidth: <= 16 }))
                 q.EnableRangeLearning();
-        return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed);
+        return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed) { SchemeFallbacks = fallbacks };
     }
 
     /// <summary>The initializer <paramref name="name"/> of the model or of one of its subgraphs (If branches, Loop bodies), or null.</summary>
@@ -230,7 +241,8 @@ public sealed partial class QuantizationSimModel
         if (q.DataType == EncodingDataType.Float) return Encoding.FloatType(q.BitWidth);
         var weight = ParameterTensor(q.Value) as Tensor<float>
             ?? throw new InvalidOperationException($"quantizer '{q.Name}': parameter '{q.Value}' is not a float initializer of the graph or of one of its subgraphs");
-        var analyzer = EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile);
+        var scheme = Options.QuantScheme == QuantScheme.PostTrainingEntropy ? QuantScheme.PostTrainingTf : Options.QuantScheme;
+        var analyzer = EncodingAnalyzers.Create(scheme, q.Axis, Options.Percentile);
         analyzer.Collect(weight);
         return q.EncodingFrom(analyzer);
     }
@@ -253,4 +265,8 @@ public sealed partial class QuantizationSimModel
 /// <param name="Calibrated">Quantizers that received an encoding from data or from their weights.</param>
 /// <param name="WithoutData">Enabled quantizers that saw no data (now disabled).</param>
 /// <param name="Elapsed">Wall time of calibration, forward passes included.</param>
-public sealed record CalibrationReport(IReadOnlyList<string> Calibrated, IReadOnlyList<string> WithoutData, TimeSpan Elapsed);
+public sealed record CalibrationReport(IReadOnlyList<string> Calibrated, IReadOnlyList<string> WithoutData, TimeSpan Elapsed)
+{
+    /// <summary>Under <see cref="QuantScheme.PostTrainingEntropy"/>: the quantizers calibrated with min/max instead, and why (see <see cref="EntropyScope"/>); empty otherwise.</summary>
+    public IReadOnlyList<SchemeFallback> SchemeFallbacks { get; init; } = [];
+}
