@@ -131,6 +131,25 @@ public sealed class QuantCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Calib_SchemeEntropy_PrintsOneNoteCountingTheQuantizersThatFellBackToTf_AndListsThemInTheSummary()
+    {
+        var (model, images, _) = Setup();
+        string quant = Path.Combine(_dir, "q-entropy");
+        var calib = Cli("calib", "--model", model, "--data", images, "--output", quant, "--scheme", "entropy", "--min-gemm-weights", "0");
+        Assert.True(calib.Code == 0, calib.Err);
+        var note = Assert.Single(calib.Out.Split('\n'), l => l.StartsWith("note: --scheme entropy:", StringComparison.Ordinal));
+        // The weights (conv, fc), the model input (not after an activation) and the logits fall back; relu's output is left to its data.
+        Assert.Contains("fell back to tf", note);
+        Assert.Contains("2 parameter", note);
+        Assert.Contains("1 model output", note);
+        string summary = File.ReadAllText(Path.Combine(quant, "summary.txt"));
+        Assert.Contains("  scores: tf (model output", summary);
+        Assert.Contains("  conv.weight: tf (parameter", summary);
+        var plain = Cli("calib", "--model", model, "--data", images, "--output", Path.Combine(_dir, "q-tf"), "--scheme", "tf");
+        Assert.DoesNotContain("--scheme entropy", plain.Out);
+    }
+
+    [Fact]
     public void Calib_BadSchemeAndBitWidth_AreOneLineErrorsNamingTheValue()
     {
         var (model, images, _) = Setup();
