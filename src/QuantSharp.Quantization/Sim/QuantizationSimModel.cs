@@ -163,7 +163,9 @@ public sealed partial class QuantizationSimModel
     /// while <paramref name="forwardPass"/> runs the sim over representative data (one streaming pass; memory does not
     /// grow with the number of batches); parameter encodings come from the weights themselves. Afterwards encodings
     /// are fixed per <see cref="QuantSimOptions.QuantScheme"/>. Quantizers that saw no data are disabled and listed in
-    /// the report (and in <see cref="QuantizersWithoutData"/>).
+    /// the report (and in <see cref="QuantizersWithoutData"/>). Under <see cref="QuantScheme.PostTrainingEntropy"/> the
+    /// KL range is used only where <see cref="EntropyScope"/> says it holds; the others get min/max and are listed in
+    /// <see cref="CalibrationReport.SchemeFallbacks"/>.
     /// </summary>
     public CalibrationReport ComputeEncodings(Action<QuantizationSimModel> forwardPass) => ComputeEncodings<object?>((s, _) => forwardPass(s), null);
 
