@@ -53,10 +53,15 @@ internal static class CalibSanityCheck
     {
         int samples = Math.Min(images.Dims[0], MaxSamples);
         var enabled = sim.Quantizers.Values.Where(q => q.Enabled).ToList();
-        var batches = Enumerable.Range(0, (samples + batchSize - 1) / batchSize)
-            .Select(b => NpyData.Take(images, b * batchSize, Math.Min(batchSize, samples - b * batchSize))).ToList();
-        var reference = WithEnabled(sim, enabled, [], () => batches.Select(b => Outputs(sim, input, b)).ToList());
-        double sqnr = Sqnr(reference, batches.Select(b => Outputs(sim, input, b)).ToList());
+        // Batch by batch, so only one batch's outputs are held (segmentation outputs can be large).
+        var totals = new Dictionary<string, (double Signal, double Noise)>(StringComparer.Ordinal);
+        for (int start = 0; start < samples; start += batchSize)
+        {
+            var x = NpyData.Take(images, start, Math.Min(batchSize, samples - start));
+            var reference = WithEnabled(sim, enabled, [], () => Outputs(sim, input, x));
+            Accumulate(totals, reference, Outputs(sim, input, x));
+        }
+        double sqnr = Sqnr(totals);
         List<(string, double)> worst = [];
         int sensitivitySamples = 0;
         if (sqnr < PoorBelowDb)
@@ -64,7 +69,12 @@ internal static class CalibSanityCheck
             sensitivitySamples = Math.Min(samples, SensitivitySamples);
             var few = NpyData.Take(images, 0, sensitivitySamples);
             var fewReference = WithEnabled(sim, enabled, [], () => Outputs(sim, input, few));
-            worst = enabled.Select(q => (q.Name, WithEnabled(sim, enabled, [q], () => Sqnr([fewReference], [Outputs(sim, input, few)]))))
+            worst = enabled.Select(q => (q.Name, WithEnabled(sim, enabled, [q], () =>
+                {
+                    var alone = new Dictionary<string, (double Signal, double Noise)>(StringComparer.Ordinal);
+                    Accumulate(alone, fewReference, Outputs(sim, input, few));
+                    return Sqnr(alone);
+                })))
                 .OrderBy(w => w.Item2).Take(Named).ToList();
         }
         return new SanityReport(sqnr, samples, worst, sensitivitySamples);
@@ -84,24 +94,31 @@ internal static class CalibSanityCheck
         finally { foreach (var q in enabled) q.Enabled = true; }
     }
 
-    /// <summary>The lowest SQNR over the graph outputs, each pooled over the batches.</summary>
-    private static double Sqnr(List<Dictionary<string, Tensor<float>>> reference, List<Dictionary<string, Tensor<float>>> actual)
+    /// <summary>Adds one batch's signal and noise energy per graph output.</summary>
+    private static void Accumulate(Dictionary<string, (double Signal, double Noise)> totals, Dictionary<string, Tensor<float>> reference, Dictionary<string, Tensor<float>> actual)
+    {
+        foreach (var (name, t) in reference)
+        {
+            var r = t.AsSpan();
+            var a = actual[name].AsSpan();
+            double signal = 0, noise = 0;
+            for (int i = 0; i < r.Length; i++)
+            {
+                double d = (double)r[i] - a[i];
+                signal += (double)r[i] * r[i];
+                noise += d * d;
+            }
+            var (s0, n0) = totals.GetValueOrDefault(name);
+            totals[name] = (s0 + signal, n0 + noise);
+        }
+    }
+
+    /// <summary>The lowest SQNR over the graph outputs (non-finite outputs count as −∞).</summary>
+    private static double Sqnr(Dictionary<string, (double Signal, double Noise)> totals)
     {
         double worst = double.PositiveInfinity;
-        foreach (var name in reference[0].Keys)
+        foreach (var (signal, noise) in totals.Values)
         {
-            double signal = 0, noise = 0;
-            for (int b = 0; b < reference.Count; b++)
-            {
-                var r = reference[b][name].AsSpan();
-                var a = actual[b][name].AsSpan();
-                for (int i = 0; i < r.Length; i++)
-                {
-                    double d = (double)r[i] - a[i];
-                    signal += (double)r[i] * r[i];
-                    noise += d * d;
-                }
-            }
             double db = noise == 0 ? double.PositiveInfinity : signal == 0 ? double.NegativeInfinity : 10 * Math.Log10(signal / noise);
             worst = Math.Min(worst, double.IsNaN(db) ? double.NegativeInfinity : db);
         }
