@@ -1,13 +1,11 @@
 using QuantSharp.Data;
 using QuantSharp.Engine;
 using QuantSharp.Engine.Runtime;
-using QuantSharp.Engine.Training;
 using QuantSharp.Onnx.Tests.Support;
 using QuantSharp.Tests.Shared;
 using QuantSharp.Quantization.Config;
 using QuantSharp.Quantization.Preparation;
 using QuantSharp.Quantization.Sim;
-using QuantSharp.Quantization.Zoo;
 using Xunit.Abstractions;
 
 namespace QuantSharp.Quantization.Tests.Sim;
