@@ -18,7 +18,7 @@ namespace QuantSharp.Cli;
 /// <param name="Output">Folder receiving the results (created; refused when it exists unless <paramref name="Force"/>).</param>
 /// <param name="ParamBw">Weight bit-width.</param>
 /// <param name="OutputBw">Activation bit-width.</param>
-/// <param name="PerChannel">Per-channel weight quantization.</param>
+/// <param name="PerChannel">Per-channel weight quantization (the default, as in ONNX Runtime, TensorRT and AIMET's recommended config; false: per-tensor).</param>
 /// <param name="Scheme">tf | tf-enhanced | percentile | mse | entropy.</param>
 /// <param name="Config">AIMET-schema config file, or a preset name (default, per_channel, tensorrt).</param>
 /// <param name="BatchSize">Samples per forward pass.</param>
@@ -33,7 +33,7 @@ namespace QuantSharp.Cli;
 /// <param name="ExcludeNodes">Nodes kept in float (their parameter and output quantizers disabled).</param>
 /// <param name="Force">Replace an existing output folder.</param>
 /// <param name="MinGemmWeights">Gemm/MatMul layers whose weight has fewer elements stay in float (<see cref="Quantization.Config.TinyGemms"/>; 0: quantize all; the command line's default is 4096).</param>
-public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = false,
+public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = true,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
     bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0);
@@ -89,6 +89,7 @@ public static class CalibCommand
         QuantizationSimModel sim = null!;
         CalibrationReport report = null!;
         Accuracy? nonFiniteScored = null;
+        SanityReport sanity = null!;
         int batchCount = (data.Count + r.BatchSize - 1) / r.BatchSize;
         var seconds = CliProgress.Run(stdout, p =>
         {
@@ -161,6 +162,7 @@ public static class CalibCommand
                 foreach (var (x, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
                     s.Run(new Dictionary<string, Tensor> { [input] = x });
             });
+            sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(sim, input, data.Images, r.BatchSize));
         });
         double calibSeconds = seconds.GetValueOrDefault("calibration");
 
@@ -194,12 +196,18 @@ public static class CalibCommand
             foreach (var l in fastFinetune.Layers) summary.WriteLine($"fast finetune {l.Node}: MSE {l.MseBefore:G4} (nearest) → {l.MseAfter:G4}{(l.Reverted ? " (reverted)" : "")}");
         if (seqMse is not null) summary.WriteLine(seqMse.ToString());
         summary.WriteLine($"calibration: {data.Count} samples from {r.Source.Data}, batch {r.BatchSize}, scheme {r.Scheme}, {calibSeconds:F2} s");
-        summary.WriteLine($"weights {r.ParamBw}-bit{(r.PerChannel ? " per-channel" : "")}, activations {r.OutputBw}-bit");
+        summary.WriteLine($"weights {r.ParamBw}-bit{(r.Config is null ? (r.PerChannel ? " per-channel" : " per-tensor") : $" as --config {r.Config} sets")}, activations {r.OutputBw}-bit");
         var named = sim.ExcludedLayers.Except(tiny).ToList();
         if (named.Count > 0) summary.WriteLine($"kept in float (--exclude-nodes): {string.Join(", ", named)}");
         if (tiny.Count > 0) summary.WriteLine($"kept in float (Gemm/MatMul with fewer than --min-gemm-weights {r.MinGemmWeights} weights; ONNX Runtime runs them faster in float): {string.Join(", ", tiny)}");
         summary.WriteLine($"quantizers: {sim.Quantizers.Count} ({sim.Quantizers.Values.Count(q => q.Enabled)} enabled, {report.Calibrated.Count} calibrated)");
         if (report.WithoutData.Count > 0) summary.WriteLine($"saw no data (disabled): {string.Join(", ", report.WithoutData)}");
+        string? fallbackNote = FallbackNote(report, sim);
+        if (fallbackNote is not null)
+        {
+            summary.WriteLine($"note: {fallbackNote}");
+            foreach (var f in report.SchemeFallbacks) summary.WriteLine($"  {f.Quantizer}: tf ({f.Reason})");
+        }
         var degenerate = DegenerateQuantizers(sim);
         string? degenerateWarning = degenerate.Count == 0 ? null
             : $"{degenerate.Count} quantizer(s) got a zero-width range (every calibration value the same, e.g. all-zero data): {string.Join(", ", degenerate.Take(5))}{(degenerate.Count > 5 ? $", … ({degenerate.Count - 5} more)" : "")}; check --data and its preprocessing";
@@ -207,6 +215,8 @@ public static class CalibCommand
         var constant = report.ConstantData.Where(c => !degenerate.Contains(c.Name)).ToList();
         string? constantWarning = ConstantDataWarning(constant);
         if (constantWarning is not null) summary.WriteLine($"warning: {constantWarning}");
+        summary.WriteLine(sanity.ToString());
+        if (sanity.Warning is { } poorSqnr) summary.WriteLine($"warning: {poorSqnr}");
         summary.WriteLine();
         summary.Write(sim.ToString());
         string summaryPath = Path.Combine(outDir, "summary.txt");
@@ -234,9 +244,12 @@ public static class CalibCommand
         if (seqMse is not null) stdout.WriteLine($"sequential MSE: {seqMse.Layers.Count} weight encoding(s) chosen and frozen");
         if (sim.ExcludedLayers.Count > 0) stdout.WriteLine($"kept in float: {string.Join(", ", sim.ExcludedLayers)}");
         stdout.WriteLine($"calibrated {report.Calibrated.Count} quantizers on {data.Count} samples in {calibSeconds.ToString("F2", ci)} s");
+        if (fallbackNote is not null) stdout.WriteLine($"note: {fallbackNote}");
         if (report.WithoutData.Count > 0) stdout.WriteLine($"warning: quantizers that saw no data were disabled: {string.Join(", ", report.WithoutData)}");
         if (degenerateWarning is not null) stdout.WriteLine($"warning: {degenerateWarning}");
         if (constantWarning is not null) stdout.WriteLine($"warning: {constantWarning}");
+        stdout.WriteLine(sanity.ToString());
+        if (sanity.Warning is { } poor) stdout.WriteLine($"warning: {poor}");
         foreach (var f in files) stdout.WriteLine($"wrote {f}");
         if (r.Json is { } json)
         {
@@ -255,6 +268,10 @@ public static class CalibCommand
             values["without_data"] = report.WithoutData;
             values["zero_width_ranges"] = degenerate;
             values["constant_data"] = constant.ToDictionary(c => c.Name, c => (double)c.Value);
+            values["output_sqnr_db"] = double.IsFinite(sanity.SqnrDb) ? sanity.SqnrDb : null;
+            values["output_sqnr_samples"] = sanity.Samples;
+            values["worst_quantizers"] = sanity.Worst.Select(w => new Dictionary<string, object?> { ["quantizer"] = w.Quantizer, ["sqnr_db"] = double.IsFinite(w.SqnrDb) ? w.SqnrDb : null }).ToList();
+            values["scheme_fallbacks"] = report.SchemeFallbacks.ToDictionary(f => f.Quantizer, f => f.Reason);
             values["calibration_seconds"] = calibSeconds;
             values["step_seconds"] = seconds;
             values["total_seconds"] = total.Elapsed.TotalSeconds;
@@ -262,6 +279,18 @@ public static class CalibCommand
             values["files"] = files;
             WriteJson(json, values);
         }
+    }
+
+    /// <summary>
+    /// One line saying how many quantizers <c>--scheme entropy</c> calibrated with tf (min/max) instead, grouped by reason
+    /// (see <see cref="EntropyScope"/>); null when none did.
+    /// </summary>
+    internal static string? FallbackNote(CalibrationReport report, QuantizationSimModel sim)
+    {
+        if (report.SchemeFallbacks.Count == 0) return null;
+        int calibrated = report.Calibrated.Count(n => sim.Quantizers.TryGetValue(n, out var q) && q.Encoding?.DataType == Quantization.Encodings.EncodingDataType.Int);
+        var reasons = report.SchemeFallbacks.GroupBy(f => f.Reason).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}");
+        return $"--scheme entropy: {report.SchemeFallbacks.Count} of {calibrated} quantizers fell back to tf (min/max) where the KL search does not hold: {string.Join("; ", reasons)}";
     }
 
     /// <summary>
@@ -329,6 +358,19 @@ public static class CalibCommand
         if (r.FastFinetuneIterations > 0) weights.Add("--fast-finetune");
         if (r.SeqMse) weights.Add("--seq-mse");
         if (weights.Count > 1) throw new UsageException($"{string.Join(" and ", weights)} each set the weight encodings; use one of them");
+    }
+
+    /// <summary>
+    /// The weight granularity the command line asks for: per-channel unless <c>--per-tensor</c>. <c>--per-channel</c> is
+    /// the default and stays accepted; both together, or <c>--per-tensor</c> beside a <c>--config</c> (which sets the
+    /// granularity itself), are refused rather than one silently losing.
+    /// </summary>
+    internal static bool WeightsPerChannel(bool perChannel, bool perTensor, string? config)
+    {
+        if (perChannel && perTensor) throw new UsageException("--per-channel and --per-tensor contradict each other; give one (per-channel is the default)");
+        if (perTensor && config is not null)
+            throw new UsageException($"--per-tensor cannot change --config {config}: the config's per_channel_quantization decides; drop --per-tensor or edit the config");
+        return !perTensor;
     }
 
     /// <summary>The scheme named on the command line.</summary>

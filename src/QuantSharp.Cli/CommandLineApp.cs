@@ -69,8 +69,9 @@ public static class CommandLineApp
         var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy.", HelpName = "NAME", DefaultValueFactory = _ => "tf-enhanced" };
         var paramBw = new Option<int>("--param-bw") { Description = "Weight bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
         var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
-        var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (default: per-tensor)." };
-        var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset: default, per_channel, tensorrt. [default: default, or per_channel with --per-channel]", HelpName = "FILE|PRESET" };
+        var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (the default; kept for older command lines)." };
+        var perTensor = new Option<bool>("--per-tensor") { Description = "Per-tensor weight quantization (one range per weight tensor) instead of per-channel." };
+        var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset: default (per-tensor weights), per_channel, tensorrt. [default: per_channel, or default with --per-tensor]", HelpName = "FILE|PRESET" };
         var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized).", HelpName = "NODE[,NODE…]" };
         var minGemm = new Option<int>("--min-gemm-weights") { Description = "Gemm/MatMul layers with fewer weights than this stay in float: ONNX Runtime runs such tiny products slower in int8 than in float (0 quantizes every layer).", HelpName = "N", DefaultValueFactory = _ => 4096 };
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
@@ -87,12 +88,12 @@ public static class CommandLineApp
         cmd.Options.Add(output);
         cmd.Options.Add(force);
         cmd.Options.Add(json);
-        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, config, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
+        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, perTensor, config, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
                      fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
             cmd.Options.Add(o);
         data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
-            r.GetValue(paramBw), r.GetValue(outputBw), r.GetValue(perChannel), r.GetValue(scheme)!, r.GetValue(config),
+            r.GetValue(paramBw), r.GetValue(outputBw), CalibCommand.WeightsPerChannel(r.GetValue(perChannel), r.GetValue(perTensor), r.GetValue(config)), r.GetValue(scheme)!, r.GetValue(config),
             data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),

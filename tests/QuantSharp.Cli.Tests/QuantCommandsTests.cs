@@ -63,7 +63,7 @@ public sealed class QuantCommandsTests : IDisposable
         string quant = Path.Combine(_dir, "quant"), deploy = Path.Combine(_dir, "deploy");
         var args = new List<string> { "calib", "--model", model, "--data", images, "--output", quant, "--scheme", scheme, "--batch-size", "16",
             "--json", Path.Combine(_dir, "calib.json") };
-        if (perChannel) args.Add("--per-channel");
+        args.Add(perChannel ? "--per-channel" : "--per-tensor");
         var calib = Cli(args.ToArray());
         Assert.True(calib.Code == 0, calib.Err);
         Assert.Contains("1 batch norm(s) folded", calib.Out);
@@ -88,6 +88,65 @@ public sealed class QuantCommandsTests : IDisposable
         Assert.True(File.Exists(Path.Combine(deploy, "model_qdq.onnx")));
         Assert.True(File.Exists(Path.Combine(deploy, "model_0.6.1.encodings")));
         Assert.Contains("\"version\": \"1.0.0\"", File.ReadAllText(Path.Combine(deploy, "model.encodings")));
+    }
+
+    /// <summary>Scales in calib's model.encodings for one parameter (one per output channel when per-channel).</summary>
+    private static int ScaleCount(string quant, string param)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(quant, "model.encodings")));
+        return doc.RootElement.GetProperty("param_encodings").EnumerateArray()
+            .Single(e => e.GetProperty("name").GetString() == param).GetProperty("scale").GetArrayLength();
+    }
+
+    [Fact]
+    public void Calib_WithoutOptions_QuantizesWeightsPerChannel_PerTensorOptsOut_AndBothDeploy()
+    {
+        var (model, images, _) = Setup();
+        foreach (var (flag, convScales, name) in new[] { ((string?)null, 4, "default"), ("--per-channel", 4, "pc"), ("--per-tensor", 1, "pt") })
+        {
+            string quant = Path.Combine(_dir, $"q-{name}");
+            var args = new List<string> { "calib", "--model", model, "--data", images, "--output", quant };
+            if (flag is not null) args.Add(flag);
+            var calib = Cli(args.ToArray());
+            Assert.True(calib.Code == 0, calib.Err);
+            Assert.Equal(convScales, ScaleCount(quant, "conv.weight"));
+            Assert.Contains(convScales > 1 ? "per-channel" : "per-tensor", File.ReadAllText(Path.Combine(quant, "summary.txt")));
+            var dep = Cli("deploy", "--quant", quant, "--output", Path.Combine(_dir, $"d-{name}"), "--no-latency");
+            Assert.True(dep.Code == 0, dep.Err);
+            Assert.Contains(": ok", dep.Out);
+        }
+    }
+
+    [Fact]
+    public void Calib_PerTensorWithPerChannelOrWithConfig_IsAUsageErrorNamingBoth()
+    {
+        var (model, images, _) = Setup();
+        var r = Cli("calib", "--model", model, "--data", images, "--output", Path.Combine(_dir, "q1"), "--per-tensor", "--per-channel");
+        Assert.Equal(CommandLineApp.ExitUsage, r.Code);
+        Assert.Contains("--per-channel and --per-tensor", r.Err);
+        r = Cli("calib", "--model", model, "--data", images, "--output", Path.Combine(_dir, "q2"), "--per-tensor", "--config", "tensorrt");
+        Assert.Equal(CommandLineApp.ExitUsage, r.Code);
+        Assert.Contains("--per-tensor cannot change --config tensorrt", r.Err);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "q1")) || Directory.Exists(Path.Combine(_dir, "q2")));
+    }
+
+    [Fact]
+    public void Calib_SchemeEntropy_PrintsOneNoteCountingTheQuantizersThatFellBackToTf_AndListsThemInTheSummary()
+    {
+        var (model, images, _) = Setup();
+        string quant = Path.Combine(_dir, "q-entropy");
+        var calib = Cli("calib", "--model", model, "--data", images, "--output", quant, "--scheme", "entropy", "--min-gemm-weights", "0");
+        Assert.True(calib.Code == 0, calib.Err);
+        var note = Assert.Single(calib.Out.Split('\n'), l => l.StartsWith("note: --scheme entropy:", StringComparison.Ordinal));
+        // The weights (conv, fc), the model input (not after an activation) and the logits fall back; relu's output is left to its data.
+        Assert.Contains("fell back to tf", note);
+        Assert.Contains("2 parameter", note);
+        Assert.Contains("1 model output", note);
+        string summary = File.ReadAllText(Path.Combine(quant, "summary.txt"));
+        Assert.Contains("  scores: tf (model output", summary);
+        Assert.Contains("  conv.weight: tf (parameter", summary);
+        var plain = Cli("calib", "--model", model, "--data", images, "--output", Path.Combine(_dir, "q-tf"), "--scheme", "tf");
+        Assert.DoesNotContain("--scheme entropy", plain.Out);
     }
 
     [Fact]

@@ -163,7 +163,9 @@ public sealed partial class QuantizationSimModel
     /// while <paramref name="forwardPass"/> runs the sim over representative data (one streaming pass; memory does not
     /// grow with the number of batches); parameter encodings come from the weights themselves. Afterwards encodings
     /// are fixed per <see cref="QuantSimOptions.QuantScheme"/>. Quantizers that saw no data are disabled and listed in
-    /// the report (and in <see cref="QuantizersWithoutData"/>).
+    /// the report (and in <see cref="QuantizersWithoutData"/>). Under <see cref="QuantScheme.PostTrainingEntropy"/> the
+    /// KL range is used only where <see cref="EntropyScope"/> says it holds; the others get min/max and are listed in
+    /// <see cref="CalibrationReport.SchemeFallbacks"/>.
     /// </summary>
     public CalibrationReport ComputeEncodings(Action<QuantizationSimModel> forwardPass) => ComputeEncodings<object?>((s, _) => forwardPass(s), null);
 
@@ -184,8 +186,18 @@ public sealed partial class QuantizationSimModel
             q.Encoding = Encoding.FloatType(q.BitWidth);
             calibrated.Add(q.Name);
         }
+        // The entropy search holds only on some tensors (see EntropyScope); the others get min/max and are reported.
+        bool entropy = Options.QuantScheme == QuantScheme.PostTrainingEntropy;
+        var fallbacks = new List<SchemeFallback>();
+        if (entropy) fallbacks.AddRange(ParamQuantizers.Where(q => q.Enabled && !q.IsFrozen && q.DataType == EncodingDataType.Int).Select(q => new SchemeFallback(q.Name, EntropyScope.Parameter)));
         var calibrating = ActivationQuantizers.Where(q => q.Enabled && !q.IsFrozen && q.DataType == EncodingDataType.Int)
-            .ToDictionary(q => q, q => EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile));
+            .ToDictionary(q => q, q =>
+            {
+                if (!entropy || q.Axis is not null) return EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile);
+                var (analyzer, reason) = EntropyScope.ActivationAnalyzer(Model, q.Name);
+                if (reason is not null) fallbacks.Add(new SchemeFallback(q.Name, reason));
+                return analyzer;
+            });
         foreach (var (q, analyzer) in calibrating)
         {
             q.Analyzer = analyzer;
@@ -214,11 +226,12 @@ public sealed partial class QuantizationSimModel
             }
             q.Encoding = q.EncodingFrom(analyzer);
             calibrated.Add(q.Name);
+            if (analyzer is NonNegativeEntropyEncodingAnalyzer { Choice: not EntropyChoice.Entropy } guarded) fallbacks.Add(new SchemeFallback(q.Name, EntropyScope.Reason(guarded.Choice)!));
         }
         if (Options.QuantScheme is QuantScheme.TrainingRangeLearningWithTfInit or QuantScheme.TrainingRangeLearningWithTfEnhancedInit)
             foreach (var q in _quantizers.Values.Where(q => q.Enabled && !q.IsFrozen && q.Encoding is { DataType: EncodingDataType.Int, BitWidth: <= 16 }))
                 q.EnableRangeLearning();
-        return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed) { ConstantData = constant };
+        return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed) { ConstantData = constant, SchemeFallbacks = fallbacks };
     }
 
     /// <summary>The initializer <paramref name="name"/> of the model or of one of its subgraphs (If branches, Loop bodies), or null.</summary>
@@ -236,7 +249,8 @@ public sealed partial class QuantizationSimModel
         if (q.DataType == EncodingDataType.Float) return Encoding.FloatType(q.BitWidth);
         var weight = ParameterTensor(q.Value) as Tensor<float>
             ?? throw new InvalidOperationException($"quantizer '{q.Name}': parameter '{q.Value}' is not a float initializer of the graph or of one of its subgraphs");
-        var analyzer = EncodingAnalyzers.Create(Options.QuantScheme, q.Axis, Options.Percentile);
+        var scheme = Options.QuantScheme == QuantScheme.PostTrainingEntropy ? QuantScheme.PostTrainingTf : Options.QuantScheme;
+        var analyzer = EncodingAnalyzers.Create(scheme, q.Axis, Options.Percentile);
         analyzer.Collect(weight);
         return q.EncodingFrom(analyzer);
     }
@@ -266,4 +280,6 @@ public sealed record CalibrationReport(IReadOnlyList<string> Calibrated, IReadOn
     /// constant data, a dead Relu) — with that value: their range says nothing about real data.
     /// </summary>
     public IReadOnlyList<(string Name, float Value)> ConstantData { get; init; } = [];
+    /// <summary>Under <see cref="QuantScheme.PostTrainingEntropy"/>: the quantizers calibrated with min/max instead, and why (see <see cref="EntropyScope"/>); empty otherwise.</summary>
+    public IReadOnlyList<SchemeFallback> SchemeFallbacks { get; init; } = [];
 }

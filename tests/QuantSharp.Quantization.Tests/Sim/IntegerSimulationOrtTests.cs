@@ -1,12 +1,11 @@
 using QuantSharp.Data;
 using QuantSharp.Engine;
 using QuantSharp.Engine.Runtime;
-using QuantSharp.Engine.Training;
 using QuantSharp.Onnx.Tests.Support;
+using QuantSharp.Tests.Shared;
 using QuantSharp.Quantization.Config;
 using QuantSharp.Quantization.Preparation;
 using QuantSharp.Quantization.Sim;
-using QuantSharp.Quantization.Zoo;
 using Xunit.Abstractions;
 
 namespace QuantSharp.Quantization.Tests.Sim;
@@ -30,23 +29,10 @@ public sealed class IntegerSimulationOrtTests(ITestOutputHelper output)
         { "efficientnet", "default" }, { "efficientnet", "per_channel" },
     };
 
-    private static readonly Dictionary<string, Lazy<Graph>> Trained = new()
+    /// <summary>The trained zoo net with its batch norms folded, as a user prepares a model.</summary>
+    private static Graph Prepared(string net)
     {
-        ["resnet"] = new(() => Train(ResNetSmall.Build(3))),
-        ["mobilenetv2"] = new(() => Train(MobileNetV2Small.Build(3))),
-        ["efficientnet"] = new(() => Train(EfficientNetSmall.Build(3))),
-    };
-
-    /// <summary>One pass over 6,000 training images (Adam, batch 50), then batch norms folded, as a user prepares a model.</summary>
-    private static Graph Train(Graph g)
-    {
-        var data = FashionMnist.Load(train: true).Take(6000);
-        var trainer = new GraphTrainer(new Session(g), new AdamOptimizer(GraphTrainer.Parameters(g), 2e-3f));
-        for (int start = 0; start + 50 <= 6000; start += 50)
-        {
-            var (x, labels) = data.Batch(start, 50);
-            trainer.Step(x, labels);
-        }
+        var g = TrainedZoo.Trained(net);
         ModelPreparer.Prepare(g);
         return g;
     }
@@ -56,7 +42,7 @@ public sealed class IntegerSimulationOrtTests(ITestOutputHelper output)
     public void IntegerSim_AgreesWithOnnxRuntime_BitForBitOnEveryQuantizedTensor(string net, string config)
     {
         if (!SimTestModels.DataAvailable) Assert.Fail($"Fashion-MNIST is not in {FashionMnist.DefaultDirectory} (Debian package dataset-fashion-mnist; test.sh installs it)");
-        var sim = new QuantizationSimModel(Trained[net].Value.Clone(), new QuantSimOptions { Config = QuantizerConfig.Named(config) });
+        var sim = new QuantizationSimModel(Prepared(net), new QuantSimOptions { Config = QuantizerConfig.Named(config) });
         var calibration = SimTestModels.Calibration(256);
         sim.ComputeEncodings(s => s.Run(new Dictionary<string, Tensor> { ["image"] = calibration }));
         var integer = sim.ToIntegerSimulation();
