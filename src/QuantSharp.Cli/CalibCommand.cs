@@ -33,10 +33,12 @@ namespace QuantSharp.Cli;
 /// <param name="ExcludeNodes">Nodes kept in float (their parameter and output quantizers disabled).</param>
 /// <param name="Force">Replace an existing output folder.</param>
 /// <param name="MinGemmWeights">Gemm/MatMul layers whose weight has fewer elements stay in float (<see cref="Quantization.Config.TinyGemms"/>; 0: quantize all; the command line's default is 4096).</param>
+/// <param name="VitisConfig">A Vitis-AI quantizer config JSON whose settings replace the command line's (see <see cref="Cli.VitisConfig"/>).</param>
 public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = false,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
-    bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0);
+    bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0,
+    string? VitisConfig = null);
 
 /// <summary>
 /// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it and writes <c>OUT/</c>
@@ -54,6 +56,8 @@ public static class CalibCommand
     public static void Execute(CalibRequest r, TextWriter stdout)
     {
         var total = Stopwatch.StartNew();
+        var vitis = r.VitisConfig is { } vitisFile ? Cli.VitisConfig.Load(vitisFile) : null;
+        if (vitis is not null) r = vitis.Apply(r);
         CheckTechniques(r);
         CliPaths.CheckFileToWrite("--json", r.Json);
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
@@ -66,13 +70,16 @@ public static class CalibCommand
         CheckSupported(graph, r.Model, r.ExcludeNodes ?? []);
         // Before preparation changes the graph: test/analyze compare --model with this.
         string fingerprint = CalibRecord.Fingerprint(graph);
+        var vitisGraph = vitis?.ApplyToGraph(graph);
+        if (vitisGraph is { KeepInFloat.Count: > 0 } kept) r = r with { ExcludeNodes = [.. (r.ExcludeNodes ?? []).Union(kept.KeepInFloat)] };
         var options = new QuantSimOptions
         {
             QuantScheme = ParseScheme(r.Scheme),
             DefaultParamBw = r.ParamBw,
             DefaultOutputBw = r.OutputBw,
-            Config = ResolveConfig(r.Config, r.PerChannel),
+            Config = vitis is null ? ResolveConfig(r.Config, r.PerChannel) : null,
         };
+        if (vitis is not null) options = vitis.Apply(options, r.PerChannel);
         using var output = OutputFolder.Begin(r.Output, r.Force);
         var data = CliData.Load(r.Source, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
         string outDir = output.Temp;
@@ -156,11 +163,12 @@ public static class CalibCommand
             if (tiny.Count > 0) sim.ExcludeLayers([.. tiny]);
             if (r.SeqMse) seqMse = p.Step("seq_mse", "sequential MSE", () => SequentialMse.Apply(sim, data.Batches(r.BatchSize).Select(b => b.Inputs)));
             string input = SingleInput(sim.Model, r.Model);
-            report = sim.ComputeEncodings(s =>
+            void Calibrate(QuantizationSimModel s)
             {
                 foreach (var (x, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
                     s.Run(new Dictionary<string, Tensor> { [input] = x });
-            });
+            }
+            report = vitis?.ComputeEncodings(sim, Calibrate, data.Batches(r.BatchSize).Select(b => b.Inputs)) ?? sim.ComputeEncodings(Calibrate);
         });
         double calibSeconds = seconds.GetValueOrDefault("calibration");
 
@@ -184,6 +192,8 @@ public static class CalibCommand
         var ci = CultureInfo.InvariantCulture;
         var summary = new StringWriter(ci);
         summary.WriteLine($"model: {r.Model}");
+        string? vitisLine = vitis is null ? null : $"{vitis.Describe(r)}{(vitisGraph?.Relu6Converted > 0 ? $"; {vitisGraph.Value.Relu6Converted} Clip(0, 6) converted to Relu" : "")}";
+        if (vitisLine is not null) summary.WriteLine(vitisLine);
         if (preparation is not null) summary.WriteLine(preparation.ToString());
         if (autoQuant is not null) summary.WriteLine($"auto-quant (top-1 on {data.Count} labelled samples):\n{autoQuant}");
         if (cle is not null) summary.WriteLine(cle.ToString());
@@ -215,6 +225,7 @@ public static class CalibCommand
         var files = written.Select(output.Final).ToList();
         seconds["write"] = write.Elapsed.TotalSeconds;
 
+        if (vitisLine is not null) stdout.WriteLine(vitisLine);
         if (preparation is not null)
             stdout.WriteLine($"prepared: {preparation.BatchNorms.Folded.Count} batch norm(s) folded, {preparation.Identities.Removed.Count + preparation.Constants.Removed.Count} node(s) simplified");
         if (autoQuant is not null)
@@ -277,6 +288,7 @@ public static class CalibCommand
         ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["adaround_iterations"] = r.AdaRoundIterations,
         ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
         ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,
+        ["vitis_config"] = r.VitisConfig,
     };
 
     /// <summary>

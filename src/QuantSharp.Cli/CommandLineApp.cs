@@ -71,6 +71,7 @@ public static class CommandLineApp
         var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
         var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (default: per-tensor)." };
         var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset: default, per_channel, tensorrt. [default: default, or per_channel with --per-channel]", HelpName = "FILE|PRESET" };
+        var vitisConfig = new Option<string>("--vitis-config") { Description = "A Vitis-AI (vai_q_pytorch) quantizer config JSON: its bit widths, methods, symmetry, per-channel, CLE, bias correction … replace the matching options; a key QuantSharp cannot honour is refused.", HelpName = "FILE.json" };
         var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized).", HelpName = "NODE[,NODE…]" };
         var minGemm = new Option<int>("--min-gemm-weights") { Description = "Gemm/MatMul layers with fewer weights than this stay in float: ONNX Runtime runs such tiny products slower in int8 than in float (0 quantizes every layer).", HelpName = "N", DefaultValueFactory = _ => 4096 };
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
@@ -87,7 +88,7 @@ public static class CommandLineApp
         cmd.Options.Add(output);
         cmd.Options.Add(force);
         cmd.Options.Add(json);
-        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, config, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
+        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, config, vitisConfig, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
                      fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
             cmd.Options.Add(o);
         data.AddPreprocessingTo(cmd);
@@ -96,7 +97,7 @@ public static class CommandLineApp
             data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm)), stdout), data.BatchSize(r)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig)), stdout), data.BatchSize(r)));
         return cmd;
     }
 
