@@ -104,17 +104,18 @@ public static class CommandLineApp
     private static Command TestCli(TextWriter stdout, TextWriter stderr)
     {
         var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
-        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
+        var quant = new Option<string>("--quant") { Description = "The folder written by 'calib' (required unless --float).", HelpName = "OUT" };
+        var floatOnly = new Option<bool>("--float") { Description = "Evaluate the FP32 model only (Vitis --quant_mode float): top-1/top-5 and loss, no calib folder needed." };
         var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for .npy data, read from the IDX labels file otherwise.");
         var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file.", HelpName = "FILE" };
         var runtime = new Option<string>("--runtime") { Description = "sim: evaluate the simulation; ort: also the QDQ model deploy would write, in ONNX Runtime (all optimizations), with its argmax agreement with the sim.", DefaultValueFactory = _ => "sim" };
         runtime.AcceptOnlyFromAmong(TestCommand.Runtimes);
-        var cmd = new Command("test", "Evaluate the FP32 model and its calibrated simulation (Vitis --quant_mode test): top-1/top-5 and the drop.") { model, quant };
+        var cmd = new Command("test", "Evaluate the FP32 model and its calibrated simulation (Vitis --quant_mode test): top-1/top-5, cross-entropy loss and the drop; --float evaluates FP32 only.") { model, quant, floatOnly };
         data.AddTo(cmd);
         cmd.Options.Add(json);
         cmd.Options.Add(runtime);
         data.AddPreprocessingTo(cmd);
-        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout, r.GetValue(runtime)!), data.BatchSize(r)));
+        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant), data.Request(r), data.BatchSize(r), r.GetValue(json), stdout, r.GetValue(runtime)!, r.GetValue(floatOnly)), data.BatchSize(r)));
         return cmd;
     }
 

@@ -8,7 +8,9 @@ namespace QuantSharp.Quantization.Sim;
 /// <param name="Top5">Fraction whose label is among the five highest scores (all of them when there are fewer classes).</param>
 /// <param name="Samples">Number of samples evaluated.</param>
 /// <param name="NonFinite">Samples with a NaN or infinite score: counted as misses, since no ranking of them means anything.</param>
-public sealed record Accuracy(double Top1, double Top5, int Samples, int NonFinite = 0)
+/// <param name="Loss">Mean cross-entropy of the label over the samples with finite scores (see <see cref="ModelEvaluation.CrossEntropy"/>);
+/// NaN when no sample had finite scores.</param>
+public sealed record Accuracy(double Top1, double Top5, int Samples, int NonFinite = 0, double Loss = double.NaN)
 {
     /// <summary>
     /// What to warn about when samples of <paramref name="what"/> ("FP32", "quantized") had NaN/Inf outputs, or null when none did.
@@ -33,6 +35,7 @@ public static class ModelEvaluation
     {
         long top1 = 0, top5 = 0;
         int samples = 0, batchIndex = 0, nonFinite = 0;
+        double lossSum = 0;
         foreach (var (inputs, labels) in batches)
         {
             var scores = forward(inputs);
@@ -56,11 +59,35 @@ public static class ModelEvaluation
                 for (int c = 0; c < classes; c++) if (row[c] > row[label] || (row[c] == row[label] && c < label)) higher++;
                 if (higher == 0) top1++;
                 if (higher < 5) top5++;
+                lossSum += CrossEntropy(row, label);
             }
             samples += labels.Length;
             batchIndex++;
         }
-        return samples == 0 ? new Accuracy(0, 0, 0) : new Accuracy((double)top1 / samples, (double)top5 / samples, samples, nonFinite);
+        int scored = samples - nonFinite;
+        return samples == 0 ? new Accuracy(0, 0, 0)
+            : new Accuracy((double)top1 / samples, (double)top5 / samples, samples, nonFinite, scored == 0 ? double.NaN : lossSum / scored);
+    }
+
+    /// <summary>
+    /// Cross-entropy of <paramref name="label"/> under one row of scores: −log p(label), where p = softmax(scores) for logits,
+    /// or the scores themselves when the row already is a probability distribution (non-negative, summing to 1 within
+    /// 1e-3 — a model exported with its softmax), so such models are not softmaxed twice. A zero probability gives +∞.
+    /// </summary>
+    public static double CrossEntropy(ReadOnlySpan<float> scores, int label)
+    {
+        double sum = 0, max = double.NegativeInfinity;
+        bool probabilities = true;
+        foreach (float v in scores)
+        {
+            if (v < 0) probabilities = false;
+            sum += v;
+            max = Math.Max(max, v);
+        }
+        if (probabilities && Math.Abs(sum - 1) <= 1e-3) return -Math.Log(scores[label]);
+        double exp = 0;
+        foreach (float v in scores) exp += Math.Exp(v - max);
+        return max + Math.Log(exp) - scores[label];
     }
 
     private static bool AllFinite(ReadOnlySpan<float> row)
