@@ -75,7 +75,12 @@ public static class CommandLineApp
         var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized).", HelpName = "NODE[,NODE…]" };
         var minGemm = new Option<int>("--min-gemm-weights") { Description = "Gemm/MatMul layers with fewer weights than this stay in float: ONNX Runtime runs such tiny products slower in int8 than in float (0 quantizes every layer).", HelpName = "N", DefaultValueFactory = _ => 4096 };
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
-        var biasCorrection = new Option<bool>("--bias-correction") { Description = "Empirical bias correction (up to 512 samples)." };
+        var biasCorrection = new Option<string>("--bias-correction")
+        {
+            Description = "Bias correction (up to 512 samples): empirical (from data; the default when no kind is given) or analytical (layers after a folded batch norm from its statistics). A correction that increases a layer's measured output shift is refused and reported.",
+            HelpName = "empirical|analytical", Arity = ArgumentArity.ZeroOrOne,
+        };
+        biasCorrection.AcceptOnlyFromAmong("empirical", "analytical");
         var adaround = new Option<bool>("--adaround") { Description = "AdaRound the weights (learned rounding) before calibrating." };
         var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer (also AutoQuant's AdaRound step).", HelpName = "N", DefaultValueFactory = _ => 2000 };
         var fastFinetune = new Option<bool>("--fast-finetune") { Description = "AdaQuant: tune each layer's weights and bias to its FP32 outputs (up to 256 samples)." };
@@ -94,10 +99,10 @@ public static class CommandLineApp
         data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
             r.GetValue(paramBw), r.GetValue(outputBw), r.GetValue(perChannel), r.GetValue(scheme)!, r.GetValue(config),
-            data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
+            data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetResult(biasCorrection) is not null,
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig)), stdout), data.BatchSize(r)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical"), stdout), data.BatchSize(r)));
         return cmd;
     }
 
