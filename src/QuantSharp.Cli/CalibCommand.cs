@@ -300,7 +300,7 @@ public static class CalibCommand
     {
         ["model"] = r.Model, ["data"] = r.Source.Data, ["labels"] = r.Source.Labels, ["samples"] = samples, ["subset_len"] = r.Source.SubsetLength,
         ["sample_method"] = r.Source.SampleMethod, ["seed"] = r.Source.Seed, ["batch_size"] = r.BatchSize, ["scheme"] = r.Scheme,
-        ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel, ["config"] = r.Config ?? (r.PerChannel ? "per_channel" : "default"),
+        ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel, ["config"] = r.Config ?? (r.VitisConfig is not null ? "vitis" : r.PerChannel ? "per_channel" : "default"),
         ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["bias_correction_kind"] = r.BiasCorrection ? r.BiasCorrectionKind : null, ["adaround_iterations"] = r.AdaRoundIterations,
         ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
         ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,

@@ -215,6 +215,8 @@ internal sealed class VitisConfig
     public CalibRequest Apply(CalibRequest r)
     {
         if (r.Config is not null) throw new UsageException("--vitis-config and --config both choose the quantizer placement; use one of them");
+        if (r.AutoQuant && (Cle == true || BiasCorrection == true))
+            throw Error(Cle == true ? "include_cle" : "include_bias_corr", "true cannot be combined with --auto-quant, which chooses the techniques itself; set it to false or drop --auto-quant");
         var weights = Of("weights");
         var activation = Of("activation");
         return r with

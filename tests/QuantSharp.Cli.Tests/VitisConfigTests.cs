@@ -198,6 +198,16 @@ public sealed class VitisConfigTests : IDisposable
     }
 
     [Fact]
+    public void VitisConfig_IncludeCle_WithAutoQuant_IsRefusedNamingTheKey()
+    {
+        var (model, images, labels) = Setup();
+        var r = Cli("calib", "--model", model, "--data", images, "--labels", labels, "--output", Path.Combine(_dir, "aq"), "--auto-quant",
+            "--vitis-config", WriteConfig("""{ "include_cle": true }"""));
+        Assert.Equal(CommandLineApp.ExitUsage, r.Code);
+        Assert.Contains("'include_cle': true cannot be combined with --auto-quant", r.Err);
+    }
+
+    [Fact]
     public void VitisConfig_UnsupportedKeyMessage_ListsTheSupportedKeys()
     {
         var (model, images, _) = Setup();
