@@ -52,6 +52,9 @@ public static class TestCommand
                 throw new UsageException($"--model '{model}' reads input '{input}' but the sim in '{quantDir}' reads '{simInput}'; pass the model that 'calib' quantized");
         }
         var set = CliData.Load(source, needLabels: true, stdout);
+        // The FP32 model says what its scores are; the quantized ones are scored the same way (their rounded
+        // probabilities no longer sum to exactly 1, so they cannot say it themselves).
+        var scoreKind = ModelEvaluation.ScoreKindOf(graph);
         int batches = (set.Count + batchSize - 1) / batchSize;
         Accuracy fp32 = null!;
         Accuracy? quant = null;
@@ -69,7 +72,7 @@ public static class TestCommand
                 var y = sim.Run(x);
                 if (withOrt) simArgMax.AddRange(ArgMaxRows(y));
                 return y;
-            }, p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches));
+            }, p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
             if (!withOrt) return;
             var dir = Directory.CreateTempSubdirectory("quantsharp-test-qdq-");
             try
@@ -84,7 +87,7 @@ public static class TestCommand
                     var y = OrtCheck.Run(qdq, qdqFile, new Dictionary<string, Engine.Tensor<float>> { [input] = x })[output];
                     foreach (int k in ArgMaxRows(y)) if (k == simArgMax[seen++]) agreed++;
                     return y;
-                }, p.Track("ort", $"QDQ in ONNX Runtime ({set.Count} samples)", set.Batches(batchSize), batches));
+                }, p.Track("ort", $"QDQ in ONNX Runtime ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
             }
             finally { dir.Delete(recursive: true); }
         });
@@ -96,7 +99,7 @@ public static class TestCommand
         string DL(double v) => double.IsNaN(v) ? "n/a" : v.ToString("+0.0000;-0.0000;0.0000", ci);
         var table = new Table().AddColumn("").AddColumn(new TableColumn("top-1").RightAligned()).AddColumn(new TableColumn("top-5").RightAligned())
             .AddColumn(new TableColumn("loss").RightAligned());
-        table.Title = new TableTitle(Markup.Escape($"{Path.GetFileName(model)}, {set.Count} samples{(floatOnly ? ", FP32 only" : "")}"));
+        table.Title = new TableTitle(Markup.Escape($"{Path.GetFileName(model)}, {set.Count} samples"));
         table.AddRow("FP32", P(fp32.Top1), P(fp32.Top5), L(fp32.Loss));
         if (quant is not null)
         {
@@ -109,7 +112,13 @@ public static class TestCommand
             table.AddRow("drop (ONNX Runtime)", D(fp32.Top1 - ort.Top1), D(fp32.Top5 - ort.Top5), DL(ort.Loss - fp32.Loss));
         }
         CliProgress.Console(stdout).Write(table);
-        stdout.WriteLine($"samples: {fp32.Samples}; loss: mean cross-entropy of the label (softmax of the scores, or the scores themselves when they are probabilities)");
+        if (floatOnly) stdout.WriteLine("FP32 only (--float): no quantized model evaluated");
+        stdout.WriteLine($"samples: {fp32.Samples}; loss: mean cross-entropy of the label ({scoreKind switch
+        {
+            ScoreKind.Probabilities => "the model ends in Softmax: −log p, p floored at 1e-7",
+            ScoreKind.LogProbabilities => "the model ends in LogSoftmax: −log p",
+            _ => "softmax of the scores",
+        }})");
         foreach (var warning in new[] { fp32.NonFiniteWarning("FP32"), quant?.NonFiniteWarning("quantized"), ort?.NonFiniteWarning("ONNX Runtime QDQ") })
             if (warning is not null) stdout.WriteLine($"warning: {warning}");
         double? agreement = ort is null ? null : simArgMax.Count == 0 ? 1 : (double)agreed / simArgMax.Count;

@@ -32,10 +32,18 @@ public sealed class TestFloatAndLossTests : IDisposable
         b.Output(softmax ? b.Softmax(scores, axis: 1, name: "prob") : scores, name: "scores");
         var graph = b.Build();
         string model = Path.Combine(_dir, softmax ? "tiny_softmax.onnx" : "tiny.onnx");
-        OnnxExporter.Save(graph, model);
         var images = Tensor.RandomUniform(rng, 0f, 4f, 40, 1, 6, 6);
         var labels = new Tensor<long>(40);
         for (int i = 0; i < 40; i++) labels.Data[i] = rng.Next(4);
+        if (softmax)
+        {
+            // Confident and right: probabilities of the label near 1, where reading them as logits would give a loss near 0.8.
+            var w = (Tensor<float>)graph.Initializers["fc.weight"];
+            for (int i = 0; i < w.Length; i++) w.Data[i] *= 10;
+            var p = new Engine.Runtime.Session(graph).Run(images);
+            for (int i = 0; i < 40; i++) labels.Data[i] = Enumerable.Range(0, 4).MaxBy(c => p[i, c]);
+        }
+        OnnxExporter.Save(graph, model);
         string imagesPath = Path.Combine(_dir, "images.npy"), labelsPath = Path.Combine(_dir, "labels.npy");
         Npy.Write(imagesPath, images);
         Npy.Write(labelsPath, labels);
@@ -63,9 +71,11 @@ public sealed class TestFloatAndLossTests : IDisposable
         string json = Path.Combine(_dir, "float.json");
         var r = Cli("test", "--float", "--model", model, "--data", images, "--labels", labels, "--json", json);
         Assert.True(r.Code == 0, r.Err);
-        Assert.Contains("FP32 only", r.Out);
+        Assert.Contains("FP32 only (--float)", r.Out);
         Assert.Contains("loss", r.Out);
-        Assert.DoesNotContain("quantized", r.Out);
+        Assert.Contains("│ FP32", r.Out);
+        Assert.DoesNotContain("│ quantized", r.Out);
+        Assert.DoesNotContain("│ drop", r.Out);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var root = doc.RootElement;
         Assert.True(root.GetProperty("float_only").GetBoolean());
@@ -79,14 +89,23 @@ public sealed class TestFloatAndLossTests : IDisposable
     }
 
     [Fact]
-    public void TestFloat_ModelEndingInSoftmax_TakesItsProbabilitiesAsTheyAre()
+    public void Test_ModelEndingInSoftmax_TakesItsProbabilitiesAsTheyAre_AlsoForTheQuantizedModel()
     {
         var (model, images, labels, graph, x, y) = Setup(softmax: true);
         string json = Path.Combine(_dir, "softmax.json");
-        var r = Cli("test", "--float", "--model", model, "--data", images, "--labels", labels, "--json", json);
+        string quant = Path.Combine(_dir, "qsoftmax");
+        var c = Cli("calib", "--model", model, "--data", images, "--output", quant, "--min-gemm-weights", "0");
+        Assert.True(c.Code == 0, c.Err);
+        var r = Cli("test", "--model", model, "--quant", quant, "--data", images, "--labels", labels, "--json", json);
         Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("the model ends in Softmax", r.Out);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        Assert.Equal(ReferenceLoss(graph, x, y, scoresAreProbabilities: true), doc.RootElement.GetProperty("fp32_loss").GetDouble(), 4);
+        double fp32Loss = doc.RootElement.GetProperty("fp32_loss").GetDouble();
+        Assert.Equal(ReferenceLoss(graph, x, y, scoresAreProbabilities: true), fp32Loss, 4);
+        Assert.InRange(fp32Loss, 0, 0.3);
+        // The quantized probabilities (8-bit output, rows no longer summing to exactly 1) are still read as probabilities:
+        // their loss stays near FP32's, where reading them as logits would give about 0.8.
+        Assert.InRange(doc.RootElement.GetProperty("quant_loss").GetDouble(), fp32Loss - 0.1, fp32Loss + 0.1);
     }
 
     [Fact]
@@ -123,13 +142,21 @@ public sealed class TestFloatAndLossTests : IDisposable
     }
 
     [Fact]
-    public void CrossEntropy_OfLogits_IsLogSumExpMinusTheLabelScore_AndOfProbabilities_IsMinusLogP()
+    public void CrossEntropy_OfLogits_IsLogSumExpMinusTheLabelScore_OfProbabilities_MinusLogP_OfLogProbabilities_MinusTheScore()
     {
         Assert.Equal(Math.Log(Math.Exp(1) + Math.Exp(2) + Math.Exp(3)) - 2, ModelEvaluation.CrossEntropy([1f, 2f, 3f], 1), 6);
         // Large logits must not overflow (the max is subtracted first).
         Assert.Equal(Math.Log(1 + Math.Exp(-1)), ModelEvaluation.CrossEntropy([1000f, 999f], 0), 6);
-        Assert.Equal(-Math.Log(0.7), ModelEvaluation.CrossEntropy([0.2f, 0.7f, 0.1f], 1), 6);
-        // Non-negative scores that do not sum to 1 are logits, not probabilities.
-        Assert.Equal(Math.Log(Math.Exp(0.2) + Math.Exp(0.7) + Math.Exp(0.5)) - 0.7, ModelEvaluation.CrossEntropy([0.2f, 0.7f, 0.5f], 1), 6);
+        Assert.Equal(-Math.Log(0.7), ModelEvaluation.CrossEntropy([0.2f, 0.7f, 0.1f], 1, ScoreKind.Probabilities), 6);
+        // A probability rounded to 0 by quantization costs −log(1e−7), not infinity.
+        Assert.Equal(-Math.Log(1e-7), ModelEvaluation.CrossEntropy([1f, 0f], 1, ScoreKind.Probabilities), 6);
+        Assert.Equal(1.5, ModelEvaluation.CrossEntropy([-0.5f, -1.5f], 1, ScoreKind.LogProbabilities), 6);
+    }
+
+    [Fact]
+    public void ScoreKindOf_ReadsTheOpThatProducesTheOutput()
+    {
+        Assert.Equal(ScoreKind.Probabilities, ModelEvaluation.ScoreKindOf(Setup(softmax: true).Graph));
+        Assert.Equal(ScoreKind.Logits, ModelEvaluation.ScoreKindOf(Setup().Graph));
     }
 }

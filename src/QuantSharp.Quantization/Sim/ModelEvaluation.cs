@@ -19,6 +19,17 @@ public sealed record Accuracy(double Top1, double Top5, int Samples, int NonFini
         : $"{NonFinite} of {Samples} samples had NaN/Inf {what} outputs (counted as misses)";
 }
 
+/// <summary>What a classifier's scores are, which decides how its cross-entropy is computed.</summary>
+public enum ScoreKind
+{
+    /// <summary>Unnormalized logits: the loss is −log softmax(scores)[label].</summary>
+    Logits,
+    /// <summary>Probabilities (the model ends in Softmax): the loss is −log max(p[label], 1e−7).</summary>
+    Probabilities,
+    /// <summary>Log-probabilities (the model ends in LogSoftmax): the loss is −scores[label].</summary>
+    LogProbabilities,
+}
+
 /// <summary>How far one output of a quantized model is from the floating-point one.</summary>
 /// <param name="Name">The output's name.</param>
 /// <param name="SqnrDb">Signal-to-quantization-noise ratio, 10·log10(Σ ref² / Σ (ref − q)²) in dB (∞ when identical).</param>
@@ -29,9 +40,13 @@ public sealed record OutputComparison(string Name, double SqnrDb, double MaxAbsE
 /// <summary>Evaluation helpers for a sim or a floating-point graph (accuracy over a dataset, sim-vs-FP32 error per output).</summary>
 public static class ModelEvaluation
 {
-    /// <summary>Top-1 and top-5 accuracy of <paramref name="forward"/> (batch of inputs → [batch, classes] scores) over <paramref name="batches"/>.</summary>
+    /// <summary>
+    /// Top-1 and top-5 accuracy and mean cross-entropy of <paramref name="forward"/> (batch of inputs → [batch, classes]
+    /// scores of kind <paramref name="kind"/>) over <paramref name="batches"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">Scores of the wrong shape, or a label outside the class range (named batch and sample).</exception>
-    public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches)
+    public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches,
+        ScoreKind kind = ScoreKind.Logits)
     {
         long top1 = 0, top5 = 0;
         int samples = 0, batchIndex = 0, nonFinite = 0;
@@ -59,7 +74,7 @@ public static class ModelEvaluation
                 for (int c = 0; c < classes; c++) if (row[c] > row[label] || (row[c] == row[label] && c < label)) higher++;
                 if (higher == 0) top1++;
                 if (higher < 5) top5++;
-                lossSum += CrossEntropy(row, label);
+                lossSum += CrossEntropy(row, label, kind);
             }
             samples += labels.Length;
             batchIndex++;
@@ -70,24 +85,40 @@ public static class ModelEvaluation
     }
 
     /// <summary>
-    /// Cross-entropy of <paramref name="label"/> under one row of scores: −log p(label), where p = softmax(scores) for logits,
-    /// or the scores themselves when the row already is a probability distribution (non-negative, summing to 1 within
-    /// 1e-3 — a model exported with its softmax), so such models are not softmaxed twice. A zero probability gives +∞.
+    /// Cross-entropy of <paramref name="label"/> under one row of scores of kind <paramref name="kind"/>. A probability
+    /// is floored at 1e−7 (Keras's epsilon), so a quantized output that rounds the label's probability to 0 costs 16.1,
+    /// not infinity.
     /// </summary>
-    public static double CrossEntropy(ReadOnlySpan<float> scores, int label)
+    public static double CrossEntropy(ReadOnlySpan<float> scores, int label, ScoreKind kind = ScoreKind.Logits)
     {
-        double sum = 0, max = double.NegativeInfinity;
-        bool probabilities = true;
-        foreach (float v in scores)
+        switch (kind)
         {
-            if (v < 0) probabilities = false;
-            sum += v;
-            max = Math.Max(max, v);
+            case ScoreKind.Probabilities:
+                return -Math.Log(Math.Max(scores[label], 1e-7));
+            case ScoreKind.LogProbabilities:
+                return -scores[label];
         }
-        if (probabilities && Math.Abs(sum - 1) <= 1e-3) return -Math.Log(scores[label]);
-        double exp = 0;
+        double max = double.NegativeInfinity, exp = 0;
+        foreach (float v in scores) max = Math.Max(max, v);
         foreach (float v in scores) exp += Math.Exp(v - max);
         return max + Math.Log(exp) - scores[label];
+    }
+
+    /// <summary>
+    /// What the scores of <paramref name="graph"/>'s first output are: probabilities when a Softmax produces it,
+    /// log-probabilities when a LogSoftmax does (looking through Identity, Flatten, Reshape and Squeeze), logits otherwise.
+    /// </summary>
+    public static ScoreKind ScoreKindOf(Graph graph)
+    {
+        if (graph.Outputs.Count == 0) return ScoreKind.Logits;
+        var node = graph.Producer(graph.Outputs[0].Name);
+        while (node is { OpType: "Identity" or "Flatten" or "Reshape" or "Squeeze", Domain: "" } && node.Inputs.Count > 0) node = graph.Producer(node.Inputs[0]);
+        return node switch
+        {
+            { OpType: "Softmax", Domain: "" } => ScoreKind.Probabilities,
+            { OpType: "LogSoftmax", Domain: "" } => ScoreKind.LogProbabilities,
+            _ => ScoreKind.Logits,
+        };
     }
 
     private static bool AllFinite(ReadOnlySpan<float> row)
@@ -96,9 +127,9 @@ public static class ModelEvaluation
         return true;
     }
 
-    /// <summary>Accuracy of a session with one input and one output.</summary>
+    /// <summary>Accuracy of a session with one input and one output (its loss by <see cref="ScoreKindOf"/> of the session's graph).</summary>
     public static Accuracy Evaluate(Session session, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches) =>
-        Evaluate(x => session.Run(x), batches);
+        Evaluate(x => session.Run(x), batches, ScoreKindOf(session.Graph));
 
     /// <summary>Error of <paramref name="actual"/> against <paramref name="reference"/>.</summary>
     /// <exception cref="ShapeException">Different shapes.</exception>
