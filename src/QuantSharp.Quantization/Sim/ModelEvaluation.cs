@@ -40,13 +40,17 @@ public sealed record OutputComparison(string Name, double SqnrDb, double MaxAbsE
 /// <summary>Evaluation helpers for a sim or a floating-point graph (accuracy over a dataset, sim-vs-FP32 error per output).</summary>
 public static class ModelEvaluation
 {
+    /// <summary>Top-1 and top-5 accuracy of <paramref name="forward"/> (batch of inputs → [batch, classes] logits) over <paramref name="batches"/>.</summary>
+    /// <exception cref="ArgumentException">Scores of the wrong shape, or a label outside the class range (named batch and sample).</exception>
+    public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches) =>
+        Evaluate(forward, batches, ScoreKind.Logits);
+
     /// <summary>
     /// Top-1 and top-5 accuracy and mean cross-entropy of <paramref name="forward"/> (batch of inputs → [batch, classes]
     /// scores of kind <paramref name="kind"/>) over <paramref name="batches"/>.
     /// </summary>
     /// <exception cref="ArgumentException">Scores of the wrong shape, or a label outside the class range (named batch and sample).</exception>
-    public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches,
-        ScoreKind kind = ScoreKind.Logits)
+    public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches, ScoreKind kind)
     {
         long top1 = 0, top5 = 0;
         int samples = 0, batchIndex = 0, nonFinite = 0;
