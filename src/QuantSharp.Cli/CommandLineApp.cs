@@ -66,7 +66,7 @@ public static class CommandLineApp
         var output = Required("--output", "Folder to create: FP32 model, encodings, config.json, checkpoint (model.qsim) and summary.txt. Refused if it exists (see --force).", "DIR");
         var force = new Option<bool>("--force") { Description = "Replace --output if it exists (only once the new folder is complete)." };
         var json = new Option<string>("--json") { Description = "Also write what was done (settings, steps, seconds per step, files) as JSON to this file.", HelpName = "FILE" };
-        var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy.", HelpName = "NAME", DefaultValueFactory = _ => "tf-enhanced" };
+        var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy, or AIMET's names and numbers: post_training_tf (1), post_training_tf_enhanced (2), post_training_percentile (6).", HelpName = "NAME", DefaultValueFactory = _ => "tf-enhanced" };
         var paramBw = new Option<int>("--param-bw") { Description = "Weight bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
         var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
         var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (default: per-tensor)." };
