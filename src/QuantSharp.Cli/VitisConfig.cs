@@ -23,12 +23,14 @@ namespace QuantSharp.Cli;
 /// quantizers), and per tensor type (<c>overall_quantize_config</c>, overridden by <c>tensor_quantize_config.TYPE</c>):
 /// <c>bit_width</c>, <c>method</c> (maxmin → tf, percentile with <c>percentage</c>, mse, entropy), <c>symmetry</c>,
 /// <c>per_channel</c> (weights), <c>narrow_range</c> (AIMET strict_symmetric), <c>signed</c>, <c>round_mode</c> half_even,
-/// <c>scale_type</c> float, <c>calib_statistic_method</c> max.</para>
+/// <c>scale_type</c> float, <c>calib_statistic_method</c> max; and <c>layer_quantize_config</c> entries by <c>layer_type</c>
+/// (torch.nn.Conv1d/2d/3d → Conv, ConvTranspose1d/2d/3d → ConvTranspose, Linear → Gemm and MatMul): which of their weights,
+/// bias and output are quantized, per-channel weights, weight and bias bit-widths and symmetry.</para>
 /// <para>Refused, because QuantSharp cannot do what they ask: DPU targets, power-of-two scales and the <c>diffs</c> method
 /// (fix-point positions for the DPU compiler), rounding other than half-to-even (ONNX QuantizeLinear, which the deployed model
 /// runs, rounds half to even), per-batch scale statistics other than max, unsigned symmetric grids that clip negatives,
-/// per-channel activations, <c>convert_silu_to_hswish</c>, the DPU fix-position keys and <c>layer_quantize_config</c>
-/// (its layer types and names are PyTorch's).</para>
+/// per-channel activations, <c>convert_silu_to_hswish</c>, the DPU fix-position keys, per-layer entries by
+/// <c>layer_name</c> (vai_q_pytorch's traced PyTorch names) and per-layer methods, activation bit-widths or symmetry.</para>
 /// <para>A key the file leaves out keeps the command line's setting (--scheme, --param-bw, --output-bw, --per-channel and
 /// QuantSharp's default placement), not Vitis's DPU defaults, which need power-of-two scales.</para>
 /// </remarks>
@@ -55,8 +57,12 @@ internal sealed class VitisConfig
     /// <summary>One tensor type's quantization parameters; null where the file says nothing.</summary>
     private sealed record TypeSettings(int? BitWidth, string? Scheme, bool? Symmetric, bool? PerChannel, bool? NarrowRange, bool? Signed, double? Percentage);
 
+    /// <summary>A <c>layer_quantize_config</c> entry: the ONNX op types of its PyTorch layer type and what it sets for them.</summary>
+    private sealed record LayerSettings(string TorchType, string[] OpTypes, IReadOnlySet<string> Quantized, TypeSettings Weights, TypeSettings Bias);
+
     private readonly string _path;
     private readonly Dictionary<string, TypeSettings> _types = new(StringComparer.Ordinal);
+    private readonly List<LayerSettings> _layers = [];
 
     private VitisConfig(string path) => _path = path;
 
@@ -106,7 +112,7 @@ internal sealed class VitisConfig
     private void Read(JsonObject root)
     {
         foreach (var (key, _) in root)
-            if (!s_topKeys.Contains(key)) throw Unsupported(key, string.Join(", ", s_topKeys.Where(k => k != "layer_quantize_config")));
+            if (!s_topKeys.Contains(key)) throw Unsupported(key, string.Join(", ", s_topKeys));
         Cle = Bool(root, "include_cle");
         BiasCorrection = Bool(root, "include_bias_corr");
         Relu6ToRelu = Bool(root, "convert_relu6_to_relu") ?? false;
@@ -120,10 +126,6 @@ internal sealed class VitisConfig
             throw Error("target_device", device == "DPU"
                 ? "DPU is not supported: QuantSharp writes QDQ ONNX for CPU/GPU runtimes, not power-of-two DPU models; supported: CPU, GPU"
                 : $"expected CPU or GPU, got '{device}'");
-        if (root["layer_quantize_config"] is JsonArray { Count: > 0 })
-            throw Error("layer_quantize_config", "per-layer settings are not supported (their layer types and names are PyTorch's); supported: per tensor type in overall_quantize_config and tensor_quantize_config");
-        if (root.ContainsKey("layer_quantize_config") && root["layer_quantize_config"] is not JsonArray)
-            throw Error("layer_quantize_config", "expected a list");
         if (root.ContainsKey("quantizable_data_type"))
         {
             var list = root["quantizable_data_type"] as JsonArray ?? throw Error("quantizable_data_type", $"expected a list of {string.Join(", ", TensorTypes)}");
@@ -148,17 +150,86 @@ internal sealed class VitisConfig
         foreach (var type in TensorTypes)
         {
             var specific = perType is null ? null : Section(perType, type, $"tensor_quantize_config.{type}");
-            _types[type] = ReadType(type, overall, specific);
+            _types[type] = ReadType(type, overall, specific, "");
         }
         CheckCombinations();
+        if (root.ContainsKey("layer_quantize_config"))
+            foreach (var (item, i) in (root["layer_quantize_config"] as JsonArray ?? throw Error("layer_quantize_config", "expected a list")).Select((item, i) => (item, i)))
+                _layers.Add(ReadLayer(item as JsonObject ?? throw Error($"layer_quantize_config[{i}]", "expected an object"), $"layer_quantize_config[{i}]."));
     }
 
-    /// <summary>One tensor type's settings: the type's own section over <c>overall_quantize_config</c>.</summary>
-    private TypeSettings ReadType(string type, JsonObject? overall, JsonObject? specific)
+    /// <summary>PyTorch layer types of <c>layer_quantize_config</c> and the ONNX op types they export to.</summary>
+    private static readonly Dictionary<string, string[]> s_layerTypes = new(StringComparer.Ordinal)
+    {
+        ["Conv1d"] = ["Conv"], ["Conv2d"] = ["Conv"], ["Conv3d"] = ["Conv"],
+        ["ConvTranspose1d"] = ["ConvTranspose"], ["ConvTranspose2d"] = ["ConvTranspose"], ["ConvTranspose3d"] = ["ConvTranspose"],
+        ["Linear"] = ["Gemm", "MatMul"],
+    };
+
+    private static readonly string[] s_layerKeys = ["layer_type", "layer_name", "quantizable_data_type", "overall_quantize_config", "tensor_quantize_config"];
+
+    /// <summary>
+    /// One <c>layer_quantize_config</c> entry by <c>layer_type</c>: which of its weights, bias and output are quantized,
+    /// per-channel weights, and the weight and bias bit-widths and symmetry. Its other settings must equal the file's global
+    /// ones, since QuantSharp keeps them once per tensor type.
+    /// </summary>
+    private LayerSettings ReadLayer(JsonObject layer, string prefix)
+    {
+        foreach (var (key, _) in layer)
+            if (!s_layerKeys.Contains(key)) throw Unsupported($"{prefix}{key}", string.Join(", ", s_layerKeys));
+        if (layer["layer_name"] is not null)
+            throw Error($"{prefix}layer_name", "per-layer settings by name are not supported (vai_q_pytorch's layer names are its traced PyTorch names, which an ONNX model does not have); supported: layer_type with layer_name null");
+        string torchType = String(layer, "layer_type", $"{prefix}layer_type") ?? throw Error($"{prefix}layer_type", "expected a PyTorch layer type such as torch.nn.Conv2d");
+        string shortType = torchType.Split('.')[^1];
+        var opTypes = s_layerTypes.GetValueOrDefault(shortType)
+            ?? throw Error($"{prefix}layer_type", $"'{torchType}' is not supported; supported: {string.Join(", ", s_layerTypes.Keys.Select(k => "torch.nn." + k))}");
+        var list = layer["quantizable_data_type"] as JsonArray ?? throw Error($"{prefix}quantizable_data_type", "expected a list of weights, bias, activation");
+        var quantized = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in list)
+        {
+            string? t = item is JsonValue v && v.TryGetValue(out string? text) ? text : null;
+            if (t is null || t is not ("weights" or "bias" or "activation"))
+                throw Error($"{prefix}quantizable_data_type", $"expected entries among weights, bias, activation, got {item?.ToJsonString() ?? "null"}");
+            quantized.Add(t);
+        }
+        var overall = Section(layer, "overall_quantize_config", $"{prefix}overall_quantize_config");
+        var perType = Section(layer, "tensor_quantize_config", $"{prefix}tensor_quantize_config");
+        if (perType is not null)
+            foreach (var (key, _) in perType)
+                if (key is not ("weights" or "bias" or "activation")) throw Unsupported($"{prefix}tensor_quantize_config.{key}", "weights, bias, activation");
+        var settings = new Dictionary<string, TypeSettings>(StringComparer.Ordinal);
+        foreach (var type in new[] { "weights", "bias", "activation" })
+        {
+            var specific = perType is null ? null : Section(perType, type, $"{prefix}tensor_quantize_config.{type}");
+            var own = ReadType(type, overall, specific, prefix);
+            var global = Of(type);
+            string KeyOf(string key) => specific?.ContainsKey(key) == true ? $"{prefix}tensor_quantize_config.{type}.{key}" : $"{prefix}overall_quantize_config.{key}";
+            void Same<T>(string key, T? mine, T? theirs) where T : struct
+            {
+                if (mine is { } m && !m.Equals(theirs))
+                    throw Error(KeyOf(key), $"a per-layer {key} for {type} is not supported; it must equal the global {type} {key} ({(theirs is { } g ? g.ToString()!.ToLowerInvariant() : "absent")}); supported per layer: quantizable_data_type, per_channel, and the bit_width and symmetry of weights and bias");
+            }
+            if (own.Scheme is { } scheme && scheme != global.Scheme)
+                throw Error(KeyOf("method"), $"a per-layer method is not supported; it must equal the global method of {type} ({global.Scheme ?? "absent"}); supported per layer: quantizable_data_type, per_channel, and the bit_width and symmetry of weights and bias");
+            Same("narrow_range", own.NarrowRange, global.NarrowRange);
+            Same("signed", own.Signed, global.Signed);
+            Same("percentage", own.Percentage, global.Percentage);
+            if (type == "activation")
+            {
+                Same("bit_width", own.BitWidth, global.BitWidth);
+                Same("symmetry", own.Symmetric, global.Symmetric);
+            }
+            settings[type] = own;
+        }
+        return new LayerSettings(torchType, opTypes, quantized, settings["weights"], settings["bias"]);
+    }
+
+    /// <summary>One tensor type's settings: the type's own section over <c>overall_quantize_config</c> (keys named after <paramref name="prefix"/>).</summary>
+    private TypeSettings ReadType(string type, JsonObject? overall, JsonObject? specific, string prefix)
     {
         JsonObject? Where(string key) => specific?.ContainsKey(key) == true ? specific : overall?.ContainsKey(key) == true ? overall : null;
-        string Key(string key) => Where(key) == specific ? $"tensor_quantize_config.{type}.{key}" : $"overall_quantize_config.{key}";
-        foreach (var section in new[] { (overall, "overall_quantize_config"), (specific, $"tensor_quantize_config.{type}") })
+        string Key(string key) => Where(key) == specific ? $"{prefix}tensor_quantize_config.{type}.{key}" : $"{prefix}overall_quantize_config.{key}";
+        foreach (var section in new[] { (overall, $"{prefix}overall_quantize_config"), (specific, $"{prefix}tensor_quantize_config.{type}") })
             if (section.Item1 is { } s)
                 foreach (var (key, _) in s)
                     if (!s_paramKeys.Contains(key)) throw Unsupported($"{section.Item2}.{key}", string.Join(", ", s_paramKeys));
@@ -323,6 +394,22 @@ internal sealed class VitisConfig
         // vai_q_pytorch's signed symmetric grids stay signed even for non-negative data (AIMET's unsigned_symmetric would switch).
         if (Quantized.Any(t => Of(t).Signed == true)) defaults["unsigned_symmetric"] = "False";
 
+        // layer_quantize_config last: specific beats general (op_type sections beat defaults and params).
+        foreach (var layer in _layers)
+            foreach (var opType in layer.OpTypes)
+            {
+                if (opTypes[opType] is not JsonObject op) opTypes[opType] = op = new JsonObject();
+                if (layer.Weights.PerChannel is { } pc) op["per_channel_quantization"] = B(pc);
+                if (!layer.Quantized.Contains("activation")) op["is_output_quantized"] = "False";
+                if (op["params"] is not JsonObject opParams) op["params"] = opParams = new JsonObject();
+                foreach (var (kind, type, settings) in new[] { ("weight", "weights", layer.Weights), ("bias", "bias", layer.Bias) })
+                {
+                    if (opParams[kind] is not JsonObject section) opParams[kind] = section = new JsonObject();
+                    section["is_quantized"] = B(layer.Quantized.Contains(type));
+                    if (settings.Symmetric is { } sym) section["is_symmetric"] = B(sym);
+                }
+            }
+
         var percentile = TensorTypes.Where(t => Of(t).Scheme == "percentile").Select(t => Of(t).Percentage).OfType<double>().FirstOrDefault();
         return options with
         {
@@ -341,6 +428,8 @@ internal sealed class VitisConfig
     {
         var plan = sim.Plan.Quantizers.ToDictionary(p => p.Name, StringComparer.Ordinal);
         var inputs = sim.Model.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        var opTypeOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var n in sim.Model.Nodes) opTypeOf.TryAdd(n.Name, n.OpType);
         var bias = Of("bias");
         var input = Of("input");
         foreach (var q in sim.Quantizers.Values)
@@ -348,6 +437,9 @@ internal sealed class VitisConfig
             bool isBias = plan.TryGetValue(q.Name, out var p) && p.ParamKind == "bias";
             bool isInput = q.Role == QuantizerRole.Activation && inputs.Contains(q.Value);
             if (isBias && bias.BitWidth is { } bb) q.BitWidth = bb;
+            if (p is { ParamKind: "weight" or "bias" } && _layers.LastOrDefault(l => p.Owners.Any(o => l.OpTypes.Contains(opTypeOf.GetValueOrDefault(o)))) is { } layer
+                && (p.ParamKind == "weight" ? layer.Weights.BitWidth : layer.Bias.BitWidth) is { } layerBits)
+                q.BitWidth = layerBits;
             if (isInput && input.BitWidth is { } ib) q.BitWidth = ib;
             if (isInput && input.Symmetric is { } isym) q.Symmetric = isym;
         }
@@ -393,6 +485,9 @@ internal sealed class VitisConfig
             string scheme = t.Scheme ?? (type is "weights" or "bias" ? Of("weights").Scheme ?? Of("bias").Scheme ?? r.Scheme : r.Scheme);
             parts.Add($"{type} {bits}-bit {scheme}{(t.Symmetric is { } s ? s ? " symmetric" : " asymmetric" : "")}{(type == "weights" && r.PerChannel ? " per-channel" : "")}");
         }
+        foreach (var layer in _layers)
+            parts.Add($"{layer.TorchType} ({string.Join("/", layer.OpTypes)}): {string.Join(", ", new[] { "weights", "bias", "activation" }.Where(layer.Quantized.Contains))}"
+                + (layer.Weights.BitWidth is { } wb ? $", weights {wb}-bit" : "") + (layer.Weights.PerChannel == true ? " per-channel" : layer.Weights.PerChannel == false ? " per-tensor" : ""));
         if (Relu6ToRelu) parts.Add("relu6→relu");
         if (KeepFirstLast) parts.Add("first/last layer in float");
         if (KeepAdd) parts.Add("Add in float");

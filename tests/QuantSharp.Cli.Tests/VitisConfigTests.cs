@@ -173,7 +173,11 @@ public sealed class VitisConfigTests : IDisposable
     [InlineData("""{ "overall_quantize_config": { "symmetry": true, "signed": false } }""", "unsigned symmetric grid")]
     [InlineData("""{ "convert_silu_to_hswish": true }""", "'convert_silu_to_hswish': true is not supported")]
     [InlineData("""{ "include_cle": "yes" }""", "'include_cle': expected true or false")]
-    [InlineData("""{ "layer_quantize_config": [ { "layer_type": "torch.nn.Conv2d" } ] }""", "'layer_quantize_config': per-layer settings are not supported")]
+    [InlineData("""{ "layer_quantize_config": [ { "layer_type": null, "layer_name": "ResNet::ResNet/Conv2d[conv1]/input.2", "quantizable_data_type": ["weights"] } ] }""", "'layer_quantize_config[0].layer_name': per-layer settings by name are not supported")]
+    [InlineData("""{ "layer_quantize_config": [ { "layer_type": "torch.nn.LSTM", "layer_name": null, "quantizable_data_type": ["weights"] } ] }""", "'layer_quantize_config[0].layer_type': 'torch.nn.LSTM' is not supported; supported: torch.nn.Conv1d")]
+    [InlineData("""{ "overall_quantize_config": { "method": "maxmin" }, "layer_quantize_config": [ { "layer_type": "torch.nn.Conv2d", "layer_name": null, "quantizable_data_type": ["weights", "activation"], "tensor_quantize_config": { "activation": { "method": "entropy" } } } ] }""", "'layer_quantize_config[0].tensor_quantize_config.activation.method': a per-layer method is not supported")]
+    [InlineData("""{ "tensor_quantize_config": { "activation": { "symmetry": false } }, "layer_quantize_config": [ { "layer_type": "torch.nn.Linear", "layer_name": null, "quantizable_data_type": ["weights"], "overall_quantize_config": { "symmetry": true } } ] }""", "'layer_quantize_config[0].overall_quantize_config.symmetry': a per-layer symmetry for activation is not supported; it must equal the global activation symmetry (false)")]
+    [InlineData("""{ "layer_quantize_config": [ { "layer_type": "torch.nn.Conv2d", "layer_name": null, "quantizable_data_type": ["weights"], "tensor_quantize_config": { "activation": { "bit_width": 16 } } } ] }""", "'layer_quantize_config[0].tensor_quantize_config.activation.bit_width': a per-layer bit_width for activation is not supported")]
     [InlineData("""{ "tensor_quantize_config": { "weights": { "method": "mse" }, "bias": { "method": "maxmin" } } }""", "must equal the weights method")]
     public void VitisConfig_UnknownOrUnsupportedKey_OneErrorLineNamingFileAndKey_Exit2_NothingWritten(string json, string expected)
     {
@@ -186,6 +190,44 @@ public sealed class VitisConfigTests : IDisposable
         Assert.Single(r.Err.TrimEnd('\n').Split('\n'));
         Assert.False(Directory.Exists(quant));
         Assert.DoesNotContain(Directory.GetFileSystemEntries(_dir), p => Path.GetFileName(p).StartsWith(".bad", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void VitisLayerTypeConfig_SetsConvWeightsPerChannelAndBitWidth_AndTheirOutputsUnquantized_LeavingGemmToTheGlobalSettings()
+    {
+        var (model, images, _) = Setup();
+        string config = WriteConfig("""
+            {
+              "target_device": "CPU",
+              "overall_quantize_config": { "bit_width": 8, "method": "maxmin", "symmetry": true, "per_channel": false },
+              "tensor_quantize_config": { "activation": { "symmetry": false } },
+              "layer_quantize_config": [
+                { "layer_type": "torch.nn.Conv2d", "layer_name": null, "quantizable_data_type": ["weights", "bias"],
+                  "overall_quantize_config": { "bit_width": 8, "method": "maxmin", "symmetry": true, "per_channel": false },
+                  "tensor_quantize_config": { "weights": { "bit_width": 6, "per_channel": true }, "bias": { "bit_width": 16 }, "activation": { "symmetry": false } } }
+              ]
+            }
+            """);
+        string quant = Path.Combine(_dir, "layers");
+        var r = Cli("calib", "--model", model, "--data", images, "--output", quant, "--vitis-config", config, "--min-gemm-weights", "0");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("torch.nn.Conv2d (Conv): weights, bias, weights 6-bit per-channel", r.Out);
+        var parameters = Encodings(quant, "param_encodings");
+        foreach (var conv in new[] { "conv1", "conv2" })
+        {
+            Assert.Equal(6, parameters[$"{conv}.weight"].GetProperty("bw").GetInt32());
+            Assert.Equal("PER_CHANNEL", parameters[$"{conv}.weight"].GetProperty("enc_type").GetString());
+            Assert.Equal(16, parameters[$"{conv}.bias"].GetProperty("bw").GetInt32());
+        }
+        Assert.Equal(8, parameters["fc.weight"].GetProperty("bw").GetInt32());
+        Assert.Equal("PER_TENSOR", parameters["fc.weight"].GetProperty("enc_type").GetString());
+        Assert.Equal(8, parameters["fc.bias"].GetProperty("bw").GetInt32());
+        // conv2 (its output read by the Add) is not output-quantized; the Add's output still is.
+        var fp32 = Onnx.Import.OnnxImporter.Load(Path.Combine(quant, "model.onnx"));
+        string conv2Out = fp32.Nodes.Single(n => n.Name == "conv2").Outputs[0], addOut = fp32.Nodes.Single(n => n.Name == "add").Outputs[0];
+        var activations = Encodings(quant, "activation_encodings");
+        Assert.DoesNotContain(conv2Out, activations.Keys);
+        Assert.Contains(addOut, activations.Keys);
     }
 
     [Fact]
