@@ -96,11 +96,41 @@ internal sealed class VitisConfig
         if (Directory.Exists(path)) throw CliPaths.MissingFile($"--vitis-config '{path}'", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"--vitis-config: file '{path}' not found", path);
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new UsageException($"--vitis-config '{path}': not valid JSON: {e.Message}"); }
         var config = new VitisConfig(path);
+        var options = new JsonDocumentOptions { AllowTrailingCommas = true };
+        try
+        {
+            string text = File.ReadAllText(path);
+            using (var doc = JsonDocument.Parse(text, options))
+                if (DuplicateKey(doc.RootElement, "") is { } duplicate)
+                    throw config.Error(duplicate, "the key appears twice; keep one");
+            root = JsonNode.Parse(text, documentOptions: options);
+        }
+        catch (JsonException e) { throw new UsageException($"--vitis-config '{path}': not valid JSON: {e.Message}"); }
         config.Read(root as JsonObject ?? throw config.Error("", "expected a JSON object at the top level"));
         return config;
+    }
+
+    /// <summary>The path of the first key that an object repeats (JsonNode refuses them), or null.</summary>
+    private static string? DuplicateKey(JsonElement e, string path)
+    {
+        if (e.ValueKind == JsonValueKind.Object)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var p in e.EnumerateObject())
+            {
+                string at = path.Length == 0 ? p.Name : $"{path}.{p.Name}";
+                if (!seen.Add(p.Name)) return at;
+                if (DuplicateKey(p.Value, at) is { } inner) return inner;
+            }
+        }
+        else if (e.ValueKind == JsonValueKind.Array)
+        {
+            int i = 0;
+            foreach (var item in e.EnumerateArray())
+                if (DuplicateKey(item, $"{path}[{i++}]") is { } inner) return inner;
+        }
+        return null;
     }
 
     private UsageException Error(string key, string message) =>
