@@ -66,9 +66,6 @@ internal sealed class VitisConfig
 
     private VitisConfig(string path) => _path = path;
 
-    /// <summary>The file given to --vitis-config.</summary>
-    public string Path => _path;
-
     /// <summary><c>include_cle</c>; null when absent.</summary>
     public bool? Cle { get; private set; }
 
