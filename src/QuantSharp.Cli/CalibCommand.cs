@@ -24,7 +24,7 @@ namespace QuantSharp.Cli;
 /// <param name="BatchSize">Samples per forward pass.</param>
 /// <param name="Json">Optional machine-readable report file.</param>
 /// <param name="Cle">Cross-layer equalization with high-bias folding before quantizing.</param>
-/// <param name="BiasCorrection">Empirical bias correction after the model is prepared.</param>
+/// <param name="BiasCorrection">Bias correction after the model is prepared (<paramref name="BiasCorrectionKind"/>); a layer whose correction increases its measured output shift keeps its bias.</param>
 /// <param name="AdaRoundIterations">AdaRound with this many iterations per layer (0: nearest rounding); with <paramref name="AutoQuant"/>, the iterations of its AdaRound step.</param>
 /// <param name="FastFinetuneIterations">AdaQuant / fast finetune with this many iterations per layer (0: off).</param>
 /// <param name="SeqMse">Sequential MSE search of the weight encodings before calibrating.</param>
@@ -33,10 +33,13 @@ namespace QuantSharp.Cli;
 /// <param name="ExcludeNodes">Nodes kept in float (their parameter and output quantizers disabled).</param>
 /// <param name="Force">Replace an existing output folder.</param>
 /// <param name="MinGemmWeights">Gemm/MatMul layers whose weight has fewer elements stay in float (<see cref="Quantization.Config.TinyGemms"/>; 0: quantize all; the command line's default is 4096).</param>
+/// <param name="BiasCorrectionKind">empirical (every layer from data) or analytical (layers after a folded batch norm from its statistics, AIMET's default; the rest empirical).</param>
+/// <param name="VitisConfig">A Vitis-AI quantizer config JSON whose settings replace the command line's (see <see cref="Cli.VitisConfig"/>).</param>
 public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = true,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
-    bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0);
+    bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0,
+    string? VitisConfig = null, string BiasCorrectionKind = "empirical");
 
 /// <summary>
 /// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it and writes <c>OUT/</c>
@@ -54,6 +57,8 @@ public static class CalibCommand
     public static void Execute(CalibRequest r, TextWriter stdout)
     {
         var total = Stopwatch.StartNew();
+        var vitis = r.VitisConfig is { } vitisFile ? Cli.VitisConfig.Load(vitisFile) : null;
+        if (vitis is not null) r = vitis.Apply(r);
         CheckTechniques(r);
         CliPaths.CheckFileToWrite("--json", r.Json);
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
@@ -66,13 +71,16 @@ public static class CalibCommand
         CheckSupported(graph, r.Model, r.ExcludeNodes ?? []);
         // Before preparation changes the graph: test/analyze compare --model with this.
         string fingerprint = CalibRecord.Fingerprint(graph);
+        var vitisGraph = vitis?.ApplyToGraph(graph);
+        if (vitisGraph is { KeepInFloat.Count: > 0 } kept) r = r with { ExcludeNodes = [.. (r.ExcludeNodes ?? []).Union(kept.KeepInFloat)] };
         var options = new QuantSimOptions
         {
             QuantScheme = ParseScheme(r.Scheme),
             DefaultParamBw = r.ParamBw,
             DefaultOutputBw = r.OutputBw,
-            Config = ResolveConfig(r.Config, r.PerChannel),
+            Config = vitis is null ? ResolveConfig(r.Config, r.PerChannel) : null,
         };
+        if (vitis is not null) options = vitis.Apply(options, r.PerChannel);
         using var output = OutputFolder.Begin(r.Output, r.Force);
         var data = CliData.Load(r.Source, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
         string outDir = output.Temp;
@@ -124,8 +132,13 @@ public static class CalibCommand
             if (r.BiasCorrection)
             {
                 int correctionSamples = Math.Min(data.Count, 512);
-                biasCorrection = p.Step("bias_correction", "bias correction", () => QuantSharp.Quantization.Techniques.BiasCorrection.CorrectBias(graph, options,
-                    data.Batches(r.BatchSize).Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples));
+                bool analytical = r.BiasCorrectionKind == "analytical";
+                // Analytical correction reads the statistics of the batch norms folded into each layer during preparation.
+                var folded = analytical ? preparation?.BatchNorms.Folded.Where(f => f.Direction == FoldDirection.IntoPreceding)
+                    .ToDictionary(f => f.LayerNode, f => f.Parameters, StringComparer.Ordinal) : null;
+                biasCorrection = p.Step("bias_correction", $"bias correction ({r.BiasCorrectionKind})", () => QuantSharp.Quantization.Techniques.BiasCorrection.CorrectBias(graph, options,
+                    data.Batches(r.BatchSize).Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples,
+                    new BiasCorrectionOptions { PerformOnlyEmpirical = !analytical }, folded));
             }
             if (r.AdaRoundIterations > 0 && !r.AutoQuant)
             {
@@ -157,11 +170,12 @@ public static class CalibCommand
             if (tiny.Count > 0) sim.ExcludeLayers([.. tiny]);
             if (r.SeqMse) seqMse = p.Step("seq_mse", "sequential MSE", () => SequentialMse.Apply(sim, data.Batches(r.BatchSize).Select(b => b.Inputs)));
             string input = SingleInput(sim.Model, r.Model);
-            report = sim.ComputeEncodings(s =>
+            void Calibrate(QuantizationSimModel s)
             {
                 foreach (var (x, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
                     s.Run(new Dictionary<string, Tensor> { [input] = x });
-            });
+            }
+            report = vitis?.ComputeEncodings(sim, Calibrate, data.Batches(r.BatchSize).Select(b => b.Inputs)) ?? sim.ComputeEncodings(Calibrate);
             sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(sim, input, data.Images, r.BatchSize));
         });
         double calibSeconds = seconds.GetValueOrDefault("calibration");
@@ -186,6 +200,8 @@ public static class CalibCommand
         var ci = CultureInfo.InvariantCulture;
         var summary = new StringWriter(ci);
         summary.WriteLine($"model: {r.Model}");
+        string? vitisLine = vitis is null ? null : $"{vitis.Describe(r)}{(vitisGraph?.Relu6Converted > 0 ? $"; {vitisGraph.Value.Relu6Converted} Clip(0, 6) converted to Relu" : "")}";
+        if (vitisLine is not null) summary.WriteLine(vitisLine);
         if (preparation is not null) summary.WriteLine(preparation.ToString());
         if (autoQuant is not null) summary.WriteLine($"auto-quant (top-1 on {data.Count} labelled samples):\n{autoQuant}");
         if (cle is not null) summary.WriteLine(cle.ToString());
@@ -228,6 +244,7 @@ public static class CalibCommand
         var files = written.Select(output.Final).ToList();
         seconds["write"] = write.Elapsed.TotalSeconds;
 
+        if (vitisLine is not null) stdout.WriteLine(vitisLine);
         if (preparation is not null)
             stdout.WriteLine($"prepared: {preparation.BatchNorms.Folded.Count} batch norm(s) folded, {preparation.Identities.Removed.Count + preparation.Constants.Removed.Count} node(s) simplified");
         if (autoQuant is not null)
@@ -238,7 +255,12 @@ public static class CalibCommand
         }
         if (nonFiniteScored?.NonFiniteWarning("auto-quant (FP32 or a quantized step)") is { } nanWarning) stdout.WriteLine($"warning: {nanWarning}");
         if (cle is not null) stdout.WriteLine($"cross-layer equalization: {cle.Equalized.Count} group(s) equalized, {cle.HighBiasFolded.Count} high-bias fold(s)");
-        if (biasCorrection is not null) stdout.WriteLine($"bias correction: {biasCorrection.Layers.Count} layer(s) corrected");
+        if (biasCorrection is not null)
+        {
+            stdout.WriteLine($"bias correction ({r.BiasCorrectionKind}): {biasCorrection.Corrected.Count()} layer(s) corrected");
+            foreach (var l in biasCorrection.Refused)
+                stdout.WriteLine(string.Create(ci, $"bias correction refused for {l.Layer} ({l.Kind}): it increased the mean |shift| on the calibration data from {l.MeanAbsShiftBefore:G4} to {l.MeanAbsShiftAfter:G4}; the layer keeps its uncorrected bias"));
+        }
         if (adaround is not null) stdout.WriteLine($"adaround: {adaround.Layers.Count} layer(s) rounded, {r.AdaRoundIterations} iterations each");
         if (fastFinetune is not null) stdout.WriteLine($"fast finetune: {fastFinetune.Layers.Count(l => !l.Reverted)} of {fastFinetune.Layers.Count} layer(s) tuned, {r.FastFinetuneIterations} iterations each");
         if (seqMse is not null) stdout.WriteLine($"sequential MSE: {seqMse.Layers.Count} weight encoding(s) chosen and frozen");
@@ -263,6 +285,11 @@ public static class CalibCommand
             values["auto_quant_best"] = autoQuant?.BestStep.Name;
             values["batch_norms_folded"] = preparation?.BatchNorms.Folded.Count;
             values["excluded_layers"] = sim.ExcludedLayers.ToList();
+            values["bias_correction_layers"] = biasCorrection?.Layers.Select(l => new Dictionary<string, object?>
+            {
+                ["layer"] = l.Layer, ["kind"] = l.Kind.ToString().ToLowerInvariant(), ["mean_abs_shift_before"] = l.MeanAbsShiftBefore,
+                ["mean_abs_shift_after"] = l.MeanAbsShiftAfter, ["refused"] = l.Refused,
+            }).ToList();
             values["quantizers"] = sim.Quantizers.Count;
             values["calibrated"] = report.Calibrated.Count;
             values["without_data"] = report.WithoutData;
@@ -316,10 +343,11 @@ public static class CalibCommand
     {
         ["model"] = r.Model, ["data"] = r.Source.Data, ["labels"] = r.Source.Labels, ["samples"] = samples, ["subset_len"] = r.Source.SubsetLength,
         ["sample_method"] = r.Source.SampleMethod, ["seed"] = r.Source.Seed, ["batch_size"] = r.BatchSize, ["scheme"] = r.Scheme,
-        ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel, ["config"] = r.Config ?? (r.PerChannel ? "per_channel" : "default"),
-        ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["adaround_iterations"] = r.AdaRoundIterations,
+        ["param_bw"] = r.ParamBw, ["output_bw"] = r.OutputBw, ["per_channel"] = r.PerChannel, ["config"] = r.Config ?? (r.VitisConfig is not null ? "vitis" : r.PerChannel ? "per_channel" : "default"),
+        ["cle"] = r.Cle, ["bias_correction"] = r.BiasCorrection, ["bias_correction_kind"] = r.BiasCorrection ? r.BiasCorrectionKind : null, ["adaround_iterations"] = r.AdaRoundIterations,
         ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
         ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,
+        ["vitis_config"] = r.VitisConfig,
     };
 
     /// <summary>
@@ -353,6 +381,10 @@ public static class CalibCommand
             if (!(r.AllowedDrop >= 0 && r.AllowedDrop < 1)) throw new UsageException($"--allowed-drop expected a fraction in [0, 1) (0.01 = one point), got {r.AllowedDrop}");
             return;
         }
+        if (r.BiasCorrection && r.BiasCorrectionKind is not ("empirical" or "analytical"))
+            throw new UsageException($"--bias-correction expected empirical or analytical, got '{r.BiasCorrectionKind}'");
+        if (r.BiasCorrection && r.BiasCorrectionKind == "analytical" && r.Cle)
+            throw new UsageException("--bias-correction analytical after --cle is not supported (equalization rescales the layers the folded batch-norm statistics describe); use --bias-correction empirical");
         var weights = new List<string>();
         if (r.AdaRoundIterations > 0) weights.Add("--adaround");
         if (r.FastFinetuneIterations > 0) weights.Add("--fast-finetune");
@@ -381,7 +413,14 @@ public static class CalibCommand
         "percentile" => QuantScheme.PostTrainingPercentile,
         "mse" => QuantScheme.PostTrainingMse,
         "entropy" => QuantScheme.PostTrainingEntropy,
-        _ => throw new UsageException($"--scheme expected tf, tf-enhanced, percentile, mse or entropy, got '{name}'"),
+        // AIMET's names and numbers (post_training_tf = 1, …) as well; range learning belongs to QAT, not to calib.
+        _ => QuantSchemeNames.TryParse(name) switch
+        {
+            QuantScheme.TrainingRangeLearningWithTfInit or QuantScheme.TrainingRangeLearningWithTfEnhancedInit =>
+                throw new UsageException($"--scheme '{name}' learns ranges during quantization-aware training, which calib does not run; use post_training_tf or post_training_tf_enhanced"),
+            { } scheme => scheme,
+            null => throw new UsageException($"--scheme expected tf, tf-enhanced, percentile, mse or entropy (or AIMET's post_training_tf, post_training_tf_enhanced, post_training_percentile, or their numbers 1, 2, 6), got '{name}'"),
+        },
     };
 
     private static QuantizerConfig ResolveConfig(string? config, bool perChannel)

@@ -66,16 +66,22 @@ public static class CommandLineApp
         var output = Required("--output", "Folder to create: FP32 model, encodings, config.json, checkpoint (model.qsim) and summary.txt. Refused if it exists (see --force).", "DIR");
         var force = new Option<bool>("--force") { Description = "Replace --output if it exists (only once the new folder is complete)." };
         var json = new Option<string>("--json") { Description = "Also write what was done (settings, steps, seconds per step, files) as JSON to this file.", HelpName = "FILE" };
-        var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy.", HelpName = "NAME", DefaultValueFactory = _ => "tf-enhanced" };
+        var scheme = new Option<string>("--scheme") { Description = "Range-setting scheme: tf (min/max) | tf-enhanced (SQNR search) | percentile | mse | entropy, or AIMET's names and numbers: post_training_tf (1), post_training_tf_enhanced (2), post_training_percentile (6).", HelpName = "NAME", DefaultValueFactory = _ => "tf-enhanced" };
         var paramBw = new Option<int>("--param-bw") { Description = "Weight bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
         var outputBw = new Option<int>("--output-bw") { Description = "Activation bit-width in bits (4..31).", HelpName = "BITS", DefaultValueFactory = _ => 8 };
         var perChannel = new Option<bool>("--per-channel") { Description = "Per-channel weight quantization (the default; kept for older command lines)." };
         var perTensor = new Option<bool>("--per-tensor") { Description = "Per-tensor weight quantization (one range per weight tensor) instead of per-channel." };
         var config = new Option<string>("--config") { Description = "Quantizer config: an AIMET-schema JSON file, or a preset: default (per-tensor weights), per_channel, tensorrt. [default: per_channel, or default with --per-tensor]", HelpName = "FILE|PRESET" };
+        var vitisConfig = new Option<string>("--vitis-config") { Description = "A Vitis-AI (vai_q_pytorch) quantizer config JSON: its bit widths, methods, symmetry, per-channel, CLE, bias correction … replace the matching options; a key QuantSharp cannot honour is refused.", HelpName = "FILE.json" };
         var exclude = new Option<string>("--exclude-nodes") { Description = "Comma-separated node names to keep in float (their weights and outputs are not quantized).", HelpName = "NODE[,NODE…]" };
         var minGemm = new Option<int>("--min-gemm-weights") { Description = "Gemm/MatMul layers with fewer weights than this stay in float: ONNX Runtime runs such tiny products slower in int8 than in float (0 quantizes every layer).", HelpName = "N", DefaultValueFactory = _ => 4096 };
         var cle = new Option<bool>("--cle") { Description = "Cross-layer equalization with high-bias folding before quantizing." };
-        var biasCorrection = new Option<bool>("--bias-correction") { Description = "Empirical bias correction (up to 512 samples)." };
+        var biasCorrection = new Option<string>("--bias-correction")
+        {
+            Description = "Bias correction (up to 512 samples): empirical (from data; the default when no kind is given) or analytical (layers after a folded batch norm from its statistics). A correction that increases a layer's measured output shift is refused and reported.",
+            HelpName = "empirical|analytical", Arity = ArgumentArity.ZeroOrOne,
+        };
+        biasCorrection.AcceptOnlyFromAmong("empirical", "analytical");
         var adaround = new Option<bool>("--adaround") { Description = "AdaRound the weights (learned rounding) before calibrating." };
         var adaroundIterations = new Option<int>("--adaround-iterations") { Description = "AdaRound iterations per layer (also AutoQuant's AdaRound step).", HelpName = "N", DefaultValueFactory = _ => 2000 };
         var fastFinetune = new Option<bool>("--fast-finetune") { Description = "AdaQuant: tune each layer's weights and bias to its FP32 outputs (up to 256 samples)." };
@@ -88,33 +94,34 @@ public static class CommandLineApp
         cmd.Options.Add(output);
         cmd.Options.Add(force);
         cmd.Options.Add(json);
-        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, perTensor, config, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
+        foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, perTensor, config, vitisConfig, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
                      fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
             cmd.Options.Add(o);
         data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
             r.GetValue(paramBw), r.GetValue(outputBw), CalibCommand.WeightsPerChannel(r.GetValue(perChannel), r.GetValue(perTensor), r.GetValue(config)), r.GetValue(scheme)!, r.GetValue(config),
-            data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetValue(biasCorrection),
+            data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetResult(biasCorrection) is not null,
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm)), stdout), data.BatchSize(r)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical"), stdout), data.BatchSize(r)));
         return cmd;
     }
 
     private static Command TestCli(TextWriter stdout, TextWriter stderr)
     {
         var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
-        var quant = Required("--quant", "The folder written by 'calib'.", "OUT");
+        var quant = new Option<string>("--quant") { Description = "The folder written by 'calib' (required unless --float).", HelpName = "OUT" };
+        var floatOnly = new Option<bool>("--float") { Description = "Evaluate the FP32 model only (Vitis --quant_mode float): top-1/top-5 and loss, no calib folder needed." };
         var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for .npy data, read from the IDX labels file otherwise.");
         var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file.", HelpName = "FILE" };
         var runtime = new Option<string>("--runtime") { Description = "sim: evaluate the simulation; ort: also the QDQ model deploy would write, in ONNX Runtime (all optimizations), with its argmax agreement with the sim.", DefaultValueFactory = _ => "sim" };
         runtime.AcceptOnlyFromAmong(TestCommand.Runtimes);
-        var cmd = new Command("test", "Evaluate the FP32 model and its calibrated simulation (Vitis --quant_mode test): top-1/top-5 and the drop.") { model, quant };
+        var cmd = new Command("test", "Evaluate the FP32 model and its calibrated simulation (Vitis --quant_mode test): top-1/top-5, cross-entropy loss and the drop; --float evaluates FP32 only.") { model, quant, floatOnly };
         data.AddTo(cmd);
         cmd.Options.Add(json);
         cmd.Options.Add(runtime);
         data.AddPreprocessingTo(cmd);
-        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant)!, data.Request(r), data.BatchSize(r), r.GetValue(json), stdout, r.GetValue(runtime)!), data.BatchSize(r)));
+        cmd.SetAction(r => Guard(stderr, () => TestCommand.Execute(r.GetValue(model)!, r.GetValue(quant), data.Request(r), data.BatchSize(r), r.GetValue(json), stdout, r.GetValue(runtime)!, r.GetValue(floatOnly)), data.BatchSize(r)));
         return cmd;
     }
 

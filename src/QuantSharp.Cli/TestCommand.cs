@@ -7,9 +7,10 @@ using Spectre.Console;
 namespace QuantSharp.Cli;
 
 /// <summary>
-/// <c>quantsharp test --model M.onnx --quant OUT/ --data DATA [--labels labels.npy]</c>: top-1/top-5 of the FP32
-/// model and of the calibrated simulation (read from <c>OUT/model.qsim</c>), the drop, as a table and optionally as
-/// JSON (<c>fp32_top1</c>, <c>quant_top1</c>, <c>fp32_top5</c>, <c>quant_top5</c>, <c>samples</c>, the drops and timings).
+/// <c>quantsharp test --model M.onnx --quant OUT/ --data DATA [--labels labels.npy]</c>: top-1/top-5 and cross-entropy loss
+/// of the FP32 model and of the calibrated simulation (read from <c>OUT/model.qsim</c>), the drop, as a table and optionally as
+/// JSON (<c>fp32_top1</c>, <c>quant_top1</c>, <c>fp32_top5</c>, <c>quant_top5</c>, <c>fp32_loss</c>, <c>quant_loss</c>,
+/// <c>samples</c>, the drops and timings). With <c>--float</c> (and no <c>--quant</c>) it evaluates the FP32 model alone.
 /// With <c>--runtime ort</c> it also evaluates the QDQ model that <c>deploy</c> would write — the sim exported to a temporary
 /// folder (deleted afterwards), so it always matches <c>OUT/</c> — in ONNX Runtime with all graph optimizations, on the same
 /// batches: its top-1/top-5 (<c>ort_top1</c>, <c>ort_top5</c>) and how often its argmax agrees with the sim's
@@ -20,23 +21,43 @@ public static class TestCommand
     /// <summary>The runtimes <c>--runtime</c> accepts: the simulation alone, or the simulation and the QDQ model in ONNX Runtime.</summary>
     public static readonly string[] Runtimes = ["sim", "ort"];
 
-    /// <summary>Runs the command; returns (FP32, quantized) accuracy.</summary>
-    public static (Accuracy Fp32, Accuracy Quant) Execute(string model, string quantDir, DataRequest source, int batchSize, string? json, TextWriter stdout,
-        string runtime = "sim")
+    /// <summary>Runs the command; returns (FP32, quantized) accuracy, the quantized one null with <paramref name="floatOnly"/>.</summary>
+    /// <param name="model">The FP32 ONNX model.</param>
+    /// <param name="quantDir">The folder written by <c>calib</c>; null (and refused if given) with <paramref name="floatOnly"/>.</param>
+    /// <param name="source">Test data and labels.</param>
+    /// <param name="batchSize">Samples per forward pass.</param>
+    /// <param name="json">Optional machine-readable report file.</param>
+    /// <param name="stdout">Where the table goes.</param>
+    /// <param name="runtime">sim, or ort to also run the QDQ model in ONNX Runtime.</param>
+    /// <param name="floatOnly">Evaluate the FP32 model only (Vitis <c>--quant_mode float</c>): no calibration folder needed.</param>
+    public static (Accuracy Fp32, Accuracy? Quant) Execute(string model, string? quantDir, DataRequest source, int batchSize, string? json, TextWriter stdout,
+        string runtime = "sim", bool floatOnly = false)
     {
         var total = Stopwatch.StartNew();
         if (batchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {batchSize}");
         CliPaths.CheckFileToWrite("--json", json);
         if (!Runtimes.Contains(runtime)) throw new UsageException($"--runtime expected {string.Join(" or ", Runtimes)}, got '{runtime}'");
+        if (floatOnly && quantDir is not null) throw new UsageException("--float evaluates the FP32 model only; drop --quant (or drop --float to compare with the calibrated sim)");
+        if (floatOnly && runtime != "sim") throw new UsageException("--runtime ort runs the quantized QDQ model, which --float does not evaluate; drop one of them");
+        if (!floatOnly && quantDir is null) throw new UsageException("test needs --quant OUT (the folder 'calib' wrote), or --float to evaluate the FP32 model only");
         var graph = InspectCommand.LoadModel(model);
         CalibCommand.CheckSupported(graph, model, []);
-        var sim = CalibRecord.LoadSim(quantDir, stdout, (graph, model));
-        string input = CalibCommand.SingleInput(graph, model), simInput = CalibCommand.SingleInput(sim.Model, quantDir);
-        if (input != simInput)
-            throw new UsageException($"--model '{model}' reads input '{input}' but the sim in '{quantDir}' reads '{simInput}'; pass the model that 'calib' quantized");
+        string input = CalibCommand.SingleInput(graph, model);
+        QuantizationSimModel? sim = null;
+        if (quantDir is not null)
+        {
+            sim = CalibRecord.LoadSim(quantDir, stdout, (graph, model));
+            string simInput = CalibCommand.SingleInput(sim.Model, quantDir);
+            if (input != simInput)
+                throw new UsageException($"--model '{model}' reads input '{input}' but the sim in '{quantDir}' reads '{simInput}'; pass the model that 'calib' quantized");
+        }
         var set = CliData.Load(source, needLabels: true, stdout);
+        // The FP32 model says what its scores are; the quantized ones are scored the same way (their rounded
+        // probabilities no longer sum to exactly 1, so they cannot say it themselves).
+        var scoreKind = ModelEvaluation.ScoreKindOf(graph);
         int batches = (set.Count + batchSize - 1) / batchSize;
-        Accuracy fp32 = null!, quant = null!;
+        Accuracy fp32 = null!;
+        Accuracy? quant = null;
         Accuracy? ort = null;
         bool withOrt = runtime == "ort";
         var simArgMax = new List<int>();
@@ -45,12 +66,13 @@ public static class TestCommand
         {
             var session = new Session(graph);
             fp32 = ModelEvaluation.Evaluate(session, p.Track("fp32", $"FP32 ({set.Count} samples)", set.Batches(batchSize), batches));
+            if (sim is null) return;
             quant = ModelEvaluation.Evaluate(x =>
             {
                 var y = sim.Run(x);
                 if (withOrt) simArgMax.AddRange(ArgMaxRows(y));
                 return y;
-            }, p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches));
+            }, p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
             if (!withOrt) return;
             var dir = Directory.CreateTempSubdirectory("quantsharp-test-qdq-");
             try
@@ -65,7 +87,7 @@ public static class TestCommand
                     var y = OrtCheck.Run(qdq, qdqFile, new Dictionary<string, Engine.Tensor<float>> { [input] = x })[output];
                     foreach (int k in ArgMaxRows(y)) if (k == simArgMax[seen++]) agreed++;
                     return y;
-                }, p.Track("ort", $"QDQ in ONNX Runtime ({set.Count} samples)", set.Batches(batchSize), batches));
+                }, p.Track("ort", $"QDQ in ONNX Runtime ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
             }
             finally { dir.Delete(recursive: true); }
         });
@@ -73,19 +95,31 @@ public static class TestCommand
         var ci = CultureInfo.InvariantCulture;
         string P(double v) => (v * 100).ToString("F2", ci) + "%";
         string D(double v) => ((v * 100).ToString("+0.00;-0.00;0.00", ci)) + " pts";
-        var table = new Table().AddColumn("").AddColumn(new TableColumn("top-1").RightAligned()).AddColumn(new TableColumn("top-5").RightAligned());
+        string L(double v) => double.IsNaN(v) ? "n/a" : v.ToString("F4", ci);
+        string DL(double v) => double.IsNaN(v) ? "n/a" : v.ToString("+0.0000;-0.0000;0.0000", ci);
+        var table = new Table().AddColumn("").AddColumn(new TableColumn("top-1").RightAligned()).AddColumn(new TableColumn("top-5").RightAligned())
+            .AddColumn(new TableColumn("loss").RightAligned());
         table.Title = new TableTitle(Markup.Escape($"{Path.GetFileName(model)}, {set.Count} samples"));
-        table.AddRow("FP32", P(fp32.Top1), P(fp32.Top5));
-        table.AddRow("quantized", P(quant.Top1), P(quant.Top5));
-        table.AddRow("drop", D(fp32.Top1 - quant.Top1), D(fp32.Top5 - quant.Top5));
+        table.AddRow("FP32", P(fp32.Top1), P(fp32.Top5), L(fp32.Loss));
+        if (quant is not null)
+        {
+            table.AddRow("quantized", P(quant.Top1), P(quant.Top5), L(quant.Loss));
+            table.AddRow("drop", D(fp32.Top1 - quant.Top1), D(fp32.Top5 - quant.Top5), DL(quant.Loss - fp32.Loss));
+        }
         if (ort is not null)
         {
-            table.AddRow("QDQ in ONNX Runtime", P(ort.Top1), P(ort.Top5));
-            table.AddRow("drop (ONNX Runtime)", D(fp32.Top1 - ort.Top1), D(fp32.Top5 - ort.Top5));
+            table.AddRow("QDQ in ONNX Runtime", P(ort.Top1), P(ort.Top5), L(ort.Loss));
+            table.AddRow("drop (ONNX Runtime)", D(fp32.Top1 - ort.Top1), D(fp32.Top5 - ort.Top5), DL(ort.Loss - fp32.Loss));
         }
         CliProgress.Console(stdout).Write(table);
-        stdout.WriteLine($"samples: {fp32.Samples}");
-        foreach (var warning in new[] { fp32.NonFiniteWarning("FP32"), quant.NonFiniteWarning("quantized"), ort?.NonFiniteWarning("ONNX Runtime QDQ") })
+        if (floatOnly) stdout.WriteLine("FP32 only (--float): no quantized model evaluated");
+        stdout.WriteLine($"samples: {fp32.Samples}; loss: mean cross-entropy of the label ({scoreKind switch
+        {
+            ScoreKind.Probabilities => "the model ends in Softmax: −log p, p floored at 1e-7",
+            ScoreKind.LogProbabilities => "the model ends in LogSoftmax: −log p",
+            _ => "softmax of the scores",
+        }})");
+        foreach (var warning in new[] { fp32.NonFiniteWarning("FP32"), quant?.NonFiniteWarning("quantized"), ort?.NonFiniteWarning("ONNX Runtime QDQ") })
             if (warning is not null) stdout.WriteLine($"warning: {warning}");
         double? agreement = ort is null ? null : simArgMax.Count == 0 ? 1 : (double)agreed / simArgMax.Count;
         if (ort is not null)
@@ -94,11 +128,12 @@ public static class TestCommand
         {
             CalibCommand.WriteJson(json, new Dictionary<string, object?>
             {
-                ["fp32_top1"] = fp32.Top1, ["quant_top1"] = quant.Top1, ["fp32_top5"] = fp32.Top5, ["quant_top5"] = quant.Top5,
-                ["samples"] = fp32.Samples, ["fp32_nonfinite_samples"] = fp32.NonFinite, ["quant_nonfinite_samples"] = quant.NonFinite, ["ort_nonfinite_samples"] = ort?.NonFinite,
-                ["top1_drop"] = fp32.Top1 - quant.Top1, ["top5_drop"] = fp32.Top5 - quant.Top5,
+                ["fp32_top1"] = fp32.Top1, ["quant_top1"] = quant?.Top1, ["fp32_top5"] = fp32.Top5, ["quant_top5"] = quant?.Top5,
+                ["fp32_loss"] = Finite(fp32.Loss), ["quant_loss"] = Finite(quant?.Loss), ["ort_loss"] = Finite(ort?.Loss), ["float_only"] = floatOnly,
+                ["samples"] = fp32.Samples, ["fp32_nonfinite_samples"] = fp32.NonFinite, ["quant_nonfinite_samples"] = quant?.NonFinite, ["ort_nonfinite_samples"] = ort?.NonFinite,
+                ["top1_drop"] = fp32.Top1 - quant?.Top1, ["top5_drop"] = fp32.Top5 - quant?.Top5,
                 ["command"] = "test", ["model"] = model, ["quant"] = quantDir, ["data"] = source.Data, ["batch_size"] = batchSize,
-                ["fp32_seconds"] = seconds.GetValueOrDefault("fp32"), ["quant_seconds"] = seconds.GetValueOrDefault("quantized"),
+                ["fp32_seconds"] = seconds.GetValueOrDefault("fp32"), ["quant_seconds"] = quant is null ? null : seconds.GetValueOrDefault("quantized"),
                 ["runtime"] = runtime, ["ort_top1"] = ort?.Top1, ["ort_top5"] = ort?.Top5, ["ort_top1_drop"] = ort is null ? null : fp32.Top1 - ort.Top1,
                 ["ort_argmax_agreement"] = agreement, ["ort_seconds"] = ort is null ? null : seconds.GetValueOrDefault("ort"),
                 ["total_seconds"] = total.Elapsed.TotalSeconds,
@@ -107,6 +142,9 @@ public static class TestCommand
         }
         return (fp32, quant);
     }
+
+    /// <summary>A loss for JSON, which has no NaN or infinity: null then.</summary>
+    private static double? Finite(double? v) => v is { } x && double.IsFinite(x) ? x : null;
 
     /// <summary>The column of the largest entry of each row of [N, C] scores (the first on ties, as top-1 counts).</summary>
     private static IEnumerable<int> ArgMaxRows(Engine.Tensor<float> scores)

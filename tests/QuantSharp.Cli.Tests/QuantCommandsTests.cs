@@ -181,7 +181,7 @@ public sealed class QuantCommandsTests : IDisposable
             "--adaround", "--adaround-iterations", "50", "--param-bw", "4");
         Assert.True(calib.Code == 0, calib.Err);
         Assert.Contains("cross-layer equalization:", calib.Out);
-        Assert.Contains("bias correction: 2 layer(s) corrected", calib.Out);
+        Assert.Contains("bias correction (empirical): 2 layer(s) corrected", calib.Out);
         Assert.Contains("adaround: 2 layer(s) rounded, 50 iterations each", calib.Out);
         Assert.True(File.Exists(Path.Combine(quant, "adaround", "adaround.encodings")));
         var test = Cli("test", "--model", model, "--quant", quant, "--data", images, "--labels", labels);

@@ -50,7 +50,7 @@ public sealed partial class QuantizationSimModel
             Dtype: Options.DefaultDataType,
             IsSymmetric: ParamQuantizers.Any(q => q.Symmetric),
             PerChannelQuantization: ParamQuantizers.Any(q => q.IsPerChannel),
-            QuantScheme: SchemeName(Options.QuantScheme),
+            QuantScheme: QuantSchemeNames.Name(Options.QuantScheme),
             StrictSymmetric: _quantizers.Values.Any(q => q.StrictSymmetric),
             UnsignedSymmetric: _quantizers.Values.Any(q => q.UnsignedSymmetric));
         return new EncodingsFile(activations, parameters, _excludedLayers.ToList(), args);
@@ -125,6 +125,8 @@ public sealed partial class QuantizationSimModel
                 throw new InvalidDataException($"{source}: encoding '{name}' is listed as {(isParam ? "a param" : "an activation")} encoding, but the quantizer is {(isParam ? "an activation" : "a param")} quantizer");
             if (strict && encoding.DataType == EncodingDataType.Int && encoding.Axis != q.Axis)
                 throw new InvalidDataException($"{source}: encoding '{name}' is {(encoding.IsPerChannel ? $"per-channel on axis {encoding.Axis}" : "per-tensor")}, the quantizer is {(q.IsPerChannel ? $"per-channel on axis {q.Axis}" : "per-tensor")}");
+            if (strict && SettingMismatch(q, encoding) is { } mismatch)
+                throw new InvalidDataException($"{source}: encoding '{name}' has {mismatch} (strict loading; load with strict: false to take the file's settings)");
             if (q.IsFrozen) { seen.Add(name); continue; }
             if (!strict && encoding.DataType == EncodingDataType.Int && encoding.Axis != q.Axis) q.Axis = encoding.Axis;
             q.Encoding = encoding;
@@ -134,6 +136,20 @@ public sealed partial class QuantizationSimModel
         }
         if (!partial)
             foreach (var q in _quantizers.Values.Where(q => !seen.Contains(q.Name))) q.Enabled = false;
+    }
+
+    /// <summary>
+    /// The first quantizer property (dtype, bitwidth, symmetric) on which <paramref name="encoding"/> disagrees with
+    /// <paramref name="q"/>'s settings, as "bitwidth 4 in the file, 8 in the sim", or null when they agree (AIMET's strict
+    /// <c>load_encodings</c>: a file made for other quantizer settings is refused, not silently adopted).
+    /// </summary>
+    private static string? SettingMismatch(SimQuantizer q, Encoding encoding)
+    {
+        if (encoding.DataType != q.DataType) return $"dtype {encoding.DataType} in the file, {q.DataType} in the sim";
+        if (encoding.BitWidth != q.BitWidth) return $"bitwidth {encoding.BitWidth} in the file, {q.BitWidth} in the sim";
+        if (encoding.DataType == EncodingDataType.Int && encoding.Symmetric != q.Symmetric)
+            return $"symmetric {(encoding.Symmetric ? "true" : "false")} in the file, {(q.Symmetric ? "true" : "false")} in the sim";
+        return null;
     }
 
     private void Propagate(Dictionary<string, Encoding> activations)
@@ -152,16 +168,4 @@ public sealed partial class QuantizationSimModel
             }
         }
     }
-
-    private static string SchemeName(QuantScheme scheme) => scheme switch
-    {
-        QuantScheme.PostTrainingTf => "post_training_tf",
-        QuantScheme.PostTrainingTfEnhanced => "post_training_tf_enhanced",
-        QuantScheme.PostTrainingPercentile => "post_training_percentile",
-        QuantScheme.PostTrainingMse => "post_training_mse",
-        QuantScheme.PostTrainingEntropy => "post_training_entropy",
-        QuantScheme.TrainingRangeLearningWithTfInit => "training_range_learning_with_tf_init",
-        QuantScheme.TrainingRangeLearningWithTfEnhancedInit => "training_range_learning_with_tf_enhanced_init",
-        _ => scheme.ToString(),
-    };
 }

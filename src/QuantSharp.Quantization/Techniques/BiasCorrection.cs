@@ -24,6 +24,9 @@ namespace QuantSharp.Quantization.Techniques;
 /// <see cref="BiasCorrectionOptions.PerformOnlyEmpirical"/>; every other layer empirically,
 /// <c>b ← b + mean(y_fp32 − y_q)</c>. Unlike AIMET, which skips the first layer in empirical mode, the first layer is
 /// corrected too (its quantized weights shift its output like any other layer's).</para>
+/// <para>Every correction is measured on the data afterwards: one that leaves a larger mean |shift| than the layer had
+/// before is undone (the layer keeps its bias) and reported as refused (<see cref="LayerBiasCorrection.Refused"/>), unless
+/// <see cref="BiasCorrectionOptions.RefuseIncreasedShift"/> is false.</para>
 /// <para>The sim is only a tool: quantize the corrected graph with a new sim afterwards (weight encodings are the
 /// same, the weights being unchanged).</para>
 /// </remarks>
@@ -92,6 +95,7 @@ public static class BiasCorrection
 
         var results = new List<LayerBiasCorrection>();
         double[]? previousBefore = null;
+        float[]? previousBias = null;
         (BiasCorrectionKind Kind, string Why)? previous = null;
         for (int k = 0; k <= layers.Count; k++)
         {
@@ -112,8 +116,25 @@ public static class BiasCorrection
             {
                 var l = layers[k - 1];
                 var after = BiasCorrectionMath.EmpiricalShift(floatSums[k - 1], sums[1], counts[k - 1]);
+                double meanBefore = BiasCorrectionMath.MeanAbs(previousBefore), meanAfter = BiasCorrectionMath.MeanAbs(after);
+                // A correction must be judged on the data, not trusted: the analytical one assumes normal pre-activations,
+                // and either can overshoot. One that leaves a larger shift than it found is undone.
+                bool refused = correctionOptions.RefuseIncreasedShift && meanAfter > meanBefore;
+                if (refused)
+                {
+                    previousBias!.CopyTo(((Tensor<float>)graph.Initializers[l.BiasName]).AsSpan());
+                    previousBias.CopyTo(((Tensor<float>)sim.Model.Initializers[l.BiasName]).AsSpan());
+                    RecalibrateBiasQuantizer(sim, l.BiasName);
+                    if (k < layers.Count)
+                    {
+                        // Layer k was measured downstream of the refused correction; measure it again as it now stands.
+                        Array.Clear(sums[0]);
+                        foreach (var f in data)
+                            BiasCorrectionMath.AccumulateChannelSums(Captured(sim.Run(f, new RunOptions { Capture = [simOutput[layers[k].Node.Name]] }), simOutput[layers[k].Node.Name]), sums[0]);
+                    }
+                }
                 results.Add(new LayerBiasCorrection(l.Node.Name, l.Node.OpType, l.BiasName, l.BiasAdded, previous!.Value.Kind, previous.Value.Why,
-                    l.Channels, BiasCorrectionMath.MeanAbs(previousBefore), BiasCorrectionMath.MeanAbs(after)));
+                    l.Channels, meanBefore, meanAfter, refused));
             }
             if (k == layers.Count) break;
 
@@ -123,6 +144,7 @@ public static class BiasCorrection
                 ? (BiasCorrectionKind.Empirical, "PerformOnlyEmpirical", before)
                 : Choose(graph, sim, layer, foldedBatchNorms, before);
             var bias = (Tensor<float>)graph.Initializers[layer.BiasName];
+            previousBias = bias.AsSpan().ToArray();
             BiasCorrectionMath.ApplyCorrection(bias.AsSpan(), shift, layer.BiasScale);
             bias.AsSpan().CopyTo(((Tensor<float>)sim.Model.Initializers[layer.BiasName]).AsSpan());
             RecalibrateBiasQuantizer(sim, layer.BiasName);

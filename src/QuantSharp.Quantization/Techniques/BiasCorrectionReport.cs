@@ -24,6 +24,12 @@ public sealed record BiasCorrectionOptions
     /// every layer is empirical anyway).
     /// </summary>
     public bool PerformOnlyEmpirical { get; init; }
+
+    /// <summary>
+    /// Undo a correction that leaves a larger mean |shift| on the data than the layer had before (default). False applies
+    /// every correction as computed, as AIMET does.
+    /// </summary>
+    public bool RefuseIncreasedShift { get; init; } = true;
 }
 
 /// <summary>What bias correction did to one layer.</summary>
@@ -36,11 +42,13 @@ public sealed record BiasCorrectionOptions
 /// <param name="Channels">Output channels.</param>
 /// <param name="MeanAbsShiftBefore">Mean over channels of |mean(y_q − y_fp32)| on the bias-correction data, before the correction (earlier layers already corrected).</param>
 /// <param name="MeanAbsShiftAfter">The same, measured again after the correction.</param>
+/// <param name="Refused">The correction increased the shift (<paramref name="MeanAbsShiftAfter"/> &gt; <paramref name="MeanAbsShiftBefore"/>)
+/// and was undone: the layer keeps its uncorrected bias, and its shift stays <paramref name="MeanAbsShiftBefore"/>.</param>
 public sealed record LayerBiasCorrection(string Layer, string OpType, string Bias, bool BiasAdded, BiasCorrectionKind Kind, string Why,
-    int Channels, double MeanAbsShiftBefore, double MeanAbsShiftAfter);
+    int Channels, double MeanAbsShiftBefore, double MeanAbsShiftAfter, bool Refused = false);
 
 /// <summary>The result of bias correction.</summary>
-/// <param name="Layers">Corrected layers in topological order.</param>
+/// <param name="Layers">Layers whose correction was measured, in topological order (refused ones included, flagged).</param>
 /// <param name="Skipped">Layers not corrected (ignored, or a weight / bias that cannot be rewritten) with the reason.</param>
 /// <param name="QuantSamples">Samples used to calibrate the sim.</param>
 /// <param name="BiasCorrectSamples">Samples over which output means were taken.</param>
@@ -49,9 +57,16 @@ public sealed record LayerBiasCorrection(string Layer, string OpType, string Bia
 public sealed record BiasCorrectionReport(IReadOnlyList<LayerBiasCorrection> Layers, IReadOnlyList<SkippedNode> Skipped,
     int QuantSamples, int BiasCorrectSamples, CalibrationReport Calibration, TimeSpan Elapsed)
 {
-    /// <summary>One line per layer: name, kind, mean |shift| before → after.</summary>
+    /// <summary>Layers whose correction was kept.</summary>
+    public IEnumerable<LayerBiasCorrection> Corrected => Layers.Where(l => !l.Refused);
+
+    /// <summary>Layers whose correction increased the shift and was undone.</summary>
+    public IEnumerable<LayerBiasCorrection> Refused => Layers.Where(l => l.Refused);
+
+    /// <summary>One line per layer: name, kind, mean |shift| before → after, and whether the correction was refused.</summary>
     public override string ToString() =>
         string.Join(Environment.NewLine, Layers.Select(l =>
-            $"{l.Layer} ({l.OpType}, {l.Kind}): mean |shift| {l.MeanAbsShiftBefore:G4} -> {l.MeanAbsShiftAfter:G4}")
+            $"{l.Layer} ({l.OpType}, {l.Kind}): mean |shift| {l.MeanAbsShiftBefore:G4} -> {l.MeanAbsShiftAfter:G4}" +
+            (l.Refused ? " — refused (the correction increased the shift), kept uncorrected" : ""))
             .Concat(Skipped.Select(s => $"{s.Node} ({s.OpType}) skipped: {s.Reason}")));
 }
