@@ -298,24 +298,49 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     /// <summary>The amax used to quantize <paramref name="x"/> (scaled by scaleAmax), laid out for x's rank.</summary>
     private Tensor<float> CurrentAmax(Tensor<float> x)
     {
-        var d = Descriptor;
-        Tensor<float> amax;
-        if (LearnedAmax is not null) amax = Tensor.Scalar(LearnedAmax.Data.Data[0]);
-        else if (_amax is not null) amax = LayOut(_amax, x);
-        else if (IsClipEnabled) amax = Tensor.Scalar(MathF.Max(-ClipMin!.Data.Data[0], ClipMax!.Data.Data[0]));
-        else
-            throw new InvalidOperationException($"TensorQuantizer '{Name}': cannot quantize without amax; calibrate it (EnableCalib, DisableQuant, " +
-                "run data, LoadCalibAmax) or set Amax");
+        var amax = StoredAmax() is { } stored ? LayOut(stored, x) : DynamicAmax(x);
+        CheckNotNaN(amax);
+        return Scaled(amax);
+    }
+
+    /// <summary>
+    /// The amax quantization uses when it does not depend on the input — learned, set or calibrated, or derived from the
+    /// clip range — times scaleAmax, flattened (one value per slice along the descriptor's axes); null when amax is computed
+    /// from each input (dynamic). What a static export (QDQ) writes.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">amax is NaN (calibration saw no data).</exception>
+    internal float[]? StaticAmax()
+    {
+        if (StoredAmax() is not { } amax) return null;
+        CheckNotNaN(amax);
+        return Scaled(amax).AsSpan().ToArray();
+    }
+
+    private Tensor<float>? StoredAmax()
+    {
+        if (LearnedAmax is not null) return Tensor.Scalar(LearnedAmax.Data.Data[0]);
+        if (_amax is not null) return _amax;
+        if (IsClipEnabled) return Tensor.Scalar(MathF.Max(-ClipMin!.Data.Data[0], ClipMax!.Data.Data[0]));
+        return null;
+    }
+
+    private void CheckNotNaN(Tensor<float> amax)
+    {
         if (amax.Data.Any(float.IsNaN))
             throw new InvalidOperationException($"TensorQuantizer '{Name}': amax is NaN (calibration saw no data and LoadCalibAmax ran with strict: false)");
-        if (d.ScaleAmax is { } sa)
-        {
-            var scaled = new float[amax.Length];
-            for (int i = 0; i < scaled.Length; i++) scaled[i] = amax.Data[i] * sa;
-            amax = new Tensor<float>(scaled, amax.Shape);
-        }
-        return amax;
     }
+
+    private Tensor<float> Scaled(Tensor<float> amax)
+    {
+        if (Descriptor.ScaleAmax is not { } sa) return amax;
+        var scaled = new float[amax.Length];
+        for (int i = 0; i < scaled.Length; i++) scaled[i] = amax.Data[i] * sa;
+        return new Tensor<float>(scaled, amax.Shape);
+    }
+
+    private Tensor<float> DynamicAmax(Tensor<float> x) =>
+        throw new InvalidOperationException($"TensorQuantizer '{Name}': cannot quantize without amax; calibrate it (EnableCalib, DisableQuant, " +
+            "run data, LoadCalibAmax) or set Amax");
 
     /// <summary>A 1-D per-channel amax (from the descriptor) laid out in keepdims form over the kept axes of x.</summary>
     private Tensor<float> LayOut(Tensor<float> amax, Tensor<float> x)
