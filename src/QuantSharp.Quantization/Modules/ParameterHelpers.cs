@@ -73,9 +73,10 @@ public static class ParameterHelpers
     /// <remarks>
     /// A "weight" is a float initializer that a quantizer node reads directly. The tensor is overwritten in place, so
     /// sessions already made over the graph see the new values. A real (integer) quantizer writes its integers divided
-    /// by its scale, i.e. the dequantized values. Calibration statistics are not collected from the weights here.
+    /// by its scale, i.e. the dequantized values. Calibration statistics are not collected from the weights here. A quantizer
+    /// with no amax uses the weight's own absolute maximum (dynamic amax, as in pytorch-quantization).
     /// </remarks>
-    /// <exception cref="InvalidOperationException">A quantizer that should quantize has no amax (not calibrated); nothing is changed then.</exception>
+    /// <exception cref="InvalidOperationException">A quantizer's amax is NaN (LoadCalibAmax without data); nothing is changed then.</exception>
     public static IReadOnlyList<string> QuantizeWeightsInPlace(QuantizedGraph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);

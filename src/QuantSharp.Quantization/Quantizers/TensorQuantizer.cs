@@ -22,8 +22,8 @@ namespace QuantSharp.Quantization.Quantizers;
 /// with <see cref="DisableQuant"/> see float activations.</para>
 /// <para>amax: a learned amax (<see cref="LearnedAmax"/>) when the descriptor learns it; else <see cref="Amax"/> (from the
 /// descriptor, <see cref="LoadCalibAmax"/> or set directly); else, while clipping, <c>max(−ClipMin, ClipMax)</c> (the amax
-/// pytorch-quantization derives from its learned clip). Quantizing without any amax is an error naming the quantizer
-/// (no dynamic amax).</para>
+/// pytorch-quantization derives from its learned clip); else, as pytorch-quantization's dynamic quantization, the
+/// absolute maximum of each input (per tensor, or along the descriptor's axes), recomputed on every forward.</para>
 /// <para>Gradients: STE through quantization (<see cref="TensorQuant.FakeQuantizeBackward"/>); PACT-style clip bounds get
 /// <c>Σ dy</c> over the elements clipped at them (the engine's Max/Min rules, ties split); a learned amax gets the LSQ
 /// gradient with LSQ's factor <c>1/√(N·maxBound)</c>.</para>
@@ -158,7 +158,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     }
 
     /// <summary>Quantizes (and/or calibrates, clips) a tensor per the current modes; see <see cref="TensorQuantizer"/>.</summary>
-    /// <exception cref="InvalidOperationException">Quantizing without amax.</exception>
+    /// <exception cref="InvalidOperationException">amax is NaN (LoadCalibAmax without data, strict: false).</exception>
     /// <exception cref="NotSupportedException">FP8 quantization with a learned amax.</exception>
     public Tensor<float> Forward(Tensor<float> x)
     {
@@ -186,7 +186,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     }
 
     /// <summary>Quantizes a Variable with gradients (STE, clip-bound gradients, LSQ for a learned amax); see <see cref="TensorQuantizer"/>.</summary>
-    /// <exception cref="InvalidOperationException">Quantizing without amax.</exception>
+    /// <exception cref="InvalidOperationException">amax is NaN (LoadCalibAmax without data, strict: false).</exception>
     /// <exception cref="NotSupportedException">FP8 quantization with a learned amax.</exception>
     public Variable Forward(Variable x)
     {
@@ -338,9 +338,25 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         return new Tensor<float>(scaled, amax.Shape);
     }
 
-    private Tensor<float> DynamicAmax(Tensor<float> x) =>
-        throw new InvalidOperationException($"TensorQuantizer '{Name}': cannot quantize without amax; calibrate it (EnableCalib, DisableQuant, " +
-            "run data, LoadCalibAmax) or set Amax");
+    /// <summary>
+    /// pytorch-quantization's dynamic amax: with no amax set, the absolute maximum of this input, over the whole tensor or
+    /// kept along the descriptor's axes (keepdims), treated as a constant (no gradient flows to it).
+    /// </summary>
+    private Tensor<float> DynamicAmax(Tensor<float> x)
+    {
+        float[] amax;
+        int[] shape;
+        try
+        {
+            (amax, shape) = MaxCalibrator.BatchAbsMax(x, Descriptor.Validate(x.Rank), $"TensorQuantizer '{Name}'");
+        }
+        catch (CalibrationException)
+        {
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': dynamic amax (no amax set) needs finite inputs; " +
+                $"the input {Shapes.Format(x.Dims)} holds NaN or Inf");
+        }
+        return Descriptor.PerTensor ? Tensor.Scalar(amax[0]) : new Tensor<float>(amax, shape);
+    }
 
     /// <summary>A 1-D per-channel amax (from the descriptor) laid out in keepdims form over the kept axes of x.</summary>
     private Tensor<float> LayOut(Tensor<float> amax, Tensor<float> x)

@@ -123,10 +123,21 @@ public class ParameterHelpersTests
     }
 
     [Fact]
-    public void QuantizeWeightsInPlace_Uncalibrated_NamesTheQuantizerAndChangesNothing()
+    public void QuantizeWeightsInPlace_Uncalibrated_UsesEachChannelsOwnAbsMax()
+    {
+        // pytorch-quantization's dynamic amax: a weight quantizer with no amax uses the weight's own per-channel maximum.
+        var q = QuantModules.Initialize(ConvGraph());
+        var w = ((Tensor<float>)q.Graph.Initializers["w"]).Clone();
+        Assert.Equal(["w"], ParameterHelpers.QuantizeWeightsInPlace(q));
+        var amax = Tensor.FromArray(AbsMaxAlong(w, 0), 4, 1, 1, 1);
+        Assert.Equal(TensorQuant.FakeQuantize(w, amax, narrowRange: false).Data, ((Tensor<float>)q.Graph.Initializers["w"]).Data);
+    }
+
+    [Fact]
+    public void QuantizeWeightsInPlace_NaNAmax_NamesTheQuantizerAndChangesNothing()
     {
         var q = QuantModules.Initialize(ConvGraph());
-        q.Quantizers["conv.weight_quantizer"].Amax = null;
+        q.Quantizers["conv.weight_quantizer"].LoadCalibAmax(strict: false); // no data: amax NaN
         var w = ((Tensor<float>)q.Graph.Initializers["w"]).Clone();
         var e = Assert.Throws<InvalidOperationException>(() => ParameterHelpers.QuantizeWeightsInPlace(q));
         Assert.Contains("conv.weight_quantizer", e.Message);
