@@ -60,6 +60,9 @@ public abstract class ParameterOptimizer
     /// <summary>Names of the parameters updated by <see cref="Step"/>.</summary>
     public IEnumerable<string> Trainable => _params.Keys;
 
+    /// <summary>True when <paramref name="tensor"/> is the trainable parameter named <paramref name="name"/> (updated in place).</summary>
+    internal bool Holds(string name, Tensor<float> tensor) => _params.TryGetValue(name, out var p) && ReferenceEquals(p.Weight, tensor);
+
     /// <summary>Learning-rate schedule (null: constant).</summary>
     public LrSchedule? Schedule { get; set; }
 

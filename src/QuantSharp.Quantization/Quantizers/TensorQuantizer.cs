@@ -26,7 +26,9 @@ namespace QuantSharp.Quantization.Quantizers;
 /// absolute maximum of each input (per tensor, or along the descriptor's axes), recomputed on every forward.</para>
 /// <para>Gradients: STE through quantization (<see cref="TensorQuant.FakeQuantizeBackward"/>); PACT-style clip bounds get
 /// <c>Σ dy</c> over the elements clipped at them (the engine's Max/Min rules, ties split); a learned amax gets the LSQ
-/// gradient with LSQ's factor <c>1/√(N·maxBound)</c>.</para>
+/// gradient times <c>maxBound·√(maxBound/N)</c> (N elements): LSQ's step-size factor <c>1/√(N·maxBound)</c> carried
+/// over to <c>amax = maxBound·s</c>, so an SGD step changes amax/maxBound exactly as LSQ changes its step size s.
+/// (pytorch-quantization instead learns amax as PACT clip bounds ±amax; see <see cref="ClipRange"/> for that form.)</para>
 /// </remarks>
 public sealed partial class TensorQuantizer : IEdgeQuantizer
 {
@@ -92,6 +94,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     /// The fixed amax: rank 0 per tensor; per axis, the calibrator's keepdims shape (or a 1-D list from the descriptor,
     /// laid out over the kept axes when a tensor arrives). Null until set or calibrated.
     /// </summary>
+    /// <remarks>With a learned amax, setting a value also starts the learned amax from it (<see cref="InitLearnAmax"/>).</remarks>
     /// <exception cref="ArgumentException">Setting NaN or negative values.</exception>
     public Tensor<float>? Amax
     {
@@ -103,8 +106,28 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
                     if (!(a >= 0))
                         throw new ArgumentException($"TensorQuantizer '{Name}': argument 'Amax' expected values >= 0, got {a}", nameof(value));
             _amax = value;
+            if (value is not null && LearnedAmax is not null) InitLearnAmax();
         }
     }
+
+    /// <summary>
+    /// Starts the learned amax from <see cref="Amax"/> (pytorch-quantization's <c>init_learn_amax</c>): its value, or the
+    /// largest of a per-channel amax, since the learned amax is one value.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The descriptor does not learn amax, or <see cref="Amax"/> is not set.</exception>
+    public void InitLearnAmax()
+    {
+        if (LearnedAmax is null)
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': InitLearnAmax needs a descriptor with learnAmax: true");
+        if (_amax is null)
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': InitLearnAmax needs Amax; set or calibrate it first");
+        LearnedAmax.Data.Data[0] = _amax.Data.Max();
+    }
+
+    /// <summary>True while a learned amax or learnable clip bound takes gradients (graph sessions then run this quantizer's backward).</summary>
+    public bool HasParameters =>
+        IsEnabled && (LearnedAmax is { RequiresGrad: true } && IsQuantEnabled && Descriptor.FakeQuant
+            || IsClipEnabled && (ClipMin!.RequiresGrad || ClipMax!.RequiresGrad));
 
     /// <summary>The learnable Variables (learned amax, learnable clip bounds), for an optimizer.</summary>
     public IEnumerable<Variable> Parameters()
@@ -277,8 +300,14 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         v.Grad.Data[0] += g;
     }
 
-    private float LsqFactor(Tensor<float> x) =>
-        1f / MathF.Sqrt(Math.Max(1, x.Length) * (float)TensorQuant.Bounds(Descriptor.NumBits, Descriptor.Unsigned, Descriptor.NarrowRange).MaxBound);
+    // LSQ scales the step size's gradient by 1/√(N·maxBound); amax = maxBound·s has a gradient maxBound times smaller and
+    // takes steps maxBound times larger for the same effect, hence maxBound² times LSQ's factor (1/√(N·maxBound) on amax
+    // itself left 8-bit ranges ~16,000 times slower than LSQ: they barely moved in QAT).
+    private float LsqFactor(Tensor<float> x)
+    {
+        float maxBound = TensorQuant.Bounds(Descriptor.NumBits, Descriptor.Unsigned, Descriptor.NarrowRange).MaxBound;
+        return maxBound * MathF.Sqrt(maxBound / Math.Max(1, x.Length));
+    }
 
     private void RequireFixedAmax(FloatFormat format)
     {
