@@ -57,8 +57,50 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
             LearnedAmax = new Variable(Tensor.Scalar(_amax is null ? 1f : _amax.Data.Max()), requiresGrad: true, name: Name + ".amax");
     }
 
-    /// <summary>The descriptor.</summary>
-    public QuantDescriptor Descriptor { get; }
+    /// <summary>The descriptor (replaced when <see cref="NumBits"/>, <see cref="Unsigned"/> or <see cref="NarrowRange"/> is set).</summary>
+    public QuantDescriptor Descriptor { get; private set; }
+
+    /// <summary>
+    /// Bit width, settable as pytorch-quantization's <c>num_bits</c>: later forwards quantize with the new width; amax is
+    /// kept (it is a range, not a scale).
+    /// </summary>
+    /// <exception cref="ArgumentException">A width the descriptor does not allow (2..16; 8 with FP8).</exception>
+    public int NumBits
+    {
+        get => Descriptor.NumBits;
+        set => Descriptor = Descriptor.With(numBits: value);
+    }
+
+    /// <summary>Unsigned range, settable as pytorch-quantization's <c>unsigned</c>.</summary>
+    /// <exception cref="ArgumentException">Unsigned with an FP8 format.</exception>
+    public bool Unsigned
+    {
+        get => Descriptor.Unsigned;
+        set => Descriptor = Descriptor.With(unsigned: value);
+    }
+
+    /// <summary>Narrow signed range (−maxBound..maxBound), settable as pytorch-quantization's <c>narrow_range</c>.</summary>
+    public bool NarrowRange
+    {
+        get => Descriptor.NarrowRange;
+        set => Descriptor = Descriptor.With(narrowRange: value);
+    }
+
+    /// <summary>
+    /// pytorch-quantization's <c>step_size</c>: the quantization step <c>amax / maxBound</c> (per slice for a per-axis amax,
+    /// with scaleAmax applied), or null when amax is computed from each input (dynamic) or the format is FP8.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">amax is NaN.</exception>
+    public Tensor<float>? StepSize
+    {
+        get
+        {
+            if (Descriptor.FloatFormat is not null || StaticAmax() is not { } amax) return null;
+            float maxBound = TensorQuant.Bounds(NumBits, Unsigned, NarrowRange).MaxBound;
+            var shape = StoredAmax()!.Shape;
+            return new Tensor<float>(amax.Select(a => a / maxBound).ToArray(), amax.Length == 1 ? [] : shape);
+        }
+    }
 
     /// <summary>The quantizer's name.</summary>
     public string Name { get; }
