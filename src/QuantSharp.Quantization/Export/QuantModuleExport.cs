@@ -15,15 +15,16 @@ namespace QuantSharp.Quantization.Export;
 /// </summary>
 /// <remarks>
 /// <para>Each quantizer becomes the <see cref="Encoding"/> of <see cref="Encoding.FromAmax(double, int, bool, bool)"/>
-/// (<see cref="EncodingOf"/>) and is lowered by <see cref="QdqExport.Lower"/>: a weight is stored as integers followed by
+/// (<see cref="EncodingOf(TensorQuantizer, int?)"/>) and is lowered by <see cref="QdqExport.Lower"/>: a weight is stored as integers followed by
 /// <c>DequantizeLinear</c>; a narrow range (levels −127..127) or a bit width with no ONNX type of its own gets a clip to
 /// the quantizer's levels first, so ONNX Runtime's result equals the fake-quant forward up to float rounding (both round
 /// half to even). A quantizer with clipping enabled gets a <c>Clip</c> to its current bounds before quantization.</para>
 /// <para>A disabled quantizer, or one with quantization disabled, is removed (pass-through). A slice whose amax is at most
 /// <see cref="TensorQuant.ZeroAmaxThreshold"/> (quantized to 0 by the module) is written with that amax, so its values
 /// come out within 2^−24 of 0 (exactly 0 for a weight that is all zero, the usual case).</para>
-/// <para>Not exportable (an error naming the quantizer): real (integer-output) quantizers, FP8 formats, amax computed
-/// from each input (dynamic), and per-channel amax over more than one axis (ONNX's <c>axis</c> is one axis).</para>
+/// <para>A weight quantizer with no amax (dynamic) gets the amax the module computes from the weight. Not exportable (an
+/// error naming the quantizer): real (integer-output) quantizers, FP8 formats, dynamic amax on an activation, and
+/// per-channel amax over more than one axis (ONNX's <c>axis</c> is one axis).</para>
 /// </remarks>
 public static class QuantModuleExport
 {
@@ -42,7 +43,8 @@ public static class QuantModuleExport
                 throw new NotSupportedException($"QuantModuleExport: quantizer node '{node.Name}' names quantizer '{name}', which the QuantizedGraph does not hold");
             if (!q.IsEnabled) { encodings[name] = null; continue; }
             if (q.IsClipEnabled) InsertClip(graph, node, q);
-            encodings[name] = q.IsQuantEnabled ? EncodingOf(q, RankOf(graph, node.Inputs[0])) : null;
+            var constant = graph.Initializers.GetValueOrDefault(node.Inputs[0]) as Tensor<float>;
+            encodings[name] = q.IsQuantEnabled ? EncodingOf(q, RankOf(graph, node.Inputs[0]), constant) : null;
         }
         return QdqExport.Lower(graph, n => encodings.GetValueOrDefault(n), options);
     }
@@ -60,7 +62,11 @@ public static class QuantModuleExport
     /// <param name="quantizer">An integer fake quantizer with a static amax.</param>
     /// <param name="rank">Rank of the quantized tensor when known, used to make a negative axis non-negative.</param>
     /// <exception cref="NotSupportedException">A real quantizer, an FP8 format, no amax (dynamic), or amax over several axes.</exception>
-    public static Encoding EncodingOf(TensorQuantizer quantizer, int? rank = null)
+    public static Encoding EncodingOf(TensorQuantizer quantizer, int? rank = null) => EncodingOf(quantizer, rank, null);
+
+    /// <summary>As the public overload; a quantizer with dynamic amax reading <paramref name="constant"/> (a weight) gets
+    /// the amax the module computes from it.</summary>
+    private static Encoding EncodingOf(TensorQuantizer quantizer, int? rank, Tensor<float>? constant)
     {
         ArgumentNullException.ThrowIfNull(quantizer);
         var d = quantizer.Descriptor;
@@ -69,7 +75,7 @@ public static class QuantModuleExport
             throw new NotSupportedException($"{who}: {f} quantization has no QDQ export here (expected an integer descriptor)");
         if (!d.FakeQuant)
             throw new NotSupportedException($"{who}: a real quantizer (fakeQuant: false) outputs integer levels, which QuantizeLinear/DequantizeLinear do not; export fake quantizers");
-        var amax = quantizer.StaticAmax()
+        var amax = quantizer.StaticAmax() ?? (constant is null ? null : quantizer.AmaxFor(constant))
             ?? throw new NotSupportedException($"{who}: amax is computed from each input (dynamic); QDQ export needs a fixed amax (calibrate it or set Amax)");
         var values = amax.Select(a => (double)MathF.Max(a, TensorQuant.ZeroAmaxThreshold)).ToArray();
         if (values.Length == 1) return Encoding.FromAmax(values[0], d.NumBits, d.Unsigned, d.NarrowRange);

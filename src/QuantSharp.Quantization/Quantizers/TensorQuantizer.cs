@@ -387,6 +387,9 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         return Scaled(amax).AsSpan().ToArray();
     }
 
+    /// <summary>The amax (times scaleAmax, flattened) this quantizer uses for <paramref name="x"/>, dynamic included.</summary>
+    internal float[] AmaxFor(Tensor<float> x) => CurrentAmax(x).AsSpan().ToArray();
+
     private Tensor<float>? StoredAmax()
     {
         if (LearnedAmax is not null) return Tensor.Scalar(LearnedAmax.Data.Data[0]);
