@@ -274,6 +274,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         }
         if (LearnedAmax is not null && d.FakeQuant)
         {
+            LearnedValue();
             var amax = d.ScaleAmax is { } sa ? Ops.Mul(LearnedAmax, new Variable(Tensor.Scalar(sa))) : LearnedAmax;
             return TensorQuant.FakeQuantize(y, amax, d.NumBits, d.Unsigned, d.NarrowRange, LsqFactor(y.Data));
         }
@@ -315,7 +316,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
             else if (LearnedAmax is not null && d.FakeQuant)
             {
                 float factor = d.ScaleAmax ?? 1f;
-                var (gx, ga) = TensorQuant.LearnableAmaxBackward(y, g, Tensor.Scalar(LearnedAmax.Data.Data[0] * factor), d.NumBits, d.Unsigned,
+                var (gx, ga) = TensorQuant.LearnableAmaxBackward(y, g, Tensor.Scalar(LearnedValue() * factor), d.NumBits, d.Unsigned,
                     d.NarrowRange, LsqFactor(y));
                 if (LearnedAmax.RequiresGrad) Accumulate(LearnedAmax, ga[0] * factor);
                 g = gx;
@@ -392,10 +393,20 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
 
     private Tensor<float>? StoredAmax()
     {
-        if (LearnedAmax is not null) return Tensor.Scalar(LearnedAmax.Data.Data[0]);
+        if (LearnedAmax is not null) return Tensor.Scalar(LearnedValue());
         if (_amax is not null) return _amax;
         if (IsClipEnabled) return Tensor.Scalar(MathF.Max(-ClipMin!.Data.Data[0], ClipMax!.Data.Data[0]));
         return null;
+    }
+
+    // An optimizer step can drive the learned amax to zero or below, where quantization has no grid.
+    private float LearnedValue()
+    {
+        float v = LearnedAmax!.Data.Data[0];
+        if (!(v > TensorQuant.ZeroAmaxThreshold))
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': learned amax is {v} (expected > 2^-24); training drove it there — " +
+                $"lower its learning rate (an optimizer group for '{Name}.amax') or start it from a calibrated amax");
+        return v;
     }
 
     private void CheckNotNaN(Tensor<float> amax)

@@ -84,6 +84,21 @@ public class LearnedAmaxTrainingTests(ITestOutputHelper output)
         Assert.Contains("'fresh'", Assert.Throws<InvalidOperationException>(noAmax.InitLearnAmax).Message);
     }
 
+    [Fact]
+    public void LearnedAmaxDrivenToZeroOrBelow_IsAnErrorNamingTheQuantizerAndTheRemedy()
+    {
+        var q = new TensorQuantizer(Learned, "relu1.output_quantizer") { Amax = Tensor.Scalar(1f) };
+        q.LearnedAmax!.Data.Data[0] = -0.01f;
+        var x = Tensor.FromArray([0.5f, -0.2f], 2);
+        foreach (var act in new Action[] { () => q.Forward(x), () => q.Forward(new Variable(x, requiresGrad: true)),
+                     () => ((Engine.Runtime.Quantizers.IEdgeQuantizer)q).Backward(x, x) })
+        {
+            var e = Assert.Throws<InvalidOperationException>(act);
+            Assert.Contains("'relu1.output_quantizer'", e.Message);
+            Assert.Contains("learning rate", e.Message);
+        }
+    }
+
     public static TheoryData<string> OptimizerNames => ["sgd", "sgd-momentum-decay", "adam", "adamw"];
 
     private static ParameterOptimizer Optimizer(string name, Dictionary<string, Tensor<float>> p) => name switch
