@@ -31,6 +31,13 @@ public abstract class OpKernel
     public virtual bool HasGradient => false;
 
     /// <summary>
+    /// True when the kernel holds trainable parameters outside the graph (e.g. a quantizer's learned range) whose gradients
+    /// its backward accumulates: a session then runs its backward, and propagates gradients down to it, even when no
+    /// initializer lies upstream. Read at every backward (the kernel's state may change between runs).
+    /// </summary>
+    public virtual bool HasParameters => false;
+
+    /// <summary>
     /// Gradient rule: given the forward inputs and outputs and d(loss)/d(output) per output (null where no gradient
     /// flows), returns d(loss)/d(input) per input (null where none: integer inputs, shapes, omitted inputs).
     /// <paramref name="training"/> is the flag the forward pass ran with.

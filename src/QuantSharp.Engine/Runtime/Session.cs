@@ -266,7 +266,8 @@ public sealed class Session
     /// </summary>
     /// <remarks>
     /// Only gradients someone needs are computed: a value needs one when a float initializer (or, with
-    /// <paramref name="inputGradients"/>, a graph input) lies upstream of it. Each kernel is told which of its input
+    /// <paramref name="inputGradients"/>, a graph input) lies upstream of it, or a kernel with parameters of its own
+    /// (<see cref="OpKernel.HasParameters"/>, e.g. a quantizer with a learned range, whose backward then always runs). Each kernel is told which of its input
     /// gradients are wanted (the <c>needed</c> argument of <see cref="OpKernel.Backward(Tensor?[], Tensor[], Tensor?[], bool, bool[], ITensorAllocator)"/>), so training
     /// (weights only) skips e.g. the first convolution's gradient with respect to the images.
     /// </remarks>
@@ -282,7 +283,11 @@ public sealed class Session
             Check.SameShape("Backward", $"gradient of output '{name}'", values[s]!.Dims, g.Dims);
             grads[s] = g;
         }
-        var wanted = inputGradients ? _gradientWithInputs ??= GradientSlots(true) : _gradientWithoutInputs ??= GradientSlots(false);
+        // Kernels with parameters of their own (learned quantization ranges) can gain or lose them between runs, so the
+        // slots are recomputed whenever one is present.
+        bool withParameters = _kernels.Any(k => k.HasParameters);
+        var wanted = withParameters ? GradientSlots(inputGradients)
+            : inputGradients ? _gradientWithInputs ??= GradientSlots(true) : _gradientWithoutInputs ??= GradientSlots(false);
         // Gradients of intermediate values live in the run's pool (when it has one) and go back to it once consumed.
         var pooled = run.Pooled;
         ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
@@ -293,7 +298,7 @@ public sealed class Session
             var needed = new bool[inSlots.Length];
             bool any = false;
             for (int k = 0; k < inSlots.Length; k++) any |= needed[k] = inSlots[k] >= 0 && wanted[inSlots[k]];
-            if (!any) continue;
+            if (!any && !(withParameters && _kernels[i].HasParameters)) continue;
             var outGrads = outSlots.Select(s => s < 0 ? null : grads[s]).ToArray();
             if (outGrads.All(g => g is null)) continue;
             var kernel = _kernels[i];
@@ -347,7 +352,7 @@ public sealed class Session
 
     /// <summary>
     /// Per value slot: true when a gradient of it is needed, i.e. a float initializer (or, with <paramref name="inputs"/>,
-    /// a graph input without an initializer's constant) lies upstream of it, itself included.
+    /// a graph input without an initializer's constant) or a kernel with parameters lies upstream of it, itself included.
     /// </summary>
     private bool[] GradientSlots(bool inputs)
     {
@@ -358,7 +363,7 @@ public sealed class Session
             foreach (var input in _graph.Inputs) wanted[_slotOf[input.Name]] = true;
         for (int i = 0; i < _kernels.Length; i++)
         {
-            bool any = false;
+            bool any = _kernels[i].HasParameters;
             foreach (int s in _inputSlots[i]) any |= s >= 0 && wanted[s];
             if (any) foreach (int s in _outputSlots[i]) if (s >= 0) wanted[s] = true;
         }

@@ -16,6 +16,8 @@ public sealed class AdamOptimizer : ParameterOptimizer
     {
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), $"AdamOptimizer: argument 'beta1' expected in [0, 1), got {beta1}");
         if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), $"AdamOptimizer: argument 'beta2' expected in [0, 1), got {beta2}");
+        if (Groups.FirstOrDefault(g => g.Momentum is not null) is { } withMomentum)
+            throw new ArgumentException($"AdamOptimizer: group '{withMomentum.Pattern}' sets momentum, an SGD setting (Adam's β₁ plays that role)", nameof(options));
         Beta1 = beta1;
         Beta2 = beta2;
         Epsilon = epsilon;

@@ -10,16 +10,18 @@ namespace QuantSharp.Engine.Training;
 /// <param name="Pattern">Regular expression over parameter names, e.g. <c>"\.bias$"</c>.</param>
 /// <param name="LearningRate">Base learning rate of the group (null: the optimizer's).</param>
 /// <param name="WeightDecay">Weight decay of the group (null: the optimizer's).</param>
-public sealed record ParameterGroupRule(string Pattern, float? LearningRate = null, float? WeightDecay = null);
+/// <param name="Momentum">SGD momentum of the group (null: the optimizer's); Adam refuses it (its β₁ plays that role).</param>
+public sealed record ParameterGroupRule(string Pattern, float? LearningRate = null, float? WeightDecay = null, float? Momentum = null);
 
 /// <summary>A resolved parameter group: its parameter names, base learning rate and weight decay.</summary>
 public sealed class ParameterGroup
 {
-    internal ParameterGroup(string? pattern, float learningRate, float weightDecay)
+    internal ParameterGroup(string? pattern, float learningRate, float weightDecay, float? momentum = null)
     {
         Pattern = pattern;
         LearningRate = learningRate;
         WeightDecay = weightDecay;
+        Momentum = momentum;
     }
 
     /// <summary>The rule's pattern, or null for the default group.</summary>
@@ -30,6 +32,9 @@ public sealed class ParameterGroup
 
     /// <summary>Weight decay λ. Changeable between steps.</summary>
     public float WeightDecay { get; set; }
+
+    /// <summary>The group's own SGD momentum, or null for the optimizer's.</summary>
+    public float? Momentum { get; }
 
     /// <summary>Names of the parameters in the group, in the order given to the optimizer.</summary>
     public IReadOnlyList<string> Names => _names;

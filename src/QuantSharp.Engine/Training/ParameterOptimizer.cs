@@ -37,7 +37,16 @@ public abstract class ParameterOptimizer
         Schedule = options.Schedule;
         var freeze = options.Freeze.Select(p => ParameterGroup.Compile(p, "freeze")).ToArray();
         var rules = options.Groups.Select(r => (Rule: r, Regex: ParameterGroup.Compile(r.Pattern, "group"),
-            Group: new ParameterGroup(r.Pattern, r.LearningRate ?? learningRate, r.WeightDecay ?? weightDecay))).ToArray();
+            Group: new ParameterGroup(r.Pattern, r.LearningRate ?? learningRate, r.WeightDecay ?? weightDecay, r.Momentum))).ToArray();
+        foreach (var r in options.Groups)
+        {
+            if (r.LearningRate is float lr && !(lr > 0))
+                throw new ArgumentOutOfRangeException(nameof(options), $"{GetType().Name}: group '{r.Pattern}' learning rate expected > 0, got {lr}");
+            if (r.WeightDecay is float wd && !(wd >= 0))
+                throw new ArgumentOutOfRangeException(nameof(options), $"{GetType().Name}: group '{r.Pattern}' weight decay expected >= 0, got {wd}");
+            if (r.Momentum is float m && !(m >= 0))
+                throw new ArgumentOutOfRangeException(nameof(options), $"{GetType().Name}: group '{r.Pattern}' momentum expected >= 0, got {m}");
+        }
         var defaults = new ParameterGroup(null, learningRate, weightDecay);
         foreach (var (name, w) in parameters)
         {
@@ -59,6 +68,13 @@ public abstract class ParameterOptimizer
 
     /// <summary>Names of the parameters updated by <see cref="Step"/>.</summary>
     public IEnumerable<string> Trainable => _params.Keys;
+
+    /// <summary>The group the trainable parameter <paramref name="name"/> belongs to.</summary>
+    /// <exception cref="KeyNotFoundException">Not a trainable parameter.</exception>
+    protected ParameterGroup GroupOf(string name) => _params[name].Group;
+
+    /// <summary>True when <paramref name="tensor"/> is the trainable parameter named <paramref name="name"/> (updated in place).</summary>
+    internal bool Holds(string name, Tensor<float> tensor) => _params.TryGetValue(name, out var p) && ReferenceEquals(p.Weight, tensor);
 
     /// <summary>Learning-rate schedule (null: constant).</summary>
     public LrSchedule? Schedule { get; set; }

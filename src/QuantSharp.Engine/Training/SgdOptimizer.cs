@@ -14,12 +14,14 @@ public sealed class SgdOptimizer : ParameterOptimizer
         if (momentum < 0) throw new ArgumentOutOfRangeException(nameof(momentum), $"SgdOptimizer: argument 'momentum' expected >= 0, got {momentum}");
         if (nesterov && (momentum <= 0 || dampening != 0))
             throw new ArgumentException($"SgdOptimizer: argument 'nesterov' expected momentum > 0 and dampening 0, got momentum {momentum}, dampening {dampening}");
+        if (nesterov && Groups.FirstOrDefault(g => g.Momentum is <= 0) is { } flat)
+            throw new ArgumentException($"SgdOptimizer: argument 'nesterov' expected momentum > 0 in every group, got {flat.Momentum} in group '{flat.Pattern}'");
         Momentum = momentum;
         Nesterov = nesterov;
         Dampening = dampening;
     }
 
-    /// <summary>Momentum μ.</summary>
+    /// <summary>Momentum μ of parameters whose group sets none (<see cref="ParameterGroupRule.Momentum"/>).</summary>
     public float Momentum { get; }
 
     /// <summary>Nesterov momentum.</summary>
@@ -31,9 +33,10 @@ public sealed class SgdOptimizer : ParameterOptimizer
     /// <inheritdoc />
     protected override void Update(string name, Tensor<float> weight, Tensor<float> gradient, float learningRate, float weightDecay, long step)
     {
+        float momentum = GroupOf(name).Momentum ?? Momentum;
         float[]? buffer = null;
         bool first = false;
-        if (Momentum != 0 && !_buffers.TryGetValue(name, out buffer)) { _buffers[name] = buffer = new float[weight.Length]; first = true; }
-        UpdateRules.Sgd(weight.Data, gradient.Data, buffer, new SgdSettings(learningRate, Momentum, Dampening, Nesterov, weightDecay), first);
+        if (momentum != 0 && !_buffers.TryGetValue(name, out buffer)) { _buffers[name] = buffer = new float[weight.Length]; first = true; }
+        UpdateRules.Sgd(weight.Data, gradient.Data, buffer, new SgdSettings(learningRate, momentum, Dampening, Nesterov, weightDecay), first);
     }
 }

@@ -3,6 +3,7 @@ using QuantSharp.Engine;
 using QuantSharp.Engine.Autograd;
 using QuantSharp.Engine.Kernels;
 using QuantSharp.Engine.Runtime.Quantizers;
+using QuantSharp.Engine.Training;
 using QuantSharp.Quantization.Quantizers;
 
 namespace QuantSharp.Quantization.Modules;
@@ -10,7 +11,17 @@ namespace QuantSharp.Quantization.Modules;
 /// <summary>A named group of parameters, e.g. one optimizer parameter group with its own learning rate.</summary>
 /// <param name="Pattern">The pattern that selected the group ("" for the rest).</param>
 /// <param name="Names">Parameter names in the group, in their original order.</param>
-public sealed record ParameterGroup(string Pattern, IReadOnlyList<string> Names);
+public sealed record ParameterGroup(string Pattern, IReadOnlyList<string> Names)
+{
+    /// <summary>The group's learning rate, or null for the optimizer's.</summary>
+    public float? LearningRate { get; init; }
+
+    /// <summary>The group's SGD momentum, or null for the optimizer's.</summary>
+    public float? Momentum { get; init; }
+
+    /// <summary>The group's weight decay, or null for the optimizer's.</summary>
+    public float? WeightDecay { get; init; }
+}
 
 /// <summary>
 /// pytorch-quantization's parameter helpers for named parameters (a graph's float initializers, or eager
@@ -73,9 +84,10 @@ public static class ParameterHelpers
     /// <remarks>
     /// A "weight" is a float initializer that a quantizer node reads directly. The tensor is overwritten in place, so
     /// sessions already made over the graph see the new values. A real (integer) quantizer writes its integers divided
-    /// by its scale, i.e. the dequantized values. Calibration statistics are not collected from the weights here.
+    /// by its scale, i.e. the dequantized values. Calibration statistics are not collected from the weights here. A quantizer
+    /// with no amax uses the weight's own absolute maximum (dynamic amax, as in pytorch-quantization).
     /// </remarks>
-    /// <exception cref="InvalidOperationException">A quantizer that should quantize has no amax (not calibrated); nothing is changed then.</exception>
+    /// <exception cref="InvalidOperationException">A quantizer's amax is NaN (LoadCalibAmax without data); nothing is changed then.</exception>
     public static IReadOnlyList<string> QuantizeWeightsInPlace(QuantizedGraph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
@@ -109,6 +121,42 @@ public static class ParameterHelpers
             changed.Add(weight);
         }
         return changed;
+    }
+
+    /// <summary>
+    /// pytorch-quantization's <c>group_parameters</c>: groups as <see cref="Group(IEnumerable{string}, string[])"/> (each name
+    /// to the first of <paramref name="patterns"/> it matches, the rest last), group i taking <paramref name="learningRates"/>[i],
+    /// <paramref name="momentums"/>[i] and <paramref name="weightDecays"/>[i] (each list null, or one entry per pattern;
+    /// a null entry keeps the optimizer's value). Hand them to an optimizer with <see cref="OptimizerGroups"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A list whose length differs from the patterns', or an invalid pattern.</exception>
+    public static IReadOnlyList<ParameterGroup> Group(IEnumerable<string> names, IReadOnlyList<string> patterns, IReadOnlyList<float?>? learningRates,
+        IReadOnlyList<float?>? momentums = null, IReadOnlyList<float?>? weightDecays = null)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        void Same(IReadOnlyList<float?>? list, string what)
+        {
+            if (list is not null && list.Count != patterns.Count)
+                throw new ArgumentException($"parameter groups: argument '{what}' expected {patterns.Count} values (one per pattern), got {list.Count}", what);
+        }
+        Same(learningRates, nameof(learningRates));
+        Same(momentums, nameof(momentums));
+        Same(weightDecays, nameof(weightDecays));
+        var groups = Group(names, patterns.ToArray());
+        return groups.Select((g, i) => i >= patterns.Count ? g
+            : g with { LearningRate = learningRates?[i], Momentum = momentums?[i], WeightDecay = weightDecays?[i] }).ToList();
+    }
+
+    /// <summary>
+    /// The optimizer rules (<see cref="OptimizerOptions.Groups"/>) of <paramref name="groups"/>: one rule per group with
+    /// settings, matching exactly its names; groups without settings use the optimizer's defaults.
+    /// </summary>
+    public static IReadOnlyList<ParameterGroupRule> OptimizerGroups(IEnumerable<ParameterGroup> groups)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        return groups.Where(g => g.Names.Count > 0 && (g.LearningRate ?? g.Momentum ?? g.WeightDecay) is not null)
+            .Select(g => new ParameterGroupRule("^(?:" + string.Join("|", g.Names.Select(Regex.Escape)) + ")$", g.LearningRate, g.WeightDecay, g.Momentum))
+            .ToList();
     }
 
     private static Regex Compile(string pattern)

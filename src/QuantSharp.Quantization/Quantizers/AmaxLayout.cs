@@ -77,14 +77,15 @@ internal sealed class AmaxLayout
     }
 
     /// <summary>
-    /// Engine parameters: <c>scale_engine = 1 / (maxBound / amax)</c>, zero point 0, levels [minBound, maxBound];
-    /// a slice with amax ≤ threshold gets scale 1 (its output is zeroed separately).
+    /// Engine parameters: <c>scale_engine = amax / maxBound</c> (one float division: the scale a QDQ export writes, so
+    /// ONNX Runtime's QuantizeLinear computes the same levels), zero point 0, levels [minBound, maxBound]; a slice with
+    /// amax ≤ threshold gets scale 1 (its output is zeroed separately).
     /// </summary>
     public QuantParams Params(int minBound, int maxBound)
     {
         var s = new float[Amax.Length];
         for (int c = 0; c < s.Length; c++)
-            s[c] = Amax[c] <= TensorQuant.ZeroAmaxThreshold ? 1f : 1f / (maxBound / Amax[c]);
+            s[c] = Amax[c] <= TensorQuant.ZeroAmaxThreshold ? 1f : Amax[c] / maxBound;
         return new QuantParams(s, new int[s.Length], minBound, maxBound, Axis);
     }
 

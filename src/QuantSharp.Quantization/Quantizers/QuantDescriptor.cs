@@ -94,6 +94,11 @@ public sealed partial record QuantDescriptor
     public QuantDescriptor WithAxis(int[] axis) =>
         new(NumBits, Name, FakeQuant, axis, Axis.SequenceEqual(axis) ? _amax : null, LearnAmax, ScaleAmax, CalibMethod, Unsigned, NarrowRange, FloatFormat);
 
+    /// <summary>The same descriptor with other bits, signedness or range (validated like a new one; null keeps the field).</summary>
+    /// <exception cref="ArgumentException">The combination is invalid (e.g. bits other than 8 with an FP8 format).</exception>
+    public QuantDescriptor With(int? numBits = null, bool? unsigned = null, bool? narrowRange = null) =>
+        new(numBits ?? NumBits, Name, FakeQuant, _axis, _amax, LearnAmax, ScaleAmax, CalibMethod, unsigned ?? Unsigned, narrowRange ?? NarrowRange, FloatFormat);
+
     /// <summary>8-bit, per tensor, max calibration (pytorch-quantization's <c>QUANT_DESC_8BIT_PER_TENSOR</c>).</summary>
     public static QuantDescriptor Default { get; } = new();
 

@@ -52,11 +52,10 @@ public static partial class TensorQuant
         Check.SameShape(op, "gradOutput", x.Dims, gradOutput.Dims);
         var (layout, p, maxBound) = Prepare(op, x, amax, numBits, unsigned, narrowRange);
         Check.That(!layout.HasZero, op, "amax", "values > 2^-24 when amax is learned", "a zero amax");
-        float c = 1f / maxBound;
-        var scale = layout.Amax.Select(a => a * c).ToArray();
+        var scale = layout.Amax.Select(a => a / maxBound).ToArray();
         var (gx, gs, _) = QuantizeGradients.Lsq(x.Reshape(layout.View), gradOutput.Reshape(layout.View), scale, new float[scale.Length],
             p.QMin, p.QMax, layout.Axis, gradFactor);
-        for (int i = 0; i < gs.Length; i++) gs[i] *= c;
+        for (int i = 0; i < gs.Length; i++) gs[i] /= maxBound;
         return (gx.Reshape(x.Shape), gs);
     }
 }

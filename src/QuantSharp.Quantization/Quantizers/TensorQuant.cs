@@ -15,9 +15,10 @@ namespace QuantSharp.Quantization.Quantizers;
 /// <c>q = clamp(round(x·scale), minBound, maxBound)</c> with round half to even, and fake quantization returns
 /// <c>q / scale</c>. amax is a scalar or a tensor broadcastable to x whose non-1 dimensions are consecutive (per-channel
 /// amax keeps those axes, like <c>amax</c> of shape [C,1,1,1] for a KCRS weight).</para>
-/// <para>Shared kernel: this calls <see cref="QuantizeKernels"/> with <c>QuantParams(scale_engine = 1/scale, zeroPoint 0)</c>;
-/// the kernel divides by scale_engine where pytorch multiplies by scale, so a value within an ulp of a .5 tie may land on
-/// the other level (exact ties, e.g. scale a power of two, round identically: half to even).</para>
+/// <para>Shared kernel: this calls <see cref="QuantizeKernels"/> with <c>QuantParams(scale_engine = amax/maxBound, zeroPoint 0)</c>,
+/// the scale pytorch-quantization's ONNX export writes, and the kernel divides by it as ONNX QuantizeLinear does (both
+/// round half to even, as torch.round). pytorch's fake quant multiplies by <c>maxBound/amax</c> instead, so a value
+/// within an ulp of a .5 tie may land on the other level there (exact ties, e.g. scale a power of two, agree).</para>
 /// <para>Zero amax: as pytorch-quantization does, a slice whose amax is at most <see cref="ZeroAmaxThreshold"/> (2^−24)
 /// quantizes to 0 and reports scale 1. Negative or NaN amax is an error. Unsigned quantization of negative inputs is an
 /// error (pytorch raises TypeError), and NaN inputs are an error (they have no meaningful level).</para>
@@ -96,7 +97,7 @@ public static partial class TensorQuant
         const string op = "TensorQuant.FakeQuantize";
         var (layout, p, maxBound) = Prepare(op, x.Data, amax.Data, numBits, unsigned, narrowRange);
         Check.That(!layout.HasZero, op, "amax", "values > 2^-24 when amax is learned", "a zero amax");
-        var scale = Ops.Mul(amax, new Variable(Tensor.Scalar(1f / maxBound)));
+        var scale = Ops.Div(amax, new Variable(Tensor.Scalar((float)maxBound)));
         var zero = new Variable(new Tensor<float>(amax.Data.Dims));
         var y = Ops.FakeQuantizeLearnable(View(x, layout.View), scale, zero, p.QMin, p.QMax, layout.Axis, gradFactor);
         return View(y, x.Data.Shape);

@@ -61,7 +61,7 @@ public sealed partial class TensorQuantizer
             amax = Tensor.Scalar(h.ComputeAmax(method, stride, startBin, percentile, Descriptor.NumBits, Descriptor.Unsigned));
         }
         _amax = amax;
-        if (LearnedAmax is not null && hasData) LearnedAmax.Data.Data[0] = amax.Data.Max();
+        if (LearnedAmax is not null && hasData) InitLearnAmax();
     }
 
     /// <summary>

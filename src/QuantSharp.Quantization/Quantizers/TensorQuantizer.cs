@@ -22,11 +22,13 @@ namespace QuantSharp.Quantization.Quantizers;
 /// with <see cref="DisableQuant"/> see float activations.</para>
 /// <para>amax: a learned amax (<see cref="LearnedAmax"/>) when the descriptor learns it; else <see cref="Amax"/> (from the
 /// descriptor, <see cref="LoadCalibAmax"/> or set directly); else, while clipping, <c>max(−ClipMin, ClipMax)</c> (the amax
-/// pytorch-quantization derives from its learned clip). Quantizing without any amax is an error naming the quantizer
-/// (no dynamic amax).</para>
+/// pytorch-quantization derives from its learned clip); else, as pytorch-quantization's dynamic quantization, the
+/// absolute maximum of each input (per tensor, or along the descriptor's axes), recomputed on every forward.</para>
 /// <para>Gradients: STE through quantization (<see cref="TensorQuant.FakeQuantizeBackward"/>); PACT-style clip bounds get
 /// <c>Σ dy</c> over the elements clipped at them (the engine's Max/Min rules, ties split); a learned amax gets the LSQ
-/// gradient with LSQ's factor <c>1/√(N·maxBound)</c>.</para>
+/// gradient times <c>maxBound·√(maxBound/N)</c> (N elements): LSQ's step-size factor <c>1/√(N·maxBound)</c> carried
+/// over to <c>amax = maxBound·s</c>, so an SGD step changes amax/maxBound exactly as LSQ changes its step size s.
+/// (pytorch-quantization instead learns amax as PACT clip bounds ±amax; see <see cref="ClipRange"/> for that form.)</para>
 /// </remarks>
 public sealed partial class TensorQuantizer : IEdgeQuantizer
 {
@@ -55,8 +57,50 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
             LearnedAmax = new Variable(Tensor.Scalar(_amax is null ? 1f : _amax.Data.Max()), requiresGrad: true, name: Name + ".amax");
     }
 
-    /// <summary>The descriptor.</summary>
-    public QuantDescriptor Descriptor { get; }
+    /// <summary>The descriptor (replaced when <see cref="NumBits"/>, <see cref="Unsigned"/> or <see cref="NarrowRange"/> is set).</summary>
+    public QuantDescriptor Descriptor { get; private set; }
+
+    /// <summary>
+    /// Bit width, settable as pytorch-quantization's <c>num_bits</c>: later forwards quantize with the new width; amax is
+    /// kept (it is a range, not a scale).
+    /// </summary>
+    /// <exception cref="ArgumentException">A width the descriptor does not allow (2..16; 8 with FP8).</exception>
+    public int NumBits
+    {
+        get => Descriptor.NumBits;
+        set => Descriptor = Descriptor.With(numBits: value);
+    }
+
+    /// <summary>Unsigned range, settable as pytorch-quantization's <c>unsigned</c>.</summary>
+    /// <exception cref="ArgumentException">Unsigned with an FP8 format.</exception>
+    public bool Unsigned
+    {
+        get => Descriptor.Unsigned;
+        set => Descriptor = Descriptor.With(unsigned: value);
+    }
+
+    /// <summary>Narrow signed range (−maxBound..maxBound), settable as pytorch-quantization's <c>narrow_range</c>.</summary>
+    public bool NarrowRange
+    {
+        get => Descriptor.NarrowRange;
+        set => Descriptor = Descriptor.With(narrowRange: value);
+    }
+
+    /// <summary>
+    /// pytorch-quantization's <c>step_size</c>: the quantization step <c>amax / maxBound</c> (per slice for a per-axis amax,
+    /// with scaleAmax applied), or null when amax is computed from each input (dynamic) or the format is FP8.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">amax is NaN.</exception>
+    public Tensor<float>? StepSize
+    {
+        get
+        {
+            if (Descriptor.FloatFormat is not null || StaticAmax() is not { } amax) return null;
+            float maxBound = TensorQuant.Bounds(NumBits, Unsigned, NarrowRange).MaxBound;
+            var shape = StoredAmax()!.Shape;
+            return new Tensor<float>(amax.Select(a => a / maxBound).ToArray(), amax.Length == 1 ? [] : shape);
+        }
+    }
 
     /// <summary>The quantizer's name.</summary>
     public string Name { get; }
@@ -92,6 +136,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     /// The fixed amax: rank 0 per tensor; per axis, the calibrator's keepdims shape (or a 1-D list from the descriptor,
     /// laid out over the kept axes when a tensor arrives). Null until set or calibrated.
     /// </summary>
+    /// <remarks>With a learned amax, setting a value also starts the learned amax from it (<see cref="InitLearnAmax"/>).</remarks>
     /// <exception cref="ArgumentException">Setting NaN or negative values.</exception>
     public Tensor<float>? Amax
     {
@@ -103,8 +148,28 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
                     if (!(a >= 0))
                         throw new ArgumentException($"TensorQuantizer '{Name}': argument 'Amax' expected values >= 0, got {a}", nameof(value));
             _amax = value;
+            if (value is not null && LearnedAmax is not null) InitLearnAmax();
         }
     }
+
+    /// <summary>
+    /// Starts the learned amax from <see cref="Amax"/> (pytorch-quantization's <c>init_learn_amax</c>): its value, or the
+    /// largest of a per-channel amax, since the learned amax is one value.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The descriptor does not learn amax, or <see cref="Amax"/> is not set.</exception>
+    public void InitLearnAmax()
+    {
+        if (LearnedAmax is null)
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': InitLearnAmax needs a descriptor with learnAmax: true");
+        if (_amax is null)
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': InitLearnAmax needs Amax; set or calibrate it first");
+        LearnedAmax.Data.Data[0] = _amax.Data.Max();
+    }
+
+    /// <summary>True while a learned amax or learnable clip bound takes gradients (graph sessions then run this quantizer's backward).</summary>
+    public bool HasParameters =>
+        IsEnabled && (LearnedAmax is { RequiresGrad: true } && IsQuantEnabled && Descriptor.FakeQuant
+            || IsClipEnabled && (ClipMin!.RequiresGrad || ClipMax!.RequiresGrad));
 
     /// <summary>The learnable Variables (learned amax, learnable clip bounds), for an optimizer.</summary>
     public IEnumerable<Variable> Parameters()
@@ -158,7 +223,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     }
 
     /// <summary>Quantizes (and/or calibrates, clips) a tensor per the current modes; see <see cref="TensorQuantizer"/>.</summary>
-    /// <exception cref="InvalidOperationException">Quantizing without amax.</exception>
+    /// <exception cref="InvalidOperationException">amax is NaN (LoadCalibAmax without data, strict: false).</exception>
     /// <exception cref="NotSupportedException">FP8 quantization with a learned amax.</exception>
     public Tensor<float> Forward(Tensor<float> x)
     {
@@ -186,7 +251,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     }
 
     /// <summary>Quantizes a Variable with gradients (STE, clip-bound gradients, LSQ for a learned amax); see <see cref="TensorQuantizer"/>.</summary>
-    /// <exception cref="InvalidOperationException">Quantizing without amax.</exception>
+    /// <exception cref="InvalidOperationException">amax is NaN (LoadCalibAmax without data, strict: false).</exception>
     /// <exception cref="NotSupportedException">FP8 quantization with a learned amax.</exception>
     public Variable Forward(Variable x)
     {
@@ -209,6 +274,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         }
         if (LearnedAmax is not null && d.FakeQuant)
         {
+            LearnedValue();
             var amax = d.ScaleAmax is { } sa ? Ops.Mul(LearnedAmax, new Variable(Tensor.Scalar(sa))) : LearnedAmax;
             return TensorQuant.FakeQuantize(y, amax, d.NumBits, d.Unsigned, d.NarrowRange, LsqFactor(y.Data));
         }
@@ -250,7 +316,7 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
             else if (LearnedAmax is not null && d.FakeQuant)
             {
                 float factor = d.ScaleAmax ?? 1f;
-                var (gx, ga) = TensorQuant.LearnableAmaxBackward(y, g, Tensor.Scalar(LearnedAmax.Data.Data[0] * factor), d.NumBits, d.Unsigned,
+                var (gx, ga) = TensorQuant.LearnableAmaxBackward(y, g, Tensor.Scalar(LearnedValue() * factor), d.NumBits, d.Unsigned,
                     d.NarrowRange, LsqFactor(y));
                 if (LearnedAmax.RequiresGrad) Accumulate(LearnedAmax, ga[0] * factor);
                 g = gx;
@@ -277,8 +343,14 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         v.Grad.Data[0] += g;
     }
 
-    private float LsqFactor(Tensor<float> x) =>
-        1f / MathF.Sqrt(Math.Max(1, x.Length) * (float)TensorQuant.Bounds(Descriptor.NumBits, Descriptor.Unsigned, Descriptor.NarrowRange).MaxBound);
+    // LSQ scales the step size's gradient by 1/√(N·maxBound); amax = maxBound·s has a gradient maxBound times smaller and
+    // takes steps maxBound times larger for the same effect, hence maxBound² times LSQ's factor (1/√(N·maxBound) on amax
+    // itself left 8-bit ranges ~16,000 times slower than LSQ: they barely moved in QAT).
+    private float LsqFactor(Tensor<float> x)
+    {
+        float maxBound = TensorQuant.Bounds(Descriptor.NumBits, Descriptor.Unsigned, Descriptor.NarrowRange).MaxBound;
+        return maxBound * MathF.Sqrt(maxBound / Math.Max(1, x.Length));
+    }
 
     private void RequireFixedAmax(FloatFormat format)
     {
@@ -298,23 +370,77 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
     /// <summary>The amax used to quantize <paramref name="x"/> (scaled by scaleAmax), laid out for x's rank.</summary>
     private Tensor<float> CurrentAmax(Tensor<float> x)
     {
-        var d = Descriptor;
-        Tensor<float> amax;
-        if (LearnedAmax is not null) amax = Tensor.Scalar(LearnedAmax.Data.Data[0]);
-        else if (_amax is not null) amax = LayOut(_amax, x);
-        else if (IsClipEnabled) amax = Tensor.Scalar(MathF.Max(-ClipMin!.Data.Data[0], ClipMax!.Data.Data[0]));
-        else
-            throw new InvalidOperationException($"TensorQuantizer '{Name}': cannot quantize without amax; calibrate it (EnableCalib, DisableQuant, " +
-                "run data, LoadCalibAmax) or set Amax");
+        var amax = StoredAmax() is { } stored ? LayOut(stored, x) : DynamicAmax(x);
+        CheckNotNaN(amax);
+        return Scaled(amax);
+    }
+
+    /// <summary>
+    /// The amax quantization uses when it does not depend on the input — learned, set or calibrated, or derived from the
+    /// clip range — times scaleAmax, flattened (one value per slice along the descriptor's axes); null when amax is computed
+    /// from each input (dynamic). What a static export (QDQ) writes.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">amax is NaN (calibration saw no data).</exception>
+    internal float[]? StaticAmax()
+    {
+        if (StoredAmax() is not { } amax) return null;
+        CheckNotNaN(amax);
+        return Scaled(amax).AsSpan().ToArray();
+    }
+
+    /// <summary>The amax (times scaleAmax, flattened) this quantizer uses for <paramref name="x"/>, dynamic included.</summary>
+    internal float[] AmaxFor(Tensor<float> x) => CurrentAmax(x).AsSpan().ToArray();
+
+    private Tensor<float>? StoredAmax()
+    {
+        if (LearnedAmax is not null) return Tensor.Scalar(LearnedValue());
+        if (_amax is not null) return _amax;
+        if (IsClipEnabled) return Tensor.Scalar(MathF.Max(-ClipMin!.Data.Data[0], ClipMax!.Data.Data[0]));
+        return null;
+    }
+
+    // An optimizer step can drive the learned amax to zero or below, where quantization has no grid.
+    private float LearnedValue()
+    {
+        float v = LearnedAmax!.Data.Data[0];
+        if (!(v > TensorQuant.ZeroAmaxThreshold))
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': learned amax is {v} (expected > 2^-24); training drove it there — " +
+                $"lower its learning rate (an optimizer group for '{Name}.amax') or start it from a calibrated amax");
+        return v;
+    }
+
+    private void CheckNotNaN(Tensor<float> amax)
+    {
         if (amax.Data.Any(float.IsNaN))
             throw new InvalidOperationException($"TensorQuantizer '{Name}': amax is NaN (calibration saw no data and LoadCalibAmax ran with strict: false)");
-        if (d.ScaleAmax is { } sa)
+    }
+
+    private Tensor<float> Scaled(Tensor<float> amax)
+    {
+        if (Descriptor.ScaleAmax is not { } sa) return amax;
+        var scaled = new float[amax.Length];
+        for (int i = 0; i < scaled.Length; i++) scaled[i] = amax.Data[i] * sa;
+        return new Tensor<float>(scaled, amax.Shape);
+    }
+
+    /// <summary>
+    /// pytorch-quantization's dynamic amax: with no amax set, the absolute maximum of this input, over the whole tensor or
+    /// kept along the descriptor's axes (keepdims), treated as a constant (no gradient flows to it).
+    /// </summary>
+    private Tensor<float> DynamicAmax(Tensor<float> x)
+    {
+        float[] amax;
+        int[] shape;
+        try
         {
-            var scaled = new float[amax.Length];
-            for (int i = 0; i < scaled.Length; i++) scaled[i] = amax.Data[i] * sa;
-            amax = new Tensor<float>(scaled, amax.Shape);
+            (amax, shape) = MaxCalibrator.BatchAbsMax(x, Descriptor.Validate(x.Rank), $"TensorQuantizer '{Name}'");
         }
-        return amax;
+        catch (CalibrationException)
+        {
+            throw new InvalidOperationException($"TensorQuantizer '{Name}': dynamic amax (no amax set) needs finite inputs; " +
+                $"the input {Shapes.Format(x.Dims)} holds NaN or Inf");
+        }
+        return Descriptor.PerTensor ? Tensor.Scalar(amax[0]) : new Tensor<float>(amax, shape);
     }
 
     /// <summary>A 1-D per-channel amax (from the descriptor) laid out in keepdims form over the kept axes of x.</summary>

@@ -15,6 +15,10 @@ public sealed partial class SimQuantizer
     /// <summary>True when the range is being learned.</summary>
     public bool LearnsRange => _learnedA is not null;
 
+    /// <summary>True while enabled and learning its range: a graph session's backward then reaches this quantizer even
+    /// on the graph input, where no weight lies upstream.</summary>
+    public bool HasParameters => Enabled && LearnsRange;
+
     /// <summary>
     /// Makes the range trainable, starting from the current encoding: asymmetric → <c>encoding_min</c> and
     /// <c>encoding_max</c> (one value per channel); symmetric → <c>encoding_scale</c>.

@@ -88,6 +88,31 @@ public class ParameterOptimizerTests
     }
 
     [Fact]
+    public void Groups_OwnSgdMomentum_BuildsAMomentumBufferOnlyThere()
+    {
+        var p = new Dictionary<string, Tensor<float>> { ["a.amax"] = Tensor.FromArray([1f], 1), ["w"] = Tensor.FromArray([1f], 1) };
+        var opt = new SgdOptimizer(p, 0.1f, options: new OptimizerOptions { Groups = [new(@"\.amax$", Momentum: 0.9f)] });
+        Assert.Equal(0.9f, opt.Groups[0].Momentum);
+        Assert.Null(opt.Groups[1].Momentum);
+        for (int t = 0; t < 2; t++) opt.Step(p.ToDictionary(kv => kv.Key, _ => Tensor.FromArray([1f], 1)));
+        Assert.Equal(0.71f, p["a.amax"].Data[0], 6); // 1 − 0.1·1 − 0.1·(0.9 + 1)
+        Assert.Equal(0.8f, p["w"].Data[0], 6);       // 1 − 0.1 − 0.1
+    }
+
+    [Fact]
+    public void Groups_InvalidSettings_AreRefusedNamingTheGroup()
+    {
+        var p = Params();
+        var adam = Assert.Throws<ArgumentException>(() => new AdamOptimizer(p, options: new OptimizerOptions { Groups = [new("w", Momentum: 0.9f)] }));
+        Assert.Contains("momentum", adam.Message);
+        var negative = Assert.Throws<ArgumentOutOfRangeException>(() => new SgdOptimizer(p, 0.1f, options: new OptimizerOptions { Groups = [new("w", LearningRate: -1f)] }));
+        Assert.Contains("'w'", negative.Message);
+        var nesterov = Assert.Throws<ArgumentException>(() =>
+            new SgdOptimizer(p, 0.1f, momentum: 0.9f, nesterov: true, options: new OptimizerOptions { Groups = [new("w", Momentum: 0f)] }));
+        Assert.Contains("nesterov", nesterov.Message);
+    }
+
+    [Fact]
     public void Freeze_ByPattern_LeavesParametersUntouched()
     {
         var p = new Dictionary<string, Tensor<float>> { ["backbone.w"] = Tensor.FromArray([1f], 1), ["head.w"] = Tensor.FromArray([1f], 1) };

@@ -55,6 +55,27 @@ public class ParameterHelpersTests
     }
 
     [Fact]
+    public void Group_WithPerGroupSettings_GivesAnOptimizerEachGroupsLearningRateMomentumAndDecay()
+    {
+        var groups = ParameterHelpers.Group(Names, ["amax$", @"\.weight"], learningRates: [1f, null], momentums: [0.5f, null], weightDecays: [0f, 0.1f]);
+        Assert.Equal((1f, 0.5f, 0f), (groups[0].LearningRate, groups[0].Momentum, groups[0].WeightDecay));
+        Assert.Equal(((float?)null, (float?)null, 0.1f), (groups[1].LearningRate, groups[1].Momentum, groups[1].WeightDecay));
+        Assert.Null(groups[2].LearningRate); // the rest keeps the optimizer's settings
+
+        var tensors = Names.ToDictionary(n => n, _ => Tensor.FromArray([1f], 1));
+        var opt = new Engine.Training.SgdOptimizer(tensors, 0.01f,
+            options: new Engine.Training.OptimizerOptions { Groups = ParameterHelpers.OptimizerGroups(groups) });
+        Assert.Equal(["conv1.input_quantizer.amax", "fc.weight_quantizer.amax"], opt.Groups[0].Names);
+        Assert.Equal(["conv1.weight", "fc.weight"], opt.Groups[1].Names);
+        Assert.Equal(["conv1.bias", "fc.bias"], opt.Groups[2].Names);
+        opt.Step(tensors.ToDictionary(kv => kv.Key, _ => Tensor.FromArray([1f], 1)));
+        Assert.Equal(0f, tensors["fc.weight_quantizer.amax"].Data[0], 6); // 1 − 1·1
+        Assert.Equal(1 - 0.01f * 1.1f, tensors["fc.weight"].Data[0], 6);   // decay 0.1
+        Assert.Equal(0.99f, tensors["fc.bias"].Data[0], 6);
+        Assert.Contains("'momentums'", Assert.Throws<ArgumentException>(() => ParameterHelpers.Group(Names, ["a"], null, momentums: [1f, 2f])).Message);
+    }
+
+    [Fact]
     public void Group_EachNameGoesToItsFirstMatchingPattern_RestLast()
     {
         var groups = ParameterHelpers.Group(Names, "amax$", @"\.weight");
@@ -123,10 +144,21 @@ public class ParameterHelpersTests
     }
 
     [Fact]
-    public void QuantizeWeightsInPlace_Uncalibrated_NamesTheQuantizerAndChangesNothing()
+    public void QuantizeWeightsInPlace_Uncalibrated_UsesEachChannelsOwnAbsMax()
+    {
+        // pytorch-quantization's dynamic amax: a weight quantizer with no amax uses the weight's own per-channel maximum.
+        var q = QuantModules.Initialize(ConvGraph());
+        var w = ((Tensor<float>)q.Graph.Initializers["w"]).Clone();
+        Assert.Equal(["w"], ParameterHelpers.QuantizeWeightsInPlace(q));
+        var amax = Tensor.FromArray(AbsMaxAlong(w, 0), 4, 1, 1, 1);
+        Assert.Equal(TensorQuant.FakeQuantize(w, amax, narrowRange: false).Data, ((Tensor<float>)q.Graph.Initializers["w"]).Data);
+    }
+
+    [Fact]
+    public void QuantizeWeightsInPlace_NaNAmax_NamesTheQuantizerAndChangesNothing()
     {
         var q = QuantModules.Initialize(ConvGraph());
-        q.Quantizers["conv.weight_quantizer"].Amax = null;
+        q.Quantizers["conv.weight_quantizer"].LoadCalibAmax(strict: false); // no data: amax NaN
         var w = ((Tensor<float>)q.Graph.Initializers["w"]).Clone();
         var e = Assert.Throws<InvalidOperationException>(() => ParameterHelpers.QuantizeWeightsInPlace(q));
         Assert.Contains("conv.weight_quantizer", e.Message);

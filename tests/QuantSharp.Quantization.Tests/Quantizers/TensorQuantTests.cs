@@ -103,9 +103,9 @@ public class TensorQuantTests
                 for (int c = 0; c < 4; c++)
                     for (int d = 0; d < 5; d++)
                     {
-                        float s = 31f / amax[0, b, c, 0];
-                        float q = Math.Clamp(MathF.Round(x[a, b, c, d] / (1f / s)), -32f, 31f);
-                        Assert.Equal(q * (1f / s), y[a, b, c, d]);
+                        float step = amax[0, b, c, 0] / 31f; // the step QuantizeLinear gets from a QDQ export
+                        float q = Math.Clamp(MathF.Round(x[a, b, c, d] / step), -32f, 31f);
+                        Assert.Equal(q * step, y[a, b, c, d]);
                     }
     }
 

@@ -20,4 +20,10 @@ public interface IEdgeQuantizer
     /// Quantizers with learnable parameters (ranges) accumulate their own gradients here as a side effect.
     /// </summary>
     Tensor<float> Backward(Tensor<float> x, Tensor<float> gradOutput);
+
+    /// <summary>
+    /// True while the quantizer has parameters that <see cref="Backward"/> accumulates gradients into (a learned range), so
+    /// a session's backward reaches it even when no weight lies upstream (e.g. a quantizer on the graph input).
+    /// </summary>
+    bool HasParameters => false;
 }
