@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using QuantSharp.Tests.Shared;
 using QuantSharp.Data.Images;
 using QuantSharp.Engine;
 using QuantSharp.Onnx;
@@ -18,7 +18,7 @@ internal static class FuzzTargets
     {
         "onnx" => new("onnx", [TestModels.Rich().ToBytes()], ReadOnnx, e => e is InvalidDataException),
         "npy" => new("npy", NpySeeds(), b => Npy.Read(new MemoryStream(b), "fuzz.npy"), e => e is InvalidDataException),
-        "png" => new("png", Seeds(".png"), b => ImageDecoder.Decode(b, "fuzz.png"), e => e is ImageFormatException, FixPngCrcs),
+        "png" => new("png", Seeds(".png"), b => ImageDecoder.Decode(b, "fuzz.png"), e => e is ImageFormatException, PngCrcFixup.Apply),
         "jpeg" => new("jpeg", Seeds(".jpg"), b => ImageDecoder.Decode(b, "fuzz.jpg"), e => e is ImageFormatException),
         _ => throw new ArgumentException($"no fuzz target '{name}'", nameof(name)),
     };
@@ -50,19 +50,5 @@ internal static class FuzzTargets
             seeds.Add(ms.ToArray());
         }
         return seeds;
-    }
-
-    /// <summary>Recomputes the CRC of every chunk whose declared length fits, so mutations reach the checks behind the checksum.</summary>
-    private static void FixPngCrcs(byte[] b)
-    {
-        int pos = 8;
-        while (pos + 12 <= b.Length)
-        {
-            uint len = BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(pos));
-            if (len > (uint)(b.Length - pos - 12)) return;
-            int body = (int)len;
-            BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(pos + 8 + body), Crc32.Compute(b.AsSpan(pos + 4, 4 + body)));
-            pos += 12 + body;
-        }
     }
 }
