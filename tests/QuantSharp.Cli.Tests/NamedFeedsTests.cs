@@ -3,6 +3,7 @@ using System.Text.Json;
 using QuantSharp.Cli;
 using QuantSharp.Engine;
 using QuantSharp.Onnx.Export;
+using Xunit.Abstractions;
 
 namespace QuantSharp.Cli.Tests;
 
@@ -10,7 +11,7 @@ namespace QuantSharp.Cli.Tests;
 /// Models fed several named inputs of other element types than float (token ids, masks) through the command line:
 /// <c>--data NAME=FILE.npy</c> (repeated) and <c>--data FILE.npz</c>, and the bad inputs each refused in one line.
 /// </summary>
-public sealed class NamedFeedsTests : IDisposable
+public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
 {
     private const int Samples = 24, Tokens = 6, Vocab = 32, Width = 8, Hidden = 16;
     private readonly string _dir = Directory.CreateTempSubdirectory("qs-cli-feeds-").FullName;
@@ -81,6 +82,8 @@ public sealed class NamedFeedsTests : IDisposable
 
         var test = Cli("test", "--model", model, "--quant", quant, "--data", $"input_ids={ids}", "--data", $"attention_mask={mask}", "--json", json);
         Assert.True(test.Code == 0, test.Err);
+        log.WriteLine(calib.Out);
+        log.WriteLine(test.Out);
         Assert.Contains("quantized vs FP32 (no labels)", test.Out);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var output = doc.RootElement.GetProperty("outputs")[0];
@@ -103,6 +106,7 @@ public sealed class NamedFeedsTests : IDisposable
         Assert.True(calib.Code == 0, calib.Err);
         var deploy = Cli("deploy", "--quant", quant, "--output", deployed, "--json", json);
         Assert.True(deploy.Code == 0, deploy.Err);
+        log.WriteLine(deploy.Out);
         Assert.True(File.Exists(Path.Combine(deployed, "model_qdq.onnx")));
         Assert.Contains("latency: not measured (the model is fed named inputs", deploy.Out);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
