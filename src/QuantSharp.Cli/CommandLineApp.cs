@@ -37,8 +37,10 @@ public static class CommandLineApp
             AllowMultipleArgumentsPerToken = false,
         };
         var output = new Option<string>("--output", "-o") { Description = "Folder that receives <output name>.npy for every graph output.", Required = true };
-        var run = new Command("run", "Run a model on .npy inputs and write every output as .npy.") { runModel, inputs, output };
-        run.SetAction(r => Guard(stderr, () => RunCommand.Execute(r.GetValue(runModel)!, r.GetValue(inputs) ?? [], r.GetValue(output)!, stdout)));
+        runModel.Arity = ArgumentArity.ZeroOrOne;
+        var runQuant = new Option<string>("--quant") { Description = "Run the calibrated simulation in this folder (written by 'calib') instead of the FP32 model; the model argument may then be left out.", HelpName = "OUT" };
+        var run = new Command("run", "Run a model (or with --quant its calibrated simulation) on .npy inputs and write every output as .npy.") { runModel, inputs, output, runQuant };
+        run.SetAction(r => Guard(stderr, () => RunCommand.Execute(r.GetValue(runModel), r.GetValue(inputs) ?? [], r.GetValue(output)!, stdout, r.GetValue(runQuant))));
 
         var calib = CalibCli(stdout, stderr);
         var test = TestCli(stdout, stderr);

@@ -115,6 +115,35 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void Run_WithQuant_RunsTheCalibratedSimulationNotTheFp32Model()
+    {
+        var (model, ids, mask, _) = Setup();
+        string quant = Path.Combine(_dir, "quant"), fp32Out = Path.Combine(_dir, "fp32_out"), quantOut = Path.Combine(_dir, "quant_out"), bothOut = Path.Combine(_dir, "both_out");
+        Assert.Equal(0, Cli("calib", "--model", model, "--data", $"input_ids={ids}", "--data", $"attention_mask={mask}", "--output", quant, "--min-gemm-weights", "0").Code);
+        string[] inputs = ["--input", $"input_ids={ids}", "--input", $"attention_mask={mask}"];
+        var fp32 = Cli(["run", model, .. inputs, "--output", fp32Out]);
+        var sim = Cli(["run", "--quant", quant, .. inputs, "--output", quantOut]);
+        var both = Cli(["run", model, "--quant", quant, .. inputs, "--output", bothOut]);
+        foreach (var r in new[] { fp32, sim, both }) Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("running the calibrated simulation", sim.Out);
+        var f = Npy.Read<float>(Path.Combine(fp32Out, "hidden.npy"));
+        var q = Npy.Read<float>(Path.Combine(quantOut, "hidden.npy"));
+        Assert.Equal(q.Data, Npy.Read<float>(Path.Combine(bothOut, "hidden.npy")).Data);
+        Assert.Equal(f.Shape, q.Shape);
+        double maxDiff = f.Data.Zip(q.Data).Max(p => Math.Abs(p.First - p.Second)), maxAbs = f.Data.Max(Math.Abs);
+        Assert.True(maxDiff > 0, "run --quant gave the FP32 outputs exactly: the simulation did not run");
+        Assert.True(maxDiff < 0.1 * maxAbs, $"the simulation's outputs are {maxDiff} from FP32's (max |FP32| {maxAbs})");
+    }
+
+    [Fact]
+    public void Run_WithoutModelOrQuant_SaysWhatItNeeds()
+    {
+        var r = Cli("run", "--output", Path.Combine(_dir, "o"));
+        Assert.Equal(CommandLineApp.ExitUsage, r.Code);
+        Assert.Contains("--quant", r.Err);
+    }
+
+    [Fact]
     public void Analyze_NamedInputsWithoutLabels_ScoresOutputSqnr()
     {
         var (model, _, _, npz) = Setup();
