@@ -218,6 +218,31 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void Calib_NpzEntryWhoseZipHeadersClaimGigabytes_IsRefusedBeforeReadingIt()
+    {
+        var (model, _, _, npz) = Setup();
+        string lying = Path.Combine(_dir, "lying.npz"), output = Path.Combine(_dir, "o");
+        var bytes = File.ReadAllBytes(npz);
+        // Both the local and the central headers of every entry: uncompressed size 2^31 − 16 for a few hundred stored bytes.
+        int patched = 0;
+        for (int i = 0; i + 4 <= bytes.Length; i++)
+        {
+            uint signature = BitConverter.ToUInt32(bytes, i);
+            int at = signature == 0x04034b50 ? i + 22 : signature == 0x02014b50 ? i + 24 : -1;
+            if (at < 0) continue;
+            BitConverter.GetBytes(0x7FFFFFF0u).CopyTo(bytes, at);
+            patched++;
+        }
+        Assert.Equal(4, patched);
+        File.WriteAllBytes(lying, bytes);
+        var r = Cli("calib", "--model", model, "--data", lying, "--output", output);
+        Assert.True(r.Code == CommandLineApp.ExitFailure, $"exit {r.Code}; stderr: {r.Err}");
+        Assert.Contains("lying.npz:input_ids.npy", r.Err);
+        Assert.Contains("declares 2147483632 bytes", r.Err);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
     public void Calib_NpzEntryDeclaringMoreDataThanItHolds_IsAnInvalidFileNamingTheEntry()
     {
         var (model, _, _, _) = Setup();
