@@ -24,7 +24,8 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
     /// int64 token ids [n, 6] → Gather from a [32, 8] embedding table, times a float mask [n, 6, 1], → MatMul [8, 16] →
     /// Relu → "hidden" [n, 6, 16]; with its ids, mask and the same two as an .npz.
     /// </summary>
-    private (string Model, string Ids, string Mask, string Npz) Setup()
+    /// <remarks>With <paramref name="classifier"/> the output is flattened to "scores" [n, 96] and labels (the FP32 argmax) are written too.</remarks>
+    private (string Model, string Ids, string Mask, string Npz) Setup(bool classifier = false)
     {
         var rng = new Random(5);
         var b = new GraphBuilder("tokens", opset: 13);
@@ -34,9 +35,12 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
         var emb = b.Op1("Gather", [table, ids], "embed");
         var masked = b.Mul(emb, mask, "mask_mul");
         var w = b.Initializer("proj_w", Tensor.RandomNormal(rng, 0f, 0.5f, Width, Hidden));
-        b.Output(b.Relu(b.MatMul(masked, w, "proj"), "act"), name: "hidden");
+        var act = b.Relu(b.MatMul(masked, w, "proj"), "act");
+        if (classifier) b.Output(b.Flatten(act, name: "flatten"), name: "scores");
+        else b.Output(act, name: "hidden");
+        var graph = b.Build();
         string model = Path.Combine(_dir, "tokens.onnx");
-        OnnxExporter.Save(b.Build(), model);
+        OnnxExporter.Save(graph, model);
         var idValues = new Tensor<long>(Samples, Tokens);
         var maskValues = new Tensor<float>(Samples, Tokens, 1);
         for (int i = 0; i < Samples; i++)
@@ -52,8 +56,20 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
         Npy.Write(idsPath, idValues);
         Npy.Write(maskPath, maskValues);
         QuantSharp.Data.Npz.Write(npz, [("input_ids", idValues), ("attention_mask", maskValues)]);
+        if (classifier)
+        {
+            var scores = new Engine.Runtime.Session(graph).Run(new Dictionary<string, Tensor> { ["input_ids"] = idValues, ["attention_mask"] = maskValues }).Output("scores");
+            int classes = scores.Dims[1];
+            var labels = new Tensor<long>(Samples);
+            for (int i = 0; i < Samples; i++)
+                for (int c = 1; c < classes; c++)
+                    if (scores.Data[i * classes + c] > scores.Data[i * classes + labels.Data[i]]) labels.Data[i] = c;
+            Npy.Write(LabelsPath, labels);
+        }
         return (model, idsPath, maskPath, npz);
     }
+
+    private string LabelsPath => Path.Combine(_dir, "labels.npy");
 
     private static void AssertRefused((int Code, string Out, string Err) r, string output, params string[] contains)
     {
@@ -141,6 +157,31 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
         var r = Cli("run", "--output", Path.Combine(_dir, "o"));
         Assert.Equal(CommandLineApp.ExitUsage, r.Code);
         Assert.Contains("--quant", r.Err);
+    }
+
+    [Fact]
+    public void TestAndAnalyze_NamedInputsWithLabels_ScoreTop1()
+    {
+        var (model, ids, mask, npz) = Setup(classifier: true);
+        string quant = Path.Combine(_dir, "quant"), json = Path.Combine(_dir, "test.json"), report = Path.Combine(_dir, "report"), analyzeJson = Path.Combine(_dir, "analyze.json");
+        Assert.Equal(0, Cli("calib", "--model", model, "--data", npz, "--output", quant, "--batch-size", "8", "--min-gemm-weights", "0").Code);
+        var test = Cli("test", "--model", model, "--quant", quant, "--data", $"input_ids={ids}", "--data", $"attention_mask={mask}", "--labels", LabelsPath,
+            "--batch-size", "8", "--json", json);
+        Assert.True(test.Code == 0, test.Err);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(json)))
+        {
+            // The labels are FP32's own predictions.
+            Assert.Equal(1.0, doc.RootElement.GetProperty("fp32_top1").GetDouble());
+            Assert.InRange(doc.RootElement.GetProperty("quant_top1").GetDouble(), 0.5, 1.0);
+            Assert.Equal(Samples, doc.RootElement.GetProperty("samples").GetInt32());
+        }
+        var analyze = Cli("analyze", "--model", model, "--quant", quant, "--data", npz, "--labels", LabelsPath, "--output", report, "--batch-size", "8", "--json", analyzeJson);
+        Assert.True(analyze.Code == 0, analyze.Err);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(analyzeJson)))
+        {
+            Assert.Equal("%", doc.RootElement.GetProperty("score_unit").GetString());
+            Assert.Equal(100.0, doc.RootElement.GetProperty("fp32_score").GetDouble(), 6);
+        }
     }
 
     [Fact]
