@@ -39,8 +39,8 @@ internal static partial class CliData
     {
         var inputs = graph.Inputs.Where(i => !graph.Initializers.ContainsKey(i.Name)).ToList();
         string ModelInputs() => string.Join(", ", inputs.Select(i => $"{i.Name} ({i.ElementType})"));
-        bool npz = r.Named is null && r.Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(r.Data);
-        if (r.Named is null && !npz)
+        bool npz = r.Named is null && r.FeedsNamedInputs;
+        if (!r.FeedsNamedInputs)
         {
             if (inputs.Count != 1)
                 throw new UsageException($"model '{source}' has {inputs.Count} inputs ({ModelInputs()}); pass one --data NAME=FILE.npy per input, or an .npz holding one array per input");

@@ -66,6 +66,9 @@ public sealed record Preprocessing(int? Resize = null, int? Crop = null, float[]
 public sealed record DataRequest(string Data, string? Labels = null, int? SubsetLength = null, string SampleMethod = "sequential", int Seed = 0,
     Preprocessing? Preprocessing = null, string IdxSplit = "t10k", bool SkipBadImages = false, IReadOnlyList<(string Name, string File)>? Named = null)
 {
+    /// <summary>Whether --data names the model's inputs (NAME=FILE.npy specs or an .npz), rather than images for one float input.</summary>
+    public bool FeedsNamedInputs => Named is not null || (Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(Data));
+
     /// <summary>The data files or folders named by --data (to keep outputs apart from them).</summary>
     public IEnumerable<string> Paths => Named?.Select(n => n.File) ?? [Data];
 }

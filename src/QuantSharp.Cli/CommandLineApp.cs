@@ -114,7 +114,7 @@ public static class CommandLineApp
         var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
         var quant = new Option<string>("--quant") { Description = "The folder written by 'calib' (required unless --float).", HelpName = "OUT" };
         var floatOnly = new Option<bool>("--float") { Description = "Evaluate the FP32 model only (Vitis --quant_mode float): top-1/top-5 and loss, no calib folder needed." };
-        var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for .npy data, read from the IDX labels file otherwise.");
+        var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for image .npy data, read from the IDX labels file otherwise; optional with named inputs (without them the sim is compared with FP32 output by output).");
         var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file.", HelpName = "FILE" };
         var runtime = new Option<string>("--runtime") { Description = "sim: evaluate the simulation; ort: also the QDQ model deploy would write, in ONNX Runtime (all optimizations), with its argmax agreement with the sim.", DefaultValueFactory = _ => "sim" };
         runtime.AcceptOnlyFromAmong(TestCommand.Runtimes);

@@ -14,7 +14,8 @@ namespace QuantSharp.Cli;
 /// With <c>--runtime ort</c> it also evaluates the QDQ model that <c>deploy</c> would write — the sim exported to a temporary
 /// folder (deleted afterwards), so it always matches <c>OUT/</c> — in ONNX Runtime with all graph optimizations, on the same
 /// batches: its top-1/top-5 (<c>ort_top1</c>, <c>ort_top5</c>) and how often its argmax agrees with the sim's
-/// (<c>ort_argmax_agreement</c>).
+/// (<c>ort_argmax_agreement</c>). A model fed named inputs (<c>--data NAME=FILE.npy</c> or an .npz) may be tested without
+/// labels: then every float output of the sim is compared with FP32's (SQNR, mean cosine, max abs error, argmax agreement).
 /// </summary>
 public static class TestCommand
 {
@@ -49,8 +50,7 @@ public static class TestCommand
             CalibCommand.CheckSameInputs(graph, model, sim.Model, quantDir);
         }
         // Named feeds (multi-input, token ids, …) may come without labels: then the outputs are compared with FP32 instead.
-        bool named = source.Named is not null || source.Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase);
-        var set = CliData.LoadFeeds(source, graph, model, needLabels: !named, stdout);
+        var set = CliData.LoadFeeds(source, graph, model, needLabels: !source.FeedsNamedInputs, stdout);
         if (set.Labels is null)
         {
             if (floatOnly) throw new UsageException("--float without --labels has nothing to compare the FP32 model with; pass --labels or --quant");
