@@ -34,7 +34,7 @@ public static class AnalyzeCommand
     {
         var total = Stopwatch.StartNew();
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
-        CliPaths.CheckSeparate("--output", r.Output, "--data", r.Source.Data, mayBeInside: true);
+        foreach (var path in r.Source.Paths) CliPaths.CheckSeparate("--output", r.Output, "--data", path, mayBeInside: true);
         if (r.Source.Labels is { } labels) CliPaths.CheckSeparate("--output", r.Output, "--labels", labels, mayBeInside: true);
         if (!r.Force && (Directory.Exists(r.Output) || File.Exists(r.Output)))
             throw new UsageException($"--output '{r.Output}' already exists; pass --force to replace it");
@@ -45,19 +45,17 @@ public static class AnalyzeCommand
         var sim = CalibRecord.LoadSim(r.Quant, stdout, (graph, r.Model));
         // After loading, so that a --quant without a checkpoint is named as such first.
         CliPaths.CheckSeparate("--output", r.Output, "--quant", r.Quant);
-        string input = CalibCommand.SingleInput(sim.Model, r.Quant);
-        string modelInput = CalibCommand.SingleInput(graph, r.Model);
-        if (modelInput != input)
-            throw new UsageException($"--model '{r.Model}' reads input '{modelInput}' but the sim in '{r.Quant}' reads '{input}'; pass the model that 'calib' quantized");
-        var data = CliData.Load(r.Source, needLabels: false, stdout);
+        CalibCommand.CheckSameInputs(graph, r.Model, sim.Model, r.Quant);
+        var data = CliData.LoadFeeds(r.Source, graph, r.Model, needLabels: false, stdout);
         var batches = data.Batches(r.BatchSize).ToList();
-        var feeds = batches.Select(b => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [input] = b.Inputs }).ToList();
+        var feeds = batches.Select(b => (IReadOnlyDictionary<string, Tensor>)b.Feeds).ToList();
 
         var notes = new List<string>();
         AnalysisEvaluator evaluator;
         // The analyzer scores FP32 (every quantizer off) first; every later score has some quantizers on.
         Accuracy? fp32Accuracy = null, worstQuantized = null;
-        if (data.Labels is not null) evaluator = AnalysisEvaluator.Top1(batches, a =>
+        string first = graph.Outputs[0].Name;
+        if (data.Labels is not null) evaluator = AnalysisEvaluator.Top1(batches.Select(b => ((IReadOnlyDictionary<string, Tensor>)b.Feeds, b.Labels)).ToList(), first, a =>
         {
             if (fp32Accuracy is null) fp32Accuracy = a;
             else if (worstQuantized is null || a.NonFinite > worstQuantized.NonFinite) worstQuantized = a;
@@ -68,7 +66,7 @@ public static class AnalyzeCommand
             notes.Add(note);
             stdout.WriteLine($"note: {note}");
             var fp32 = new Session(graph);
-            evaluator = AnalysisEvaluator.OutputSqnr(batches.Select(b => b.Inputs).ToList(), x => fp32.Run(x));
+            evaluator = AnalysisEvaluator.OutputSqnr(feeds, first, x => fp32.Run(x).Output(first));
         }
 
         var console = CliProgress.Console(stdout);

@@ -51,7 +51,7 @@ public sealed record CalibRequest(string Model, DataRequest Source, string Outpu
 public static class CalibCommand
 {
     /// <summary>File names inside the output folder.</summary>
-    public const string CheckpointFile = "model.qsim", SamplesFile = "calib_samples.npy", ModelFile = "model.onnx", ConfigFile = "config.json";
+    public const string CheckpointFile = "model.qsim", SamplesFile = "calib_samples.npy", NamedSamplesFile = "calib_samples.npz", ModelFile = "model.onnx", ConfigFile = "config.json";
 
     /// <summary>Runs the command.</summary>
     public static void Execute(CalibRequest r, TextWriter stdout)
@@ -62,7 +62,7 @@ public static class CalibCommand
         CheckTechniques(r);
         CliPaths.CheckFileToWrite("--json", r.Json);
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
-        CliPaths.CheckSeparate("--output", r.Output, "--data", r.Source.Data, mayBeInside: true);
+        foreach (var path in r.Source.Paths) CliPaths.CheckSeparate("--output", r.Output, "--data", path, mayBeInside: true);
         if (r.Source.Labels is { } labels) CliPaths.CheckSeparate("--output", r.Output, "--labels", labels, mayBeInside: true);
         foreach (var (option, bits) in new[] { ("--param-bw", r.ParamBw), ("--output-bw", r.OutputBw) })
             if (bits is < 4 or > 31) throw new UsageException($"{option} expected a bit-width of 4..31, got {bits}");
@@ -82,7 +82,8 @@ public static class CalibCommand
         };
         if (vitis is not null) options = vitis.Apply(options, r.PerChannel);
         using var output = OutputFolder.Begin(r.Output, r.Force);
-        var data = CliData.Load(r.Source, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
+        var data = CliData.LoadFeeds(r.Source, graph, r.Model, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
+        CheckFeedsForTechniques(r, vitis is not null, data);
         string outDir = output.Temp;
         // AIMET's flow: simplify and fold batch norms before quantizing, so the sim quantizes the weights a runtime will see.
         // CLE folds the batch norms itself, keeping their statistics for high-bias folding.
@@ -104,7 +105,7 @@ public static class CalibCommand
             if (r.AutoQuant)
             {
                 // AutoQuant prepares the graph itself (BN fold, CLE, AdaRound), scoring each step by top-1 on the labelled data.
-                var batches = data.Batches(r.BatchSize).ToList();
+                var batches = data.FloatBatches(r.BatchSize, "--auto-quant").ToList();
                 autoQuant = p.Step("auto_quant", "auto-quant (BN fold, CLE, AdaRound)", () => QuantSharp.Quantization.Techniques.AutoQuant.Run(graph, options,
                     batches.Select(b => b.Inputs).ToList(), s =>
                     {
@@ -137,14 +138,14 @@ public static class CalibCommand
                 var folded = analytical ? preparation?.BatchNorms.Folded.Where(f => f.Direction == FoldDirection.IntoPreceding)
                     .ToDictionary(f => f.LayerNode, f => f.Parameters, StringComparer.Ordinal) : null;
                 biasCorrection = p.Step("bias_correction", $"bias correction ({r.BiasCorrectionKind})", () => QuantSharp.Quantization.Techniques.BiasCorrection.CorrectBias(graph, options,
-                    data.Batches(r.BatchSize).Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples,
+                    data.FloatBatches(r.BatchSize, "--bias-correction").Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples,
                     new BiasCorrectionOptions { PerformOnlyEmpirical = !analytical }, folded));
             }
             if (r.AdaRoundIterations > 0 && !r.AutoQuant)
             {
                 // Learned rounding of the weights; the sim then freezes the AdaRound parameter encodings.
                 adaround = p.Step("adaround", $"adaround ({r.AdaRoundIterations} iterations per layer)", () => AdaRound.ApplyAdaround(graph,
-                    data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaroundParameters
+                    data.FloatBatches(r.BatchSize, "--adaround").Select(b => b.Inputs), new AdaroundParameters
                     {
                         NumIterations = r.AdaRoundIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
                         NumBatches = Math.Max(1, Math.Min(8, batchCount)),
@@ -155,7 +156,7 @@ public static class CalibCommand
             {
                 // AdaQuant: weights and biases tuned layer by layer through their (frozen) weight encodings.
                 fastFinetune = p.Step("fast_finetune", $"fast finetune ({r.FastFinetuneIterations} iterations per layer)", () => AdaQuant.Apply(graph,
-                    data.Batches(r.BatchSize).Select(b => b.Inputs), new AdaQuantParameters
+                    data.FloatBatches(r.BatchSize, "--fast-finetune").Select(b => b.Inputs), new AdaQuantParameters
                     {
                         NumIterations = r.FastFinetuneIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
                         NumSamples = Math.Min(data.Count, 256),
@@ -168,15 +169,14 @@ public static class CalibCommand
             if (r.ExcludeNodes is { Count: > 0 } excluded) sim.ExcludeLayers([.. excluded]);
             tiny = Quantization.Config.TinyGemms.Find(graph, r.MinGemmWeights).Where(n => !sim.ExcludedLayers.Contains(n)).ToList();
             if (tiny.Count > 0) sim.ExcludeLayers([.. tiny]);
-            if (r.SeqMse) seqMse = p.Step("seq_mse", "sequential MSE", () => SequentialMse.Apply(sim, data.Batches(r.BatchSize).Select(b => b.Inputs)));
-            string input = SingleInput(sim.Model, r.Model);
+            if (r.SeqMse) seqMse = p.Step("seq_mse", "sequential MSE", () => SequentialMse.Apply(sim, data.FloatBatches(r.BatchSize, "--seq-mse").Select(b => b.Inputs)));
             void Calibrate(QuantizationSimModel s)
             {
-                foreach (var (x, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
-                    s.Run(new Dictionary<string, Tensor> { [input] = x });
+                foreach (var (feeds, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
+                    s.Run(feeds);
             }
-            report = vitis?.ComputeEncodings(sim, Calibrate, data.Batches(r.BatchSize).Select(b => b.Inputs)) ?? sim.ComputeEncodings(Calibrate);
-            sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(sim, input, data.Images, r.BatchSize));
+            report = vitis?.ComputeEncodings(sim, Calibrate, data.FloatBatches(r.BatchSize, "--vitis-config").Select(b => b.Inputs)) ?? sim.ComputeEncodings(Calibrate);
+            sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(sim, data, r.BatchSize));
         });
         double calibSeconds = seconds.GetValueOrDefault("calibration");
 
@@ -193,8 +193,11 @@ public static class CalibCommand
         AtomicFile.WriteText(config, sim.Config.ToJson());
         string checkpoint = Path.Combine(outDir, CheckpointFile);
         SimCheckpoint.Save(sim, checkpoint, CalibRecord.Metadata(r.Model, fingerprint, fp32, encodings));
-        string samples = Path.Combine(outDir, SamplesFile);
-        Npy.Write(samples, NpyData.Take(data.Images, 0, Math.Min(8, data.Count)));
+        // deploy checks the QDQ model on these: one .npy for an image model, an .npz of named inputs otherwise.
+        var firstSamples = data.Take(0, Math.Min(8, data.Count));
+        string samples = Path.Combine(outDir, data.SingleFloat is null ? NamedSamplesFile : SamplesFile);
+        if (data.SingleFloat is null) QuantSharp.Data.Npz.Write(samples, data.Inputs.Select(i => (i.Name, firstSamples[i.Name])));
+        else Npy.Write(samples, firstSamples.Values.Single());
         written.AddRange([runConfig, config, checkpoint, samples]);
 
         var ci = CultureInfo.InvariantCulture;
@@ -367,6 +370,14 @@ public static class CalibCommand
             $"replace it in the exported model, or if only its quantization is the problem keep it in float with --exclude-nodes {n0.Name}");
     }
 
+    /// <summary>Refuses, before any work, the techniques that feed one float image tensor when the model is fed otherwise.</summary>
+    private static void CheckFeedsForTechniques(CalibRequest r, bool vitis, FeedSet data)
+    {
+        foreach (var (on, option) in new[] { (r.AutoQuant, "--auto-quant"), (r.BiasCorrection, "--bias-correction"), (r.AdaRoundIterations > 0, "--adaround"),
+                     (r.FastFinetuneIterations > 0, "--fast-finetune"), (r.SeqMse, "--seq-mse"), (vitis, "--vitis-config") })
+            if (on) data.RequireSingleFloat(option);
+    }
+
     /// <summary>Rejects technique flags that cannot go together (each names the flags).</summary>
     private static void CheckTechniques(CalibRequest r)
     {
@@ -430,6 +441,14 @@ public static class CalibCommand
         if (Directory.Exists(config)) throw CliPaths.MissingFile($"--config '{config}'", config);
         if (config is "default" or "per_channel" or "tensorrt") return QuantizerConfig.Named(config);
         throw new FileNotFoundException($"--config: '{config}' is neither a file nor a preset (default, per_channel, tensorrt)", config);
+    }
+
+    /// <summary>Refuses a sim whose fed inputs are not <paramref name="graph"/>'s (the model given is not the one calib quantized).</summary>
+    internal static void CheckSameInputs(Graph graph, string model, Graph simGraph, string quantDir)
+    {
+        static string Fed(Graph g) => string.Join(", ", g.Inputs.Where(i => !g.Initializers.ContainsKey(i.Name)).Select(i => i.Name));
+        if (Fed(graph) != Fed(simGraph))
+            throw new UsageException($"--model '{model}' reads inputs ({Fed(graph)}) but the sim in '{quantDir}' reads ({Fed(simGraph)}); pass the model that 'calib' quantized");
     }
 
     /// <summary>The one graph input that must be fed.</summary>

@@ -48,18 +48,18 @@ internal static class CalibSanityCheck
     /// <summary>How many quantizers the warning names.</summary>
     public const int Named = 3;
 
-    /// <summary>Measures <paramref name="sim"/> against its float model on <paramref name="images"/> fed to <paramref name="input"/>.</summary>
-    public static SanityReport Run(QuantizationSimModel sim, string input, Tensor<float> images, int batchSize)
+    /// <summary>Measures <paramref name="sim"/> against its float model on the first samples of <paramref name="data"/>.</summary>
+    public static SanityReport Run(QuantizationSimModel sim, FeedSet data, int batchSize)
     {
-        int samples = Math.Min(images.Dims[0], MaxSamples);
+        int samples = Math.Min(data.Count, MaxSamples);
         var enabled = sim.Quantizers.Values.Where(q => q.Enabled).ToList();
         // Batch by batch, so only one batch's outputs are held (segmentation outputs can be large).
         var totals = new Dictionary<string, (double Signal, double Noise)>(StringComparer.Ordinal);
         for (int start = 0; start < samples; start += batchSize)
         {
-            var x = NpyData.Take(images, start, Math.Min(batchSize, samples - start));
-            var reference = WithEnabled(sim, enabled, [], () => Outputs(sim, input, x));
-            Accumulate(totals, reference, Outputs(sim, input, x));
+            var x = data.Take(start, Math.Min(batchSize, samples - start));
+            var reference = WithEnabled(sim, enabled, [], () => Outputs(sim, x));
+            Accumulate(totals, reference, Outputs(sim, x));
         }
         double sqnr = Sqnr(totals);
         List<(string, double)> worst = [];
@@ -67,12 +67,12 @@ internal static class CalibSanityCheck
         if (sqnr < PoorBelowDb)
         {
             sensitivitySamples = Math.Min(samples, SensitivitySamples);
-            var few = NpyData.Take(images, 0, sensitivitySamples);
-            var fewReference = WithEnabled(sim, enabled, [], () => Outputs(sim, input, few));
+            var few = data.Take(0, sensitivitySamples);
+            var fewReference = WithEnabled(sim, enabled, [], () => Outputs(sim, few));
             worst = enabled.Select(q => (q.Name, WithEnabled(sim, enabled, [q], () =>
                 {
                     var alone = new Dictionary<string, (double Signal, double Noise)>(StringComparer.Ordinal);
-                    Accumulate(alone, fewReference, Outputs(sim, input, few));
+                    Accumulate(alone, fewReference, Outputs(sim, few));
                     return Sqnr(alone);
                 })))
                 .OrderBy(w => w.Item2).Take(Named).ToList();
@@ -80,9 +80,9 @@ internal static class CalibSanityCheck
         return new SanityReport(sqnr, samples, worst, sensitivitySamples);
     }
 
-    private static Dictionary<string, Tensor<float>> Outputs(QuantizationSimModel sim, string input, Tensor<float> x)
+    private static Dictionary<string, Tensor<float>> Outputs(QuantizationSimModel sim, Dictionary<string, Tensor> feeds)
     {
-        var run = sim.Run(new Dictionary<string, Tensor> { [input] = x });
+        var run = sim.Run(feeds);
         return sim.Model.Outputs.Where(o => run.Outputs[o.Name] is Tensor<float>).ToDictionary(o => o.Name, o => (Tensor<float>)run.Outputs[o.Name]);
     }
 

@@ -61,15 +61,24 @@ public sealed record Preprocessing(int? Resize = null, int? Crop = null, float[]
 /// <param name="Preprocessing">Image preprocessing (ignored for tensor data, with a note).</param>
 /// <param name="IdxSplit">The IDX split an IDX directory is read from: "train" (calibration) or "t10k" (evaluation).</param>
 /// <param name="SkipBadImages">Image folders: replace an unreadable image by the next readable one with a warning, instead of failing.</param>
+/// <param name="Named">Named inputs (<c>--data NAME=FILE.npy</c>, repeated), each file's first axis the samples; null when
+/// <paramref name="Data"/> is one path (which then only describes the specs).</param>
 public sealed record DataRequest(string Data, string? Labels = null, int? SubsetLength = null, string SampleMethod = "sequential", int Seed = 0,
-    Preprocessing? Preprocessing = null, string IdxSplit = "t10k", bool SkipBadImages = false);
+    Preprocessing? Preprocessing = null, string IdxSplit = "t10k", bool SkipBadImages = false, IReadOnlyList<(string Name, string File)>? Named = null)
+{
+    /// <summary>Whether --data names the model's inputs (NAME=FILE.npy specs or an .npz), rather than images for one float input.</summary>
+    public bool FeedsNamedInputs => Named is not null || (Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(Data));
+
+    /// <summary>The data files or folders named by --data (to keep outputs apart from them).</summary>
+    public IEnumerable<string> Paths => Named?.Select(n => n.File) ?? [Data];
+}
 
 /// <summary>
 /// The one place the CLI loads data (calib, test, analyze): .npy files (through <see cref="NpyData"/>) and IDX
 /// directories (Fashion-MNIST layout: <c>{split}-images-idx3-ubyte[.gz]</c> + <c>{split}-labels-idx1-ubyte[.gz]</c>)
 /// and image folders (PNG/JPEG, through <see cref="DataSourceResolver"/>). Subsets are sequential or seeded-random.
 /// </summary>
-internal static class CliData
+internal static partial class CliData
 {
     private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".gif", ".webp"];
 

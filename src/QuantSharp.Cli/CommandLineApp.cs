@@ -37,8 +37,10 @@ public static class CommandLineApp
             AllowMultipleArgumentsPerToken = false,
         };
         var output = new Option<string>("--output", "-o") { Description = "Folder that receives <output name>.npy for every graph output.", Required = true };
-        var run = new Command("run", "Run a model on .npy inputs and write every output as .npy.") { runModel, inputs, output };
-        run.SetAction(r => Guard(stderr, () => RunCommand.Execute(r.GetValue(runModel)!, r.GetValue(inputs) ?? [], r.GetValue(output)!, stdout)));
+        runModel.Arity = ArgumentArity.ZeroOrOne;
+        var runQuant = new Option<string>("--quant") { Description = "Run the calibrated simulation in this folder (written by 'calib') instead of the FP32 model; the model argument may then be left out.", HelpName = "OUT" };
+        var run = new Command("run", "Run a model (or with --quant its calibrated simulation) on .npy inputs and write every output as .npy.") { runModel, inputs, output, runQuant };
+        run.SetAction(r => Guard(stderr, () => RunCommand.Execute(r.GetValue(runModel), r.GetValue(inputs) ?? [], r.GetValue(output)!, stdout, r.GetValue(runQuant))));
 
         var calib = CalibCli(stdout, stderr);
         var test = TestCli(stdout, stderr);
@@ -112,7 +114,7 @@ public static class CommandLineApp
         var model = Required("--model", "The FP32 ONNX model (the one given to 'calib').", "M.onnx");
         var quant = new Option<string>("--quant") { Description = "The folder written by 'calib' (required unless --float).", HelpName = "OUT" };
         var floatOnly = new Option<bool>("--float") { Description = "Evaluate the FP32 model only (Vitis --quant_mode float): top-1/top-5 and loss, no calib folder needed." };
-        var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for .npy data, read from the IDX labels file otherwise.");
+        var data = new DataOptions("Test data", "t10k", 100, "Labels (.npy, one integer per sample); required for image .npy data, read from the IDX labels file otherwise; optional with named inputs (without them the sim is compared with FP32 output by output).");
         var json = new Option<string>("--json") { Description = "Also write fp32_top1, quant_top1, fp32_top5, quant_top5, samples (fractions), the drops and seconds as JSON to this file.", HelpName = "FILE" };
         var runtime = new Option<string>("--runtime") { Description = "sim: evaluate the simulation; ort: also the QDQ model deploy would write, in ONNX Runtime (all optimizations), with its argmax agreement with the sim.", DefaultValueFactory = _ => "sim" };
         runtime.AcceptOnlyFromAmong(TestCommand.Runtimes);

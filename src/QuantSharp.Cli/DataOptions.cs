@@ -15,7 +15,7 @@ internal sealed class DataOptions
     public DataOptions(string dataPurpose, string idxSplit, int defaultBatch, string labelsHelp)
     {
         _idxSplit = idxSplit;
-        Data = new Option<string>("--data") { Description = $"{dataPurpose}: a .npy file (float32 NCHW used as given; uint8 scaled to [0,1]) an IDX directory ({idxSplit}-images-idx3-ubyte[.gz] + labels, e.g. Fashion-MNIST), or an image folder (PNG/JPEG; one sub-folder per class, or a flat folder of unlabelled images).", Required = true, HelpName = "PATH" };
+        Data = new Option<string[]>("--data") { Description = $"{dataPurpose}: a .npy file (float32 NCHW used as given; uint8 scaled to [0,1]) an IDX directory ({idxSplit}-images-idx3-ubyte[.gz] + labels, e.g. Fashion-MNIST), or an image folder (PNG/JPEG; one sub-folder per class, or a flat folder of unlabelled images). For any model: NAME=FILE.npy per model input (repeat; first axis = samples; the element type the input declares), or an .npz holding one array per input.", Required = true, HelpName = "PATH|NAME=FILE.npy", AllowMultipleArgumentsPerToken = false };
         Labels = new Option<string>("--labels") { Description = labelsHelp, HelpName = "FILE.npy" };
         Subset = new Option<int?>("--subset-len") { Description = "Use only N samples (default: all).", HelpName = "N" };
         SampleMethod = new Option<string>("--sample-method") { Description = "How --subset-len picks samples: sequential (the first N) or random (seeded by --seed).", DefaultValueFactory = _ => "sequential" };
@@ -34,7 +34,7 @@ internal sealed class DataOptions
     public Option<bool> SkipBadImages { get; }
 
     /// <summary>--data.</summary>
-    public Option<string> Data { get; }
+    public Option<string[]> Data { get; }
 
     /// <summary>--labels.</summary>
     public Option<string> Labels { get; }
@@ -79,9 +79,13 @@ internal sealed class DataOptions
     }
 
     /// <summary>The data request of a parsed command line.</summary>
-    public DataRequest Request(ParseResult r) => new(r.GetValue(Data)!, r.GetValue(Labels), r.GetValue(Subset), r.GetValue(SampleMethod)!, r.GetValue(Seed),
-        Preprocessing.Parse(r.GetValue(Resize), r.GetValue(Crop), r.GetValue(Mean), r.GetValue(Std), r.GetValue(Channels)), _idxSplit,
-        r.GetValue(SkipBadImages));
+    public DataRequest Request(ParseResult r)
+    {
+        var (data, named) = CliData.ParseDataValues(r.GetValue(Data) ?? []);
+        return new(data, r.GetValue(Labels), r.GetValue(Subset), r.GetValue(SampleMethod)!, r.GetValue(Seed),
+            Preprocessing.Parse(r.GetValue(Resize), r.GetValue(Crop), r.GetValue(Mean), r.GetValue(Std), r.GetValue(Channels)), _idxSplit,
+            r.GetValue(SkipBadImages), named);
+    }
 
     /// <summary>--batch-size of a parsed command line.</summary>
     public int BatchSize(ParseResult r) => r.GetValue(Batch);

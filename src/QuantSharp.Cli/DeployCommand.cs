@@ -34,7 +34,10 @@ public static class DeployCommand
         var sim = CalibRecord.LoadSim(quantDir, stdout);
         CliPaths.CheckSeparate("--output", outputDir, "--quant", quantDir);
         using var output = OutputFolder.Begin(outputDir, force);
-        string samplesPath = Path.Combine(quantDir, CalibCommand.SamplesFile);
+        // An image model's samples are one .npy; a model fed named inputs has an .npz of them.
+        string namedSamplesPath = Path.Combine(quantDir, CalibCommand.NamedSamplesFile);
+        bool namedSamples = File.Exists(namedSamplesPath);
+        string samplesPath = namedSamples ? namedSamplesPath : Path.Combine(quantDir, CalibCommand.SamplesFile);
         List<string> files = [];
         var checks = new List<Dictionary<string, object?>>();
         var ortChecks = new List<Dictionary<string, object?>>();
@@ -61,15 +64,27 @@ public static class DeployCommand
                 return;
             }
             // The samples and the simulation's outputs on them, shared by both checks.
-            var samples = Npy.Read<float>(samplesPath);
-            checkedSamples = samples.Dims[0];
-            string input = CalibCommand.SingleInput(sim.Model, quantDir);
+            Dictionary<string, Tensor> sampleFeeds;
+            Tensor<float> samples = null!;
+            string input = "";
+            if (namedSamples)
+            {
+                sampleFeeds = QuantSharp.Data.Npz.Read(samplesPath).ToDictionary(a => a.Name, a => a.Value, StringComparer.Ordinal);
+                latencySkipped ??= "the model is fed named inputs; timing supports one float input";
+            }
+            else
+            {
+                samples = Npy.Read<float>(samplesPath);
+                input = CalibCommand.SingleInput(sim.Model, quantDir);
+                sampleFeeds = new Dictionary<string, Tensor> { [input] = samples };
+            }
+            checkedSamples = sampleFeeds.Values.First().Dims[0];
             RunResult? expected = null, integerExpected = null;
             Quantization.Sim.IntegerSimulation? integer = null;
             p.Step("check", "check QDQ model against the simulation (float and integer-exact)", () =>
             {
                 var qdq = new Session(OnnxImporter.Load(qdqFile));
-                var feeds = new Dictionary<string, Tensor> { [input] = samples };
+                var feeds = sampleFeeds;
                 expected = sim.Run(feeds);
                 // What ONNX Runtime's fused integer kernels compute, for the check at all optimizations.
                 integer = sim.ToIntegerSimulation();
@@ -90,11 +105,11 @@ public static class DeployCommand
             });
             p.Step("ort", "run the QDQ model in ONNX Runtime (as written, then all optimizations) against the simulation", () =>
             {
-                var feeds = new Dictionary<string, Tensor<float>> { [input] = samples };
+                var feeds = sampleFeeds;
                 foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
                 {
                     Dictionary<string, Tensor<float>> ort;
-                    try { ort = OrtCheck.Run(qdqFile, feeds, level); }
+                    try { ort = OrtCheck.RunFeeds(qdqFile, feeds, level); }
                     catch (InvalidOperationException e) { throw new InvalidOperationException($"deploy check failed: {e.Message.TrimEnd(';', ' ')}; nothing was written to '{outputDir}'"); }
                     bool optimized = level == GraphOptimizationLevel.ORT_ENABLE_ALL;
                     foreach (var (name, a) in ort)

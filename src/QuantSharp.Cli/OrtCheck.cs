@@ -29,6 +29,28 @@ public static class OrtCheck
         return feeds is null ? [] : Run(session, modelPath, feeds);
     }
 
+    /// <summary>As <see cref="Run(string, IReadOnlyDictionary{string, Tensor{float}}, GraphOptimizationLevel)"/> with feeds of any element type (token ids, masks, …).</summary>
+    /// <exception cref="InvalidOperationException">As <see cref="Load"/>, or ONNX Runtime fails while running the model.</exception>
+    public static Dictionary<string, Tensor<float>> RunFeeds(string modelPath, IReadOnlyDictionary<string, Tensor> feeds,
+        GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+    {
+        using var options = Options(level);
+        using var session = Open(modelPath, options);
+        return Run(session, modelPath, feeds.Select(f => OrtValueOf(f.Key, f.Value)).ToList());
+    }
+
+    private static NamedOnnxValue OrtValueOf(string name, Tensor t) => t switch
+    {
+        Tensor<float> x => NamedOnnxValue.CreateFromTensor(name, new DenseTensor(x.Data, x.Shape)),
+        Tensor<long> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(x.Data, x.Shape)),
+        Tensor<int> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<int>(x.Data, x.Shape)),
+        Tensor<bool> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<bool>(x.Data, x.Shape)),
+        Tensor<byte> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<byte>(x.Data, x.Shape)),
+        Tensor<sbyte> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<sbyte>(x.Data, x.Shape)),
+        Tensor<double> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<double>(x.Data, x.Shape)),
+        _ => throw new InvalidOperationException($"input '{name}': element type {t.DataType} cannot be passed to ONNX Runtime here"),
+    };
+
     /// <summary>Intra-op threads of every session: the cores, up to 4.</summary>
     public static int Threads => Math.Min(Environment.ProcessorCount, 4);
 
@@ -52,9 +74,11 @@ public static class OrtCheck
 
     /// <summary>Runs an open session on float feeds and returns every float output by name.</summary>
     /// <exception cref="InvalidOperationException">ONNX Runtime fails while running the model (names the file).</exception>
-    public static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor<float>> feeds)
+    public static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor<float>> feeds) =>
+        Run(session, modelPath, feeds.Select(f => OrtValueOf(f.Key, f.Value)).ToList());
+
+    private static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, List<NamedOnnxValue> inputs)
     {
-        var inputs = feeds.Select(f => NamedOnnxValue.CreateFromTensor(f.Key, new DenseTensor(f.Value.Data, f.Value.Shape))).ToList();
         try
         {
             using var results = session.Run(inputs);

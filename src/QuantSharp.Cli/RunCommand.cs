@@ -3,20 +3,44 @@ using QuantSharp.Engine.Runtime;
 
 namespace QuantSharp.Cli;
 
-/// <summary><c>quantsharp run MODEL.onnx --input NAME=FILE.npy … --output DIR</c>: runs the model through <see cref="Session"/>.</summary>
+/// <summary>
+/// <c>quantsharp run MODEL.onnx --input NAME=FILE.npy … --output DIR</c>: runs the model through <see cref="Session"/>;
+/// with <c>--quant OUT</c>, runs the calibrated simulation <c>calib</c> wrote there instead (MODEL, when given, must be the
+/// model calib quantized).
+/// </summary>
 public static class RunCommand
 {
     /// <summary>Runs <paramref name="modelPath"/> on the given .npy inputs and writes each output to <c>DIR/&lt;output name&gt;.npy</c>.</summary>
     /// <exception cref="UsageException">An <c>--input</c> spec is not NAME=FILE, names no graph input, or repeats a name.</exception>
     /// <exception cref="GraphException">The model uses unsupported ops, or an input is missing or mismatched.</exception>
-    public static void Execute(string modelPath, IReadOnlyList<string> inputSpecs, string outputDir, TextWriter stdout)
+    public static void Execute(string? modelPath, IReadOnlyList<string> inputSpecs, string outputDir, TextWriter stdout, string? quantDir = null)
     {
         var specs = ParseInputs(inputSpecs);
-        var graph = InspectCommand.LoadModel(modelPath);
-        var unsupported = InspectCommand.Unsupported(graph);
-        if (unsupported.Count > 0)
-            throw new GraphException($"unsupported op(s): {string.Join(", ", unsupported.Select(n => $"{n.OpType} (node '{n.Name}')").Distinct().Take(10))}");
-        var session = new Session(graph);
+        if (modelPath is null && quantDir is null) throw new UsageException("run needs a model, or --quant OUT (the folder 'calib' wrote) to run its simulation");
+        Graph? model = null;
+        if (modelPath is not null)
+        {
+            model = InspectCommand.LoadModel(modelPath);
+            var unsupported = InspectCommand.Unsupported(model);
+            if (unsupported.Count > 0)
+                throw new GraphException($"unsupported op(s): {string.Join(", ", unsupported.Select(n => $"{n.OpType} (node '{n.Name}')").Distinct().Take(10))}");
+        }
+        Func<IReadOnlyDictionary<string, Tensor>, RunResult> run;
+        Graph graph;
+        if (quantDir is not null)
+        {
+            var sim = CalibRecord.LoadSim(quantDir, stdout, model is null ? null : (model, modelPath!));
+            graph = sim.Model;
+            if (model is not null) CalibCommand.CheckSameInputs(model, modelPath!, graph, quantDir);
+            run = feeds => sim.Run(feeds);
+            stdout.WriteLine($"running the calibrated simulation in '{quantDir}'");
+        }
+        else
+        {
+            graph = model!;
+            var session = new Session(graph);
+            run = feeds => session.Run(feeds);
+        }
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, file) in specs)
         {
@@ -25,7 +49,7 @@ public static class RunCommand
             if (!File.Exists(file)) throw CliPaths.MissingFile($"--input {name}: file '{file}'", file);
             feeds[name] = Npy.Read(file);
         }
-        var result = session.Run(feeds);
+        var result = run(feeds);
         Directory.CreateDirectory(outputDir);
         foreach (var o in graph.Outputs)
         {

@@ -14,7 +14,8 @@ namespace QuantSharp.Cli;
 /// With <c>--runtime ort</c> it also evaluates the QDQ model that <c>deploy</c> would write — the sim exported to a temporary
 /// folder (deleted afterwards), so it always matches <c>OUT/</c> — in ONNX Runtime with all graph optimizations, on the same
 /// batches: its top-1/top-5 (<c>ort_top1</c>, <c>ort_top5</c>) and how often its argmax agrees with the sim's
-/// (<c>ort_argmax_agreement</c>).
+/// (<c>ort_argmax_agreement</c>). A model fed named inputs (<c>--data NAME=FILE.npy</c> or an .npz) may be tested without
+/// labels: then every float output of the sim is compared with FP32's (SQNR, mean cosine, max abs error, argmax agreement).
 /// </summary>
 public static class TestCommand
 {
@@ -42,16 +43,22 @@ public static class TestCommand
         if (!floatOnly && quantDir is null) throw new UsageException("test needs --quant OUT (the folder 'calib' wrote), or --float to evaluate the FP32 model only");
         var graph = InspectCommand.LoadModel(model);
         CalibCommand.CheckSupported(graph, model, []);
-        string input = CalibCommand.SingleInput(graph, model);
         QuantizationSimModel? sim = null;
         if (quantDir is not null)
         {
             sim = CalibRecord.LoadSim(quantDir, stdout, (graph, model));
-            string simInput = CalibCommand.SingleInput(sim.Model, quantDir);
-            if (input != simInput)
-                throw new UsageException($"--model '{model}' reads input '{input}' but the sim in '{quantDir}' reads '{simInput}'; pass the model that 'calib' quantized");
+            CalibCommand.CheckSameInputs(graph, model, sim.Model, quantDir);
         }
-        var set = CliData.Load(source, needLabels: true, stdout);
+        // Named feeds (multi-input, token ids, …) may come without labels: then the outputs are compared with FP32 instead.
+        var set = CliData.LoadFeeds(source, graph, model, needLabels: !source.FeedsNamedInputs, stdout);
+        if (set.Labels is null)
+        {
+            if (floatOnly) throw new UsageException("--float without --labels has nothing to compare the FP32 model with; pass --labels or --quant");
+            if (runtime != "sim") throw new UsageException("--runtime ort needs --labels (label-free test compares the sim with FP32 only)");
+            return (LabelFree(model, quantDir!, source, graph, sim!, set, batchSize, json, stdout, total), null);
+        }
+        if (runtime != "sim") set.RequireSingleFloat("--runtime ort");
+        string input = set.Inputs[0].Name;
         // The FP32 model says what its scores are; the quantized ones are scored the same way (their rounded
         // probabilities no longer sum to exactly 1, so they cannot say it themselves).
         var scoreKind = ModelEvaluation.ScoreKindOf(graph);
@@ -65,11 +72,12 @@ public static class TestCommand
         var seconds = CliProgress.Run(stdout, p =>
         {
             var session = new Session(graph);
-            fp32 = ModelEvaluation.Evaluate(session, p.Track("fp32", $"FP32 ({set.Count} samples)", set.Batches(batchSize), batches));
+            string first = graph.Outputs[0].Name;
+            fp32 = ModelEvaluation.Evaluate(x => session.Run(x).Output(first), p.Track("fp32", $"FP32 ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
             if (sim is null) return;
             quant = ModelEvaluation.Evaluate(x =>
             {
-                var y = sim.Run(x);
+                var y = sim.Run(x).Output(first);
                 if (withOrt) simArgMax.AddRange(ArgMaxRows(y));
                 return y;
             }, p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
@@ -84,7 +92,7 @@ public static class TestCommand
                 int seen = 0;
                 ort = ModelEvaluation.Evaluate(x =>
                 {
-                    var y = OrtCheck.Run(qdq, qdqFile, new Dictionary<string, Engine.Tensor<float>> { [input] = x })[output];
+                    var y = OrtCheck.Run(qdq, qdqFile, new Dictionary<string, Engine.Tensor<float>> { [input] = (Engine.Tensor<float>)x[input] })[output];
                     foreach (int k in ArgMaxRows(y)) if (k == simArgMax[seen++]) agreed++;
                     return y;
                 }, p.Track("ort", $"QDQ in ONNX Runtime ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
@@ -141,6 +149,47 @@ public static class TestCommand
             stdout.WriteLine($"wrote {json}");
         }
         return (fp32, quant);
+    }
+
+    /// <summary>
+    /// The label-free test: FP32 and the calibrated sim on the same feeds, every float output compared (SQNR, mean cosine,
+    /// max abs error, argmax agreement for [N, C] outputs). Returns the sample count as an accuracy with NaN top-1/top-5.
+    /// </summary>
+    private static Accuracy LabelFree(string model, string quantDir, DataRequest source, Engine.Graph graph, QuantizationSimModel sim, FeedSet set,
+        int batchSize, string? json, TextWriter stdout, Stopwatch total)
+    {
+        var agreement = new OutputAgreement();
+        int batches = (set.Count + batchSize - 1) / batchSize;
+        var seconds = CliProgress.Run(stdout, p =>
+        {
+            var session = new Session(graph);
+            foreach (var (feeds, _) in p.Track("compare", $"FP32 and quantized ({set.Count} samples)", set.Batches(batchSize), batches))
+                agreement.Add(session.Run(feeds).Outputs, sim.Run(feeds).Outputs);
+        });
+        var ci = CultureInfo.InvariantCulture;
+        string F(double v, string format) => double.IsPositiveInfinity(v) ? "inf" : double.IsNaN(v) ? "n/a" : v.ToString(format, ci);
+        var table = new Table().AddColumn("output").AddColumn(new TableColumn("SQNR (dB)").RightAligned()).AddColumn(new TableColumn("mean cosine").RightAligned())
+            .AddColumn(new TableColumn("max abs error").RightAligned()).AddColumn(new TableColumn("argmax agreement").RightAligned());
+        table.Title = new TableTitle(Markup.Escape($"{Path.GetFileName(model)}, {set.Count} samples, quantized vs FP32 (no labels)"));
+        var rows = agreement.Rows;
+        foreach (var row in rows)
+            table.AddRow(Markup.Escape(row.Name), F(row.SqnrDb, "F2"), F(row.MeanCosine, "F5"), F(row.MaxAbsError, "G4"), row.ArgMaxAgreement is { } a ? a.ToString("P2", ci) : "n/a");
+        CliProgress.Console(stdout).Write(table);
+        stdout.WriteLine($"samples: {set.Count}; no labels: the calibrated sim's outputs compared with the FP32 model's on the same inputs");
+        if (json is not null)
+        {
+            CalibCommand.WriteJson(json, new Dictionary<string, object?>
+            {
+                ["command"] = "test", ["model"] = model, ["quant"] = quantDir, ["data"] = source.Data, ["batch_size"] = batchSize, ["samples"] = set.Count, ["labels"] = false,
+                ["outputs"] = rows.Select(r => new Dictionary<string, object?>
+                {
+                    ["output"] = r.Name, ["sqnr_db"] = Finite(r.SqnrDb), ["mean_cosine"] = Finite(r.MeanCosine), ["max_abs_error"] = Finite(r.MaxAbsError), ["argmax_agreement"] = r.ArgMaxAgreement,
+                }).ToList(),
+                ["compare_seconds"] = seconds.GetValueOrDefault("compare"), ["total_seconds"] = total.Elapsed.TotalSeconds,
+            });
+            stdout.WriteLine($"wrote {json}");
+        }
+        return new Accuracy(double.NaN, double.NaN, set.Count);
     }
 
     /// <summary>A loss for JSON, which has no NaN or infinity: null then.</summary>

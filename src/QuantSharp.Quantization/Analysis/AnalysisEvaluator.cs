@@ -40,6 +40,27 @@ public sealed record AnalysisEvaluator(string Name, string Unit, Func<Quantizati
             return sums.Db;
         });
     }
+
+    /// <summary>As <see cref="Top1(IReadOnlyList{ValueTuple{Tensor{float}, int[]}}, Action{Accuracy})"/> for named feeds (any number and type of inputs), scoring graph output <paramref name="output"/>.</summary>
+    public static AnalysisEvaluator Top1(IReadOnlyList<(IReadOnlyDictionary<string, Tensor> Feeds, int[] Labels)> batches, string output, Action<Accuracy>? observe = null) =>
+        new("top-1 accuracy", "%", sim =>
+        {
+            var accuracy = ModelEvaluation.Evaluate(x => sim.Run(x).Output(output), batches, ScoreKind.Logits);
+            observe?.Invoke(accuracy);
+            return 100 * accuracy.Top1;
+        });
+
+    /// <summary>As <see cref="OutputSqnr(IReadOnlyList{Tensor{float}}, Func{Tensor{float}, Tensor{float}})"/> for named feeds, comparing graph output <paramref name="output"/>.</summary>
+    public static AnalysisEvaluator OutputSqnr(IReadOnlyList<IReadOnlyDictionary<string, Tensor>> feeds, string output, Func<IReadOnlyDictionary<string, Tensor>, Tensor<float>> reference)
+    {
+        var expected = feeds.Select(reference).ToList();
+        return new AnalysisEvaluator("output SQNR vs FP32", "dB", sim =>
+        {
+            var sums = new SqnrSums();
+            for (int i = 0; i < feeds.Count; i++) sums.Add(expected[i], sim.Run(feeds[i]).Output(output), "OutputSqnr");
+            return sums.Db;
+        });
+    }
 }
 
 /// <summary>Running sums of signal and noise energy for an SQNR.</summary>

@@ -50,7 +50,15 @@ public static class ModelEvaluation
     /// scores of kind <paramref name="kind"/>) over <paramref name="batches"/>.
     /// </summary>
     /// <exception cref="ArgumentException">Scores of the wrong shape, or a label outside the class range (named batch and sample).</exception>
-    public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches, ScoreKind kind)
+    public static Accuracy Evaluate(Func<Tensor<float>, Tensor<float>> forward, IEnumerable<(Tensor<float> Inputs, int[] Labels)> batches, ScoreKind kind) =>
+        Evaluate<Tensor<float>>(forward, batches, kind);
+
+    /// <summary>
+    /// As <see cref="Evaluate(Func{Tensor{float}, Tensor{float}}, IEnumerable{ValueTuple{Tensor{float}, int[]}}, ScoreKind)"/>
+    /// for batches of any input form (e.g. named feeds of a multi-input model).
+    /// </summary>
+    /// <exception cref="ArgumentException">Scores of the wrong shape, or a label outside the class range (named batch and sample).</exception>
+    public static Accuracy Evaluate<TInput>(Func<TInput, Tensor<float>> forward, IEnumerable<(TInput Inputs, int[] Labels)> batches, ScoreKind kind)
     {
         long top1 = 0, top5 = 0;
         int samples = 0, batchIndex = 0, nonFinite = 0;
