@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the readers (tests/QuantSharp.Fuzz: SharpFuzz-instrumented ONNX, .npy, PNG and JPEG readers
 # driven by the repo's own mutator). Usage: scripts/fuzz.sh [--no-build] [SECONDS_PER_TARGET] [TARGET...]
-# (default 600 s each over onnx npy png jpeg; ./test.sh runs 15 s each). One line per target
+# (default 600 s each over onnx npy npz png jpeg; ./test.sh runs 15 s each). One line per target
 # ("fuzz check: ok TARGET: …" or "fuzz check: FAILED TARGET: …"); findings are written to fuzz-findings/ and the exit
 # code is 1 when there is one. A target that runs past its time by a minute is killed and counted as a hang.
 set -uo pipefail
@@ -11,7 +11,7 @@ build=1
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(onnx npy png jpeg)
+[ ${#targets[@]} -eq 0 ] && targets=(onnx npy npz png jpeg)
 if [ "$build" -eq 1 ]; then
   dotnet build tests/QuantSharp.Fuzz -c Release -nologo -v q 2>&1 | tail -n 2
 fi

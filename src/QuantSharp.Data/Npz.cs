@@ -21,8 +21,15 @@ public static class Npz
     public static List<(string Name, Tensor Value)> Read(string path)
     {
         using var fs = Engine.IO.FileKind.OpenRead(path, $"Npz: file '{path}'");
+        return Read(fs, path);
+    }
+
+    /// <summary>Reads every array of the archive in <paramref name="stream"/> (seekable); <paramref name="path"/> names it in messages.</summary>
+    /// <exception cref="InvalidDataException">As <see cref="Read(string)"/>.</exception>
+    public static List<(string Name, Tensor Value)> Read(Stream stream, string path)
+    {
         ZipArchive zip;
-        try { zip = new ZipArchive(fs, ZipArchiveMode.Read); }
+        try { zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true); }
         catch (InvalidDataException e) { throw new InvalidDataException($"Npz: file '{path}': not a zip archive ({e.Message})"); }
         using (zip)
         {

@@ -12,12 +12,13 @@ internal sealed record FuzzTarget(string Name, IReadOnlyList<byte[]> Seeds, Acti
 /// <summary>The four readers and their seeds.</summary>
 internal static class FuzzTargets
 {
-    public static readonly string[] Names = ["onnx", "npy", "png", "jpeg"];
+    public static readonly string[] Names = ["onnx", "npy", "npz", "png", "jpeg"];
 
     public static FuzzTarget Create(string name) => name switch
     {
         "onnx" => new("onnx", [TestModels.Rich().ToBytes()], ReadOnnx, e => e is InvalidDataException),
-        "npy" => new("npy", NpySeeds(), b => Npy.Read(new MemoryStream(b), "fuzz.npy"), e => e is InvalidDataException),
+        "npy" => new("npy", ReaderSeeds.NpyNames.Select(ReaderSeeds.Npy).ToList(), b => Npy.Read(new MemoryStream(b), "fuzz.npy"), e => e is InvalidDataException),
+        "npz" => new("npz", [ReaderSeeds.Npz()], b => Data.Npz.Read(new MemoryStream(b), "fuzz.npz"), e => e is InvalidDataException),
         "png" => new("png", Seeds(".png"), b => ImageDecoder.Decode(b, "fuzz.png"), e => e is ImageFormatException, PngCrcFixup.Apply),
         "jpeg" => new("jpeg", Seeds(".jpg"), b => ImageDecoder.Decode(b, "fuzz.jpg"), e => e is ImageFormatException),
         _ => throw new ArgumentException($"no fuzz target '{name}'", nameof(name)),
@@ -34,21 +35,4 @@ internal static class FuzzTargets
     private static List<byte[]> Seeds(string extension) =>
         Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Seeds"), "*" + extension).Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToList();
 
-    private static List<byte[]> NpySeeds()
-    {
-        var seeds = new List<byte[]>();
-        foreach (Tensor t in new Tensor[]
-        {
-            Tensor.FromArray(Enumerable.Range(0, 24).Select(i => i * 0.25f - 3f).ToArray(), 2, 3, 4),
-            Tensor.FromArray(Enumerable.Range(0, 40).Select(i => (byte)(i * 7)).ToArray(), 5, 8),
-            Tensor.FromArray(new[] { -5L, 7L }, 2),
-            Tensor.FromArray(Enumerable.Range(0, 9).Select(i => i % 3 == 0).ToArray(), 9),
-        })
-        {
-            var ms = new MemoryStream();
-            Npy.Write(ms, t);
-            seeds.Add(ms.ToArray());
-        }
-        return seeds;
-    }
 }

@@ -15,7 +15,7 @@ namespace QuantSharp.Data.Tests.Fuzz;
 /// </summary>
 public class DecoderMutationFuzzTests
 {
-    /// <summary>Mutants per seed: 7 image seeds × 8,000 = 56,000 images and 4 .npy seeds × 5,000 in CI; QUANTSHARP_FUZZ_MUTANTS for longer runs.</summary>
+    /// <summary>Mutants per seed: 7 image seeds × 8,000 = 56,000 images, 4 .npy seeds × 5,000 and 10,000 .npz in CI; QUANTSHARP_FUZZ_MUTANTS for longer runs.</summary>
     private static int MutantsPerSeed(int ci) =>
         int.TryParse(Environment.GetEnvironmentVariable("QUANTSHARP_FUZZ_MUTANTS"), out int n) && n > 0 ? n : ci;
 
@@ -44,17 +44,27 @@ public class DecoderMutationFuzzTests
         Assert.True(decoded > 0 && refused > 0, $"{seed}: {decoded} decoded, {refused} refused");
     }
 
-    public static TheoryData<string> NpySeeds() => new() { "f4", "u1-big-header", "i8-scalar", "b1-v2" };
+    public static TheoryData<string> NpySeeds() => new(ReaderSeeds.NpyNames);
 
     [Theory]
     [MemberData(nameof(NpySeeds))]
     public void NpyMutants_ReadOrFailWithInvalidData_WithinBoundedAllocation(string seed)
     {
-        byte[] original = NpySeed(seed);
+        byte[] original = ReaderSeeds.Npy(seed);
         var rng = new Random(StableSeed(seed));
         var (read, refused) = Run(seed, original, MutantsPerSeed(5000), m => m,
             bytes => Npy.Read(new MemoryStream(bytes), "mutant.npy"), e => e is InvalidDataException, rng);
         Assert.True(read > 0 && refused > 0, $"{seed}: {read} read, {refused} refused");
+    }
+
+    [Fact]
+    public void NpzMutants_ReadOrFailWithInvalidData_WithinBoundedAllocation()
+    {
+        byte[] original = ReaderSeeds.Npz();
+        var rng = new Random(StableSeed("npz"));
+        var (read, refused) = Run("npz", original, MutantsPerSeed(10000), m => m,
+            bytes => Npz.Read(new MemoryStream(bytes), "mutant.npz"), e => e is InvalidDataException, rng);
+        Assert.True(read > 0 && refused > 0, $"npz: {read} read, {refused} refused");
     }
 
     private static (int Ok, int Refused) Run(string seed, byte[] original, int count, Func<byte[], byte[]> fix,
@@ -90,31 +100,5 @@ public class DecoderMutationFuzzTests
         int h = 17;
         foreach (char c in s) h = h * 31 + c;
         return h & int.MaxValue;
-    }
-
-    private static byte[] NpySeed(string seed)
-    {
-        Tensor t = seed switch
-        {
-            "f4" => Tensor.FromArray(Enumerable.Range(0, 24).Select(i => i * 0.25f - 3f).ToArray(), 2, 3, 4),
-            "u1-big-header" => Tensor.FromArray(Enumerable.Range(0, 40).Select(i => (byte)(i * 7)).ToArray(), 1, 1, 1, 1, 1, 1, 1, 1, 5, 8),
-            "i8-scalar" => Tensor.FromArray(new[] { -5L }),
-            _ => Tensor.FromArray(Enumerable.Range(0, 9).Select(i => i % 3 == 0).ToArray(), 9),
-        };
-        var ms = new MemoryStream();
-        Npy.Write(ms, t);
-        var bytes = ms.ToArray();
-        if (seed == "b1-v2")
-        {
-            // Rewrite as format 2.0 (4-byte header length) so the mutants reach that branch too.
-            int hlen = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8));
-            var v2 = new byte[bytes.Length + 2];
-            bytes.AsSpan(0, 8).CopyTo(v2);
-            v2[6] = 2;
-            BinaryPrimitives.WriteUInt32LittleEndian(v2.AsSpan(8), (uint)hlen);
-            bytes.AsSpan(10).CopyTo(v2.AsSpan(12));
-            bytes = v2;
-        }
-        return bytes;
     }
 }
