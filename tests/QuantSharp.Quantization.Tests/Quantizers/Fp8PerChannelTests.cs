@@ -85,6 +85,18 @@ public class Fp8PerChannelTests
     }
 
     [Fact]
+    public void RealQuantizer_PerChannel_OutputsTheScaledFp8Values_AndRecordsOneScalePerRow()
+    {
+        var q = new TensorQuantizer(new QuantDescriptor(floatFormat: FloatFormat.E4M3, axis: [0], amax: [448f, 1f, 0f], fakeQuant: false));
+        var y = q.Forward(Input());
+        // Row 1 (scale 448): 0.1 → 44 and −2 → −448 on the FP8 grid itself.
+        Assert.Equal([3, 1], q.Scale!.Shape);
+        Assert.Equal(new float[] { 1f, 448f, 1f }, q.Scale.Data);
+        Assert.Equal(new float[] { 448f, 224f, 44f, -448f }, y.Data.Skip(4).Take(4));
+        Assert.Equal(new float[] { 16f, 448f, -0.3125f, 1f / 256f }, y.Data.Take(4));
+    }
+
+    [Fact]
     public void Descriptor_Fp8OverTwoAxes_IsAnErrorNamingAxis()
     {
         var e = Assert.Throws<ArgumentException>(() => new QuantDescriptor(floatFormat: FloatFormat.E4M3, axis: [0, 1]));

@@ -38,7 +38,8 @@ internal static class QuantizeOps
     private static void Describe(OpRegistry r)
     {
         r.Describe("QuantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput)
-            .WithOutputType((n, _, types) => n.Attributes.ContainsKey("output_dtype") ? TypeRules.OnnxElementType(n.GetInt("output_dtype", 2))
+            .WithOutputType((n, _, types) => n.Attributes.ContainsKey("output_dtype")
+                    ? n.GetInt("output_dtype", 2) == 17 ? DataType.Float8E4M3FN : TypeRules.OnnxElementType(n.GetInt("output_dtype", 2))
                 : types.Count > 2 && types[2] is { } zp ? zp : DataType.UInt8);
         r.Describe("DequantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput).WithOutputType(TypeRules.Fixed(DataType.Float32));
         r.Describe("DynamicQuantizeLinear").WithOutputType((_, o, _) => o == 0 ? DataType.UInt8 : o == 1 ? DataType.Float32 : DataType.UInt8);
