@@ -259,17 +259,11 @@ public sealed class Graph
                 else if (a.Kind == AttributeKind.Graphs) copy.Attributes[name] = AttributeValue.FromGraphs(a.AsGraphs().Select(sg => sg.Clone(copyInitializers)).ToArray());
             g.Nodes.Add(copy);
         }
-        foreach (var (k, t) in Initializers) g.Initializers[k] = copyInitializers ? CloneTensor(t) : t;
+        foreach (var (k, t) in Initializers) g.Initializers[k] = copyInitializers ? t.DeepCopy() : t;
         g.Inputs.AddRange(Inputs.Select(v => v.Clone()));
         g.Outputs.AddRange(Outputs.Select(v => v.Clone()));
         g.ValueInfos.AddRange(ValueInfos.Select(v => v.Clone()));
         return g;
-    }
-
-    private static Tensor CloneTensor(Tensor t)
-    {
-        var data = (Array)t.RawData.Clone();
-        return (Tensor)Activator.CreateInstance(t.GetType(), data, t.Shape)!;
     }
 
     /// <summary>

@@ -25,6 +25,8 @@ public enum DataType
     Int4,
     /// <summary>Unsigned 4-bit integer (0..15), held one per <c>byte</c> in memory, packed two per byte in ONNX files.</summary>
     UInt4,
+    /// <summary>FP8 E4M3FN (ONNX FLOAT8E4M3FN), held as its bit pattern in a <c>byte</c> (see <see cref="Kernels.Float8E4M3FN"/>).</summary>
+    Float8E4M3FN,
 }
 
 /// <summary>Maps CLR element types to <see cref="DataType"/>.</summary>
@@ -47,12 +49,13 @@ public static class DataTypes
     }
 
     /// <summary>
-    /// The CLR element type that stores <paramref name="type"/> in memory (4-bit types live in sbyte/byte, one per element).
+    /// The CLR element type that stores <paramref name="type"/> in memory (4-bit types live in sbyte/byte, one per element;
+    /// FP8 in a byte holding its bits).
     /// </summary>
     public static DataType Storage(DataType type) => type switch
     {
         DataType.Int4 => DataType.Int8,
-        DataType.UInt4 => DataType.UInt8,
+        DataType.UInt4 or DataType.Float8E4M3FN => DataType.UInt8,
         _ => type,
     };
 

@@ -38,6 +38,9 @@ public abstract class Tensor
     /// <summary>The elements as an untyped array (for format writers).</summary>
     public abstract Array RawData { get; }
 
+    /// <summary>A copy with its own data array (and, for typed tensors, the declared element type, e.g. Int4 or FP8).</summary>
+    internal virtual Tensor DeepCopy() => (Tensor)Activator.CreateInstance(GetType(), (Array)RawData.Clone(), Shape)!;
+
     /// <summary>Zero-filled float tensor.</summary>
     public static Tensor<float> Zeros(params int[] shape) => new(shape);
 
@@ -119,7 +122,8 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
     /// <summary>
     /// This tensor's data (shared, not copied) declared as <paramref name="type"/>, whose storage must be
     /// <typeparamref name="T"/>: <c>Tensor&lt;sbyte&gt;</c> as <see cref="DataType.Int4"/> (values −8..7) or
-    /// <c>Tensor&lt;byte&gt;</c> as <see cref="DataType.UInt4"/> (0..15). Values are checked against the range.
+    /// <c>Tensor&lt;byte&gt;</c> as <see cref="DataType.UInt4"/> (0..15) or as <see cref="DataType.Float8E4M3FN"/> bit patterns.
+    /// 4-bit values are checked against the range.
     /// </summary>
     public Tensor<T> AsElementType(DataType type)
     {
@@ -193,6 +197,8 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
 
     /// <summary>A deep copy (keeping a declared element type).</summary>
     public Tensor<T> Clone() => new((T[])Data.Clone(), Shape) { _declaredType = _declaredType };
+
+    internal override Tensor DeepCopy() => Clone();
 
     /// <summary>Shape and up to 16 leading elements, for debugging.</summary>
     public override string ToString()

@@ -32,6 +32,8 @@ public static class IntegerLowering
     {
         ArgumentNullException.ThrowIfNull(qdq);
         var g = qdq.Clone();
+        AsEightBit(g);
+        foreach (var (_, _, sub) in g.Subgraphs().ToList()) AsEightBit(sub);
         // ONNX Runtime removes a Relu/Clip before a QuantizeLinear that saturates where it clamps (exactly for Relu; for
         // Clip within 1.2e-7, which the export's exact rule covers) before it fuses.
         QdqPlacement.DropRedundantClamps(g);
@@ -42,6 +44,21 @@ public static class IntegerLowering
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) fused += LowerIn(sub);
         if (fused > 0) g.Opsets[ContribDomain] = 1;
         return g;
+    }
+
+    /// <summary>
+    /// 4-bit initializers read as the 8-bit levels they hold, as the lowering has always matched them: ONNX Runtime's fused
+    /// kernels compute 4-bit weights with the 8-bit ones (the values are the same), and the selectors here are 8-bit.
+    /// </summary>
+    private static void AsEightBit(Graph g)
+    {
+        foreach (var (name, t) in g.Initializers.ToList())
+            g.Initializers[name] = t switch
+            {
+                Tensor<sbyte> { DataType: DataType.Int4 } s => s.AsElementType(DataType.Int8),
+                Tensor<byte> { DataType: DataType.UInt4 } u => u.AsElementType(DataType.UInt8),
+                _ => t,
+            };
     }
 
     private static int LowerIn(Graph g)

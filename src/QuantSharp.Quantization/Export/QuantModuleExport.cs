@@ -22,8 +22,10 @@ namespace QuantSharp.Quantization.Export;
 /// <para>A disabled quantizer, or one with quantization disabled, is removed (pass-through). A slice whose amax is at most
 /// <see cref="TensorQuant.ZeroAmaxThreshold"/> (quantized to 0 by the module) is written with that amax, so its values
 /// come out within 2^−24 of 0 (exactly 0 for a weight that is all zero, the usual case).</para>
+/// <para>An FP8 E4M3 quantizer (per tensor or per channel) becomes QuantizeLinear/DequantizeLinear over FLOAT8E4M3FN with
+/// <c>y_scale = amax / 448</c>, raising the opset to 19 (<see cref="Float8Lowering"/>).</para>
 /// <para>A weight quantizer with no amax (dynamic) gets the amax the module computes from the weight. Not exportable (an
-/// error naming the quantizer): real (integer-output) quantizers, FP8 formats, dynamic amax on an activation, and
+/// error naming the quantizer): real (integer-output) quantizers, E5M2, dynamic amax on an activation, and
 /// per-channel amax over more than one axis (ONNX's <c>axis</c> is one axis).</para>
 /// </remarks>
 public static class QuantModuleExport
@@ -35,7 +37,9 @@ public static class QuantModuleExport
     {
         ArgumentNullException.ThrowIfNull(model);
         var graph = model.Graph.Clone();
+        options ??= new QdqOptions();
         var encodings = new Dictionary<string, Encoding?>(StringComparer.Ordinal);
+        bool float8 = false;
         foreach (var node in graph.Nodes.Where(QuantizerNode.Is).ToList())
         {
             string name = QuantizerNode.QuantizerName(node);
@@ -44,8 +48,15 @@ public static class QuantModuleExport
             if (!q.IsEnabled) { encodings[name] = null; continue; }
             if (q.IsClipEnabled) InsertClip(graph, node, q);
             var constant = graph.Initializers.GetValueOrDefault(node.Inputs[0]) as Tensor<float>;
+            if (q.IsQuantEnabled && q.Descriptor.FloatFormat is not null)
+            {
+                Float8Lowering.Replace(graph, node, q, constant, options.QuantizeWeights);
+                float8 = true;
+                continue;
+            }
             encodings[name] = q.IsQuantEnabled ? EncodingOf(q, RankOf(graph, node.Inputs[0]), constant) : null;
         }
+        if (float8) OpsetUpgrade.Raise(graph, Float8Lowering.Opset);
         return QdqExport.Lower(graph, n => encodings.GetValueOrDefault(n), options);
     }
 
@@ -59,7 +70,8 @@ public static class QuantModuleExport
     /// calibrated or clip-derived amax, times scaleAmax): symmetric, zero point 0, scale <c>amax / maxBound</c>, strict
     /// (levels −maxBound..maxBound) when the descriptor's range is narrow.
     /// </summary>
-    /// <param name="quantizer">An integer fake quantizer with a static amax.</param>
+    /// <param name="quantizer">An integer fake quantizer with a static amax (FP8 quantizers have no <see cref="Encoding"/>;
+    /// <see cref="Lower"/> writes them as FLOAT8E4M3FN QDQ).</param>
     /// <param name="rank">Rank of the quantized tensor when known, used to make a negative axis non-negative.</param>
     /// <exception cref="NotSupportedException">A real quantizer, an FP8 format, no amax (dynamic), or amax over several axes.</exception>
     public static Encoding EncodingOf(TensorQuantizer quantizer, int? rank = null) => EncodingOf(quantizer, rank, null);
@@ -72,7 +84,7 @@ public static class QuantModuleExport
         var d = quantizer.Descriptor;
         string who = $"QuantModuleExport: quantizer '{quantizer.Name}'";
         if (d.FloatFormat is { } f)
-            throw new NotSupportedException($"{who}: {f} quantization has no QDQ export here (expected an integer descriptor)");
+            throw new NotSupportedException($"{who}: {f} quantization has no integer encoding (expected an integer descriptor; QuantModuleExport.Lower writes E4M3 as FLOAT8E4M3FN QDQ)");
         if (!d.FakeQuant)
             throw new NotSupportedException($"{who}: a real quantizer (fakeQuant: false) outputs integer levels, which QuantizeLinear/DequantizeLinear do not; export fake quantizers");
         var amax = quantizer.StaticAmax() ?? (constant is null ? null : quantizer.AmaxFor(constant))

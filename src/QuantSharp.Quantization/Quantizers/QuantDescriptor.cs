@@ -13,7 +13,8 @@ namespace QuantSharp.Quantization.Quantizers;
 /// <remarks>
 /// <para>Integer quantization uses <c>scale = maxBound / amax</c> with <c>maxBound = 2^(NumBits−1) − 1</c> (signed) or
 /// <c>2^NumBits − 1</c> (unsigned); see <see cref="TensorQuant"/>. An FP8 descriptor (<see cref="FloatFormat"/> E4M3 or
-/// E5M2) scales x by <c>formatMax / amax</c> before casting (per tensor only, as pytorch-quantization's E4M3).</para>
+/// E5M2) scales x by <c>formatMax / amax</c> before casting: one amax per tensor (pytorch-quantization's E4M3), or one per
+/// slice along a single axis (per channel, as ONNX QuantizeLinear's <c>axis</c> takes one).</para>
 /// <para>Defaults follow pytorch-quantization's descriptor: 8 bits, fake quantization, per tensor, calibration "max",
 /// signed, <see cref="NarrowRange"/> false (the functional <see cref="TensorQuant"/> API defaults to narrow, like
 /// <c>tensor_quant</c>). Differences: bit widths are limited to 2..16 (the shared kernels' range; 0 or 33 are errors),
@@ -47,7 +48,7 @@ public sealed partial record QuantDescriptor
             Require(f is Engine.Kernels.FloatFormat.E4M3 or Engine.Kernels.FloatFormat.E5M2, who, "floatFormat", "E4M3 or E5M2 (FP8)", f.ToString());
             Require(numBits == 8, who, "numBits", "8 with an FP8 format", Inv(numBits));
             Require(!unsigned, who, "unsigned", "false with an FP8 format", "true");
-            Require(axis is null || axis.Length == 0, who, "axis", "per tensor (no axis) with an FP8 format", FormatAxis(axis!));
+            Require(axis is null || axis.Length <= 1, who, "axis", "per tensor (no axis) or one axis with an FP8 format", FormatAxis(axis!));
         }
         else
         {

@@ -237,10 +237,10 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         var d = Descriptor;
         if (d.FloatFormat is { } format)
         {
-            float fs = FloatScale(format, y);
-            var fq = FloatQuantize.FakeQuantize(y, format, fs);
+            var fs = FloatScales(format, y);
+            var fq = fs.Axis < 0 ? FloatQuantize.FakeQuantize(y, format, fs.Scales[0]) : FloatQuantize.FakeQuantize(y, format, fs.Scales, fs.Axis);
             if (d.FakeQuant) return fq;
-            Scale = Tensor.Scalar(fs);
+            Scale = fs.Shaped;
             return Elementwise.Mul(fq, Scale);
         }
         var amax = CurrentAmax(y);
@@ -266,10 +266,10 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
         if (d.FloatFormat is { } format)
         {
             RequireFixedAmax(format);
-            float fs = FloatScale(format, y.Data);
-            var fq = Ops.FakeQuantizeFloat(y, format, fs);
+            var fs = FloatScales(format, y.Data);
+            var fq = fs.Axis < 0 ? Ops.FakeQuantizeFloat(y, format, fs.Scales[0]) : Ops.FakeQuantizeFloat(y, format, fs.Scales, fs.Axis);
             if (d.FakeQuant) return fq;
-            Scale = Tensor.Scalar(fs);
+            Scale = fs.Shaped;
             return Ops.Mul(fq, new Variable(Scale));
         }
         if (LearnedAmax is not null && d.FakeQuant)
@@ -311,7 +311,9 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
             if (d.FloatFormat is { } format)
             {
                 RequireFixedAmax(format);
-                g = FloatQuantize.FakeQuantizeBackward(y, g, format, FloatScale(format, y));
+                var fs = FloatScales(format, y);
+                g = fs.Axis < 0 ? FloatQuantize.FakeQuantizeBackward(y, g, format, fs.Scales[0])
+                    : FloatQuantize.FakeQuantizeBackward(y, g, format, fs.Scales, fs.Axis);
             }
             else if (LearnedAmax is not null && d.FakeQuant)
             {
@@ -358,13 +360,28 @@ public sealed partial class TensorQuantizer : IEdgeQuantizer
             throw new NotSupportedException($"TensorQuantizer '{Name}': a learned amax is supported for integer quantization only, not {format}");
     }
 
-    /// <summary>FP8 scale: the format's largest value over amax (pytorch-quantization / ModelOpt), so amax maps to the format's max.</summary>
-    private float FloatScale(FloatFormat format, Tensor<float> x)
+    /// <summary>
+    /// FP8 scales, the format's largest value over amax (pytorch-quantization / ModelOpt) so amax maps to the format's max:
+    /// one per tensor (Axis −1), or one per slice along the descriptor's single axis; Shaped holds them in amax's
+    /// (keepdims) shape. A slice whose amax is at most 2^−24 gets scale 1: its values (at most 2^−24 when the amax came from
+    /// them) are far below E4M3's smallest subnormal 2^−9, so the slice comes out 0, as a zero-amax integer slice does —
+    /// and an all-zero weight channel (pruned) does not stop the tensor from quantizing.
+    /// </summary>
+    internal (float[] Scales, int Axis, Tensor<float> Shaped) FloatScales(FloatFormat format, Tensor<float> x)
     {
-        float amax = CurrentAmax(x).Data[0];
-        if (!(amax > TensorQuant.ZeroAmaxThreshold))
-            throw new InvalidOperationException($"TensorQuantizer '{Name}': {format} quantization needs amax > 0, got {amax}");
-        return FloatQuantize.MaxValue(format) / amax;
+        var amax = CurrentAmax(x);
+        float max = FloatQuantize.MaxValue(format);
+        if (Descriptor.PerTensor)
+        {
+            float a = amax.Data[0];
+            if (!(a > TensorQuant.ZeroAmaxThreshold))
+                throw new InvalidOperationException($"TensorQuantizer '{Name}': {format} quantization needs amax > 0, got {a}");
+            return ([max / a], -1, Tensor.Scalar(max / a));
+        }
+        var scales = new float[amax.Length];
+        for (int i = 0; i < scales.Length; i++)
+            scales[i] = amax.Data[i] > TensorQuant.ZeroAmaxThreshold ? max / amax.Data[i] : 1f;
+        return (scales, Descriptor.Validate(x.Rank)[0], new Tensor<float>((float[])scales.Clone(), amax.Shape));
     }
 
     /// <summary>The amax used to quantize <paramref name="x"/> (scaled by scaleAmax), laid out for x's rank.</summary>

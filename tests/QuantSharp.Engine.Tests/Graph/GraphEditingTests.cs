@@ -112,6 +112,19 @@ public class GraphEditingTests
     }
 
     [Fact]
+    public void Clone_KeepsDeclaredElementTypes_Int4AndFloat8()
+    {
+        var g = Sample();
+        g.Initializers["i4"] = new Tensor<sbyte>([-8, 7], [2]).AsElementType(DataType.Int4);
+        g.Initializers["f8"] = new Tensor<byte>([0x38, 0x7E], [2]).AsElementType(DataType.Float8E4M3FN);
+        var c = g.Clone();
+        Assert.Equal(DataType.Int4, c.Initializers["i4"].DataType);
+        Assert.Equal(DataType.Float8E4M3FN, c.Initializers["f8"].DataType);
+        Assert.Equal(new byte[] { 0x38, 0x7E }, ((Tensor<byte>)c.Initializers["f8"]).Data);
+        Assert.NotSame(g.Initializers["f8"].RawData, c.Initializers["f8"].RawData);
+    }
+
+    [Fact]
     public void EnsureNodeNames_NamesUnnamedNodesUniquely()
     {
         var g = new Engine.Graph();

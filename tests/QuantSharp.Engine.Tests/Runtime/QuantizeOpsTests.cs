@@ -32,6 +32,24 @@ public class QuantizeOpsTests
     }
 
     [Fact]
+    public void QuantizeDequantizeLinear_Float8E4M3FN_PerAxis_RoundsToNearestEvenAndSaturates()
+    {
+        var zeros = new Tensor<byte>([0, 0], [2]).AsElementType(DataType.Float8E4M3FN);
+        var s = new Session(Qdq(Tensor.FromArray([0.5f, 0.0625f], 2), zeros, axis: 0, opset: 19));
+        var r = s.Run(new Dictionary<string, Tensor> { ["x"] = X }, new RunOptions { Capture = ["q"] });
+        var q = Assert.IsType<Tensor<byte>>(r.Captured["q"]);
+        Assert.Equal(DataType.Float8E4M3FN, q.DataType);
+        // Row 0 (x / 0.5): 2.5 → 0x42 (1.010·2^1), −1.5 → 0xBC (−1.100·2^0), 200 → 192 = 0x74 (step 16 in [128, 256):
+        // 12.5 steps, a tie → the even 12).
+        // Row 1 (x / 0.0625): 48 → 0x64 (1.100·2^5), −80 → 0xEA (−1.010·2^6), 112 → 0x6E (1.110·2^6).
+        Assert.Equal(new byte[] { 0x42, 0xBC, 0x74, 0x64, 0xEA, 0x6E }, q.Data);
+        Assert.Equal(new[] { 1.25f, -0.75f, 96f, 3f, -5f, 7f }, r.Output("y").Data);
+        // Beyond 448·scale the value saturates at the largest finite pattern.
+        var big = s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([1000f, -1f, 0f, -100f, 0f, 0f], 2, 3) }).Output("y");
+        Assert.Equal(new[] { 224f, -1f, 0f, -28f, 0f, 0f }, big.Data);
+    }
+
+    [Fact]
     public void QuantizeLinear_NoZeroPoint_DefaultsToUInt8()
     {
         var g = new Engine.Graph();

@@ -76,7 +76,7 @@ public class QuantDescriptorTests
     public void Constructor_LearnAmaxWithAxis_OrFp8WithBadFields_IsAnError()
     {
         Assert.Contains("'learnAmax'", Assert.Throws<ArgumentException>(() => new QuantDescriptor(axis: [0], learnAmax: true)).Message);
-        Assert.Contains("'axis'", Assert.Throws<ArgumentException>(() => new QuantDescriptor(axis: [0], floatFormat: FloatFormat.E4M3)).Message);
+        Assert.Contains("'axis'", Assert.Throws<ArgumentException>(() => new QuantDescriptor(axis: [0, 1], floatFormat: FloatFormat.E4M3)).Message);
         Assert.Contains("'floatFormat'", Assert.Throws<ArgumentException>(() => new QuantDescriptor(floatFormat: FloatFormat.Float16)).Message);
         Assert.Contains("'numBits'", Assert.Throws<ArgumentException>(() => new QuantDescriptor(numBits: 4, floatFormat: FloatFormat.E5M2)).Message);
         Assert.Contains("'scaleAmax'", Assert.Throws<ArgumentException>(() => new QuantDescriptor(scaleAmax: 0f)).Message);

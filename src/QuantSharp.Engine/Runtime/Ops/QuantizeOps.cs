@@ -13,7 +13,7 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// QuantizeLinear/DequantizeLinear carry straight-through gradient rules so a QDQ graph trains through
 /// <see cref="Session.Backward"/>: DequantizeLinear passes dy·scale to its integer input, QuantizeLinear passes
 /// dq/scale to x where the value was not clipped (their product is dy up to float rounding). Blocked quantization
-/// (opset 21 <c>block_size</c> &gt; 0) and 4-bit / float8 element types are not supported (the engine holds no such types).
+/// (opset 21 <c>block_size</c> &gt; 0) is not supported; of the float8 types only FLOAT8E4M3FN is (forward only).
 /// </remarks>
 internal static class QuantizeOps
 {
@@ -38,7 +38,8 @@ internal static class QuantizeOps
     private static void Describe(OpRegistry r)
     {
         r.Describe("QuantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput)
-            .WithOutputType((n, _, types) => n.Attributes.ContainsKey("output_dtype") ? TypeRules.OnnxElementType(n.GetInt("output_dtype", 2))
+            .WithOutputType((n, _, types) => n.Attributes.ContainsKey("output_dtype")
+                    ? n.GetInt("output_dtype", 2) == 17 ? DataType.Float8E4M3FN : TypeRules.OnnxElementType(n.GetInt("output_dtype", 2))
                 : types.Count > 2 && types[2] is { } zp ? zp : DataType.UInt8);
         r.Describe("DequantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput).WithOutputType(TypeRules.Fixed(DataType.Float32));
         r.Describe("DynamicQuantizeLinear").WithOutputType((_, o, _) => o == 0 ? DataType.UInt8 : o == 1 ? DataType.Float32 : DataType.UInt8);
@@ -70,7 +71,8 @@ internal static class QuantizeOps
                     5 => DataType.Int16,
                     21 => DataType.UInt4,
                     22 => DataType.Int4,
-                    _ => throw new GraphException($"node {n.Label}: attribute 'output_dtype' expected 2 (uint8), 3 (int8), 4 (uint16), 5 (int16), 21 (uint4) or 22 (int4), got {outputType}"),
+                    17 => DataType.Float8E4M3FN,
+                    _ => throw new GraphException($"node {n.Label}: attribute 'output_dtype' expected 2 (uint8), 3 (int8), 4 (uint16), 5 (int16), 17 (float8e4m3fn), 21 (uint4) or 22 (int4), got {outputType}"),
                 };
                 return type switch
                 {
@@ -81,7 +83,8 @@ internal static class QuantizeOps
                     // 4-bit results are held one per byte with the declared type Int4/UInt4 (packed only when written to ONNX).
                     DataType.Int4 => [QuantizeKernels.Quantize<sbyte>(x, FourBit(Params<sbyte>(n, a, x.Dims, axis), DataType.Int4)).AsElementType(DataType.Int4)],
                     DataType.UInt4 => [QuantizeKernels.Quantize<byte>(x, FourBit(Params<byte>(n, a, x.Dims, axis), DataType.UInt4)).AsElementType(DataType.UInt4)],
-                    _ => throw new GraphException($"node {n.Label}: input 2 ('y_zero_point') expected element type UInt8, Int8, UInt16, Int16, UInt4 or Int4, got {type}"),
+                    DataType.Float8E4M3FN => [QuantizeFloat8(n, a, x, axis)],
+                    _ => throw new GraphException($"node {n.Label}: input 2 ('y_zero_point') expected element type UInt8, Int8, UInt16, Int16, UInt4, Int4 or Float8E4M3FN, got {type}"),
                 };
             },
             (a, y, g, _) =>
@@ -89,6 +92,8 @@ internal static class QuantizeOps
                 // STE through QuantizeLinear: d q/d x = 1/scale where not clipped (the integer output's gradient arrives from DequantizeLinear).
                 var x = a.Float(0);
                 var gq = Grad(g, y);
+                if (y[0].DataType == DataType.Float8E4M3FN)
+                    throw new GraphException($"node {n.Label}: training through a FLOAT8E4M3FN QuantizeLinear is not supported (use TensorQuantizer's FP8 fake quantization for QAT)");
                 var p = y[0] switch
                 {
                     Tensor<byte> { DataType: DataType.UInt4 } => FourBit(Params<byte>(n, a, x.Dims, axis), DataType.UInt4),
@@ -112,12 +117,13 @@ internal static class QuantizeOps
         return (
             (a, _) => a.Any(0) switch
             {
+                Tensor<byte> { DataType: DataType.Float8E4M3FN } q => [DequantizeFloat8(n, a, q, axis)],
                 Tensor<byte> q => [QuantizeKernels.Dequantize(q, Params<byte>(n, a, q.Dims, axis))],
                 Tensor<sbyte> q => [QuantizeKernels.Dequantize(q, Params<sbyte>(n, a, q.Dims, axis))],
                 Tensor<ushort> q => [QuantizeKernels.Dequantize(q, Params<ushort>(n, a, q.Dims, axis))],
                 Tensor<short> q => [QuantizeKernels.Dequantize(q, Params<short>(n, a, q.Dims, axis))],
                 Tensor<int> q => [QuantizeKernels.Dequantize(q, Params<int>(n, a, q.Dims, axis) with { QMin = int.MinValue, QMax = int.MaxValue })],
-                var t => throw new GraphException($"node {n.Label}: input 0 ('x') expected element type UInt8, Int8, UInt16, Int16 or Int32, got {t.DataType}"),
+                var t => throw new GraphException($"node {n.Label}: input 0 ('x') expected element type UInt8, Int8, UInt16, Int16, Int32 or Float8E4M3FN, got {t.DataType}"),
             },
             (a, y, g, _) =>
             {
@@ -202,6 +208,39 @@ internal static class QuantizeOps
         var (qmin, qmax) = QuantRange.OfType<T>();
         bool perAxis = a.Any(1).Rank == 1 && scale.Length > 1;
         return new QuantParams(scale, zp, qmin, qmax, perAxis ? axis : null);
+    }
+
+    /// <summary>ONNX QuantizeLinear to FLOAT8E4M3FN (saturate=1): <c>y = E4M3FN(x / scale)</c>, nearest with ties to even, ±448 beyond.</summary>
+    private static Tensor<byte> QuantizeFloat8(Node n, OpArgs a, Tensor<float> x, int axis)
+    {
+        var (scale, channels, inner) = Float8Params(n, a, x.Dims, axis);
+        var q = new byte[x.Length];
+        for (int i = 0; i < q.Length; i++) q[i] = Float8E4M3FN.Encode(x.Data[i] / scale[channels == 1 ? 0 : i / inner % channels]);
+        return new Tensor<byte>(q, x.Shape).AsElementType(DataType.Float8E4M3FN);
+    }
+
+    /// <summary>ONNX DequantizeLinear from FLOAT8E4M3FN: <c>y = value(q) · scale</c>.</summary>
+    private static Tensor<float> DequantizeFloat8(Node n, OpArgs a, Tensor<byte> q, int axis)
+    {
+        var (scale, channels, inner) = Float8Params(n, a, q.Dims, axis);
+        var y = new float[q.Length];
+        for (int i = 0; i < y.Length; i++) y[i] = Float8E4M3FN.Decode(q.Data[i]) * scale[channels == 1 ? 0 : i / inner % channels];
+        return new Tensor<float>(y, q.Shape);
+    }
+
+    /// <summary>Scales of a float8 QuantizeLinear/DequantizeLinear and their layout; ONNX's float8 zero point must be 0.</summary>
+    private static (float[] Scale, int Channels, int Inner) Float8Params(Node n, OpArgs a, ReadOnlySpan<int> shape, int axis)
+    {
+        var scale = ScaleOf(n, a);
+        if (a.Optional(2) is { } zp)
+        {
+            if (zp is not Tensor<byte> { DataType: DataType.Float8E4M3FN } z || z.Data.Any(b => (b & 0x7F) != 0))
+                throw new GraphException($"node {n.Label}: input 2 (zero point) of a FLOAT8E4M3FN quantization expected zeros of type Float8E4M3FN, got {zp.DataType} {Shapes.Format(zp.Dims)}");
+        }
+        bool perAxis = a.Any(1).Rank == 1 && scale.Length > 1;
+        var p = new QuantParams(scale, new int[scale.Length], 0, 0, perAxis ? axis : null);
+        var (_, channels, inner) = p.Validate(n.OpType, shape, checkRange: false);
+        return (scale, channels, Math.Max(inner, 1));
     }
 
     /// <summary>The 4-bit range (int4 −8..7, uint4 0..15) on parameters built for the byte type that stores it.</summary>
