@@ -39,7 +39,7 @@ internal static partial class CliData
     {
         var inputs = graph.Inputs.Where(i => !graph.Initializers.ContainsKey(i.Name)).ToList();
         string ModelInputs() => string.Join(", ", inputs.Select(i => $"{i.Name} ({i.ElementType})"));
-        bool npz = r.Named is null && r.FeedsNamedInputs;
+        bool npz = r.Named is null && r.Vocab is null && r.FeedsNamedInputs;
         if (!r.FeedsNamedInputs)
         {
             if (inputs.Count != 1)
@@ -51,7 +51,12 @@ internal static partial class CliData
         }
 
         List<(string Name, string From, Tensor Values)> given;
-        if (npz)
+        if (r.Vocab is { } vocab)
+        {
+            if (r.Named is not null) throw new UsageException("--vocab tokenizes one text file given as --data FILE.txt; NAME=FILE.npy specs are already tensors");
+            given = TextFeeds.Tokenize(r.Data, vocab, r.MaxLength, graph, source);
+        }
+        else if (npz)
         {
             if (!File.Exists(r.Data)) throw CliPaths.MissingFile($"--data: file '{r.Data}'", r.Data);
             given = Npz.Read(r.Data).Select(a => (a.Name, $"'{r.Data}' array '{a.Name}'", a.Value)).ToList();

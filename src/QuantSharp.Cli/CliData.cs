@@ -63,14 +63,17 @@ public sealed record Preprocessing(int? Resize = null, int? Crop = null, float[]
 /// <param name="SkipBadImages">Image folders: replace an unreadable image by the next readable one with a warning, instead of failing.</param>
 /// <param name="Named">Named inputs (<c>--data NAME=FILE.npy</c>, repeated), each file's first axis the samples; null when
 /// <paramref name="Data"/> is one path (which then only describes the specs).</param>
+/// <param name="Vocab">A WordPiece vocab (one token per line): <paramref name="Data"/> is then a text file, one sample per line, tokenized into the model's token inputs (see <see cref="TextFeeds"/>).</param>
+/// <param name="MaxLength">With <paramref name="Vocab"/>: the most tokens per sample, [CLS] and [SEP] included.</param>
 public sealed record DataRequest(string Data, string? Labels = null, int? SubsetLength = null, string SampleMethod = "sequential", int Seed = 0,
-    Preprocessing? Preprocessing = null, string IdxSplit = "t10k", bool SkipBadImages = false, IReadOnlyList<(string Name, string File)>? Named = null)
+    Preprocessing? Preprocessing = null, string IdxSplit = "t10k", bool SkipBadImages = false, IReadOnlyList<(string Name, string File)>? Named = null,
+    string? Vocab = null, int MaxLength = 128)
 {
-    /// <summary>Whether --data names the model's inputs (NAME=FILE.npy specs or an .npz), rather than images for one float input.</summary>
-    public bool FeedsNamedInputs => Named is not null || (Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(Data));
+    /// <summary>Whether --data names the model's inputs (NAME=FILE.npy specs, an .npz or text with a vocab), rather than images for one float input.</summary>
+    public bool FeedsNamedInputs => Named is not null || Vocab is not null || (Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(Data));
 
-    /// <summary>The data files or folders named by --data (to keep outputs apart from them).</summary>
-    public IEnumerable<string> Paths => Named?.Select(n => n.File) ?? [Data];
+    /// <summary>The data files or folders named by --data and --vocab (to keep outputs apart from them).</summary>
+    public IEnumerable<string> Paths => (Named?.Select(n => n.File) ?? [Data]).Concat(Vocab is null ? [] : [Vocab]);
 }
 
 /// <summary>

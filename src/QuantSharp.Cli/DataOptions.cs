@@ -27,8 +27,16 @@ internal sealed class DataOptions
         Mean = new Option<string>("--mean") { Description = "[image folders] Per-channel mean of [0,1] pixels, e.g. 0.485,0.456,0.406. Ignored for .npy/IDX.", HelpName = "M[,M,M]" };
         Std = new Option<string>("--std") { Description = "[image folders] Per-channel std, e.g. 0.229,0.224,0.225. Ignored for .npy/IDX.", HelpName = "S[,S,S]" };
         Channels = new Option<int?>("--channels") { Description = "[image folders] 1 (grayscale) or 3 (RGB). Ignored for .npy/IDX.", HelpName = "1|3" };
+        Vocab = new Option<string>("--vocab") { Description = "A WordPiece vocab (vocab.txt, one token per line): --data is then a text file, one sample per line, tokenized (BERT: [CLS] … [SEP], padded) into the model's input_ids, attention_mask and token_type_ids inputs.", HelpName = "FILE" };
+        MaxLength = new Option<int>("--max-length") { Description = "With --vocab: the most tokens per sample, [CLS] and [SEP] included; longer lines are cut.", HelpName = "N", DefaultValueFactory = _ => 128 };
         SkipBadImages = new Option<bool>("--skip-bad-images") { Description = "[image folders] Skip unreadable images with a warning naming each (default: fail on the first, naming it)." };
     }
+
+    /// <summary>--vocab.</summary>
+    public Option<string> Vocab { get; }
+
+    /// <summary>--max-length.</summary>
+    public Option<int> MaxLength { get; }
 
     /// <summary>--skip-bad-images.</summary>
     public Option<bool> SkipBadImages { get; }
@@ -69,7 +77,7 @@ internal sealed class DataOptions
     /// <summary>Adds the data options (not the preprocessing ones) to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Data, Labels, Subset, SampleMethod, Seed, Batch }) command.Options.Add(o);
+        foreach (var o in new Option[] { Data, Labels, Subset, SampleMethod, Seed, Batch, Vocab, MaxLength }) command.Options.Add(o);
     }
 
     /// <summary>Adds the image preprocessing options to <paramref name="command"/> (listed last in the help).</summary>
@@ -84,7 +92,7 @@ internal sealed class DataOptions
         var (data, named) = CliData.ParseDataValues(r.GetValue(Data) ?? []);
         return new(data, r.GetValue(Labels), r.GetValue(Subset), r.GetValue(SampleMethod)!, r.GetValue(Seed),
             Preprocessing.Parse(r.GetValue(Resize), r.GetValue(Crop), r.GetValue(Mean), r.GetValue(Std), r.GetValue(Channels)), _idxSplit,
-            r.GetValue(SkipBadImages), named);
+            r.GetValue(SkipBadImages), named, r.GetValue(Vocab), r.GetValue(MaxLength));
     }
 
     /// <summary>--batch-size of a parsed command line.</summary>
