@@ -49,8 +49,9 @@ public static class TestCommand
             sim = CalibRecord.LoadSim(quantDir, stdout, (graph, model));
             CalibCommand.CheckSameInputs(graph, model, sim.Model, quantDir);
         }
-        // Named feeds (multi-input, token ids, …) may come without labels: then the outputs are compared with FP32 instead.
-        var set = CliData.LoadFeeds(source, graph, model, needLabels: !source.FeedsNamedInputs, stdout);
+        // Any data may come without labels (detection, OCR, audio, embeddings, token inputs): then every output of the
+        // calibrated sim is compared with FP32 instead of scoring a classifier.
+        var set = CliData.LoadFeeds(source, graph, model, needLabels: false, stdout);
         if (set.Labels is null)
         {
             if (floatOnly) throw new UsageException("--float without --labels has nothing to compare the FP32 model with; pass --labels or --quant");

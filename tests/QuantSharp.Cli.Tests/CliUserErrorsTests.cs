@@ -85,10 +85,22 @@ public sealed class CliUserErrorsTests : IDisposable
     }
 
     [Fact]
-    public void Test_NpyWithoutLabels_SaysLabelsMissing()
+    public void Test_NpyWithoutLabels_ComparesTheSimWithFp32()
     {
+        // Without labels there is no top-1 to report; every output is compared with FP32 instead (issue 15, label-free test).
         var (model, images, _, quant) = Setup();
-        AssertOneLineError(Cli("test", "--model", model, "--quant", quant, "--data", images), CommandLineApp.ExitUsage, "labels missing", "--labels");
+        var r = Cli("test", "--model", model, "--quant", quant, "--data", images);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("no labels: the calibrated sim's outputs compared with the FP32 model's", r.Out);
+        Assert.Contains("SQNR", r.Out);
+        Assert.DoesNotContain("top-1", r.Out);
+    }
+
+    [Fact]
+    public void Test_FloatWithoutLabels_SaysLabelsMissing()
+    {
+        var (model, images, _, _) = Setup();
+        AssertOneLineError(Cli("test", "--model", model, "--float", "--data", images), CommandLineApp.ExitUsage, "--float without --labels");
     }
 
     [Fact]
