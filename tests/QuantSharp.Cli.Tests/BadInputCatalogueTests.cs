@@ -5,6 +5,7 @@ using QuantSharp.Engine;
 using QuantSharp.Onnx;
 using QuantSharp.Onnx.Export;
 using QuantSharp.Quantization.Config;
+using QuantSharp.Tests.Shared;
 
 namespace QuantSharp.Cli.Tests;
 
@@ -227,7 +228,7 @@ public sealed class BadInputCatalogueTests : IClassFixture<BadInputCatalogueTest
             case "external-data-fifo":
             {
                 string model = ExternalModel("weights.bin", 4);
-                MakeFifo(Path.Combine(Path.GetDirectoryName(model)!, "weights.bin"));
+                Fifo.Make(Path.Combine(Path.GetDirectoryName(model)!, "weights.bin"));
                 expect = new(CommandLineApp.ExitFailure, "weights.bin", "not a regular file");
                 return Cli("inspect", model);
             }
@@ -258,7 +259,7 @@ public sealed class BadInputCatalogueTests : IClassFixture<BadInputCatalogueTest
             case "model-is-a-fifo":
             {
                 string fifo = Path.Combine(_dir, "pipe.onnx");
-                MakeFifo(fifo);
+                Fifo.Make(fifo);
                 expect = new(CommandLineApp.ExitFailure, fifo, "not a regular file");
                 check = () => Assert.False(Directory.Exists(output));
                 return Cli("calib", "--model", fifo, "--data", _c.Images, "--output", output);
@@ -266,7 +267,7 @@ public sealed class BadInputCatalogueTests : IClassFixture<BadInputCatalogueTest
             case "data-is-a-fifo":
             {
                 string fifo = Path.Combine(_dir, "pipe.npy");
-                MakeFifo(fifo);
+                Fifo.Make(fifo);
                 expect = new(CommandLineApp.ExitFailure, fifo, "not a regular file");
                 check = () => Assert.False(Directory.Exists(output));
                 return Cli("calib", "--model", _c.Model, "--data", fifo, "--output", output);
@@ -349,12 +350,5 @@ public sealed class BadInputCatalogueTests : IClassFixture<BadInputCatalogueTest
         string path = Path.Combine(folder, "model.onnx");
         File.WriteAllBytes(path, m.ToBytes());
         return path;
-    }
-
-    private static void MakeFifo(string path)
-    {
-        using var p = System.Diagnostics.Process.Start("mkfifo", [path]);
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"mkfifo {path} failed (coreutils)");
     }
 }

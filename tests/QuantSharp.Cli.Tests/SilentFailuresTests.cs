@@ -2,6 +2,7 @@ using System.Text.Json;
 using QuantSharp.Cli;
 using QuantSharp.Engine;
 using QuantSharp.Onnx.Export;
+using QuantSharp.Tests.Shared;
 
 namespace QuantSharp.Cli.Tests;
 
@@ -121,9 +122,7 @@ public sealed class SilentFailuresTests : IDisposable
     {
         var (_, images, _, _) = Setup();
         string fifo = Path.Combine(_dir, "pipe.onnx");
-        var mk = System.Diagnostics.Process.Start("mkfifo", [fifo]);
-        mk.WaitForExit();
-        Assert.True(mk.ExitCode == 0, "mkfifo failed (coreutils)");
+        Fifo.Make(fifo);
         var r = Cli("calib", "--model", fifo, "--data", images, "--output", Path.Combine(_dir, "fq"), "--batch-size", "16");
         AssertOneLineError(r, CommandLineApp.ExitFailure, fifo, "not a regular file");
         Assert.False(Directory.Exists(Path.Combine(_dir, "fq")));

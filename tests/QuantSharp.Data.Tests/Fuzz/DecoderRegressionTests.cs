@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using QuantSharp.Data.Images;
 using QuantSharp.Data.Tests.Images;
 using QuantSharp.Engine;
+using QuantSharp.Tests.Shared;
 
 namespace QuantSharp.Data.Tests.Fuzz;
 
@@ -97,7 +98,7 @@ public class DecoderRegressionTests
     {
         using var dir = new TempDir();
         string fifo = Path.Combine(dir.Path, "pipe.npy");
-        MakeFifo(fifo);
+        Fifo.Make(fifo);
         var e = Assert.Throws<InvalidDataException>(() => Npy.Read(fifo));
         Assert.Equal($"Npy: file '{fifo}' is not a regular file (a FIFO, device or socket); expected a regular file", e.Message);
     }
@@ -107,16 +108,9 @@ public class DecoderRegressionTests
     {
         using var dir = new TempDir();
         string fifo = Path.Combine(dir.Path, "pipe.png");
-        MakeFifo(fifo);
+        Fifo.Make(fifo);
         var e = Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(fifo));
         Assert.Equal($"image '{fifo}' is not a regular file (a FIFO, device or socket); expected a regular file", e.Message);
-    }
-
-    internal static void MakeFifo(string path)
-    {
-        var p = System.Diagnostics.Process.Start("mkfifo", [path]);
-        p.WaitForExit();
-        if (p.ExitCode != 0) Assert.Fail($"mkfifo {path} failed (coreutils)");
     }
 
     private static byte[] Patch(byte[] bytes, string from, string to)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using QuantSharp.Onnx;
+using QuantSharp.Tests.Shared;
 
 namespace QuantSharp.Onnx.Tests.Import;
 
@@ -153,7 +154,7 @@ public sealed class HostileFileTests : IDisposable
     public void FifoAsLocation_IsRejectedWithoutOpeningIt()
     {
         string fifo = Path.Combine(ModelDir, "w.bin");
-        MakeFifo(fifo);
+        Fifo.Make(fifo);
         // A writer waits on the FIFO. Had the reader opened it, the writer would hand it 16 bytes and the load
         // would succeed; the test then fails instead of hanging. If the reader leaves it alone, this test opens it
         // afterwards to release the writer and gets the untouched bytes back.
@@ -184,20 +185,6 @@ public sealed class HostileFileTests : IDisposable
         socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
         var e = LoadFails(SaveModel(External("w", "w.bin", null, null, 4)));
         Assert.Contains("location 'w.bin' is not a regular file", e.Message);
-    }
-
-    private static void MakeFifo(string path)
-    {
-        ProcessStartInfo start = new("mkfifo") { ArgumentList = { path }, RedirectStandardError = true };
-        Process p;
-        try { p = Process.Start(start)!; }
-        catch (System.ComponentModel.Win32Exception ex) { Assert.Fail($"mkfifo is needed to build the FIFO case and could not be started: {ex.Message}"); return; }
-        using (p)
-        {
-            string err = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0) Assert.Fail($"mkfifo {path} failed (exit {p.ExitCode}): {err}");
-        }
     }
 
     [Fact]
