@@ -1,5 +1,6 @@
 using System.Globalization;
 using QuantSharp.Engine;
+using QuantSharp.Quantization.Analysis;
 using QuantSharp.Quantization.Sim;
 
 namespace QuantSharp.Cli;
@@ -54,14 +55,14 @@ internal static class CalibSanityCheck
         int samples = Math.Min(data.Count, MaxSamples);
         var enabled = sim.Quantizers.Values.Where(q => q.Enabled).ToList();
         // Batch by batch, so only one batch's outputs are held (segmentation outputs can be large).
-        var totals = new Dictionary<string, (double Signal, double Noise)>(StringComparer.Ordinal);
+        var totals = new OutputSqnr();
         for (int start = 0; start < samples; start += batchSize)
         {
             var x = data.Take(start, Math.Min(batchSize, samples - start));
             var reference = WithEnabled(sim, enabled, [], () => Outputs(sim, x));
-            Accumulate(totals, reference, Outputs(sim, x));
+            totals.Add(reference, Outputs(sim, x));
         }
-        double sqnr = Sqnr(totals);
+        double sqnr = totals.WorstDb;
         List<(string, double)> worst = [];
         int sensitivitySamples = 0;
         if (sqnr < PoorBelowDb)
@@ -71,9 +72,9 @@ internal static class CalibSanityCheck
             var fewReference = WithEnabled(sim, enabled, [], () => Outputs(sim, few));
             worst = enabled.Select(q => (q.Name, WithEnabled(sim, enabled, [q], () =>
                 {
-                    var alone = new Dictionary<string, (double Signal, double Noise)>(StringComparer.Ordinal);
-                    Accumulate(alone, fewReference, Outputs(sim, few));
-                    return Sqnr(alone);
+                    var alone = new OutputSqnr();
+                    alone.Add(fewReference, Outputs(sim, few));
+                    return alone.WorstDb;
                 })))
                 .OrderBy(w => w.Item2).Take(Named).ToList();
         }
@@ -92,36 +93,5 @@ internal static class CalibSanityCheck
         foreach (var q in enabled) q.Enabled = only.Contains(q);
         try { return body(); }
         finally { foreach (var q in enabled) q.Enabled = true; }
-    }
-
-    /// <summary>Adds one batch's signal and noise energy per graph output.</summary>
-    private static void Accumulate(Dictionary<string, (double Signal, double Noise)> totals, Dictionary<string, Tensor<float>> reference, Dictionary<string, Tensor<float>> actual)
-    {
-        foreach (var (name, t) in reference)
-        {
-            var r = t.AsSpan();
-            var a = actual[name].AsSpan();
-            double signal = 0, noise = 0;
-            for (int i = 0; i < r.Length; i++)
-            {
-                double d = (double)r[i] - a[i];
-                signal += (double)r[i] * r[i];
-                noise += d * d;
-            }
-            var (s0, n0) = totals.GetValueOrDefault(name);
-            totals[name] = (s0 + signal, n0 + noise);
-        }
-    }
-
-    /// <summary>The lowest SQNR over the graph outputs (non-finite outputs count as −∞).</summary>
-    private static double Sqnr(Dictionary<string, (double Signal, double Noise)> totals)
-    {
-        double worst = double.PositiveInfinity;
-        foreach (var (signal, noise) in totals.Values)
-        {
-            double db = noise == 0 ? double.PositiveInfinity : signal == 0 ? double.NegativeInfinity : 10 * Math.Log10(signal / noise);
-            worst = Math.Min(worst, double.IsNaN(db) ? double.NegativeInfinity : db);
-        }
-        return worst;
     }
 }

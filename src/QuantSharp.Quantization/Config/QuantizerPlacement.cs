@@ -17,8 +17,11 @@ namespace QuantSharp.Quantization.Config;
 /// that case; restricting it to the asking readers is what a runtime with input quantizers (TensorRT) does, and is
 /// the same thing whenever all readers ask.</para>
 /// <para><b>Supergroups.</b> For each <c>op_list</c>, every chain of nodes of those op types in order, where each
-/// node's first output feeds only the next node of the chain and is not a graph output, is a match; the output
-/// quantizers of all but the last node are disabled (kept, so they can be enabled by name).</para>
+/// node reads the previous node's first output, and each node's first output but the last is read only by nodes of the
+/// chain and is not a graph output, is a match; the output quantizers of all but the last node are disabled (kept, so
+/// they can be enabled by name). AIMET requires each output to feed only the next node; allowing readers later in the
+/// chain lets one pattern describe a fused op whose internals branch (a decomposed LayerNorm reads x twice, GELU reads
+/// its input twice), and is the same wherever AIMET's rule matches.</para>
 /// <para><b>Model input / output.</b> Graph inputs (and Constant/ConstantOfShape outputs, as AIMET does) are enabled
 /// per <c>model_input.is_input_quantized</c> when given, else per their readers' <c>is_input_quantized</c>. Graph
 /// outputs are enabled per <c>model_output.is_output_quantized</c> when given (it beats every other rule).</para>
@@ -145,18 +148,36 @@ public static class QuantizerPlacement
             {
                 if (start.OpType != pattern[0]) continue;
                 var chain = new List<Node> { start };
-                for (int k = 1; k < pattern.Count; k++)
-                {
-                    var cur = chain[^1];
-                    if (cur.Outputs.Count == 0 || cur.Outputs[0].Length == 0 || graphOutputs.Contains(cur.Outputs[0])) break;
-                    var next = readers(cur.Outputs[0]);
-                    if (next.Count != 1 || next[0].Node.OpType != pattern[k]) break;
-                    chain.Add(next[0].Node);
-                }
-                if (chain.Count != pattern.Count) continue;
+                if (!Extend(chain, pattern) || !Enclosed(chain)) continue;
                 groups.Add(chain.Select(n => n.Name).ToList());
                 for (int k = 0; k < chain.Count - 1; k++) internalValues.Add(chain[k].Outputs[0]);
             }
         return (internalValues, groups);
+
+        // Depth-first: node k+1 is a reader of node k's first output with the pattern's k+1-th op type (a value can have
+        // several readers of that type, e.g. LayerNorm's centred x is read by Pow and by Div; the first that completes wins).
+        bool Extend(List<Node> chain, IReadOnlyList<string> pattern)
+        {
+            if (chain.Count == pattern.Count) return true;
+            var cur = chain[^1];
+            if (cur.Outputs.Count == 0 || cur.Outputs[0].Length == 0 || graphOutputs.Contains(cur.Outputs[0])) return false;
+            foreach (var (reader, _) in readers(cur.Outputs[0]))
+            {
+                if (reader.OpType != pattern[chain.Count] || chain.Contains(reader)) continue;
+                chain.Add(reader);
+                if (Extend(chain, pattern)) return true;
+                chain.RemoveAt(chain.Count - 1);
+            }
+            return false;
+        }
+
+        // A value may stay unquantized only when nothing outside the group reads it: a residual sum read by LayerNorm's
+        // ReduceMean and Sub is internal to [Add, ReduceMean, Sub, …]; the same sum also read by a later residual is not.
+        bool Enclosed(List<Node> chain)
+        {
+            for (int k = 0; k < chain.Count - 1; k++)
+                if (readers(chain[k].Outputs[0]).Any(r => !chain.Contains(r.Node))) return false;
+            return true;
+        }
     }
 }

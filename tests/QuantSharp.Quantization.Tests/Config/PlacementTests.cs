@@ -213,12 +213,107 @@ public class PlacementTests
         foreach (var config in new[] { QuantizerConfig.Default, QuantizerConfig.PerChannel })
         {
             var plan = QuantizerPlacement.Plan(g, config);
-            foreach (var inner in new[] { "mask_add", "ln_mean", "ln_pow", "ln_var", "ln_eps", "ln_sqrt", "ln_div", "ln_gamma", "gelu_div", "gelu_erf", "gelu_add", "gelu_mul" })
+            foreach (var inner in new[] { "mask_add", "ln_mean", "ln_sub", "ln_pow", "ln_var", "ln_eps", "ln_sqrt", "ln_div", "ln_gamma", "gelu_div", "gelu_erf", "gelu_add", "gelu_mul" })
                 Assert.False(plan[Out(g, inner)].Enabled, $"{inner}'s output is quantized");
-            foreach (var result in new[] { "scale", "softmax", "ln_sub", "ln_beta" })
+            foreach (var result in new[] { "scale", "softmax", "ln_beta" })
                 Assert.True(plan[Out(g, result)].Enabled, $"{result}'s output is not quantized");
             Assert.True(plan["y"].Enabled);
         }
+    }
+
+    /// <summary>
+    /// One post-LN BERT layer as PyTorch exports it (single head, 2-D for brevity): Q/K/V Linears, scores MatMul → Div →
+    /// mask Add → Softmax → context MatMul, output Linear → residual Add → LayerNorm, FFN Linear → GELU → Linear → residual
+    /// Add → LayerNorm.
+    /// </summary>
+    private static Graph BertLayer()
+    {
+        var rng = new Random(11);
+        var b = new GraphBuilder("bert_layer", opset: 13);
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(4), Dim.Fixed(8));
+        var mask = b.Input("mask", DataType.Float32, Dim.Fixed(1), Dim.Fixed(4));
+        Value Linear(Value v, int outFeatures, string name) =>
+            b.Add(b.MatMul(v, b.Initializer(name + "_w", Tensor.RandomUniform(rng, -0.3f, 0.3f, 8, outFeatures)), name + "_mm"),
+                b.Initializer(name + "_b", Tensor.RandomUniform(rng, -0.1f, 0.1f, outFeatures)), name);
+        Value LayerNorm(Value v, string p)
+        {
+            var axes = ("axes", AttributeValue.FromInts([-1]));
+            var dev = b.Sub(v, b.Op1("ReduceMean", [v], p + "_mean", axes), p + "_sub");
+            var variance = b.Op1("ReduceMean", [b.Op1("Pow", [dev, b.Initializer(p + "_two", Tensor.FromArray(new[] { 2f }))], p + "_pow")], p + "_var", axes);
+            var std = b.Op1("Sqrt", [b.Add(variance, b.Initializer(p + "_eps", Tensor.FromArray(new[] { 1e-12f })), p + "_addeps")], p + "_sqrt");
+            var scaled = b.Mul(b.Div(dev, std, p + "_div"), b.Initializer(p + "_gamma", Tensor.RandomUniform(rng, 0.5f, 1.5f, 8)), p + "_mul");
+            return b.Add(scaled, b.Initializer(p + "_beta", Tensor.RandomUniform(rng, -0.1f, 0.1f, 8)), p);
+        }
+        var q = Linear(x, 8, "q");
+        var k = Linear(x, 8, "k");
+        var v = Linear(x, 8, "v");
+        var scores = b.MatMul(q, b.Op1("Transpose", [k], "k_t", ("perm", AttributeValue.FromInts([1, 0]))), "scores");
+        var masked = b.Add(b.Div(scores, b.Initializer("sqrt_d", Tensor.FromArray(new[] { 2.828f })), "scale"), mask, "mask_add");
+        var context = b.MatMul(b.Softmax(masked, -1, "softmax"), v, "context");
+        var ln1 = LayerNorm(b.Add(Linear(context, 8, "attn_out"), x, "residual1"), "ln1");
+        var ffn1 = Linear(ln1, 8, "ffn1");
+        var erf = b.Op1("Erf", [b.Div(ffn1, b.Initializer("root2", Tensor.FromArray(new[] { 1.4142135f })), "gelu_div")], "gelu_erf");
+        var gelu = b.Mul(b.Mul(ffn1, b.Add(erf, b.Initializer("one", Tensor.FromArray(new[] { 1f })), "gelu_add"), "gelu_mul"), b.Initializer("half", Tensor.FromArray(new[] { 0.5f })), "gelu");
+        b.Output(LayerNorm(b.Add(Linear(gelu, 8, "ffn2"), ln1, "residual2"), "ln2"), name: "y");
+        return b.Build();
+    }
+
+    [Fact]
+    public void Presets_BertLayer_QuantizeWhatMatMulsReadAndTheLayerOutput_NotTheResidualStreamOrFusedInternals()
+    {
+        // ONNX Runtime runs MatMuls in integer and LayerNorm, GELU, Softmax's inputs and residual sums in float: quantizing
+        // those only adds error (on all-MiniLM-L6-v2 the residual sums alone cost ~12 dB each).
+        var g = BertLayer();
+        foreach (var config in new[] { QuantizerConfig.Default, QuantizerConfig.PerChannel })
+        {
+            var plan = QuantizerPlacement.Plan(g, config);
+            foreach (var result in new[] { "q", "k", "v", "softmax", "context", "ln1", "gelu" })
+                Assert.True(plan[Out(g, result)].Enabled, $"{result}'s output (read by a MatMul) is not quantized");
+            Assert.True(plan["y"].Enabled);
+            foreach (var inner in new[] { "scores", "scale", "mask_add", "attn_out_mm", "attn_out", "residual1", "ln1_mean", "ln1_sub", "ln1_mul",
+                         "ffn1_mm", "ffn1", "gelu_div", "gelu_erf", "gelu_add", "gelu_mul", "ffn2_mm", "ffn2", "residual2", "ln2_sub", "ln2_div" })
+                Assert.False(plan[Out(g, inner)].Enabled, $"{inner}'s output is quantized");
+        }
+    }
+
+    [Fact]
+    public void Supergroup_InternalValueReadOutsideTheChain_IsNoMatch()
+    {
+        // Pre-LN residual stream: the sum feeds LayerNorm and, beyond it, the next residual Add — it must stay quantized
+        // while the LayerNorm internals (ReduceMean … Add) still form a group.
+        var rng = new Random(12);
+        var b = new GraphBuilder("pre_ln", opset: 13);
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(4), Dim.Fixed(8));
+        var sum = b.Add(x, b.Initializer("c", Tensor.RandomUniform(rng, -1, 1, 4, 8)), "sum");
+        var axes = ("axes", AttributeValue.FromInts([-1]));
+        var dev = b.Sub(sum, b.Op1("ReduceMean", [sum], "mean", axes), "sub");
+        var variance = b.Op1("ReduceMean", [b.Op1("Pow", [dev, b.Initializer("two", Tensor.FromArray(new[] { 2f }))], "pow")], "var", axes);
+        var std = b.Op1("Sqrt", [b.Add(variance, b.Initializer("eps", Tensor.FromArray(new[] { 1e-12f })), "addeps")], "sqrt");
+        var ln = b.Add(b.Mul(b.Div(dev, std, "div"), b.Initializer("gamma", Tensor.RandomUniform(rng, 0.5f, 1.5f, 8)), "mul"), b.Initializer("beta", Tensor.RandomUniform(rng, -0.1f, 0.1f, 8)), "ln");
+        b.Output(b.Add(b.MatMul(ln, b.Initializer("w", Tensor.RandomUniform(rng, -1, 1, 8, 8)), "mm"), sum, "residual"), name: "y");
+        var g = b.Build();
+        var plan = QuantizerPlacement.Plan(g, QuantizerConfig.PerChannel);
+        Assert.True(plan[Out(g, "sum")].Enabled);
+        foreach (var inner in new[] { "mean", "sub", "pow", "var", "addeps", "sqrt", "div", "mul" })
+            Assert.False(plan[Out(g, inner)].Enabled, $"{inner}'s output is quantized");
+        Assert.True(plan[Out(g, "ln")].Enabled);
+        Assert.Contains(plan.Supergroups, s => s[0] == "mean" && s[^1] == "ln");
+        Assert.DoesNotContain(plan.Supergroups, s => s[0] == "sum");
+    }
+
+    [Fact]
+    public void Presets_EmbeddingTable_IsQuantizedPerRowWhenPerChannel()
+    {
+        var rng = new Random(13);
+        var b = new GraphBuilder("embed", opset: 13);
+        var ids = b.Input("ids", DataType.Int64, Dim.Fixed(2), Dim.Fixed(3));
+        b.Output(b.Op1("Gather", [b.Initializer("table", Tensor.RandomUniform(rng, -1, 1, 10, 4)), ids], "gather"), name: "y");
+        var g = b.Build();
+        var perChannel = QuantizerPlacement.Plan(g, QuantizerConfig.PerChannel)["table"];
+        Assert.Equal("weight", perChannel.ParamKind);
+        Assert.True(perChannel.PerChannel);
+        Assert.Equal(0, perChannel.Axis);                      // one scale per gathered row (token)
+        Assert.False(QuantizerPlacement.Plan(g, QuantizerConfig.Default)["table"].PerChannel);
     }
 
     [Fact]
