@@ -41,7 +41,8 @@ public sealed record QuantModuleOptions
 /// Per-channel weight axes follow ONNX layouts: Conv W [M, C/g, k…] → 0; ConvTranspose W [C, M/g, k…] → 1; Gemm B
 /// [N, K] with transB = 1 → 0, [K, N] → 1; MatMul constant B [.., K, N] → last (1-D B: per tensor); LSTM W/R
 /// [dirs, 4·hidden, …] → 1. A per-tensor weight descriptor stays per tensor. A Conv, ConvTranspose or LSTM weight that is
-/// not an initializer (computed in the graph) gets no weight quantizer; biases are never quantized.
+/// not an initializer (computed in the graph) gets no weight quantizer (an LSTM's W and R share one, so both must be
+/// initializers); biases are never quantized.
 /// <para>LSTM, as pytorch-quantization's QuantLSTM and QuantLSTMCell (which quantize <c>cat([x, h])</c> with one input
 /// quantizer and <c>cat([W_ih, W_hh])</c> with one per-row weight quantizer): <c>{node}.input_quantizer</c> runs on X and
 /// on initial_h (one amax for both), <c>{node}.weight_quantizer</c> on W and R (one amax per gate row for both; the gate
@@ -74,7 +75,8 @@ public static class QuantModules
     private static string? KindOf(Node n) => GraphBuilder.AdaptiveAvgPoolOf(n) is { } pool ? (n.Name == pool ? AdaptiveAvgPool : null) : n.OpType;
 
     /// <summary>
-    /// Wraps every node (default domain) whose op type is in <see cref="QuantModuleOptions.OpTypes"/> (a copy of
+    /// Wraps every node (default domain) whose op type — or <see cref="AdaptiveAvgPool"/> for the first node of that
+    /// construction — is in <see cref="QuantModuleOptions.OpTypes"/> (a copy of
     /// <paramref name="graph"/> unless <paramref name="inPlace"/>). Unnamed nodes are named first (<c>OpType_k</c>), so
     /// every quantizer name is unique.
     /// </summary>
@@ -111,6 +113,8 @@ public static class QuantModules
         {
             var node = graph.Nodes.FirstOrDefault(n => n.Name == name)
                 ?? throw new KeyNotFoundException($"QuantModules: no node named '{name}' in graph '{graph.Name}'");
+            if (GraphBuilder.AdaptiveAvgPoolOf(node) is { } pool && pool != name)
+                throw new NotSupportedException($"QuantModules: node '{name}' is part of the adaptive average pooling '{pool}'; wrap '{pool}'");
             if (node.Domain.Length > 0 || KindOf(node) is not { } kind || !SupportedOpTypes.Contains(kind))
                 throw new NotSupportedException($"QuantModules: node '{name}' is a {(node.Domain.Length > 0 ? node.Domain + "." : "")}{node.OpType}; " +
                     $"quantized wrappers exist for {string.Join(", ", SupportedOpTypes)}");

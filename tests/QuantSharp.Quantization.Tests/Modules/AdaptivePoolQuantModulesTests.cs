@@ -61,6 +61,7 @@ public class AdaptivePoolQuantModulesTests
         Assert.Equal(["conv.input_quantizer", "conv.weight_quantizer"], without.Quantizers.Keys.Order(StringComparer.Ordinal));
         // A construction node other than the first is no wrappable node of its own.
         var second = ConvThenPool().Nodes.First(n => GraphBuilder.AdaptiveAvgPoolOf(n) == "pool" && n.Name != "pool");
-        Assert.Throws<NotSupportedException>(() => QuantModules.Wrap(ConvThenPool(), [second.Name]));
+        var e = Assert.Throws<NotSupportedException>(() => QuantModules.Wrap(ConvThenPool(), [second.Name]));
+        Assert.Contains("wrap 'pool'", e.Message);
     }
 }
