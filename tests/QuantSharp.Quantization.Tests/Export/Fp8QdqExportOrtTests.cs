@@ -119,12 +119,14 @@ public sealed class Fp8QdqExportOrtTests(ITestOutputHelper output)
         output.WriteLine($"{format}: {values.Length} values equal bit for bit");
     }
 
-    [Fact]
-    public void Fp8InputPerChannel_QuantizeLinearWithAxis_OrtMatchesFakeQuantWithinOneStep()
+    [Theory]
+    [InlineData(FloatFormat.E4M3)]
+    [InlineData(FloatFormat.E5M2)]
+    public void Fp8InputPerChannel_QuantizeLinearWithAxis_OrtMatchesFakeQuantWithinOneStep(FloatFormat format)
     {
-        var q = QuantModules.Initialize(ConvGraph(), Fp8QdqExportTests.Fp8Options with
+        var q = QuantModules.Initialize(ConvGraph(), Fp8QdqExportTests.OptionsFor(format) with
         {
-            Input = new QuantDescriptor(floatFormat: FloatFormat.E4M3, axis: [1]),
+            Input = new QuantDescriptor(floatFormat: format, axis: [1]),
         });
         var input = q.Quantizers["conv.input_quantizer"];
         input.Amax = new Tensor<float>([0.5f, 1f, 3f], [1, 3, 1, 1]);
@@ -133,8 +135,9 @@ public sealed class Fp8QdqExportOrtTests(ITestOutputHelper output)
         var x = Uniform(6, -1.2f, 1.2f, 2, 3, 5, 5);
         var feeds = new Dictionary<string, Tensor> { ["x"] = x };
         var ort = RunOrt(q, feeds, GraphOptimizationLevel.ORT_DISABLE_ALL);
-        float[] scales = [448f / 0.5f, 448f, 448f / 3f];
-        CheckQuantizer("per-channel conv.input_quantizer", x, input.Forward(x), (Tensor<float>)ort["xq"], i => scales[i / 25 % 3]);
-        CheckGraphOutput("per-channel", q, feeds, (Tensor<float>)ort["y"]);
+        float max = FloatQuantize.MaxValue(format);
+        float[] scales = [max / 0.5f, max, max / 3f];
+        CheckQuantizer($"per-channel {format} conv.input_quantizer", x, input.Forward(x), (Tensor<float>)ort["xq"], i => scales[i / 25 % 3], format);
+        CheckGraphOutput($"per-channel {format}", q, feeds, (Tensor<float>)ort["y"]);
     }
 }
