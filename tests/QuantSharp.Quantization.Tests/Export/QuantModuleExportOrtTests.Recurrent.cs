@@ -79,6 +79,40 @@ public sealed partial class QuantModuleExportOrtTests
         CheckAgainstFakeQuant(q, test, RecurrentYRelative, GraphOptimizationLevel.ORT_DISABLE_ALL);
     }
 
+    [Fact]
+    public void BidirectionalLstm_DirectionsShareEachGateRowsAmax_OrtMatchesFakeQuantForward()
+    {
+        const int hidden = 3, input = 2, steps = 5;
+        var b = new GraphBuilder("bilstm");
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(steps), Dim.Fixed(4), Dim.Fixed(input));
+        var h0 = b.Input("h0", DataType.Float32, Dim.Fixed(2), Dim.Fixed(4), Dim.Fixed(hidden));
+        var w = Tensor.RandomUniform(new Random(1), -0.6f, 0.6f, 2, 4 * hidden, input);
+        var r = Tensor.RandomUniform(new Random(2), -0.6f, 0.6f, 2, 4 * hidden, hidden);
+        var outs = b.Op("LSTM", [x, b.Initializer("W", w), b.Initializer("R", r), null, null, h0], 2, "lstm", "",
+            ("hidden_size", AttributeValue.FromInt(hidden)), ("direction", AttributeValue.FromString("bidirectional")));
+        b.Output(outs[0], name: "y");
+        Dictionary<string, Tensor> Feeds(int seed) => new()
+        {
+            ["x"] = Tensor.RandomUniform(new Random(seed), -1f, 1f, steps, 4, input),
+            ["h0"] = Tensor.RandomUniform(new Random(seed + 50), -0.5f, 0.5f, 2, 4, hidden),
+        };
+        var q = CalibratedWith(b.Build(), new QuantModuleOptions(), "max", Feeds(1));
+        // One amax per gate row, the largest over both directions and over W and R.
+        var amax = q.Quantizers["lstm.weight_quantizer"].Amax!;
+        Assert.Equal([1, 4 * hidden, 1], amax.Shape);
+        for (int row = 0; row < 4 * hidden; row++)
+        {
+            float expected = 0;
+            for (int d = 0; d < 2; d++)
+            {
+                for (int k = 0; k < input; k++) expected = MathF.Max(expected, MathF.Abs(w[d, row, k]));
+                for (int k = 0; k < hidden; k++) expected = MathF.Max(expected, MathF.Abs(r[d, row, k]));
+            }
+            Assert.Equal(expected, amax.Data[row]);
+        }
+        CheckAgainstFakeQuant(q, Feeds(9), RecurrentYRelative, GraphOptimizationLevel.ORT_DISABLE_ALL);
+    }
+
     [Theory]
     [InlineData(new[] { 2, 3, 10 }, new[] { 3 }, "MatMul")]
     [InlineData(new[] { 2, 3, 5, 7 }, new[] { 3, 4 }, "MatMul")]
