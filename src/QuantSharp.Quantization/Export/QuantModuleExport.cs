@@ -26,7 +26,8 @@ namespace QuantSharp.Quantization.Export;
 /// <c>y_scale = amax / 448</c>) or FLOAT8E5M2 (E5M2, <c>y_scale = amax / 57344</c>), raising the opset to 19
 /// (<see cref="Float8Lowering"/>).</para>
 /// <para>A weight quantizer with no amax (dynamic) gets the amax the module computes from the weight. Not exportable (an
-/// error naming the quantizer): real (integer-output) quantizers, dynamic amax on an activation, and
+/// error naming the quantizer): real (integer-output) quantizers, dynamic amax on an activation or on a quantizer shared by
+/// several weights (an LSTM's W and R), and
 /// per-channel amax over more than one axis (ONNX's <c>axis</c> is one axis).</para>
 /// </remarks>
 public static class QuantModuleExport
@@ -55,6 +56,10 @@ public static class QuantModuleExport
                 float8 = true;
                 continue;
             }
+            // One encoding per quantizer: a dynamic amax shared by several weights (an LSTM's W and R) has one per weight.
+            if (q.IsQuantEnabled && q.StaticAmax() is null && encodings.ContainsKey(name))
+                throw new NotSupportedException($"QuantModuleExport: quantizer '{name}' quantizes several tensors with an amax computed from each " +
+                    "(dynamic); QDQ export gives a quantizer one scale (calibrate it or set Amax)");
             encodings[name] = q.IsQuantEnabled ? EncodingOf(q, RankOf(graph, node.Inputs[0]), constant) : null;
         }
         if (float8) OpsetUpgrade.Raise(graph, Float8Lowering.Opset);

@@ -80,6 +80,21 @@ public sealed partial class QuantModuleExportOrtTests
     }
 
     [Fact]
+    public void Lstm_SharedWeightQuantizerWithDynamicAmax_IsRefusedByName_UntilCalibrated()
+    {
+        var q = QuantModules.Initialize(SequenceClassifier(), new QuantModuleOptions { OpTypes = new HashSet<string> { "LSTM" } });
+        q.Quantizers["lstm.input_quantizer"].Amax = Tensor.Scalar(1f);
+        var e = Assert.Throws<NotSupportedException>(() => QuantModuleExport.Lower(q));
+        Assert.Contains("'lstm.weight_quantizer'", e.Message);
+        Assert.Contains("dynamic", e.Message);
+        q.StartCalibration();
+        q.Session.Run(SequenceFeeds(Batch(4, 1).X, Batch(4, 1).H0));
+        Assert.Empty(q.FinishCalibration());
+        var lowered = QuantModuleExport.Lower(q);
+        Assert.Equal(2, lowered.Nodes.Count(n => n.OpType == "DequantizeLinear" && lowered.Initializers.ContainsKey(n.Inputs[0]))); // W and R
+    }
+
+    [Fact]
     public void BidirectionalLstm_DirectionsShareEachGateRowsAmax_OrtMatchesFakeQuantForward()
     {
         const int hidden = 3, input = 2, steps = 5;
