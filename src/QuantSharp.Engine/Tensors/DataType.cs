@@ -25,8 +25,10 @@ public enum DataType
     Int4,
     /// <summary>Unsigned 4-bit integer (0..15), held one per <c>byte</c> in memory, packed two per byte in ONNX files.</summary>
     UInt4,
-    /// <summary>FP8 E4M3FN (ONNX FLOAT8E4M3FN), held as its bit pattern in a <c>byte</c> (see <see cref="Kernels.Float8E4M3FN"/>).</summary>
+    /// <summary>FP8 E4M3FN (ONNX FLOAT8E4M3FN), held as its bit pattern in a <c>byte</c> (see <see cref="Kernels.Float8"/>).</summary>
     Float8E4M3FN,
+    /// <summary>FP8 E5M2 (ONNX FLOAT8E5M2), held as its bit pattern in a <c>byte</c> (see <see cref="Kernels.Float8"/>).</summary>
+    Float8E5M2,
 }
 
 /// <summary>Maps CLR element types to <see cref="DataType"/>.</summary>
@@ -55,7 +57,7 @@ public static class DataTypes
     public static DataType Storage(DataType type) => type switch
     {
         DataType.Int4 => DataType.Int8,
-        DataType.UInt4 or DataType.Float8E4M3FN => DataType.UInt8,
+        DataType.UInt4 or DataType.Float8E4M3FN or DataType.Float8E5M2 => DataType.UInt8,
         _ => type,
     };
 

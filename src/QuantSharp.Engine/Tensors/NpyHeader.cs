@@ -16,7 +16,7 @@ public sealed record NpyHeader(DataType DataType, bool BigEndian, int[] Shape)
         DataType.Float32 => "<f4",
         DataType.Float64 => "<f8",
         DataType.Int8 or DataType.Int4 => "|i1",   // numpy has no 4-bit dtype: 4-bit values are written as their byte storage
-        DataType.UInt8 or DataType.UInt4 or DataType.Float8E4M3FN => "|u1", // FP8 as its bit patterns (numpy has no FP8 dtype)
+        DataType.UInt8 or DataType.UInt4 or DataType.Float8E4M3FN or DataType.Float8E5M2 => "|u1", // FP8 as its bit patterns (numpy has no FP8 dtype)
         DataType.Int16 => "<i2",
         DataType.UInt16 => "<u2",
         DataType.Int32 => "<i4",

@@ -122,7 +122,7 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
     /// <summary>
     /// This tensor's data (shared, not copied) declared as <paramref name="type"/>, whose storage must be
     /// <typeparamref name="T"/>: <c>Tensor&lt;sbyte&gt;</c> as <see cref="DataType.Int4"/> (values −8..7) or
-    /// <c>Tensor&lt;byte&gt;</c> as <see cref="DataType.UInt4"/> (0..15) or as <see cref="DataType.Float8E4M3FN"/> bit patterns.
+    /// <c>Tensor&lt;byte&gt;</c> as <see cref="DataType.UInt4"/> (0..15) or as <see cref="DataType.Float8E4M3FN"/> / <see cref="DataType.Float8E5M2"/> bit patterns.
     /// 4-bit values are checked against the range.
     /// </summary>
     public Tensor<T> AsElementType(DataType type)

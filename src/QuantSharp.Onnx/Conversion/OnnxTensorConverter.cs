@@ -11,7 +11,8 @@ namespace QuantSharp.Onnx;
 /// INT16 → short; UINT16 → ushort; INT32 → int; INT64 → long; BOOL → bool; FLOAT16 and BFLOAT16 → float
 /// (widened exactly: every half/bfloat16 value is representable as float32); UINT32 → long (exact);
 /// UINT64 → long (error if a value exceeds <see cref="long.MaxValue"/>); INT4 → sbyte (−8..7); UINT4 → byte (0..15);
-/// FLOAT8E4M3FN → byte holding the bit pattern, declared <see cref="DataType.Float8E4M3FN"/> (it is written back the same way).
+/// FLOAT8E4M3FN and FLOAT8E5M2 → byte holding the bit pattern, declared <see cref="DataType.Float8E4M3FN"/> /
+/// <see cref="DataType.Float8E5M2"/> (written back the same way).
 /// STRING, COMPLEX64/128 and the other FLOAT8 types are rejected with "unsupported data type …".
 /// Every encoding ONNX allows is read: <c>raw_data</c> (little-endian) or the typed field
 /// (<c>int32_data</c> carries INT8/UINT8/INT16/UINT16/BOOL as values, FLOAT16/BFLOAT16 as their 16 bits, INT4/UINT4 as
@@ -48,6 +49,7 @@ public static class OnnxTensorConverter
             OnnxDataType.UInt64 => UInt64(t, shape, n),
             OnnxDataType.Int4 or OnnxDataType.UInt4 => Int4(t, shape, n),
             OnnxDataType.Float8E4M3FN => Typed(t, shape, n, 1, t.Int32Data, v => (byte)v).AsElementType(DataType.Float8E4M3FN),
+            OnnxDataType.Float8E5M2 => Typed(t, shape, n, 1, t.Int32Data, v => (byte)v).AsElementType(DataType.Float8E5M2),
             _ => throw Fail(t, $"unsupported data type {OnnxDataTypes.Name(t.DataType)}"),
         };
     }
@@ -133,6 +135,7 @@ public static class OnnxTensorConverter
         DataType.Int4 => OnnxDataType.Int4,
         DataType.UInt4 => OnnxDataType.UInt4,
         DataType.Float8E4M3FN => OnnxDataType.Float8E4M3FN,
+        DataType.Float8E5M2 => OnnxDataType.Float8E5M2,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "OnnxTensorConverter: no ONNX type for this engine type"),
     };
 

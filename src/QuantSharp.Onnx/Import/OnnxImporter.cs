@@ -179,7 +179,7 @@ public static class OnnxImporter
 
     /// <summary>
     /// The engine element type an ONNX element type is read into (as <see cref="OnnxTensorConverter"/> converts tensors),
-    /// or null when there is none (STRING, complex, 8-bit floats other than E4M3FN).
+    /// or null when there is none (STRING, complex, 8-bit floats other than E4M3FN and E5M2).
     /// </summary>
     public static DataType? ToDataType(OnnxDataType t) => t switch
     {
@@ -190,6 +190,7 @@ public static class OnnxImporter
         OnnxDataType.Int4 => DataType.Int4,
         OnnxDataType.UInt4 => DataType.UInt4,
         OnnxDataType.Float8E4M3FN => DataType.Float8E4M3FN,
+        OnnxDataType.Float8E5M2 => DataType.Float8E5M2,
         OnnxDataType.Int16 => DataType.Int16,
         OnnxDataType.UInt16 => DataType.UInt16,
         OnnxDataType.Int32 => DataType.Int32,

@@ -22,10 +22,12 @@ namespace QuantSharp.Quantization.Export;
 /// <para>A disabled quantizer, or one with quantization disabled, is removed (pass-through). A slice whose amax is at most
 /// <see cref="TensorQuant.ZeroAmaxThreshold"/> (quantized to 0 by the module) is written with that amax, so its values
 /// come out within 2^−24 of 0 (exactly 0 for a weight that is all zero, the usual case).</para>
-/// <para>An FP8 E4M3 quantizer (per tensor or per channel) becomes QuantizeLinear/DequantizeLinear over FLOAT8E4M3FN with
-/// <c>y_scale = amax / 448</c>, raising the opset to 19 (<see cref="Float8Lowering"/>).</para>
+/// <para>An FP8 quantizer (per tensor or per channel) becomes QuantizeLinear/DequantizeLinear over FLOAT8E4M3FN (E4M3,
+/// <c>y_scale = amax / 448</c>) or FLOAT8E5M2 (E5M2, <c>y_scale = amax / 57344</c>), raising the opset to 19
+/// (<see cref="Float8Lowering"/>).</para>
 /// <para>A weight quantizer with no amax (dynamic) gets the amax the module computes from the weight. Not exportable (an
-/// error naming the quantizer): real (integer-output) quantizers, E5M2, dynamic amax on an activation, and
+/// error naming the quantizer): real (integer-output) quantizers, dynamic amax on an activation or on a quantizer shared by
+/// several weights (an LSTM's W and R), and
 /// per-channel amax over more than one axis (ONNX's <c>axis</c> is one axis).</para>
 /// </remarks>
 public static class QuantModuleExport
@@ -54,6 +56,10 @@ public static class QuantModuleExport
                 float8 = true;
                 continue;
             }
+            // One encoding per quantizer: a dynamic amax shared by several weights (an LSTM's W and R) has one per weight.
+            if (q.IsQuantEnabled && q.StaticAmax() is null && encodings.ContainsKey(name))
+                throw new NotSupportedException($"QuantModuleExport: quantizer '{name}' quantizes several tensors with an amax computed from each " +
+                    "(dynamic); QDQ export gives a quantizer one scale (calibrate it or set Amax)");
             encodings[name] = q.IsQuantEnabled ? EncodingOf(q, RankOf(graph, node.Inputs[0]), constant) : null;
         }
         if (float8) OpsetUpgrade.Raise(graph, Float8Lowering.Opset);
@@ -71,7 +77,7 @@ public static class QuantModuleExport
     /// (levels −maxBound..maxBound) when the descriptor's range is narrow.
     /// </summary>
     /// <param name="quantizer">An integer fake quantizer with a static amax (FP8 quantizers have no <see cref="Encoding"/>;
-    /// <see cref="Lower"/> writes them as FLOAT8E4M3FN QDQ).</param>
+    /// <see cref="Lower"/> writes them as FLOAT8E4M3FN / FLOAT8E5M2 QDQ).</param>
     /// <param name="rank">Rank of the quantized tensor when known, used to make a negative axis non-negative.</param>
     /// <exception cref="NotSupportedException">A real quantizer, an FP8 format, no amax (dynamic), or amax over several axes.</exception>
     public static Encoding EncodingOf(TensorQuantizer quantizer, int? rank = null) => EncodingOf(quantizer, rank, null);
@@ -84,7 +90,7 @@ public static class QuantModuleExport
         var d = quantizer.Descriptor;
         string who = $"QuantModuleExport: quantizer '{quantizer.Name}'";
         if (d.FloatFormat is { } f)
-            throw new NotSupportedException($"{who}: {f} quantization has no integer encoding (expected an integer descriptor; QuantModuleExport.Lower writes E4M3 as FLOAT8E4M3FN QDQ)");
+            throw new NotSupportedException($"{who}: {f} quantization has no integer encoding (expected an integer descriptor; QuantModuleExport.Lower writes E4M3 and E5M2 as FLOAT8E4M3FN / FLOAT8E5M2 QDQ)");
         if (!d.FakeQuant)
             throw new NotSupportedException($"{who}: a real quantizer (fakeQuant: false) outputs integer levels, which QuantizeLinear/DequantizeLinear do not; export fake quantizers");
         var amax = quantizer.StaticAmax() ?? (constant is null ? null : quantizer.AmaxFor(constant))

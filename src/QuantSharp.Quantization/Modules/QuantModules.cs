@@ -34,26 +34,49 @@ public sealed record QuantModuleOptions
 /// each Conv, ConvTranspose, Gemm, MatMul, pooling and LSTM node gets a <see cref="TensorQuantizer"/> on its activation
 /// input and one on its weight, as <see cref="QuantizerNode"/>s named <c>{node}.input_quantizer</c> and
 /// <c>{node}.weight_quantizer</c> (MatMul or Gemm of two activations: <c>{node}.input_quantizer</c> and
-/// <c>{node}.other_quantizer</c>; pooling: the input only; LSTM: <c>{node}.input_quantizer</c>, <c>{node}.weight_quantizer</c>,
-/// <c>{node}.recurrent_weight_quantizer</c>).
+/// <c>{node}.other_quantizer</c>; pooling, including <see cref="GraphBuilder.AdaptiveAvgPool"/>'s constructions: the input
+/// only; LSTM: <c>{node}.input_quantizer</c> and <c>{node}.weight_quantizer</c>, each on two edges, see below).
 /// </summary>
 /// <remarks>
 /// Per-channel weight axes follow ONNX layouts: Conv W [M, C/g, k…] → 0; ConvTranspose W [C, M/g, k…] → 1; Gemm B
 /// [N, K] with transB = 1 → 0, [K, N] → 1; MatMul constant B [.., K, N] → last (1-D B: per tensor); LSTM W/R
 /// [dirs, 4·hidden, …] → 1. A per-tensor weight descriptor stays per tensor. A Conv, ConvTranspose or LSTM weight that is
-/// not an initializer (computed in the graph) gets no weight quantizer; optional inputs (biases, states) are never quantized. The engine runs LSTM (forward and backward), so a
-/// wrapped LSTM can run, not only be exported.
+/// not an initializer (computed in the graph) gets no weight quantizer (an LSTM's W and R share one, so both must be
+/// initializers); biases are never quantized.
+/// <para>LSTM, as pytorch-quantization's QuantLSTM and QuantLSTMCell (which quantize <c>cat([x, h])</c> with one input
+/// quantizer and <c>cat([W_ih, W_hh])</c> with one per-row weight quantizer): <c>{node}.input_quantizer</c> runs on X and
+/// on initial_h (one amax for both), <c>{node}.weight_quantizer</c> on W and R (one amax per gate row for both; the gate
+/// order i, o, f, c of ONNX versus i, f, g, o of PyTorch permutes rows, which per-row amax does not see); initial_c is not
+/// quantized, as there. For an LSTM cell step (<see cref="GraphBuilder.LstmCell"/>: a sequence of one) this is
+/// QuantLSTMCell exactly. What one ONNX LSTM node over a sequence cannot express: pytorch-quantization also quantizes
+/// every intermediate hidden state h_1 … h_{T−1} with the input quantizer (the cell runs per step); the node keeps them
+/// inside, so they stay unquantized here (and the input quantizer's calibration sees X and initial_h only). Unroll the
+/// sequence into <see cref="GraphBuilder.LstmCell"/> steps where that matters (each step then has its own quantizers).
+/// A bidirectional node's two directions share each gate row's weight amax (ONNX QuantizeLinear quantizes along one axis);
+/// pytorch-quantization keeps one quantizer per direction. A weight quantizer with no amax (dynamic) computes W's and R's
+/// amax separately, not over their concatenation. The engine runs LSTM forward and backward, so a wrapped LSTM
+/// calibrates, trains and exports.</para>
 /// </remarks>
 public static class QuantModules
 {
     /// <summary>Op types that get quantizers by default.</summary>
     public static IReadOnlySet<string> SupportedOpTypes { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LSTM",
+        "Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LSTM", AdaptiveAvgPool,
     };
 
     /// <summary>
-    /// Wraps every node (default domain) whose op type is in <see cref="QuantModuleOptions.OpTypes"/> (a copy of
+    /// The kind <see cref="SupportedOpTypes"/> lists for the MatMul form of <see cref="GraphBuilder.AdaptiveAvgPool"/> (its
+    /// GlobalAveragePool and AveragePool forms are those op types): the pooled input is quantized, the averaging matrices never.
+    /// </summary>
+    public const string AdaptiveAvgPool = "AdaptiveAvgPool";
+
+    // What a node is to the wrappers: an adaptive pooling construction is one kind, named by its first node; its other nodes are nothing.
+    private static string? KindOf(Node n) => GraphBuilder.AdaptiveAvgPoolOf(n) is { } pool ? (n.Name == pool ? AdaptiveAvgPool : null) : n.OpType;
+
+    /// <summary>
+    /// Wraps every node (default domain) whose op type — or <see cref="AdaptiveAvgPool"/> for the first node of that
+    /// construction — is in <see cref="QuantModuleOptions.OpTypes"/> (a copy of
     /// <paramref name="graph"/> unless <paramref name="inPlace"/>). Unnamed nodes are named first (<c>OpType_k</c>), so
     /// every quantizer name is unique.
     /// </summary>
@@ -69,7 +92,7 @@ public static class QuantModules
         var g = inPlace ? graph : graph.Clone();
         g.EnsureNodeNames();
         var result = new QuantizedGraph(g);
-        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0 && options.OpTypes.Contains(n.OpType)).ToList())
+        foreach (var node in g.Nodes.Where(n => n.Domain.Length == 0 && KindOf(n) is { } kind && options.OpTypes.Contains(kind)).ToList())
             Wrap(result, node, options);
         return result;
     }
@@ -90,7 +113,9 @@ public static class QuantModules
         {
             var node = graph.Nodes.FirstOrDefault(n => n.Name == name)
                 ?? throw new KeyNotFoundException($"QuantModules: no node named '{name}' in graph '{graph.Name}'");
-            if (node.Domain.Length > 0 || !SupportedOpTypes.Contains(node.OpType))
+            if (GraphBuilder.AdaptiveAvgPoolOf(node) is { } pool && pool != name)
+                throw new NotSupportedException($"QuantModules: node '{name}' is part of the adaptive average pooling '{pool}'; wrap '{pool}'");
+            if (node.Domain.Length > 0 || KindOf(node) is not { } kind || !SupportedOpTypes.Contains(kind))
                 throw new NotSupportedException($"QuantModules: node '{name}' is a {(node.Domain.Length > 0 ? node.Domain + "." : "")}{node.OpType}; " +
                     $"quantized wrappers exist for {string.Join(", ", SupportedOpTypes)}");
             if (nodes.Contains(node)) throw new ArgumentException($"QuantModules: node '{name}' is listed twice", nameof(nodeNames));
@@ -109,8 +134,12 @@ public static class QuantModules
         var g = q.Graph;
         string name = node.Name;
         bool Constant(int i) => i < node.Inputs.Count && g.Initializers.ContainsKey(node.Inputs[i]);
-        switch (node.OpType)
+        switch (KindOf(node))
         {
+            case AdaptiveAvgPool:
+                // The construction's first node reads the pooled value and one constant (matrix or shape).
+                q.AddOnInput(node, Enumerable.Range(0, node.Inputs.Count).First(i => !Constant(i)), $"{name}.input_quantizer", o.Input);
+                break;
             case "Conv":
                 q.AddOnInput(node, 0, $"{name}.input_quantizer", o.Input);
                 if (Constant(1)) q.AddOnInput(node, 1, $"{name}.weight_quantizer", PerChannelAxis(o.ConvWeight, 0));
@@ -136,14 +165,27 @@ public static class QuantModules
                 else q.AddOnInput(node, 1, $"{name}.other_quantizer", o.Input);
                 break;
             case "LSTM":
-                q.AddOnInput(node, 0, $"{name}.input_quantizer", o.Input);
-                if (Constant(1)) q.AddOnInput(node, 1, $"{name}.weight_quantizer", PerChannelAxis(o.LinearWeight, 1));
-                if (Constant(2)) q.AddOnInput(node, 2, $"{name}.recurrent_weight_quantizer", PerChannelAxis(o.LinearWeight, 1));
+                WrapLstm(q, node, o, Constant(1) && Constant(2));
                 break;
             default: // pooling: the input only
                 q.AddOnInput(node, 0, $"{name}.input_quantizer", o.Input);
                 break;
         }
+    }
+
+    /// <summary>
+    /// pytorch-quantization's QuantLSTM / QuantLSTMCell quantize <c>cat([x, h], 1)</c> with one input quantizer and
+    /// <c>cat([W_ih, W_hh], 1)</c> with one weight quantizer (per row); the graph form shares one quantizer between X and
+    /// initial_h, and one between W and R (whose rows hold the same gate units in the same order).
+    /// </summary>
+    private static void WrapLstm(QuantizedGraph q, Node node, QuantModuleOptions o, bool constantWeights)
+    {
+        string input = $"{node.Name}.input_quantizer", weight = $"{node.Name}.weight_quantizer";
+        q.AddOnInput(node, 0, input, o.Input);
+        q.ShareOnInput(node, 5, input);
+        if (!constantWeights) return;
+        q.AddOnInput(node, 1, weight, PerChannelAxis(o.LinearWeight, 1));
+        q.ShareOnInput(node, 2, weight);
     }
 
     /// <summary>The descriptor with its per-channel axis moved to <paramref name="axis"/> (per-tensor descriptors are unchanged).</summary>

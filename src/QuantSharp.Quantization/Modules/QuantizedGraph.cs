@@ -82,6 +82,21 @@ public sealed class QuantizedGraph
         Register(q);
     }
 
+    /// <summary>
+    /// One more quantizer node running the existing quantizer <paramref name="name"/>, on input <paramref name="input"/>
+    /// of <paramref name="node"/>: the two edges share one amax (statistics from both, one learned range whose gradient
+    /// both accumulate), as a module that quantizes a concatenation of them does.
+    /// </summary>
+    internal void ShareOnInput(Node node, int input, string name)
+    {
+        if (input >= node.Inputs.Count || node.Inputs[input].Length == 0) return;
+        if (!_quantizers.ContainsKey(name)) throw new InvalidOperationException($"QuantizedGraph: no quantizer named '{name}' to share");
+        var inserted = QuantizerNode.Insert(Graph, node.Inputs[input], name, [(node, input)]);
+        // The first node carries the quantizer's name; node names stay unique.
+        inserted.Name = Graph.UniqueName(name);
+        _session = null;
+    }
+
     private TensorQuantizer Create(string name, QuantDescriptor descriptor)
     {
         ArgumentNullException.ThrowIfNull(descriptor);

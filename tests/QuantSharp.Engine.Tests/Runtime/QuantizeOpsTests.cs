@@ -50,6 +50,34 @@ public class QuantizeOpsTests
     }
 
     [Fact]
+    public void QuantizeDequantizeLinear_Float8E5M2_PerAxis_RoundsToNearestEvenAndSaturates()
+    {
+        var zeros = new Tensor<byte>([0, 0], [2]).AsElementType(DataType.Float8E5M2);
+        var s = new Session(Qdq(Tensor.FromArray([0.5f, 0.0625f], 2), zeros, axis: 0, opset: 19));
+        var r = s.Run(new Dictionary<string, Tensor> { ["x"] = X }, new RunOptions { Capture = ["q"] });
+        var q = Assert.IsType<Tensor<byte>>(r.Captured["q"]);
+        Assert.Equal(DataType.Float8E5M2, q.DataType);
+        // Row 0 (x / 0.5): 2.5 → 0x41 (1.01·2^1), −1.5 → 0xBE (−1.10·2^0), 200 → 192 = 0x5A (step 32 in [128, 256)).
+        // Row 1 (x / 0.0625): 48 → 0x52 (1.10·2^5), −80 → 0xD5 (−1.01·2^6), 112 → 0x57 (1.11·2^6).
+        Assert.Equal(new byte[] { 0x41, 0xBE, 0x5A, 0x52, 0xD5, 0x57 }, q.Data);
+        Assert.Equal(new[] { 1.25f, -0.75f, 96f, 3f, -5f, 7f }, r.Output("y").Data);
+        // Beyond 57344·scale (and at ±Inf) the value saturates at the largest finite pattern.
+        var big = s.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([1e5f, float.PositiveInfinity, 0f, -1e4f, float.NegativeInfinity, 0f], 2, 3) }).Output("y");
+        Assert.Equal(new[] { 28672f, 28672f, 0f, -3584f, -3584f, 0f }, big.Data);
+    }
+
+    [Fact]
+    public void QuantizeLinear_Float8ZeroPointOfTheOtherFormat_IsAClearError()
+    {
+        var g = Qdq(Tensor.Scalar(1f), Tensor.Scalar((byte)0).AsElementType(DataType.Float8E5M2), axis: 1, opset: 19);
+        g.Nodes[1].Inputs[2] = "z4";
+        g.Initializers["z4"] = Tensor.Scalar((byte)0).AsElementType(DataType.Float8E4M3FN);
+        var e = Assert.Throws<GraphException>(() => new Session(g).Run(new Dictionary<string, Tensor> { ["x"] = X }));
+        Assert.Contains("'dequant'", e.Message);
+        Assert.Contains("Float8E5M2", e.Message);
+    }
+
+    [Fact]
     public void QuantizeLinear_NoZeroPoint_DefaultsToUInt8()
     {
         var g = new Engine.Graph();

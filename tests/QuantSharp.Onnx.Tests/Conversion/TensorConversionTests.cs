@@ -198,7 +198,7 @@ public class TensorConversionTests
     [Theory]
     [InlineData(OnnxDataType.String, "unsupported data type STRING")]
     [InlineData(OnnxDataType.Complex64, "unsupported data type COMPLEX64")]
-    [InlineData(OnnxDataType.Float8E5M2, "unsupported data type FLOAT8E5M2")]
+    [InlineData(OnnxDataType.Float8E5M2FNUZ, "unsupported data type FLOAT8E5M2FNUZ")]
     [InlineData(OnnxDataType.Undefined, "unsupported data type UNDEFINED")]
     public void UnsupportedTypes_ThrowClearly(OnnxDataType type, string expected)
     {
@@ -206,20 +206,22 @@ public class TensorConversionTests
         Assert.Contains(expected, e.Message);
     }
 
-    [Fact]
-    public void Float8E4M3FN_RoundTrip_KeepsTheBitPatterns_FromRawDataAndInt32Data()
+    [Theory]
+    [InlineData(OnnxDataType.Float8E4M3FN, DataType.Float8E4M3FN)]
+    [InlineData(OnnxDataType.Float8E5M2, DataType.Float8E5M2)]
+    public void Float8_RoundTrip_KeepsTheBitPatterns_FromRawDataAndInt32Data(OnnxDataType onnxType, DataType type)
     {
-        var bits = new Tensor<byte>([0x38, 0x7E, 0xAA, 0x00], [2, 2]).AsElementType(DataType.Float8E4M3FN);
+        var bits = new Tensor<byte>([0x38, 0x7E, 0xAA, 0x00], [2, 2]).AsElementType(type);
         var written = OnnxTensor.FromTensor(bits, "f8");
-        Assert.Equal(OnnxDataType.Float8E4M3FN, written.DataType);
+        Assert.Equal(onnxType, written.DataType);
         Assert.Equal(new byte[] { 0x38, 0x7E, 0xAA, 0x00 }, written.RawData!.Value.ToArray());
         var read = Assert.IsType<Tensor<byte>>(written.ToTensor());
-        Assert.Equal(DataType.Float8E4M3FN, read.DataType);
+        Assert.Equal(type, read.DataType);
         Assert.Equal(bits.Data, read.Data);
         Assert.Equal([2, 2], read.Shape);
         // ONNX also allows one pattern per int32_data entry.
-        var typed = Assert.IsType<Tensor<byte>>(Int32Field(OnnxDataType.Float8E4M3FN, [0x7E, 0x01], 2).ToTensor());
-        Assert.Equal(DataType.Float8E4M3FN, typed.DataType);
+        var typed = Assert.IsType<Tensor<byte>>(Int32Field(onnxType, [0x7E, 0x01], 2).ToTensor());
+        Assert.Equal(type, typed.DataType);
         Assert.Equal(new byte[] { 0x7E, 0x01 }, typed.Data);
     }
 

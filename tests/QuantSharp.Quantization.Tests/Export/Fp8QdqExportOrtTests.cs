@@ -12,24 +12,26 @@ using static QuantSharp.Quantization.Tests.Modules.ModuleGraphs;
 namespace QuantSharp.Quantization.Tests.Export;
 
 /// <summary>
-/// FP8 E4M3 quant-module graphs exported as FLOAT8E4M3FN QuantizeLinear/DequantizeLinear (opset 19) and run by ONNX
-/// Runtime's CPU provider: the quantized input against the quantizer's fake-quant forward of the same input, within one FP8
-/// step (ONNX divides by amax/448, the quantizer multiplies by 448/amax: the two products can differ in the last float bit,
+/// FP8 E4M3 / E5M2 quant-module graphs exported as FLOAT8E4M3FN / FLOAT8E5M2 QuantizeLinear/DequantizeLinear (opset 19) and
+/// run by ONNX Runtime's CPU provider: the quantized input against the quantizer's fake-quant forward of the same input, within
+/// one FP8 step (ONNX divides by amax/max, the quantizer multiplies by max/amax: the two products can differ in the last float bit,
 /// which moves a value sitting on a rounding boundary by one step), and the graph output against the module graph's.
 /// Fails when ONNX Runtime's native library cannot be loaded.
 /// </summary>
 [Trait("Category", OrtRunner.Category)]
 public sealed class Fp8QdqExportOrtTests(ITestOutputHelper output)
 {
-    /// <summary>One E4M3 step at <paramref name="v"/> (in x's units, scale = 448/amax), 2^−9/scale in the subnormal range.</summary>
-    private static double Step(float v, float scale)
+    /// <summary>One FP8 step at <paramref name="v"/> (in x's units, scale = max/amax), the subnormal quantum below the smallest normal.</summary>
+    private static double Step(float v, float scale, FloatFormat format)
     {
+        int mantissa = FloatQuantizeReference.MantissaBits(format), minExponent = FloatQuantizeReference.MinNormalExponent(format);
         double a = Math.Abs((double)v * scale);
-        int e = a < 1.0 / 64 ? -6 : (int)Math.Floor(Math.Log2(a));
-        return Math.ScaleB(1.0, e - 3) / scale;
+        int e = a < Math.ScaleB(1.0, minExponent) ? minExponent : (int)Math.Floor(Math.Log2(a));
+        return Math.ScaleB(1.0, e - mantissa) / scale;
     }
 
-    private void CheckQuantizer(string what, Tensor<float> x, Tensor<float> expected, Tensor<float> actual, Func<int, float> scaleAt)
+    private void CheckQuantizer(string what, Tensor<float> x, Tensor<float> expected, Tensor<float> actual, Func<int, float> scaleAt,
+        FloatFormat format = FloatFormat.E4M3)
     {
         Assert.Equal(expected.Shape, actual.Shape);
         int differing = 0, stepped = 0;
@@ -40,7 +42,7 @@ public sealed class Fp8QdqExportOrtTests(ITestOutputHelper output)
             if (d == 0) continue;
             differing++;
             double ulps = 4 * Math.Max(Math.Abs(e), Math.Abs(a)) / (1 << 24);
-            double step = Step(MathF.Max(MathF.Abs(e), MathF.Abs(a)), scaleAt(i));
+            double step = Step(MathF.Max(MathF.Abs(e), MathF.Abs(a)), scaleAt(i), format);
             Assert.True(d <= step + ulps, $"{what}[{i}]: x = {x.Data[i]:R}, fake quant {e:R}, ONNX Runtime {a:R} (more than one FP8 step {step:E3} apart)");
             if (d > ulps) stepped++;
         }
@@ -69,26 +71,62 @@ public sealed class Fp8QdqExportOrtTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(GraphOptimizationLevel.ORT_DISABLE_ALL)]
-    [InlineData(GraphOptimizationLevel.ORT_ENABLE_ALL)]
-    public void Conv_Fp8InputPerTensor_WeightPerChannel_OrtMatchesFakeQuantWithinOneStep(GraphOptimizationLevel level)
+    [InlineData(GraphOptimizationLevel.ORT_DISABLE_ALL, FloatFormat.E4M3)]
+    [InlineData(GraphOptimizationLevel.ORT_ENABLE_ALL, FloatFormat.E4M3)]
+    [InlineData(GraphOptimizationLevel.ORT_DISABLE_ALL, FloatFormat.E5M2)]
+    [InlineData(GraphOptimizationLevel.ORT_ENABLE_ALL, FloatFormat.E5M2)]
+    public void Conv_Fp8InputPerTensor_WeightPerChannel_OrtMatchesFakeQuantWithinOneStep(GraphOptimizationLevel level, FloatFormat format)
     {
-        var q = Fp8QdqExportTests.CalibratedConv();
+        var q = Fp8QdqExportTests.CalibratedConv(format);
         var x = Uniform(5, -1.8f, 1.8f, 2, 3, 5, 5);
         var feeds = new Dictionary<string, Tensor> { ["x"] = x };
         var ort = RunOrt(q, feeds, level);
         var input = q.Quantizers["conv.input_quantizer"];
-        float scale = 448f / input.Amax!.Data[0];
-        CheckQuantizer($"{level} conv.input_quantizer", x, input.Forward(x), (Tensor<float>)ort["xq"], _ => scale);
-        CheckGraphOutput(level.ToString(), q, feeds, (Tensor<float>)ort["y"]);
+        float scale = FloatQuantize.MaxValue(format) / input.Amax!.Data[0];
+        CheckQuantizer($"{level} {format} conv.input_quantizer", x, input.Forward(x), (Tensor<float>)ort["xq"], _ => scale, format);
+        CheckGraphOutput($"{level} {format}", q, feeds, (Tensor<float>)ort["y"]);
     }
 
-    [Fact]
-    public void Fp8InputPerChannel_QuantizeLinearWithAxis_OrtMatchesFakeQuantWithinOneStep()
+    /// <summary>
+    /// Our engine's FP8 QuantizeLinear/DequantizeLinear (the <see cref="Float8"/> codec) against ONNX Runtime's, bit for bit:
+    /// every finite value of the format, the midpoints between neighbours (ties to even), values beyond the range and ±Inf
+    /// (saturate=1), and zeros of both signs.
+    /// </summary>
+    [Theory]
+    [InlineData(FloatFormat.E4M3)]
+    [InlineData(FloatFormat.E5M2)]
+    public void Float8QuantizeDequantize_EngineEqualsOrt_OnEveryValueMidpointAndSpecial(FloatFormat format)
     {
-        var q = QuantModules.Initialize(ConvGraph(), Fp8QdqExportTests.Fp8Options with
+        var finite = Enumerable.Range(0, 256).Select(b => Float8.Decode((byte)b, format)).Where(float.IsFinite).Distinct().Order().ToArray();
+        var values = finite.Concat(finite.Zip(finite.Skip(1), (a, b) => (a + b) / 2))
+            .Concat([FloatQuantize.MaxValue(format) * 1.5f, -FloatQuantize.MaxValue(format) * 3f, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f])
+            .ToArray();
+        var type = Float8.DataTypeOf(format);
+        var g = new Graph { Name = "fp8_qdq" };
+        g.Opsets[""] = 19;
+        g.Inputs.Add(new ValueInfo("x", DataType.Float32, values.Length));
+        g.Initializers["s"] = Tensor.Scalar(1f);
+        g.Initializers["z"] = Tensor.Scalar((byte)0).AsElementType(type);
+        g.Nodes.Add(new Node("QuantizeLinear", ["x", "s", "z"], ["q"], "quant"));
+        g.Nodes.Add(new Node("DequantizeLinear", ["q", "s", "z"], ["y"], "dequant"));
+        g.Outputs.Add(new ValueInfo("y", DataType.Float32, values.Length));
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray(values, values.Length) };
+        var ours = new Session(g).Run(feeds).Output("y");
+        var ort = (Tensor<float>)OrtRunner.Run(g, feeds, GraphOptimizationLevel.ORT_DISABLE_ALL)["y"];
+        for (int i = 0; i < values.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(ours.Data[i]) == BitConverter.SingleToInt32Bits(ort.Data[i]),
+                $"{format} x = {values[i]:R}: ours {ours.Data[i]:R}, ONNX Runtime {ort.Data[i]:R}");
+        output.WriteLine($"{format}: {values.Length} values equal bit for bit");
+    }
+
+    [Theory]
+    [InlineData(FloatFormat.E4M3)]
+    [InlineData(FloatFormat.E5M2)]
+    public void Fp8InputPerChannel_QuantizeLinearWithAxis_OrtMatchesFakeQuantWithinOneStep(FloatFormat format)
+    {
+        var q = QuantModules.Initialize(ConvGraph(), Fp8QdqExportTests.OptionsFor(format) with
         {
-            Input = new QuantDescriptor(floatFormat: FloatFormat.E4M3, axis: [1]),
+            Input = new QuantDescriptor(floatFormat: format, axis: [1]),
         });
         var input = q.Quantizers["conv.input_quantizer"];
         input.Amax = new Tensor<float>([0.5f, 1f, 3f], [1, 3, 1, 1]);
@@ -97,8 +135,9 @@ public sealed class Fp8QdqExportOrtTests(ITestOutputHelper output)
         var x = Uniform(6, -1.2f, 1.2f, 2, 3, 5, 5);
         var feeds = new Dictionary<string, Tensor> { ["x"] = x };
         var ort = RunOrt(q, feeds, GraphOptimizationLevel.ORT_DISABLE_ALL);
-        float[] scales = [448f / 0.5f, 448f, 448f / 3f];
-        CheckQuantizer("per-channel conv.input_quantizer", x, input.Forward(x), (Tensor<float>)ort["xq"], i => scales[i / 25 % 3]);
-        CheckGraphOutput("per-channel", q, feeds, (Tensor<float>)ort["y"]);
+        float max = FloatQuantize.MaxValue(format);
+        float[] scales = [max / 0.5f, max, max / 3f];
+        CheckQuantizer($"per-channel {format} conv.input_quantizer", x, input.Forward(x), (Tensor<float>)ort["xq"], i => scales[i / 25 % 3], format);
+        CheckGraphOutput($"per-channel {format}", q, feeds, (Tensor<float>)ort["y"]);
     }
 }

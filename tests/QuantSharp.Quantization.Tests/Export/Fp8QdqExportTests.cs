@@ -13,30 +13,32 @@ using static QuantSharp.Quantization.Tests.Modules.ModuleGraphs;
 namespace QuantSharp.Quantization.Tests.Export;
 
 /// <summary>
-/// FP8 E4M3 quant-module graphs exported as opset-19 QuantizeLinear/DequantizeLinear over FLOAT8E4M3FN
+/// FP8 E4M3 / E5M2 quant-module graphs exported as opset-19 QuantizeLinear/DequantizeLinear over FLOAT8E4M3FN / FLOAT8E5M2
 /// (<see cref="QuantModuleExport"/>), checked on the written nodes and run by QuantSharp's own engine.
 /// </summary>
 public class Fp8QdqExportTests
 {
-    internal static QuantModuleOptions Fp8Options { get; } = new()
+    internal static QuantModuleOptions OptionsFor(FloatFormat format) => new()
     {
-        Input = new QuantDescriptor(floatFormat: FloatFormat.E4M3),
-        ConvWeight = new QuantDescriptor(floatFormat: FloatFormat.E4M3, axis: [0]),
+        Input = new QuantDescriptor(floatFormat: format),
+        ConvWeight = new QuantDescriptor(floatFormat: format, axis: [0]),
     };
 
-    internal static QuantizedGraph CalibratedConv()
+    internal static QuantModuleOptions Fp8Options { get; } = OptionsFor(FloatFormat.E4M3);
+
+    internal static QuantizedGraph CalibratedConv(FloatFormat format = FloatFormat.E4M3)
     {
-        var q = QuantModules.Initialize(ConvGraph(), Fp8Options);
+        var q = QuantModules.Initialize(ConvGraph(), OptionsFor(format));
         q.StartCalibration();
         q.Session.Run(new Dictionary<string, Tensor> { ["x"] = Uniform(1, -1.5f, 1.5f, 2, 3, 5, 5) });
         Assert.Empty(q.FinishCalibration());
         return q;
     }
 
-    private static void AssertFloat8Zeros(Tensor t, int count)
+    private static void AssertFloat8Zeros(Tensor t, int count, DataType type = DataType.Float8E4M3FN)
     {
         var zp = Assert.IsType<Tensor<byte>>(t);
-        Assert.Equal(DataType.Float8E4M3FN, zp.DataType);
+        Assert.Equal(type, zp.DataType);
         Assert.Equal(new byte[count], zp.Data);
     }
 
@@ -75,10 +77,12 @@ public class Fp8QdqExportTests
         for (int c = 0; c < 4; c++) Assert.Contains(bits.Data.Skip(c * 27).Take(27), b => (b & 0x7F) == 0x7E);
     }
 
-    [Fact]
-    public void Conv_Fp8Export_WrittenAndReadBack_RunsInOurEngine_WithinFloatRoundingOfTheFakeQuantForward()
+    [Theory]
+    [InlineData(FloatFormat.E4M3)]
+    [InlineData(FloatFormat.E5M2)]
+    public void Conv_Fp8Export_WrittenAndReadBack_RunsInOurEngine_WithinFloatRoundingOfTheFakeQuantForward(FloatFormat format)
     {
-        var q = CalibratedConv();
+        var q = CalibratedConv(format);
         var feeds = new Dictionary<string, Tensor> { ["x"] = Uniform(5, -1.8f, 1.8f, 2, 3, 5, 5) };
         var expected = q.Session.Run(feeds).Output("y");
         var bytes = OnnxExporter.FromGraph(QuantModuleExport.Lower(q)).ToBytes();
@@ -105,13 +109,28 @@ public class Fp8QdqExportTests
     }
 
     [Fact]
-    public void E5M2Quantizer_IsNotExportable_ErrorNamesTheQuantizerAndTheFormat()
+    public void Conv_E5M2InputAndPerChannelWeight_IsOpset19QdqOverFloat8E5M2_ScaleAmaxOver57344()
     {
-        var q = QuantModules.Initialize(ConvGraph(), Fp8Options with { Input = new QuantDescriptor(floatFormat: FloatFormat.E5M2, amax: [1f]) });
-        q.Quantizers["conv.weight_quantizer"].Amax = Tensor.FromArray([1f, 1f, 1f, 1f], 4);
-        var e = Assert.Throws<NotSupportedException>(() => QuantModuleExport.Lower(q));
-        Assert.Contains("'conv.input_quantizer'", e.Message);
-        Assert.Contains("E5M2", e.Message);
+        var q = CalibratedConv(FloatFormat.E5M2);
+        var g = QuantModuleExport.Lower(q);
+        Assert.Equal(19, g.Opsets[""]);
+        float amaxIn = q.Quantizers["conv.input_quantizer"].Amax!.Data[0];
+        var quantize = g.Nodes.Single(n => n.OpType == "QuantizeLinear");
+        Assert.Equal(amaxIn / 57344f, ((Tensor<float>)g.Initializers[quantize.Inputs[1]]).Data.Single());
+        AssertFloat8Zeros(g.Initializers[quantize.Inputs[2]], 1, DataType.Float8E5M2);
+
+        var dq = g.Nodes.Single(n => n.OpType == "DequantizeLinear" && g.Initializers.ContainsKey(n.Inputs[0]));
+        var amaxW = q.Quantizers["conv.weight_quantizer"].Amax!.Data;
+        Assert.Equal(amaxW.Select(a => a / 57344f), ((Tensor<float>)g.Initializers[dq.Inputs[1]]).Data);
+        AssertFloat8Zeros(g.Initializers[dq.Inputs[2]], 4, DataType.Float8E5M2);
+        var bits = Assert.IsType<Tensor<byte>>(g.Initializers[dq.Inputs[0]]);
+        Assert.Equal(DataType.Float8E5M2, bits.DataType);
+        // The stored patterns are the E5M2 quantizer's own levels; each channel's largest weight is 57344 (0x7B / 0xFB).
+        var w = (Tensor<float>)ConvGraph().Initializers["w"];
+        var fakeQuant = q.Quantizers["conv.weight_quantizer"].Forward(w);
+        for (int i = 0; i < w.Length; i++)
+            Assert.Equal(fakeQuant.Data[i], Float8.Decode(bits.Data[i], FloatFormat.E5M2) / (57344f / amaxW[i / 27]));
+        for (int c = 0; c < 4; c++) Assert.Contains(bits.Data.Skip(c * 27).Take(27), b => (b & 0x7F) == 0x7B);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ namespace QuantSharp.Quantization.Tests.Export;
 /// output within a small relative tolerance. Fails when ONNX Runtime's native library cannot be loaded.
 /// </summary>
 [Trait("Category", OrtRunner.Category)]
-public sealed class QuantModuleExportOrtTests(ITestOutputHelper output)
+public sealed partial class QuantModuleExportOrtTests(ITestOutputHelper output)
 {
     private static readonly int[] CalibSeeds = [1, 2];
 

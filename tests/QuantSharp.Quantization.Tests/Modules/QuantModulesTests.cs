@@ -181,28 +181,41 @@ public class QuantModulesTests
     }
 
     [Fact]
-    public void Initialize_Lstm_QuantizesInputWeightAndRecurrentWeight_PerGate()
+    public void Initialize_Lstm_SharesTheInputQuantizerWithInitialHAndTheWeightQuantizerWithR_PerGateRow()
     {
         var b = new GraphBuilder();
         var x = b.Input("x", DataType.Float32, Dim.Fixed(4), Dim.Fixed(1), Dim.Fixed(2));
-        var outs = b.Op("LSTM", [x, b.Initializer("W", Uniform(1, -1, 1, 1, 12, 2)), b.Initializer("R", Uniform(2, -1, 1, 1, 12, 3))],
+        var h0 = b.Input("h0", DataType.Float32, Dim.Fixed(1), Dim.Fixed(1), Dim.Fixed(3));
+        var c0 = b.Input("c0", DataType.Float32, Dim.Fixed(1), Dim.Fixed(1), Dim.Fixed(3));
+        var w = Uniform(1, -1, 1, 1, 12, 2);
+        var r = Uniform(2, -1, 1, 1, 12, 3);
+        var outs = b.Op("LSTM", [x, b.Initializer("W", w), b.Initializer("R", r), null, null, h0, c0],
             outputCount: 1, name: "lstm", attributes: ("hidden_size", AttributeValue.FromInt(3)));
         b.Output(outs[0], name: "y");
         var q = QuantModules.Initialize(b.Build());
-        Assert.Equal(["lstm.input_quantizer", "lstm.recurrent_weight_quantizer", "lstm.weight_quantizer"], q.Quantizers.Keys.Order(StringComparer.Ordinal));
+        // pytorch-quantization's QuantLSTM: one input quantizer over cat([x, h]), one weight quantizer over cat([W_ih, W_hh]).
+        Assert.Equal(["lstm.input_quantizer", "lstm.weight_quantizer"], q.Quantizers.Keys.Order(StringComparer.Ordinal));
         var lstm = NodeNamed(q.Graph, "lstm");
-        Assert.Equal("lstm.recurrent_weight_quantizer", QuantizerNode.QuantizerName(q.Graph.Producer(lstm.Inputs[2])!));
-        // W and R are [directions, 4·hidden, ·]: one amax per gate row (axis 1).
-        foreach (var (quantizer, weight) in new[] { ("lstm.weight_quantizer", "W"), ("lstm.recurrent_weight_quantizer", "R") })
+        string QuantizerOf(int input) => q.Graph.Producer(lstm.Inputs[input]) is { } p && QuantizerNode.Is(p) ? QuantizerNode.QuantizerName(p) : "";
+        Assert.Equal(["lstm.input_quantizer", "lstm.weight_quantizer", "lstm.weight_quantizer", "lstm.input_quantizer", ""],
+            new[] { 0, 1, 2, 5, 6 }.Select(QuantizerOf));
+        Assert.Equal(q.Graph.Nodes.Count, q.Graph.Nodes.Select(n => n.Name).Distinct().Count());
+        // W and R are [directions, 4·hidden, ·]: one amax per gate row (axis 1), the larger of W's and R's row.
+        q.StartCalibration();
+        q.Session.Run(new Dictionary<string, Tensor>
         {
-            var t = q.Quantizers[quantizer];
-            Assert.Equal([1], t.Descriptor.Axis);
-            t.EnableCalib();
-            t.DisableQuant();
-            t.Forward((Tensor<float>)q.Graph.Initializers[weight]);
-            t.LoadCalibAmax();
-            Assert.Equal([1, 12, 1], t.Amax!.Shape);
-        }
+            ["x"] = Uniform(3, -1, 1, 4, 1, 2), ["h0"] = Uniform(4, -3, 3, 1, 1, 3), ["c0"] = Uniform(5, -9, 9, 1, 1, 3),
+        });
+        Assert.Empty(q.FinishCalibration());
+        var amax = q.Quantizers["lstm.weight_quantizer"].Amax!;
+        Assert.Equal([1, 12, 1], amax.Shape);
+        var wRows = AbsMaxAlong(w, 1);
+        var rRows = AbsMaxAlong(r, 1);
+        Assert.Equal(wRows.Zip(rRows, MathF.Max), amax.Data);
+        Assert.NotEqual(wRows, amax.Data); // R's rows matter
+        // The input amax covers h0 (|h0| up to 3 > |x| ≤ 1), never c0.
+        float inputAmax = q.Quantizers["lstm.input_quantizer"].Amax!.Data[0];
+        Assert.InRange(inputAmax, 1.5f, 3f);
     }
 
     [Fact]

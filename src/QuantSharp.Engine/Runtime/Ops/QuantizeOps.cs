@@ -13,7 +13,7 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// QuantizeLinear/DequantizeLinear carry straight-through gradient rules so a QDQ graph trains through
 /// <see cref="Session.Backward"/>: DequantizeLinear passes dy·scale to its integer input, QuantizeLinear passes
 /// dq/scale to x where the value was not clipped (their product is dy up to float rounding). Blocked quantization
-/// (opset 21 <c>block_size</c> &gt; 0) is not supported; of the float8 types only FLOAT8E4M3FN is (forward only).
+/// (opset 21 <c>block_size</c> &gt; 0) is not supported; of the float8 types FLOAT8E4M3FN and FLOAT8E5M2 are (forward only).
 /// </remarks>
 internal static class QuantizeOps
 {
@@ -39,7 +39,7 @@ internal static class QuantizeOps
     {
         r.Describe("QuantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput)
             .WithOutputType((n, _, types) => n.Attributes.ContainsKey("output_dtype")
-                    ? n.GetInt("output_dtype", 2) == 17 ? DataType.Float8E4M3FN : TypeRules.OnnxElementType(n.GetInt("output_dtype", 2))
+                    ? n.GetInt("output_dtype", 2) switch { 17 => DataType.Float8E4M3FN, 19 => DataType.Float8E5M2, var t => TypeRules.OnnxElementType(t) }
                 : types.Count > 2 && types[2] is { } zp ? zp : DataType.UInt8);
         r.Describe("DequantizeLinear").WithInputs(Data, Setting, Setting).WithShape(ShapeRules.SameAsInput).WithOutputType(TypeRules.Fixed(DataType.Float32));
         r.Describe("DynamicQuantizeLinear").WithOutputType((_, o, _) => o == 0 ? DataType.UInt8 : o == 1 ? DataType.Float32 : DataType.UInt8);
@@ -72,7 +72,8 @@ internal static class QuantizeOps
                     21 => DataType.UInt4,
                     22 => DataType.Int4,
                     17 => DataType.Float8E4M3FN,
-                    _ => throw new GraphException($"node {n.Label}: attribute 'output_dtype' expected 2 (uint8), 3 (int8), 4 (uint16), 5 (int16), 17 (float8e4m3fn), 21 (uint4) or 22 (int4), got {outputType}"),
+                    19 => DataType.Float8E5M2,
+                    _ => throw new GraphException($"node {n.Label}: attribute 'output_dtype' expected 2 (uint8), 3 (int8), 4 (uint16), 5 (int16), 17 (float8e4m3fn), 19 (float8e5m2), 21 (uint4) or 22 (int4), got {outputType}"),
                 };
                 return type switch
                 {
@@ -83,8 +84,8 @@ internal static class QuantizeOps
                     // 4-bit results are held one per byte with the declared type Int4/UInt4 (packed only when written to ONNX).
                     DataType.Int4 => [QuantizeKernels.Quantize<sbyte>(x, FourBit(Params<sbyte>(n, a, x.Dims, axis), DataType.Int4)).AsElementType(DataType.Int4)],
                     DataType.UInt4 => [QuantizeKernels.Quantize<byte>(x, FourBit(Params<byte>(n, a, x.Dims, axis), DataType.UInt4)).AsElementType(DataType.UInt4)],
-                    DataType.Float8E4M3FN => [QuantizeFloat8(n, a, x, axis)],
-                    _ => throw new GraphException($"node {n.Label}: input 2 ('y_zero_point') expected element type UInt8, Int8, UInt16, Int16, UInt4, Int4 or Float8E4M3FN, got {type}"),
+                    DataType.Float8E4M3FN or DataType.Float8E5M2 => [QuantizeFloat8(n, a, x, axis, type)],
+                    _ => throw new GraphException($"node {n.Label}: input 2 ('y_zero_point') expected element type UInt8, Int8, UInt16, Int16, UInt4, Int4, Float8E4M3FN or Float8E5M2, got {type}"),
                 };
             },
             (a, y, g, _) =>
@@ -92,8 +93,8 @@ internal static class QuantizeOps
                 // STE through QuantizeLinear: d q/d x = 1/scale where not clipped (the integer output's gradient arrives from DequantizeLinear).
                 var x = a.Float(0);
                 var gq = Grad(g, y);
-                if (y[0].DataType == DataType.Float8E4M3FN)
-                    throw new GraphException($"node {n.Label}: training through a FLOAT8E4M3FN QuantizeLinear is not supported (use TensorQuantizer's FP8 fake quantization for QAT)");
+                if (Float8.FormatOf(y[0].DataType) is not null)
+                    throw new GraphException($"node {n.Label}: training through a {y[0].DataType} QuantizeLinear is not supported (use TensorQuantizer's FP8 fake quantization for QAT)");
                 var p = y[0] switch
                 {
                     Tensor<byte> { DataType: DataType.UInt4 } => FourBit(Params<byte>(n, a, x.Dims, axis), DataType.UInt4),
@@ -117,13 +118,13 @@ internal static class QuantizeOps
         return (
             (a, _) => a.Any(0) switch
             {
-                Tensor<byte> { DataType: DataType.Float8E4M3FN } q => [DequantizeFloat8(n, a, q, axis)],
+                Tensor<byte> { DataType: DataType.Float8E4M3FN or DataType.Float8E5M2 } q => [DequantizeFloat8(n, a, q, axis)],
                 Tensor<byte> q => [QuantizeKernels.Dequantize(q, Params<byte>(n, a, q.Dims, axis))],
                 Tensor<sbyte> q => [QuantizeKernels.Dequantize(q, Params<sbyte>(n, a, q.Dims, axis))],
                 Tensor<ushort> q => [QuantizeKernels.Dequantize(q, Params<ushort>(n, a, q.Dims, axis))],
                 Tensor<short> q => [QuantizeKernels.Dequantize(q, Params<short>(n, a, q.Dims, axis))],
                 Tensor<int> q => [QuantizeKernels.Dequantize(q, Params<int>(n, a, q.Dims, axis) with { QMin = int.MinValue, QMax = int.MaxValue })],
-                var t => throw new GraphException($"node {n.Label}: input 0 ('x') expected element type UInt8, Int8, UInt16, Int16, Int32 or Float8E4M3FN, got {t.DataType}"),
+                var t => throw new GraphException($"node {n.Label}: input 0 ('x') expected element type UInt8, Int8, UInt16, Int16, Int32, Float8E4M3FN or Float8E5M2, got {t.DataType}"),
             },
             (a, y, g, _) =>
             {
@@ -210,32 +211,34 @@ internal static class QuantizeOps
         return new QuantParams(scale, zp, qmin, qmax, perAxis ? axis : null);
     }
 
-    /// <summary>ONNX QuantizeLinear to FLOAT8E4M3FN (saturate=1): <c>y = E4M3FN(x / scale)</c>, nearest with ties to even, ±448 beyond.</summary>
-    private static Tensor<byte> QuantizeFloat8(Node n, OpArgs a, Tensor<float> x, int axis)
+    /// <summary>ONNX QuantizeLinear to FLOAT8E4M3FN / FLOAT8E5M2 (saturate=1): <c>y = FP8(x / scale)</c>, nearest with ties to even, ±max beyond.</summary>
+    private static Tensor<byte> QuantizeFloat8(Node n, OpArgs a, Tensor<float> x, int axis, DataType type)
     {
-        var (scale, channels, inner) = Float8Params(n, a, x.Dims, axis);
+        var (scale, channels, inner) = Float8Params(n, a, x.Dims, axis, type);
+        var format = Float8.FormatOf(type)!.Value;
         var q = new byte[x.Length];
-        for (int i = 0; i < q.Length; i++) q[i] = Float8E4M3FN.Encode(x.Data[i] / scale[channels == 1 ? 0 : i / inner % channels]);
-        return new Tensor<byte>(q, x.Shape).AsElementType(DataType.Float8E4M3FN);
+        for (int i = 0; i < q.Length; i++) q[i] = Float8.Encode(x.Data[i] / scale[channels == 1 ? 0 : i / inner % channels], format);
+        return new Tensor<byte>(q, x.Shape).AsElementType(type);
     }
 
-    /// <summary>ONNX DequantizeLinear from FLOAT8E4M3FN: <c>y = value(q) · scale</c>.</summary>
+    /// <summary>ONNX DequantizeLinear from FLOAT8E4M3FN / FLOAT8E5M2: <c>y = value(q) · scale</c>.</summary>
     private static Tensor<float> DequantizeFloat8(Node n, OpArgs a, Tensor<byte> q, int axis)
     {
-        var (scale, channels, inner) = Float8Params(n, a, q.Dims, axis);
+        var (scale, channels, inner) = Float8Params(n, a, q.Dims, axis, q.DataType);
+        var format = Float8.FormatOf(q.DataType)!.Value;
         var y = new float[q.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = Float8E4M3FN.Decode(q.Data[i]) * scale[channels == 1 ? 0 : i / inner % channels];
+        for (int i = 0; i < y.Length; i++) y[i] = Float8.Decode(q.Data[i], format) * scale[channels == 1 ? 0 : i / inner % channels];
         return new Tensor<float>(y, q.Shape);
     }
 
     /// <summary>Scales of a float8 QuantizeLinear/DequantizeLinear and their layout; ONNX's float8 zero point must be 0.</summary>
-    private static (float[] Scale, int Channels, int Inner) Float8Params(Node n, OpArgs a, ReadOnlySpan<int> shape, int axis)
+    private static (float[] Scale, int Channels, int Inner) Float8Params(Node n, OpArgs a, ReadOnlySpan<int> shape, int axis, DataType type)
     {
         var scale = ScaleOf(n, a);
         if (a.Optional(2) is { } zp)
         {
-            if (zp is not Tensor<byte> { DataType: DataType.Float8E4M3FN } z || z.Data.Any(b => (b & 0x7F) != 0))
-                throw new GraphException($"node {n.Label}: input 2 (zero point) of a FLOAT8E4M3FN quantization expected zeros of type Float8E4M3FN, got {zp.DataType} {Shapes.Format(zp.Dims)}");
+            if (zp is not Tensor<byte> z || z.DataType != type || z.Data.Any(b => (b & 0x7F) != 0))
+                throw new GraphException($"node {n.Label}: input 2 (zero point) of a {type} quantization expected zeros of type {type}, got {zp.DataType} {Shapes.Format(zp.Dims)}");
         }
         bool perAxis = a.Any(1).Rank == 1 && scale.Length > 1;
         var p = new QuantParams(scale, new int[scale.Length], 0, 0, perAxis ? axis : null);

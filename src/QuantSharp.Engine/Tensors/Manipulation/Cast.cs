@@ -18,14 +18,15 @@ public static partial class TensorOps
     /// <item>integer → narrower integer: two's-complement wrap-around (keeps the low bits), as numpy and C do.</item>
     /// <item>integer/double → float, long → double: round to nearest even.</item>
     /// <item>number → bool: <c>x != 0</c> (NaN → true); bool → number: 1 or 0.</item>
-    /// <item>FP8 E4M3FN: from its float value; to it through float, nearest with ties to even, saturating at ±448 (ONNX's
-    /// default <c>saturate=1</c>).</item>
+    /// <item>FP8 E4M3FN and E5M2: from their float value; to them through float, nearest with ties to even, saturating at
+    /// ±448 / ±57344 (ONNX's default <c>saturate=1</c>).</item>
     /// </list>
     /// float↔int32 and float↔double run vectorized and agree bit for bit with <see cref="ConvertElement{TIn, TOut}"/>.
     /// </remarks>
     public static Tensor<TOut> Cast<TOut>(Tensor x) where TOut : unmanaged => x switch
     {
-        Tensor<byte> { DataType: DataType.Float8E4M3FN } t => CastFrom<float, TOut>(new Tensor<float>(t.Data.Select(Kernels.Float8E4M3FN.Decode).ToArray(), t.Shape)),
+        Tensor<byte> { DataType: DataType.Float8E4M3FN or DataType.Float8E5M2 } t =>
+            CastFrom<float, TOut>(new Tensor<float>(t.Data.Select(b => Kernels.Float8.Decode(b, Kernels.Float8.FormatOf(t.DataType)!.Value)).ToArray(), t.Shape)),
         Tensor<float> t => CastFrom<float, TOut>(t),
         Tensor<double> t => CastFrom<double, TOut>(t),
         Tensor<sbyte> t => CastFrom<sbyte, TOut>(t),
@@ -53,7 +54,8 @@ public static partial class TensorOps
         // 4-bit targets saturate to their range (as the float→narrow-integer casts do) and keep the declared type.
         DataType.Int4 => FourBit(Cast<int>(x), -8, 7, v => (sbyte)v).AsElementType(DataType.Int4),
         DataType.UInt4 => FourBit(Cast<int>(x), 0, 15, v => (byte)v).AsElementType(DataType.UInt4),
-        DataType.Float8E4M3FN => new Tensor<byte>(Cast<float>(x).Data.Select(Kernels.Float8E4M3FN.Encode).ToArray(), x.Shape).AsElementType(DataType.Float8E4M3FN),
+        DataType.Float8E4M3FN or DataType.Float8E5M2 =>
+            new Tensor<byte>(Cast<float>(x).Data.Select(v => Kernels.Float8.Encode(v, Kernels.Float8.FormatOf(to)!.Value)).ToArray(), x.Shape).AsElementType(to),
         _ => throw new ShapeException($"Cast: argument 'to' expected a DataType member, got {(int)to}"),
     };
 

@@ -63,12 +63,19 @@ public class CastTests
             foreach (var b in types)
             {
                 var through = TensorOps.Cast(TensorOps.Cast(TensorOps.Cast(x, a), b), DataType.Int32);
-                // 4-bit types saturate (Int4 at 7, UInt4 at 15); bool keeps only zero/non-zero; FP8 E4M3FN rounds 100
-                // (1.5625·2^6, halfway between 96 and 104) to the even mantissa, 96.
-                int cap = new[] { a, b }.Min(t => t switch { DataType.Int4 => 7, DataType.UInt4 => 15, _ => int.MaxValue });
-                bool fp8 = a == DataType.Float8E4M3FN || b == DataType.Float8E4M3FN;
-                var expect = a == DataType.Bool || b == DataType.Bool ? new[] { 0, 1, 1, 1 }
-                    : x.Data.Select(v => Math.Min(fp8 && v == 100 ? 96 : v, cap)).ToArray();
+                // Each type maps a small integer in turn: 4-bit types saturate (Int4 at 7, UInt4 at 15); bool keeps only
+                // zero/non-zero; FP8 rounds to nearest even (E4M3FN: 100 → 96, halfway between 96 and 104; E5M2: 100 → 96,
+                // the nearer of 96 and 112, and 15 → 16, halfway between 14 and 16).
+                static int Through(DataType t, int v) => t switch
+                {
+                    DataType.Int4 => Math.Min(v, 7),
+                    DataType.UInt4 => Math.Min(v, 15),
+                    DataType.Bool => v != 0 ? 1 : 0,
+                    DataType.Float8E4M3FN => v switch { 100 => 96, _ => v },
+                    DataType.Float8E5M2 => v switch { 100 => 96, 15 => 16, _ => v },
+                    _ => v,
+                };
+                var expect = x.Data.Select(v => Through(b, Through(a, v))).ToArray();
                 Assert.Equal(expect, ((Tensor<int>)through).Data);
             }
     }
