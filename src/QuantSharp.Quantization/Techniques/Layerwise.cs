@@ -66,7 +66,8 @@ internal sealed record LayerTarget(Node Node, LinearLayer? View)
 /// A layer's data is produced when the technique reaches it and dropped when it moves on: nothing is cached across
 /// layers, so the peak is one layer's inputs and outputs over the samples used (recomputing the earlier layers each time
 /// costs one forward pass per layer). Values are copied out while the session computes them
-/// (<see cref="RunOptions.Observer"/>), so the session keeps no intermediate alive for the capture.
+/// (<see cref="RunOptions.Observer"/>), so the session keeps no intermediate alive for the capture, and the sessions run
+/// at most <see cref="CaptureBatch"/> samples at a time, so their working memory does not grow with the feeds' batch size.
 /// </remarks>
 internal sealed class Layerwise
 {
@@ -135,7 +136,7 @@ internal sealed class Layerwise
     public Tensor<float> Capture(Session session, string value, LayerTarget layer)
     {
         var parts = new List<Tensor<float>>(Batches.Count);
-        foreach (var b in Batches)
+        foreach (var b in Chunks())
         {
             if (b.TryGetValue(value, out var fed)) { parts.Add(AsFloat(fed, value)); continue; }
             Tensor<float>? copy = null;
@@ -151,6 +152,27 @@ internal sealed class Layerwise
         if (layer.IsMatMul)
             for (int i = 0; i < parts.Count; i++) parts[i] = parts[i].Reshape(-1, parts[i].Dims[^1]);
         return Concat(parts);
+    }
+
+    /// <summary>
+    /// Samples per capture run. A session's working memory grows with the batch it runs (a 224×224 MobileNetV2 at batch 32
+    /// needs gigabytes), and the capture keeps only one value, so small runs bound the peak without changing the result.
+    /// </summary>
+    public const int CaptureBatch = 8;
+
+    /// <summary>The feeds re-cut into runs of at most <see cref="CaptureBatch"/> samples, in order.</summary>
+    private IEnumerable<IReadOnlyDictionary<string, Tensor>> Chunks()
+    {
+        foreach (var b in Batches)
+        {
+            int n = Feeds.Count(b);
+            if (n <= CaptureBatch) { yield return b; continue; }
+            for (int start = 0; start < n; start += CaptureBatch)
+            {
+                int count = Math.Min(CaptureBatch, n - start);
+                yield return b.ToDictionary(kv => kv.Key, kv => Feeds.Rows(kv.Value, start, count), StringComparer.Ordinal);
+            }
+        }
     }
 
     private static Tensor<float> AsFloat(Tensor t, string value) => t as Tensor<float>

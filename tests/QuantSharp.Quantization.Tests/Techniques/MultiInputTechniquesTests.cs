@@ -156,6 +156,20 @@ public sealed class MultiInputTechniquesTests
     }
 
     [Fact]
+    public void Layerwise_CapturesABigBatchInSmallRuns_WithTheSameValues()
+    {
+        var whole = TinyBert.Feeds(3 * Layerwise.CaptureBatch + 1, Sequence, seed: 5);
+        var big = Layerwise.Create("test", TinyBert.Build(), [whole], samples: int.MaxValue);
+        var target = big.Targets().Single(t => t.Node.Name == "attention.output.matmul");
+        var session = new Session(big.Work.Clone());
+        var x = big.Capture(session, target.Node.Inputs[0], target);
+        Assert.Equal((3 * Layerwise.CaptureBatch + 1) * Sequence, x.Dims[0]);
+        var one = (Tensor<float>)session.Run(whole, new RunOptions { Capture = [target.Node.Inputs[0]] }).Captured[target.Node.Inputs[0]];
+        Assert.Equal(one.Length, x.Length);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(one.Data[i] - x.Data[i]) <= 1e-5f * (1 + Math.Abs(one.Data[i])), $"element {i}: {one.Data[i]} vs {x.Data[i]}");
+    }
+
+    [Fact]
     public void Techniques_RefuseFeedsThatMissAnInput_NamingIt()
     {
         var g = TinyBert.Build();
