@@ -219,4 +219,12 @@ public sealed class MultiInputTechniquesTests
         Assert.Contains("Order", e.Message);
         Assert.Throws<ArgumentException>(() => PtqPipeline.Run(TinyBert.Build(), W4A8, Calibration, new PtqSettings { AutoQuant = true }));
     }
+
+    [Fact]
+    public void PtqSettings_FromJson_NamesTheKeyOfAMalformedValue_AndDefaultsMissingKeys()
+    {
+        var e = Assert.Throws<FormatException>(() => PtqSettings.FromJson(JsonDocument.Parse("""{"adaround_iterations": "many"}""").RootElement));
+        Assert.Contains("adaround_iterations", e.Message);
+        Assert.Equal(new PtqSettings().Plan(), PtqSettings.FromJson(JsonDocument.Parse("{}").RootElement).Plan());
+    }
 }
