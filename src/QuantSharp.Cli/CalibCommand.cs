@@ -328,9 +328,9 @@ public static class CalibCommand
         FastFinetuneIterations = r.AutoQuant ? 0 : r.FastFinetuneIterations,
         SeqMse = r.SeqMse && !r.AutoQuant,
         AutoQuant = r.AutoQuant,
-        AllowedDrop = r.AllowedDrop,
+        AllowedDrop = r.AutoQuant ? r.AllowedDrop : new PtqSettings().AllowedDrop,
         ExcludeNodes = r.ExcludeNodes ?? [],
-        MinGemmWeights = r.MinGemmWeights,
+        MinGemmWeights = Math.Max(0, r.MinGemmWeights), // 0 or less: quantize every Gemm/MatMul
     };
 
     /// <summary>AutoQuant's score of a session: top-1 of its first output on the labelled feeds, noting the worst non-finite count seen.</summary>
@@ -347,6 +347,8 @@ public static class CalibCommand
     /// <summary>Rejects technique flags that cannot go together (each names the flags).</summary>
     private static void CheckTechniques(CalibRequest r)
     {
+        foreach (var (option, n) in new[] { ("--adaround-iterations", r.AdaRoundIterations), ("--fast-finetune-iterations", r.FastFinetuneIterations) })
+            if (n < 0) throw new UsageException($"{option} expected a positive number of iterations, got {n}");
         if (r.AutoQuant)
         {
             var others = new List<string>();

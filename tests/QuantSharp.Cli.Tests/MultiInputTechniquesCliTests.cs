@@ -84,6 +84,18 @@ public sealed class MultiInputTechniquesCliTests : IDisposable
         Assert.Contains("classifier.weight", exported.ParamEncodings.Keys);
     }
 
+    [Fact]
+    public void Calib_NegativeIterations_AreRefusedInOneLine_NothingWritten()
+    {
+        var (model, data, _) = Setup();
+        string quant = Path.Combine(_dir, "q");
+        var r = Cli("calib", "--model", model, "--data", data, "--output", quant, "--adaround", "--adaround-iterations", "-3");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("--adaround-iterations expected a positive number of iterations, got -3", r.Err);
+        Assert.Single(r.Err.Trim().Split('\n'));
+        Assert.False(Directory.Exists(quant));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
