@@ -58,7 +58,7 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
             new() { QuantScheme = QuantScheme.PostTrainingTf, DefaultParamBw = Math.Max(4, paramBits), DefaultOutputBw = 8, Config = config };
 
         /// <summary>A calibrated sim of <paramref name="g"/>, with AdaRound's parameter encodings frozen when given.</summary>
-        public QuantizationSimModel Sim(Graph g, int paramBits, QuantizerConfig? config = null, string? frozenParamEncodings = null)
+        public QuantizationSimModel Sim(Graph g, int paramBits, QuantizerConfig? config = null, QuantSharp.Quantization.Export.EncodingsFile? frozenParamEncodings = null)
         {
             var sim = new QuantizationSimModel(g, Options(paramBits, config));
             if (paramBits < 4) foreach (var q in sim.ParamQuantizers) q.BitWidth = paramBits;
@@ -76,7 +76,7 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
                 QuantScheme = QuantScheme.PostTrainingTf, Seed = 1,
             };
             var result = AdaQuant.Apply(g, Calibration, p, WorkDir, "adaquant_" + tag);
-            return Sim(result.Graph, paramBits, frozenParamEncodings: result.EncodingsPath);
+            return Sim(result.Graph, paramBits, frozenParamEncodings: result.ParamEncodings);
         }
 
         /// <summary>Sequential MSE on a calibrated per-tensor sim: the searched weight encodings are set and frozen, then calibrated again.</summary>
@@ -98,7 +98,7 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
                 QuantScheme = QuantScheme.PostTrainingTf, Config = config, Seed = 1,
             };
             var result = AdaRound.ApplyAdaround(g, batches, p, WorkDir, tag);
-            return Sim(result.Graph, paramBits, config, result.EncodingsPath);
+            return Sim(result.Graph, paramBits, config, result.ParamEncodings);
         }
     }
 

@@ -76,14 +76,14 @@ public sealed class PtqTableBenchmarks : IBenchmarkSuite
                 new AdaroundParameters { NumBatches = 8, NumIterations = adaroundIterations, DefaultParamBw = bits, BatchSize = 32 }, dir, $"adaround_w{bits}");
             double adaSeconds = watch.Elapsed.TotalSeconds;
             var adaSim = Sim(ada.Graph);
-            adaSim.SetAndFreezeParamEncodings(ada.EncodingsPath);
+            adaSim.SetAndFreezeParamEncodings(ada.ParamEncodings);
             ctx.Report($"{row}_adaround", Calibrated(adaSim), "top1");
 
             watch.Restart();
             var aq = AdaQuant.Apply(graph, calibration, new AdaQuantParameters { NumIterations = adaquantIterations, DefaultParamBw = bits }, dir, $"adaquant_w{bits}");
             double aqSeconds = watch.Elapsed.TotalSeconds;
             var aqSim = Sim(aq.Graph);
-            aqSim.SetAndFreezeParamEncodings(aq.EncodingsPath);
+            aqSim.SetAndFreezeParamEncodings(aq.ParamEncodings);
             ctx.Report($"{row}_adaquant", Calibrated(aqSim), "top1");
 
             watch.Restart();

@@ -85,99 +85,40 @@ public static class CalibCommand
         var data = CliData.LoadFeeds(r.Source, graph, r.Model, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
         CheckFeedsForTechniques(r, vitis is not null, data);
         string outDir = output.Temp;
-        // AIMET's flow: simplify and fold batch norms before quantizing, so the sim quantizes the weights a runtime will see.
-        // CLE folds the batch norms itself, keeping their statistics for high-bias folding.
-        PreparationReport? preparation = null;
-        List<string> tiny = [];
-        CleReport? cle = null;
-        AutoQuantResult? autoQuant = null;
-        BiasCorrectionReport? biasCorrection = null;
-        AdaRoundResult? adaround = null;
-        AdaQuantResult? fastFinetune = null;
-        SeqMseReport? seqMse = null;
-        QuantizationSimModel sim = null!;
-        CalibrationReport report = null!;
+        var settings = PtqSettingsOf(r);
         Accuracy? nonFiniteScored = null;
         SanityReport sanity = null!;
+        PtqResult ptq = null!;
         int batchCount = (data.Count + r.BatchSize - 1) / r.BatchSize;
+        var feeds = data.Batches(r.BatchSize).Select(b => (IReadOnlyDictionary<string, Tensor>)b.Feeds);
         var seconds = CliProgress.Run(stdout, p =>
         {
-            if (r.AutoQuant)
+            ptq = PtqPipeline.Run(graph, options, feeds, settings, new PtqHooks
             {
-                // AutoQuant prepares the graph itself (BN fold, CLE, AdaRound), scoring each step by top-1 on the labelled data.
-                var batches = data.FloatBatches(r.BatchSize, "--auto-quant").ToList();
-                autoQuant = p.Step("auto_quant", "auto-quant (BN fold, CLE, AdaRound)", () => QuantSharp.Quantization.Techniques.AutoQuant.Run(graph, options,
-                    batches.Select(b => b.Inputs).ToList(), s =>
-                    {
-                        var accuracy = ModelEvaluation.Evaluate(s, batches);
-                        if (accuracy.NonFinite > (nonFiniteScored?.NonFinite ?? 0)) nonFiniteScored = accuracy;
-                        return accuracy.Top1;
-                    }, r.AllowedDrop, new AutoQuantOptions
-                    {
-                        Adaround = new AdaroundParameters { NumIterations = r.AdaRoundIterations > 0 ? r.AdaRoundIterations : 2000 },
-                        WorkDirectory = Path.Combine(outDir, "autoquant"),
-                    }));
-                graph = autoQuant.BestStep.Graph;
-            }
-            else if (r.Cle)
-            {
-                p.Step("cle", "prepare + cross-layer equalization", () =>
+                Step = (key, label, work) => p.Step(key, label, work),
+                Calibrate = s =>
                 {
-                    var identities = ModelPreparer.RemoveIdentities(graph);
-                    var constants = ModelPreparer.FoldConstants(graph);
-                    cle = CrossLayerEqualization.EqualizeModel(graph);
-                    preparation = new PreparationReport(identities, constants, cle.BatchNorms);
-                });
-            }
-            else preparation = p.Step("prepare", "prepare (fold batch norms, simplify)", () => ModelPreparer.Prepare(graph));
-            if (r.BiasCorrection)
-            {
-                int correctionSamples = Math.Min(data.Count, 512);
-                bool analytical = r.BiasCorrectionKind == "analytical";
-                // Analytical correction reads the statistics of the batch norms folded into each layer during preparation.
-                var folded = analytical ? preparation?.BatchNorms.Folded.Where(f => f.Direction == FoldDirection.IntoPreceding)
-                    .ToDictionary(f => f.LayerNode, f => f.Parameters, StringComparer.Ordinal) : null;
-                biasCorrection = p.Step("bias_correction", $"bias correction ({r.BiasCorrectionKind})", () => QuantSharp.Quantization.Techniques.BiasCorrection.CorrectBias(graph, options,
-                    data.FloatBatches(r.BatchSize, "--bias-correction").Select(b => b.Inputs), numQuantSamples: correctionSamples, numBiasCorrectSamples: correctionSamples,
-                    new BiasCorrectionOptions { PerformOnlyEmpirical = !analytical }, folded));
-            }
-            if (r.AdaRoundIterations > 0 && !r.AutoQuant)
-            {
-                // Learned rounding of the weights; the sim then freezes the AdaRound parameter encodings.
-                adaround = p.Step("adaround", $"adaround ({r.AdaRoundIterations} iterations per layer)", () => AdaRound.ApplyAdaround(graph,
-                    data.FloatBatches(r.BatchSize, "--adaround").Select(b => b.Inputs), new AdaroundParameters
-                    {
-                        NumIterations = r.AdaRoundIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
-                        NumBatches = Math.Max(1, Math.Min(8, batchCount)),
-                    }, Path.Combine(outDir, "adaround"), "adaround"));
-                graph = adaround.Graph;
-            }
-            if (r.FastFinetuneIterations > 0)
-            {
-                // AdaQuant: weights and biases tuned layer by layer through their (frozen) weight encodings.
-                fastFinetune = p.Step("fast_finetune", $"fast finetune ({r.FastFinetuneIterations} iterations per layer)", () => AdaQuant.Apply(graph,
-                    data.FloatBatches(r.BatchSize, "--fast-finetune").Select(b => b.Inputs), new AdaQuantParameters
-                    {
-                        NumIterations = r.FastFinetuneIterations, DefaultParamBw = r.ParamBw, QuantScheme = options.QuantScheme, Config = options.Config,
-                        NumSamples = Math.Min(data.Count, 256),
-                    }, Path.Combine(outDir, "fast_finetune"), "fast_finetune"));
-                graph = fastFinetune.Graph;
-            }
-            sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
-            if (adaround is not null) sim.SetAndFreezeParamEncodings(adaround.EncodingsPath);
-            if (fastFinetune is not null) sim.SetAndFreezeParamEncodings(fastFinetune.EncodingsPath);
-            if (r.ExcludeNodes is { Count: > 0 } excluded) sim.ExcludeLayers([.. excluded]);
-            tiny = Quantization.Config.TinyGemms.Find(graph, r.MinGemmWeights).Where(n => !sim.ExcludedLayers.Contains(n)).ToList();
-            if (tiny.Count > 0) sim.ExcludeLayers([.. tiny]);
-            if (r.SeqMse) seqMse = p.Step("seq_mse", "sequential MSE", () => SequentialMse.Apply(sim, data.FloatBatches(r.BatchSize, "--seq-mse").Select(b => b.Inputs)));
-            void Calibrate(QuantizationSimModel s)
-            {
-                foreach (var (feeds, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
-                    s.Run(feeds);
-            }
-            report = vitis?.ComputeEncodings(sim, Calibrate, data.FloatBatches(r.BatchSize, "--vitis-config").Select(b => b.Inputs)) ?? sim.ComputeEncodings(Calibrate);
-            sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(sim, data, r.BatchSize));
+                    foreach (var (batch, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
+                        s.Run(batch);
+                },
+                ComputeEncodings = vitis is null ? null : (s, calibrate) => vitis.ComputeEncodings(s, calibrate, data.FloatBatches(r.BatchSize, "--vitis-config").Select(b => b.Inputs)),
+                Evaluate = r.AutoQuant ? session => AutoQuantScore(session, data, r.BatchSize, ref nonFiniteScored) : null,
+            });
+            sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(ptq.Sim, data, r.BatchSize));
         });
+        var sim = ptq.Sim;
+        var report = ptq.Calibration;
+        var preparation = ptq.Preparation;
+        var cle = ptq.Cle;
+        var autoQuant = ptq.AutoQuant;
+        var biasCorrection = ptq.BiasCorrection;
+        var adaround = ptq.AdaRound;
+        var fastFinetune = ptq.FastFinetune;
+        var seqMse = ptq.SeqMse;
+        var tiny = ptq.TinyGemms;
+        // The weight encodings of the learned techniques, exported beside the model for AIMET-style tools (the sim already holds them).
+        adaround?.ExportEncodings(Path.Combine(outDir, "adaround"), "adaround");
+        fastFinetune?.ExportEncodings(Path.Combine(outDir, "fast_finetune"), "fast_finetune");
         double calibSeconds = seconds.GetValueOrDefault("calibration");
 
         var write = Stopwatch.StartNew();
@@ -351,6 +292,7 @@ public static class CalibCommand
         ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
         ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,
         ["vitis_config"] = r.VitisConfig,
+        ["ptq"] = PtqSettingsOf(r).ToJson(),
     };
 
     /// <summary>
@@ -370,17 +312,43 @@ public static class CalibCommand
             $"replace it in the exported model, or if only its quantization is the problem keep it in float with --exclude-nodes {n0.Name}");
     }
 
-    /// <summary>Refuses, before any work, the techniques that feed one float image tensor when the model is fed otherwise.</summary>
+    /// <summary>Refuses, before any work, <c>--vitis-config</c> (whose power-of-two flow feeds one float image tensor) when the model is fed otherwise.</summary>
     private static void CheckFeedsForTechniques(CalibRequest r, bool vitis, FeedSet data)
     {
-        foreach (var (on, option) in new[] { (r.AutoQuant, "--auto-quant"), (r.BiasCorrection, "--bias-correction"), (r.AdaRoundIterations > 0, "--adaround"),
-                     (r.FastFinetuneIterations > 0, "--fast-finetune"), (r.SeqMse, "--seq-mse"), (vitis, "--vitis-config") })
-            if (on) data.RequireSingleFloat(option);
+        if (vitis) data.RequireSingleFloat("--vitis-config");
+    }
+
+    /// <summary>The PTQ recipe the command line asks for (what <see cref="PtqPipeline"/> runs and config.json records).</summary>
+    internal static PtqSettings PtqSettingsOf(CalibRequest r) => new()
+    {
+        Cle = r.Cle && !r.AutoQuant,
+        BiasCorrection = r.BiasCorrection && !r.AutoQuant,
+        BiasCorrectionKind = r.BiasCorrectionKind == "analytical" ? BiasCorrectionKind.Analytical : BiasCorrectionKind.Empirical,
+        AdaRoundIterations = r.AdaRoundIterations,
+        FastFinetuneIterations = r.AutoQuant ? 0 : r.FastFinetuneIterations,
+        SeqMse = r.SeqMse && !r.AutoQuant,
+        AutoQuant = r.AutoQuant,
+        AllowedDrop = r.AutoQuant ? r.AllowedDrop : new PtqSettings().AllowedDrop,
+        ExcludeNodes = r.ExcludeNodes ?? [],
+        MinGemmWeights = Math.Max(0, r.MinGemmWeights), // 0 or less: quantize every Gemm/MatMul
+    };
+
+    /// <summary>AutoQuant's score of a session: top-1 of its first output on the labelled feeds, noting the worst non-finite count seen.</summary>
+    private static double AutoQuantScore(Engine.Runtime.Session session, FeedSet data, int batchSize, ref Accuracy? nonFiniteScored)
+    {
+        string output = session.Graph.Outputs[0].Name;
+        var accuracy = ModelEvaluation.Evaluate<IReadOnlyDictionary<string, Tensor>>(
+            f => session.Run(f).Outputs[output] as Tensor<float> ?? throw new UsageException($"--auto-quant scores top-1 of output '{output}', which is not float32"),
+            data.Batches(batchSize).Select(b => ((IReadOnlyDictionary<string, Tensor>)b.Feeds, b.Labels)), ModelEvaluation.ScoreKindOf(session.Graph));
+        if (accuracy.NonFinite > (nonFiniteScored?.NonFinite ?? 0)) nonFiniteScored = accuracy;
+        return accuracy.Top1;
     }
 
     /// <summary>Rejects technique flags that cannot go together (each names the flags).</summary>
     private static void CheckTechniques(CalibRequest r)
     {
+        foreach (var (option, n) in new[] { ("--adaround-iterations", r.AdaRoundIterations), ("--fast-finetune-iterations", r.FastFinetuneIterations) })
+            if (n < 0) throw new UsageException($"{option} expected a positive number of iterations, got {n}");
         if (r.AutoQuant)
         {
             var others = new List<string>();
@@ -471,6 +439,20 @@ public static class CalibCommand
                 && b.TryGetInt32(out int n) && n > 0 ? n : null;
         }
         catch (JsonException) { return null; }
+    }
+
+    /// <summary>The PTQ recipe that <c>calib</c> recorded in <paramref name="quantDir"/>'s config.json, or null when it is not there (an older output).</summary>
+    /// <exception cref="UsageException">The recorded recipe is malformed (naming the file and the key).</exception>
+    internal static PtqSettings? RecordedPtqSettings(string quantDir)
+    {
+        string path = Path.Combine(quantDir, ConfigFile);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(Engine.IO.FileKind.ReadAllText(path, $"file '{path}'"));
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("ptq", out var ptq) ? PtqSettings.FromJson(ptq) : null;
+        }
+        catch (Exception e) when (e is JsonException or FormatException) { throw new UsageException($"file '{path}': {e.Message}"); }
     }
 
     /// <summary>Writes a JSON report atomically.</summary>

@@ -71,27 +71,12 @@ internal sealed class FeedSet
     /// <summary>Rows [start, start + count) of <paramref name="t"/> along its first axis, keeping its element type.</summary>
     public static Tensor Rows(Tensor t, int start, int count) => Gather(t, Enumerable.Range(start, count).ToArray());
 
-    private static Tensor Gather(Tensor t, int[] rows) => t switch
+    private static Tensor Gather(Tensor t, int[] rows)
     {
-        Tensor<float> x => Gather(x, rows),
-        Tensor<double> x => Gather(x, rows),
-        Tensor<long> x => Gather(x, rows),
-        Tensor<int> x => Gather(x, rows),
-        Tensor<short> x => Gather(x, rows),
-        Tensor<ushort> x => Gather(x, rows),
-        Tensor<sbyte> x => Gather(x, rows),
-        Tensor<byte> x => Gather(x, rows),
-        Tensor<bool> x => Gather(x, rows),
-        _ => throw new UsageException($"inputs of element type {t.DataType} cannot be fed from data files"),
-    };
-
-    private static Tensor<T> Gather<T>(Tensor<T> t, int[] rows) where T : unmanaged
-    {
-        var shape = t.Shape;
-        int per = t.Length / Math.Max(1, shape[0]);
-        shape[0] = rows.Length;
-        var y = new Tensor<T>(shape);
-        for (int i = 0; i < rows.Length; i++) Array.Copy(t.Data, (long)rows[i] * per, y.Data, (long)i * per, per);
-        return y.DataType == t.DataType ? y : y.AsElementType(t.DataType);
+        try
+        {
+            return Quantization.Techniques.Feeds.Gather(t, rows);
+        }
+        catch (ArgumentException) { throw new UsageException($"inputs of element type {t.DataType} cannot be fed from data files"); }
     }
 }

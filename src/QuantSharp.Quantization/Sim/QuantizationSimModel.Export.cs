@@ -104,11 +104,11 @@ public sealed partial class QuantizationSimModel
         ApplyEncodings(EncodingsJson.Load(path), path, strict, partial, freezeParams);
 
     /// <summary>Sets and freezes the parameter encodings of an encodings file (AIMET <c>set_and_freeze_param_encodings</c>), e.g. from AdaRound.</summary>
-    public void SetAndFreezeParamEncodings(string path)
-    {
-        var file = EncodingsJson.Load(path);
-        ApplyEncodings(file with { ActivationEncodings = new Dictionary<string, Encoding>() }, path, strict: true, partial: true, freezeParams: true);
-    }
+    public void SetAndFreezeParamEncodings(string path) => SetAndFreezeParamEncodings(EncodingsJson.Load(path), path);
+
+    /// <summary>Sets and freezes the parameter encodings of <paramref name="file"/> held in memory (a technique's result); <paramref name="source"/> names it in errors.</summary>
+    public void SetAndFreezeParamEncodings(EncodingsFile file, string source = "param encodings") =>
+        ApplyEncodings(file with { ActivationEncodings = new Dictionary<string, Encoding>() }, source, strict: true, partial: true, freezeParams: true);
 
     private void ApplyEncodings(EncodingsFile file, string source, bool strict, bool partial, bool freezeParams)
     {

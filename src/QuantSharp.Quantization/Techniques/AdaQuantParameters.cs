@@ -2,7 +2,7 @@ using QuantSharp.Quantization.Config;
 
 namespace QuantSharp.Quantization.Techniques;
 
-/// <summary>Settings of <see cref="AdaQuant.Apply"/> (Vitis AI <c>fast_finetune</c> / AdaQuant).</summary>
+/// <summary>Settings of <see cref="AdaQuant"/> (Vitis AI <c>fast_finetune</c> / AdaQuant).</summary>
 public sealed record AdaQuantParameters
 {
     /// <summary>Calibration samples cached per layer (inputs and FP32 targets).</summary>

@@ -8,7 +8,7 @@ using QuantSharp.Quantization.Sim;
 
 namespace QuantSharp.Quantization.Techniques;
 
-/// <summary>Settings of <see cref="AutoQuant.Run"/>.</summary>
+/// <summary>Settings of <see cref="AutoQuant"/>.</summary>
 public sealed record AutoQuantOptions
 {
     /// <summary>Try cross-layer equalization (with high-bias folding) after plain calibration.</summary>
@@ -23,14 +23,14 @@ public sealed record AutoQuantOptions
     /// </summary>
     public AdaroundParameters Adaround { get; init; } = new() { NumIterations = 2000 };
 
-    /// <summary>Folder for the AdaRound encodings; null uses a new folder under the system temp path.</summary>
+    /// <summary>When set, the AdaRound step's weight encodings are also exported there (<c>autoquant_adaround.encodings</c>); they are handed over in memory either way.</summary>
     public string? WorkDirectory { get; init; }
 
     /// <summary>Writes one line per finished step (progress), or null.</summary>
     public Action<AutoQuantStep>? Progress { get; init; }
 }
 
-/// <summary>One step of <see cref="AutoQuant.Run"/>: its score and the model it produced (kept whatever its score).</summary>
+/// <summary>One step of <see cref="AutoQuant"/>: its score and the model it produced (kept whatever its score).</summary>
 /// <param name="Name">fp32, batchnorm_folding, cross_layer_equalization or adaround.</param>
 /// <param name="Score">The eval callback's score (higher is better).</param>
 /// <param name="Drop">FP32 score − this score.</param>
@@ -41,7 +41,7 @@ public sealed record AutoQuantOptions
 /// <param name="Sim">The step's calibrated sim; null for the FP32 step.</param>
 public sealed record AutoQuantStep(string Name, double Score, double Drop, double Seconds, bool IsBest, bool Stopped, Graph Graph, QuantizationSimModel? Sim);
 
-/// <summary>The result of <see cref="AutoQuant.Run"/>.</summary>
+/// <summary>The result of <see cref="AutoQuant"/>.</summary>
 /// <param name="BestSim">The calibrated sim with the highest score.</param>
 /// <param name="BestStep">The step that produced it.</param>
 /// <param name="Fp32Score">The FP32 model's score.</param>
@@ -84,15 +84,21 @@ public sealed record AutoQuantResult(QuantizationSimModel BestSim, AutoQuantStep
 /// </remarks>
 public static class AutoQuant
 {
+    /// <summary>Runs AutoQuant on a graph with one input fed <paramref name="calibration"/>; see the class remarks.</summary>
+    /// <exception cref="ArgumentException">A negative or non-finite allowance, no calibration data, or a graph without exactly one input.</exception>
+    public static AutoQuantResult Run(Graph graph, QuantSimOptions simOptions, IReadOnlyList<Tensor<float>> calibration, Func<Session, double> evalCallback,
+        double allowedAccuracyDrop, AutoQuantOptions? options = null) =>
+        Run(graph, simOptions, Feeds.ForSingleInput("AutoQuant.Run", graph, calibration).ToList(), evalCallback, allowedAccuracyDrop, options);
+
     /// <summary>Runs AutoQuant on <paramref name="graph"/> (not modified); see the class remarks.</summary>
-    /// <param name="graph">The FP32 graph, with a single input.</param>
+    /// <param name="graph">The FP32 graph.</param>
     /// <param name="simOptions">How every sim quantizes.</param>
-    /// <param name="calibration">Input batches for calibration and AdaRound.</param>
+    /// <param name="calibration">Batches of named inputs (any element type) for calibration and AdaRound.</param>
     /// <param name="evalCallback">Scores a model (higher is better, e.g. top-1): given the FP32 graph's session, then each sim's session.</param>
     /// <param name="allowedAccuracyDrop">The drop in score (same units) that is acceptable, ≥ 0.</param>
     /// <param name="options">Which steps to try and their settings.</param>
-    /// <exception cref="ArgumentException">A negative or non-finite allowance, no calibration data, or a graph without exactly one input.</exception>
-    public static AutoQuantResult Run(Graph graph, QuantSimOptions simOptions, IReadOnlyList<Tensor<float>> calibration, Func<Session, double> evalCallback,
+    /// <exception cref="ArgumentException">A negative or non-finite allowance, no calibration data, or feeds that do not match the graph's inputs.</exception>
+    public static AutoQuantResult Run(Graph graph, QuantSimOptions simOptions, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> calibration, Func<Session, double> evalCallback,
         double allowedAccuracyDrop, AutoQuantOptions? options = null)
     {
         options ??= new AutoQuantOptions();
@@ -100,10 +106,7 @@ public static class AutoQuant
             throw new ArgumentException($"AutoQuant.Run: argument 'allowedAccuracyDrop' expected a finite value >= 0, got {allowedAccuracyDrop}", nameof(allowedAccuracyDrop));
         if (calibration.Count == 0) throw new ArgumentException("AutoQuant.Run: argument 'calibration' expected at least one batch, got none", nameof(calibration));
         simOptions.Validate();
-        var inputs = graph.Inputs.Where(i => !graph.Initializers.ContainsKey(i.Name)).Select(i => i.Name).ToList();
-        if (inputs.Count != 1)
-            throw new ArgumentException($"AutoQuant.Run: graph expected exactly one input to feed, got {inputs.Count} ({string.Join(", ", inputs)})", nameof(graph));
-        string input = inputs[0];
+        Layerwise.CheckFeeds("AutoQuant.Run", graph, calibration[0]);
         simOptions = simOptions with { InPlace = false };
 
         var steps = new List<AutoQuantStep>();
@@ -127,7 +130,7 @@ public static class AutoQuant
         watch.Restart();
         var folded = graph.Clone();
         ModelPreparer.Prepare(folded);
-        bool done = Finish("batchnorm_folding", folded, Calibrate(folded, simOptions, calibration, input, null), watch);
+        bool done = Finish("batchnorm_folding", folded, Calibrate(folded, simOptions, calibration, null), watch);
 
         if (!done && options.UseCle)
         {
@@ -136,20 +139,20 @@ public static class AutoQuant
             ModelPreparer.RemoveIdentities(cle);
             ModelPreparer.FoldConstants(cle);
             CrossLayerEqualization.EqualizeModel(cle);
-            done = Finish("cross_layer_equalization", cle, Calibrate(cle, simOptions, calibration, input, null), watch);
+            done = Finish("cross_layer_equalization", cle, Calibrate(cle, simOptions, calibration, null), watch);
         }
 
         if (!done && options.UseAdaround)
         {
             watch.Restart();
-            string dir = options.WorkDirectory ?? Path.Combine(Path.GetTempPath(), $"autoquant_{Environment.ProcessId}_{Guid.NewGuid():N}");
             var p = options.Adaround with
             {
                 DefaultParamBw = simOptions.DefaultParamBw, QuantScheme = simOptions.QuantScheme, Config = simOptions.Config,
                 ConfigFile = simOptions.ConfigFile, NumBatches = Math.Min(options.Adaround.NumBatches, calibration.Count),
             };
-            var ada = AdaRound.ApplyAdaround(best!.Graph, calibration, p, dir, "autoquant_adaround");
-            Finish("adaround", ada.Graph, Calibrate(ada.Graph, simOptions, calibration, input, ada.EncodingsPath), watch);
+            var ada = AdaRound.Apply(best!.Graph, calibration, p);
+            if (options.WorkDirectory is { } dir) ada.ExportEncodings(dir, "autoquant_adaround");
+            Finish("adaround", ada.Graph, Calibrate(ada.Graph, simOptions, calibration, ada), watch);
         }
 
         return new AutoQuantResult(best!.Sim!, best, s0, allowedAccuracyDrop, steps.Any(s => s.Stopped), steps);
@@ -161,11 +164,11 @@ public static class AutoQuant
         options.Progress?.Invoke(step);
     }
 
-    private static QuantizationSimModel Calibrate(Graph g, QuantSimOptions options, IReadOnlyList<Tensor<float>> calibration, string input, string? frozen)
+    private static QuantizationSimModel Calibrate(Graph g, QuantSimOptions options, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> calibration, IGraphPassResult? frozen)
     {
         var sim = new QuantizationSimModel(g, options);
-        if (frozen is not null) sim.SetAndFreezeParamEncodings(frozen);
-        sim.ComputeEncodings(s => { foreach (var b in calibration) s.Run(new Dictionary<string, Tensor> { [input] = b }); });
+        frozen?.FreezeIn(sim);
+        sim.ComputeEncodings(s => { foreach (var b in calibration) s.Run(b); });
         return sim;
     }
 }

@@ -7,6 +7,15 @@ using QuantSharp.Quantization.Sim;
 
 namespace QuantSharp.Quantization.Techniques;
 
+/// <summary>The result of <see cref="BiasCorrection.Apply"/>: the corrected graph and what was done per layer.</summary>
+/// <param name="Graph">The corrected copy of the input graph (zero biases added where a layer had none).</param>
+/// <param name="Report">Per layer: kind, shift before and after, refusals.</param>
+public sealed record BiasCorrectionResult(Graph Graph, BiasCorrectionReport Report) : IGraphPassResult
+{
+    /// <summary>None: bias correction rewrites biases, the weight encodings stay the sim's to compute.</summary>
+    public Export.EncodingsFile? ParamEncodings => null;
+}
+
 /// <summary>
 /// Bias correction of a graph (AIMET <c>bias_correction.correct_bias</c>): removes, layer by layer, the systematic
 /// shift that weight quantization adds to each output channel, by rewriting the layer biases of the FP32 graph.
@@ -32,6 +41,20 @@ namespace QuantSharp.Quantization.Techniques;
 /// </remarks>
 public static class BiasCorrection
 {
+    /// <summary>
+    /// Bias correction as a graph pass: corrects a copy of <paramref name="graph"/> (left as it was) with
+    /// <paramref name="samples"/> samples of <paramref name="feeds"/> (named inputs of any element type) for calibration
+    /// and for the output means, and returns the corrected copy with the report.
+    /// </summary>
+    /// <inheritdoc cref="CorrectBias(Graph, QuantSimOptions, IEnumerable{IReadOnlyDictionary{string, Tensor}}, int, int, BiasCorrectionOptions?, IReadOnlyDictionary{string, BatchNormParameters}?)"/>
+    public static BiasCorrectionResult Apply(Graph graph, QuantSimOptions options, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds, int samples,
+        BiasCorrectionOptions? correctionOptions = null, IReadOnlyDictionary<string, BatchNormParameters>? foldedBatchNorms = null)
+    {
+        var copy = graph.Clone();
+        var report = CorrectBias(copy, options, feeds, samples, samples, correctionOptions, foldedBatchNorms);
+        return new BiasCorrectionResult(copy, report);
+    }
+
     /// <summary>Bias correction of a single-input graph fed by <paramref name="batches"/> (tensors for its input, batch on axis 0).</summary>
     /// <param name="graph">The FP32 graph; its biases are rewritten in place (and zero biases added where missing).</param>
     /// <param name="options">How the sim quantizes (its <see cref="QuantSimOptions.InPlace"/> is ignored).</param>

@@ -4,6 +4,15 @@ using QuantSharp.Quantization.Preparation;
 
 namespace QuantSharp.Quantization.Techniques;
 
+/// <summary>The result of <see cref="CrossLayerEqualization.Apply"/>: the equalized graph and what was done.</summary>
+/// <param name="Graph">The equalized copy (batch norms folded, scales moved between layers, high biases folded).</param>
+/// <param name="Report">Groups equalized, layers skipped, ReLU6 replacements, high-bias folds.</param>
+public sealed record CleResult(Graph Graph, CleReport Report) : IGraphPassResult
+{
+    /// <summary>None: equalization rescales weights, the encodings stay the sim's to compute.</summary>
+    public Export.EncodingsFile? ParamEncodings => null;
+}
+
 /// <summary>
 /// Cross-layer equalization of a graph (AIMET's <c>equalize_model</c>): batch-norm folding, ReLU6 handling, cross-layer
 /// scaling of every chain of Conv/Gemm layers linked through positively homogeneous ops, iterated to convergence, then
@@ -37,6 +46,17 @@ public static class CrossLayerEqualization
     }
 
     private sealed record Link(Node First, Node Second, string Between, bool ReluLike, List<Node> Relu6s, List<Node> KeptClips);
+
+    /// <summary>
+    /// Cross-layer equalization as a graph pass: equalizes a copy of <paramref name="graph"/> (left as it was) and returns
+    /// it with the report. It needs no data.
+    /// </summary>
+    public static CleResult Apply(Graph graph, CleOptions? options = null)
+    {
+        var copy = graph.Clone();
+        var report = EqualizeModel(copy, options);
+        return new CleResult(copy, report);
+    }
 
     /// <summary>
     /// Equalizes <paramref name="graph"/> in place and reports the equalized groups, the skipped layers with reasons, the

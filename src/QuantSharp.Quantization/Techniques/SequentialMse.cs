@@ -9,7 +9,7 @@ using QuantSharp.Quantization.Sim;
 
 namespace QuantSharp.Quantization.Techniques;
 
-/// <summary>Settings of <see cref="SequentialMse.Apply"/> (AIMET <c>SeqMseParams</c>).</summary>
+/// <summary>Settings of <see cref="SequentialMse"/> (AIMET <c>SeqMseParams</c>).</summary>
 public sealed record SeqMseParameters
 {
     /// <summary>Calibration samples over which each layer's output error is measured.</summary>
@@ -42,7 +42,7 @@ public sealed record SeqMseParameters
     }
 }
 
-/// <summary>One layer of <see cref="SequentialMse.Apply"/>.</summary>
+/// <summary>One layer of <see cref="SequentialMse"/>.</summary>
 /// <param name="Node">Name of the Conv/Gemm node.</param>
 /// <param name="Weight">Name of its weight (and of its quantizer).</param>
 /// <param name="MeanFraction">Mean chosen fraction of the full range over the encoding's channels.</param>
@@ -52,7 +52,7 @@ public sealed record SeqMseParameters
 /// <param name="Seconds">Wall time of the layer.</param>
 public sealed record SeqMseLayerReport(string Node, string Weight, double MeanFraction, double MinFraction, double LossFullRange, double LossChosen, double Seconds);
 
-/// <summary>What <see cref="SequentialMse.Apply"/> did.</summary>
+/// <summary>What <see cref="SequentialMse"/> did.</summary>
 /// <param name="Layers">Layers whose weight encodings were chosen and frozen, in topological order.</param>
 /// <param name="Skipped">Conv/Gemm nodes left alone, each with the reason.</param>
 /// <param name="Samples">Samples used.</param>
@@ -91,19 +91,23 @@ public static class SequentialMse
 {
     /// <summary>Applies sequential MSE to <paramref name="sim"/> with the first samples of <paramref name="data"/> (batches for its single input).</summary>
     /// <exception cref="ArgumentException">Invalid parameters, no data, or a model without exactly one input.</exception>
-    public static SeqMseReport Apply(QuantizationSimModel sim, IEnumerable<Tensor<float>> data, SeqMseParameters? parameters = null)
+    public static SeqMseReport Apply(QuantizationSimModel sim, IEnumerable<Tensor<float>> data, SeqMseParameters? parameters = null) =>
+        Apply(sim, Feeds.ForSingleInput("SequentialMse.Apply", sim.Model, data), parameters);
+
+    /// <summary>
+    /// Applies sequential MSE to <paramref name="sim"/> with the first <see cref="SeqMseParameters.NumSamples"/> samples of
+    /// <paramref name="feeds"/> (named inputs of any element type): its Conv/Gemm/MatMul weight quantizers get their chosen
+    /// encodings, set and frozen.
+    /// </summary>
+    /// <exception cref="ArgumentException">Invalid parameters, no data, or feeds that do not match the model's inputs.</exception>
+    public static SeqMseReport Apply(QuantizationSimModel sim, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds, SeqMseParameters? parameters = null)
     {
         parameters ??= new SeqMseParameters();
         parameters.Validate();
         var watch = Stopwatch.StartNew();
-        var batches = AdaQuant.TakeSamples(data, parameters.NumSamples, out int samples);
-        if (batches.Count == 0) throw new ArgumentException("SequentialMse.Apply: data expected at least one batch, got none", nameof(data));
-        var inputs = sim.Session.RequiredInputs.ToList();
-        if (inputs.Count != 1)
-            throw new ArgumentException($"SequentialMse.Apply: the model expected exactly one input to feed, got {inputs.Count} ({string.Join(", ", inputs)})", nameof(sim));
-        string inputName = inputs[0];
-
         var model = sim.Model;
+        var lw = Layerwise.Over("SequentialMse.Apply", model, feeds, parameters.NumSamples);
+
         var order = model.Clone(copyInitializers: false);
         order.TopologicalSort();
         var enabled = sim.Quantizers.Values.ToDictionary(q => q, q => q.Enabled);
@@ -113,19 +117,20 @@ public static class SequentialMse
         try
         {
             foreach (var q in sim.Quantizers.Values) q.Enabled = false;
-            foreach (var n in order.Nodes.Where(n => AdaRound.LayerView(n) is not null))
+            foreach (var n in order.Nodes)
             {
                 var node = model.Nodes.First(x => x.Name == n.Name && x.OpType == n.OpType);
-                if (Prepare(sim, node, enabled, out var q, out var weight, out var bias) is { } why) { skipped.Add($"{node.Name}: {why}"); continue; }
+                if (LayerTarget.Of(node, model) is not { } target) continue;
+                if (Prepare(sim, target, enabled, out var q, out var weight, out var bias) is { } why) { skipped.Add($"{node.Name}: {why}"); continue; }
                 var layerWatch = Stopwatch.StartNew();
                 foreach (var d in done) d.Enabled = false;
-                var y = AdaRound.Collect(sim.Session, batches, inputName, node.Outputs[0]);
+                var y = lw.Capture(sim.Session, node.Outputs[0], target);
                 foreach (var d in done) d.Enabled = true;
-                var x = AdaRound.Collect(sim.Session, batches, inputName, node.Inputs[0]);
+                var x = lw.Capture(sim.Session, node.Inputs[0], target);
                 AdaRoundLayer layer;
                 try
                 {
-                    layer = AdaRound.LayerOf(node, x, weight!, bias);
+                    layer = target.Math(x, weight!, bias);
                 }
                 catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
                 var spec = new SeqMseWeightSpec(q!.BitWidth, q.Symmetric, q.StrictSymmetric, q.UnsignedSymmetric, q.Axis);
@@ -140,29 +145,28 @@ public static class SequentialMse
         {
             foreach (var (q, on) in enabled) q.Enabled = on;
         }
-        return new SeqMseReport(layers, skipped, samples, parameters.Loss, watch.Elapsed);
+        return new SeqMseReport(layers, skipped, lw.Samples, parameters.Loss, watch.Elapsed);
     }
 
     /// <summary>The weight's quantizer and tensors of a layer node in the sim graph, or why it is skipped.</summary>
-    private static string? Prepare(QuantizationSimModel sim, Node node, Dictionary<SimQuantizer, bool> enabled,
+    private static string? Prepare(QuantizationSimModel sim, LayerTarget target, Dictionary<SimQuantizer, bool> enabled,
         out SimQuantizer? quantizer, out Tensor<float>? weight, out Tensor<float>? bias)
     {
         quantizer = null;
         weight = bias = null;
         var model = sim.Model;
-        var view = AdaRound.LayerView(node)!;
-        if (view.IsGemm && AdaRound.PlainGemmProblem(view) is { } gemmProblem) return gemmProblem;
-        string? wName = node.Inputs.Count > 1 ? Source(model, node.Inputs[1]) : null;
-        if (wName is null || !model.Initializers.TryGetValue(wName, out var wt) || wt is not Tensor<float> w || model.IsInput(wName))
+        var node = target.Node;
+        string? wName = node.Inputs.Count > 1 ? LayerTarget.WeightSource(model, node.Inputs[1]) : null;
+        if (wName is null || !model.Initializers.TryGetValue(wName, out var wt) || wt is not Tensor<float> w)
             return "the weight is not a float initializer";
-        if (view.IsGemm ? w.Rank != 2 : w.Rank < 3) return $"weight of shape {Shapes.Format(w.Dims)}";
+        if (target.Problem(w) is { } problem) return problem;
         var q = sim.ParamQuantizers.FirstOrDefault(p => p.Value == wName);
         if (q is null || !enabled[q] || q.DataType != EncodingDataType.Int) return "the weight has no enabled integer quantizer";
         if (q.IsFrozen) return "its weight encoding is frozen";
         if (q.BitWidth > 31) return $"{q.BitWidth}-bit weights";
-        if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
+        if (target.Bias is { } biasValue)
         {
-            string? bName = Source(model, node.Inputs[2]);
+            string? bName = LayerTarget.WeightSource(model, biasValue);
             if (bName is null || !model.Initializers.TryGetValue(bName, out var bt) || bt is not Tensor<float> { Rank: 1 } b)
                 return "the bias is not a float vector initializer";
             bias = b;
@@ -170,13 +174,5 @@ public static class SequentialMse
         quantizer = q;
         weight = w;
         return null;
-    }
-
-    /// <summary>The initializer behind a value, looking through a quantizer node; null when it is not one.</summary>
-    private static string? Source(Graph model, string value)
-    {
-        if (model.Initializers.ContainsKey(value)) return value;
-        var producer = model.Producer(value);
-        return producer is not null && QuantizerNode.Is(producer) && model.Initializers.ContainsKey(producer.Inputs[0]) ? producer.Inputs[0] : null;
     }
 }

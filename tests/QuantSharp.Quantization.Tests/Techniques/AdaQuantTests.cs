@@ -135,7 +135,7 @@ public class AdaQuantTests(ITestOutputHelper output)
 
         string dir = TempDir("adaquant_e2e");
         var r = AdaQuant.Apply(fp, calibration, new AdaQuantParameters { NumIterations = 200, DefaultParamBw = 4 }, dir, "small_cnn");
-        var tuned = Measure(Calibrated(r.Graph, 4, calibration, r.EncodingsPath), fpLogits, test.Images, test.Labels);
+        var tuned = Measure(Calibrated(r.Graph, 4, calibration, r.EncodingsPath!), fpLogits, test.Images, test.Labels);
 
         output.WriteLine($"W4A8 per-tensor: nearest SQNR {nearest.Sqnr:F2} dB top-1 {nearest.Top1:P1}; AdaQuant SQNR {tuned.Sqnr:F2} dB top-1 {tuned.Top1:P1} ({r.Elapsed.TotalSeconds:F1} s)");
         foreach (var l in r.Layers) output.WriteLine($"  {l.Node}: MSE {l.MseBefore:G4} → {l.MseAfter:G4}{(l.Reverted ? " (reverted)" : "")}, {l.Seconds:F2} s");
@@ -144,7 +144,7 @@ public class AdaQuantTests(ITestOutputHelper output)
         Assert.All(r.Layers, l => Assert.True(l.MseAfter < l.MseBefore, $"{l.Node}: {l.MseAfter} vs {l.MseBefore}"));
         Assert.True(tuned.Sqnr > nearest.Sqnr, $"AdaQuant SQNR {tuned.Sqnr:F2} dB vs nearest {nearest.Sqnr:F2} dB");
         Assert.True(tuned.Top1 >= nearest.Top1 - 0.01, $"AdaQuant top-1 {tuned.Top1:P1} vs nearest {nearest.Top1:P1}");
-        var file = EncodingsJson.Load(r.EncodingsPath);
+        var file = EncodingsJson.Load(r.EncodingsPath!);
         Assert.Equal(["conv1.weight", "conv2.weight", "fc.weight"], file.ParamEncodings.Keys.Order().ToArray());
         Directory.Delete(dir, true);
     }

@@ -76,7 +76,7 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
         string dir = Path.Combine(Path.GetTempPath(), $"adaround_e2e_{bits}_{Environment.ProcessId}");
         var result = AdaRound.ApplyAdaround(fp, calibration,
             new AdaroundParameters { NumBatches = calibration.Count, NumIterations = Iterations, DefaultParamBw = bits }, dir, "small_cnn");
-        var ada = Measure(Sim(result.Graph, bits, calibration, result.EncodingsPath), fpLogits, test.Images, test.Labels);
+        var ada = Measure(Sim(result.Graph, bits, calibration, result.EncodingsPath!), fpLogits, test.Images, test.Labels);
 
         output.WriteLine($"W{bits}A8 per-tensor, {Iterations} iterations, {CalibrationImages} images, {TestImages} test images:");
         output.WriteLine($"  FP32 top-1 {fpTop1:P1}; nearest: SQNR {nearest.Sqnr:F2} dB, top-1 {nearest.Top1:P1}, FP32 agreement {nearest.Agreement:P1}; AdaRound: SQNR {ada.Sqnr:F2} dB, top-1 {ada.Top1:P1}, FP32 agreement {ada.Agreement:P1}");
@@ -102,8 +102,8 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
         string dir = Path.Combine(Path.GetTempPath(), $"adaround_export_{Environment.ProcessId}");
         var result = AdaRound.ApplyAdaround(g, data, new AdaroundParameters { NumBatches = 2, NumIterations = 20, DefaultParamBw = 4 }, dir, "net");
 
-        Assert.Equal(Path.Combine(dir, "net.encodings"), result.EncodingsPath);
-        var file = EncodingsJson.Load(result.EncodingsPath);
+        Assert.Equal(Path.Combine(dir, "net.encodings"), result.EncodingsPath!);
+        var file = EncodingsJson.Load(result.EncodingsPath!);
         Assert.Empty(file.ActivationEncodings);
         foreach (var layer in result.Layers)
         {
@@ -122,7 +122,7 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
         Assert.Equal(["conv1", "conv2", "fc"], result.Layers.Select(l => l.Node).ToArray());
         // The sim freezes them: recomputing encodings keeps the AdaRound grid.
         var sim = new QuantizationSimModel(result.Graph, new QuantSimOptions { DefaultParamBw = 4 });
-        sim.SetAndFreezeParamEncodings(result.EncodingsPath);
+        sim.SetAndFreezeParamEncodings(result.EncodingsPath!);
         sim.ComputeEncodings(s => s.Run(Feed(data[0])));
         Assert.Equal(file.ParamEncodings["conv1.weight"], sim.Quantizer("conv1.weight").Encoding);
         Assert.True(sim.Quantizer("conv1.weight").IsFrozen);
@@ -137,7 +137,7 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
         string dir = Path.Combine(Path.GetTempPath(), $"adaround_pc_{Environment.ProcessId}");
         var result = AdaRound.ApplyAdaround(g, data,
             new AdaroundParameters { NumBatches = 1, NumIterations = 20, DefaultParamBw = 3, Config = QuantizerConfig.PerChannel }, dir, "pc");
-        var file = EncodingsJson.Load(result.EncodingsPath);
+        var file = EncodingsJson.Load(result.EncodingsPath!);
         Assert.Equal(3, result.Layers.Count);
         foreach (var layer in result.Layers)
         {

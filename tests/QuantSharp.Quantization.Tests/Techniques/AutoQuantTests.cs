@@ -103,7 +103,7 @@ public class AutoQuantTests(ITestOutputHelper output)
         var g = SimTestModels.SmallCnn(5);
         var ex = Assert.Throws<ArgumentException>(() => AutoQuant.Run(g, W4A8, RandomData(5), _ => 1, -0.1));
         Assert.Contains("allowedAccuracyDrop", ex.Message);
-        Assert.Throws<ArgumentException>(() => AutoQuant.Run(g, W4A8, [], _ => 1, 0.01));
+        Assert.Throws<ArgumentException>(() => AutoQuant.Run(g, W4A8, Array.Empty<Tensor<float>>(), _ => 1, 0.01));
     }
 
     [Fact]

@@ -1,0 +1,199 @@
+using QuantSharp.Engine;
+using QuantSharp.Engine.Kernels;
+using QuantSharp.Engine.Runtime;
+
+namespace QuantSharp.Quantization.Techniques;
+
+/// <summary>
+/// A layer the layer-by-layer techniques (AdaRound, AdaQuant, sequential MSE) optimise: a Conv, a Gemm, or a MatMul by a
+/// 2-D constant weight (a transformer's linear layers: x [..., K] · W [K, M], every leading axis a row of the layer).
+/// </summary>
+/// <param name="Node">The node (in the graph it was found in).</param>
+/// <param name="View">Its Conv/Gemm view, or null for a MatMul.</param>
+internal sealed record LayerTarget(Node Node, LinearLayer? View)
+{
+    /// <summary>A MatMul whose rows are every position of the leading axes.</summary>
+    public bool IsMatMul => View is null;
+
+    /// <summary>The weight value (input 1).</summary>
+    public string Weight => Node.Inputs[1];
+
+    /// <summary>The bias value (Conv/Gemm input 2), or null; a MatMul's bias is a separate Add and stays out of the layer.</summary>
+    public string? Bias => !IsMatMul && Node.Inputs.Count > 2 && Node.Inputs[2].Length > 0 ? Node.Inputs[2] : null;
+
+    /// <summary>The target view of <paramref name="n"/> in <paramref name="graph"/>, or null when it is not a layer these techniques handle.</summary>
+    public static LayerTarget? Of(Node n, Graph graph)
+    {
+        if (LinearLayer.Of(n) is { Layout: not WeightLayout.ConvTranspose } layer) return new LayerTarget(n, layer);
+        if (n.OpType == "MatMul" && n.Domain.Length == 0 && n.Inputs.Count == 2 && !graph.Initializers.ContainsKey(n.Inputs[0])
+            && WeightSource(graph, n.Inputs[1]) is { } w && graph.Initializers[w] is Tensor<float> { Rank: 2 })
+            return new LayerTarget(n, null);
+        return null;
+    }
+
+    /// <summary>Why the layer's math is not one these techniques model, or null.</summary>
+    public string? Problem(Tensor<float> weight)
+    {
+        if (IsMatMul) return weight.Rank == 2 ? null : $"a MatMul weight of shape {Shapes.Format(weight.Dims)}";
+        if (View!.IsGemm && (View.TransA || View.Alpha != 1f || View.Beta != 1f))
+            return "only Gemm with transA = 0 and alpha = beta = 1 is supported";
+        if (View.IsGemm && weight.Rank != 2) return "only Gemm with transA = 0, alpha = beta = 1 and a 2-D weight is supported";
+        if (!View.IsGemm && weight.Rank < 3) return "the Conv weight has rank below 3";
+        return null;
+    }
+
+    /// <summary>The layer math for inputs shaped like <paramref name="x"/> (as <see cref="Layerwise.Capture"/> returns them).</summary>
+    public AdaRoundLayer Math(Tensor<float> x, Tensor<float> weight, Tensor<float>? bias) =>
+        IsMatMul ? AdaRoundLayer.Gemm(weight.Shape, null, transB: false)
+        : View!.IsGemm ? AdaRoundLayer.Gemm(weight.Shape, bias, View.Layout == WeightLayout.GemmTransposed)
+        : AdaRoundLayer.Conv(weight.Shape, bias, ConvParams.FromNode(Node, x.Dims, weight.Dims));
+
+    /// <summary>The initializer behind <paramref name="value"/>, looking through a quantizer node of a sim graph; null when it is none.</summary>
+    public static string? WeightSource(Graph graph, string value)
+    {
+        if (graph.Initializers.ContainsKey(value)) return graph.IsInput(value) ? null : value;
+        var producer = graph.Producer(value);
+        return producer is not null && Engine.Runtime.Quantizers.QuantizerNode.Is(producer) && graph.Initializers.ContainsKey(producer.Inputs[0]) ? producer.Inputs[0] : null;
+    }
+}
+
+/// <summary>
+/// The layer-by-layer machinery shared by AdaRound, AdaQuant, sequential MSE and empirical bias correction: a working
+/// copy of the graph in topological order, its layers, and the capture of one layer's input or output activations over
+/// the feeds by running a session (the FP32 graph for targets, the quantized sim for inputs).
+/// </summary>
+/// <remarks>
+/// A layer's data is produced when the technique reaches it and dropped when it moves on: nothing is cached across
+/// layers, so the peak is one layer's inputs and outputs over the samples used (recomputing the earlier layers each time
+/// costs one forward pass per layer). Values are copied out while the session computes them
+/// (<see cref="RunOptions.Observer"/>), so the session keeps no intermediate alive for the capture, and the sessions run
+/// at most <see cref="CaptureBatch"/> samples at a time, so their working memory does not grow with the feeds' batch size.
+/// </remarks>
+internal sealed class Layerwise
+{
+    private Layerwise(Graph work, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> batches, int samples)
+    {
+        Work = work;
+        Batches = batches;
+        Samples = samples;
+    }
+
+    /// <summary>A named, topologically sorted copy of the input graph; the technique writes its results here.</summary>
+    public Graph Work { get; }
+
+    /// <summary>The feeds used, materialised (run once per layer and session).</summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, Tensor>> Batches { get; }
+
+    /// <summary>Samples in <see cref="Batches"/>.</summary>
+    public int Samples { get; }
+
+    /// <summary>
+    /// Sets up a technique on <paramref name="graph"/> (not modified) with the first <paramref name="samples"/> samples of
+    /// <paramref name="feeds"/>; every input the graph needs must be fed.
+    /// </summary>
+    /// <exception cref="ArgumentException">No samples, or a feed that misses a graph input or names one it does not have.</exception>
+    public static Layerwise Create(string op, Graph graph, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds, int samples)
+    {
+        var work = graph.Clone();
+        work.EnsureNodeNames();
+        work.TopologicalSort();
+        return Over(op, work, feeds, samples);
+    }
+
+    /// <summary>
+    /// The machinery over <paramref name="graph"/> itself (a sim's graph, which the technique edits through the sim):
+    /// no copy is made and its node order is left alone.
+    /// </summary>
+    /// <exception cref="ArgumentException">No samples, or a feed that misses a graph input or names one it does not have.</exception>
+    public static Layerwise Over(string op, Graph graph, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds, int samples)
+    {
+        var work = graph;
+        var batches = Feeds.Take(feeds, samples, out int taken);
+        if (batches.Count == 0) throw new ArgumentException($"{op}: data expected at least one batch, got none", nameof(feeds));
+        CheckFeeds(op, work, batches[0]);
+        return new Layerwise(work, batches, taken);
+    }
+
+    /// <summary>Refuses a batch that does not feed exactly the graph's inputs.</summary>
+    public static void CheckFeeds(string op, Graph graph, IReadOnlyDictionary<string, Tensor> batch)
+    {
+        var inputs = Feeds.FedInputs(graph);
+        foreach (var name in inputs)
+            if (!batch.ContainsKey(name))
+                throw new ArgumentException($"{op}: the feeds miss graph input '{name}' (the graph reads {string.Join(", ", inputs)}; the feeds hold {string.Join(", ", batch.Keys)})", "feeds");
+        foreach (var name in batch.Keys)
+            if (!inputs.Contains(name))
+                throw new ArgumentException($"{op}: the feeds hold '{name}', which is not an input of the graph (its inputs: {string.Join(", ", inputs)})", "feeds");
+    }
+
+    /// <summary>The layers of <see cref="Work"/> in topological order.</summary>
+    public List<LayerTarget> Targets() => Work.Nodes.Select(n => LayerTarget.Of(n, Work)).OfType<LayerTarget>().ToList();
+
+    /// <summary>
+    /// Runs <paramref name="session"/> over the feeds and returns value <paramref name="value"/> of every sample,
+    /// concatenated along axis 0; for a MatMul layer flattened to [rows, features] (every leading position a row).
+    /// </summary>
+    public Tensor<float> Capture(Session session, string value, LayerTarget layer)
+    {
+        var parts = new List<Tensor<float>>(Batches.Count);
+        foreach (var b in Chunks())
+        {
+            if (b.TryGetValue(value, out var fed)) { parts.Add(AsFloat(fed, value)); continue; }
+            Tensor<float>? copy = null;
+            var run = session.Run(b, new RunOptions
+            {
+                Observed = [value],
+                // A private copy: the session recycles the buffer once the value is consumed.
+                Observer = (name, t) => { if (name == value) copy = AsFloat(t, value).Clone(); },
+            });
+            copy ??= run.Outputs.TryGetValue(value, out var o) ? AsFloat(o, value).Clone() : null;
+            parts.Add(copy ?? throw new InvalidOperationException($"Layerwise: value '{value}' was not computed by the session"));
+        }
+        if (layer.IsMatMul)
+            for (int i = 0; i < parts.Count; i++) parts[i] = parts[i].Reshape(-1, parts[i].Dims[^1]);
+        return Concat(parts);
+    }
+
+    /// <summary>
+    /// Samples per capture run. A session's working memory grows with the batch it runs (a 224×224 MobileNetV2 at batch 32
+    /// needs gigabytes), and the capture keeps only one value, so small runs bound the peak without changing the result.
+    /// </summary>
+    public const int CaptureBatch = 8;
+
+    /// <summary>The feeds re-cut into runs of at most <see cref="CaptureBatch"/> samples, in order.</summary>
+    private IEnumerable<IReadOnlyDictionary<string, Tensor>> Chunks()
+    {
+        foreach (var b in Batches)
+        {
+            int n = Feeds.Count(b);
+            if (n <= CaptureBatch) { yield return b; continue; }
+            for (int start = 0; start < n; start += CaptureBatch)
+            {
+                int count = Math.Min(CaptureBatch, n - start);
+                yield return b.ToDictionary(kv => kv.Key, kv => Feeds.Rows(kv.Value, start, count), StringComparer.Ordinal);
+            }
+        }
+    }
+
+    private static Tensor<float> AsFloat(Tensor t, string value) => t as Tensor<float>
+        ?? throw new ArgumentException($"Layerwise: value '{value}' is {t.DataType}; layer inputs and outputs must be float32");
+
+    private static Tensor<float> Concat(List<Tensor<float>> parts)
+    {
+        if (parts.Count == 1) return parts[0];
+        var shape = parts[0].Shape;
+        for (int i = 1; i < parts.Count; i++)
+            Check.That(parts[i].Rank == shape.Length && parts[i].Dims[1..].SequenceEqual(shape.AsSpan(1)), "Layerwise", "feeds",
+                $"batches whose layer values share the per-sample shape {Shapes.Format(shape.AsSpan(1))}", Shapes.Format(parts[i].Dims));
+        shape[0] = parts.Sum(p => p.Dims[0]);
+        var all = new Tensor<float>(shape);
+        long offset = 0;
+        for (int i = 0; i < parts.Count; i++)
+        {
+            Array.Copy(parts[i].Data, 0, all.Data, offset, parts[i].Length);
+            offset += parts[i].Length;
+            parts[i] = null!; // released as soon as copied, so the peak stays near one copy
+        }
+        return all;
+    }
+}

@@ -1,0 +1,151 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace QuantSharp.Quantization.Techniques;
+
+/// <summary>
+/// The PTQ recipe <see cref="PtqPipeline"/> runs: which techniques, on how many samples, with how many iterations, in
+/// which order. Recorded as JSON (<see cref="ToJson"/>) in a calib output's <c>config.json</c> and read back with
+/// <see cref="FromJson"/>.
+/// </summary>
+public sealed record PtqSettings
+{
+    /// <summary>The graph passes <see cref="Order"/> may name.</summary>
+    public static readonly IReadOnlyList<string> Passes = ["bias_correction", "adaround", "fast_finetune"];
+
+    /// <summary>Cross-layer equalization with high-bias folding instead of plain preparation (which folds batch norms and simplifies).</summary>
+    public bool Cle { get; init; }
+
+    /// <summary>Bias correction of the prepared graph.</summary>
+    public bool BiasCorrection { get; init; }
+
+    /// <summary>Empirical (every layer from data) or analytical (layers after a folded batch norm from its statistics).</summary>
+    public BiasCorrectionKind BiasCorrectionKind { get; init; } = BiasCorrectionKind.Empirical;
+
+    /// <summary>Samples bias correction calibrates on and averages over (AIMET's num_quant_samples and num_bias_correct_samples).</summary>
+    public int BiasCorrectionSamples { get; init; } = 512;
+
+    /// <summary>AdaRound iterations per layer (0: nearest rounding); with <see cref="AutoQuant"/>, its AdaRound step's (0: 2,000).</summary>
+    public int AdaRoundIterations { get; init; }
+
+    /// <summary>Batches AdaRound learns from.</summary>
+    public int AdaRoundBatches { get; init; } = 8;
+
+    /// <summary>AdaQuant / fast finetune iterations per layer (0: off).</summary>
+    public int FastFinetuneIterations { get; init; }
+
+    /// <summary>Samples fast finetune learns from.</summary>
+    public int FastFinetuneSamples { get; init; } = 256;
+
+    /// <summary>Sequential MSE search of the weight encodings (on the sim, after the graph passes).</summary>
+    public bool SeqMse { get; init; }
+
+    /// <summary>Samples sequential MSE measures each layer's error over.</summary>
+    public int SeqMseSamples { get; init; } = 128;
+
+    /// <summary>AutoQuant (BN fold → CLE → AdaRound, stopping when the score drop is within <see cref="AllowedDrop"/>) instead of the steps above.</summary>
+    public bool AutoQuant { get; init; }
+
+    /// <summary>AutoQuant's allowed drop of the score.</summary>
+    public double AllowedDrop { get; init; } = 0.01;
+
+    /// <summary>Nodes kept in float.</summary>
+    public IReadOnlyList<string> ExcludeNodes { get; init; } = [];
+
+    /// <summary>Gemm/MatMul layers with fewer weights than this stay in float (0: quantize all).</summary>
+    public int MinGemmWeights { get; init; }
+
+    /// <summary>The order the enabled graph passes run in (names from <see cref="Passes"/>, each once).</summary>
+    public IReadOnlyList<string> Order { get; init; } = Passes;
+
+    /// <summary>Checks every field; the message names the field and the value.</summary>
+    /// <exception cref="ArgumentException">A negative count, a drop outside [0, 1), or an order that is not a permutation of <see cref="Passes"/>.</exception>
+    public void Validate()
+    {
+        static void Require(bool ok, string field, object value, string expected)
+        {
+            if (!ok) throw new ArgumentException($"PtqSettings: {field} expected {expected}, got {value}", field);
+        }
+        Require(BiasCorrectionSamples >= 1, nameof(BiasCorrectionSamples), BiasCorrectionSamples, ">= 1");
+        Require(AdaRoundIterations >= 0, nameof(AdaRoundIterations), AdaRoundIterations, ">= 0");
+        Require(AdaRoundBatches >= 1, nameof(AdaRoundBatches), AdaRoundBatches, ">= 1");
+        Require(FastFinetuneIterations >= 0, nameof(FastFinetuneIterations), FastFinetuneIterations, ">= 0");
+        Require(FastFinetuneSamples >= 1, nameof(FastFinetuneSamples), FastFinetuneSamples, ">= 1");
+        Require(SeqMseSamples >= 1, nameof(SeqMseSamples), SeqMseSamples, ">= 1");
+        Require(AllowedDrop is >= 0 and < 1, nameof(AllowedDrop), AllowedDrop, "a fraction in [0, 1)");
+        Require(MinGemmWeights >= 0, nameof(MinGemmWeights), MinGemmWeights, ">= 0");
+        Require(Order.Count == Passes.Count && Order.Distinct().Count() == Passes.Count && Order.All(Passes.Contains), nameof(Order),
+            string.Join(", ", Order), $"each of {string.Join(", ", Passes)} once");
+    }
+
+    /// <summary>The steps that will run, in order (what <see cref="PtqResult.Steps"/> reports).</summary>
+    public IReadOnlyList<string> Plan()
+    {
+        if (AutoQuant) return ["auto_quant", .. SimSteps()];
+        var steps = new List<string> { Cle ? "cle" : "prepare" };
+        foreach (var pass in Order)
+            if (pass switch { "bias_correction" => BiasCorrection, "adaround" => AdaRoundIterations > 0, _ => FastFinetuneIterations > 0 })
+                steps.Add(pass);
+        steps.AddRange(SimSteps());
+        return steps;
+    }
+
+    private IEnumerable<string> SimSteps() => SeqMse ? ["seq_mse", "calibration"] : ["calibration"];
+
+    /// <summary>The settings as a JSON object (snake_case keys, the steps planned included).</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["steps"] = new JsonArray([.. Plan().Select(s => (JsonNode)JsonValue.Create(s))]),
+        ["order"] = new JsonArray([.. Order.Select(s => (JsonNode)JsonValue.Create(s))]),
+        ["cle"] = Cle,
+        ["bias_correction"] = BiasCorrection,
+        ["bias_correction_kind"] = BiasCorrectionKind.ToString().ToLowerInvariant(),
+        ["bias_correction_samples"] = BiasCorrectionSamples,
+        ["adaround_iterations"] = AdaRoundIterations,
+        ["adaround_batches"] = AdaRoundBatches,
+        ["fast_finetune_iterations"] = FastFinetuneIterations,
+        ["fast_finetune_samples"] = FastFinetuneSamples,
+        ["seq_mse"] = SeqMse,
+        ["seq_mse_samples"] = SeqMseSamples,
+        ["auto_quant"] = AutoQuant,
+        ["allowed_drop"] = AllowedDrop,
+        ["exclude_nodes"] = new JsonArray([.. ExcludeNodes.Select(s => (JsonNode)JsonValue.Create(s))]),
+        ["min_gemm_weights"] = MinGemmWeights,
+    };
+
+    /// <summary>Reads settings written by <see cref="ToJson"/>; a key that is missing keeps its default.</summary>
+    /// <exception cref="FormatException">A value of the wrong JSON kind or an unknown bias-correction kind, naming the key.</exception>
+    public static PtqSettings FromJson(JsonElement json)
+    {
+        if (json.ValueKind != JsonValueKind.Object) throw new FormatException($"PtqSettings: expected a JSON object, got {json.ValueKind}");
+        var d = new PtqSettings();
+        T Get<T>(string key, T fallback, Func<JsonElement, T> read)
+        {
+            if (!json.TryGetProperty(key, out var v)) return fallback;
+            try { return read(v); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                throw new FormatException($"PtqSettings: '{key}' has an unexpected value {v.GetRawText()}");
+            }
+        }
+        static IReadOnlyList<string> Strings(JsonElement v) => [.. v.EnumerateArray().Select(x => x.GetString() ?? throw new FormatException("null"))];
+        return new PtqSettings
+        {
+            Order = Get("order", d.Order, Strings),
+            Cle = Get("cle", d.Cle, v => v.GetBoolean()),
+            BiasCorrection = Get("bias_correction", d.BiasCorrection, v => v.GetBoolean()),
+            BiasCorrectionKind = Get("bias_correction_kind", d.BiasCorrectionKind, v => Enum.TryParse<BiasCorrectionKind>(v.GetString(), ignoreCase: true, out var k) ? k : throw new FormatException("kind")),
+            BiasCorrectionSamples = Get("bias_correction_samples", d.BiasCorrectionSamples, v => v.GetInt32()),
+            AdaRoundIterations = Get("adaround_iterations", d.AdaRoundIterations, v => v.GetInt32()),
+            AdaRoundBatches = Get("adaround_batches", d.AdaRoundBatches, v => v.GetInt32()),
+            FastFinetuneIterations = Get("fast_finetune_iterations", d.FastFinetuneIterations, v => v.GetInt32()),
+            FastFinetuneSamples = Get("fast_finetune_samples", d.FastFinetuneSamples, v => v.GetInt32()),
+            SeqMse = Get("seq_mse", d.SeqMse, v => v.GetBoolean()),
+            SeqMseSamples = Get("seq_mse_samples", d.SeqMseSamples, v => v.GetInt32()),
+            AutoQuant = Get("auto_quant", d.AutoQuant, v => v.GetBoolean()),
+            AllowedDrop = Get("allowed_drop", d.AllowedDrop, v => v.GetDouble()),
+            ExcludeNodes = Get("exclude_nodes", d.ExcludeNodes, Strings),
+            MinGemmWeights = Get("min_gemm_weights", d.MinGemmWeights, v => v.GetInt32()),
+        };
+    }
+}
