@@ -35,11 +35,19 @@ namespace QuantSharp.Cli;
 /// <param name="MinGemmWeights">Gemm/MatMul layers whose weight has fewer elements stay in float (<see cref="Quantization.Config.TinyGemms"/>; 0: quantize all; the command line's default is 4096).</param>
 /// <param name="BiasCorrectionKind">empirical (every layer from data) or analytical (layers after a folded batch norm from its statistics, AIMET's default; the rest empirical).</param>
 /// <param name="VitisConfig">A Vitis-AI quantizer config JSON whose settings replace the command line's (see <see cref="Cli.VitisConfig"/>).</param>
+/// <param name="Amp">Automatic mixed precision after calibration (null: off).</param>
 public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = true,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
     bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0,
-    string? VitisConfig = null, string BiasCorrectionKind = "empirical");
+    string? VitisConfig = null, string BiasCorrectionKind = "empirical", AmpRequest? Amp = null);
+
+/// <summary>calib's automatic mixed precision (<see cref="Quantization.MixedPrecision.AutoMixedPrecision"/>).</summary>
+/// <param name="TargetSqnrDb">The outputs' SQNR against FP32 to reach, in dB.</param>
+/// <param name="MaxFraction">The largest fraction of activation quantizers raised.</param>
+/// <param name="ToFloat">Raise to float instead of 16 bits.</param>
+/// <param name="Samples">Calibration samples it measures on.</param>
+public sealed record AmpRequest(double TargetSqnrDb = 30, double MaxFraction = 0.1, bool ToFloat = false, int Samples = 16);
 
 /// <summary>
 /// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it and writes <c>OUT/</c>
@@ -155,6 +163,11 @@ public static class CalibCommand
         if (fastFinetune is not null)
             foreach (var l in fastFinetune.Layers) summary.WriteLine($"fast finetune {l.Node}: MSE {l.MseBefore:G4} (nearest) → {l.MseAfter:G4}{(l.Reverted ? " (reverted)" : "")}");
         if (seqMse is not null) summary.WriteLine(seqMse.ToString());
+        if (ptq.MixedPrecision is { } amp)
+        {
+            summary.WriteLine(amp.ToString());
+            foreach (var c in amp.Raised) summary.WriteLine($"  raised {c.Quantizer} to {(r.Amp!.ToFloat ? "float" : "16 bits")}: alone +{c.AloneGainDb:F1} dB, outputs then {c.SqnrAfterDb:F1} dB");
+        }
         summary.WriteLine($"calibration: {data.Count} samples from {r.Source.Data}, batch {r.BatchSize}, scheme {r.Scheme}, {calibSeconds:F2} s");
         summary.WriteLine($"weights {r.ParamBw}-bit{(r.Config is null ? (r.PerChannel ? " per-channel" : " per-tensor") : $" as --config {r.Config} sets")}, activations {r.OutputBw}-bit");
         var named = sim.ExcludedLayers.Except(tiny).ToList();
@@ -331,6 +344,11 @@ public static class CalibCommand
         AllowedDrop = r.AutoQuant ? r.AllowedDrop : new PtqSettings().AllowedDrop,
         ExcludeNodes = r.ExcludeNodes ?? [],
         MinGemmWeights = Math.Max(0, r.MinGemmWeights), // 0 or less: quantize every Gemm/MatMul
+        AutoMixedPrecision = r.Amp is not null,
+        AmpTargetSqnrDb = r.Amp?.TargetSqnrDb ?? new PtqSettings().AmpTargetSqnrDb,
+        AmpMaxRaisedFraction = r.Amp?.MaxFraction ?? new PtqSettings().AmpMaxRaisedFraction,
+        AmpRaisedBitWidth = r.Amp is { ToFloat: true } ? 0 : 16,
+        AmpSamples = r.Amp?.Samples ?? new PtqSettings().AmpSamples,
     };
 
     /// <summary>AutoQuant's score of a session: top-1 of its first output on the labelled feeds, noting the worst non-finite count seen.</summary>
@@ -349,6 +367,12 @@ public static class CalibCommand
     {
         foreach (var (option, n) in new[] { ("--adaround-iterations", r.AdaRoundIterations), ("--fast-finetune-iterations", r.FastFinetuneIterations) })
             if (n < 0) throw new UsageException($"{option} expected a positive number of iterations, got {n}");
+        if (r.Amp is { } amp)
+        {
+            if (!(amp.MaxFraction > 0 && amp.MaxFraction <= 1)) throw new UsageException($"--amp-max-fraction expected a fraction in (0, 1], got {amp.MaxFraction.ToString(CultureInfo.InvariantCulture)}");
+            if (!double.IsFinite(amp.TargetSqnrDb)) throw new UsageException($"--amp-target-sqnr expected a number of dB, got {amp.TargetSqnrDb.ToString(CultureInfo.InvariantCulture)}");
+            if (amp.Samples < 1) throw new UsageException($"--amp-samples expected a positive number of samples, got {amp.Samples}");
+        }
         if (r.AutoQuant)
         {
             var others = new List<string>();

@@ -91,13 +91,18 @@ public static class CommandLineApp
         var seqMse = new Option<bool>("--seq-mse") { Description = "Sequential MSE: choose each weight encoding's range by the layer output error." };
         var autoQuant = new Option<bool>("--auto-quant") { Description = "AutoQuant: BN fold, then CLE, then AdaRound until the top-1 drop is within --allowed-drop (needs labels)." };
         var allowedDrop = new Option<double>("--allowed-drop") { Description = "AutoQuant's allowed top-1 drop, a fraction (0.01 = one point).", HelpName = "FRACTION", DefaultValueFactory = _ => 0.01 };
+        var amp = new Option<bool>("--auto-mixed-precision") { Description = "After calibrating, raise the fewest activation quantizers to 16 bits (measured sensitivity, each choice confirmed) until the outputs' SQNR against FP32 reaches --amp-target-sqnr or --amp-max-fraction of them are raised." };
+        var ampTarget = new Option<double>("--amp-target-sqnr") { Description = "Mixed precision's budget: the outputs' SQNR against FP32 to reach, in dB.", HelpName = "DB", DefaultValueFactory = _ => 30 };
+        var ampFraction = new Option<double>("--amp-max-fraction") { Description = "Mixed precision raises at most this fraction of the activation quantizers.", HelpName = "FRACTION", DefaultValueFactory = _ => 0.1 };
+        var ampFloat = new Option<bool>("--amp-float") { Description = "Mixed precision raises to float (no quantizer) instead of 16 bits." };
+        var ampSamples = new Option<int>("--amp-samples") { Description = "Calibration samples mixed precision measures on (one forward pass per candidate).", HelpName = "N", DefaultValueFactory = _ => 16 };
         var cmd = new Command("calib", "Quantize and calibrate a model (Vitis --quant_mode calib); writes OUT/ for 'test', 'deploy' and 'analyze'.") { model };
         data.AddTo(cmd);
         cmd.Options.Add(output);
         cmd.Options.Add(force);
         cmd.Options.Add(json);
         foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, perTensor, config, vitisConfig, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
-                     fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
+                     fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop, amp, ampTarget, ampFraction, ampFloat, ampSamples })
             cmd.Options.Add(o);
         data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
@@ -105,7 +110,8 @@ public static class CommandLineApp
             data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetResult(biasCorrection) is not null,
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical"), stdout), data.BatchSize(r)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical",
+            r.GetValue(amp) ? new AmpRequest(r.GetValue(ampTarget), r.GetValue(ampFraction), r.GetValue(ampFloat), r.GetValue(ampSamples)) : null), stdout), data.BatchSize(r)));
         return cmd;
     }
 

@@ -1,6 +1,7 @@
 using QuantSharp.Engine;
 using QuantSharp.Engine.Runtime;
 using QuantSharp.Quantization.Preparation;
+using QuantSharp.Quantization.MixedPrecision;
 using QuantSharp.Quantization.Sim;
 
 namespace QuantSharp.Quantization.Techniques;
@@ -35,7 +36,11 @@ public sealed record PtqHooks
 /// <param name="TinyGemms">Gemm/MatMul layers kept in float for having fewer weights than <see cref="PtqSettings.MinGemmWeights"/>.</param>
 public sealed record PtqResult(QuantizationSimModel Sim, IReadOnlyList<string> Steps, PreparationReport? Preparation, CleReport? Cle,
     BiasCorrectionReport? BiasCorrection, AdaRoundResult? AdaRound, AdaQuantResult? FastFinetune, SeqMseReport? SeqMse, AutoQuantResult? AutoQuant,
-    CalibrationReport Calibration, IReadOnlyList<string> TinyGemms);
+    CalibrationReport Calibration, IReadOnlyList<string> TinyGemms)
+{
+    /// <summary>Automatic mixed precision, when <see cref="PtqSettings.AutoMixedPrecision"/> asked for it.</summary>
+    public AmpReport? MixedPrecision { get; init; }
+}
 
 /// <summary>
 /// The post-training quantization recipe as one library call: prepare (or equalize), the graph passes in
@@ -153,6 +158,10 @@ public static class PtqPipeline
         // The calibrate hook usually reports its own progress; the step records it in the plan either way.
         steps.Add("calibration");
         calibration = hooks.ComputeEncodings?.Invoke(sim, calibrate) ?? sim.ComputeEncodings(calibrate);
-        return new PtqResult(sim, steps, preparation, cle, biasCorrection, adaround, fastFinetune, seqMse, autoQuant, calibration, tiny);
+        AmpReport? amp = null;
+        if (settings.AutoMixedPrecision)
+            Step("auto_mixed_precision", $"auto mixed precision (target {settings.AmpTargetSqnrDb:F0} dB)", () =>
+                amp = MixedPrecision.AutoMixedPrecision.Run(sim, Feeds.Take(feeds, settings.AmpSamples, out _), settings.AmpOptions));
+        return new PtqResult(sim, steps, preparation, cle, biasCorrection, adaround, fastFinetune, seqMse, autoQuant, calibration, tiny) { MixedPrecision = amp };
     }
 }

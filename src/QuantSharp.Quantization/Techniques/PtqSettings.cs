@@ -55,6 +55,24 @@ public sealed record PtqSettings
     /// <summary>Gemm/MatMul layers with fewer weights than this stay in float (0: quantize all).</summary>
     public int MinGemmWeights { get; init; }
 
+    /// <summary>After calibration, raise the fewest activation quantizers to 16 bits (or float) to reach <see cref="AmpTargetSqnrDb"/> (<see cref="MixedPrecision.AutoMixedPrecision"/>).</summary>
+    public bool AutoMixedPrecision { get; init; }
+
+    /// <summary>Mixed precision's budget: the outputs' SQNR against FP32 to reach, in dB.</summary>
+    public double AmpTargetSqnrDb { get; init; } = new MixedPrecision.AmpOptions().TargetSqnrDb;
+
+    /// <summary>Mixed precision's limit: the largest fraction of activation quantizers raised.</summary>
+    public double AmpMaxRaisedFraction { get; init; } = new MixedPrecision.AmpOptions().MaxRaisedFraction;
+
+    /// <summary>Bit-width a raised quantizer gets: 16, or 0 for float.</summary>
+    public int AmpRaisedBitWidth { get; init; } = new MixedPrecision.AmpOptions().RaisedBitWidth;
+
+    /// <summary>Samples mixed precision measures on (the first of the feeds; one forward pass per candidate quantizer).</summary>
+    public int AmpSamples { get; init; } = 16;
+
+    /// <summary>Mixed precision's options from these settings.</summary>
+    public MixedPrecision.AmpOptions AmpOptions => new() { TargetSqnrDb = AmpTargetSqnrDb, MaxRaisedFraction = AmpMaxRaisedFraction, RaisedBitWidth = AmpRaisedBitWidth };
+
     /// <summary>The order the enabled graph passes run in (names from <see cref="Passes"/>, each once).</summary>
     public IReadOnlyList<string> Order { get; init; } = Passes;
 
@@ -74,6 +92,10 @@ public sealed record PtqSettings
         Require(SeqMseSamples >= 1, nameof(SeqMseSamples), SeqMseSamples, ">= 1");
         Require(AllowedDrop is >= 0 and < 1, nameof(AllowedDrop), AllowedDrop, "a fraction in [0, 1)");
         Require(MinGemmWeights >= 0, nameof(MinGemmWeights), MinGemmWeights, ">= 0");
+        Require(AmpSamples >= 1, nameof(AmpSamples), AmpSamples, ">= 1");
+        Require(AmpMaxRaisedFraction is > 0 and <= 1, nameof(AmpMaxRaisedFraction), AmpMaxRaisedFraction, "a fraction in (0, 1]");
+        Require(AmpRaisedBitWidth is 0 or 16, nameof(AmpRaisedBitWidth), AmpRaisedBitWidth, "16 or 0 (float)");
+        Require(!double.IsNaN(AmpTargetSqnrDb), nameof(AmpTargetSqnrDb), AmpTargetSqnrDb, "a number of dB");
         Require(Order.Count == Passes.Count && Order.Distinct().Count() == Passes.Count && Order.All(Passes.Contains), nameof(Order),
             string.Join(", ", Order), $"each of {string.Join(", ", Passes)} once");
     }
@@ -90,7 +112,8 @@ public sealed record PtqSettings
         return steps;
     }
 
-    private IEnumerable<string> SimSteps() => SeqMse ? ["seq_mse", "calibration"] : ["calibration"];
+    private IEnumerable<string> SimSteps() =>
+        (SeqMse ? ["seq_mse", "calibration"] : new[] { "calibration" }).Concat(AutoMixedPrecision ? ["auto_mixed_precision"] : []);
 
     /// <summary>The settings as a JSON object (snake_case keys, the steps planned included).</summary>
     public JsonObject ToJson() => new()
@@ -111,6 +134,11 @@ public sealed record PtqSettings
         ["allowed_drop"] = AllowedDrop,
         ["exclude_nodes"] = new JsonArray([.. ExcludeNodes.Select(s => (JsonNode)JsonValue.Create(s))]),
         ["min_gemm_weights"] = MinGemmWeights,
+        ["auto_mixed_precision"] = AutoMixedPrecision,
+        ["amp_target_sqnr_db"] = AmpTargetSqnrDb,
+        ["amp_max_raised_fraction"] = AmpMaxRaisedFraction,
+        ["amp_raised_bitwidth"] = AmpRaisedBitWidth,
+        ["amp_samples"] = AmpSamples,
     };
 
     /// <summary>Reads settings written by <see cref="ToJson"/>; a key that is missing keeps its default.</summary>
@@ -146,6 +174,11 @@ public sealed record PtqSettings
             AllowedDrop = Get("allowed_drop", d.AllowedDrop, v => v.GetDouble()),
             ExcludeNodes = Get("exclude_nodes", d.ExcludeNodes, Strings),
             MinGemmWeights = Get("min_gemm_weights", d.MinGemmWeights, v => v.GetInt32()),
+            AutoMixedPrecision = Get("auto_mixed_precision", d.AutoMixedPrecision, v => v.GetBoolean()),
+            AmpTargetSqnrDb = Get("amp_target_sqnr_db", d.AmpTargetSqnrDb, v => v.GetDouble()),
+            AmpMaxRaisedFraction = Get("amp_max_raised_fraction", d.AmpMaxRaisedFraction, v => v.GetDouble()),
+            AmpRaisedBitWidth = Get("amp_raised_bitwidth", d.AmpRaisedBitWidth, v => v.GetInt32()),
+            AmpSamples = Get("amp_samples", d.AmpSamples, v => v.GetInt32()),
         };
     }
 }
