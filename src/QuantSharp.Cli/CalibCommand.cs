@@ -35,11 +35,12 @@ namespace QuantSharp.Cli;
 /// <param name="MinGemmWeights">Gemm/MatMul layers whose weight has fewer elements stay in float (<see cref="Quantization.Config.TinyGemms"/>; 0: quantize all; the command line's default is 4096).</param>
 /// <param name="BiasCorrectionKind">empirical (every layer from data) or analytical (layers after a folded batch norm from its statistics, AIMET's default; the rest empirical).</param>
 /// <param name="VitisConfig">A Vitis-AI quantizer config JSON whose settings replace the command line's (see <see cref="Cli.VitisConfig"/>).</param>
+/// <param name="Blocks">Per-block and weight-only settings (<see cref="WeightOnlyOptions"/>), or null.</param>
 public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = true,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
     bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0,
-    string? VitisConfig = null, string BiasCorrectionKind = "empirical");
+    string? VitisConfig = null, string BiasCorrectionKind = "empirical", WeightOnlyRequest? Blocks = null);
 
 /// <summary>
 /// <c>quantsharp calib</c>: builds a quantization simulation of an ONNX model, calibrates it and writes <c>OUT/</c>
@@ -60,6 +61,7 @@ public static class CalibCommand
         var vitis = r.VitisConfig is { } vitisFile ? Cli.VitisConfig.Load(vitisFile) : null;
         if (vitis is not null) r = vitis.Apply(r);
         CheckTechniques(r);
+        WeightOnlyOptions.Check(r);
         CliPaths.CheckFileToWrite("--json", r.Json);
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
         foreach (var path in r.Source.Paths) CliPaths.CheckSeparate("--output", r.Output, "--data", path, mayBeInside: true);
@@ -81,6 +83,7 @@ public static class CalibCommand
             Config = vitis is null ? ResolveConfig(r.Config, r.PerChannel) : null,
         };
         if (vitis is not null) options = vitis.Apply(options, r.PerChannel);
+        if (r.Blocks is { } blocks) options = WeightOnlyOptions.Apply(options, blocks);
         using var output = OutputFolder.Begin(r.Output, r.Force);
         var data = CliData.LoadFeeds(r.Source, graph, r.Model, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
         CheckFeedsForTechniques(r, vitis is not null, data);
@@ -163,7 +166,14 @@ public static class CalibCommand
                     }, Path.Combine(outDir, "fast_finetune"), "fast_finetune"));
                 graph = fastFinetune.Graph;
             }
+            var blockSearch = r.Blocks is { } wo && wo.Method != "rtn"
+                ? p.Step("block_search", $"per-block weight search ({wo.Method})", () => WeightOnlyOptions.Search(graph, wo, options.DefaultParamBw,
+                    data.Batches(r.BatchSize).Select(b => (IReadOnlyDictionary<string, Tensor>)b.Feeds)))
+                : null;
+            if (blockSearch is not null) graph = blockSearch.Graph;
             sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
+            foreach (var (weight, encoding) in blockSearch?.Encodings ?? new Dictionary<string, Quantization.Encodings.Encoding>())
+                if (sim.Quantizers.TryGetValue(weight, out var wq) && wq.IsPerBlock && wq.Enabled) wq.SetAndFreeze(encoding);
             if (adaround is not null) sim.SetAndFreezeParamEncodings(adaround.EncodingsPath);
             if (fastFinetune is not null) sim.SetAndFreezeParamEncodings(fastFinetune.EncodingsPath);
             if (r.ExcludeNodes is { Count: > 0 } excluded) sim.ExcludeLayers([.. excluded]);
@@ -351,6 +361,8 @@ public static class CalibCommand
         ["fast_finetune_iterations"] = r.FastFinetuneIterations, ["seq_mse"] = r.SeqMse, ["auto_quant"] = r.AutoQuant,
         ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,
         ["vitis_config"] = r.VitisConfig,
+        ["weight_only"] = r.Blocks?.WeightOnly ?? false, ["block_size"] = r.Blocks?.BlockSize, ["block_method"] = r.Blocks?.BlockSize is null ? null : r.Blocks.Method,
+        ["weight_symmetric"] = r.Blocks?.BlockSize is null ? null : r.Blocks.Symmetric,
     };
 
     /// <summary>

@@ -91,6 +91,7 @@ public static class CommandLineApp
         var seqMse = new Option<bool>("--seq-mse") { Description = "Sequential MSE: choose each weight encoding's range by the layer output error." };
         var autoQuant = new Option<bool>("--auto-quant") { Description = "AutoQuant: BN fold, then CLE, then AdaRound until the top-1 drop is within --allowed-drop (needs labels)." };
         var allowedDrop = new Option<double>("--allowed-drop") { Description = "AutoQuant's allowed top-1 drop, a fraction (0.01 = one point).", HelpName = "FRACTION", DefaultValueFactory = _ => 0.01 };
+        var blocks = new WeightOnlyOptions();
         var cmd = new Command("calib", "Quantize and calibrate a model (Vitis --quant_mode calib); writes OUT/ for 'test', 'deploy' and 'analyze'.") { model };
         data.AddTo(cmd);
         cmd.Options.Add(output);
@@ -99,13 +100,14 @@ public static class CommandLineApp
         foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, perTensor, config, vitisConfig, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
                      fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop })
             cmd.Options.Add(o);
+        blocks.AddTo(cmd);
         data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
             r.GetValue(paramBw), r.GetValue(outputBw), CalibCommand.WeightsPerChannel(r.GetValue(perChannel), r.GetValue(perTensor), r.GetValue(config)), r.GetValue(scheme)!, r.GetValue(config),
             data.BatchSize(r), r.GetValue(json), r.GetValue(cle), r.GetResult(biasCorrection) is not null,
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
-            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical"), stdout), data.BatchSize(r)));
+            SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical", blocks.Request(r)), stdout), data.BatchSize(r)));
         return cmd;
     }
 

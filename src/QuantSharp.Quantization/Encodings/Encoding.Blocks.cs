@@ -71,6 +71,15 @@ public sealed partial record Encoding
         return this with { ScaleShape = [.. scaleShape] };
     }
 
+    /// <summary>This encoding's entries read as blocks of <paramref name="blockSize"/> along its axis (restoring a saved per-block encoding).</summary>
+    internal Encoding AsBlocked(int blockSize, ImmutableArray<int> scaleShape)
+    {
+        if (Axis is not { } a) throw new ArgumentException("Encoding.AsBlocked: a per-block encoding needs an axis", nameof(blockSize));
+        if (scaleShape.Length > 0) CheckBlockLayout("Encoding.AsBlocked", Channels, scaleShape.AsSpan(), a, blockSize);
+        else if (blockSize < 1) throw Bad("Encoding.AsBlocked", "blockSize", "a value >= 1", blockSize.ToString(CultureInfo.InvariantCulture));
+        return this with { BlockSize = blockSize, ScaleShape = scaleShape };
+    }
+
     private static void CheckBlockLayout(string op, int entries, ReadOnlySpan<int> scaleShape, int axis, int blockSize)
     {
         if (blockSize < 1) throw Bad(op, "blockSize", "a value >= 1", blockSize.ToString(CultureInfo.InvariantCulture));
