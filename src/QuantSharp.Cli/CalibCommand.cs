@@ -362,7 +362,7 @@ public static class CalibCommand
         ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,
         ["vitis_config"] = r.VitisConfig,
         ["weight_only"] = r.Blocks?.WeightOnly ?? false, ["block_size"] = r.Blocks?.BlockSize, ["block_method"] = r.Blocks?.BlockSize is null ? null : r.Blocks.Method,
-        ["weight_symmetric"] = r.Blocks?.BlockSize is null ? null : r.Blocks.Symmetric,
+        ["weight_symmetric"] = r.Blocks?.BlockSize is null ? null : r.Blocks.Symmetric, ["embedding_bits"] = r.Blocks?.EmbeddingBits,
     };
 
     /// <summary>

@@ -11,7 +11,8 @@ namespace QuantSharp.Cli;
 /// <param name="BlockSize">Per-block weights with this block size along the input axis, or null (per-channel / per-tensor).</param>
 /// <param name="Method">rtn (round-to-nearest, min/max per block) | gptq | awq.</param>
 /// <param name="Symmetric">Symmetric weight grid (false: asymmetric, one zero point per block).</param>
-public sealed record WeightOnlyRequest(bool WeightOnly, int Bits, int? BlockSize, string Method = "rtn", bool Symmetric = true);
+/// <param name="EmbeddingBits">Bit-width of embedding tables (Gather weights), or null for <paramref name="Bits"/>.</param>
+public sealed record WeightOnlyRequest(bool WeightOnly, int Bits, int? BlockSize, string Method = "rtn", bool Symmetric = true, int? EmbeddingBits = null);
 
 /// <summary>
 /// The per-block / weight-only options of <c>calib</c>: <c>--weight-only</c>, <c>--weight-bits</c>, <c>--block-size</c>,
@@ -23,6 +24,7 @@ internal sealed class WeightOnlyOptions
     private readonly Option<int?> _bits = new("--weight-bits") { Description = "With --weight-only: weight bit-width, 4 or 8 (default 4).", HelpName = "BITS" };
     private readonly Option<int?> _blockSize = new("--block-size") { Description = "Per-block weights: one scale per BLOCK consecutive inputs of each output (MatMul/Gemm weights along their input axis, embedding tables along the hidden axis), e.g. 32, 64, 128.", HelpName = "BLOCK" };
     private readonly Option<string> _method = new("--block-method") { Description = "How per-block weights are chosen: rtn (round to nearest, min/max per block), gptq (Hessian-based error feedback), awq (activation-aware input scaling).", HelpName = "rtn|gptq|awq" };
+    private readonly Option<int?> _embeddingBits = new("--embedding-bits") { Description = "With --weight-only: bit-width of embedding tables (Gather weights), 4 or 8 (default: --weight-bits).", HelpName = "BITS" };
     private readonly Option<bool> _asymmetric = new("--weight-asymmetric") { Description = "With --block-size: asymmetric weight grids (a zero point per block) instead of symmetric." };
 
     public WeightOnlyOptions() => _method.AcceptOnlyFromAmong("rtn", "gptq", "awq");
@@ -30,7 +32,7 @@ internal sealed class WeightOnlyOptions
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { _weightOnly, _bits, _blockSize, _method, _asymmetric }) command.Options.Add(o);
+        foreach (var o in new Option[] { _weightOnly, _bits, _embeddingBits, _blockSize, _method, _asymmetric }) command.Options.Add(o);
     }
 
     /// <summary>The request of a parsed command line, or null when none of the options is given.</summary>
@@ -38,15 +40,17 @@ internal sealed class WeightOnlyOptions
     public WeightOnlyRequest? Request(ParseResult r)
     {
         bool weightOnly = r.GetValue(_weightOnly), asymmetric = r.GetValue(_asymmetric);
-        int? bits = r.GetValue(_bits), blockSize = r.GetValue(_blockSize);
+        int? bits = r.GetValue(_bits), blockSize = r.GetValue(_blockSize), embeddingBits = r.GetValue(_embeddingBits);
         string? method = r.GetValue(_method);
-        if (!weightOnly && bits is null && blockSize is null && method is null && !asymmetric) return null;
+        if (!weightOnly && bits is null && blockSize is null && method is null && !asymmetric && embeddingBits is null) return null;
+        if (embeddingBits is not null && !weightOnly) throw new UsageException("--embedding-bits needs --weight-only");
+        if (embeddingBits is { } eb && eb is not (4 or 8)) throw new UsageException($"--embedding-bits expected 4 or 8, got {eb}");
         if (bits is not null && !weightOnly) throw new UsageException("--weight-bits needs --weight-only (use --param-bw for quantized activations)");
         if (bits is { } b && b is not (4 or 8)) throw new UsageException($"--weight-bits expected 4 or 8, got {b}");
         if (blockSize is { } bs && bs < 1) throw new UsageException($"--block-size expected a positive number of elements, got {bs}");
         if (method is not null && blockSize is null) throw new UsageException($"--block-method {method} needs --block-size");
         if (asymmetric && blockSize is null) throw new UsageException("--weight-asymmetric needs --block-size");
-        return new WeightOnlyRequest(weightOnly, bits ?? 4, blockSize, method ?? "rtn", !asymmetric);
+        return new WeightOnlyRequest(weightOnly, bits ?? 4, blockSize, method ?? "rtn", !asymmetric, embeddingBits);
     }
 
     /// <summary>Refuses combinations with the other weight techniques (each sets the weights or their encodings).</summary>
@@ -70,6 +74,7 @@ internal sealed class WeightOnlyOptions
         DefaultParamBw = b.WeightOnly ? b.Bits : o.DefaultParamBw,
         ParamBlockSize = b.BlockSize,
         ParamSymmetric = b.BlockSize is null ? null : b.Symmetric,
+        EmbeddingBw = b.WeightOnly ? b.EmbeddingBits : null,
     };
 
     /// <summary>GPTQ or AWQ on the prepared graph (null for rtn): the new graph and the encodings to freeze.</summary>

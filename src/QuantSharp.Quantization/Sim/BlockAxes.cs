@@ -25,6 +25,13 @@ internal static class BlockAxes
         return axis;
     }
 
+    /// <summary>Whether <paramref name="weight"/> is read only as a Gather table (an embedding).</summary>
+    public static bool IsTable(Graph graph, string weight)
+    {
+        var readers = graph.Nodes.Where(n => n.Inputs.Contains(weight)).ToList();
+        return readers.Count > 0 && readers.All(n => n.OpType == "Gather" && n.Domain.Length == 0 && n.Inputs[0] == weight);
+    }
+
     private static int? ReaderAxis(Node n, int index, int rank)
     {
         if (n.Domain.Length != 0) return null;

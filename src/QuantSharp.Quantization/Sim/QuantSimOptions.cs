@@ -39,6 +39,12 @@ public sealed record QuantSimOptions
     /// </summary>
     public bool WeightOnly { get; init; }
 
+    /// <summary>
+    /// Bit-width of embedding tables (weights read only by Gather), or null for <see cref="DefaultParamBw"/>: weight-only
+    /// deployments commonly keep embeddings wider than the linear layers, whose products dominate the model's size and time.
+    /// </summary>
+    public int? EmbeddingBw { get; init; }
+
     /// <summary>Overrides the config's symmetry for every parameter quantizer (true: symmetric, false: asymmetric); null keeps the config's.</summary>
     public bool? ParamSymmetric { get; init; }
 
@@ -64,6 +70,7 @@ public sealed record QuantSimOptions
     {
         CheckBits(nameof(DefaultOutputBw), DefaultOutputBw);
         CheckBits(nameof(DefaultParamBw), DefaultParamBw);
+        if (EmbeddingBw is { } eb) CheckBits(nameof(EmbeddingBw), eb);
         if (DefaultDataType == EncodingDataType.Float && (DefaultOutputBw != 16 || DefaultParamBw != 16))
             throw new ArgumentException(
                 $"QuantSimOptions: DefaultDataType Float expected DefaultOutputBw and DefaultParamBw of 16, got {DefaultOutputBw} and {DefaultParamBw}");

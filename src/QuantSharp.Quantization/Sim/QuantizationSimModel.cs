@@ -272,6 +272,7 @@ public sealed partial class QuantizationSimModel
             Seed = Options.Seed,
         };
         if (blockAxis is { } axis) q.Granularity = new QuantGranularity.PerBlock(axis, Options.ParamBlockSize!.Value);
+        if (isParam && p.ParamKind == "weight" && Options.EmbeddingBw is { } tableBits && BlockAxes.IsTable(graph, p.Value)) q.BitWidth = tableBits;
         if (Options.ParamSymmetric is bool sym && isParam) q.Symmetric = sym;
         return q;
     }

@@ -181,6 +181,7 @@ public static class SimCheckpoint
         ["param_block_size"] = o.ParamBlockSize,
         ["weight_only"] = o.WeightOnly,
         ["param_symmetric"] = o.ParamSymmetric,
+        ["embedding_bw"] = o.EmbeddingBw,
     };
 
     private static QuantSimOptions OptionsFromJson(JsonNode o, string path) => new()
@@ -195,6 +196,7 @@ public static class SimCheckpoint
         ParamBlockSize = (int?)o["param_block_size"],
         WeightOnly = (bool?)o["weight_only"] ?? false,
         ParamSymmetric = (bool?)o["param_symmetric"],
+        EmbeddingBw = (int?)o["embedding_bw"],
     };
 
     private static JsonObject QuantizerToJson(SimQuantizer q) => new()

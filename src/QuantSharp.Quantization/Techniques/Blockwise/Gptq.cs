@@ -117,26 +117,37 @@ public static class Gptq
     internal static double[] UpperCholeskyOfInverse(double[] h, int k)
     {
         var l = Cholesky(h, k, "the damped Hessian");
-        // H⁻¹ = L⁻ᵀL⁻¹: invert L (lower triangular) by forward substitution.
+        // H⁻¹ = L⁻ᵀL⁻¹. Row r of L⁻¹ = (e_r − Σ_{m<r} L[r,m]·row m of L⁻¹) / L[r,r]; both products run along rows (contiguous).
         var li = new double[k * k];
-        for (int c = 0; c < k; c++)
+        for (int r = 0; r < k; r++)
         {
-            li[c * k + c] = 1 / l[c * k + c];
-            for (int r = c + 1; r < k; r++)
+            var row = li.AsSpan(r * k, k);
+            row[r] = 1;
+            for (int m = 0; m < r; m++)
             {
-                double s = 0;
-                for (int m = c; m < r; m++) s += l[r * k + m] * li[m * k + c];
-                li[r * k + c] = -s / l[r * k + r];
+                double f = l[r * k + m];
+                if (f == 0) continue;
+                var prev = li.AsSpan(m * k, m + 1);
+                for (int c = 0; c <= m; c++) row[c] -= f * prev[c];
+            }
+            double d = l[r * k + r];
+            for (int c = 0; c <= r; c++) row[c] /= d;
+        }
+        // inv = Σ_m outer(row m of L⁻¹), lower triangle accumulated row by row, then mirrored.
+        var inv = new double[k * k];
+        for (int m = 0; m < k; m++)
+        {
+            var row = li.AsSpan(m * k, m + 1);
+            for (int r = 0; r <= m; r++)
+            {
+                double f = row[r];
+                if (f == 0) continue;
+                var target = inv.AsSpan(r * k, r + 1);
+                for (int c = 0; c <= r; c++) target[c] += f * row[c];
             }
         }
-        var inv = new double[k * k];
         for (int r = 0; r < k; r++)
-            for (int c = 0; c <= r; c++)
-            {
-                double s = 0;
-                for (int m = r; m < k; m++) s += li[m * k + r] * li[m * k + c];
-                inv[r * k + c] = inv[c * k + r] = s;
-            }
+            for (int c = 0; c < r; c++) inv[c * k + r] = inv[r * k + c];
         var lInv = Cholesky(inv, k, "the inverse Hessian");
         var u = new double[k * k];
         for (int r = 0; r < k; r++)
