@@ -36,7 +36,8 @@ public sealed partial class TextFeedsTests
     }
 
     [Theory]
-    [InlineData("--weight-bits 4", "--weight-bits needs --weight-only")]
+    [InlineData("--weight-bits 4", "--weight-bits needs --weight-only (use --param-bw for quantized activations)")]
+    [InlineData("--embedding-bits 8", "--embedding-bits needs --weight-only")]
     [InlineData("--weight-only --weight-bits 3", "--weight-bits expected 4 or 8, got 3")]
     [InlineData("--weight-only --block-method gptq", "--block-method gptq needs --block-size")]
     [InlineData("--weight-only --block-size 0", "--block-size expected a positive number of elements, got 0")]
