@@ -170,7 +170,11 @@ public static class CalibCommand
                 ? p.Step("block_search", $"per-block weight search ({wo.Method})", () => WeightOnlyOptions.Search(graph, wo, options.DefaultParamBw,
                     data.Batches(r.BatchSize).Select(b => (IReadOnlyDictionary<string, Tensor>)b.Feeds)))
                 : null;
-            if (blockSearch is not null) graph = blockSearch.Graph;
+            if (blockSearch is not null)
+            {
+                graph = blockSearch.Graph;
+                WeightOnlyOptions.Report(blockSearch, r.Blocks!.Method, Path.Combine(outDir, WeightOnlyOptions.ReportFile), stdout);
+            }
             sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
             foreach (var (weight, encoding) in blockSearch?.Encodings ?? new Dictionary<string, Quantization.Encodings.Encoding>())
                 if (sim.Quantizers.TryGetValue(weight, out var wq) && wq.IsPerBlock && wq.Enabled) wq.SetAndFreeze(encoding);

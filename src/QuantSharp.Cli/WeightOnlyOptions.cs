@@ -77,6 +77,21 @@ internal sealed class WeightOnlyOptions
         EmbeddingBw = b.WeightOnly ? b.EmbeddingBits : null,
     };
 
+    /// <summary>The per-layer report of a GPTQ/AWQ search inside the output folder.</summary>
+    public const string ReportFile = "block_search.txt";
+
+    /// <summary>Writes the per-layer output errors (round-to-nearest vs searched) to <paramref name="path"/> and one summary line to <paramref name="stdout"/>.</summary>
+    public static void Report(BlockwiseResult result, string method, string path, TextWriter stdout)
+    {
+        var ic = System.Globalization.CultureInfo.InvariantCulture;
+        var lines = new List<string> { $"# {method}: mean squared layer-output error on the calibration rows, round-to-nearest -> {method}" };
+        lines.AddRange(result.Layers.Select(l => string.Create(ic,
+            $"{l.Node}\t{l.Weight}\t{l.ErrorBefore:G4} -> {l.ErrorAfter:G4}{(l.Alpha is { } a ? $"\talpha={a:0.##}" : "")}")));
+        Engine.IO.AtomicFile.WriteText(path, string.Join('\n', lines) + "\n");
+        double before = result.Layers.Sum(l => l.ErrorBefore), after = result.Layers.Sum(l => l.ErrorAfter);
+        stdout.WriteLine(string.Create(ic, $"{method}: {result.Layers.Count} layers, summed layer-output MSE {before:G4} (round-to-nearest) -> {after:G4}; per layer in {ReportFile}"));
+    }
+
     /// <summary>GPTQ or AWQ on the prepared graph (null for rtn): the new graph and the encodings to freeze.</summary>
     public static BlockwiseResult? Search(Graph graph, WeightOnlyRequest b, int bits, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds)
     {

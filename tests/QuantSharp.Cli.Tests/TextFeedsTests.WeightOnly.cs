@@ -21,7 +21,12 @@ public sealed partial class TextFeedsTests
         var calib = Cli("calib", "--model", model, "--data", Text("calib.txt", 32), "--vocab", vocab, "--max-length", "12", "--output", quant,
             "--weight-only", "--weight-bits", bits, "--block-size", "8", "--block-method", method, "--min-gemm-weights", "0");
         Assert.True(calib.Code == 0, calib.Err);
-        if (method != "rtn") Assert.Contains($"per-block weight search ({method})", calib.Out);
+        if (method != "rtn")
+        {
+            Assert.Contains($"per-block weight search ({method})", calib.Out);
+            Assert.Contains("summed layer-output MSE", calib.Out);
+            Assert.Contains("head", File.ReadAllText(Path.Combine(quant, "block_search.txt")));
+        }
         string settings = File.ReadAllText(Path.Combine(quant, "config.json"));
         Assert.Contains("\"block_size\": 8", settings);
         Assert.Contains($"\"block_method\": \"{method}\"", settings);
