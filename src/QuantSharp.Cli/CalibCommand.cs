@@ -36,11 +36,12 @@ namespace QuantSharp.Cli;
 /// <param name="BiasCorrectionKind">empirical (every layer from data) or analytical (layers after a folded batch norm from its statistics, AIMET's default; the rest empirical).</param>
 /// <param name="VitisConfig">A Vitis-AI quantizer config JSON whose settings replace the command line's (see <see cref="Cli.VitisConfig"/>).</param>
 /// <param name="Amp">Automatic mixed precision after calibration (null: off).</param>
+/// <param name="Blocks">Per-block and weight-only settings (<see cref="WeightOnlyOptions"/>), or null.</param>
 public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = true,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
     bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0,
-    string? VitisConfig = null, string BiasCorrectionKind = "empirical", AmpRequest? Amp = null);
+    string? VitisConfig = null, string BiasCorrectionKind = "empirical", AmpRequest? Amp = null, WeightOnlyRequest? Blocks = null);
 
 /// <summary>calib's automatic mixed precision (<see cref="Quantization.MixedPrecision.AutoMixedPrecision"/>).</summary>
 /// <param name="TargetSqnrDb">The outputs' SQNR against FP32 to reach, in dB.</param>
@@ -68,6 +69,7 @@ public static class CalibCommand
         var vitis = r.VitisConfig is { } vitisFile ? Cli.VitisConfig.Load(vitisFile) : null;
         if (vitis is not null) r = vitis.Apply(r);
         CheckTechniques(r);
+        WeightOnlyOptions.Check(r);
         CliPaths.CheckFileToWrite("--json", r.Json);
         CliPaths.CheckSeparate("--output", r.Output, "--model", r.Model, mayBeInside: true);
         foreach (var path in r.Source.Paths) CliPaths.CheckSeparate("--output", r.Output, "--data", path, mayBeInside: true);
@@ -89,6 +91,7 @@ public static class CalibCommand
             Config = vitis is null ? ResolveConfig(r.Config, r.PerChannel) : null,
         };
         if (vitis is not null) options = vitis.Apply(options, r.PerChannel);
+        if (r.Blocks is { } blocks) options = WeightOnlyOptions.Apply(options, blocks);
         using var output = OutputFolder.Begin(r.Output, r.Force);
         var data = CliData.LoadFeeds(r.Source, graph, r.Model, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
         CheckFeedsForTechniques(r, vitis is not null, data);
@@ -127,6 +130,7 @@ public static class CalibCommand
         // The weight encodings of the learned techniques, exported beside the model for AIMET-style tools (the sim already holds them).
         adaround?.ExportEncodings(Path.Combine(outDir, "adaround"), "adaround");
         fastFinetune?.ExportEncodings(Path.Combine(outDir, "fast_finetune"), "fast_finetune");
+        if (ptq.BlockSearch is { } blockSearch) WeightOnlyOptions.Report(blockSearch, r.Blocks!.Method, Path.Combine(outDir, WeightOnlyOptions.ReportFile), stdout);
         double calibSeconds = seconds.GetValueOrDefault("calibration");
 
         var write = Stopwatch.StartNew();
@@ -306,6 +310,8 @@ public static class CalibCommand
         ["allowed_drop"] = r.AutoQuant ? r.AllowedDrop : null, ["exclude_nodes"] = r.ExcludeNodes ?? [], ["min_gemm_weights"] = r.MinGemmWeights,
         ["vitis_config"] = r.VitisConfig,
         ["ptq"] = PtqSettingsOf(r).ToJson(),
+        ["weight_only"] = r.Blocks?.WeightOnly ?? false, ["block_size"] = r.Blocks?.BlockSize, ["block_method"] = r.Blocks?.BlockSize is null ? null : r.Blocks.Method,
+        ["weight_symmetric"] = r.Blocks?.BlockSize is null ? null : r.Blocks.Symmetric, ["embedding_bits"] = r.Blocks?.EmbeddingBits,
     };
 
     /// <summary>
@@ -349,6 +355,7 @@ public static class CalibCommand
         AmpMaxRaisedFraction = r.Amp?.MaxFraction ?? new PtqSettings().AmpMaxRaisedFraction,
         AmpRaisedBitWidth = r.Amp is { ToFloat: true } ? 0 : 16,
         AmpSamples = r.Amp?.Samples ?? new PtqSettings().AmpSamples,
+        BlockSearch = r.Blocks is { BlockSize: not null } b ? b.Method : "rtn",
     };
 
     /// <summary>AutoQuant's score of a session: top-1 of its first output on the labelled feeds, noting the worst non-finite count seen.</summary>

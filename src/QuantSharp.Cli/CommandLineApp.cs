@@ -96,6 +96,7 @@ public static class CommandLineApp
         var ampFraction = new Option<double>("--amp-max-fraction") { Description = "Mixed precision raises at most this fraction of the activation quantizers.", HelpName = "FRACTION", DefaultValueFactory = _ => 0.1 };
         var ampFloat = new Option<bool>("--amp-float") { Description = "Mixed precision raises to float (no quantizer) instead of 16 bits." };
         var ampSamples = new Option<int>("--amp-samples") { Description = "Calibration samples mixed precision measures on (one forward pass per candidate).", HelpName = "N", DefaultValueFactory = _ => 16 };
+        var blocks = new WeightOnlyOptions();
         var cmd = new Command("calib", "Quantize and calibrate a model (Vitis --quant_mode calib); writes OUT/ for 'test', 'deploy' and 'analyze'.") { model };
         data.AddTo(cmd);
         cmd.Options.Add(output);
@@ -104,6 +105,7 @@ public static class CommandLineApp
         foreach (var o in new Option[] { scheme, paramBw, outputBw, perChannel, perTensor, config, vitisConfig, exclude, minGemm, cle, biasCorrection, adaround, adaroundIterations,
                      fastFinetune, fastFinetuneIterations, seqMse, autoQuant, allowedDrop, amp, ampTarget, ampFraction, ampFloat, ampSamples })
             cmd.Options.Add(o);
+        blocks.AddTo(cmd);
         data.AddPreprocessingTo(cmd);
         cmd.SetAction(r => Guard(stderr, () => CalibCommand.Execute(new CalibRequest(r.GetValue(model)!, data.Request(r), r.GetValue(output)!,
             r.GetValue(paramBw), r.GetValue(outputBw), CalibCommand.WeightsPerChannel(r.GetValue(perChannel), r.GetValue(perTensor), r.GetValue(config)), r.GetValue(scheme)!, r.GetValue(config),
@@ -111,7 +113,7 @@ public static class CommandLineApp
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
             SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical",
-            r.GetValue(amp) ? new AmpRequest(r.GetValue(ampTarget), r.GetValue(ampFraction), r.GetValue(ampFloat), r.GetValue(ampSamples)) : null), stdout), data.BatchSize(r)));
+            r.GetValue(amp) ? new AmpRequest(r.GetValue(ampTarget), r.GetValue(ampFraction), r.GetValue(ampFloat), r.GetValue(ampSamples)) : null, blocks.Request(r)), stdout), data.BatchSize(r)));
         return cmd;
     }
 

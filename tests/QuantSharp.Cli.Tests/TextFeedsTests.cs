@@ -9,7 +9,7 @@ namespace QuantSharp.Cli.Tests;
 /// BERT-shaped model's int64 input_ids / attention_mask / token_type_ids, through calib and a label-free test; a vocab
 /// larger than the model's embedding table and a model input that is not a token input are refused in one line.
 /// </summary>
-public sealed class TextFeedsTests : IDisposable
+public sealed partial class TextFeedsTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("qs-text-").FullName;
 

@@ -28,6 +28,7 @@ public sealed partial record Encoding
     {
         const string op = "Encoding.ToOnnx";
         RequireInt(op);
+        if (IsPerBlock) throw new InvalidOperationException($"{op}: a per-block encoding's ONNX scale has the weight's rank; use QdqExport");
         RequireKernelBits(op);
         int shift = signed ? 1 << (BitWidth - 1) : 0;
         var zp = new int[Channels];
@@ -50,6 +51,7 @@ public sealed partial record Encoding
     {
         const string op = "Encoding.ToQuantParams";
         RequireInt(op);
+        if (IsPerBlock) throw new InvalidOperationException($"{op}: a per-block encoding has no per-axis kernel form; use BlockQuantization");
         RequireKernelBits(op);
         int shift = signed ? 1 << (BitWidth - 1) : 0;
         var zp = new int[Channels];

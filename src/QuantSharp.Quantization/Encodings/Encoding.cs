@@ -51,8 +51,12 @@ public sealed partial record Encoding
     /// <summary>The channel axis of a per-channel encoding, or null for per-tensor.</summary>
     public int? Axis { get; }
 
-    /// <summary>Whether this is a per-channel encoding.</summary>
-    public bool IsPerChannel => Axis is not null;
+    /// <summary>Whether this is a per-channel encoding (one entry per index along <see cref="Axis"/>).</summary>
+    public bool IsPerChannel => Axis is not null && BlockSize is null;
+
+    /// <summary>How the entries map onto the tensor: per tensor, per channel or per block (see <see cref="QuantGranularity"/>).</summary>
+    public QuantGranularity Granularity => Axis is not { } a ? QuantGranularity.PerTensor
+        : BlockSize is { } b ? new QuantGranularity.PerBlock(a, b) : new QuantGranularity.PerChannel(a);
 
     /// <summary>Number of entries (1 for per-tensor, the channel count otherwise; 0 for a float encoding).</summary>
     public int Channels => Scales.Length;
@@ -91,8 +95,8 @@ public sealed partial record Encoding
     private T Single<T>(ImmutableArray<T> values)
     {
         RequireInt("Encoding");
-        if (IsPerChannel)
-            throw new InvalidOperationException($"Encoding: a per-channel encoding (axis {Axis}, {Channels} channels) has no single value; use the per-channel arrays");
+        if (Axis is not null)
+            throw new InvalidOperationException($"Encoding: a {Granularity} encoding ({Channels} entries) has no single value; use the per-channel arrays");
         return values[0];
     }
 
@@ -106,6 +110,7 @@ public sealed partial record Encoding
     public bool Equals(Encoding? other) =>
         other is not null && DataType == other.DataType && BitWidth == other.BitWidth && Symmetric == other.Symmetric
         && StrictSymmetric == other.StrictSymmetric && UnsignedSymmetric == other.UnsignedSymmetric && Axis == other.Axis
+        && BlockSize == other.BlockSize
         && Mins.SequenceEqual(other.Mins) && Maxs.SequenceEqual(other.Maxs) && Scales.SequenceEqual(other.Scales)
         && Offsets.SequenceEqual(other.Offsets);
 
@@ -121,6 +126,7 @@ public sealed partial record Encoding
         if (DataType == EncodingDataType.Float) return $"Encoding(float{BitWidth})";
         string kind = Symmetric ? (StrictSymmetric ? "strict symmetric" : "symmetric") : "asymmetric";
         if (IsPerChannel) return $"Encoding(int{BitWidth} {kind}, axis={Axis}, channels={Channels})";
+        if (IsPerBlock) return $"Encoding(int{BitWidth} {kind}, {Granularity}, blocks={Channels})";
         return string.Create(ic, $"Encoding(int{BitWidth} {kind}, min={Min}, max={Max}, scale={Scale}, offset={Offset})");
     }
 

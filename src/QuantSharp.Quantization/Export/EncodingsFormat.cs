@@ -14,4 +14,11 @@ public enum EncodingsFormat
     /// offset, scale}, … one per channel ]}</c>.
     /// </summary>
     V0_6_1,
+
+    /// <summary>
+    /// Version 2.0.0, aligned with ONNX <c>QuantizeLinear</c>: <c>activation_encodings</c> and <c>param_encodings</c> are lists
+    /// of <c>{name, output_dtype "int4"/"uint8"/…, y_scale, y_zero_point, axis, block_size}</c>, the scale and zero point
+    /// nested in the per-block grid's shape (see <see cref="EncodingsJson"/>).
+    /// </summary>
+    V2_0_0,
 }

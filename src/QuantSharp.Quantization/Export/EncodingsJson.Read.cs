@@ -39,17 +39,18 @@ public static partial class EncodingsJson
             var r = new Reader(source);
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw r.Error("the top level", $"expected an object, got {Kind(root)}");
-            bool v1 = false;
+            bool v1 = false, v2 = false;
             if (root.TryGetProperty("version", out var ver))
             {
                 string v = ver.ValueKind == JsonValueKind.String ? ver.GetString()! : throw r.Error("field 'version'", $"expected a string, got {Kind(ver)}");
                 v1 = v.StartsWith("1.", StringComparison.Ordinal);
-                if (!v1 && !v.StartsWith("0.", StringComparison.Ordinal))
-                    throw r.Error("field 'version'", $"expected \"1.0.0\" or a 0.x version (\"0.6.1\"), got \"{v}\"");
+                v2 = v.StartsWith("2.", StringComparison.Ordinal);
+                if (!v1 && !v2 && !v.StartsWith("0.", StringComparison.Ordinal))
+                    throw r.Error("field 'version'", $"expected \"2.0.0\", \"1.0.0\" or a 0.x version (\"0.6.1\"), got \"{v}\"");
             }
             var args = root.TryGetProperty("quantizer_args", out var qa) && qa.ValueKind != JsonValueKind.Null ? r.Args(qa) : null;
-            var activations = r.Section(root, "activation_encodings", v1, args);
-            var parameters = r.Section(root, "param_encodings", v1, args);
+            var activations = r.Section(root, "activation_encodings", v1, args, v2);
+            var parameters = r.Section(root, "param_encodings", v1, args, v2);
             var excluded = new List<string>();
             if (root.TryGetProperty("excluded_layers", out var ex) && ex.ValueKind != JsonValueKind.Null)
             {
@@ -104,11 +105,11 @@ public static partial class EncodingsJson
                 OptionalBool(a, at, "unsigned_symmetric") ?? false);
         }
 
-        public Dictionary<string, Encoding> Section(JsonElement root, string section, bool v1, QuantizerArgs? args)
+        public Dictionary<string, Encoding> Section(JsonElement root, string section, bool v1, QuantizerArgs? args, bool v2 = false)
         {
             if (!root.TryGetProperty(section, out var s)) throw Error($"field '{section}'", "is missing");
             var result = new Dictionary<string, Encoding>(StringComparer.Ordinal);
-            if (v1)
+            if (v1 || v2)
             {
                 if (s.ValueKind != JsonValueKind.Array)
                     throw Error($"field '{section}'", $"expected a list of encodings (version 1.0.0), got {Kind(s)}");
@@ -119,7 +120,7 @@ public static partial class EncodingsJson
                     if (e.ValueKind != JsonValueKind.Object) throw Error(at, $"expected an object, got {Kind(e)}");
                     string name = RequiredString(e, at, "name");
                     at = $"{section} entry '{name}'";
-                    if (!result.TryAdd(name, ReadV1(e, at, args))) throw Error(at, "appears twice");
+                    if (!result.TryAdd(name, v2 ? EncodingsJson2.Read(e, at, Error, args) : ReadV1(e, at, args))) throw Error(at, "appears twice");
                     i++;
                 }
                 return result;
@@ -145,9 +146,11 @@ public static partial class EncodingsJson
             bool perChannel = encType switch
             {
                 "PER_TENSOR" => false,
-                "PER_CHANNEL" => true,
-                _ => throw Error($"{at} field 'enc_type'", $"expected \"PER_TENSOR\" or \"PER_CHANNEL\" (blocked encodings are not supported), got \"{encType}\""),
+                "PER_CHANNEL" or "PER_BLOCK" => true,
+                _ => throw Error($"{at} field 'enc_type'", $"expected \"PER_TENSOR\", \"PER_CHANNEL\" or \"PER_BLOCK\", got \"{encType}\""),
             };
+            long? blockSize = encType == "PER_BLOCK" ? OptionalInteger(e, at, "block_size") ?? throw Error($"{at} field 'block_size'", "is missing (needed for PER_BLOCK)") : null;
+            if (blockSize is < 1) throw Error($"{at} field 'block_size'", $"expected a value >= 1, got {blockSize}");
             bool sym = OptionalBool(e, at, "is_sym") ?? throw Error($"{at} field 'is_sym'", "is missing");
             var scales = Numbers(e, at, "scale");
             var offsets = Numbers(e, at, "offset");
@@ -157,7 +160,8 @@ public static partial class EncodingsJson
                 throw Error($"{at} field 'scale'", $"expected 1 value for a PER_TENSOR encoding, got {scales.Count}");
             int axis = (int)(OptionalInteger(e, at, "axis") ?? 0);
             if (axis < 0) throw Error($"{at} field 'axis'", $"expected a value >= 0, got {axis}");
-            return Build(scales, Integers(offsets, at, "offset"), bw, sym, perChannel ? axis : null, at, args);
+            var built = Build(scales, Integers(offsets, at, "offset"), bw, sym, perChannel ? axis : null, at, args);
+            return blockSize is { } bs ? built.AsBlocked((int)bs, []) : built;
         }
 
         private Encoding ReadLegacy(JsonElement list, string at, QuantizerArgs? args)

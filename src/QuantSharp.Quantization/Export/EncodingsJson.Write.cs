@@ -12,7 +12,9 @@ namespace QuantSharp.Quantization.Export;
 /// (a float encoding as <c>{"name", "dtype": "FLOAT", "enc_type": "PER_TENSOR", "bw"}</c>); a per-channel encoding whose axis
 /// is not 0 also gets <c>"axis"</c> (AIMET assumes axis 0 and ignores the field). Version 0.6.1 writes
 /// <c>{name: [{"bitwidth", "dtype": "int", "is_symmetric": "True"|"False", "max", "min", "offset", "scale"}, …]}</c>
-/// with one element per channel. Offsets are integers (<c>offset = round(min/scale)</c>, ≤ 0); scales, mins and maxes
+/// with one element per channel. A per-block encoding is <c>"enc_type": "PER_BLOCK"</c> with <c>"axis"</c> (the block axis)
+/// and <c>"block_size"</c>, its scales and offsets flat in the block grid's row-major order. Version 2.0.0 writes the
+/// ONNX <c>QuantizeLinear</c> form (<c>output_dtype</c>, <c>y_scale</c>, <c>y_zero_point</c>, <c>axis</c>, <c>block_size</c>). Offsets are integers (<c>offset = round(min/scale)</c>, ≤ 0); scales, mins and maxes
 /// are written in their shortest round-trip form, so <see cref="Parse"/> of the result gives equal encodings.</para>
 /// </remarks>
 public static partial class EncodingsJson
@@ -22,7 +24,8 @@ public static partial class EncodingsJson
     {
         EncodingsFormat.V1_0_0 => "1.0.0",
         EncodingsFormat.V0_6_1 => "0.6.1",
-        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "EncodingsJson: argument 'format' expected V1_0_0 or V0_6_1"),
+        EncodingsFormat.V2_0_0 => "2.0.0",
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "EncodingsJson: argument 'format' expected V1_0_0, V0_6_1 or V2_0_0"),
     };
 
     /// <summary>The JSON text of <paramref name="file"/> in <paramref name="format"/> (4-space indented, as AIMET writes it).</summary>
@@ -55,10 +58,12 @@ public static partial class EncodingsJson
 
     private static void WriteSection(Utf8JsonWriter w, string section, IReadOnlyDictionary<string, Encoding> entries, EncodingsFormat format)
     {
-        if (format == EncodingsFormat.V1_0_0)
+        if (format is EncodingsFormat.V1_0_0 or EncodingsFormat.V2_0_0)
         {
             w.WriteStartArray(section);
-            foreach (var (name, e) in entries) WriteV1(w, name, e);
+            foreach (var (name, e) in entries)
+                if (format == EncodingsFormat.V1_0_0) WriteV1(w, name, e);
+                else WriteV2(w, name, e);
             w.WriteEndArray();
             return;
         }
@@ -106,7 +111,7 @@ public static partial class EncodingsJson
             return;
         }
         w.WriteString("dtype", "INT");
-        w.WriteString("enc_type", e.IsPerChannel ? "PER_CHANNEL" : "PER_TENSOR");
+        w.WriteString("enc_type", e.IsPerBlock ? "PER_BLOCK" : e.IsPerChannel ? "PER_CHANNEL" : "PER_TENSOR");
         w.WriteNumber("bw", e.BitWidth);
         w.WriteBoolean("is_sym", e.Symmetric);
         w.WriteStartArray("scale");
@@ -115,9 +120,12 @@ public static partial class EncodingsJson
         w.WriteStartArray("offset");
         foreach (long o in e.Offsets) w.WriteNumberValue(o);
         w.WriteEndArray();
-        if (e.Axis is int axis and not 0) w.WriteNumber("axis", axis);
+        if (e.Axis is int axis && (axis != 0 || e.IsPerBlock)) w.WriteNumber("axis", axis);
+        if (e.BlockSize is int blockSize) w.WriteNumber("block_size", blockSize);
         w.WriteEndObject();
     }
+
+    private static void WriteV2(Utf8JsonWriter w, string name, Encoding e) => EncodingsJson2.Write(w, name, e, (writer, v) => WriteDoubleValue(writer, v));
 
     private static void WriteArgs(Utf8JsonWriter w, QuantizerArgs a)
     {

@@ -23,7 +23,9 @@ namespace QuantSharp.Quantization.Export;
 /// (both raising the opset to 21). Other widths use the next container (2–7 bits → 8, 9–15 → 16) and, since ONNX
 /// saturates to the container's range rather than the encoding's, a <c>Clip</c> to the encoding's [min, max] goes before
 /// <c>QuantizeLinear</c> (likewise for strict symmetric encodings, whose lowest signed level is unused) so the result equals
-/// the simulation. Per-channel encodings quantize along their axis (<c>axis</c> attribute, opset ≥ 13).</para>
+/// the simulation. Per-channel encodings quantize along their axis (<c>axis</c> attribute, opset ≥ 13); per-block encodings
+/// become opset-21 blocked <c>DequantizeLinear</c> (<see cref="BlockedQdq"/>), or with <see cref="QdqOptions.MatMulNBits"/>
+/// a 4-bit MatMul weight becomes <c>com.microsoft.MatMulNBits</c> (<see cref="MatMulNBitsLowering"/>).</para>
 /// <para>A quantizer reading an initializer is, by default (<see cref="QdqOptions.QuantizeWeights"/>), folded: the
 /// initializer is stored as integers <c>c = clamp(round(w/s) + zp, o + zp, o + steps + zp)</c> followed by
 /// <c>DequantizeLinear</c> alone, and the float initializer is dropped when nothing else reads it; a 17–32-bit signed
@@ -50,6 +52,7 @@ public static class QdqExport
         ArgumentNullException.ThrowIfNull(encodingOf);
         options ??= new QdqOptions();
         var g = simGraph.Clone();
+        if (options.MatMulNBits) MatMulNBitsLowering.Apply(g, encodingOf);
         long required = LowerQuantizers(g, encodingOf, options);
         // Quantizers inside If branches and Loop/Scan bodies are lowered where they sit.
         foreach (var (_, _, sub) in g.Subgraphs().ToList()) required = Math.Max(required, LowerQuantizers(sub, encodingOf, options));
@@ -85,6 +88,11 @@ public static class QdqExport
             List<Node> replacement;
             if (enc.DataType == EncodingDataType.Float)
                 replacement = CastThroughFloat16(g, q, name);
+            else if (enc.IsPerBlock)
+            {
+                replacement = BlockedQdq.Lower(g, q, name, enc, options);
+                required = Math.Max(required, BlockedQdq.Opset);
+            }
             else if (enc.BitWidth > 16 && options.QuantizeWeights && g.Initializers.TryGetValue(q.Inputs[0], out var p32)
                 && p32 is Tensor<float> param32 && IsSignedSymmetric(enc))
                 replacement = StoreInt32(g, q, name, enc, param32);

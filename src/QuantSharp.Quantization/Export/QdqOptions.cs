@@ -22,4 +22,11 @@ public sealed record QdqOptions
     /// computes exactly what the simulation, which keeps float biases, computes).
     /// </summary>
     public bool Int32Biases { get; init; }
+
+    /// <summary>
+    /// Lower each MatMul whose constant weight has a 4-bit per-block encoding along its input axis (block size a power of
+    /// two ≥ 16 dividing K) to ONNX Runtime's <c>com.microsoft.MatMulNBits</c> with the packed weight, instead of a blocked
+    /// <c>DequantizeLinear</c> feeding the MatMul (default false: standard ONNX only). See <see cref="MatMulNBitsLowering"/>.
+    /// </summary>
+    public bool MatMulNBits { get; init; }
 }

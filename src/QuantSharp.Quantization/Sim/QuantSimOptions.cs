@@ -26,6 +26,28 @@ public sealed record QuantSimOptions
     /// <summary>Integer grids, or a float cast (then the bit-widths must be 16) (AIMET <c>default_data_type</c>).</summary>
     public EncodingDataType DefaultDataType { get; init; } = EncodingDataType.Int;
 
+    /// <summary>
+    /// Block size of per-block weight quantization (<see cref="QuantGranularity.PerBlock"/>), or null (the config's per-tensor
+    /// or per-channel). When set, the weights of MatMul and Gemm are blocked along their reduction (input) axis and Gather
+    /// tables (embeddings) along their hidden axis; other parameters keep the config's granularity.
+    /// </summary>
+    public int? ParamBlockSize { get; init; }
+
+    /// <summary>
+    /// Weight-only quantization: activations and every parameter other than weights (biases, normalization parameters,
+    /// constants) stay float; only weights are quantized (per block when <see cref="ParamBlockSize"/> is set).
+    /// </summary>
+    public bool WeightOnly { get; init; }
+
+    /// <summary>
+    /// Bit-width of embedding tables (weights read only by Gather), or null for <see cref="DefaultParamBw"/>: weight-only
+    /// deployments commonly keep embeddings wider than the linear layers, whose products dominate the model's size and time.
+    /// </summary>
+    public int? EmbeddingBw { get; init; }
+
+    /// <summary>Overrides the config's symmetry for every parameter quantizer (true: symmetric, false: asymmetric); null keeps the config's.</summary>
+    public bool? ParamSymmetric { get; init; }
+
     /// <summary>Percentile used by <see cref="QuantScheme.PostTrainingPercentile"/> (AIMET's default 99.99... here as a percentage).</summary>
     public double Percentile { get; init; } = 99.99;
 
@@ -48,9 +70,14 @@ public sealed record QuantSimOptions
     {
         CheckBits(nameof(DefaultOutputBw), DefaultOutputBw);
         CheckBits(nameof(DefaultParamBw), DefaultParamBw);
+        if (EmbeddingBw is { } eb) CheckBits(nameof(EmbeddingBw), eb);
         if (DefaultDataType == EncodingDataType.Float && (DefaultOutputBw != 16 || DefaultParamBw != 16))
             throw new ArgumentException(
                 $"QuantSimOptions: DefaultDataType Float expected DefaultOutputBw and DefaultParamBw of 16, got {DefaultOutputBw} and {DefaultParamBw}");
+        if (ParamBlockSize is { } bs && bs < 1)
+            throw new ArgumentException($"QuantSimOptions: ParamBlockSize expected a block size >= 1, got {bs}", nameof(ParamBlockSize));
+        if (ParamBlockSize is not null && DefaultDataType != EncodingDataType.Int)
+            throw new ArgumentException("QuantSimOptions: ParamBlockSize expected integer weights (DefaultDataType Int), got Float", nameof(ParamBlockSize));
         if (!(Percentile > 0 && Percentile <= 100))
             throw new ArgumentException($"QuantSimOptions: Percentile expected a value in (0, 100], got {Percentile.ToString(CultureInfo.InvariantCulture)}");
     }

@@ -123,15 +123,22 @@ public sealed partial class QuantizationSimModel
             }
             if (strict && (q.Role == QuantizerRole.Param) != isParam)
                 throw new InvalidDataException($"{source}: encoding '{name}' is listed as {(isParam ? "a param" : "an activation")} encoding, but the quantizer is {(isParam ? "an activation" : "a param")} quantizer");
-            if (strict && encoding.DataType == EncodingDataType.Int && encoding.Axis != q.Axis)
-                throw new InvalidDataException($"{source}: encoding '{name}' is {(encoding.IsPerChannel ? $"per-channel on axis {encoding.Axis}" : "per-tensor")}, the quantizer is {(q.IsPerChannel ? $"per-channel on axis {q.Axis}" : "per-tensor")}");
+            if (strict && encoding.DataType == EncodingDataType.Int && encoding.Granularity != q.Granularity)
+                throw new InvalidDataException($"{source}: encoding '{name}' is {encoding.Granularity}, the quantizer is {q.Granularity}");
             if (strict && SettingMismatch(q, encoding) is { } mismatch)
                 throw new InvalidDataException($"{source}: encoding '{name}' has {mismatch} (strict loading; load with strict: false to take the file's settings)");
             if (q.IsFrozen) { seen.Add(name); continue; }
-            if (!strict && encoding.DataType == EncodingDataType.Int && encoding.Axis != q.Axis) q.Axis = encoding.Axis;
-            q.Encoding = encoding;
+            if (!strict && encoding.DataType == EncodingDataType.Int && encoding.Granularity != q.Granularity) q.Granularity = encoding.Granularity;
+            // A file may store per-block entries flat; the parameter's shape gives their layout (and checks their count).
+            var laidOut = encoding;
+            if (encoding is { IsPerBlock: true, ScaleShape.IsEmpty: true } && ParameterTensor(q.Value) is { } param)
+            {
+                try { laidOut = encoding.WithScaleShape(BlockQuantization.ScaleDims(param.Dims, encoding.Axis!.Value, encoding.BlockSize!.Value)); }
+                catch (ArgumentException e) { throw new InvalidDataException($"{source}: encoding '{name}' does not fit parameter '{q.Value}' [{string.Join(", ", param.Shape)}]: {e.Message}", e); }
+            }
+            q.Encoding = laidOut;
             q.Enabled = true;
-            if (freezeParams && q.Role == QuantizerRole.Param) q.SetAndFreeze(encoding);
+            if (freezeParams && q.Role == QuantizerRole.Param) q.SetAndFreeze(laidOut);
             seen.Add(name);
         }
         if (!partial)
@@ -160,7 +167,7 @@ public sealed partial class QuantizationSimModel
             if (activations.TryGetValue(QuantizerNode.QuantizerName(n), out var e)) { encodingOfValue[n.Inputs[0]] = e; encodingOfValue[n.Outputs[0]] = e; }
         foreach (var n in Model.Nodes.Where(n => OpRegistry.Default.Schema(n)?.Has(OpTraits.DataMovement) == true))
         {
-            if (n.Inputs.Count == 0 || !encodingOfValue.TryGetValue(n.Inputs[0], out var e) || e.IsPerChannel) continue;
+            if (n.Inputs.Count == 0 || !encodingOfValue.TryGetValue(n.Inputs[0], out var e) || e.Axis is not null) continue;
             foreach (var o in n.Outputs.Where(o => o.Length > 0 && !encodingOfValue.ContainsKey(o)))
             {
                 encodingOfValue[o] = e;

@@ -65,7 +65,7 @@ public sealed partial class QuantizationSimModel
         foreach (var p in plan.Quantizers)
         {
             if (_quantizers.ContainsKey(p.Name)) continue;
-            var q = Create(p);
+            var q = Create(p, graph);
             _quantizers[q.Name] = q;
             var consumers = p.Consumers?.Select(c => (byName[c.Node], c.Index)).ToList();
             QuantizerNode.Insert(graph, p.Value, q.Name, consumers, quantizeGraphOutput: graph.IsOutput(p.Value));
@@ -229,7 +229,7 @@ public sealed partial class QuantizationSimModel
             if (analyzer is NonNegativeEntropyEncodingAnalyzer { Choice: not EntropyChoice.Entropy } guarded) fallbacks.Add(new SchemeFallback(q.Name, EntropyScope.Reason(guarded.Choice)!));
         }
         if (Options.QuantScheme is QuantScheme.TrainingRangeLearningWithTfInit or QuantScheme.TrainingRangeLearningWithTfEnhancedInit)
-            foreach (var q in _quantizers.Values.Where(q => q.Enabled && !q.IsFrozen && q.Encoding is { DataType: EncodingDataType.Int, BitWidth: <= 16 }))
+            foreach (var q in _quantizers.Values.Where(q => q.Enabled && !q.IsFrozen && q.Encoding is { DataType: EncodingDataType.Int, BitWidth: <= 16, IsPerBlock: false }))
                 q.EnableRangeLearning();
         return new CalibrationReport(calibrated, _withoutData.ToList(), watch.Elapsed) { ConstantData = constant, SchemeFallbacks = fallbacks };
     }
@@ -249,23 +249,32 @@ public sealed partial class QuantizationSimModel
         if (q.DataType == EncodingDataType.Float) return Encoding.FloatType(q.BitWidth);
         var weight = ParameterTensor(q.Value) as Tensor<float>
             ?? throw new InvalidOperationException($"quantizer '{q.Name}': parameter '{q.Value}' is not a float initializer of the graph or of one of its subgraphs");
+        if (q.Granularity is QuantGranularity.PerBlock pb)
+            return BlockQuantization.MinMaxEncoding(weight, pb.BlockAxis, pb.BlockSize, q.BitWidth, q.Symmetric, q.StrictSymmetric, q.UnsignedSymmetric);
         var scheme = Options.QuantScheme == QuantScheme.PostTrainingEntropy ? QuantScheme.PostTrainingTf : Options.QuantScheme;
         var analyzer = EncodingAnalyzers.Create(scheme, q.Axis, Options.Percentile);
         analyzer.Collect(weight);
         return q.EncodingFrom(analyzer);
     }
 
-    private SimQuantizer Create(PlannedQuantizer p)
+    private SimQuantizer Create(PlannedQuantizer p, Graph graph)
     {
         bool isParam = p.Kind == QuantizerKind.Param;
-        return new SimQuantizer(p.Name, isParam ? QuantizerRole.Param : QuantizerRole.Activation, p.Value,
+        // Per-block weights (QuantSimOptions.ParamBlockSize) block along the reduction axis of every reader; the weight-only
+        // mode keeps everything else float, as weight-only runtimes (MatMulNBits, blocked DequantizeLinear) compute.
+        int? blockAxis = isParam && p.ParamKind == "weight" && Options.ParamBlockSize is not null ? BlockAxes.Of(graph, p.Value) : null;
+        var q = new SimQuantizer(p.Name, isParam ? QuantizerRole.Param : QuantizerRole.Activation, p.Value,
             isParam ? Options.DefaultParamBw : Options.DefaultOutputBw, p.Symmetric, p.StrictSymmetric, p.UnsignedSymmetric,
             p.PerChannel ? p.Axis : null, Options.DefaultDataType)
         {
-            Enabled = p.Enabled,
+            Enabled = p.Enabled && (!Options.WeightOnly || (isParam && p.ParamKind == "weight")),
             Rounding = Options.RoundingMode,
             Seed = Options.Seed,
         };
+        if (blockAxis is { } axis) q.Granularity = new QuantGranularity.PerBlock(axis, Options.ParamBlockSize!.Value);
+        if (isParam && p.ParamKind == "weight" && Options.EmbeddingBw is { } tableBits && BlockAxes.IsTable(graph, p.Value)) q.BitWidth = tableBits;
+        if (Options.ParamSymmetric is bool sym && isParam) q.Symmetric = sym;
+        return q;
     }
 }
 

@@ -178,6 +178,10 @@ public static class SimCheckpoint
         ["default_param_bw"] = o.DefaultParamBw,
         ["default_data_type"] = o.DefaultDataType.ToString(),
         ["percentile"] = o.Percentile,
+        ["param_block_size"] = o.ParamBlockSize,
+        ["weight_only"] = o.WeightOnly,
+        ["param_symmetric"] = o.ParamSymmetric,
+        ["embedding_bw"] = o.EmbeddingBw,
     };
 
     private static QuantSimOptions OptionsFromJson(JsonNode o, string path) => new()
@@ -189,6 +193,10 @@ public static class SimCheckpoint
         DefaultParamBw = (int)Required(o, "default_param_bw", path),
         DefaultDataType = Enum.Parse<EncodingDataType>(Str(o, "default_data_type", path)),
         Percentile = (double)Required(o, "percentile", path),
+        ParamBlockSize = (int?)o["param_block_size"],
+        WeightOnly = (bool?)o["weight_only"] ?? false,
+        ParamSymmetric = (bool?)o["param_symmetric"],
+        EmbeddingBw = (int?)o["embedding_bw"],
     };
 
     private static JsonObject QuantizerToJson(SimQuantizer q) => new()
@@ -203,6 +211,7 @@ public static class SimCheckpoint
         ["strict_symmetric"] = q.StrictSymmetric,
         ["unsigned_symmetric"] = q.UnsignedSymmetric,
         ["axis"] = q.Axis,
+        ["block_size"] = q.Granularity is QuantGranularity.PerBlock pb ? pb.BlockSize : null,
         ["dtype"] = q.DataType.ToString(),
         ["rounding"] = q.Rounding.ToString(),
         ["seed"] = q.Seed,
@@ -223,6 +232,7 @@ public static class SimCheckpoint
             Rounding = Enum.Parse<QuantRounding>(Str(j, "rounding", path, where)),
             Seed = (uint)Required(j, "seed", path, where),
         };
+        if ((int?)j["block_size"] is { } blockSize && q.Axis is { } blockAxis) q.Granularity = new QuantGranularity.PerBlock(blockAxis, blockSize);
         if (j["encoding"] is { } e)
         {
             var encoding = EncodingFromJson(e);
@@ -242,16 +252,23 @@ public static class SimCheckpoint
         ["strict_symmetric"] = e.StrictSymmetric,
         ["unsigned_symmetric"] = e.UnsignedSymmetric,
         ["axis"] = e.Axis,
+        ["block_size"] = e.BlockSize,
+        ["scale_shape"] = e.ScaleShape.IsDefaultOrEmpty ? null : new JsonArray(e.ScaleShape.Select(v => (JsonNode?)v).ToArray()),
         ["min"] = Doubles(e.Mins),
         ["max"] = Doubles(e.Maxs),
         ["scale"] = Doubles(e.Scales),
         ["offset"] = new JsonArray(e.Offsets.Select(v => (JsonNode?)v).ToArray()),
     };
 
-    private static Encoding EncodingFromJson(JsonNode j) =>
-        Encoding.Restore(Enum.Parse<EncodingDataType>((string)j["dtype"]!), (int)j["bitwidth"]!, (bool)j["symmetric"]!, (bool)j["strict_symmetric"]!,
+    private static Encoding EncodingFromJson(JsonNode j)
+    {
+        var e = Encoding.Restore(Enum.Parse<EncodingDataType>((string)j["dtype"]!), (int)j["bitwidth"]!, (bool)j["symmetric"]!, (bool)j["strict_symmetric"]!,
             (bool)j["unsigned_symmetric"]!, (int?)j["axis"], ReadDoubles(j["min"]), ReadDoubles(j["max"]), ReadDoubles(j["scale"]),
             j["offset"]!.AsArray().Select(v => (long)v!).ToImmutableArray());
+        return (int?)j["block_size"] is { } blockSize
+            ? e.AsBlocked(blockSize, j["scale_shape"] is JsonArray shape ? shape.Select(v => (int)v!).ToImmutableArray() : [])
+            : e;
+    }
 
     private static JsonArray Doubles(ImmutableArray<double> values) => new(values.Select(v => (JsonNode?)v).ToArray());
 

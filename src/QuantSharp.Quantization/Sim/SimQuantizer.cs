@@ -47,7 +47,7 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
         Symmetric = symmetric;
         StrictSymmetric = strictSymmetric;
         UnsignedSymmetric = unsignedSymmetric;
-        Axis = axis;
+        Granularity = axis is { } a ? new QuantGranularity.PerChannel(a) : QuantGranularity.PerTensor;
         DataType = dataType;
     }
 
@@ -75,11 +75,24 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     /// <summary>Symmetric encodings of non-negative data use the unsigned grid 0..2^bw−1 (AIMET <c>unsigned_symmetric</c>).</summary>
     public bool UnsignedSymmetric { get; set; }
 
-    /// <summary>Axis of per-channel quantization (one encoding per index along it), or null for per-tensor.</summary>
-    public int? Axis { get; set; }
+    /// <summary>Which elements share a scale: per tensor, per channel or per block (encodings must match it).</summary>
+    public QuantGranularity Granularity { get; set; }
+
+    /// <summary>
+    /// The axis the encoding's entries run along (the channel axis, or the block axis of a per-block quantizer), or null
+    /// per tensor; setting it makes the quantizer per-channel on that axis (null: per-tensor).
+    /// </summary>
+    public int? Axis
+    {
+        get => Granularity.Axis;
+        set => Granularity = value is { } a ? new QuantGranularity.PerChannel(a) : QuantGranularity.PerTensor;
+    }
 
     /// <summary>True when per-channel.</summary>
-    public bool IsPerChannel => Axis is not null;
+    public bool IsPerChannel => Granularity is QuantGranularity.PerChannel;
+
+    /// <summary>True when per-block.</summary>
+    public bool IsPerBlock => Granularity is QuantGranularity.PerBlock;
 
     /// <summary>Integer grid or float cast.</summary>
     public EncodingDataType DataType { get; set; }
@@ -121,8 +134,8 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     private void AssignEncoding(Encoding? value, bool keepLearnedRange)
     {
         if (IsFrozen) throw new InvalidOperationException($"quantizer '{Name}': its encoding is frozen");
-        if (value is not null && value.DataType == EncodingDataType.Int && value.Axis != Axis)
-            throw new ArgumentException($"quantizer '{Name}': expected a {(Axis is { } a ? $"per-channel encoding on axis {a}" : "per-tensor encoding")}, got {value}");
+        if (value is not null && value.DataType == EncodingDataType.Int && value.Granularity != Granularity)
+            throw new ArgumentException($"quantizer '{Name}': expected a {Granularity} encoding, got {value}");
         _encoding = value;
         _params = null;
         if (!keepLearnedRange) _learnedA = _learnedB = _gradA = _gradB = null;
@@ -165,6 +178,7 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
         }
         var encoding = RequireEncoding();
         if (encoding.DataType == EncodingDataType.Float) return FloatCast(x, encoding, allocator);
+        if (encoding.IsPerBlock) return BlockQuantization.FakeQuantize(x, encoding);
         if (encoding.BitWidth > 16) return WideGrid.FakeQuantize(x, encoding, allocator);
         var p = LearnsRange ? LearnedParams() : Params(encoding);
         if (Rounding == QuantRounding.Stochastic) p = p with { Seed = unchecked(Seed + 0x9E3779B9u * ++_calls) };
@@ -178,6 +192,7 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     {
         if (!Enabled || _encoding is null || _encoding.DataType == EncodingDataType.Float) return gradOutput;
         if (_encoding.BitWidth > 16) return WideGrid.Backward(x, gradOutput, _encoding);
+        if (_encoding.IsPerBlock) return BlockQuantization.Backward(x, gradOutput, _encoding);
         if (LearnsRange) return RangeBackward(x, gradOutput);
         return QuantizeKernels.FakeQuantizeBackward(x, gradOutput, Params(_encoding));
     }
@@ -187,7 +202,7 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     {
         string grid = DataType == EncodingDataType.Float ? $"float{BitWidth}"
             : $"{BitWidth}bit {(Symmetric ? (StrictSymmetric ? "strict-symmetric" : "symmetric") : "asymmetric")}";
-        string channel = Axis is { } a ? $" per-channel(axis={a})" : "";
+        string channel = Granularity is QuantGranularity.Tensor ? "" : $" {Granularity}";
         string state = !Enabled ? "disabled" : IsCalibrating ? "calibrating" : _encoding is null ? "no encoding" : Describe(_encoding);
         return $"{Name} [{Role.ToString().ToLowerInvariant()}] {grid}{channel}{(IsFrozen ? " frozen" : "")}{(LearnsRange ? " learned-range" : "")}: {state}";
     }
@@ -196,7 +211,7 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     {
         var ic = CultureInfo.InvariantCulture;
         if (e.DataType == EncodingDataType.Float) return $"float{e.BitWidth}";
-        if (e.IsPerChannel)
+        if (e.Axis is not null)
             return string.Create(ic, $"{e.Channels} channels, min=[{e.Mins.Min():G5}..] max=[..{e.Maxs.Max():G5}], scale=[{e.Scales.Min():G5}, {e.Scales.Max():G5}]");
         return string.Create(ic, $"min={e.Min:G6}, max={e.Max:G6}, scale={e.Scale:G6}, offset={e.Offset}");
     }

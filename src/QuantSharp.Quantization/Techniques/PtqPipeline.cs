@@ -3,6 +3,7 @@ using QuantSharp.Engine.Runtime;
 using QuantSharp.Quantization.Preparation;
 using QuantSharp.Quantization.MixedPrecision;
 using QuantSharp.Quantization.Sim;
+using QuantSharp.Quantization.Techniques.Blockwise;
 
 namespace QuantSharp.Quantization.Techniques;
 
@@ -40,6 +41,9 @@ public sealed record PtqResult(QuantizationSimModel Sim, IReadOnlyList<string> S
 {
     /// <summary>Automatic mixed precision, when <see cref="PtqSettings.AutoMixedPrecision"/> asked for it.</summary>
     public AmpReport? MixedPrecision { get; init; }
+
+    /// <summary>The GPTQ/AWQ per-block weight search, when <see cref="PtqSettings.BlockSearch"/> asked for one.</summary>
+    public BlockwiseResult? BlockSearch { get; init; }
 }
 
 /// <summary>
@@ -146,8 +150,22 @@ public static class PtqPipeline
                 }
         }
 
+        BlockwiseResult? blockSearch = null;
+        if (settings.BlockSearch != "rtn" && !settings.AutoQuant)
+        {
+            if (options.ParamBlockSize is not { } blockSize)
+                throw new ArgumentException($"PtqSettings: BlockSearch {settings.BlockSearch} needs per-block weights (QuantSimOptions.ParamBlockSize)");
+            var search = new BlockwiseOptions { Bits = options.DefaultParamBw, BlockSize = blockSize, Symmetric = options.ParamSymmetric ?? true };
+            var before = graph;
+            Step("block_search", $"per-block weight search ({settings.BlockSearch})", () =>
+                blockSearch = settings.BlockSearch == "gptq" ? Gptq.Apply(before, feeds, search) : Awq.Apply(before, feeds, search));
+            graph = blockSearch!.Graph;
+        }
         var sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
         foreach (var pass in frozen) pass.FreezeIn(sim);
+        // The search's per-block encodings replace what calibration would compute for those weights.
+        foreach (var (weight, encoding) in blockSearch?.Encodings ?? new Dictionary<string, Encodings.Encoding>())
+            if (sim.Quantizers.TryGetValue(weight, out var wq) && wq.IsPerBlock && wq.Enabled) wq.SetAndFreeze(encoding);
         if (settings.ExcludeNodes.Count > 0) sim.ExcludeLayers([.. settings.ExcludeNodes]);
         var tiny = Quantization.Config.TinyGemms.Find(graph, settings.MinGemmWeights).Where(n => !sim.ExcludedLayers.Contains(n)).ToList();
         if (tiny.Count > 0) sim.ExcludeLayers([.. tiny]);
@@ -162,6 +180,6 @@ public static class PtqPipeline
         if (settings.AutoMixedPrecision)
             Step("auto_mixed_precision", $"auto mixed precision (target {settings.AmpTargetSqnrDb:F0} dB)", () =>
                 amp = MixedPrecision.AutoMixedPrecision.Run(sim, Feeds.Take(feeds, settings.AmpSamples, out _), settings.AmpOptions));
-        return new PtqResult(sim, steps, preparation, cle, biasCorrection, adaround, fastFinetune, seqMse, autoQuant, calibration, tiny) { MixedPrecision = amp };
+        return new PtqResult(sim, steps, preparation, cle, biasCorrection, adaround, fastFinetune, seqMse, autoQuant, calibration, tiny) { MixedPrecision = amp, BlockSearch = blockSearch };
     }
 }

@@ -55,6 +55,12 @@ public sealed record PtqSettings
     /// <summary>Gemm/MatMul layers with fewer weights than this stay in float (0: quantize all).</summary>
     public int MinGemmWeights { get; init; }
 
+    /// <summary>
+    /// How per-block weights (<see cref="Sim.QuantSimOptions.ParamBlockSize"/>) are chosen: rtn (min/max per block, at
+    /// calibration), gptq or awq (a search pass on the graph before the sim is built; its encodings are frozen in the sim).
+    /// </summary>
+    public string BlockSearch { get; init; } = "rtn";
+
     /// <summary>After calibration, raise the fewest activation quantizers to 16 bits (or float) to reach <see cref="AmpTargetSqnrDb"/> (<see cref="MixedPrecision.AutoMixedPrecision"/>).</summary>
     public bool AutoMixedPrecision { get; init; }
 
@@ -92,6 +98,7 @@ public sealed record PtqSettings
         Require(SeqMseSamples >= 1, nameof(SeqMseSamples), SeqMseSamples, ">= 1");
         Require(AllowedDrop is >= 0 and < 1, nameof(AllowedDrop), AllowedDrop, "a fraction in [0, 1)");
         Require(MinGemmWeights >= 0, nameof(MinGemmWeights), MinGemmWeights, ">= 0");
+        Require(BlockSearch is "rtn" or "gptq" or "awq", nameof(BlockSearch), BlockSearch, "rtn, gptq or awq");
         Require(AmpSamples >= 1, nameof(AmpSamples), AmpSamples, ">= 1");
         Require(AmpMaxRaisedFraction is > 0 and <= 1, nameof(AmpMaxRaisedFraction), AmpMaxRaisedFraction, "a fraction in (0, 1]");
         Require(AmpRaisedBitWidth is 0 or 16, nameof(AmpRaisedBitWidth), AmpRaisedBitWidth, "16 or 0 (float)");
@@ -108,6 +115,7 @@ public sealed record PtqSettings
         foreach (var pass in Order)
             if (pass switch { "bias_correction" => BiasCorrection, "adaround" => AdaRoundIterations > 0, _ => FastFinetuneIterations > 0 })
                 steps.Add(pass);
+        if (BlockSearch != "rtn") steps.Add("block_search");
         steps.AddRange(SimSteps());
         return steps;
     }
@@ -134,6 +142,7 @@ public sealed record PtqSettings
         ["allowed_drop"] = AllowedDrop,
         ["exclude_nodes"] = new JsonArray([.. ExcludeNodes.Select(s => (JsonNode)JsonValue.Create(s))]),
         ["min_gemm_weights"] = MinGemmWeights,
+        ["block_search"] = BlockSearch,
         ["auto_mixed_precision"] = AutoMixedPrecision,
         ["amp_target_sqnr_db"] = AmpTargetSqnrDb,
         ["amp_max_raised_fraction"] = AmpMaxRaisedFraction,
@@ -174,6 +183,7 @@ public sealed record PtqSettings
             AllowedDrop = Get("allowed_drop", d.AllowedDrop, v => v.GetDouble()),
             ExcludeNodes = Get("exclude_nodes", d.ExcludeNodes, Strings),
             MinGemmWeights = Get("min_gemm_weights", d.MinGemmWeights, v => v.GetInt32()),
+            BlockSearch = Get("block_search", d.BlockSearch, v => v.GetString() ?? throw new FormatException("null")),
             AutoMixedPrecision = Get("auto_mixed_precision", d.AutoMixedPrecision, v => v.GetBoolean()),
             AmpTargetSqnrDb = Get("amp_target_sqnr_db", d.AmpTargetSqnrDb, v => v.GetDouble()),
             AmpMaxRaisedFraction = Get("amp_max_raised_fraction", d.AmpMaxRaisedFraction, v => v.GetDouble()),

@@ -140,13 +140,24 @@ public class QuantizeOpsTests
     }
 
     [Fact]
-    public void QuantizeLinear_BlockSize_IsRejectedNamingTheNode()
+    public void BlockedQuantizeDequantize_UsesOneScaleAndZeroPointPerBlockAlongTheAxis()
+    {
+        // x [2, 3] blocked along axis 1 with block_size 2: blocks {0, 1} and {2} per row; scale and zero point [2, 2].
+        var g = Qdq(Tensor.FromArray([0.5f, 10f, 0.25f, 1f], 2, 2), Tensor.FromArray(new byte[] { 10, 0, 20, 5 }, 2, 2), axis: 1, opset: 21);
+        foreach (var n in g.Nodes) n.With("block_size", AttributeValue.FromInt(2));
+        var y = new Session(g).Run(new Dictionary<string, Tensor> { ["x"] = X }).Output("y");
+        // Row 0: 1.25/0.5 = 2.5 → 2 (half to even), −0.75/0.5 = −1.5 → −2, 100/10 = 10. Row 1: 3/0.25 = 12, −5/0.25 = −20, 7/1 = 7.
+        Assert.Equal([1f, -1f, 100f, 3f, -5f, 7f], y.Data);
+    }
+
+    [Fact]
+    public void BlockedDequantizeLinear_ScaleOfTheWrongShape_IsRejectedNamingTheNodeAndTheExpectedShape()
     {
         var g = Qdq(Tensor.Scalar(0.5f), Tensor.Scalar((byte)0), axis: 1, opset: 21);
         g.Nodes[0].With("block_size", AttributeValue.FromInt(2));
-        var e = Assert.Throws<GraphException>(() => new Session(g));
+        var e = Assert.Throws<GraphException>(() => new Session(g).Run(new Dictionary<string, Tensor> { ["x"] = X }));
         Assert.Contains("QuantizeLinear 'quant'", e.Message);
-        Assert.Contains("block_size", e.Message);
+        Assert.Contains("blocked scale expected shape [2, 2]", e.Message);
     }
 
     [Fact]

@@ -33,9 +33,14 @@ public sealed class EncodingsJsonMalformedTests
             "entry 'relu'", "field 'is_sym'", "\"maybe\"");
 
     [Fact]
-    public void BlockedEncType_IsRejectedByName() =>
+    public void PerBlockEncTypeWithoutBlockSize_NamesField() =>
         AssertError(V1("{\"name\": \"relu\", \"dtype\": \"INT\", \"enc_type\": \"PER_BLOCK\", \"bw\": 8, \"is_sym\": false, \"scale\": [1], \"offset\": [0]}"),
-            "field 'enc_type'", "PER_BLOCK");
+            "field 'block_size'", "is missing");
+
+    [Fact]
+    public void UnknownEncType_IsRejectedByName() =>
+        AssertError(V1("{\"name\": \"relu\", \"dtype\": \"INT\", \"enc_type\": \"LPBQ\", \"bw\": 8, \"is_sym\": false, \"scale\": [1], \"offset\": [0]}"),
+            "field 'enc_type'", "LPBQ");
 
     [Fact]
     public void FractionalOffset_NamesField() =>
@@ -78,7 +83,7 @@ public sealed class EncodingsJsonMalformedTests
 
     [Fact]
     public void UnknownVersion_NamesField() =>
-        AssertError("{\"version\": \"2.0.0\", \"activation_encodings\": [], \"param_encodings\": []}", "field 'version'", "2.0.0");
+        AssertError("{\"version\": \"3.0.0\", \"activation_encodings\": [], \"param_encodings\": []}", "field 'version'", "3.0.0");
 
     [Fact]
     public void LegacyChannelsWithDifferentBitWidths_NameTheChannel() =>

@@ -53,7 +53,9 @@ public sealed class MultiInputTechniquesTests
     public void AdaRound_OnTinyBert_RoundsEveryMatMulAndGemm_AndLowersEachLayersLoss()
     {
         var g = TinyBert.Build();
-        var r = AdaRound.Apply(g, Calibration, new AdaroundParameters { NumIterations = 200, DefaultParamBw = 4, Config = QuantizerConfig.PerChannel });
+        // 1,000 iterations: with 200 the key projection (its input a quantized LayerNorm output under the transformer
+        // placement) ended 12 % above nearest rounding; AdaRound has converged on every layer by 1,000 (the CLI default is 2,000).
+        var r = AdaRound.Apply(g, Calibration, new AdaroundParameters { NumIterations = 1000, DefaultParamBw = 4, Config = QuantizerConfig.PerChannel });
         Assert.Equal(Linear, r.Layers.Select(l => l.Node).ToArray());
         Assert.Empty(r.Skipped);
         foreach (var l in r.Layers) Assert.True(l.LossAdaRound <= l.LossNearest * 1.0001, $"{l.Node}: {l.LossAdaRound} > nearest {l.LossNearest}");

@@ -13,7 +13,8 @@ namespace QuantSharp.Engine.Runtime.Ops;
 /// QuantizeLinear/DequantizeLinear carry straight-through gradient rules so a QDQ graph trains through
 /// <see cref="Session.Backward"/>: DequantizeLinear passes dy·scale to its integer input, QuantizeLinear passes
 /// dq/scale to x where the value was not clipped (their product is dy up to float rounding). Blocked quantization
-/// (opset 21 <c>block_size</c> &gt; 0) is not supported; of the float8 types FLOAT8E4M3FN and FLOAT8E5M2 are (forward only).
+/// (opset 21 <c>block_size</c> &gt; 0) runs forward only (<see cref="BlockedQuantize"/>); of the float8 types FLOAT8E4M3FN
+/// and FLOAT8E5M2 are (forward only).
 /// </remarks>
 internal static class QuantizeOps
 {
@@ -52,7 +53,13 @@ internal static class QuantizeOps
         int axis = (int)n.GetInt("axis", 1);
         long outputType = n.GetInt("output_dtype", 0);
         if (n.GetInt("block_size", 0) != 0)
-            throw new GraphException($"node {n.Label}: blocked quantization (block_size = {n.GetInt("block_size", 0)}) is not supported");
+            return ((a, _) => [BlockedQuantize.Quantize(n, a.Float(0), a.Float(1), a.Optional(2), a.Optional(2)?.DataType ?? outputType switch
+            {
+                21 => DataType.UInt4,
+                22 => DataType.Int4,
+                3 => DataType.Int8,
+                _ => DataType.UInt8,
+            })], null);
         return (
             (a, _) =>
             {
@@ -114,7 +121,7 @@ internal static class QuantizeOps
     {
         int axis = (int)n.GetInt("axis", 1);
         if (n.GetInt("block_size", 0) != 0)
-            throw new GraphException($"node {n.Label}: blocked quantization (block_size = {n.GetInt("block_size", 0)}) is not supported");
+            return ((a, _) => [BlockedQuantize.Dequantize(n, a.Any(0), a.Float(1), a.Optional(2))], null);
         return (
             (a, _) => a.Any(0) switch
             {
