@@ -204,6 +204,7 @@ public sealed class SimExportParityTests(ITestOutputHelper output)
         var simValues = simRun.Outputs.Concat(simRun.Captured).ToDictionary();
         var failures = new List<string>();
         double largest = 0;
+        long beyond = 0, elements = 0;
         foreach (var (value, encoding) in compared)
         {
             var expected = (Tensor<float>)simValues[value];
@@ -215,12 +216,14 @@ public sealed class SimExportParityTests(ITestOutputHelper output)
                 double allowed = Tolerance(encoding, expected, i) * (1 + 1e-3) + 1e-6 * Math.Abs(expected.Data[i]) + 1e-7;
                 double excess = Math.Abs(expected.Data[i] - actual.Data[i]) / allowed;
                 largest = Math.Max(largest, excess);
+                elements++;
+                if (!(excess <= 1)) beyond++;
                 if (!(excess <= 1) && (worst.Index < 0 || excess > worst.Excess)) worst = (i, excess);
             }
             if (worst.Index >= 0)
                 failures.Add($"'{value}' ({encoding?.ToString() ?? "unquantized output"}): element {worst.Index} sim {expected.Data[worst.Index]} vs {actual.Data[worst.Index]}, {worst.Excess:F2}× the allowed difference");
         }
-        output.WriteLine($"{row}, {runtime}: {compared.Count} tensors, largest difference {largest:F3} of the allowed (one step)");
+        output.WriteLine($"{row}, {runtime}: {compared.Count} tensors, largest difference {largest:F3} of the allowed (one step); {beyond} of {elements} elements beyond one step");
         return failures;
     }
 
