@@ -80,6 +80,31 @@ public sealed class TextAndSampleFolderFeedsTests : IDisposable
     }
 
     [Fact]
+    public void Run_OnAFolderOfSamples_RunsEachFileAndWritesItsOutputsInItsOwnFolder()
+    {
+        string model = Model(), data = SampleFolder(), quant = Path.Combine(_dir, "q"), output = Path.Combine(_dir, "out");
+        Assert.Equal(0, Cli("calib", "--model", model, "--data", data, "--output", quant).Code);
+        var run = Cli("run", "--quant", quant, "--input", data, "--output", output);
+        Assert.True(run.Code == 0, run.Err);
+        foreach (var file in NpzSampleFiles(data))
+        {
+            var y = Npy.Read(Path.Combine(output, Path.GetFileNameWithoutExtension(file), "embedding.npy"));
+            Assert.Equal([1, 4], y.Dims.ToArray());
+        }
+        var single = Cli("run", model, "--input", NpzSampleFiles(data)[1], "--output", Path.Combine(_dir, "one"));
+        Assert.True(single.Code == 0, single.Err);
+        Assert.True(File.Exists(Path.Combine(_dir, "one", "embedding.npy")));
+    }
+
+    [Fact]
+    public void Run_OnASampleWithAnUnknownArray_IsRefusedNamingFileAndArray_AndWritesNothing()
+    {
+        string model = Model(), data = SampleFolder(), output = Path.Combine(_dir, "out");
+        Npz.Write(Path.Combine(data, "sample05.npz"), [("input_ids", new Tensor<long>([1, 2], [1, 2])), ("attention_mask", new Tensor<long>([1, 1], [1, 2])), ("token_type_ids", new Tensor<long>([0, 0], [1, 2]))]);
+        AssertRefused(Cli("run", model, "--input", data, "--output", output), output, "sample05.npz' array 'token_type_ids'", "no input of that name");
+    }
+
+    [Fact]
     public void NpzSampleFolder_LabelsFollowFileNameOrderAcrossShapeGroups()
     {
         string model = Model(), data = SampleFolder(), labels = Path.Combine(_dir, "labels.npy");
