@@ -252,4 +252,68 @@ public sealed class TextAndSampleFolderFeedsTests : IDisposable
         File.Delete(merges);
         AssertRefused(Cli("calib", "--model", model, "--data", text, "--vocab", vocab, "--output", output), output, "needs its merges", "--merges FILE");
     }
+
+    /// <summary>The acceptance's bad-input list through test and analyze too (calib is covered in NamedFeedsTests and TextFeedsTests).</summary>
+    public static TheoryData<string> Commands => new() { "test", "analyze" };
+
+    private (string Model, string Quant, string Ids, string Mask) Calibrated()
+    {
+        string model = Model(), quant = Path.Combine(_dir, "q"), ids = Path.Combine(_dir, "ids.npy"), mask = Path.Combine(_dir, "mask.npy");
+        Npy.Write(ids, new Tensor<long>(Enumerable.Range(0, 12).Select(i => (long)(1 + i % 5)).ToArray(), [3, 4]));
+        Npy.Write(mask, new Tensor<long>(Enumerable.Repeat(1L, 12).ToArray(), [3, 4]));
+        Assert.Equal(0, Cli("calib", "--model", model, "--data", $"input_ids={ids}", "--data", $"attention_mask={mask}", "--output", quant).Code);
+        return (model, quant, ids, mask);
+    }
+
+    private static string[] Args(string command, string model, string quant, string report, params string[] data) =>
+        [command, "--model", model, "--quant", quant, .. data, .. command == "analyze" ? new[] { "--output", report } : []];
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void UnknownInputName_IsRefusedInOneLine(string command)
+    {
+        var (model, quant, ids, mask) = Calibrated();
+        string report = Path.Combine(_dir, "report");
+        AssertRefused(Cli(Args(command, model, quant, report, "--data", $"input_ids={ids}", "--data", $"mask={mask}")), report, "'mask'", "no input of that name");
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void MissingInput_IsRefusedInOneLine(string command)
+    {
+        var (model, quant, ids, _) = Calibrated();
+        string report = Path.Combine(_dir, "report");
+        AssertRefused(Cli(Args(command, model, quant, report, "--data", $"input_ids={ids}")), report, "'attention_mask'", "not given");
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void WrongElementType_IsRefusedInOneLine(string command)
+    {
+        var (model, quant, ids, _) = Calibrated();
+        string report = Path.Combine(_dir, "report"), floatMask = Path.Combine(_dir, "mask_float.npy");
+        Npy.Write(floatMask, new Tensor<float>(3, 4));
+        AssertRefused(Cli(Args(command, model, quant, report, "--data", $"input_ids={ids}", "--data", $"attention_mask={floatMask}")), report, "mask_float.npy", "holds Float32", "is Int64");
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void SampleCountsThatDiffer_AreRefusedInOneLine(string command)
+    {
+        var (model, quant, ids, _) = Calibrated();
+        string report = Path.Combine(_dir, "report"), shortMask = Path.Combine(_dir, "mask2.npy");
+        Npy.Write(shortMask, new Tensor<long>(Enumerable.Repeat(1L, 8).ToArray(), [2, 4]));
+        AssertRefused(Cli(Args(command, model, quant, report, "--data", $"input_ids={ids}", "--data", $"attention_mask={shortMask}")), report, "sample counts differ", "has 3", "has 2");
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void VocabLargerThanTheEmbeddingTable_IsRefusedInOneLine(string command)
+    {
+        var (model, quant, _, _) = Calibrated();
+        string report = Path.Combine(_dir, "report"), text = Path.Combine(_dir, "t.txt"), vocab = Path.Combine(_dir, "big_vocab.txt");
+        File.WriteAllLines(text, ["the model", "runs fast"]);
+        File.WriteAllLines(vocab, new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }.Concat(Enumerable.Range(0, 20).Select(i => $"w{i}")));
+        AssertRefused(Cli(Args(command, model, quant, report, "--data", text, "--vocab", vocab)), report, "big_vocab.txt' has 25 tokens", $"table of {Vocab} rows");
+    }
 }
