@@ -56,9 +56,8 @@ internal static class CalibSanityCheck
         var enabled = sim.Quantizers.Values.Where(q => q.Enabled).ToList();
         // Batch by batch, so only one batch's outputs are held (segmentation outputs can be large).
         var totals = new OutputSqnr();
-        for (int start = 0; start < samples; start += batchSize)
+        foreach (var (x, _) in data.Select(Enumerable.Range(0, samples).ToArray()).Batches(batchSize))
         {
-            var x = data.Take(start, Math.Min(batchSize, samples - start));
             var reference = WithEnabled(sim, enabled, [], () => Outputs(sim, x));
             totals.Add(reference, Outputs(sim, x));
         }

@@ -50,14 +50,56 @@ internal static partial class CliData
             return new FeedSet([(inputs[0].Name, images.Images)], images.Labels);
         }
 
+        if (r.Vocab is null && (r.Column is not null || r.Merges is not null || r.Header))
+            throw new UsageException($"{(r.Column is not null ? "--column" : r.Merges is not null ? "--merges" : "--header")} goes with --vocab (text data); --data '{r.Data}' is not tokenized");
+        int Check(List<(string Name, string From, Tensor Values)> given)
+        {
+            foreach (var (name, from, _) in given)
+                if (!inputs.Exists(i => i.Name == name))
+                    throw new UsageException($"--data {from}: model '{source}' has no input '{name}'; its inputs: {ModelInputs()}");
+            var missing = inputs.Where(i => !given.Exists(g => g.Name == i.Name)).ToList();
+            if (missing.Count > 0)
+                throw new UsageException($"--data: model '{source}' input{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(m => $"'{m.Name}' ({m.ElementType})"))} not given; " +
+                    (npz ? $"'{r.Data}' holds {string.Join(", ", given.Select(g => g.Name))}" : $"pass --data {missing[0].Name}=FILE.npy"));
+            foreach (var (name, from, values) in given)
+            {
+                var declared = inputs.First(i => i.Name == name);
+                if (values.DataType != declared.ElementType)
+                    throw new UsageException($"--data {from}: holds {values.DataType}, but model input '{name}' is {declared.ElementType}");
+                if (values.Rank < 1)
+                    throw new UsageException($"--data {from}: a scalar; expected shape (N, …) with N samples on the first axis");
+                if (declared.Shape is { } dims && declared.Kind == ValueKind.Tensor)
+                {
+                    bool fits = dims.Length == values.Rank;
+                    for (int k = 1; fits && k < dims.Length; k++) fits = dims[k].Value is not int d || d == values.Dims[k];
+                    if (!fits)
+                        throw new UsageException($"--data {from}: shape {Shapes.Format(values.Dims)} does not fit model input '{name}' [{string.Join(", ", dims)}] (first axis = samples)");
+                }
+            }
+            var counts = given.Select(g => g.Values.Dims[0]).Distinct().ToList();
+            if (counts.Count > 1)
+                throw new UsageException($"--data: sample counts differ between inputs (first axis = samples): {string.Join(", ", given.Select(g => $"{g.From} has {g.Values.Dims[0]}"))}");
+            if (counts[0] == 0) throw new UsageException($"--data {given[0].From}: holds no samples (first dimension is 0)");
+            return counts[0];
+        }
         List<(string Name, string From, Tensor Values)> given;
-        if (r.Vocab is { } vocab)
+        List<int>? folderOrder = null;
+        List<IReadOnlyList<(string Name, Tensor Values)>>? groups = null;
+        if (r.Vocab is null && r.Named is null && NpzFolder.Holds(r.Data))
+        {
+            var read = NpzFolder.Read(r.Data, inputs, Check);
+            groups = read.Select(g => (IReadOnlyList<(string Name, Tensor Values)>)g.Inputs.Select(i => (i.Name, i.Values)).ToList()).ToList();
+            folderOrder = read.SelectMany(g => g.Samples).ToList();
+            given = read[0].Inputs;
+        }
+        else if (r.Vocab is { } vocab)
         {
             if (r.Named is not null) throw new UsageException("--vocab tokenizes one text file given as --data FILE.txt; NAME=FILE.npy specs are already tensors");
-            given = TextFeeds.Tokenize(r.Data, vocab, r.MaxLength, graph, source);
+            given = TextFeeds.Tokenize(TextFeeds.ReadSamples(r.Data, r.Column, r.Header), r.Data, vocab, r.Merges, r.MaxLength, graph, source);
         }
         else if (npz)
         {
+            if (Directory.Exists(r.Data)) throw new UsageException($"--data '{r.Data}': a folder without .npz files (expected one .npz per sample, or images)");
             if (!File.Exists(r.Data)) throw CliPaths.MissingFile($"--data: file '{r.Data}'", r.Data);
             given = Npz.Read(r.Data).Select(a => (a.Name, $"'{r.Data}' array '{a.Name}'", a.Value)).ToList();
         }
@@ -74,44 +116,21 @@ internal static partial class CliData
                 given.Add((name, $"{name}='{file}'", Npy.Read(file)));
             }
         }
-        foreach (var (name, from, _) in given)
-            if (!inputs.Exists(i => i.Name == name))
-                throw new UsageException($"--data {from}: model '{source}' has no input '{name}'; its inputs: {ModelInputs()}");
-        var missing = inputs.Where(i => !given.Exists(g => g.Name == i.Name)).ToList();
-        if (missing.Count > 0)
-            throw new UsageException($"--data: model '{source}' input{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(m => $"'{m.Name}' ({m.ElementType})"))} not given; " +
-                (npz ? $"'{r.Data}' holds {string.Join(", ", given.Select(g => g.Name))}" : $"pass --data {missing[0].Name}=FILE.npy"));
-        foreach (var (name, from, values) in given)
-        {
-            var declared = inputs.First(i => i.Name == name);
-            if (values.DataType != declared.ElementType)
-                throw new UsageException($"--data {from}: holds {values.DataType}, but model input '{name}' is {declared.ElementType}");
-            if (values.Rank < 1)
-                throw new UsageException($"--data {from}: a scalar; expected shape (N, …) with N samples on the first axis");
-            if (declared.Shape is { } dims && declared.Kind == ValueKind.Tensor)
-            {
-                bool fits = dims.Length == values.Rank;
-                for (int k = 1; fits && k < dims.Length; k++) fits = dims[k].Value is not int d || d == values.Dims[k];
-                if (!fits)
-                    throw new UsageException($"--data {from}: shape {Shapes.Format(values.Dims)} does not fit model input '{name}' [{string.Join(", ", dims)}] (first axis = samples)");
-            }
-        }
-        var counts = given.Select(g => g.Values.Dims[0]).Distinct().ToList();
-        if (counts.Count > 1)
-            throw new UsageException($"--data: sample counts differ between inputs (first axis = samples): {string.Join(", ", given.Select(g => $"{g.From} has {g.Values.Dims[0]}"))}");
-        if (counts[0] == 0) throw new UsageException($"--data {given[0].From}: holds no samples (first dimension is 0)");
+        int count = groups is null ? Check(given) : folderOrder!.Count;
         if (r.Preprocessing?.GivenOptions is { Count: > 0 } pre)
             notes.WriteLine($"note: image preprocessing ({string.Join(", ", pre)}) is for image folders; ignored, the tensor data is used as given");
         int[]? labels = null;
         if (r.Labels is { } labelsPath)
         {
             labels = NpyData.ReadLabels(labelsPath);
-            if (labels.Length != counts[0])
-                throw new UsageException($"--labels '{labelsPath}': {labels.Length} labels for {counts[0]} samples in --data (expected one per sample)");
+            if (labels.Length != count)
+                throw new UsageException($"--labels '{labelsPath}': {labels.Length} labels for {count} samples in --data (expected one per sample{(groups is null ? "" : ", in file-name order")})");
+            if (folderOrder is not null) labels = folderOrder.Select(k => labels[k]).ToArray();
         }
         else if (needLabels)
             throw new UsageException($"labels missing{(labelsNeededFor is null ? "" : $" ({labelsNeededFor})")}: pass --labels LABELS.npy (one integer per sample)");
-        var all = new FeedSet(inputs.Select(i => (i.Name, given.First(g => g.Name == i.Name).Values)).ToList(), labels);
+        var all = groups is not null ? new FeedSet(groups, labels)
+            : new FeedSet(inputs.Select(i => (i.Name, given.First(g => g.Name == i.Name).Values)).ToList(), labels);
         if (r.SubsetLength is <= 0) throw new UsageException($"--subset-len expected a positive number, got {r.SubsetLength}");
         var method = ParseSampleMethod(r.SampleMethod);
         var subset = all.Select(SubsetIndices(all.Count, r.SubsetLength, method, r.Seed));

@@ -65,15 +65,22 @@ public sealed record Preprocessing(int? Resize = null, int? Crop = null, float[]
 /// <paramref name="Data"/> is one path (which then only describes the specs).</param>
 /// <param name="Vocab">A WordPiece vocab (one token per line): <paramref name="Data"/> is then a text file, one sample per line, tokenized into the model's token inputs (see <see cref="TextFeeds"/>).</param>
 /// <param name="MaxLength">With <paramref name="Vocab"/>: the most tokens per sample, [CLS] and [SEP] included.</param>
+/// <param name="Column">With <paramref name="Vocab"/>: <paramref name="Data"/> is a TSV file and the text is this column (a header name, or a 0-based index).</param>
+/// <param name="Header">With <paramref name="Column"/> an index: the TSV's first line is a header (skipped). A column name implies a header.</param>
+/// <param name="Merges">With a BPE <paramref name="Vocab"/> (vocab.json): its merges file (default: merges.txt beside it).</param>
 public sealed record DataRequest(string Data, string? Labels = null, int? SubsetLength = null, string SampleMethod = "sequential", int Seed = 0,
     Preprocessing? Preprocessing = null, string IdxSplit = "t10k", bool SkipBadImages = false, IReadOnlyList<(string Name, string File)>? Named = null,
-    string? Vocab = null, int MaxLength = 128)
+    string? Vocab = null, int MaxLength = 128, string? Column = null, bool Header = false, string? Merges = null)
 {
-    /// <summary>Whether --data names the model's inputs (NAME=FILE.npy specs, an .npz or text with a vocab), rather than images for one float input.</summary>
-    public bool FeedsNamedInputs => Named is not null || Vocab is not null || (Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(Data));
+    /// <summary>
+    /// Whether --data names the model's inputs (NAME=FILE.npy specs, an .npz, a folder of .npz samples, or text with a vocab),
+    /// rather than images for one float input.
+    /// </summary>
+    public bool FeedsNamedInputs => Named is not null || Vocab is not null || (Data.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(Data))
+        || NpzFolder.Holds(Data);
 
     /// <summary>The data files or folders named by --data and --vocab (to keep outputs apart from them).</summary>
-    public IEnumerable<string> Paths => (Named?.Select(n => n.File) ?? [Data]).Concat(Vocab is null ? [] : [Vocab]);
+    public IEnumerable<string> Paths => (Named?.Select(n => n.File) ?? [Data]).Concat(Vocab is null ? [] : [Vocab]).Concat(Merges is null ? [] : [Merges]);
 }
 
 /// <summary>

@@ -33,7 +33,7 @@ public static class CommandLineApp
         var runModel = modelArg();
         var inputs = new Option<string[]>("--input", "-i")
         {
-            Description = "A graph input as NAME=FILE.npy (repeat for several inputs).", HelpName = "NAME=FILE.npy",
+            Description = "A graph input as NAME=FILE.npy (repeat for several inputs); or one .npz holding every input; or a folder of .npz samples (lengths may differ), each run on its own with its outputs in OUTPUT/<file name>/.", HelpName = "NAME=FILE.npy|FILE.npz|DIR",
             AllowMultipleArgumentsPerToken = false,
         };
         var output = new Option<string>("--output", "-o") { Description = "Folder that receives <output name>.npy for every graph output.", Required = true };

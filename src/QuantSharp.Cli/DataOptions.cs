@@ -27,13 +27,25 @@ internal sealed class DataOptions
         Mean = new Option<string>("--mean") { Description = "[image folders] Per-channel mean of [0,1] pixels, e.g. 0.485,0.456,0.406. Ignored for .npy/IDX.", HelpName = "M[,M,M]" };
         Std = new Option<string>("--std") { Description = "[image folders] Per-channel std, e.g. 0.229,0.224,0.225. Ignored for .npy/IDX.", HelpName = "S[,S,S]" };
         Channels = new Option<int?>("--channels") { Description = "[image folders] 1 (grayscale) or 3 (RGB). Ignored for .npy/IDX.", HelpName = "1|3" };
-        Vocab = new Option<string>("--vocab") { Description = "A WordPiece vocab (vocab.txt, one token per line): --data is then a text file, one sample per line, tokenized (BERT: [CLS] … [SEP], padded) into the model's input_ids, attention_mask and token_type_ids inputs.", HelpName = "FILE" };
+        Vocab = new Option<string>("--vocab") { Description = "A WordPiece vocab (vocab.txt, one token per line; BERT: [CLS] … [SEP]) or a byte-level BPE vocab (vocab.json with merges.txt; RoBERTa <s> … </s> when the vocab has them, GPT-2 otherwise): --data is then a text file, one sample per line (or a TSV with --column), tokenized and padded into the model's input_ids, attention_mask and token_type_ids inputs.", HelpName = "FILE" };
+        Merges = new Option<string>("--merges") { Description = "With a BPE --vocab (vocab.json): its merges file (default: merges.txt beside the vocab).", HelpName = "FILE" };
+        Column = new Option<string>("--column") { Description = "With --vocab: --data is a TSV (tab-separated) file and the text is this column: a name from its header line, or a 0-based index.", HelpName = "NAME|INDEX" };
+        Header = new Option<bool>("--header") { Description = "With --column INDEX: the TSV's first line is a header and is skipped (a column name implies it)." };
         MaxLength = new Option<int>("--max-length") { Description = "With --vocab: the most tokens per sample, [CLS] and [SEP] included; longer lines are cut.", HelpName = "N", DefaultValueFactory = _ => 128 };
         SkipBadImages = new Option<bool>("--skip-bad-images") { Description = "[image folders] Skip unreadable images with a warning naming each (default: fail on the first, naming it)." };
     }
 
     /// <summary>--vocab.</summary>
     public Option<string> Vocab { get; }
+
+    /// <summary>--merges.</summary>
+    public Option<string> Merges { get; }
+
+    /// <summary>--column.</summary>
+    public Option<string> Column { get; }
+
+    /// <summary>--header.</summary>
+    public Option<bool> Header { get; }
 
     /// <summary>--max-length.</summary>
     public Option<int> MaxLength { get; }
@@ -77,7 +89,7 @@ internal sealed class DataOptions
     /// <summary>Adds the data options (not the preprocessing ones) to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Data, Labels, Subset, SampleMethod, Seed, Batch, Vocab, MaxLength }) command.Options.Add(o);
+        foreach (var o in new Option[] { Data, Labels, Subset, SampleMethod, Seed, Batch, Vocab, Merges, MaxLength, Column, Header }) command.Options.Add(o);
     }
 
     /// <summary>Adds the image preprocessing options to <paramref name="command"/> (listed last in the help).</summary>
@@ -92,7 +104,7 @@ internal sealed class DataOptions
         var (data, named) = CliData.ParseDataValues(r.GetValue(Data) ?? []);
         return new(data, r.GetValue(Labels), r.GetValue(Subset), r.GetValue(SampleMethod)!, r.GetValue(Seed),
             Preprocessing.Parse(r.GetValue(Resize), r.GetValue(Crop), r.GetValue(Mean), r.GetValue(Std), r.GetValue(Channels)), _idxSplit,
-            r.GetValue(SkipBadImages), named, r.GetValue(Vocab), r.GetValue(MaxLength));
+            r.GetValue(SkipBadImages), named, r.GetValue(Vocab), r.GetValue(MaxLength), r.GetValue(Column), r.GetValue(Header), r.GetValue(Merges));
     }
 
     /// <summary>--batch-size of a parsed command line.</summary>

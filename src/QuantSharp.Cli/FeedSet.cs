@@ -4,42 +4,66 @@ namespace QuantSharp.Cli;
 
 /// <summary>
 /// A command's data as the model is fed: one tensor per graph input, of the element type the input declares, whose first
-/// axis is the sample; sample i is row i of every input. Labels, when given, are one integer per sample.
+/// axis is the sample; sample i is row i of every input. Samples of different shapes (a folder of variable-length .npz
+/// samples) are held in shape groups, each such a set of tensors; a batch never mixes two groups. Labels, when given, are
+/// one integer per sample, in group order.
 /// </summary>
 internal sealed class FeedSet
 {
+    private readonly IReadOnlyList<IReadOnlyList<(string Name, Tensor Values)>> _groups;
+
     /// <summary>Creates a feed set; every input must have the same first dimension (checked by the loader, which names files).</summary>
-    public FeedSet(IReadOnlyList<(string Name, Tensor Values)> inputs, int[]? labels)
+    public FeedSet(IReadOnlyList<(string Name, Tensor Values)> inputs, int[]? labels) : this([inputs], labels) { }
+
+    /// <summary>Creates a feed set of shape groups (the same inputs in the same order in each, each with equal first dimensions).</summary>
+    public FeedSet(IReadOnlyList<IReadOnlyList<(string Name, Tensor Values)>> groups, int[]? labels)
     {
-        if (inputs.Count == 0) throw new ArgumentException("FeedSet: no inputs", nameof(inputs));
-        Inputs = inputs;
+        if (groups.Count == 0 || groups[0].Count == 0) throw new ArgumentException("FeedSet: no inputs", nameof(groups));
+        _groups = groups;
         Labels = labels;
     }
 
-    /// <summary>The inputs in the model's input order.</summary>
-    public IReadOnlyList<(string Name, Tensor Values)> Inputs { get; }
+    /// <summary>The inputs in the model's input order (of the first shape group when samples differ in shape).</summary>
+    public IReadOnlyList<(string Name, Tensor Values)> Inputs => _groups[0];
+
+    /// <summary>Number of shape groups (1 unless samples differ in shape).</summary>
+    public int GroupCount => _groups.Count;
 
     /// <summary>One label per sample, or null.</summary>
     public int[]? Labels { get; }
 
     /// <summary>Number of samples.</summary>
-    public int Count => Inputs[0].Values.Dims[0];
+    public int Count => _groups.Sum(g => g[0].Values.Dims[0]);
 
     /// <summary>The one float input of an image model, or null when the model is fed otherwise.</summary>
-    public Tensor<float>? SingleFloat => Inputs is [(_, Tensor<float> x)] ? x : null;
+    public Tensor<float>? SingleFloat => _groups is [[(_, Tensor<float> x)]] ? x : null;
 
-    /// <summary>Samples [start, start + count) of every input.</summary>
-    public Dictionary<string, Tensor> Take(int start, int count) =>
-        Inputs.ToDictionary(i => i.Name, i => Rows(i.Values, start, count), StringComparer.Ordinal);
+    /// <summary>Samples [start, start + count) of every input; a range is cut at the end of the shape group holding <paramref name="start"/>.</summary>
+    public Dictionary<string, Tensor> Take(int start, int count)
+    {
+        foreach (var g in _groups)
+        {
+            int n = g[0].Values.Dims[0];
+            if (start < n) return g.ToDictionary(i => i.Name, i => Rows(i.Values, start, Math.Min(count, n - start)), StringComparer.Ordinal);
+            start -= n;
+        }
+        throw new ArgumentOutOfRangeException(nameof(start), $"FeedSet: sample {start} past the end ({Count} samples)");
+    }
 
     /// <summary>Consecutive batches of at most <paramref name="batchSize"/> samples, with their labels (empty without labels).</summary>
     public IEnumerable<(Dictionary<string, Tensor> Feeds, int[] Labels)> Batches(int batchSize)
     {
         if (batchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {batchSize}");
-        for (int start = 0; start < Count; start += batchSize)
+        int offset = 0;
+        foreach (var g in _groups)
         {
-            int n = Math.Min(batchSize, Count - start);
-            yield return (Take(start, n), Labels?[start..(start + n)] ?? []);
+            int size = g[0].Values.Dims[0];
+            for (int start = 0; start < size; start += batchSize)
+            {
+                int n = Math.Min(batchSize, size - start);
+                yield return (g.ToDictionary(i => i.Name, i => Rows(i.Values, start, n), StringComparer.Ordinal), Labels?[(offset + start)..(offset + start + n)] ?? []);
+            }
+            offset += size;
         }
     }
 
@@ -62,11 +86,68 @@ internal sealed class FeedSet
     }
 
     /// <summary>The inputs as "name (type[shape of one sample])", comma-separated.</summary>
-    public string Describe() => string.Join(", ", Inputs.Select(i => $"{i.Name} ({i.Values.DataType}{Shapes.Format(i.Values.Dims[1..])})"));
+    public string Describe() => string.Join(", ", Inputs.Select(i => $"{i.Name} ({i.Values.DataType}{Shapes.Format(i.Values.Dims[1..])})"))
+        + (_groups.Count > 1 ? $" and {_groups.Count - 1} other shape{(_groups.Count > 2 ? "s" : "")}" : "");
 
     /// <summary>The same samples selected by <paramref name="keep"/> (indices into the samples), with their labels.</summary>
-    public FeedSet Select(int[] keep) => keep.Length == Count ? this
-        : new FeedSet(Inputs.Select(i => (i.Name, Gather(i.Values, keep))).ToList(), Labels is { } l ? keep.Select(k => l[k]).ToArray() : null);
+    /// <remarks>With several shape groups the kept samples stay in their groups (in the order of <paramref name="keep"/> within each).</remarks>
+    public FeedSet Select(int[] keep)
+    {
+        if (keep.Length == Count && keep.SequenceEqual(Enumerable.Range(0, Count))) return this;
+        var groups = new List<IReadOnlyList<(string, Tensor)>>();
+        var order = new List<int>();
+        int offset = 0;
+        foreach (var g in _groups)
+        {
+            int size = g[0].Values.Dims[0];
+            var rows = keep.Where(k => k >= offset && k < offset + size).ToArray();
+            if (rows.Length > 0)
+            {
+                groups.Add(g.Select(i => (i.Name, Gather(i.Values, rows.Select(r => r - offset).ToArray()))).ToList());
+                order.AddRange(rows);
+            }
+            offset += size;
+        }
+        return new FeedSet(groups, Labels is { } l ? order.Select(k => l[k]).ToArray() : null);
+    }
+
+    /// <summary>Samples concatenated along the first axis (all of one element type and one shape past the first axis).</summary>
+    public static Tensor Concat(IReadOnlyList<Tensor> parts)
+    {
+        var dims = parts[0].Dims.ToArray();
+        dims[0] = parts.Sum(p => p.Dims[0]);
+        return Copy(parts, dims);
+    }
+
+    /// <summary>One sample given without the sample axis, as a batch of one.</summary>
+    public static Tensor AddSampleAxis(Tensor t) => Copy([t], [1, .. t.Dims]);
+
+    private static Tensor Copy(IReadOnlyList<Tensor> parts, int[] dims) =>
+        parts[0] switch
+        {
+            Tensor<float> => Concat<float>(parts, dims),
+            Tensor<double> => Concat<double>(parts, dims),
+            Tensor<long> => Concat<long>(parts, dims),
+            Tensor<int> => Concat<int>(parts, dims),
+            Tensor<short> => Concat<short>(parts, dims),
+            Tensor<ushort> => Concat<ushort>(parts, dims),
+            Tensor<sbyte> => Concat<sbyte>(parts, dims),
+            Tensor<byte> => Concat<byte>(parts, dims),
+            Tensor<bool> => Concat<bool>(parts, dims),
+            var t => throw new UsageException($"inputs of element type {t.DataType} cannot be fed from data files"),
+        };
+
+    private static Tensor Concat<T>(IReadOnlyList<Tensor> parts, int[] dims) where T : unmanaged
+    {
+        var y = new Tensor<T>(dims);
+        long at = 0;
+        foreach (var p in parts.Cast<Tensor<T>>())
+        {
+            Array.Copy(p.Data, 0, y.Data, at, p.Length);
+            at += p.Length;
+        }
+        return y.DataType == parts[0].DataType ? y : y.AsElementType(parts[0].DataType);
+    }
 
     /// <summary>Rows [start, start + count) of <paramref name="t"/> along its first axis, keeping its element type.</summary>
     public static Tensor Rows(Tensor t, int start, int count) => Gather(t, Enumerable.Range(start, count).ToArray());

@@ -1,4 +1,5 @@
 using QuantSharp.Engine;
+using QuantSharp.Quantization.Sim;
 
 namespace QuantSharp.Cli;
 
@@ -15,7 +16,7 @@ internal sealed record OutputAgreementRow(string Name, double SqnrDb, double Mea
 /// Accumulates, batch by batch, the agreement of a quantized model's float outputs with FP32's on the same feeds (what
 /// <c>test</c> reports when there are no labels). Non-float outputs are not compared.
 /// </summary>
-internal sealed class OutputAgreement
+internal sealed class OutputAgreement : IEvaluationMetric
 {
     private sealed class Sums
     {
@@ -26,6 +27,19 @@ internal sealed class OutputAgreement
 
     private readonly Dictionary<string, Sums> _sums = new(StringComparer.Ordinal);
     private readonly List<string> _order = [];
+
+    /// <inheritdoc />
+    public string Name => "agreement";
+
+    /// <inheritdoc />
+    public void Add(IReadOnlyDictionary<string, Tensor> reference, IReadOnlyDictionary<string, Tensor> quantized, ReadOnlySpan<int> labels) =>
+        Add(reference, quantized);
+
+    /// <inheritdoc />
+    public IReadOnlyList<MetricValue> Results() => Rows.SelectMany(r => new[]
+    {
+        new MetricValue("sqnr_db", r.Name, r.SqnrDb), new MetricValue("mean_cosine", r.Name, r.MeanCosine), new MetricValue("max_abs_error", r.Name, r.MaxAbsError),
+    }.Concat(r.ArgMaxAgreement is { } a ? [new MetricValue("argmax_agreement", r.Name, a)] : [])).ToList();
 
     /// <summary>Adds one batch: <paramref name="reference"/> and <paramref name="actual"/> outputs by name.</summary>
     /// <exception cref="ShapeException">An output whose shapes differ.</exception>

@@ -13,9 +13,18 @@ public static class RunCommand
     /// <summary>Runs <paramref name="modelPath"/> on the given .npy inputs and writes each output to <c>DIR/&lt;output name&gt;.npy</c>.</summary>
     /// <exception cref="UsageException">An <c>--input</c> spec is not NAME=FILE, names no graph input, or repeats a name.</exception>
     /// <exception cref="GraphException">The model uses unsupported ops, or an input is missing or mismatched.</exception>
+    /// <remarks>
+    /// <c>--input FILE.npz</c> gives every input from one archive; <c>--input DIR</c>, a folder of .npz samples (lengths may
+    /// differ), runs each file on its own and writes its outputs to <c>DIR_OUT/&lt;file name&gt;/</c>.
+    /// </remarks>
     public static void Execute(string? modelPath, IReadOnlyList<string> inputSpecs, string outputDir, TextWriter stdout, string? quantDir = null)
     {
-        var specs = ParseInputs(inputSpecs);
+        string? bundle = inputSpecs.Count == 1 && inputSpecs[0].IndexOf('=') < 0 ? inputSpecs[0] : null;
+        if (bundle is not null && !NpzFolder.Holds(bundle) && !(File.Exists(bundle) && bundle.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)))
+            throw new UsageException(Directory.Exists(bundle) ? $"--input '{bundle}': a folder without .npz files (expected one .npz per sample)"
+                : File.Exists(bundle) ? $"--input '{bundle}' expected NAME=FILE.npy, an .npz file or a folder of .npz samples"
+                : $"--input '{bundle}': no such file or folder (expected NAME=FILE.npy, an .npz file or a folder of .npz samples)");
+        var specs = bundle is null ? ParseInputs(inputSpecs) : [];
         if (modelPath is null && quantDir is null) throw new UsageException("run needs a model, or --quant OUT (the folder 'calib' wrote) to run its simulation");
         Graph? model = null;
         if (modelPath is not null)
@@ -41,6 +50,19 @@ public static class RunCommand
             var session = new Session(graph);
             run = feeds => session.Run(feeds);
         }
+        if (bundle is not null)
+        {
+            var files = Directory.Exists(bundle) ? NpzFolder.Files(bundle) : [bundle];
+            // Read and check every file before running any, so a bad sample writes nothing.
+            var samples = files.Select(f => (File: f, Feeds: NpzFeeds(graph, f))).ToList();
+            foreach (var (file, sampleFeeds) in samples)
+            {
+                string dir = Directory.Exists(bundle) ? Path.Combine(outputDir, SafeFileName(Path.GetFileNameWithoutExtension(file))) : outputDir;
+                if (Directory.Exists(bundle)) stdout.WriteLine($"{Path.GetFileName(file)}:");
+                WriteOutputs(graph, run(sampleFeeds), dir, stdout);
+            }
+            return;
+        }
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, file) in specs)
         {
@@ -49,7 +71,24 @@ public static class RunCommand
             if (!File.Exists(file)) throw CliPaths.MissingFile($"--input {name}: file '{file}'", file);
             feeds[name] = Npy.Read(file);
         }
-        var result = run(feeds);
+        WriteOutputs(graph, run(feeds), outputDir, stdout);
+    }
+
+    /// <summary>The arrays of one .npz as feeds: each must name a graph input; one saved without its sample axis gets one.</summary>
+    private static Dictionary<string, Tensor> NpzFeeds(Graph graph, string file)
+    {
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, value) in QuantSharp.Data.Npz.Read(file))
+        {
+            var input = graph.Inputs.FirstOrDefault(i => i.Name == name)
+                ?? throw new UsageException($"--input '{file}' array '{name}': the model has no input of that name; inputs: {string.Join(", ", graph.Inputs.Select(i => i.Name))}");
+            feeds[name] = input.Shape is { } dims && value.Rank == dims.Length - 1 ? FeedSet.AddSampleAxis(value) : value;
+        }
+        return feeds;
+    }
+
+    private static void WriteOutputs(Graph graph, RunResult result, string outputDir, TextWriter stdout)
+    {
         Directory.CreateDirectory(outputDir);
         foreach (var o in graph.Outputs)
         {

@@ -164,8 +164,8 @@ public static class TestCommand
         var seconds = CliProgress.Run(stdout, p =>
         {
             var session = new Session(graph);
-            foreach (var (feeds, _) in p.Track("compare", $"FP32 and quantized ({set.Count} samples)", set.Batches(batchSize), batches))
-                agreement.Add(session.Run(feeds).Outputs, sim.Run(feeds).Outputs);
+            MetricEvaluation.Run(sim, session, p.Track("compare", $"FP32 and quantized ({set.Count} samples)", set.Batches(batchSize), batches)
+                .Select(b => ((IReadOnlyDictionary<string, Engine.Tensor>)b.Feeds, b.Labels)), agreement);
         });
         var ci = CultureInfo.InvariantCulture;
         string F(double v, string format) => double.IsPositiveInfinity(v) ? "inf" : double.IsNaN(v) ? "n/a" : v.ToString(format, ci);

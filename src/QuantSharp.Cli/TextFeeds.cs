@@ -1,31 +1,72 @@
-using Microsoft.ML.Tokenizers;
+using System.Globalization;
 using QuantSharp.Engine;
 using QuantSharp.Engine.IO;
 
 namespace QuantSharp.Cli;
 
 /// <summary>
-/// Text as data for transformer models (<c>--data FILE.txt --vocab vocab.txt</c>): one sample per non-empty line,
-/// tokenized with a WordPiece vocab as BERT does (<c>[CLS] … [SEP]</c>, padded with <c>[PAD]</c>), into the model's
-/// <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c> inputs (recognized by name).
+/// Text as data for transformer models (<c>--data FILE.txt --vocab VOCAB</c>): one sample per non-empty line, or per row of
+/// one column of a TSV file (<c>--column NAME|INDEX</c>), tokenized and padded into the model's <c>input_ids</c>,
+/// <c>attention_mask</c> and <c>token_type_ids</c> inputs (recognized by name). The vocab says the tokenizer: a WordPiece
+/// <c>vocab.txt</c> as BERT does (<c>[CLS] … [SEP]</c>, <c>[PAD]</c>), or a byte-level BPE <c>vocab.json</c> with its
+/// <c>merges.txt</c> as RoBERTa (<c>&lt;s&gt; … &lt;/s&gt;</c>, <c>&lt;pad&gt;</c>) or GPT-2 (no special tokens, padded with
+/// <c>&lt;|endoftext|&gt;</c>) do, chosen by the special tokens the vocab holds.
 /// </summary>
 internal static class TextFeeds
 {
-    /// <summary>The token inputs of <paramref name="graph"/>, tokenized from the lines of <paramref name="textPath"/>.</summary>
-    /// <exception cref="UsageException">An input that is not a token input, a vocab that does not fit the model's embedding
-    /// table, an empty text, a --max-length below 2 (one line each, naming the file or input).</exception>
-    public static List<(string Name, string From, Tensor Values)> Tokenize(string textPath, string vocabPath, int maxLength, Graph graph, string source)
+    /// <summary>
+    /// The text samples of <paramref name="path"/>: its non-empty lines, or with <paramref name="column"/> the cells of that
+    /// TSV column (a header name, or a 0-based index; <paramref name="header"/> skips a first line when it is an index).
+    /// </summary>
+    /// <exception cref="UsageException">No text, a column the header does not have, a row too short for the column (naming file and line).</exception>
+    public static List<string> ReadSamples(string path, string? column, bool header)
     {
-        if (maxLength < 2) throw new UsageException($"--max-length expected at least 2 (room for [CLS] and [SEP]), got {maxLength}");
-        var lines = ReadText(textPath, "--data").Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Trim().Length > 0).ToList();
-        if (lines.Count == 0) throw new UsageException($"--data '{textPath}': no text (one sample per non-empty line)");
-        int vocabSize = ReadText(vocabPath, "--vocab").Split('\n').Count(l => l.TrimEnd('\r').Length > 0);
-        BertTokenizer tokenizer;
-        try { tokenizer = BertTokenizer.Create(vocabPath); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException)
+        var lines = ReadText(path, "--data").Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        if (column is null)
         {
-            throw new UsageException($"--vocab '{vocabPath}': not a WordPiece vocab (one token per line, with [CLS], [SEP], [PAD] and [UNK]): {e.Message}");
+            if (header) throw new UsageException("--header applies to a TSV read with --column; without --column every line of --data is a sample");
+            var text = lines.Where(l => l.Trim().Length > 0).ToList();
+            if (text.Count == 0) throw new UsageException($"--data '{path}': no text (one sample per non-empty line)");
+            return text;
         }
+        int first = 0;
+        while (first < lines.Count && lines[first].Trim().Length == 0) first++;
+        if (first == lines.Count) throw new UsageException($"--data '{path}': empty TSV file");
+        int index;
+        bool byName = !int.TryParse(column, NumberStyles.None, CultureInfo.InvariantCulture, out index);
+        if (byName)
+        {
+            var names = lines[first].Split('\t').Select(n => n.Trim()).ToList();
+            index = names.IndexOf(column);
+            if (index < 0)
+                throw new UsageException($"--column '{column}': the header of '{path}' (line {first + 1}) has no such column; its columns: {string.Join(", ", names.Select(n => $"'{n}'"))}");
+        }
+        var samples = new List<string>();
+        for (int k = byName || header ? first + 1 : first; k < lines.Count; k++)
+        {
+            if (lines[k].Trim().Length == 0) continue;
+            var cells = lines[k].Split('\t');
+            if (index >= cells.Length)
+                throw new UsageException($"--data '{path}' line {k + 1}: {cells.Length} column{(cells.Length == 1 ? "" : "s")}, but --column {column} is column {index} (0-based); is the file tab-separated?");
+            samples.Add(cells[index]);
+        }
+        if (samples.Count == 0) throw new UsageException($"--data '{path}': no rows under the header (one sample per row)");
+        return samples;
+    }
+
+    /// <summary>The token inputs of <paramref name="graph"/>, tokenized from <paramref name="samples"/> (read from <paramref name="textPath"/>).</summary>
+    /// <exception cref="UsageException">An input that is not a token input, a vocab that does not fit the model's embedding
+    /// table or cannot be read, a --max-length below 2 (one line each, naming the file or input).</exception>
+    public static List<(string Name, string From, Tensor Values)> Tokenize(List<string> samples, string textPath, string vocabPath, string? mergesPath,
+        int maxLength, Graph graph, string source)
+    {
+        if (maxLength < 2) throw new UsageException($"--max-length expected at least 2 (room for the start and end tokens), got {maxLength}");
+        if (!File.Exists(vocabPath)) throw CliPaths.MissingFile($"--vocab: file '{vocabPath}'", vocabPath);
+        var tokenizer = vocabPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? TextTokenizer.Bpe(vocabPath, mergesPath ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(vocabPath))!, "merges.txt"), mergesPath is not null)
+            : mergesPath is not null ? throw new UsageException($"--merges goes with a BPE vocab (vocab.json); --vocab '{vocabPath}' is a WordPiece vocab.txt")
+            : TextTokenizer.WordPiece(vocabPath);
+        var lines = samples;
 
         var inputs = graph.Inputs.Where(i => !graph.Initializers.ContainsKey(i.Name)).ToList();
         var roles = inputs.Select(i => (Input: i, Role: RoleOf(i.Name))).ToList();
@@ -38,14 +79,14 @@ internal static class TextFeeds
         }
         var ids = roles.FirstOrDefault(r => r.Role == "ids").Input
             ?? throw new UsageException($"--vocab: model '{source}' has no input_ids input; its inputs: {string.Join(", ", inputs.Select(i => i.Name))}");
-        CheckVocabFitsEmbedding(graph, ids.Name, vocabSize, vocabPath, source);
+        CheckVocabFitsEmbedding(graph, ids.Name, tokenizer.Size, vocabPath, source);
 
         // A fixed sequence length in the model wins over --max-length; otherwise the longest line sets it.
         int? fixedLength = ids.Shape is { Length: 2 } dims && dims[1].Value is int d ? d : null;
         int limit = fixedLength ?? maxLength;
-        var encoded = lines.Select(l => tokenizer.EncodeToIds(l, limit, out _, out _)).ToList();
+        var encoded = lines.Select(l => tokenizer.Encode(l, limit)).ToList();
         int length = fixedLength ?? encoded.Max(e => e.Count);
-        int pad = tokenizer.PaddingTokenId;
+        int pad = tokenizer.Padding;
         var result = new List<(string, string, Tensor)>();
         foreach (var (input, role) in roles)
         {
@@ -88,7 +129,7 @@ internal static class TextFeeds
         }
     }
 
-    private static string ReadText(string path, string option)
+    internal static string ReadText(string path, string option)
     {
         if (!File.Exists(path)) throw CliPaths.MissingFile($"{option}: file '{path}'", path);
         return FileKind.ReadAllText(path, $"{option}: file '{path}'");
