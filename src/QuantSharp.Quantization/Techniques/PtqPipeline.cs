@@ -42,6 +42,9 @@ public sealed record PtqResult(QuantizationSimModel Sim, IReadOnlyList<string> S
     /// <summary>Automatic mixed precision, when <see cref="PtqSettings.AutoMixedPrecision"/> asked for it.</summary>
     public AmpReport? MixedPrecision { get; init; }
 
+    /// <summary>SmoothQuant, when <see cref="PtqSettings.SmoothQuantAlpha"/> asked for it.</summary>
+    public SmoothQuantResult? SmoothQuant { get; init; }
+
     /// <summary>The GPTQ/AWQ per-block weight search, when <see cref="PtqSettings.BlockSearch"/> asked for one.</summary>
     public BlockwiseResult? BlockSearch { get; init; }
 }
@@ -83,6 +86,7 @@ public static class PtqPipeline
         AdaQuantResult? fastFinetune = null;
         SeqMseReport? seqMse = null;
         var frozen = new List<IGraphPassResult>();
+        SmoothQuantResult? smoothQuant = null;
 
         if (settings.AutoQuant)
         {
@@ -106,6 +110,12 @@ public static class PtqPipeline
                     preparation = new PreparationReport(identities, constants, cle.BatchNorms);
                 });
             else Step("prepare", "prepare (fold batch norms, simplify)", () => preparation = ModelPreparer.Prepare(graph));
+            if (settings.SmoothQuantAlpha is { } alpha)
+                Step("smoothquant", $"smoothquant (α = {alpha.ToString(System.Globalization.CultureInfo.InvariantCulture)})", () =>
+                {
+                    smoothQuant = Techniques.SmoothQuant.Apply(graph, feeds, alpha);
+                    graph = smoothQuant.Graph;
+                });
 
             foreach (var pass in settings.Order)
                 switch (pass)
@@ -180,6 +190,6 @@ public static class PtqPipeline
         if (settings.AutoMixedPrecision)
             Step("auto_mixed_precision", $"auto mixed precision (target {settings.AmpTargetSqnrDb:F0} dB)", () =>
                 amp = MixedPrecision.AutoMixedPrecision.Run(sim, Feeds.Take(feeds, settings.AmpSamples, out _), settings.AmpOptions));
-        return new PtqResult(sim, steps, preparation, cle, biasCorrection, adaround, fastFinetune, seqMse, autoQuant, calibration, tiny) { MixedPrecision = amp, BlockSearch = blockSearch };
+        return new PtqResult(sim, steps, preparation, cle, biasCorrection, adaround, fastFinetune, seqMse, autoQuant, calibration, tiny) { MixedPrecision = amp, BlockSearch = blockSearch, SmoothQuant = smoothQuant };
     }
 }

@@ -55,6 +55,9 @@ public sealed record PtqSettings
     /// <summary>Gemm/MatMul layers with fewer weights than this stay in float (0: quantize all).</summary>
     public int MinGemmWeights { get; init; }
 
+    /// <summary>SmoothQuant's migration strength α in [0, 1], run right after preparation; null: off (<see cref="SmoothQuant"/>).</summary>
+    public double? SmoothQuantAlpha { get; init; }
+
     /// <summary>
     /// How per-block weights (<see cref="Sim.QuantSimOptions.ParamBlockSize"/>) are chosen: rtn (min/max per block, at
     /// calibration), gptq or awq (a search pass on the graph before the sim is built; its encodings are frozen in the sim).
@@ -98,6 +101,7 @@ public sealed record PtqSettings
         Require(SeqMseSamples >= 1, nameof(SeqMseSamples), SeqMseSamples, ">= 1");
         Require(AllowedDrop is >= 0 and < 1, nameof(AllowedDrop), AllowedDrop, "a fraction in [0, 1)");
         Require(MinGemmWeights >= 0, nameof(MinGemmWeights), MinGemmWeights, ">= 0");
+        Require(SmoothQuantAlpha is null or (>= 0 and <= 1), nameof(SmoothQuantAlpha), SmoothQuantAlpha!, "a migration strength in [0, 1]");
         Require(BlockSearch is "rtn" or "gptq" or "awq", nameof(BlockSearch), BlockSearch, "rtn, gptq or awq");
         Require(AmpSamples >= 1, nameof(AmpSamples), AmpSamples, ">= 1");
         Require(AmpMaxRaisedFraction is > 0 and <= 1, nameof(AmpMaxRaisedFraction), AmpMaxRaisedFraction, "a fraction in (0, 1]");
@@ -112,6 +116,7 @@ public sealed record PtqSettings
     {
         if (AutoQuant) return ["auto_quant", .. SimSteps()];
         var steps = new List<string> { Cle ? "cle" : "prepare" };
+        if (SmoothQuantAlpha is not null) steps.Add("smoothquant");
         foreach (var pass in Order)
             if (pass switch { "bias_correction" => BiasCorrection, "adaround" => AdaRoundIterations > 0, _ => FastFinetuneIterations > 0 })
                 steps.Add(pass);
@@ -142,6 +147,7 @@ public sealed record PtqSettings
         ["allowed_drop"] = AllowedDrop,
         ["exclude_nodes"] = new JsonArray([.. ExcludeNodes.Select(s => (JsonNode)JsonValue.Create(s))]),
         ["min_gemm_weights"] = MinGemmWeights,
+        ["smoothquant_alpha"] = SmoothQuantAlpha,
         ["block_search"] = BlockSearch,
         ["auto_mixed_precision"] = AutoMixedPrecision,
         ["amp_target_sqnr_db"] = AmpTargetSqnrDb,
@@ -183,6 +189,7 @@ public sealed record PtqSettings
             AllowedDrop = Get("allowed_drop", d.AllowedDrop, v => v.GetDouble()),
             ExcludeNodes = Get("exclude_nodes", d.ExcludeNodes, Strings),
             MinGemmWeights = Get("min_gemm_weights", d.MinGemmWeights, v => v.GetInt32()),
+            SmoothQuantAlpha = Get("smoothquant_alpha", d.SmoothQuantAlpha, v => v.ValueKind == JsonValueKind.Null ? null : v.GetDouble()),
             BlockSearch = Get("block_search", d.BlockSearch, v => v.GetString() ?? throw new FormatException("null")),
             AutoMixedPrecision = Get("auto_mixed_precision", d.AutoMixedPrecision, v => v.GetBoolean()),
             AmpTargetSqnrDb = Get("amp_target_sqnr_db", d.AmpTargetSqnrDb, v => v.GetDouble()),
