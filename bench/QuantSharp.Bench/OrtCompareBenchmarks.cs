@@ -85,7 +85,7 @@ public sealed class OrtCompareBenchmarks : IBenchmarkSuite
                         } while (clock.Elapsed.TotalSeconds < 0.2);
                     }
                 var ms = times.Select(Median).ToArray();
-                var rss = engines.Select(PeakRssMb).ToArray();
+                var rss = engines.Select(Rss.PeakMb).ToArray();
                 string key = $"compare_{name}_{(bert ? $"seq{CompareModels.Sequence}" : $"{size}")}_b{batch}";
                 ctx.Report(key + "_ort", ms[0], "ms");
                 ctx.Report(key + "_fp32", ms[1], "ms");
@@ -112,23 +112,6 @@ public sealed class OrtCompareBenchmarks : IBenchmarkSuite
     {
         v.Sort();
         return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
-    }
-
-    /// <summary>The process's peak resident set over one run of <paramref name="run"/>, in MB (NaN where /proc is missing).</summary>
-    private static double PeakRssMb(Action run)
-    {
-        try
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            GC.Collect();
-            File.WriteAllText("/proc/self/clear_refs", "5");
-            run();
-            var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
-        }
-        catch (IOException) { return double.NaN; }
-        catch (UnauthorizedAccessException) { return double.NaN; }
     }
 
     private static string CpuModel()

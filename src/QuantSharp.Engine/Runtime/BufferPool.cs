@@ -65,6 +65,7 @@ internal sealed class RunAllocator(BufferPool pool) : ITensorAllocator
 {
     private readonly Dictionary<Array, int> _references = new(ReferenceEqualityComparer.Instance);
     private readonly List<Array> _pending = new();
+    private readonly HashSet<Array> _dying = new(ReferenceEqualityComparer.Instance);
 
     public BufferPool Pool => pool;
 
@@ -74,6 +75,22 @@ internal sealed class RunAllocator(BufferPool pool) : ITensorAllocator
         _references[data] = 0;
         _pending.Add(data);
         return new Tensor<T>(data, shape.ToArray());
+    }
+
+    public Tensor<T> AllocateOver<T>(Tensor<T> source, ReadOnlySpan<int> shape) where T : unmanaged
+    {
+        // Each dying array is handed out once: a second output over the same source must not share it.
+        if (source.Data.Length == Shapes.Size(shape) && _dying.Remove(source.Data)) return new Tensor<T>(source.Data, shape.ToArray());
+        return Allocate<T>(shape);
+    }
+
+    /// <summary>
+    /// <paramref name="t"/> is read for the last time by the node about to run: its array may become that node's output
+    /// (<see cref="AllocateOver{T}"/>) when it is this allocator's and no other value shares it.
+    /// </summary>
+    public void Dying(Tensor t)
+    {
+        if (_references.TryGetValue(t.RawData, out int n) && n == 1) _dying.Add(t.RawData);
     }
 
     /// <summary>A value now refers to <paramref name="t"/>'s array (counted only for arrays this allocator handed out).</summary>
@@ -98,6 +115,7 @@ internal sealed class RunAllocator(BufferPool pool) : ITensorAllocator
     /// <summary>After a node ran and its outputs were held: arrays it allocated that no value holds go back to the pool.</summary>
     public void Settle()
     {
+        _dying.Clear();
         foreach (var a in _pending)
             if (_references.TryGetValue(a, out int n) && n == 0) { _references.Remove(a); pool.Return(a); }
         _pending.Clear();
