@@ -8,6 +8,7 @@ namespace QuantSharp.Engine.Runtime;
 public sealed class BufferPool
 {
     private readonly Dictionary<(Type Type, int Length), Stack<Array>> _free = new();
+    private HashSet<(Type Type, int Length)> _wanted = new(), _wantedBefore = new();
     private long _retainedBytes;
 
     /// <summary>Upper bound on the bytes held while idle; arrays returned beyond it are left to the GC.</summary>
@@ -25,6 +26,7 @@ public sealed class BufferPool
     /// <summary>An array of exactly <paramref name="length"/> elements with arbitrary contents.</summary>
     public T[] Rent<T>(int length) where T : unmanaged
     {
+        _wanted.Add((typeof(T), length));
         if (length > 0 && _free.TryGetValue((typeof(T), length), out var stack) && stack.Count > 0)
         {
             Reused++;
@@ -48,10 +50,28 @@ public sealed class BufferPool
         _retainedBytes += bytes;
     }
 
+    /// <summary>
+    /// Drops the arrays of every size nobody asked for during the last two trim periods (a session trims after each run):
+    /// after runs with other shapes (a smaller last batch, another input size) the pool holds what the latest two runs
+    /// use — alternating batch sizes still reuse — not the sum over every shape ever run.
+    /// </summary>
+    public void Trim()
+    {
+        foreach (var key in _free.Keys.Where(k => !_wanted.Contains(k) && !_wantedBefore.Contains(k)).ToList())
+        {
+            foreach (var a in _free[key]) _retainedBytes -= Buffer.ByteLength(a);
+            _free.Remove(key);
+        }
+        (_wantedBefore, _wanted) = (_wanted, _wantedBefore);
+        _wanted.Clear();
+    }
+
     /// <summary>Drops every held array.</summary>
     public void Clear()
     {
         _free.Clear();
+        _wanted.Clear();
+        _wantedBefore.Clear();
         _retainedBytes = 0;
     }
 }

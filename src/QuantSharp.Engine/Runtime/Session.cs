@@ -222,7 +222,11 @@ public sealed class Session
                 if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) Release(s);
         }
         // A kept run holds its pool until Release; the next run meanwhile starts a pool of its own.
-        if (pooled is not null && !options.KeepForBackward) _idlePool = pooled.Pool;
+        if (pooled is not null && !options.KeepForBackward)
+        {
+            pooled.Pool.Trim();
+            _idlePool = pooled.Pool;
+        }
 
         void Release(int s)
         {
@@ -258,6 +262,12 @@ public sealed class Session
         foreach (var t in values) if (t is not null) pooled.Release(t);
         Volatile.Write(ref _idlePool, pooled.Pool);
     }
+
+    /// <summary>
+    /// Drops the buffers the session holds between runs for reuse (<see cref="ReuseBuffers"/>), e.g. once a phase that ran
+    /// it on large batches is over and other work needs the memory; the next run allocates afresh.
+    /// </summary>
+    public void ClearBuffers() => Volatile.Read(ref _idlePool)?.Clear();
 
     /// <summary>Runs a graph with one input and one output.</summary>
     public Tensor<float> Run(Tensor<float> input, bool training = false)

@@ -227,6 +227,40 @@ public class SessionMemoryTests
     }
 
     [Fact]
+    public void BufferPool_Trim_DropsOnlySizesNotAskedForInTheLastTwoPeriods()
+    {
+        var pool = new BufferPool();
+        var small = pool.Rent<float>(10);
+        var large = pool.Rent<float>(1000);
+        pool.Return(small);
+        pool.Return(large);
+        pool.Trim();                      // both sizes were asked for: both stay
+        Assert.Equal(1010 * sizeof(float), pool.RetainedBytes);
+        pool.Return(pool.Rent<float>(10));
+        pool.Trim();                      // 1000 was asked for in the period before: still kept
+        Assert.Equal(1010 * sizeof(float), pool.RetainedBytes);
+        Assert.Same(small, pool.Rent<float>(10));
+        pool.Return(small);
+        pool.Trim();                      // 1000 not asked for in the last two periods: dropped
+        Assert.Equal(10 * sizeof(float), pool.RetainedBytes);
+        Assert.NotSame(large, pool.Rent<float>(1000));
+    }
+
+    [Fact]
+    public void Pool_AfterTwoRunsOfAnotherBatchSize_HoldsOnlyTheirBuffers()
+    {
+        var s = new Session(ConvBlock());
+        s.Run(new Dictionary<string, Tensor> { ["x"] = Random(1, 8, 4, 9, 9) });
+        long large = s.BufferStatistics.RetainedBytes;
+        s.Run(new Dictionary<string, Tensor> { ["x"] = Random(2, 1, 4, 9, 9) });
+        s.Run(new Dictionary<string, Tensor> { ["x"] = Random(3, 1, 4, 9, 9) });
+        long small = s.BufferStatistics.RetainedBytes;
+        Assert.True(small * 8 == large, $"expected the batch-1 runs to leave 1/8 of the batch-8 run's {large} bytes, got {small}");
+        s.ClearBuffers();
+        Assert.Equal(0, s.BufferStatistics.RetainedBytes);
+    }
+
+    [Fact]
     public void BufferPool_RentReturn_ReusesBySizeAndType()
     {
         var pool = new BufferPool();
