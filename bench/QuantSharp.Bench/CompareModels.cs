@@ -130,7 +130,7 @@ internal static class CompareModels
 
     private static Graph MobileNetV3Small(int size)
     {
-        var n = new Net("mobilenetv3_small", size, 12);
+        var n = new Net("mobilenetv3_small", size, 12, opset: 14); // HardSwish is opset 14
         var b = n.B;
         Value Act(Value x, bool hs) => hs ? b.HardSwish(x) : b.Relu(x);
         var h = b.HardSwish(n.Bn(n.Conv(n.Image(), 3, 16, 3, 2), 16));
