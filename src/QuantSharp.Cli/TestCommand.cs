@@ -75,6 +75,7 @@ public static class TestCommand
             var session = new Session(graph);
             string first = graph.Outputs[0].Name;
             fp32 = ModelEvaluation.Evaluate(x => session.Run(x).Output(first), p.Track("fp32", $"FP32 ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
+            session.ClearBuffers(); // the sim's runs come next and need the memory
             if (sim is null) return;
             quant = ModelEvaluation.Evaluate(x =>
             {

@@ -8,6 +8,7 @@ namespace QuantSharp.Engine.Runtime;
 public sealed class BufferPool
 {
     private readonly Dictionary<(Type Type, int Length), Stack<Array>> _free = new();
+    private HashSet<(Type Type, int Length)> _wanted = new(), _wantedBefore = new();
     private long _retainedBytes;
 
     /// <summary>Upper bound on the bytes held while idle; arrays returned beyond it are left to the GC.</summary>
@@ -25,6 +26,7 @@ public sealed class BufferPool
     /// <summary>An array of exactly <paramref name="length"/> elements with arbitrary contents.</summary>
     public T[] Rent<T>(int length) where T : unmanaged
     {
+        _wanted.Add((typeof(T), length));
         if (length > 0 && _free.TryGetValue((typeof(T), length), out var stack) && stack.Count > 0)
         {
             Reused++;
@@ -48,10 +50,28 @@ public sealed class BufferPool
         _retainedBytes += bytes;
     }
 
+    /// <summary>
+    /// Drops the arrays of every size nobody asked for during the last two trim periods (a session trims after each run):
+    /// after runs with other shapes (a smaller last batch, another input size) the pool holds what the latest two runs
+    /// use — alternating batch sizes still reuse — not the sum over every shape ever run.
+    /// </summary>
+    public void Trim()
+    {
+        foreach (var key in _free.Keys.Where(k => !_wanted.Contains(k) && !_wantedBefore.Contains(k)).ToList())
+        {
+            foreach (var a in _free[key]) _retainedBytes -= Buffer.ByteLength(a);
+            _free.Remove(key);
+        }
+        (_wantedBefore, _wanted) = (_wanted, _wantedBefore);
+        _wanted.Clear();
+    }
+
     /// <summary>Drops every held array.</summary>
     public void Clear()
     {
         _free.Clear();
+        _wanted.Clear();
+        _wantedBefore.Clear();
         _retainedBytes = 0;
     }
 }
@@ -65,6 +85,7 @@ internal sealed class RunAllocator(BufferPool pool) : ITensorAllocator
 {
     private readonly Dictionary<Array, int> _references = new(ReferenceEqualityComparer.Instance);
     private readonly List<Array> _pending = new();
+    private readonly HashSet<Array> _dying = new(ReferenceEqualityComparer.Instance);
 
     public BufferPool Pool => pool;
 
@@ -74,6 +95,22 @@ internal sealed class RunAllocator(BufferPool pool) : ITensorAllocator
         _references[data] = 0;
         _pending.Add(data);
         return new Tensor<T>(data, shape.ToArray());
+    }
+
+    public Tensor<T> AllocateOver<T>(Tensor<T> source, ReadOnlySpan<int> shape) where T : unmanaged
+    {
+        // Each dying array is handed out once: a second output over the same source must not share it.
+        if (source.Data.Length == Shapes.Size(shape) && _dying.Remove(source.Data)) return new Tensor<T>(source.Data, shape.ToArray());
+        return Allocate<T>(shape);
+    }
+
+    /// <summary>
+    /// <paramref name="t"/> is read for the last time by the node about to run: its array may become that node's output
+    /// (<see cref="AllocateOver{T}"/>) when it is this allocator's and no other value shares it.
+    /// </summary>
+    public void Dying(Tensor t)
+    {
+        if (_references.TryGetValue(t.RawData, out int n) && n == 1) _dying.Add(t.RawData);
     }
 
     /// <summary>A value now refers to <paramref name="t"/>'s array (counted only for arrays this allocator handed out).</summary>
@@ -98,6 +135,7 @@ internal sealed class RunAllocator(BufferPool pool) : ITensorAllocator
     /// <summary>After a node ran and its outputs were held: arrays it allocated that no value holds go back to the pool.</summary>
     public void Settle()
     {
+        _dying.Clear();
         foreach (var a in _pending)
             if (_references.TryGetValue(a, out int n) && n == 0) { _references.Remove(a); pool.Return(a); }
         _pending.Clear();

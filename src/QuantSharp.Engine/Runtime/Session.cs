@@ -68,6 +68,7 @@ public sealed class Session
     private readonly string[] _slotNames;
     private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
     private readonly int[] _lastUse;
+    private readonly int[][] _lastReadHere;
     private readonly int[] _outputSlotsOfGraph;
     private BufferPool? _idlePool = new();
 
@@ -135,6 +136,12 @@ public sealed class Session
             foreach (int s in _inputSlots[i]) if (s >= 0) _lastUse[s] = i;
         foreach (int s in _outputSlotsOfGraph) _lastUse[s] = int.MaxValue;
         foreach (var k in _graph.Initializers.Keys) _lastUse[_slotOf[k]] = int.MaxValue;
+        // Values a node reads for the last time, which its elementwise kernels may overwrite with their output
+        // (ITensorAllocator.AllocateOver). Not for nodes with subgraphs: their inner nodes may read an outer value again.
+        _lastReadHere = new int[nodes.Count][];
+        for (int i = 0; i < nodes.Count; i++)
+            _lastReadHere[i] = nodes[i].Attributes.Values.Any(a => a.Kind is AttributeKind.Graph or AttributeKind.Graphs) ? []
+                : _inputSlots[i].Where(s => s >= 0 && _lastUse[s] == i).Distinct().ToArray();
     }
 
     /// <summary>
@@ -185,6 +192,9 @@ public sealed class Session
             var ins = _inputSlots[i];
             var args = new Tensor?[ins.Length];
             for (int k = 0; k < ins.Length; k++) args[k] = ins[k] < 0 ? null : values[ins[k]];
+            if (pooled is not null && !options.KeepForBackward)
+                foreach (int s in _lastReadHere[i])
+                    if (!leaving.Contains(s) && values[s] is { } dying) pooled.Dying(dying);
             Tensor[] outs;
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             try { outs = _kernels[i].Forward(args, options.Training, allocator); }
@@ -212,7 +222,11 @@ public sealed class Session
                 if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) Release(s);
         }
         // A kept run holds its pool until Release; the next run meanwhile starts a pool of its own.
-        if (pooled is not null && !options.KeepForBackward) _idlePool = pooled.Pool;
+        if (pooled is not null && !options.KeepForBackward)
+        {
+            pooled.Pool.Trim();
+            _idlePool = pooled.Pool;
+        }
 
         void Release(int s)
         {
@@ -248,6 +262,12 @@ public sealed class Session
         foreach (var t in values) if (t is not null) pooled.Release(t);
         Volatile.Write(ref _idlePool, pooled.Pool);
     }
+
+    /// <summary>
+    /// Drops the buffers the session holds between runs for reuse (<see cref="ReuseBuffers"/>), e.g. once a phase that ran
+    /// it on large batches is over and other work needs the memory; the next run allocates afresh.
+    /// </summary>
+    public void ClearBuffers() => Volatile.Read(ref _idlePool)?.Clear();
 
     /// <summary>Runs a graph with one input and one output.</summary>
     public Tensor<float> Run(Tensor<float> input, bool training = false)

@@ -182,7 +182,7 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
         if (encoding.BitWidth > 16) return WideGrid.FakeQuantize(x, encoding, allocator);
         var p = LearnsRange ? LearnedParams() : Params(encoding);
         if (Rounding == QuantRounding.Stochastic) p = p with { Seed = unchecked(Seed + 0x9E3779B9u * ++_calls) };
-        var y = allocator.Allocate<float>(x.Dims);
+        var y = allocator.AllocateOver(x, x.Dims);
         QuantizeKernels.FakeQuantize(x, p, y);
         return y;
     }

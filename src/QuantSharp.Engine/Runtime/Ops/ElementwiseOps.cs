@@ -28,7 +28,7 @@ internal static class ElementwiseOps
         AddAllocating(r, "Relu", 6, _ => ((a, _, alloc) =>
         {
             var x = a.Float(0);
-            return [Activations.Relu(x, alloc.Allocate<float>(x.Dims))];
+            return [Activations.Relu(x, alloc.AllocateOver(x, x.Dims))];
         }, (a, y, g, _) =>
         {
             var x = a.Float(0);
@@ -62,7 +62,7 @@ internal static class ElementwiseOps
         });
         AddAllocating(r, "Clip", 11, n => (
             (a, _, alloc) => [a.Any(0) is Tensor<float> x
-                ? Activations.Clip(x, a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity), alloc.Allocate<float>(x.Dims))
+                ? Activations.Clip(x, a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity), alloc.AllocateOver(x, x.Dims))
                 : TypedOps.Clip(a.Any(0), a.Optional(1), a.Optional(2), a.Node)],
             (a, y, g, _) => [Activations.ClipBackward(a.Float(0), Grad(g, y), a.ScalarOr(1, float.NegativeInfinity), a.ScalarOr(2, float.PositiveInfinity)), null, null]));
         // PRelu: y = x for x ≥ 0, slope·x otherwise; slope broadcasts to x.
@@ -156,8 +156,13 @@ internal static class ElementwiseOps
         AddAllocating(r, op, since, _ => ((a, _, alloc) =>
         {
             var x = a.Float(0);
-            return [f(x, alloc.Allocate<float>(x.Dims))];
+            return [f(x, alloc.AllocateOver(x, x.Dims))];
         }, UnaryGradient(g)));
+
+    /// <summary>The output of a broadcasting binary op: over whichever operand already has the output's shape.</summary>
+    private static Tensor<float> OverOperand(ITensorAllocator alloc, Tensor<float> x, Tensor<float> y, int[] shape) =>
+        x.Dims.SequenceEqual(shape) ? alloc.AllocateOver(x, shape)
+        : y.Dims.SequenceEqual(shape) ? alloc.AllocateOver(y, shape) : alloc.Allocate<float>(shape);
 
     private static void Binary<TInt, TLong>(OpRegistry r, string op,
         Func<Tensor<float>, Tensor<float>, Tensor<float>?, Tensor<float>> f,
@@ -172,7 +177,7 @@ internal static class ElementwiseOps
         (AllocatingForwardRule, GradientRule?) Rule() => (
             (a, _, alloc) => (a.Any(0), LegacyB(a)) switch
             {
-                (Tensor<float> x, Tensor<float> y) => [f(x, y, alloc.Allocate<float>(Shapes.Broadcast(x.Dims, y.Dims, op)))],
+                (Tensor<float> x, Tensor<float> y) => [f(x, y, OverOperand(alloc, x, y, Shapes.Broadcast(x.Dims, y.Dims, op)))],
                 (Tensor<long> x, Tensor<long> y) when integers => [ElementwiseTyped.Broadcast<long, long, long, TLong>(longOp, x, y, op)],
                 (Tensor<int> x, Tensor<int> y) when integers => [ElementwiseTyped.Broadcast<int, int, int, TInt>(intOp, x, y, op)],
                 // Other element types (double, 8/16-bit integers) and Pow with mixed base/exponent types.

@@ -183,7 +183,7 @@ internal static class NeuralNetOps
                 var x = a.Float(0);
                 if (!(training || trainingAttribute))
                 {
-                    var y = alloc.Allocate<float>(x.Dims);
+                    var y = alloc.AllocateOver(x, x.Dims);
                     BatchNorm.Inference(x, a.Float(1), a.Float(2), a.Float(3), a.Float(4), eps, y);
                     return [y];
                 }
