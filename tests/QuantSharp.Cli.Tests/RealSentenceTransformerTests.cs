@@ -67,8 +67,11 @@ public sealed class RealSentenceTransformerTests(ITestOutputHelper log) : IDispo
         string quant = Path.Combine(_dir, "Q"), deployed = Path.Combine(_dir, "D");
         var fetched = clock.Elapsed;
 
-        Cli("calib", "--model", model, "--data", calibText, "--vocab", vocab, "--max-length", $"{MaxLength}", "--output", quant);
-        Cli("test", "--model", model, "--quant", quant, "--data", testText, "--vocab", vocab, "--max-length", $"{MaxLength}");
+        Assert.Contains($"data: {CalibrationCount} of {CalibrationCount} samples",
+            Cli("calib", "--model", model, "--data", calibText, "--vocab", vocab, "--max-length", $"{MaxLength}", "--output", quant));
+        string report = Cli("test", "--model", model, "--quant", quant, "--data", testText, "--vocab", vocab, "--max-length", $"{MaxLength}");
+        Assert.Contains("no labels", report);
+        log.WriteLine($"quantsharp test (label-free) on the {HeldOutCount} held-out sentences:\n{report.TrimEnd()}");
         Cli("deploy", "--quant", quant, "--output", deployed, "--no-latency");
         var cliDone = clock.Elapsed;
 
@@ -108,10 +111,12 @@ public sealed class RealSentenceTransformerTests(ITestOutputHelper log) : IDispo
         Assert.True(ortRetrieval >= RetrievalFloor, $"ORT QDQ's nearest neighbour matches FP32's for {ortRetrieval:P1} < {RetrievalFloor:P0}");
     }
 
-    private static void Cli(params string[] args)
+    /// <summary>Runs the command in process; its standard output, once it has exited with 0.</summary>
+    private static string Cli(params string[] args)
     {
-        var (code, _, err) = AnalyzeCommandTests.Cli(args);
+        var (code, output, err) = AnalyzeCommandTests.Cli(args);
         Assert.True(code == 0, $"quantsharp {args[0]} exited with {code}: {err}");
+        return output;
     }
 
     /// <summary>Sentence embeddings as sentence-transformers makes them: the mean of the token states where the mask is 1.</summary>
