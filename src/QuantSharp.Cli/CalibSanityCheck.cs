@@ -58,8 +58,8 @@ internal static class CalibSanityCheck
         var totals = new OutputSqnr();
         foreach (var (x, _) in data.Select(Enumerable.Range(0, samples).ToArray()).Batches(batchSize))
         {
-            var reference = WithEnabled(sim, enabled, [], () => Outputs(sim, x));
-            totals.Add(reference, Outputs(sim, x));
+            var reference = sim.WithOnlyEnabled([], () => sim.FloatOutputs(x));
+            totals.Add(reference, sim.FloatOutputs(x));
         }
         double sqnr = totals.WorstDb;
         List<(string, double)> worst = [];
@@ -68,29 +68,15 @@ internal static class CalibSanityCheck
         {
             sensitivitySamples = Math.Min(samples, SensitivitySamples);
             var few = data.Take(0, sensitivitySamples);
-            var fewReference = WithEnabled(sim, enabled, [], () => Outputs(sim, few));
-            worst = enabled.Select(q => (q.Name, WithEnabled(sim, enabled, [q], () =>
+            var fewReference = sim.WithOnlyEnabled([], () => sim.FloatOutputs(few));
+            worst = enabled.Select(q => (q.Name, sim.WithOnlyEnabled([q], () =>
                 {
                     var alone = new OutputSqnr();
-                    alone.Add(fewReference, Outputs(sim, few));
+                    alone.Add(fewReference, sim.FloatOutputs(few));
                     return alone.WorstDb;
                 })))
                 .OrderBy(w => w.Item2).Take(Named).ToList();
         }
         return new SanityReport(sqnr, samples, worst, sensitivitySamples);
-    }
-
-    private static Dictionary<string, Tensor<float>> Outputs(QuantizationSimModel sim, Dictionary<string, Tensor> feeds)
-    {
-        var run = sim.Run(feeds);
-        return sim.Model.Outputs.Where(o => run.Outputs[o.Name] is Tensor<float>).ToDictionary(o => o.Name, o => (Tensor<float>)run.Outputs[o.Name]);
-    }
-
-    /// <summary>Runs <paramref name="body"/> with only <paramref name="only"/> of <paramref name="enabled"/> on, then turns all of them back on.</summary>
-    private static T WithEnabled<T>(QuantizationSimModel sim, List<SimQuantizer> enabled, IReadOnlyCollection<SimQuantizer> only, Func<T> body)
-    {
-        foreach (var q in enabled) q.Enabled = only.Contains(q);
-        try { return body(); }
-        finally { foreach (var q in enabled) q.Enabled = true; }
     }
 }

@@ -36,13 +36,13 @@ public static class AutoMixedPrecision
         options.Validate();
         if (batches.Count == 0) throw new ArgumentException("AutoMixedPrecision: expected at least one batch of measurement samples, got none");
         var watch = Stopwatch.StartNew();
-        var references = batches.Select(b => WithQuantizersOff(sim, () => FloatOutputs(sim, b))).ToList();
+        var references = batches.Select(b => sim.WithOnlyEnabled([], () => sim.FloatOutputs(b))).ToList();
         int evaluations = 0;
         double Measure()
         {
             evaluations++;
             var sqnr = new OutputSqnr();
-            for (int i = 0; i < batches.Count; i++) sqnr.Add(references[i], FloatOutputs(sim, batches[i]));
+            for (int i = 0; i < batches.Count; i++) sqnr.Add(references[i], sim.FloatOutputs(batches[i]));
             return sqnr.WorstDb;
         }
 
@@ -92,20 +92,5 @@ public static class AutoMixedPrecision
         var (min, max) = q.CalibrationSpread is { } s ? ((double)s.Min, (double)s.Max) : (old.Min, old.Max);
         q.Encoding = Encoding.FromMinMax(min, max, bitWidth, old.Symmetric, old.StrictSymmetric, old.UnsignedSymmetric);
         return () => q.Encoding = old;
-    }
-
-    private static Dictionary<string, Tensor<float>> FloatOutputs(QuantizationSimModel sim, IReadOnlyDictionary<string, Tensor> feeds)
-    {
-        var run = sim.Run(feeds);
-        return sim.Model.Outputs.Where(o => run.Outputs[o.Name] is Tensor<float>).ToDictionary(o => o.Name, o => (Tensor<float>)run.Outputs[o.Name], StringComparer.Ordinal);
-    }
-
-    /// <summary>Runs <paramref name="body"/> with every quantizer of <paramref name="sim"/> off (the FP32 model), then restores them.</summary>
-    private static T WithQuantizersOff<T>(QuantizationSimModel sim, Func<T> body)
-    {
-        var enabled = sim.Quantizers.Values.Where(q => q.Enabled).ToList();
-        foreach (var q in enabled) q.Enabled = false;
-        try { return body(); }
-        finally { foreach (var q in enabled) q.Enabled = true; }
     }
 }

@@ -131,6 +131,26 @@ public sealed partial class QuantizationSimModel
     /// <summary>Runs the simulation.</summary>
     public RunResult Run(IReadOnlyDictionary<string, Tensor> feeds, RunOptions? options = null) => Session.Run(feeds, options);
 
+    /// <summary>The float outputs of one run on <paramref name="feeds"/>, by graph output name (non-float outputs left out).</summary>
+    public Dictionary<string, Tensor<float>> FloatOutputs(IReadOnlyDictionary<string, Tensor> feeds)
+    {
+        var run = Run(feeds);
+        return Model.Outputs.Where(o => run.Outputs[o.Name] is Tensor<float>)
+            .ToDictionary(o => o.Name, o => (Tensor<float>)run.Outputs[o.Name], StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with only <paramref name="only"/> of the currently enabled quantizers on (none: the float
+    /// model), then turns every one of them back on, whatever happens in the body.
+    /// </summary>
+    public T WithOnlyEnabled<T>(IReadOnlyCollection<SimQuantizer> only, Func<T> body)
+    {
+        var enabled = _quantizers.Values.Where(q => q.Enabled).ToList();
+        foreach (var q in enabled) q.Enabled = only.Contains(q);
+        try { return body(); }
+        finally { foreach (var q in enabled) q.Enabled = true; }
+    }
+
     /// <summary>Runs a simulation with one input and one output.</summary>
     public Tensor<float> Run(Tensor<float> input, bool training = false) => Session.Run(input, training);
 
