@@ -65,26 +65,18 @@ public static class SmoothQuant
         {
             if (!absMax.TryGetValue(group.Key, out var a)) continue;
             int k = a.Length;
-            var weights = group.Select(l => (Layer: l, W: l.Read(g))).ToList();
+            var layers = group.ToList();
             var wMax = new double[k];
-            foreach (var (l, w) in weights)
+            foreach (var l in layers)
+            {
+                var w = l.Read(g);
                 for (int i = 0; i < k; i++)
                     for (int n = 0; n < l.N; n++) wMax[i] = Math.Max(wMax[i], Math.Abs(w[i * l.N + n]));
+            }
             var s = new float[k];
             for (int i = 0; i < k; i++)
                 s[i] = a[i] > 0 && wMax[i] > 0 ? (float)Math.Clamp(Math.Pow(a[i], alpha) / Math.Pow(wMax[i], 1 - alpha), 1e-5, 1e5) : 1f;
-            foreach (var (l, w) in weights)
-            {
-                for (int i = 0; i < k; i++)
-                    for (int n = 0; n < l.N; n++) w[i * l.N + n] *= s[i];
-                l.Write(g, w);
-            }
-            string inv = g.UniqueName(group.Key + "_smoothquant_inverse_scale");
-            g.Initializers[inv] = new Tensor<float>(s.Select(v => 1f / v).ToArray(), k);
-            string scaled = g.UniqueName(group.Key + "_smoothed");
-            var first = group.OrderBy(l => g.Nodes.IndexOf(l.Node)).First().Node;
-            g.Nodes.Insert(g.Nodes.IndexOf(first), new Node("Mul", [group.Key, inv], [scaled], g.UniqueName(first.Name + "_smoothquant")));
-            foreach (var l in group) l.Node.Inputs[0] = scaled;
+            Blockwise.LinearLayer.ScaleInputs(g, layers, s, "smoothquant");
             var after = a.Select((v, i) => v / s[i]).ToArray();
             report.Add(new SmoothQuantGroup(group.Key, group.Select(l => l.Node.Name).ToList(), a.Max(), after.Max(), OutlierRatio(a), OutlierRatio(after)));
         }

@@ -30,16 +30,7 @@ public static class Awq
             var w = l.Read(g);
             var (alpha, s, before, after) = Search(l, w, options);
             report.Add(new BlockwiseLayerReport(l.Weight, l.Node.Name, before, after, alpha));
-            if (alpha == 0) continue;
-            var scaled = (float[])w.Clone();
-            for (int k = 0; k < l.K; k++)
-                for (int n = 0; n < l.N; n++) scaled[k * l.N + n] *= s[k];
-            l.Write(g, scaled);
-            string inv = g.UniqueName(l.Weight + "_awq_inverse_scale");
-            g.Initializers[inv] = new Tensor<float>(s.Select(v => 1f / v).ToArray(), l.K);
-            string x = l.Node.Inputs[0], xs = g.UniqueName(x + "_awq_" + l.Node.Name);
-            g.Nodes.Insert(g.Nodes.IndexOf(l.Node), new Node("Mul", [x, inv], [xs], g.UniqueName(l.Node.Name + "_awq_scale")));
-            l.Node.Inputs[0] = xs;
+            if (alpha != 0) LinearLayer.ScaleInputs(g, [l], s, "awq_scale");
         }
         return new BlockwiseResult(g, new Dictionary<string, Encodings.Encoding>(), report);
     }

@@ -64,6 +64,29 @@ internal sealed class LinearLayer
         return sum / Math.Max(1, y.Length);
     }
 
+    /// <summary>
+    /// Rewrites <c>x·W</c> as <c>(x·diag(1/s))·(diag(s)·W)</c> for <paramref name="layers"/>, which all read the same input x:
+    /// each weight's input rows are multiplied by s and one <c>Mul</c> by 1/s (named after <paramref name="tag"/>) is inserted
+    /// before the first of them. The float function is unchanged up to rounding; AWQ and SmoothQuant differ only in s.
+    /// </summary>
+    public static void ScaleInputs(Graph g, IReadOnlyList<LinearLayer> layers, float[] s, string tag)
+    {
+        string x = layers[0].Node.Inputs[0];
+        foreach (var l in layers)
+        {
+            var w = l.Read(g);
+            for (int k = 0; k < l.K; k++)
+                for (int n = 0; n < l.N; n++) w[k * l.N + n] *= s[k];
+            l.Write(g, w);
+        }
+        var first = layers.MinBy(l => g.Nodes.IndexOf(l.Node))!.Node;
+        string inverse = g.UniqueName(x + "_" + tag + "_inverse");
+        g.Initializers[inverse] = new Tensor<float>(s.Select(v => 1f / v).ToArray(), s.Length);
+        string scaled = g.UniqueName(x + "_" + tag + "_out");
+        g.Nodes.Insert(g.Nodes.IndexOf(first), new Node("Mul", [x, inverse], [scaled], g.UniqueName(first.Name + "_" + tag)));
+        foreach (var l in layers) l.Node.Inputs[0] = scaled;
+    }
+
     /// <summary>The eligible layers of <paramref name="g"/>: MatMul with a constant [K, N] input 1, Gemm (transA = 0) with a constant input 1, each weight read once.</summary>
     public static List<LinearLayer> Find(Graph g)
     {
