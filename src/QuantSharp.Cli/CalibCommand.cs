@@ -36,13 +36,13 @@ namespace QuantSharp.Cli;
 /// <param name="BiasCorrectionKind">empirical (every layer from data) or analytical (layers after a folded batch norm from its statistics, AIMET's default; the rest empirical).</param>
 /// <param name="VitisConfig">A Vitis-AI quantizer config JSON whose settings replace the command line's (see <see cref="Cli.VitisConfig"/>).</param>
 /// <param name="Amp">Automatic mixed precision after calibration (null: off).</param>
-/// <param name="SmoothQuantAlpha">SmoothQuant's migration strength (null: off).</param>
+/// <param name="SmoothQuant">SmoothQuant: <c>auto</c> (the default), <c>off</c>, or a migration strength α in [0, 1] (<see cref="SmoothQuantRequest.Parse"/>).</param>
 /// <param name="Blocks">Per-block and weight-only settings (<see cref="WeightOnlyOptions"/>), or null.</param>
 public sealed record CalibRequest(string Model, DataRequest Source, string Output, int ParamBw = 8, int OutputBw = 8, bool PerChannel = true,
     string Scheme = "tf-enhanced", string? Config = null, int BatchSize = 32, string? Json = null,
     bool Cle = false, bool BiasCorrection = false, int AdaRoundIterations = 0, int FastFinetuneIterations = 0, bool SeqMse = false,
     bool AutoQuant = false, double AllowedDrop = 0.01, IReadOnlyList<string>? ExcludeNodes = null, bool Force = false, int MinGemmWeights = 0,
-    string? VitisConfig = null, string BiasCorrectionKind = "empirical", AmpRequest? Amp = null, WeightOnlyRequest? Blocks = null, double? SmoothQuantAlpha = null);
+    string? VitisConfig = null, string BiasCorrectionKind = "empirical", AmpRequest? Amp = null, WeightOnlyRequest? Blocks = null, string SmoothQuant = "auto");
 
 /// <summary>calib's automatic mixed precision (<see cref="Quantization.MixedPrecision.AutoMixedPrecision"/>).</summary>
 /// <param name="TargetSqnrDb">The outputs' SQNR against FP32 to reach, in dB.</param>
@@ -340,7 +340,7 @@ public static class CalibCommand
     }
 
     /// <summary>The PTQ recipe the command line asks for (what <see cref="PtqPipeline"/> runs and config.json records).</summary>
-    internal static PtqSettings PtqSettingsOf(CalibRequest r) => new()
+    internal static PtqSettings PtqSettingsOf(CalibRequest r) => new PtqSettings
     {
         Cle = r.Cle && !r.AutoQuant,
         BiasCorrection = r.BiasCorrection && !r.AutoQuant,
@@ -358,8 +358,7 @@ public static class CalibCommand
         AmpRaisedBitWidth = r.Amp is { ToFloat: true } ? 0 : 16,
         AmpSamples = r.Amp?.Samples ?? new PtqSettings().AmpSamples,
         BlockSearch = r.Blocks is { BlockSize: not null } b ? b.Method : "rtn",
-        SmoothQuantAlpha = r.AutoQuant ? null : r.SmoothQuantAlpha,
-    };
+    }.WithSmoothQuant(r.AutoQuant || r.Blocks is { WeightOnly: true } ? null : SmoothQuantRequest.Parse(r.SmoothQuant));
 
     /// <summary>AutoQuant's score of a session: top-1 of its first output on the labelled feeds, noting the worst non-finite count seen.</summary>
     private static double AutoQuantScore(Engine.Runtime.Session session, FeedSet data, int batchSize, ref Accuracy? nonFiniteScored)
@@ -377,8 +376,7 @@ public static class CalibCommand
     {
         foreach (var (option, n) in new[] { ("--adaround-iterations", r.AdaRoundIterations), ("--fast-finetune-iterations", r.FastFinetuneIterations) })
             if (n < 0) throw new UsageException($"{option} expected a positive number of iterations, got {n}");
-        if (r.SmoothQuantAlpha is { } alpha && !(alpha >= 0 && alpha <= 1))
-            throw new UsageException($"--smoothquant expected a migration strength in [0, 1], got {alpha.ToString(CultureInfo.InvariantCulture)}");
+        SmoothQuantRequest.Parse(r.SmoothQuant);
         if (r.Amp is { } amp)
         {
             if (!(amp.MaxFraction > 0 && amp.MaxFraction <= 1)) throw new UsageException($"--amp-max-fraction expected a fraction in (0, 1], got {amp.MaxFraction.ToString(CultureInfo.InvariantCulture)}");

@@ -97,7 +97,7 @@ public static class CommandLineApp
         var ampFloat = new Option<bool>("--amp-float") { Description = "Mixed precision raises to float (no quantizer) instead of 16 bits." };
         var ampSamples = new Option<int>("--amp-samples") { Description = "Calibration samples mixed precision measures on (one forward pass per candidate).", HelpName = "N", DefaultValueFactory = _ => 16 };
         var blocks = new WeightOnlyOptions();
-        var smoothQuant = new Option<double?>("--smoothquant") { Description = "SmoothQuant before quantizing: divide each MatMul/Gemm input by s = max|x|^α / max|w|^(1−α) per channel (an explicit Mul) and scale the weights' rows by s; the value is α, the migration strength in [0, 1] (0.5 in the paper).", HelpName = "ALPHA" };
+        var smoothQuant = new Option<string>("--smoothquant") { Description = "SmoothQuant before quantizing: divide a MatMul/Gemm input by s = max|x|^α / max|w|^(1−α) per channel (an explicit Mul whose output is quantized instead of the producer's) and scale the weights' rows by s. auto (default): MatMul layers whose input has a channel ≥ 3× the median channel, α = 0.8; off; or α in [0, 1] for every MatMul/Gemm.", HelpName = "auto|off|ALPHA", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("calib", "Quantize and calibrate a model (Vitis --quant_mode calib); writes OUT/ for 'test', 'deploy' and 'analyze'.") { model };
         data.AddTo(cmd);
         cmd.Options.Add(output);
@@ -114,7 +114,7 @@ public static class CommandLineApp
             r.GetValue(adaround) || r.GetValue(autoQuant) ? r.GetValue(adaroundIterations) : 0,
             r.GetValue(fastFinetune) ? r.GetValue(fastFinetuneIterations) : 0, r.GetValue(seqMse), r.GetValue(autoQuant), r.GetValue(allowedDrop),
             SplitList(r.GetValue(exclude)), r.GetValue(force), r.GetValue(minGemm), r.GetValue(vitisConfig), r.GetValue(biasCorrection) ?? "empirical",
-            r.GetValue(amp) ? new AmpRequest(r.GetValue(ampTarget), r.GetValue(ampFraction), r.GetValue(ampFloat), r.GetValue(ampSamples)) : null, blocks.Request(r), r.GetValue(smoothQuant)), stdout), data.BatchSize(r)));
+            r.GetValue(amp) ? new AmpRequest(r.GetValue(ampTarget), r.GetValue(ampFraction), r.GetValue(ampFloat), r.GetValue(ampSamples)) : null, blocks.Request(r), r.GetValue(smoothQuant)!), stdout), data.BatchSize(r)));
         return cmd;
     }
 

@@ -113,7 +113,8 @@ public static class PtqPipeline
             if (settings.SmoothQuantAlpha is { } alpha)
                 Step("smoothquant", $"smoothquant (α = {alpha.ToString(System.Globalization.CultureInfo.InvariantCulture)})", () =>
                 {
-                    smoothQuant = Techniques.SmoothQuant.Apply(graph, feeds, alpha);
+                    smoothQuant = Techniques.SmoothQuant.Apply(graph, feeds, settings.SmoothQuantOptions(alpha, options.DefaultOutputBw, options.DefaultParamBw,
+                        options.ResolveConfig().IsPerChannel("MatMul")));
                     graph = smoothQuant.Graph;
                 });
 
@@ -173,6 +174,7 @@ public static class PtqPipeline
         }
         var sim = autoQuant?.BestSim ?? new QuantizationSimModel(graph, options);
         foreach (var pass in frozen) pass.FreezeIn(sim);
+        smoothQuant?.QuantizeAfterSmoothing(sim);
         // The search's per-block encodings replace what calibration would compute for those weights.
         foreach (var (weight, encoding) in blockSearch?.Encodings ?? new Dictionary<string, Encodings.Encoding>())
             if (sim.Quantizers.TryGetValue(weight, out var wq) && wq.IsPerBlock && wq.Enabled) wq.SetAndFreeze(encoding);

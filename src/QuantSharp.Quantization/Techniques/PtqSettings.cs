@@ -58,6 +58,15 @@ public sealed record PtqSettings
     /// <summary>SmoothQuant's migration strength α in [0, 1], run right after preparation; null: off (<see cref="SmoothQuant"/>).</summary>
     public double? SmoothQuantAlpha { get; init; }
 
+    /// <summary>SmoothQuant leaves alone the groups whose input's largest channel is less than this many times the median channel.</summary>
+    public double SmoothQuantMinOutlierRatio { get; init; }
+
+    /// <summary>Further α candidates: when not empty, each group takes the best of α, these and no smoothing (<see cref="SmoothQuantOptions.AlphaGrid"/>).</summary>
+    public IReadOnlyList<double> SmoothQuantAlphaGrid { get; init; } = [];
+
+    /// <summary>The layer op types SmoothQuant considers (MatMul and Gemm).</summary>
+    public IReadOnlyList<string> SmoothQuantOpTypes { get; init; } = ["MatMul", "Gemm"];
+
     /// <summary>
     /// How per-block weights (<see cref="Sim.QuantSimOptions.ParamBlockSize"/>) are chosen: rtn (min/max per block, at
     /// calibration), gptq or awq (a search pass on the graph before the sim is built; its encodings are frozen in the sim).
@@ -102,6 +111,9 @@ public sealed record PtqSettings
         Require(AllowedDrop is >= 0 and < 1, nameof(AllowedDrop), AllowedDrop, "a fraction in [0, 1)");
         Require(MinGemmWeights >= 0, nameof(MinGemmWeights), MinGemmWeights, ">= 0");
         Require(SmoothQuantAlpha is null or (>= 0 and <= 1), nameof(SmoothQuantAlpha), SmoothQuantAlpha!, "a migration strength in [0, 1]");
+        if (SmoothQuantAlpha is { } alpha)
+            try { SmoothQuantOptions(alpha, 8, 8, true).Validate(); }
+            catch (ArgumentException e) { throw new ArgumentException($"PtqSettings: {e.Message}", nameof(SmoothQuantAlpha)); }
         Require(BlockSearch is "rtn" or "gptq" or "awq", nameof(BlockSearch), BlockSearch, "rtn, gptq or awq");
         Require(AmpSamples >= 1, nameof(AmpSamples), AmpSamples, ">= 1");
         Require(AmpMaxRaisedFraction is > 0 and <= 1, nameof(AmpMaxRaisedFraction), AmpMaxRaisedFraction, "a fraction in (0, 1]");
@@ -110,6 +122,13 @@ public sealed record PtqSettings
         Require(Order.Count == Passes.Count && Order.Distinct().Count() == Passes.Count && Order.All(Passes.Contains), nameof(Order),
             string.Join(", ", Order), $"each of {string.Join(", ", Passes)} once");
     }
+
+    /// <summary>SmoothQuant's options from these settings and the sim's bit widths and weight granularity.</summary>
+    public SmoothQuantOptions SmoothQuantOptions(double alpha, int activationBits, int weightBits, bool perChannelWeights) => new()
+    {
+        Alpha = alpha, AlphaGrid = SmoothQuantAlphaGrid, MinOutlierRatio = SmoothQuantMinOutlierRatio, OpTypes = SmoothQuantOpTypes,
+        ActivationBits = activationBits, WeightBits = weightBits, PerChannelWeights = perChannelWeights,
+    };
 
     /// <summary>The steps that will run, in order (what <see cref="PtqResult.Steps"/> reports).</summary>
     public IReadOnlyList<string> Plan()
@@ -148,6 +167,9 @@ public sealed record PtqSettings
         ["exclude_nodes"] = new JsonArray([.. ExcludeNodes.Select(s => (JsonNode)JsonValue.Create(s))]),
         ["min_gemm_weights"] = MinGemmWeights,
         ["smoothquant_alpha"] = SmoothQuantAlpha,
+        ["smoothquant_min_outlier_ratio"] = SmoothQuantMinOutlierRatio,
+        ["smoothquant_alpha_grid"] = new JsonArray([.. SmoothQuantAlphaGrid.Select(a => (JsonNode)JsonValue.Create(a))]),
+        ["smoothquant_op_types"] = new JsonArray([.. SmoothQuantOpTypes.Select(s => (JsonNode)JsonValue.Create(s))]),
         ["block_search"] = BlockSearch,
         ["auto_mixed_precision"] = AutoMixedPrecision,
         ["amp_target_sqnr_db"] = AmpTargetSqnrDb,
@@ -190,6 +212,9 @@ public sealed record PtqSettings
             ExcludeNodes = Get("exclude_nodes", d.ExcludeNodes, Strings),
             MinGemmWeights = Get("min_gemm_weights", d.MinGemmWeights, v => v.GetInt32()),
             SmoothQuantAlpha = Get("smoothquant_alpha", d.SmoothQuantAlpha, v => v.ValueKind == JsonValueKind.Null ? null : v.GetDouble()),
+            SmoothQuantMinOutlierRatio = Get("smoothquant_min_outlier_ratio", d.SmoothQuantMinOutlierRatio, v => v.GetDouble()),
+            SmoothQuantAlphaGrid = Get("smoothquant_alpha_grid", d.SmoothQuantAlphaGrid, v => (IReadOnlyList<double>)[.. v.EnumerateArray().Select(x => x.GetDouble())]),
+            SmoothQuantOpTypes = Get("smoothquant_op_types", d.SmoothQuantOpTypes, Strings),
             BlockSearch = Get("block_search", d.BlockSearch, v => v.GetString() ?? throw new FormatException("null")),
             AutoMixedPrecision = Get("auto_mixed_precision", d.AutoMixedPrecision, v => v.GetBoolean()),
             AmpTargetSqnrDb = Get("amp_target_sqnr_db", d.AmpTargetSqnrDb, v => v.GetDouble()),

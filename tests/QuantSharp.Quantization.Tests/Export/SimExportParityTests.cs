@@ -6,6 +6,7 @@ using QuantSharp.Onnx.Tests.Support;
 using QuantSharp.Quantization.Config;
 using QuantSharp.Quantization.Encodings;
 using QuantSharp.Quantization.Sim;
+using QuantSharp.Quantization.Techniques;
 using Xunit.Abstractions;
 
 namespace QuantSharp.Quantization.Tests.Export;
@@ -77,6 +78,7 @@ public sealed class SimExportParityTests(ITestOutputHelper output)
         new("bert TensorRT", () => ParityModels.TinyBert(), () => Preset("tensorrt")),
         new("bert excluded attention", () => ParityModels.TinyBert(), () => Preset("default"), sim => sim.ExcludeLayers("scores", "context")),
         new("bert mixed 8/16-bit activations", () => ParityModels.TinyBert(), () => Preset("per_channel"), AlternateSixteenBits),
+        new("bert SmoothQuant (the quantizer after the division)", () => SmoothedTinyBert().Model, () => Preset("per_channel"), sim => SmoothedTinyBert().Result.QuantizeAfterSmoothing(sim)),
         new("bert fused LayerNormalization", () => ParityModels.TinyBert(fusedLayerNorm: true), () => Preset("default")),
         new("bert W4 block-4 weight-only", () => ParityModels.TinyBert(), () => Preset("per_channel", param: 4) with { WeightOnly = true, ParamBlockSize = 4 }),
         new("bert W8A8 with 4-bit per-block weights (asymmetric)", () => ParityModels.TinyBert(), () => Preset("per_channel", param: 4) with { ParamBlockSize = 4, ParamSymmetric = false }),
@@ -85,6 +87,14 @@ public sealed class SimExportParityTests(ITestOutputHelper output)
         new("Loop body W8A8", () => ParityModels.LoopBody(), () => Preset("default")),
         new("Loop body W8A16", () => ParityModels.LoopBody(), () => Preset("per_channel", output: 16)),
     ];
+
+    /// <summary>The tiny BERT with every MatMul/Gemm group smoothed (deterministic: the same groups every call).</summary>
+    private static (ParityModel Model, SmoothQuantResult Result) SmoothedTinyBert()
+    {
+        var model = ParityModels.TinyBert();
+        var result = SmoothQuant.Apply(model.Graph, model.Calibration, alpha: 0.8);
+        return (model with { Graph = result.Graph }, result);
+    }
 
     public static TheoryData<string> Names => new(Rows.Select(r => r.Name));
 

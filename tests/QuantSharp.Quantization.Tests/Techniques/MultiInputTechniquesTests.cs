@@ -207,10 +207,15 @@ public sealed class MultiInputTechniquesTests
         Assert.True(r.Calibration.Calibrated.Count > 0);
 
         var json = JsonDocument.Parse(settings.ToJson().ToJsonString()).RootElement;
-        Assert.Equal(settings with { }, PtqSettings.FromJson(json) with { Order = settings.Order, ExcludeNodes = settings.ExcludeNodes });
+        Assert.Equal(settings with { }, PtqSettings.FromJson(json) with
+        {
+            Order = settings.Order, ExcludeNodes = settings.ExcludeNodes, SmoothQuantAlphaGrid = settings.SmoothQuantAlphaGrid, SmoothQuantOpTypes = settings.SmoothQuantOpTypes,
+        });
         var back = PtqSettings.FromJson(json);
         Assert.Equal(settings.Order, back.Order);
         Assert.Equal(settings.ExcludeNodes, back.ExcludeNodes);
+        Assert.Equal(settings.SmoothQuantAlphaGrid, back.SmoothQuantAlphaGrid);
+        Assert.Equal(settings.SmoothQuantOpTypes, back.SmoothQuantOpTypes);
         Assert.Equal(settings.Plan(), back.Plan());
     }
 

@@ -103,4 +103,83 @@ public sealed class SmoothQuantTests
         Assert.Equal(0.6, PtqSettings.FromJson(json).SmoothQuantAlpha);
         Assert.Null(PtqSettings.FromJson(System.Text.Json.JsonDocument.Parse(new PtqSettings().ToJson().ToJsonString()).RootElement).SmoothQuantAlpha);
     }
+
+    /// <summary>
+    /// Under AIMET-style output quantization (per_channel preset) the producer's output ("h") is quantized too; moving its
+    /// quantizer after the division is what lets smoothing help there.
+    /// </summary>
+    [Fact]
+    public void QuantizeAfterSmoothing_UnderOutputQuantization_DisablesTheProducersQuantizer_AndW8A8Improves()
+    {
+        var g = OutlierLinear();
+        double Sqnr(Graph graph, Action<QuantizationSimModel> prepare)
+        {
+            var sim = new QuantizationSimModel(graph, new QuantSimOptions { Config = QuantizerConfig.PerChannel });
+            prepare(sim);
+            sim.ComputeEncodings(s => { foreach (var f in Batches(1)) s.Run(f); });
+            var sqnr = new OutputSqnr();
+            foreach (var f in Batches(2))
+                sqnr.Add(new Dictionary<string, Tensor<float>> { ["y"] = (Tensor<float>)new Session(g).Run(f).Outputs["y"] },
+                    new Dictionary<string, Tensor<float>> { ["y"] = (Tensor<float>)sim.Run(f).Outputs["y"] });
+            return sqnr.WorstDb;
+        }
+        var r = SmoothQuant.Apply(g, Batches(1), alpha: 0.8);
+        string h = Assert.Single(r.Groups).Input;
+        string scaled = r.Graph.Nodes.Single(n => n.Name.EndsWith("_smoothquant", StringComparison.Ordinal)).Outputs[0];
+        List<string> moved = [];
+        double before = Sqnr(g, _ => { }), kept = Sqnr(r.Graph, _ => { }), after = Sqnr(r.Graph, sim =>
+        {
+            moved = [.. r.QuantizeAfterSmoothing(sim)];
+            Assert.False(sim.Quantizer(h).Enabled);
+            Assert.True(sim.Quantizer(scaled).Enabled);
+            Assert.False(sim.Quantizer(r.Groups[0].InverseScale).Enabled); // 1/s stays exact
+        });
+        Assert.Equal([h], moved);
+        Assert.True(after > before + 3, $"W8A8 SQNR {before:F1} dB unsmoothed → {after:F1} dB smoothed with the quantizer moved");
+        Assert.True(after > kept + 3, $"moving the quantizer: {kept:F1} dB (both quantized) → {after:F1} dB");
+    }
+
+    [Fact]
+    public void Apply_MinOutlierRatioAndOpTypes_LeaveOtherGroupsAlone()
+    {
+        var g = OutlierLinear();
+        var ratio = Assert.Single(SmoothQuant.Apply(g, Batches(1)).Groups).OutlierRatioBefore;
+        Assert.Single(SmoothQuant.Apply(g, Batches(1), 0.8, minOutlierRatio: ratio * 0.9).Groups);
+        var none = SmoothQuant.Apply(g, Batches(1), 0.8, minOutlierRatio: ratio * 1.1);
+        Assert.Empty(none.Groups);
+        Assert.DoesNotContain(none.Graph.Nodes, n => n.OpType == "Mul" && n.Name.EndsWith("_smoothquant", StringComparison.Ordinal));
+        Assert.Empty(SmoothQuant.Apply(g, Batches(1), 0.8, opTypes: ["Gemm"]).Groups);
+        Assert.Throws<ArgumentException>(() => SmoothQuant.Apply(g, Batches(1), 0.8, minOutlierRatio: -1));
+    }
+
+    [Fact]
+    public void Pipeline_MovesTheQuantizer_AndRecordsRatioAndOpTypes()
+    {
+        var settings = new PtqSettings { SmoothQuantAlpha = 0.8, SmoothQuantMinOutlierRatio = 3, SmoothQuantOpTypes = ["MatMul"] };
+        var r = PtqPipeline.Run(OutlierLinear(), new QuantSimOptions { Config = QuantizerConfig.PerChannel }, Batches(1), settings);
+        string h = Assert.Single(r.SmoothQuant!.Groups).Input;
+        Assert.False(r.Sim.Quantizer(h).Enabled);
+        var back = PtqSettings.FromJson(System.Text.Json.JsonDocument.Parse(settings.ToJson().ToJsonString()).RootElement);
+        Assert.Equal(3, back.SmoothQuantMinOutlierRatio);
+        Assert.Equal(["MatMul"], back.SmoothQuantOpTypes);
+        Assert.Throws<ArgumentException>(() => PtqPipeline.Run(OutlierLinear(), new QuantSimOptions(), Batches(1), settings with { SmoothQuantOpTypes = ["Conv"] }));
+    }
+
+    [Fact]
+    public void Apply_AlphaGrid_PicksEachGroupsLeastQuantizedError_AndNeverWorseThanNone()
+    {
+        var g = OutlierLinear();
+        var options = new SmoothQuantOptions { Alpha = 0.5, AlphaGrid = [0.2, 0.8, 1.0] };
+        var r = SmoothQuant.Apply(g, Batches(1), options);
+        Assert.True(r.Searched);
+        var group = Assert.Single(r.Groups);
+        Assert.Contains(group.Alpha, new[] { 0.2, 0.5, 0.8, 1.0 });
+        Assert.True(group.ErrorSmoothed < group.ErrorUnsmoothed, $"{group.ErrorUnsmoothed} → {group.ErrorSmoothed}");
+        // The chosen α gives the same graph as asking for it alone.
+        var fixedAlpha = SmoothQuant.Apply(g, Batches(1), group.Alpha);
+        Assert.Equal(((Tensor<float>)fixedAlpha.Graph.Initializers[group.InverseScale]).Data, ((Tensor<float>)r.Graph.Initializers[group.InverseScale]).Data);
+        Assert.Contains("α searched per group", r.ToString());
+        var e = Assert.Throws<ArgumentException>(() => SmoothQuant.Apply(g, Batches(1), options with { AlphaGrid = [1.5] }));
+        Assert.StartsWith("SmoothQuant: alpha expected a migration strength in [0, 1], got 1.5", e.Message);
+    }
 }

@@ -69,7 +69,8 @@ internal sealed class LinearLayer
     /// each weight's input rows are multiplied by s and one <c>Mul</c> by 1/s (named after <paramref name="tag"/>) is inserted
     /// before the first of them. The float function is unchanged up to rounding; AWQ and SmoothQuant differ only in s.
     /// </summary>
-    public static void ScaleInputs(Graph g, IReadOnlyList<LinearLayer> layers, float[] s, string tag)
+    /// <returns>The inserted Mul (input 1 is the 1/s initializer).</returns>
+    public static Node ScaleInputs(Graph g, IReadOnlyList<LinearLayer> layers, float[] s, string tag)
     {
         string x = layers[0].Node.Inputs[0];
         foreach (var l in layers)
@@ -83,8 +84,10 @@ internal sealed class LinearLayer
         string inverse = g.UniqueName(x + "_" + tag + "_inverse");
         g.Initializers[inverse] = new Tensor<float>(s.Select(v => 1f / v).ToArray(), s.Length);
         string scaled = g.UniqueName(x + "_" + tag + "_out");
-        g.Nodes.Insert(g.Nodes.IndexOf(first), new Node("Mul", [x, inverse], [scaled], g.UniqueName(first.Name + "_" + tag)));
+        var mul = new Node("Mul", [x, inverse], [scaled], g.UniqueName(first.Name + "_" + tag));
+        g.Nodes.Insert(g.Nodes.IndexOf(first), mul);
         foreach (var l in layers) l.Node.Inputs[0] = scaled;
+        return mul;
     }
 
     /// <summary>The eligible layers of <paramref name="g"/>: MatMul with a constant [K, N] input 1, Gemm (transA = 0) with a constant input 1, each weight read once.</summary>
