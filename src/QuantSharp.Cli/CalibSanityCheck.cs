@@ -55,11 +55,11 @@ internal static class CalibSanityCheck
         int samples = Math.Min(data.Count, MaxSamples);
         var enabled = sim.Quantizers.Values.Where(q => q.Enabled).ToList();
         // Batch by batch, so only one batch's outputs are held (segmentation outputs can be large).
-        var totals = new OutputSqnr();
+        var totals = OutputSqnr.For(sim.Model);
         foreach (var (x, _) in data.Select(Enumerable.Range(0, samples).ToArray()).Batches(batchSize))
         {
             var reference = sim.WithOnlyEnabled([], () => sim.FloatOutputs(x));
-            totals.Add(reference, sim.FloatOutputs(x));
+            totals.Add(reference, sim.FloatOutputs(x), x);
         }
         double sqnr = totals.WorstDb;
         List<(string, double)> worst = [];
@@ -71,8 +71,8 @@ internal static class CalibSanityCheck
             var fewReference = sim.WithOnlyEnabled([], () => sim.FloatOutputs(few));
             worst = enabled.Select(q => (q.Name, sim.WithOnlyEnabled([q], () =>
                 {
-                    var alone = new OutputSqnr();
-                    alone.Add(fewReference, sim.FloatOutputs(few));
+                    var alone = OutputSqnr.For(sim.Model);
+                    alone.Add(fewReference, sim.FloatOutputs(few), few);
                     return alone.WorstDb;
                 })))
                 .OrderBy(w => w.Item2).Take(Named).ToList();

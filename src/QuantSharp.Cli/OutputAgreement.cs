@@ -6,7 +6,7 @@ namespace QuantSharp.Cli;
 /// <summary>How close one output of the quantized model came to FP32 over every sample of a label-free test.</summary>
 /// <param name="Name">The graph output.</param>
 /// <param name="SqnrDb">10·log10(Σ ref² / Σ (ref − q)²) over all samples (∞ when identical).</param>
-/// <param name="MeanCosine">Mean over samples of the cosine similarity of the sample's flattened output (1 when both are zero).</param>
+/// <param name="MeanCosine">Mean over samples of the cosine similarity of the sample's flattened output (1 when both are zero); padded positions left out.</param>
 /// <param name="MaxAbsError">max |ref − q|.</param>
 /// <param name="ArgMaxAgreement">For [N, C] outputs with C &gt; 1: the fraction of samples with the same argmax; else null.</param>
 /// <param name="Samples">Samples compared.</param>
@@ -14,9 +14,11 @@ internal sealed record OutputAgreementRow(string Name, double SqnrDb, double Mea
 
 /// <summary>
 /// Accumulates, batch by batch, the agreement of a quantized model's float outputs with FP32's on the same feeds (what
-/// <c>test</c> reports when there are no labels). Non-float outputs are not compared.
+/// <c>test</c> reports when there are no labels). Non-float outputs are not compared. With the model's attention-mask input
+/// (<see cref="Quantization.Analysis.PaddingMask"/>), padded positions of [batch, sequence, …] outputs are left out of every figure.
 /// </summary>
-internal sealed class OutputAgreement : IEvaluationMetric
+/// <param name="maskInput">The model's attention-mask input, or null.</param>
+internal sealed class OutputAgreement(string? maskInput = null) : IEvaluationMetric
 {
     private sealed class Sums
     {
@@ -36,6 +38,10 @@ internal sealed class OutputAgreement : IEvaluationMetric
         Add(reference, quantized);
 
     /// <inheritdoc />
+    public void Add(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyDictionary<string, Tensor> reference, IReadOnlyDictionary<string, Tensor> quantized, ReadOnlySpan<int> labels) =>
+        Add(reference, quantized, feeds);
+
+    /// <inheritdoc />
     public IReadOnlyList<MetricValue> Results() => Rows.SelectMany(r => new[]
     {
         new MetricValue("sqnr_db", r.Name, r.SqnrDb), new MetricValue("mean_cosine", r.Name, r.MeanCosine), new MetricValue("max_abs_error", r.Name, r.MaxAbsError),
@@ -43,7 +49,7 @@ internal sealed class OutputAgreement : IEvaluationMetric
 
     /// <summary>Adds one batch: <paramref name="reference"/> and <paramref name="actual"/> outputs by name.</summary>
     /// <exception cref="ShapeException">An output whose shapes differ.</exception>
-    public void Add(IReadOnlyDictionary<string, Tensor> reference, IReadOnlyDictionary<string, Tensor> actual)
+    public void Add(IReadOnlyDictionary<string, Tensor> reference, IReadOnlyDictionary<string, Tensor> actual, IReadOnlyDictionary<string, Tensor>? feeds = null)
     {
         foreach (var (name, r) in reference)
         {
@@ -52,6 +58,8 @@ internal sealed class OutputAgreement : IEvaluationMetric
             if (!_sums.TryGetValue(name, out var s)) { _sums[name] = s = new Sums(); _order.Add(name); }
             int n = rf.Rank == 0 ? 1 : rf.Dims[0], per = rf.Length / Math.Max(1, n);
             s.Classifier &= rf.Rank == 2 && per > 1;
+            var valid = Quantization.Analysis.PaddingMask.Valid(maskInput, feeds, rf.Dims);
+            int inner = valid is null ? per : rf.Length / valid.Length;
             for (int i = 0; i < n; i++)
             {
                 var x = rf.AsSpan().Slice(i * per, per);
@@ -60,6 +68,7 @@ internal sealed class OutputAgreement : IEvaluationMetric
                 int bx = 0, by = 0;
                 for (int k = 0; k < per; k++)
                 {
+                    if (valid is not null && !valid[(i * per + k) / inner]) continue;
                     double d = (double)x[k] - y[k];
                     s.Noise += d * d;
                     s.MaxAbs = Math.Max(s.MaxAbs, Math.Abs(d));

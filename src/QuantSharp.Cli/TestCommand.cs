@@ -160,7 +160,7 @@ public static class TestCommand
     private static Accuracy LabelFree(string model, string quantDir, DataRequest source, Engine.Graph graph, QuantizationSimModel sim, FeedSet set,
         int batchSize, string? json, TextWriter stdout, Stopwatch total)
     {
-        var agreement = new OutputAgreement();
+        var agreement = new OutputAgreement(Quantization.Analysis.PaddingMask.InputOf(graph));
         int batches = (set.Count + batchSize - 1) / batchSize;
         var seconds = CliProgress.Run(stdout, p =>
         {

@@ -60,10 +60,10 @@ public sealed class MultiInputTechniquesCliTests : IDisposable
         Assert.NotNull(recorded);
         Assert.Equal(technique[0] switch
         {
-            "--adaround" => ["prepare", "adaround", "calibration"],
-            "--fast-finetune" => ["prepare", "fast_finetune", "calibration"],
-            "--seq-mse" => ["prepare", "seq_mse", "calibration"],
-            "--bias-correction" => ["prepare", "bias_correction", "calibration"],
+            "--adaround" => ["prepare", "smoothquant", "adaround", "calibration"],
+            "--fast-finetune" => ["prepare", "smoothquant", "fast_finetune", "calibration"],
+            "--seq-mse" => ["prepare", "smoothquant", "seq_mse", "calibration"],
+            "--bias-correction" => ["prepare", "smoothquant", "bias_correction", "calibration"],
             _ => new[] { "auto_quant", "calibration" },
         }, recorded!.Plan().ToArray());
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(quant, CalibCommand.ConfigFile)));

@@ -50,14 +50,19 @@ public sealed record AnalysisEvaluator(string Name, string Unit, Func<Quantizati
             return 100 * accuracy.Top1;
         });
 
-    /// <summary>As <see cref="OutputSqnr(IReadOnlyList{Tensor{float}}, Func{Tensor{float}, Tensor{float}})"/> for named feeds, comparing graph output <paramref name="output"/>.</summary>
+    /// <summary>
+    /// As <see cref="OutputSqnr(IReadOnlyList{Tensor{float}}, Func{Tensor{float}, Tensor{float}})"/> for named feeds, comparing graph
+    /// output <paramref name="output"/>; padded positions are skipped when the sim's model has an attention mask (<see cref="PaddingMask"/>).
+    /// </summary>
     public static AnalysisEvaluator OutputSqnr(IReadOnlyList<IReadOnlyDictionary<string, Tensor>> feeds, string output, Func<IReadOnlyDictionary<string, Tensor>, Tensor<float>> reference)
     {
         var expected = feeds.Select(reference).ToList();
         return new AnalysisEvaluator("output SQNR vs FP32", "dB", sim =>
         {
             var sums = new SqnrSums();
-            for (int i = 0; i < feeds.Count; i++) sums.Add(expected[i], sim.Run(feeds[i]).Output(output), "OutputSqnr");
+            string? mask = PaddingMask.InputOf(sim.Model);
+            for (int i = 0; i < feeds.Count; i++)
+                sums.Add(expected[i], sim.Run(feeds[i]).Output(output), "OutputSqnr", PaddingMask.Valid(mask, feeds[i], expected[i].Dims));
             return sums.Db;
         });
     }
@@ -81,22 +86,32 @@ internal sealed class SqnrSums
     /// <summary>Mean squared error.</summary>
     public double Mse => Count == 0 ? 0 : Noise / Count;
 
-    /// <summary>Adds a reference/actual pair of equal shape.</summary>
+    /// <summary>
+    /// Adds a reference/actual pair of equal shape; with <paramref name="valid"/> (one flag per position of the leading
+    /// dims, <see cref="PaddingMask"/>) only the positions flagged are counted.
+    /// </summary>
     /// <exception cref="ShapeException">Different shapes.</exception>
-    public void Add(Tensor<float> reference, Tensor<float> actual, string what)
+    public void Add(Tensor<float> reference, Tensor<float> actual, string what, bool[]? valid = null)
     {
         Check.SameShape(what, "actual", reference.Dims, actual.Dims);
         var r = reference.AsSpan();
         var a = actual.AsSpan();
+        int inner = valid is null ? r.Length : r.Length / valid.Length;
         double s = 0, n = 0;
-        for (int i = 0; i < r.Length; i++)
+        long count = 0;
+        for (int p = 0, start = 0; start < r.Length; p++, start += inner)
         {
-            double d = (double)r[i] - a[i];
-            s += (double)r[i] * r[i];
-            n += d * d;
+            if (valid is not null && !valid[p]) continue;
+            for (int i = start; i < start + inner; i++)
+            {
+                double d = (double)r[i] - a[i];
+                s += (double)r[i] * r[i];
+                n += d * d;
+            }
+            count += inner;
         }
         Signal += s;
         Noise += n;
-        Count += r.Length;
+        Count += count;
     }
 }

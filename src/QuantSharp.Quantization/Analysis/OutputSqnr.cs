@@ -5,22 +5,31 @@ namespace QuantSharp.Quantization.Analysis;
 /// <summary>
 /// Signal-to-quantization-noise ratio of a model's float outputs against reference outputs, accumulated batch by batch
 /// (so only one batch's outputs are held): 10·log10(Σ ref² / Σ (ref − actual)²) per output; the model's figure is its worst
-/// output. A non-finite output counts as −∞.
+/// output. A non-finite output counts as −∞. Given the model's attention-mask input (<see cref="PaddingMask"/>), padded
+/// positions of [batch, sequence, …] outputs are not counted.
 /// </summary>
-public sealed class OutputSqnr
+/// <param name="maskInput">The attention-mask input whose zeros mark padding (<see cref="PaddingMask.InputOf"/>), or null.</param>
+public sealed class OutputSqnr(string? maskInput = null)
 {
     private readonly Dictionary<string, SqnrSums> _sums = new(StringComparer.Ordinal);
 
-    /// <summary>Adds one batch: <paramref name="reference"/> and <paramref name="actual"/> hold the same outputs with the same shapes.</summary>
+    /// <summary>An accumulator that skips padding when <paramref name="model"/> has an attention-mask input.</summary>
+    public static OutputSqnr For(Graph model) => new(PaddingMask.InputOf(model));
+
+    /// <summary>
+    /// Adds one batch: <paramref name="reference"/> and <paramref name="actual"/> hold the same outputs with the same shapes;
+    /// <paramref name="feeds"/> (the batch's inputs) give the attention mask, if any.
+    /// </summary>
     /// <exception cref="ArgumentException">An output missing from <paramref name="actual"/>.</exception>
     /// <exception cref="ShapeException">An output of another shape than its reference.</exception>
-    public void Add(IReadOnlyDictionary<string, Tensor<float>> reference, IReadOnlyDictionary<string, Tensor<float>> actual)
+    public void Add(IReadOnlyDictionary<string, Tensor<float>> reference, IReadOnlyDictionary<string, Tensor<float>> actual,
+        IReadOnlyDictionary<string, Tensor>? feeds = null)
     {
         foreach (var (name, t) in reference)
         {
             if (!actual.TryGetValue(name, out var other)) throw new ArgumentException($"output '{name}': the reference has it, the actual outputs do not");
             if (!_sums.TryGetValue(name, out var sums)) _sums[name] = sums = new SqnrSums();
-            sums.Add(t, other, $"output '{name}'");
+            sums.Add(t, other, $"output '{name}'", PaddingMask.Valid(maskInput, feeds, t.Dims));
         }
     }
 

@@ -41,8 +41,8 @@ public static class AutoMixedPrecision
         double Measure()
         {
             evaluations++;
-            var sqnr = new OutputSqnr();
-            for (int i = 0; i < batches.Count; i++) sqnr.Add(references[i], sim.FloatOutputs(batches[i]));
+            var sqnr = OutputSqnr.For(sim.Model);
+            for (int i = 0; i < batches.Count; i++) sqnr.Add(references[i], sim.FloatOutputs(batches[i]), batches[i]);
             return sqnr.WorstDb;
         }
 

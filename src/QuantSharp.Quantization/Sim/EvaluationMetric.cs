@@ -18,6 +18,13 @@ public interface IEvaluationMetric
     /// <summary>Adds one batch: outputs by name of the FP32 model and of the quantized one on the same feeds, and the batch's labels (empty without labels).</summary>
     void Add(IReadOnlyDictionary<string, Tensor> reference, IReadOnlyDictionary<string, Tensor> quantized, ReadOnlySpan<int> labels);
 
+    /// <summary>
+    /// As the other overload, with the batch's inputs too (a metric that needs them, e.g. the attention mask to skip
+    /// padding, overrides this); <see cref="MetricEvaluation"/> calls this one.
+    /// </summary>
+    void Add(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyDictionary<string, Tensor> reference, IReadOnlyDictionary<string, Tensor> quantized, ReadOnlySpan<int> labels) =>
+        Add(reference, quantized, labels);
+
     /// <summary>The values over every batch added so far.</summary>
     IReadOnlyList<MetricValue> Results();
 }
@@ -41,7 +48,7 @@ public static class MetricEvaluation
         {
             var r = reference(feeds);
             var q = quantized(feeds);
-            foreach (var m in metrics) m.Add(r, q, labels ?? []);
+            foreach (var m in metrics) m.Add(feeds, r, q, labels ?? []);
         }
         return metrics.SelectMany(m => m.Results()).ToList();
     }
