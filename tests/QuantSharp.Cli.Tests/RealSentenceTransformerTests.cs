@@ -29,10 +29,10 @@ public sealed class RealSentenceTransformerTests(ITestOutputHelper log) : IDispo
     private const int CalibrationCount = 64, HeldOutCount = 200, MaxLength = 48, Batch = 50;
     private const string LicenseFolder = "/usr/share/common-licenses";
 
-    // Floors a little below what this test measured on a 2-vCPU AMD EPYC Zen 5 (cosines 0.9900 sim/FP32, 0.9899 ORT/FP32,
-    // 0.9973 sim/ORT; same nearest neighbour 91.0 % sim, 90.0 % ORT): the licences repeat themselves, so many neighbours are
-    // near ties and retrieval gets a few sentences of slack. Issue 15 asks 0.99 / 0.999 / 95 % at 1,000 sentences.
-    private const double SimVsFp32Floor = 0.985, OrtVsFp32Floor = 0.985, SimVsOrtFloor = 0.992, RetrievalFloor = 0.88;
+    // Issue 15's floors for the cosines. Measured on a 2-vCPU AMD EPYC Zen 5 with calib's default SmoothQuant: cosines
+    // 0.9975 sim/FP32, 0.9975 ORT/FP32, 0.9995 sim/ORT; same nearest neighbour 95.5 % sim, 94.0 % ORT. The licences repeat
+    // themselves, so many neighbours are near ties and retrieval gets a few sentences of slack below the issue's 95 %.
+    private const double SimVsFp32Floor = 0.99, OrtVsFp32Floor = 0.99, SimVsOrtFloor = 0.999, RetrievalFloor = 0.92;
 
     /// <summary>Distinct one-line sentences (30–200 characters) of the licence texts every Debian system installs, in file-name order.</summary>
     private static List<string> LicenseSentences()
