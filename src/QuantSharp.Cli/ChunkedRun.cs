@@ -14,7 +14,7 @@ namespace QuantSharp.Cli;
 internal sealed class ChunkedRun(Func<Dictionary<string, Tensor>, Tensor<float>> run)
 {
     /// <summary>The most samples of one forward pass.</summary>
-    public const int MaxSamples = 16;
+    public const int MaxSamples = 8;
 
     private bool _wholeBatches;
 
