@@ -10,8 +10,9 @@ namespace QuantSharp.Engine.Runtime;
 /// sizes of each size's largest live count — for MobileNetV2 about three times the largest set of values alive at once.
 /// The pool therefore bounds what it holds, rented and free together, by the largest live set it has seen
 /// (<see cref="PeakLiveBytes"/>, or <see cref="SmallPoolBytes"/> when that is larger): when a rent finds no array of its
-/// size and the bound would be passed, the free arrays returned longest ago are dropped first, and the garbage collector is
-/// asked to reclaim them before the new array is allocated, so that memory serves the other size.
+/// size and the bound would be passed, free arrays of the sizes wanted again latest are dropped (Belady's choice, read from
+/// the previous trim period's rents), and the garbage collector is asked to reclaim them before the new array is
+/// allocated, so that memory serves the other size.
 /// </remarks>
 public sealed class BufferPool
 {
@@ -21,13 +22,15 @@ public sealed class BufferPool
     // rent the same sequence, so the previous one tells which free size is wanted again last.
     private List<(Type Type, int Length)> _trace = new(), _tracing = new();
     private long _retainedBytes, _liveBytes, _droppedSinceCollect;
+    private const int MaxTrace = 1 << 16;
 
     /// <summary>Upper bound on the bytes held while idle; arrays returned beyond it are left to the GC.</summary>
     public long MaxRetainedBytes { get; init; } = 1L << 31;
 
     /// <summary>
-    /// Up to this many bytes, rented and free together, the pool keeps every size it was given back (default 512 MiB): small
-    /// runs, whose arrays of every size fit, then reuse all of them (no fresh pages each run, which cost more than the run on large batches), and the bound by the live set applies to large runs only.
+    /// Up to this many bytes, rented and free together, the pool keeps every size it was given back (default 512 MiB): runs
+    /// whose arrays of every size fit reuse all of them (fresh pages every run cost more than the run itself at these sizes);
+    /// the bound by the largest live set applies to larger runs only.
     /// </summary>
     public long SmallPoolBytes { get; set; } = 512L << 20;
 
@@ -66,7 +69,7 @@ public sealed class BufferPool
     {
         var key = (typeof(T), length);
         _wanted.Add(key);
-        _tracing.Add(key);
+        if (_tracing.Count < MaxTrace) _tracing.Add(key); // runs kept for backward never trim: no unbounded growth
         if (length > 0 && _free.TryGetValue(key, out var list) && list.Count > 0)
         {
             Reused++;
