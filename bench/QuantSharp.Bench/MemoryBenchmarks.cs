@@ -27,13 +27,15 @@ public sealed class MemoryBenchmarks : IBenchmarkSuite
         sim.ComputeEncodings(s => s.Run(new Dictionary<string, Tensor> { ["input"] = Tensor.RandomNormal(new Random(2), 0f, 1f, 2, 3, 224, 224) }));
         var feeds = new Dictionary<string, Tensor> { ["input"] = Tensor.RandomNormal(new Random(3), 0f, 1f, batch, 3, 224, 224) };
         ctx.Note(string.Create(CultureInfo.InvariantCulture, $"batch {batch}: the input alone is {batch * 3 * 224 * 224 * 4 / 1048576.0:F0} MB; baseline RSS {Rss.CurrentMb():F0} MB"));
-        foreach (var (name, run, stats) in new (string, Action, Func<(long, long, long)>)[]
-                 { ("fp32", () => fp32.Run(feeds), () => fp32.BufferStatistics), ("w8a8", () => sim.Run(feeds), () => sim.Session.BufferStatistics) })
+        foreach (var (name, run, session) in new (string, Action, Session)[]
+                 { ("fp32", () => fp32.Run(feeds), fp32), ("w8a8", () => sim.Run(feeds), sim.Session) })
         {
             double peak = Rss.PeakMb(() => { for (int i = 0; i < 4; i++) run(); });
             ctx.Report($"memory_mobilenetv2_224_b{batch}_{name}_peak_rss", peak, "MB");
-            var (reused, allocated, retained) = stats();
-            ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{name}: pool reused {reused}, allocated {allocated}, retained {retained / 1048576.0:F0} MB between runs; GC heap {GC.GetTotalMemory(false) / 1048576.0:F0} MB"));
+            var (reused, allocated, retained) = session.BufferStatistics;
+            var (live, held) = session.BufferPeaks;
+            ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{name}: pool reused {reused}, allocated {allocated}, retained {retained / 1048576.0:F0} MB between runs; largest live set {live / 1048576.0:F0} MB, pool held at most {held / 1048576.0:F0} MB; GC heap {GC.GetTotalMemory(false) / 1048576.0:F0} MB"));
+            session.ClearBuffers(); // the next engine's runs are measured on their own
         }
     }
 }

@@ -74,12 +74,15 @@ public static class TestCommand
         {
             var session = new Session(graph);
             string first = graph.Outputs[0].Name;
-            fp32 = ModelEvaluation.Evaluate(x => session.Run(x).Output(first), p.Track("fp32", $"FP32 ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
+            // Batches of --batch-size samples run in chunks of ChunkedRun.MaxSamples (bit-identical scores, bounded memory).
+            var fp32Run = new ChunkedRun(x => session.Run(x).Output(first));
+            fp32 = ModelEvaluation.Evaluate(fp32Run.Run, p.Track("fp32", $"FP32 ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);
             session.ClearBuffers(); // the sim's runs come next and need the memory
             if (sim is null) return;
+            var simRun = new ChunkedRun(x => sim.Run(x).Output(first));
             quant = ModelEvaluation.Evaluate(x =>
             {
-                var y = sim.Run(x).Output(first);
+                var y = simRun.Run(x);
                 if (withOrt) simArgMax.AddRange(ArgMaxRows(y));
                 return y;
             }, p.Track("quantized", $"quantized ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);

@@ -92,6 +92,20 @@ public sealed class Session
     public (long Reused, long Allocated, long RetainedBytes) BufferStatistics =>
         Volatile.Read(ref _idlePool) is { } p ? (p.Reused, p.Allocated, p.RetainedBytes) : (0, 0, 0);
 
+    /// <summary>
+    /// Memory of the latest run through the buffer pool: the most bytes of pooled values alive at once (over the pool's
+    /// life since <see cref="ClearBuffers"/>) and the most bytes the pool held during the latest run, alive and free
+    /// together — never more than the former, or than <see cref="BufferPool.SmallPoolBytes"/> when that is larger.
+    /// </summary>
+    public (long PeakLiveBytes, long PeakHeldBytes) BufferPeaks =>
+        Volatile.Read(ref _idlePool) is { } p ? (p.PeakLiveBytes, p.PeakHeldBytes) : (0, 0);
+
+    /// <summary>
+    /// Up to this many bytes the buffer pool keeps every size it was given back (see <see cref="BufferPool.SmallPoolBytes"/>);
+    /// beyond, what it holds is bounded by the largest set of values alive at once.
+    /// </summary>
+    public long SmallPoolBytes { get; set; } = new BufferPool().SmallPoolBytes;
+
     /// <summary>Compiles <paramref name="graph"/> with the ops of <paramref name="registry"/> (default: <see cref="OpRegistry.Default"/>).</summary>
     /// <exception cref="GraphException">
     /// The graph is structurally invalid, uses unsupported ops (named with node, op and opset), or has inputs that cannot
@@ -184,8 +198,14 @@ public sealed class Session
 
         var leaving = new HashSet<int>(keep);
         leaving.UnionWith(_outputSlotsOfGraph);
-        RunAllocator? pooled = ReuseBuffers
-            ? new RunAllocator(Interlocked.Exchange(ref _idlePool, null) ?? new BufferPool()) : null;
+        RunAllocator? pooled = null;
+        if (ReuseBuffers)
+        {
+            var pool = Interlocked.Exchange(ref _idlePool, null) ?? new BufferPool();
+            pool.SmallPoolBytes = SmallPoolBytes;
+            pool.ResetPeak();
+            pooled = new RunAllocator(pool);
+        }
         ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
         for (int i = 0; i < _kernels.Length; i++)
         {

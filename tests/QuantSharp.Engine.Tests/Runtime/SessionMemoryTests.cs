@@ -260,6 +260,67 @@ public class SessionMemoryTests
         Assert.Equal(0, s.BufferStatistics.RetainedBytes);
     }
 
+    /// <summary>
+    /// x[1,4,8,8] → 1×1 Conv to 16 channels → Relu → to 2 → to 32 → Relu → to 1 = y: intermediates of four sizes, at most two
+    /// alive at once (the Relus write over their inputs).
+    /// </summary>
+    private static Engine.Graph WidthChain()
+    {
+        var b = new GraphBuilder("width_chain");
+        var x = b.Input("x", DataType.Float32, Dim.Fixed(1), Dim.Fixed(4), Dim.Fixed(8), Dim.Fixed(8));
+        Value Conv(Value v, int from, int to, int seed) => b.Conv(v, b.Initializer($"w{seed}", Random(seed, to, from, 1, 1)), null);
+        var h1 = b.Relu(Conv(x, 4, 16, 30));
+        var h2 = Conv(h1, 16, 2, 31);
+        var h3 = b.Relu(Conv(h2, 2, 32, 32));
+        b.Output(Conv(h3, 32, 1, 33), name: "y");
+        return b.Build();
+    }
+
+    [Fact]
+    public void Pool_BeyondSmallPoolBytes_HoldsNoMoreThanTheLargestLiveSet_BitIdentical()
+    {
+        var g = WidthChain();
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Random(34, 1, 4, 8, 8) };
+        var expected = new Session(g) { ReuseBuffers = false }.Run(feeds).Output("y").Data;
+        // The largest live set: h2 (2 channels) and h3 (32 channels) while the third Conv runs.
+        const long largestLive = (2 + 32) * 64 * sizeof(float);
+        var bounded = new Session(g) { SmallPoolBytes = 0 };
+        var unbounded = new Session(g) { SmallPoolBytes = long.MaxValue };
+        for (int run = 0; run < 3; run++)
+        {
+            Assert.Equal(expected, bounded.Run(feeds).Output("y").Data);
+            Assert.Equal(expected, unbounded.Run(feeds).Output("y").Data);
+            var (peakLive, peakHeld) = bounded.BufferPeaks;
+            Assert.Equal(largestLive, peakLive);
+            Assert.True(peakHeld <= peakLive, $"run {run}: the pool held {peakHeld} bytes at once, more than the largest live set {peakLive}");
+        }
+        // Keeping every size (the pool before the bound) holds all four intermediates at once from the second run on.
+        const long everySize = (16 + 2 + 32 + 1) * 64 * sizeof(float);
+        Assert.Equal(everySize, unbounded.BufferPeaks.PeakHeldBytes);
+    }
+
+    [Fact]
+    public void BufferPool_FreshRentOverTheBound_DropsTheFreeSizeWantedAgainLatest()
+    {
+        var pool = new BufferPool { SmallPoolBytes = 0 };
+        // First period: A and B alive together (the largest live set, 640 bytes), then C.
+        var a = pool.Rent<float>(100);
+        var b = pool.Rent<float>(60);
+        pool.Return(a);
+        pool.Return(b);
+        var c = pool.Rent<float>(40); // over the bound with A and B free: the larger, A, goes (no earlier period to ask)
+        pool.Return(c);
+        Assert.Equal((60 + 40) * sizeof(float), pool.RetainedBytes);
+        pool.Trim();
+        // Second period, same rents: A is fresh and over the bound again. B is wanted right after A, C only later, so C goes
+        // although it was returned after B (dropping the oldest would drop B).
+        Assert.NotSame(a, pool.Rent<float>(100));
+        Assert.Equal(60 * sizeof(float), pool.RetainedBytes);
+        Assert.Same(b, pool.Rent<float>(60));
+        Assert.True(pool.PeakHeldBytes <= pool.PeakLiveBytes, $"held {pool.PeakHeldBytes} bytes, largest live set {pool.PeakLiveBytes}");
+        Assert.Equal(640, pool.PeakLiveBytes);
+    }
+
     [Fact]
     public void BufferPool_RentReturn_ReusesBySizeAndType()
     {
