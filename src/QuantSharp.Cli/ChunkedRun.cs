@@ -18,17 +18,36 @@ internal sealed class ChunkedRun(Func<Dictionary<string, Tensor>, Tensor<float>>
 
     private bool _wholeBatches;
 
-    /// <summary>The first output of the model on <paramref name="feeds"/> (every input's first axis is the sample).</summary>
-    public Tensor<float> Run(IReadOnlyDictionary<string, Tensor> feeds)
+    /// <summary>
+    /// <paramref name="feeds"/> as runs of at most <see cref="MaxSamples"/> samples (one run when an input has no sample
+    /// axis of the batch's length), for evaluations whose figures accumulate sample by sample.
+    /// </summary>
+    public static IEnumerable<Dictionary<string, Tensor>> Split(IReadOnlyDictionary<string, Tensor> feeds)
     {
-        int n = feeds.Values.First().Dims[0];
-        if (_wholeBatches || n <= MaxSamples || feeds.Values.Any(t => t.Rank == 0 || t.Dims[0] != n))
-            return run(feeds.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
-        Tensor<float>? scores = null;
+        int n = feeds.Values.First().Dims.Length == 0 ? 1 : feeds.Values.First().Dims[0];
+        if (n <= MaxSamples || feeds.Values.Any(t => t.Rank == 0 || t.Dims[0] != n))
+        {
+            yield return feeds.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            yield break;
+        }
         for (int start = 0; start < n; start += MaxSamples)
         {
             int count = Math.Min(MaxSamples, n - start);
-            var part = run(feeds.ToDictionary(kv => kv.Key, kv => FeedSet.Rows(kv.Value, start, count), StringComparer.Ordinal));
+            yield return feeds.ToDictionary(kv => kv.Key, kv => FeedSet.Rows(kv.Value, start, count), StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>The first output of the model on <paramref name="feeds"/> (every input's first axis is the sample).</summary>
+    public Tensor<float> Run(IReadOnlyDictionary<string, Tensor> feeds)
+    {
+        if (_wholeBatches) return run(feeds.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+        int n = feeds.Values.First().Dims[0], start = 0;
+        Tensor<float>? scores = null;
+        foreach (var chunk in Split(feeds))
+        {
+            int count = chunk.Values.First().Dims[0];
+            var part = run(chunk);
+            if (count == n) return part;
             if (part.Rank == 0 || part.Dims[0] != count)
             {
                 // Not one row per sample: the chunks are no parts of the batch's output.
@@ -38,6 +57,7 @@ internal sealed class ChunkedRun(Func<Dictionary<string, Tensor>, Tensor<float>>
             scores ??= Tensor<float>.Uninitialized([n, .. part.Dims[1..]]);
             int row = part.Length / count;
             Array.Copy(part.Data, 0, scores.Data, (long)start * row, part.Length);
+            start += count;
         }
         return scores!;
     }

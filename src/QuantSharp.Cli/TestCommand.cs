@@ -168,8 +168,9 @@ public static class TestCommand
         var seconds = CliProgress.Run(stdout, p =>
         {
             var session = new Session(graph);
+            // Every figure accumulates sample by sample in order, so runs of ChunkedRun.MaxSamples give the batch's figures.
             MetricEvaluation.Run(sim, session, p.Track("compare", $"FP32 and quantized ({set.Count} samples)", set.Batches(batchSize), batches)
-                .Select(b => ((IReadOnlyDictionary<string, Engine.Tensor>)b.Feeds, b.Labels)), agreement);
+                .SelectMany(b => ChunkedRun.Split(b.Feeds).Select(f => ((IReadOnlyDictionary<string, Engine.Tensor>)f, Array.Empty<int>()))), agreement);
         });
         var ci = CultureInfo.InvariantCulture;
         string F(double v, string format) => double.IsPositiveInfinity(v) ? "inf" : double.IsNaN(v) ? "n/a" : v.ToString(format, ci);

@@ -110,6 +110,13 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
         Assert.InRange(cosine, 0.99, 1.0);
         Assert.InRange(sqnr, 20, 80);
         Assert.True(output.GetProperty("max_abs_error").GetDouble() > 0);
+
+        // The default batch runs in chunks of ChunkedRun.MaxSamples; batches of 3 are never chunked: the same figures.
+        string json3 = Path.Combine(_dir, "test3.json");
+        var small = Cli("test", "--model", model, "--quant", quant, "--data", $"input_ids={ids}", "--data", $"attention_mask={mask}", "--json", json3, "--batch-size", "3");
+        Assert.True(small.Code == 0, small.Err);
+        using var doc3 = JsonDocument.Parse(File.ReadAllText(json3));
+        Assert.Equal(output.GetRawText(), doc3.RootElement.GetProperty("outputs")[0].GetRawText());
     }
 
     [Fact]
