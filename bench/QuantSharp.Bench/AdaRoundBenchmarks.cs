@@ -16,6 +16,7 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
     public IEnumerable<Benchmark> Benchmarks()
     {
         yield return new Benchmark("adaround_quickstart", "AdaRound, quickstart net, all layers, 2,000 iterations each, 256 images", Quickstart);
+        yield return new Benchmark("adaround_mobilenetv2_224", "AdaRound, MobileNetV2 224×224, W4, 2,000 iterations per layer, 256 images (8 batches of 32): seconds and peak RSS", MobileNetV2At224);
         yield return new Benchmark("adaround_step_conv2", "one AdaRound step of the quickstart conv2 (batch 32), by part", StepBreakdown);
     }
 
@@ -40,6 +41,27 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
         ctx.Report("adaround_step_conv2", tf + tb + ts + ta, "seconds");
         ctx.Note(string.Create(CultureInfo.InvariantCulture,
             $"forward {tf * 1e3:F1} ms ({gflop / tf:F0} GFLOPS), weight gradient {tb * 1e3:F1} ms ({gflop / tb:F0} GFLOPS), soft weights {ts * 1e3:F2} ms, Adam {ta * 1e3:F2} ms"));
+    }
+
+    /// <summary>
+    /// Issue 18's AdaRound bound (≤ 15 minutes, ≤ 4 GB peak RSS): every layer of the torchvision-shaped MobileNetV2 (random
+    /// weights, batch norms folded) at 224×224, AIMET's defaults but 2,000 iterations, 256 random images as 8 batches of 32.
+    /// </summary>
+    private static void MobileNetV2At224(BenchContext ctx)
+    {
+        var graph = CompareModels.Build("mobilenetv2", 224);
+        ModelPreparer.FoldAllBatchNorms(graph);
+        string input = graph.Inputs[0].Name;
+        var feeds = Enumerable.Range(0, 8).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
+            { [input] = Tensor.RandomUniform(new Random(i), 0f, 1f, 32, 3, 224, 224) }).ToList();
+        var p = new AdaroundParameters { NumBatches = 8, NumIterations = 2000, DefaultParamBw = 4 };
+        AdaRoundResult? result = null;
+        var watch = Stopwatch.StartNew();
+        double peak = Rss.PeakMb(() => result = AdaRound.Apply(graph, feeds, p));
+        double seconds = watch.Elapsed.TotalSeconds;
+        ctx.Report("adaround_mobilenetv2_224", seconds, "seconds");
+        ctx.Report("adaround_mobilenetv2_224_peak_rss", peak, "MB");
+        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result!.Layers.Count} layers; targets ≤ 900 s and ≤ 4096 MB (issue 18)"));
     }
 
     private static void Quickstart(BenchContext ctx)
