@@ -135,23 +135,64 @@ internal sealed class Layerwise
     /// </summary>
     public Tensor<float> Capture(Session session, string value, LayerTarget layer)
     {
-        var parts = new List<Tensor<float>>(Batches.Count);
+        // Each run's rows are copied straight into one tensor sized for every sample (known after the first run), so the
+        // peak is one copy of the value rather than the parts plus their concatenation (a 224×224 MobileNetV2 expansion
+        // over 256 samples is 1.2 GB). Runs whose per-sample shape differs (variable sequence lengths) fall back to
+        // concatenating parts.
+        int total = Batches.Sum(Feeds.Count);
+        Tensor<float>? all = null;
+        long offset = 0;
+        List<Tensor<float>>? parts = null;
         foreach (var b in Chunks())
         {
-            if (b.TryGetValue(value, out var fed)) { parts.Add(AsFloat(fed, value)); continue; }
-            Tensor<float>? copy = null;
-            var run = session.Run(b, new RunOptions
+            var part = CaptureOne(session, b, value);
+            if (layer.IsMatMul) part = part.Reshape(-1, part.Dims[^1]);
+            if (parts is not null) { parts.Add(part); continue; }
+            int samples = Feeds.Count(b);
+            if (all is null && part.Dims[0] % samples == 0)
             {
-                Observed = [value],
-                // A private copy: the session recycles the buffer once the value is consumed.
-                Observer = (name, t) => { if (name == value) copy = AsFloat(t, value).Clone(); },
-            });
-            copy ??= run.Outputs.TryGetValue(value, out var o) ? AsFloat(o, value).Clone() : null;
-            parts.Add(copy ?? throw new InvalidOperationException($"Layerwise: value '{value}' was not computed by the session"));
+                var shape = part.Shape;
+                shape[0] = part.Dims[0] / samples * total;
+                all = new Tensor<float>(shape);
+            }
+            if (all is not null && part.Rank == all.Rank && part.Dims[0] == samples * (all.Dims[0] / total) && part.Dims[1..].SequenceEqual(all.Dims[1..]))
+            {
+                Array.Copy(part.Data, 0, all.Data, offset, part.Length);
+                offset += part.Length;
+                continue;
+            }
+            parts = all is null ? [] : [Prefix(all, offset)];
+            all = null;
+            parts.Add(part);
         }
-        if (layer.IsMatMul)
-            for (int i = 0; i < parts.Count; i++) parts[i] = parts[i].Reshape(-1, parts[i].Dims[^1]);
-        return Concat(parts);
+        if (parts is not null) return Concat(parts);
+        if (all is null || offset != all.Length) throw new InvalidOperationException($"Layerwise: value '{value}' was captured for fewer rows than the samples fed");
+        return all;
+    }
+
+    /// <summary>The first <paramref name="length"/> elements of <paramref name="t"/> (whole rows) as their own tensor.</summary>
+    private static Tensor<float> Prefix(Tensor<float> t, long length)
+    {
+        var shape = t.Shape;
+        shape[0] = (int)(length / (t.Length / t.Dims[0]));
+        var p = new Tensor<float>(shape);
+        Array.Copy(t.Data, 0, p.Data, 0, length);
+        return p;
+    }
+
+    /// <summary>Value <paramref name="value"/> of one run (a fed input is returned as fed).</summary>
+    private static Tensor<float> CaptureOne(Session session, IReadOnlyDictionary<string, Tensor> feeds, string value)
+    {
+        if (feeds.TryGetValue(value, out var fed)) return AsFloat(fed, value);
+        Tensor<float>? copy = null;
+        var run = session.Run(feeds, new RunOptions
+        {
+            Observed = [value],
+            // A private copy: the session recycles the buffer once the value is consumed.
+            Observer = (name, t) => { if (name == value) copy = AsFloat(t, value).Clone(); },
+        });
+        copy ??= run.Outputs.TryGetValue(value, out var o) ? AsFloat(o, value).Clone() : null;
+        return copy ?? throw new InvalidOperationException($"Layerwise: value '{value}' was not computed by the session");
     }
 
     /// <summary>
