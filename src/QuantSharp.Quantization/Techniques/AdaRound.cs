@@ -67,14 +67,12 @@ public static class AdaRound
             var node = target.Node;
             string? why = Unsupported(target, work, sim, out var weight, out var encoding);
             if (why is not null) { skipped.Add($"{node.Name}: {why}"); continue; }
-            var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);
-            var x = lw.Capture(sim.Session, simNode.Inputs[0], target);
-            var y = lw.Capture(fpSession, node.Outputs[0], target);
-            var bias = target.Bias is { } bName && work.Initializers.TryGetValue(bName, out var bt) && bt is Tensor<float> b ? b : null;
-            var layer = target.Math(x, weight!, bias);
-            // Samples per iteration: the first batch's, in the layer's rows (a MatMul has one row per token).
-            int perIteration = parameters.BatchSize ?? (int)Math.Max(1, (long)x.Dims[0] * Feeds.Count(lw.Batches[0]) / lw.Samples);
-            var result = AdaRoundOptimizer.Optimize(layer, weight!, encoding!, x, y, parameters with { Seed = parameters.Seed + reports.Count }, perIteration);
+            var result = OptimizeLayer(lw, target, sim, fpSession, weight!, encoding!, parameters with { Seed = parameters.Seed + reports.Count });
+            // The layer's captured inputs and outputs (over a gigabyte each for a 224×224 network over 256 samples) are
+            // garbage now: reclaim them, and the sessions' idle buffers, before the next layer captures its own.
+            sim.Session.ClearBuffers();
+            fpSession.ClearBuffers();
+            if (GC.GetTotalMemory(forceFullCollection: false) > 256L << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
 
             string wName = target.Weight;
             work.Initializers[wName] = result.Weight;
@@ -91,6 +89,22 @@ public static class AdaRound
             QuantizerArgs = encodings.QuantizerArgs is { } a ? a with { ParamBitwidth = parameters.DefaultParamBw } : null,
         };
         return new AdaRoundResult(work, reports, encodings, skipped);
+    }
+
+    /// <summary>Captures one layer's inputs (from the sim) and FP32 outputs and learns its rounding; the captures die with the call.</summary>
+    private static AdaRoundLayerResult OptimizeLayer(Layerwise lw, LayerTarget target, QuantizationSimModel sim, Session fpSession,
+        Tensor<float> weight, Encoding encoding, AdaroundParameters parameters)
+    {
+        var node = target.Node;
+        var work = lw.Work;
+        var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);
+        var x = lw.Capture(sim.Session, simNode.Inputs[0], target);
+        var y = lw.Capture(fpSession, node.Outputs[0], target);
+        var bias = target.Bias is { } bName && work.Initializers.TryGetValue(bName, out var bt) && bt is Tensor<float> b ? b : null;
+        var layer = target.Math(x, weight, bias);
+        // Samples per iteration: the first batch's, in the layer's rows (a MatMul has one row per token).
+        int perIteration = parameters.BatchSize ?? (int)Math.Max(1, (long)x.Dims[0] * Feeds.Count(lw.Batches[0]) / lw.Samples);
+        return AdaRoundOptimizer.Optimize(layer, weight, encoding, x, y, parameters, perIteration);
     }
 
     /// <summary>
