@@ -69,9 +69,7 @@ public static class AdaRound
             if (why is not null) { skipped.Add($"{node.Name}: {why}"); continue; }
             var result = OptimizeLayer(lw, target, sim, fpSession, weight!, encoding!, parameters with { Seed = parameters.Seed + reports.Count });
             // The layer's captured inputs and outputs (over a gigabyte each for a 224×224 network over 256 samples) are
-            // garbage now: reclaim them, and the sessions' idle buffers, before the next layer captures its own.
-            sim.Session.ClearBuffers();
-            fpSession.ClearBuffers();
+            // garbage now: reclaim them before the next layer captures its own.
             if (GC.GetTotalMemory(forceFullCollection: false) > 256L << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
 
             string wName = target.Weight;
@@ -99,7 +97,9 @@ public static class AdaRound
         var work = lw.Work;
         var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);
         var x = lw.Capture(sim.Session, simNode.Inputs[0], target);
+        sim.Session.ClearBuffers(); // the optimization below runs no session: its idle buffers would only take room
         var y = lw.Capture(fpSession, node.Outputs[0], target);
+        fpSession.ClearBuffers();
         var bias = target.Bias is { } bName && work.Initializers.TryGetValue(bName, out var bt) && bt is Tensor<float> b ? b : null;
         var layer = target.Math(x, weight, bias);
         // Samples per iteration: the first batch's, in the layer's rows (a MatMul has one row per token).
