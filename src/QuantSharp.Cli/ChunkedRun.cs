@@ -22,31 +22,22 @@ internal sealed class ChunkedRun(Func<Dictionary<string, Tensor>, Tensor<float>>
     /// <paramref name="feeds"/> as runs of at most <see cref="MaxSamples"/> samples (one run when an input has no sample
     /// axis of the batch's length), for evaluations whose figures accumulate sample by sample.
     /// </summary>
-    public static IEnumerable<Dictionary<string, Tensor>> Split(IReadOnlyDictionary<string, Tensor> feeds)
-    {
-        int n = feeds.Values.First().Dims.Length == 0 ? 1 : feeds.Values.First().Dims[0];
-        if (n <= MaxSamples || feeds.Values.Any(t => t.Rank == 0 || t.Dims[0] != n))
-        {
-            yield return feeds.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-            yield break;
-        }
-        for (int start = 0; start < n; start += MaxSamples)
-        {
-            int count = Math.Min(MaxSamples, n - start);
-            yield return feeds.ToDictionary(kv => kv.Key, kv => FeedSet.Rows(kv.Value, start, count), StringComparer.Ordinal);
-        }
-    }
+    public static IEnumerable<IReadOnlyDictionary<string, Tensor>> Split(IReadOnlyDictionary<string, Tensor> feeds) =>
+        Quantization.Techniques.Feeds.Split(feeds, MaxSamples);
+
+    private static Dictionary<string, Tensor> Whole(IReadOnlyDictionary<string, Tensor> feeds) =>
+        feeds as Dictionary<string, Tensor> ?? feeds.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
 
     /// <summary>The first output of the model on <paramref name="feeds"/> (every input's first axis is the sample).</summary>
     public Tensor<float> Run(IReadOnlyDictionary<string, Tensor> feeds)
     {
-        if (_wholeBatches) return run(feeds.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+        if (_wholeBatches) return run(Whole(feeds));
         int n = feeds.Values.First().Dims[0], start = 0;
         Tensor<float>? scores = null;
         foreach (var chunk in Split(feeds))
         {
             int count = chunk.Values.First().Dims[0];
-            var part = run(chunk);
+            var part = run(Whole(chunk));
             if (count == n) return part;
             if (part.Rank == 0 || part.Dims[0] != count)
             {

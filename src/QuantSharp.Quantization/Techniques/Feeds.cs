@@ -61,6 +61,25 @@ public static class Feeds
         return list;
     }
 
+    /// <summary>
+    /// <paramref name="batch"/> re-cut into runs of at most <paramref name="maxSamples"/> samples, in order; the batch as it
+    /// is when it is no larger or when its inputs do not share a sample axis (a scalar, differing first axes).
+    /// </summary>
+    public static IEnumerable<IReadOnlyDictionary<string, Tensor>> Split(IReadOnlyDictionary<string, Tensor> batch, int maxSamples)
+    {
+        int n = batch.Values.FirstOrDefault() is { Rank: > 0 } first ? first.Dims[0] : 0;
+        if (n <= maxSamples || batch.Values.Any(t => t.Rank == 0 || t.Dims[0] != n))
+        {
+            yield return batch;
+            yield break;
+        }
+        for (int start = 0; start < n; start += maxSamples)
+        {
+            int count = Math.Min(maxSamples, n - start);
+            yield return batch.ToDictionary(kv => kv.Key, kv => Rows(kv.Value, start, count), StringComparer.Ordinal);
+        }
+    }
+
     /// <summary>Rows [start, start + count) of <paramref name="t"/> along its first axis, keeping its element type.</summary>
     public static Tensor Rows(Tensor t, int start, int count) => Gather(t, Enumerable.Range(start, count).ToArray());
 

@@ -202,19 +202,7 @@ internal sealed class Layerwise
     public const int CaptureBatch = 8;
 
     /// <summary>The feeds re-cut into runs of at most <see cref="CaptureBatch"/> samples, in order.</summary>
-    private IEnumerable<IReadOnlyDictionary<string, Tensor>> Chunks()
-    {
-        foreach (var b in Batches)
-        {
-            int n = Feeds.Count(b);
-            if (n <= CaptureBatch) { yield return b; continue; }
-            for (int start = 0; start < n; start += CaptureBatch)
-            {
-                int count = Math.Min(CaptureBatch, n - start);
-                yield return b.ToDictionary(kv => kv.Key, kv => Feeds.Rows(kv.Value, start, count), StringComparer.Ordinal);
-            }
-        }
-    }
+    private IEnumerable<IReadOnlyDictionary<string, Tensor>> Chunks() => Batches.SelectMany(b => Feeds.Split(b, CaptureBatch));
 
     private static Tensor<float> AsFloat(Tensor t, string value) => t as Tensor<float>
         ?? throw new ArgumentException($"Layerwise: value '{value}' is {t.DataType}; layer inputs and outputs must be float32");
