@@ -16,6 +16,13 @@ public sealed class RunOptions
     /// <summary>Values passed to <see cref="Observer"/>.</summary>
     public IReadOnlyCollection<string> Observed { get; init; } = [];
 
+    /// <summary>
+    /// End the run as soon as every value in <see cref="Observed"/> has been passed to the observer (a layer-by-layer
+    /// technique that wants one early activation need not run the rest of the network). Graph outputs not computed by then
+    /// are absent from <see cref="RunResult.Outputs"/>.
+    /// </summary>
+    public bool StopAfterObserved { get; init; }
+
     /// <summary>Training behaviour of ops (BatchNormalization batch statistics, Dropout).</summary>
     public bool Training { get; init; }
 
@@ -193,8 +200,10 @@ public sealed class Session
         var observed = new HashSet<int>();
         foreach (var o in options.Observed)
             observed.Add(_slotOf.TryGetValue(o, out int s) ? s : throw new GraphException($"Run: cannot observe '{o}': no value of that name in graph '{_graph.Name}'"));
+        int unseen = observed.Count;
         if (options.Observer is not null)
-            foreach (int s in observed) if (values[s] is { } v) options.Observer(_slotNames[s], v);
+            foreach (int s in observed) if (values[s] is { } v) { options.Observer(_slotNames[s], v); unseen--; }
+        bool stopEarly = options.StopAfterObserved && options.Observer is not null && observed.Count > 0 && !options.KeepForBackward;
 
         var leaving = new HashSet<int>(keep);
         leaving.UnionWith(_outputSlotsOfGraph);
@@ -207,7 +216,7 @@ public sealed class Session
             pooled = new RunAllocator(pool);
         }
         ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
-        for (int i = 0; i < _kernels.Length; i++)
+        for (int i = 0; i < _kernels.Length && !(stopEarly && unseen == 0); i++)
         {
             var ins = _inputSlots[i];
             var args = new Tensor?[ins.Length];
@@ -231,7 +240,7 @@ public sealed class Session
                     if (leaving.Contains(outSlots[k])) pooled.Disown(outs[k]);
                     else pooled.Hold(outs[k]);
                 }
-                if (options.Observer is not null && observed.Contains(outSlots[k])) options.Observer(_slotNames[outSlots[k]], outs[k]);
+                if (options.Observer is not null && observed.Contains(outSlots[k])) { options.Observer(_slotNames[outSlots[k]], outs[k]); unseen--; }
             }
             pooled?.Settle();
             if (options.KeepForBackward) continue;
@@ -241,6 +250,10 @@ public sealed class Session
             foreach (int s in outSlots)
                 if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) Release(s);
         }
+        bool stopped = stopEarly && unseen == 0;
+        if (stopped)
+            for (int s = 0; s < values.Length; s++)
+                if (!leaving.Contains(s) && values[s] is not null) Release(s); // values the skipped nodes would have read
         // A kept run holds its pool until Release; the next run meanwhile starts a pool of its own.
         if (pooled is not null && !options.KeepForBackward)
         {
@@ -256,7 +269,10 @@ public sealed class Session
 
         var outputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var o in _graph.Outputs)
-            outputs[o.Name] = values[_slotOf[o.Name]] ?? throw new GraphException($"Run: graph output '{o.Name}' was not computed");
+        {
+            if (values[_slotOf[o.Name]] is { } t) outputs[o.Name] = t;
+            else if (!stopped) throw new GraphException($"Run: graph output '{o.Name}' was not computed");
+        }
         var captured = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (int s in keep) if (values[s] is { } v) captured[_slotNames[s]] = v;
         return new RunResult(outputs, captured, options.KeepForBackward ? values : null, options.Training)

@@ -38,7 +38,7 @@ public sealed record AdaRoundResult(Graph Graph, IReadOnlyList<AdaRoundLayerRepo
 /// <para>The flow: a <see cref="QuantizationSimModel"/> of the graph computes the param encodings (bit-width
 /// <see cref="AdaroundParameters.DefaultParamBw"/>, scheme <see cref="AdaroundParameters.QuantScheme"/>). For each layer
 /// L: its inputs are captured from the sim — whose earlier layers already hold their AdaRounded weights, quantized — and
-/// its FP32 outputs from the original graph (<see cref="Layerwise"/>); <see cref="AdaRoundOptimizer.Optimize"/> learns the
+/// its FP32 outputs from the original graph (<see cref="Layerwise"/>); <c>AdaRoundOptimizer.Optimize</c> learns the
 /// rounding; the hard-rounded weight is written into the sim (for the next layers' inputs) and into the returned graph.</para>
 /// <para>Use: <c>var r = AdaRound.Apply(g, feeds, p); var sim = new QuantizationSimModel(r.Graph, o);
 /// sim.SetAndFreezeParamEncodings(r.ParamEncodings); sim.ComputeEncodings(...)</c>. The graph should have its batch norms
@@ -89,22 +89,51 @@ public static class AdaRound
         return new AdaRoundResult(work, reports, encodings, skipped);
     }
 
-    /// <summary>Captures one layer's inputs (from the sim) and FP32 outputs and learns its rounding; the captures die with the call.</summary>
+    /// <summary>
+    /// Learns one layer's rounding from its inputs (from the sim) and FP32 outputs, either streamed into its exact objective
+    /// or captured for every sample and sampled per iteration (<see cref="AdaroundParameters.Reconstruction"/>); whatever was
+    /// captured dies with the call.
+    /// </summary>
     private static AdaRoundLayerResult OptimizeLayer(Layerwise lw, LayerTarget target, QuantizationSimModel sim, Session fpSession,
         Tensor<float> weight, Encoding encoding, AdaroundParameters parameters)
     {
         var node = target.Node;
         var work = lw.Work;
         var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);
+        var bias = target.Bias is { } bName && work.Initializers.TryGetValue(bName, out var bt) && bt is Tensor<float> b ? b : null;
+        if (Exact(lw, target, fpSession, weight, parameters) is { } sample)
+        {
+            var objective = new AdaRoundGramObjective(target.Math(sample, weight, bias), weight);
+            lw.Stream(sim.Session, simNode.Inputs[0], fpSession, node.Outputs[0], target, objective.Add);
+            sim.Session.ClearBuffers();
+            fpSession.ClearBuffers();
+            return AdaRoundOptimizer.Optimize(objective, weight, encoding, parameters);
+        }
         var x = lw.Capture(sim.Session, simNode.Inputs[0], target);
         sim.Session.ClearBuffers(); // the optimization below runs no session: its idle buffers would only take room
         var y = lw.Capture(fpSession, node.Outputs[0], target);
         fpSession.ClearBuffers();
-        var bias = target.Bias is { } bName && work.Initializers.TryGetValue(bName, out var bt) && bt is Tensor<float> b ? b : null;
         var layer = target.Math(x, weight, bias);
         // Samples per iteration: the first batch's, in the layer's rows (a MatMul has one row per token).
         int perIteration = parameters.BatchSize ?? (int)Math.Max(1, (long)x.Dims[0] * Feeds.Count(lw.Batches[0]) / lw.Samples);
         return AdaRoundOptimizer.Optimize(layer, weight, encoding, x, y, parameters, perIteration);
+    }
+
+    /// <summary>
+    /// The layer's input for the first sample when its rounding is learnt against the exact objective (see
+    /// <see cref="AdaRoundReconstruction.Auto"/>), else null.
+    /// </summary>
+    private static Tensor<float>? Exact(Layerwise lw, LayerTarget target, Session fpSession, Tensor<float> weight, AdaroundParameters parameters)
+    {
+        if (parameters.Reconstruction == AdaRoundReconstruction.Sampled) return null;
+        var sample = lw.CaptureFirstSample(fpSession, target.Node.Inputs[0], target);
+        if (parameters.Reconstruction == AdaRoundReconstruction.Exact) return sample;
+        var output = lw.CaptureFirstSample(fpSession, target.Node.Outputs[0], target);
+        int outputs = target.Math(sample, weight, null).OutputChannels;
+        long rowsPerSample = output.Length / outputs;
+        long samplesPerIteration = parameters.BatchSize ?? Feeds.Count(lw.Batches[0]);
+        long k = weight.Length / outputs;
+        return k <= 2 * samplesPerIteration * rowsPerSample ? sample : null;
     }
 
     /// <summary>

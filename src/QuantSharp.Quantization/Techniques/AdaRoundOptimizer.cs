@@ -37,29 +37,58 @@ public static class AdaRoundOptimizer
         Tensor<float> targets, AdaroundParameters parameters, int batchSize)
     {
         parameters.Validate();
-        var watch = Stopwatch.StartNew();
         Check.SameShape("AdaRoundOptimizer.Optimize", "weight", layer.WeightShape, weight.Dims);
         int total = inputs.Dims[0];
         Check.That(targets.Dims[0] == total, "AdaRoundOptimizer.Optimize", "targets", $"batch {total}", Shapes.Format(targets.Dims));
         Check.SameShape("AdaRoundOptimizer.Optimize", "targets", layer.OutputShape(inputs.Dims), targets.Dims);
         batchSize = Math.Clamp(batchSize, 1, total);
+        var ws = new Workspace(layer, weight.Dims, inputs.Dims, targets.Dims, batchSize);
+        var rng = new Random(parameters.Seed);
+        var order = Enumerable.Range(0, total).ToArray();
+        return Run(weight, encoding, parameters,
+            (w, gradient) =>
+            {
+                var (xb, tb) = ws.Sample(inputs, targets, order, rng);
+                return ws.Reconstruction(w, xb, tb, gradient);
+            },
+            w => ws.FullLoss(inputs, targets, w));
+    }
 
+    /// <summary>
+    /// Runs AdaRound on one layer against its exact reconstruction loss over all data (<see cref="AdaRoundGramObjective"/>):
+    /// every iteration sees every sample, at a cost that does not depend on how many there are.
+    /// </summary>
+    public static AdaRoundLayerResult Optimize(AdaRoundGramObjective objective, Tensor<float> weight, Encoding encoding, AdaroundParameters parameters)
+    {
+        parameters.Validate();
+        return Run(weight, encoding, parameters, (w, gradient) => objective.Evaluate(w, gradient), w => objective.Evaluate(w.AsSpan(), Span<float>.Empty));
+    }
+
+    /// <summary>One iteration's reconstruction loss at soft weight w, its weight gradient written to the span.</summary>
+    private delegate double Reconstruction(float[] w, Span<float> gradient);
+
+    /// <summary>The schedule of <see cref="AdaRoundOptimizer"/> over a reconstruction term; <paramref name="fullLoss"/> scores the final weights.</summary>
+    private static AdaRoundLayerResult Run(Tensor<float> weight, Encoding encoding, AdaroundParameters parameters,
+        Reconstruction reconstruction, Func<Tensor<float>, double> fullLoss)
+    {
+        var watch = Stopwatch.StartNew();
         var grid = new AdaRoundGrid(weight, encoding);
         var v = new float[grid.Length];
         grid.InitialV(weight.AsSpan(), v);
-        var ws = new Workspace(layer, grid, inputs.Dims, targets.Dims, batchSize);
+        var soft = new float[grid.Length];
+        var dWeightDv = new float[grid.Length];
+        var regGradient = new float[grid.Length];
+        var gradWeight = new float[grid.Length];
         var m = new float[grid.Length];
         var s = new float[grid.Length];
         var adam = new AdamSettings(parameters.LearningRate);
-        var rng = new Random(parameters.Seed);
-        var order = Enumerable.Range(0, total).ToArray();
         int T = parameters.NumIterations;
         for (int t = 0; t < T; t++)
         {
-            var (xb, tb) = ws.Sample(inputs, targets, order, rng);
             float? beta = parameters.BetaAt(t, T);
-            ws.Evaluate(v, xb, tb, beta ?? 1f, parameters.RegParam, beta is not null, withGradient: true);
-            AdaRoundKernels.AdamStep(v, ws.GradWeight.Data, ws.DWeightDv, ws.RegGradient, m, s, adam, t + 1);
+            AdaRoundKernels.SoftWeights(grid, v, beta ?? 1f, parameters.RegParam, beta is not null, soft, dWeightDv, regGradient);
+            reconstruction(soft, gradWeight);
+            AdaRoundKernels.AdamStep(v, gradWeight, dWeightDv, regGradient, m, s, adam, t + 1);
         }
 
         var nearest = new Tensor<float>(weight.Dims);
@@ -72,8 +101,8 @@ public static class AdaRoundOptimizer
             if (v[i] >= 0) up++;
             if (hard.Data[i] != nearest.Data[i]) differ++;
         }
-        double lossNearest = ws.FullLoss(inputs, targets, nearest);
-        double lossAda = ws.FullLoss(inputs, targets, hard);
+        double lossNearest = fullLoss(nearest);
+        double lossAda = fullLoss(hard);
         return new AdaRoundLayerResult(hard, lossNearest, lossAda, (double)up / Math.Max(1, v.Length), (double)differ / Math.Max(1, v.Length), watch.Elapsed);
     }
 
@@ -85,25 +114,37 @@ public static class AdaRoundOptimizer
     public static double Objective(AdaRoundLayer layer, AdaRoundGrid grid, float[] v, Tensor<float> x, Tensor<float> target,
         float beta, float lambda, bool regularize, float[]? gradV)
     {
-        var ws = new Workspace(layer, grid, x.Dims, target.Dims, x.Dims[0]);
-        double loss = ws.Evaluate(v, x, target, beta, lambda, regularize, withGradient: gradV is not null);
-        if (gradV is not null)
-            for (int i = 0; i < gradV.Length; i++) gradV[i] = ws.GradWeight.Data[i] * ws.DWeightDv[i] + ws.RegGradient[i];
-        return loss;
+        var ws = new Workspace(layer, grid.Shape, x.Dims, target.Dims, x.Dims[0]);
+        return Objective(grid, v, beta, lambda, regularize, gradV, (w, g) => ws.Reconstruction(w, x, target, g));
     }
 
-    /// <summary>Buffers of one layer's optimisation, allocated once.</summary>
+    /// <summary><see cref="Objective(AdaRoundLayer, AdaRoundGrid, float[], Tensor{float}, Tensor{float}, float, float, bool, float[])"/> with the exact reconstruction term of <paramref name="objective"/>.</summary>
+    public static double Objective(AdaRoundGramObjective objective, AdaRoundGrid grid, float[] v, float beta, float lambda, bool regularize, float[]? gradV) =>
+        Objective(grid, v, beta, lambda, regularize, gradV, (w, g) => objective.Evaluate(w, g));
+
+    private static double Objective(AdaRoundGrid grid, float[] v, float beta, float lambda, bool regularize, float[]? gradV, Reconstruction reconstruction)
+    {
+        var soft = new float[grid.Length];
+        var dWeightDv = new float[grid.Length];
+        var regGradient = new float[grid.Length];
+        double reg = AdaRoundKernels.SoftWeights(grid, v, beta, lambda, regularize, soft, dWeightDv, regGradient);
+        var gradWeight = gradV is null ? [] : new float[grid.Length];
+        double recon = reconstruction(soft, gradWeight);
+        if (gradV is not null)
+            for (int i = 0; i < gradV.Length; i++) gradV[i] = gradWeight[i] * dWeightDv[i] + regGradient[i];
+        return recon + (regularize ? lambda * reg : 0);
+    }
+
+    /// <summary>Buffers of one layer's sampled optimisation, allocated once.</summary>
     private sealed class Workspace
     {
         private readonly AdaRoundLayer _layer;
-        private readonly AdaRoundGrid _grid;
         private readonly int _batch;
-        private readonly Tensor<float> _xb, _tb, _y, _gy, _w;
+        private readonly Tensor<float> _xb, _tb, _y, _gy, _w, _gw;
 
-        public Workspace(AdaRoundLayer layer, AdaRoundGrid grid, ReadOnlySpan<int> inputShape, ReadOnlySpan<int> targetShape, int batch)
+        public Workspace(AdaRoundLayer layer, ReadOnlySpan<int> weightShape, ReadOnlySpan<int> inputShape, ReadOnlySpan<int> targetShape, int batch)
         {
             _layer = layer;
-            _grid = grid;
             _batch = batch;
             int[] xs = inputShape.ToArray(), ts = targetShape.ToArray();
             xs[0] = batch;
@@ -112,15 +153,9 @@ public static class AdaRoundOptimizer
             _tb = new Tensor<float>(ts);
             _y = new Tensor<float>(ts);
             _gy = new Tensor<float>(ts);
-            _w = new Tensor<float>(grid.Shape);
-            GradWeight = new Tensor<float>(grid.Shape);
-            DWeightDv = new float[grid.Length];
-            RegGradient = new float[grid.Length];
+            _w = new Tensor<float>(weightShape.ToArray());
+            _gw = new Tensor<float>(weightShape.ToArray());
         }
-
-        public Tensor<float> GradWeight { get; }
-        public float[] DWeightDv { get; }
-        public float[] RegGradient { get; }
 
         /// <summary>A random batch (a partial shuffle of <paramref name="order"/>), or the whole cache when it is one batch.</summary>
         public (Tensor<float> X, Tensor<float> T) Sample(Tensor<float> inputs, Tensor<float> targets, int[] order, Random rng)
@@ -138,15 +173,20 @@ public static class AdaRoundOptimizer
             return (_xb, _tb);
         }
 
-        /// <summary>Objective on one batch of exactly the workspace's batch size; fills the gradient buffers when asked.</summary>
-        public double Evaluate(float[] v, Tensor<float> x, Tensor<float> target, float beta, float lambda, bool regularize, bool withGradient)
+        /// <summary>Reconstruction loss of soft weight <paramref name="w"/> on one batch of exactly the workspace's size; its weight gradient into <paramref name="gradient"/> unless empty.</summary>
+        public double Reconstruction(float[] w, Tensor<float> x, Tensor<float> target, Span<float> gradient)
         {
-            double reg = AdaRoundKernels.SoftWeights(_grid, v, beta, lambda, regularize, _w.Data, DWeightDv, RegGradient);
+            Array.Copy(w, _w.Data, w.Length);
             _layer.Forward(x, _w, _y);
+            bool withGradient = !gradient.IsEmpty;
             double recon = AdaRoundKernels.ReconstructionLoss(_y.AsSpan(), target.AsSpan(), x.Dims[0], _layer.OutputChannels,
                 withGradient ? _gy.AsSpan() : Span<float>.Empty);
-            if (withGradient) _layer.BackwardWeight(x, _gy, GradWeight);
-            return recon + (regularize ? lambda * reg : 0);
+            if (withGradient)
+            {
+                _layer.BackwardWeight(x, _gy, _gw);
+                _gw.AsSpan().CopyTo(gradient);
+            }
+            return recon;
         }
 
         /// <summary>Reconstruction loss of a fixed weight over all cached data (in chunks of the batch size; a short tail chunk is weighted by its size).</summary>

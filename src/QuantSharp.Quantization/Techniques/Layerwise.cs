@@ -170,6 +170,31 @@ internal sealed class Layerwise
         return all;
     }
 
+    /// <summary>
+    /// Runs the feeds through both sessions a chunk of at most <see cref="CaptureBatch"/> samples at a time and hands
+    /// <paramref name="consume"/> each chunk's <paramref name="inputValue"/> from <paramref name="inputSession"/> and
+    /// <paramref name="outputValue"/> from <paramref name="outputSession"/> (for a MatMul layer flattened to [rows, features]):
+    /// statistics of a layer over every sample with one chunk in memory at a time.
+    /// </summary>
+    public void Stream(Session inputSession, string inputValue, Session outputSession, string outputValue, LayerTarget layer,
+        Action<Tensor<float>, Tensor<float>> consume)
+    {
+        foreach (var b in Chunks())
+        {
+            var x = CaptureOne(inputSession, b, inputValue);
+            var y = CaptureOne(outputSession, b, outputValue);
+            if (layer.IsMatMul) (x, y) = (x.Reshape(-1, x.Dims[^1]), y.Reshape(-1, y.Dims[^1]));
+            consume(x, y);
+        }
+    }
+
+    /// <summary>Value <paramref name="value"/> of the first sample alone (its shape, without running every sample).</summary>
+    public Tensor<float> CaptureFirstSample(Session session, string value, LayerTarget layer)
+    {
+        var part = CaptureOne(session, Feeds.Split(Batches[0], 1).First(), value);
+        return layer.IsMatMul ? part.Reshape(-1, part.Dims[^1]) : part;
+    }
+
     /// <summary>The first <paramref name="length"/> elements of <paramref name="t"/> (whole rows) as their own tensor.</summary>
     private static Tensor<float> Prefix(Tensor<float> t, long length)
     {
@@ -188,6 +213,7 @@ internal sealed class Layerwise
         var run = session.Run(feeds, new RunOptions
         {
             Observed = [value],
+            StopAfterObserved = true, // the nodes after it would compute what nobody reads
             // A private copy: the session recycles the buffer once the value is consumed.
             Observer = (name, t) => { if (name == value) copy = AsFloat(t, value).Clone(); },
         });

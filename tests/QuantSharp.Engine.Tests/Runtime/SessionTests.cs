@@ -82,6 +82,22 @@ public class SessionTests
     }
 
     [Fact]
+    public void Run_StopAfterObserved_EndsAtTheObservedValue_AndTheSessionStaysUsable()
+    {
+        var s = new Session(Model(), Registry());
+        float[]? y = null;
+        var r = s.Run(Feed(1, 2, 3, 4), new RunOptions { Observed = ["y"], Observer = (_, t) => y = ((Tensor<float>)t).Data.ToArray(), StopAfterObserved = true });
+        Assert.NotNull(y);
+        Assert.Equal([2f, -4f, 3f, 16f], y!);
+        Assert.Empty(r.Outputs); // "triple" never ran
+        // The buffers the stopped run held went back to the pool: later full runs compute the same as a fresh session.
+        for (int i = 0; i < 3; i++)
+            Assert.Equal([6f, -12f, 9f, 48f], s.Run(Feed(1, 2, 3, 4)).Output("z").Data);
+        var full = s.Run(Feed(1, 2, 3, 4), new RunOptions { Observed = ["y"], Observer = (_, _) => { } });
+        Assert.Single(full.Outputs); // without the flag the run goes on to the outputs
+    }
+
+    [Fact]
     public void Run_CapturesAndObservesIntermediates()
     {
         var s = new Session(Model(), Registry());

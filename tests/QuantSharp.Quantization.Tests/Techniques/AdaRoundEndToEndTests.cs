@@ -60,9 +60,11 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(4)]
-    [InlineData(3)]
-    public void SmallCnn_PerTensor_AdaRoundBeatsNearestOnLogitsSqnr_AndKeepsTop1(int bits)
+    [InlineData(4, AdaRoundReconstruction.Auto)]
+    [InlineData(3, AdaRoundReconstruction.Auto)]
+    [InlineData(4, AdaRoundReconstruction.Sampled)]
+    [InlineData(4, AdaRoundReconstruction.Exact)]
+    public void SmallCnn_PerTensor_AdaRoundBeatsNearestOnLogitsSqnr_AndKeepsTop1(int bits, AdaRoundReconstruction reconstruction)
     {
         if (!SimTestModels.DataAvailable) { Assert.Fail("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"); return; }
         var fp = SimTestModels.Trained();
@@ -73,12 +75,12 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
 
         var nearest = Measure(Sim(fp, bits, calibration, null), fpLogits, test.Images, test.Labels);
 
-        string dir = Path.Combine(Path.GetTempPath(), $"adaround_e2e_{bits}_{Environment.ProcessId}");
+        string dir = Path.Combine(Path.GetTempPath(), $"adaround_e2e_{bits}_{reconstruction}_{Environment.ProcessId}");
         var result = AdaRound.ApplyAdaround(fp, calibration,
-            new AdaroundParameters { NumBatches = calibration.Count, NumIterations = Iterations, DefaultParamBw = bits }, dir, "small_cnn");
+            new AdaroundParameters { NumBatches = calibration.Count, NumIterations = Iterations, DefaultParamBw = bits, Reconstruction = reconstruction }, dir, "small_cnn");
         var ada = Measure(Sim(result.Graph, bits, calibration, result.EncodingsPath!), fpLogits, test.Images, test.Labels);
 
-        output.WriteLine($"W{bits}A8 per-tensor, {Iterations} iterations, {CalibrationImages} images, {TestImages} test images:");
+        output.WriteLine($"W{bits}A8 per-tensor, {reconstruction} reconstruction, {Iterations} iterations, {CalibrationImages} images, {TestImages} test images:");
         output.WriteLine($"  FP32 top-1 {fpTop1:P1}; nearest: SQNR {nearest.Sqnr:F2} dB, top-1 {nearest.Top1:P1}, FP32 agreement {nearest.Agreement:P1}; AdaRound: SQNR {ada.Sqnr:F2} dB, top-1 {ada.Top1:P1}, FP32 agreement {ada.Agreement:P1}");
         foreach (var l in result.Layers)
             output.WriteLine($"  {l.Node}: loss nearest {l.LossNearest:G4} → AdaRound {l.LossAdaRound:G4}, up {l.FractionRoundedUp:P1}, changed {l.FractionDifferentFromNearest:P1}, {l.Seconds:F2} s");

@@ -1,0 +1,157 @@
+using QuantSharp.Engine;
+using QuantSharp.Engine.Kernels;
+
+namespace QuantSharp.Quantization.Techniques;
+
+/// <summary>
+/// AdaRound's reconstruction loss over all cached data in closed form, from statistics streamed once per layer: for a
+/// candidate weight <c>W̃ = W + Δ</c> of a layer with bias b, inputs x and FP32 targets y,
+/// <c>L(Δ) = (1/S)·Σ‖W̃ ⊛ x + b − y‖² = (1/S)·(E₀ + 2⟨Δ, R⟩ + Σ_g tr(Δ_g G_g Δ_gᵀ))</c>, with
+/// S the output rows (samples × positions), r = W ⊛ x + b − y the residual of the FP32 weight on the (quantized-model)
+/// inputs, <c>E₀ = Σ‖r‖²</c>, <c>R = ∂/∂W of ½Σ‖r‖²</c> (the weight gradient of the conv/matmul at r) and
+/// <c>G_g</c> the Gram matrix of group g's input patches (<see cref="ConvGram"/>). Its gradient is <c>(2/S)·(R + Δ·G)</c>.
+/// </summary>
+/// <remarks>
+/// <para>Why: the sampled objective costs a forward and a weight-gradient pass over a batch of images every iteration
+/// (2·rows·M·K multiply-adds) and needs every sample's inputs and outputs in memory; the closed form costs <c>M·K²</c> per
+/// iteration, is exact over all samples rather than a 32-image estimate, and its statistics take <c>G·K² + M·K</c> floats
+/// however many samples there are. <see cref="AdaRound"/> picks it when <c>K ≤ 2·rows per iteration</c> (every layer of a
+/// MobileNetV2 but its classifier). The expansion is around the FP32 weight, so nothing cancels: Δ is the small rounding
+/// change and r the small residual, each computed directly.</para>
+/// <para>Weight layouts: rows are output channels ([M, K…], Conv and Gemm with transB) or columns are ([K, M], MatMul and
+/// Gemm), which <see cref="AdaRoundLayer.BackwardWeight"/> already follows for R.</para>
+/// </remarks>
+public sealed class AdaRoundGramObjective
+{
+    private readonly AdaRoundLayer _layer;
+    private readonly Tensor<float> _weight;
+    private readonly double[] _gramSum;
+    private readonly double[] _residualSum;
+    private readonly int _groups, _k, _outputs;
+    private readonly float[] _delta;
+    private float[]? _gram;
+    private float[]? _residual;
+    private double _e0;
+    private long _rows;
+
+    /// <summary>An empty objective for <paramref name="layer"/> around the FP32 weight <paramref name="weight"/>; feed it with <see cref="Add"/>.</summary>
+    public AdaRoundGramObjective(AdaRoundLayer layer, Tensor<float> weight)
+    {
+        Check.SameShape("AdaRoundGramObjective", "weight", layer.WeightShape, weight.Dims);
+        _layer = layer;
+        _weight = weight;
+        _groups = layer.ConvParams?.Groups ?? 1;
+        _outputs = layer.OutputChannels;
+        _k = weight.Length / _outputs; // weight elements per output channel: C/group·k… for a conv, K for a matmul
+        _delta = new float[weight.Length];
+        _gramSum = new double[checked((long)_groups * _k * _k)];
+        _residualSum = new double[weight.Length];
+    }
+
+    /// <summary>Patch length K of one group (the Gram matrices are K×K).</summary>
+    public int K => _k;
+
+    /// <summary>Output rows S added so far (samples × output positions; tokens for a MatMul).</summary>
+    public long Rows => _rows;
+
+    /// <summary>
+    /// Adds a chunk of layer inputs <paramref name="x"/> and FP32 targets <paramref name="y"/> (the layer's input and output
+    /// shapes, as <see cref="Layerwise"/> captures them).
+    /// </summary>
+    /// <exception cref="ShapeException">Inputs and targets that do not fit the layer.</exception>
+    public void Add(Tensor<float> x, Tensor<float> y)
+    {
+        Check.SameShape("AdaRoundGramObjective.Add", "targets", _layer.OutputShape(x.Dims), y.Dims);
+        _gram = null;
+        _residual = null;
+        var r = new Tensor<float>(y.Dims);
+        _layer.Forward(x, _weight, r);
+        double e = 0;
+        var rs = r.Data;
+        for (long i = 0; i < rs.LongLength; i++)
+        {
+            float d = rs[i] - y.Data[i];
+            rs[i] = d;
+            e += (double)d * d;
+        }
+        _e0 += e;
+        _rows += y.Length / _outputs;
+        var gradient = new Tensor<float>(_weight.Dims);
+        _layer.BackwardWeight(x, r, gradient); // Σ r ⊗ patch: ∂(½Σ‖r‖²)/∂W in the weight's layout
+        for (int i = 0; i < gradient.Length; i++) _residualSum[i] += gradient.Data[i];
+        if (_layer.ConvParams is { } p) ConvGram.Accumulate(x, _layer.WeightShape, p, _gramSum);
+        else
+        {
+            int n = x.Dims[0];
+            var g = new float[_k * _k];
+            Gemm.Sgemm(true, false, _k, _k, n, 1f, x.AsSpan(), _k, x.AsSpan(), _k, 0f, g, _k);
+            for (int i = 0; i < g.Length; i++) _gramSum[i] += g[i];
+        }
+    }
+
+    /// <summary>
+    /// The reconstruction loss at weight <paramref name="w"/> (the layer's weight shape, flat), averaged over the S rows
+    /// as <see cref="AdaRoundKernels.ReconstructionLoss"/> averages; its gradient with respect to the weight goes to
+    /// <paramref name="gradient"/> unless it is empty.
+    /// </summary>
+    public double Evaluate(ReadOnlySpan<float> w, Span<float> gradient)
+    {
+        if (_rows == 0) throw new InvalidOperationException("AdaRoundGramObjective: no data was added");
+        Freeze();
+        var delta = _delta.AsSpan();
+        for (int i = 0; i < delta.Length; i++) delta[i] = w[i] - _weight.Data[i];
+        var product = gradient.IsEmpty ? new float[delta.Length] : gradient; // Δ·G, then the gradient in place
+        MultiplyByGram(delta, product);
+        double quadratic = 0;
+        var residual = _residual!;
+        for (int i = 0; i < delta.Length; i++) quadratic += (double)delta[i] * (product[i] + 2 * residual[i]);
+        if (!gradient.IsEmpty)
+        {
+            float scale = (float)(2.0 / _rows);
+            for (int i = 0; i < gradient.Length; i++) gradient[i] = scale * (product[i] + residual[i]);
+        }
+        return Math.Max(0, _e0 + quadratic) / _rows;
+    }
+
+    /// <summary>The statistics in float for the per-iteration products (once, after the last <see cref="Add"/>).</summary>
+    private void Freeze()
+    {
+        if (_gram is not null) return;
+        _gram = Array.ConvertAll(_gramSum, v => (float)v);
+        _residual = Array.ConvertAll(_residualSum, v => (float)v);
+    }
+
+    /// <summary><paramref name="product"/> = Δ·G per group (rows are output channels) or G·Δ ([K, M] weights).</summary>
+    private void MultiplyByGram(ReadOnlySpan<float> delta, Span<float> product)
+    {
+        var gram = _gram!;
+        bool rowsAreOutputs = _layer.ConvParams is not null || _layer.TransB;
+        if (!rowsAreOutputs)
+        {
+            Gemm.Sgemm(false, false, _k, _outputs, _k, 1f, gram, _k, delta, _outputs, 0f, product, _outputs);
+            return;
+        }
+        int mg = _outputs / _groups;
+        long kk = (long)_k * _k;
+        if (_groups == 1)
+        {
+            Gemm.Sgemm(false, false, mg, _k, _k, 1f, delta, _k, gram, _k, 0f, product, _k);
+            return;
+        }
+        for (int g = 0; g < _groups; g++)
+        {
+            var d = delta.Slice(g * mg * _k, mg * _k);
+            var p = product.Slice(g * mg * _k, mg * _k);
+            var gg = gram.AsSpan((int)(g * kk), (int)kk);
+            if (mg * _k * _k <= 4096)
+                for (int m = 0; m < mg; m++)
+                    for (int j = 0; j < _k; j++)
+                    {
+                        float s = 0;
+                        for (int i = 0; i < _k; i++) s += d[m * _k + i] * gg[i * _k + j];
+                        p[m * _k + j] = s;
+                    }
+            else Gemm.Sgemm(false, false, mg, _k, _k, 1f, d, _k, gg, _k, 0f, p, _k);
+        }
+    }
+}
