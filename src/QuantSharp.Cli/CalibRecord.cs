@@ -96,6 +96,8 @@ internal static class CalibRecord
             stdout.WriteLine($"note: '{encodings}' was edited after calib; its encodings are applied to the sim (AIMET load_encodings)" +
                 (kept.Count > 0 ? $", except the frozen ones (set by calib's technique), which stay as calibrated: {string.Join(", ", kept)}" : ""));
         }
+        // test, run, analyze and deploy evaluate the saved sim and never write into its weights: quantize each weight once.
+        sim.ReuseQuantizedWeights = true;
         return sim;
     }
 

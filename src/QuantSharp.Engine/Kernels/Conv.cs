@@ -33,7 +33,7 @@ public static unsafe class Conv
         CheckBias("Conv", b, geo.M);
         // 2-D ungrouped convolutions (the bulk of CNN work) run as an implicit GEMM; the rest lower to im2col + GEMM.
         var y = Destination("Conv", destination, geo.OutputShape);
-        if (ConvBatched.Prefer(geo))
+        if (ConvBatched.PreferForward(geo))
         {
             fixed (float* px = x.Data, pw = w.Data, pb = b?.Data, py = y.Data) ConvBatched.Forward(geo, px, pw, pb, py);
             return y;

@@ -42,6 +42,16 @@ internal static unsafe class ConvBatched
         return eligible && g.OutSize <= MaxPlane && g.N > 1;
     }
 
+    /// <summary>True when the forward pass should take the batched path: <see cref="Prefer"/>, or a skinny product.</summary>
+    internal static bool PreferForward(ConvGeometry g) => Prefer(g) || Force is null && Skinny(g);
+
+    /// <summary>
+    /// A convolution whose whole output is a few pixels (a deep layer at batch 1): its GEMM has at most
+    /// <see cref="GemmSkinny.MaxColumns"/> columns, which <see cref="GemmSkinny"/> runs at the speed the weights are read.
+    /// </summary>
+    private static bool Skinny(ConvGeometry g) =>
+        g.G == 1 && g.N > 0 && g.OutSize > 0 && (long)g.N * g.OutSize <= GemmSkinny.MaxColumns && GemmSkinny.Takes(false, g.M, g.N * g.OutSize, g.ColRows);
+
     /// <summary>
     /// True when backward-data should take the batched path: as <see cref="Prefer"/>, and also for few input channels
     /// per group (≤ <see cref="FewChannels"/>), where the per-image backward-data GEMM has only C rows.

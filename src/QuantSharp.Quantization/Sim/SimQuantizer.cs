@@ -162,6 +162,26 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     internal Encoding EncodingFrom(IEncodingAnalyzer analyzer) =>
         DataType == EncodingDataType.Float ? Encoding.FloatType(BitWidth) : analyzer.ComputeEncoding(BitWidth, Symmetric, StrictSymmetric, UnsignedSymmetric);
 
+    /// <summary>
+    /// Reuse the quantize-dequantize output while the input array, its shape, the encoding and every setting are unchanged
+    /// (see <see cref="QuantizationSimModel.ReuseQuantizedWeights"/>): a weight is then quantized once, not on every run.
+    /// Bypassed while training, calibrating, learning the range or rounding stochastically. Writing into the input's array
+    /// in place is not seen.
+    /// </summary>
+    public bool ReuseOutput
+    {
+        get => _reuseOutput;
+        set { _reuseOutput = value; _reused = null; }
+    }
+
+    private bool _reuseOutput;
+    private ReusedOutput? _reused;
+
+    /// <summary>What a reused output was computed from.</summary>
+    private sealed record ReusedOutput(Array Source, int[] Shape, Encoding Encoding, (int, bool, bool, bool, EncodingDataType, QuantRounding) Settings, Tensor<float> Output);
+
+    private (int, bool, bool, bool, EncodingDataType, QuantRounding) Settings => (BitWidth, Symmetric, StrictSymmetric, UnsignedSymmetric, DataType, Rounding);
+
     /// <inheritdoc />
     public Tensor<float> Forward(Tensor<float> x, bool training, ITensorAllocator allocator)
     {
@@ -177,6 +197,18 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
             return x;
         }
         var encoding = RequireEncoding();
+        if (!_reuseOutput || training || LearnsRange || Rounding == QuantRounding.Stochastic) return Quantize(x, encoding, allocator);
+        if (_reused is { } r && ReferenceEquals(r.Source, x.RawData) && ReferenceEquals(r.Encoding, encoding) && r.Settings == Settings
+            && x.Dims.SequenceEqual(r.Shape))
+            return r.Output;
+        // Not from the session's pool: a pooled array would be recycled after this run.
+        var output = Quantize(x, encoding, HeapAllocator.Instance);
+        _reused = ReferenceEquals(output, x) ? null : new ReusedOutput(x.RawData, x.Shape, encoding, Settings, output);
+        return output;
+    }
+
+    private Tensor<float> Quantize(Tensor<float> x, Encoding encoding, ITensorAllocator allocator)
+    {
         if (encoding.DataType == EncodingDataType.Float) return FloatCast(x, encoding, allocator);
         if (encoding.IsPerBlock) return BlockQuantization.FakeQuantize(x, encoding);
         if (encoding.BitWidth > 16) return WideGrid.FakeQuantize(x, encoding, allocator);

@@ -24,6 +24,8 @@ public class ConvBatchedTests
         ["three_dimensional"] = new([3, 2, 5, 6, 4], [4, 2, 3, 3, 2], ConvParams.Uniform(3, pad: 1)),
         ["batch_one"] = new([1, 4, 6, 6], [3, 4, 3, 3], ConvParams.Uniform(2, pad: 1)),
         ["many_images_per_chunk"] = new([37, 3, 4, 4], [5, 3, 3, 3], ConvParams.Uniform(2, pad: 1)),
+        ["skinny_batch1_2x2"] = new([1, 64, 4, 4], [128, 64, 3, 3], ConvParams.Uniform(2, stride: 2, pad: 1)),
+        ["skinny_pointwise_batch2"] = new([2, 320, 2, 2], [256, 320, 1, 1], ConvParams.Uniform(2)),
     };
 
     public static TheoryData<string, int> CaseNamesAndCores()
@@ -45,6 +47,20 @@ public class ConvBatchedTests
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= tol,
                 $"{what}: element {i} = {actual.Data[i]}, reference {expected.Data[i]} (tolerance {tol:G3})");
+    }
+
+    /// <summary>Without forcing: a conv whose output is a few pixels takes the skinny GEMM (pointwise ones too) and matches the reference.</summary>
+    [Theory]
+    [InlineData("skinny_batch1_2x2")]
+    [InlineData("skinny_pointwise_batch2")]
+    public void SkinnyForward_ByDefault_MatchesReference(string name)
+    {
+        var c = Cases[name];
+        var x = Rand(1, c.X);
+        var w = Rand(2, c.W);
+        var b = Rand(3, c.W[0]);
+        Assert.True(ConvBatched.PreferForward(ConvGeometry.ForConv("test", c.X, c.W, c.P)));
+        AssertClose(ConvReference.Forward(x, w, b, c.P), Conv.Forward(x, w, b, c.P), name + " forward");
     }
 
     [Theory]

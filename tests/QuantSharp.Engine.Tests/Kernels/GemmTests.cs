@@ -7,6 +7,23 @@ public unsafe class GemmTests
 {
     private static readonly bool[] Bools = [false, true];
 
+    /// <summary>Few columns and a large A: the streaming path (<see cref="GemmSkinny"/>), every column count up to its limit.</summary>
+    [Theory]
+    [InlineData(512, 4608)]  // ResNet-18 layer4 conv at batch 1, 2×2 output
+    [InlineData(300, 257)]   // k not a multiple of the vector width
+    [InlineData(1, 70_000)]  // one row
+    public void Sgemm_FewColumns_MatchReference(int m, int k)
+    {
+        var rng = new Random(m + k);
+        for (int n = 1; n <= GemmSkinny.MaxColumns; n++)
+            foreach (var tb in Bools)
+            {
+                Assert.True(GemmSkinny.Takes(false, m, n, k));
+                AssertMatchesReference(Make(rng, false, tb, m, n, k, alpha: 0.75f, beta: 0.5f, padC: 1), (t, c) => RunSgemm(t, c), $"skinny n={n}");
+                AssertMatchesReference(Make(rng, false, tb, m, n, k), (t, c) => RunSgemm(t, c), $"skinny n={n} beta 0");
+            }
+    }
+
     [Fact]
     public void Sgemm_AllTransposes_RandomOddSizes_MatchReference()
     {
