@@ -13,7 +13,7 @@ namespace QuantSharp.Bench;
 /// CNNs at 64×64 and 224×224 (only 64×64 with --quick), BERT at sequence 128. ONNX Runtime is the NuGet package in this
 /// process, all graph optimizations, 2 intra-op threads, spinning off, on the model as <see cref="OnnxExporter"/> writes it.
 /// Three engines — ONNX Runtime FP32, our <see cref="Session"/> FP32, our W8A8 <see cref="QuantizationSimModel"/> (default
-/// options and config, calibrated on two random samples) — run in alternating blocks (each block runs one engine for at
+/// options and config, calibrated on two random samples, weights quantized once as the CLI's evaluations do) — run in alternating blocks (each block runs one engine for at
 /// least 0.2 s, one run minimum) so load from other processes on a shared machine falls on all three alike; the median of
 /// every engine's runs is kept. Peak RSS is the process's high-water mark (VmHWM, reset through /proc/self/clear_refs)
 /// over one more run of each engine after a full garbage collection; it includes the runtime, the model's weights and
@@ -50,6 +50,7 @@ public sealed class OrtCompareBenchmarks : IBenchmarkSuite
             var fp32 = new Session(CompareModels.Build(name, size));
             var sim = new QuantizationSimModel(CompareModels.Build(name, size), new QuantSimOptions());
             sim.ComputeEncodings(s => s.Run(Feeds(Input(bert, size, 2, seed: 2))));
+            sim.ReuseQuantizedWeights = true; // as test, run and analyze evaluate a calibrated sim: each weight quantized once
             using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = OrtThreads, InterOpNumThreads = 1 };
             options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             options.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");

@@ -175,7 +175,8 @@ public static unsafe partial class Pool
         int ow = from, next = from;
         if (nr == 0) return ow;
         int kw = g.KW, dw = g.DW, pw = g.PW;
-        if (Vector512.IsHardwareAccelerated && g.SW == 1)
+        // Interiors of 8 to 15 columns (a 32-wide plane pooled by 2) take the 256-bit blocks below rather than the scalar loop.
+        if (Vector512.IsHardwareAccelerated && g.SW == 1 && to - from >= 16)
         {
             // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
             for (next = from; to - from >= 16 && next < to; next = ow + 16)
@@ -190,7 +191,7 @@ public static unsafe partial class Pool
                 acc.Store(yr + ow);
             }
         }
-        else if (Avx512F.IsSupported && g.SW == 2)
+        else if (Avx512F.IsSupported && g.SW == 2 && to - from >= 16)
         {
             var idx = EvenOfOverlapped;
             // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
@@ -251,7 +252,7 @@ public static unsafe partial class Pool
         int ow = from, next = from;
         if (nr == 0) return ow;
         int kw = g.KW, dw = g.DW, pw = g.PW;
-        if (Vector512.IsHardwareAccelerated && g.SW == 1)
+        if (Vector512.IsHardwareAccelerated && g.SW == 1 && to - from >= 16)
         {
             var rd = Vector512.Create(rowDiv);
             // Blocks of 16; the last one overlaps the previous so no scalar tail is left (outputs are recomputed identically).
@@ -267,7 +268,7 @@ public static unsafe partial class Pool
                 (acc / (rd * Vector512.Load(divW + ow))).Store(yr + ow);
             }
         }
-        else if (Avx512F.IsSupported && g.SW == 2)
+        else if (Avx512F.IsSupported && g.SW == 2 && to - from >= 16)
         {
             var idx = EvenOfOverlapped;
             var rd = Vector512.Create(rowDiv);

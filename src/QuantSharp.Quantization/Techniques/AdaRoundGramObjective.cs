@@ -94,17 +94,24 @@ public sealed class AdaRoundGramObjective
     /// as <see cref="AdaRoundKernels.ReconstructionLoss"/> averages; its gradient with respect to the weight goes to
     /// <paramref name="gradient"/> unless it is empty.
     /// </summary>
-    public double Evaluate(ReadOnlySpan<float> w, Span<float> gradient)
+    public double Evaluate(ReadOnlySpan<float> w, Span<float> gradient) => Evaluate(w, gradient, withLoss: true);
+
+    /// <summary>The gradient alone (an optimisation step needs no loss; this skips its pass over the weights).</summary>
+    public void Gradient(ReadOnlySpan<float> w, Span<float> gradient) => Evaluate(w, gradient, withLoss: false);
+
+    private double Evaluate(ReadOnlySpan<float> w, Span<float> gradient, bool withLoss)
     {
         if (_rows == 0) throw new InvalidOperationException("AdaRoundGramObjective: no data was added");
         Freeze();
         var delta = _delta.AsSpan();
-        for (int i = 0; i < delta.Length; i++) delta[i] = w[i] - _weight.Data[i];
+        var weight = _weight.Data;
+        for (int i = 0; i < delta.Length; i++) delta[i] = w[i] - weight[i];
         var product = gradient.IsEmpty ? new float[delta.Length] : gradient; // Δ·G, then the gradient in place
         MultiplyByGram(delta, product);
-        double quadratic = 0;
         var residual = _residual!;
-        for (int i = 0; i < delta.Length; i++) quadratic += (double)delta[i] * (product[i] + 2 * residual[i]);
+        double quadratic = 0;
+        if (withLoss)
+            for (int i = 0; i < delta.Length; i++) quadratic += (double)delta[i] * (product[i] + 2 * residual[i]);
         if (!gradient.IsEmpty)
         {
             float scale = (float)(2.0 / _rows);

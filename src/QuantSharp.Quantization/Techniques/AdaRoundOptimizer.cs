@@ -61,7 +61,7 @@ public static class AdaRoundOptimizer
     public static AdaRoundLayerResult Optimize(AdaRoundGramObjective objective, Tensor<float> weight, Encoding encoding, AdaroundParameters parameters)
     {
         parameters.Validate();
-        return Run(weight, encoding, parameters, (w, gradient) => objective.Evaluate(w, gradient), w => objective.Evaluate(w.AsSpan(), Span<float>.Empty));
+        return Run(weight, encoding, parameters, (w, gradient) => { objective.Gradient(w, gradient); return 0; }, w => objective.Evaluate(w.AsSpan(), Span<float>.Empty));
     }
 
     /// <summary>One iteration's reconstruction loss at soft weight w, its weight gradient written to the span.</summary>

@@ -118,6 +118,9 @@ public class PoolTests
         yield return [new[] { 5, 6, 35 }, new[] { 3, 2, 2 }, new[] { 1, 2, 1 }, new[] { 0, 0, 1, 2, 1, 0 }, new[] { 1, 1, 1 }, false];
         yield return [new[] { 1, 1 }, new[] { 1, 1 }, new[] { 1, 1 }, new[] { 0, 0, 0, 0 }, new[] { 1, 1 }, false];
         yield return [new[] { 3, 20 }, new[] { 3, 3 }, new[] { 3, 4 }, new[] { 0, 0, 0, 0 }, new[] { 1, 1 }, true];
+        // Interiors of 8..15 output columns (ResNet's stem pool at 64×64 input: 15), which take the 256-bit blocks.
+        yield return [new[] { 32, 32 }, new[] { 3, 3 }, new[] { 2, 2 }, new[] { 1, 1, 1, 1 }, new[] { 1, 1 }, false];
+        yield return [new[] { 9, 20 }, new[] { 3, 3 }, new[] { 1, 1 }, new[] { 1, 1, 1, 1 }, new[] { 1, 1 }, false];
     }
 
     [Theory]
