@@ -17,6 +17,7 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
     {
         yield return new Benchmark("adaround_quickstart", "AdaRound, quickstart net, all layers, 2,000 iterations each, 256 images", Quickstart);
         yield return new Benchmark("adaround_mobilenetv2_224", "AdaRound, MobileNetV2 224×224, W4, 2,000 iterations per layer, 256 images (8 batches of 32): seconds and peak RSS", MobileNetV2At224);
+        yield return new Benchmark("adaquant_mobilenetv2_224", "AdaQuant (fast finetune), MobileNetV2 224×224, W4, 300 iterations per layer, 256 images (8 batches of 32): seconds and peak RSS", AdaQuantMobileNetV2At224);
         yield return new Benchmark("adaround_step_conv2", "one AdaRound step of the quickstart conv2 (batch 32), by part", StepBreakdown);
     }
 
@@ -62,6 +63,24 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
         ctx.Report("adaround_mobilenetv2_224", seconds, "seconds");
         ctx.Report("adaround_mobilenetv2_224_peak_rss", peak, "MB");
         ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result!.Layers.Count} layers; targets ≤ 900 s and ≤ 4096 MB (issue 18)"));
+    }
+
+    /// <summary>The AdaRound benchmark's network and data through AdaQuant at its defaults (300 iterations, batches of 32, bias tuned).</summary>
+    private static void AdaQuantMobileNetV2At224(BenchContext ctx)
+    {
+        var graph = CompareModels.Build("mobilenetv2", 224);
+        ModelPreparer.FoldAllBatchNorms(graph);
+        string input = graph.Inputs[0].Name;
+        var feeds = Enumerable.Range(0, 8).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
+            { [input] = Tensor.RandomUniform(new Random(i), 0f, 1f, 32, 3, 224, 224) }).ToList();
+        var p = new AdaQuantParameters { NumSamples = 256, DefaultParamBw = 4 };
+        AdaQuantResult? result = null;
+        var watch = Stopwatch.StartNew();
+        double peak = Rss.PeakMb(() => result = AdaQuant.Apply(graph, feeds, p));
+        double seconds = watch.Elapsed.TotalSeconds;
+        ctx.Report("adaquant_mobilenetv2_224", seconds, "seconds");
+        ctx.Report("adaquant_mobilenetv2_224_peak_rss", peak, "MB");
+        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result!.Layers.Count} layers, {result.Layers.Count(l => l.Reverted)} reverted"));
     }
 
     private static void Quickstart(BenchContext ctx)

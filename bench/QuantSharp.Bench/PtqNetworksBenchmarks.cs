@@ -68,12 +68,12 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
         }
 
         /// <summary>AdaQuant (tf scheme, per-tensor) then a sim freezing its parameter encodings.</summary>
-        public QuantizationSimModel AdaQuanted(Graph g, int paramBits, string tag)
+        public QuantizationSimModel AdaQuanted(Graph g, int paramBits, string tag, LayerReconstruction reconstruction = LayerReconstruction.Auto)
         {
             var p = new AdaQuantParameters
             {
                 NumSamples = Calibration.Sum(b => b.Dims[0]), NumIterations = Quick ? 100 : 300, DefaultParamBw = paramBits,
-                QuantScheme = QuantScheme.PostTrainingTf, Seed = 1,
+                QuantScheme = QuantScheme.PostTrainingTf, Seed = 1, Reconstruction = reconstruction,
             };
             var result = AdaQuant.Apply(g, Calibration, p, WorkDir, "adaquant_" + tag);
             return Sim(result.Graph, paramBits, frozenParamEncodings: result.ParamEncodings);
@@ -90,7 +90,7 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
 
         /// <summary>AdaRound (tf scheme, per-tensor unless <paramref name="config"/> says otherwise) then a sim freezing its encodings.</summary>
         public QuantizationSimModel AdaRounded(Graph g, int paramBits, string tag, QuantizerConfig? config = null,
-            AdaRoundReconstruction reconstruction = AdaRoundReconstruction.Auto)
+            LayerReconstruction reconstruction = LayerReconstruction.Auto)
         {
             var batches = Calibration.Take(Quick ? 2 : 8).ToList();
             var p = new AdaroundParameters
@@ -123,14 +123,18 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
         new("w4a8_pt_nearest", "W4A8 per-tensor, nearest", i => i.Sim(i.Folded(), 4)),
         new("w4a8_pt_adaround", "W4A8 per-tensor, AdaRound", i => i.AdaRounded(i.Folded(), 4, "w4")),
         new("w4a8_pt_adaround_sampled", "W4A8 per-tensor, AdaRound on sampled batches (AIMET's objective)",
-            i => i.AdaRounded(i.Folded(), 4, "w4s", reconstruction: AdaRoundReconstruction.Sampled)),
+            i => i.AdaRounded(i.Folded(), 4, "w4s", reconstruction: LayerReconstruction.Sampled)),
         new("w3a8_pt_nearest", "W3A8 per-tensor, nearest", i => i.Sim(i.Folded(), 3)),
         new("w3a8_pt_adaround", "W3A8 per-tensor, AdaRound", i => i.AdaRounded(i.Folded(), 3, "w3")),
         new("w3a8_pt_adaround_sampled", "W3A8 per-tensor, AdaRound on sampled batches (AIMET's objective)",
-            i => i.AdaRounded(i.Folded(), 3, "w3s", reconstruction: AdaRoundReconstruction.Sampled)),
+            i => i.AdaRounded(i.Folded(), 3, "w3s", reconstruction: LayerReconstruction.Sampled)),
         new("w4a8_pt_adaquant", "W4A8 per-tensor, AdaQuant", i => i.AdaQuanted(i.Folded(), 4, "w4")),
+        new("w4a8_pt_adaquant_sampled", "W4A8 per-tensor, AdaQuant on sampled batches (Vitis AI's objective)",
+            i => i.AdaQuanted(i.Folded(), 4, "w4s", LayerReconstruction.Sampled)),
         new("w4a8_pt_seqmse", "W4A8 per-tensor, sequential MSE", i => i.SeqMsed(i.Folded(), 4)),
         new("w3a8_pt_adaquant", "W3A8 per-tensor, AdaQuant", i => i.AdaQuanted(i.Folded(), 3, "w3")),
+        new("w3a8_pt_adaquant_sampled", "W3A8 per-tensor, AdaQuant on sampled batches (Vitis AI's objective)",
+            i => i.AdaQuanted(i.Folded(), 3, "w3s", LayerReconstruction.Sampled)),
         new("w3a8_pt_seqmse", "W3A8 per-tensor, sequential MSE", i => i.SeqMsed(i.Folded(), 3)),
     ];
 
@@ -217,7 +221,7 @@ public sealed class PtqNetworksBenchmarks : IBenchmarkSuite
         }
         foreach (int bits in new[] { 4, 3 })
             if (r.TryGetValue($"w{bits}a8_pt_nearest", out var nearest))
-                foreach (var (key, name) in new[] { ("adaround", "AdaRound"), ("adaround_sampled", "AdaRound (sampled)"), ("adaquant", "AdaQuant"), ("seqmse", "sequential MSE") })
+                foreach (var (key, name) in new[] { ("adaround", "AdaRound"), ("adaround_sampled", "AdaRound (sampled)"), ("adaquant", "AdaQuant"), ("adaquant_sampled", "AdaQuant (sampled)"), ("seqmse", "sequential MSE") })
                     if (r.TryGetValue($"w{bits}a8_pt_{key}", out var v))
                         yield return $"W{bits}A8 per-tensor: {name} {F(v)}% vs nearest {F(nearest)}% ({(v > nearest ? "beats" : "does NOT beat")} nearest)";
     }

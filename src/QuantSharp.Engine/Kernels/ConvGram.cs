@@ -7,7 +7,7 @@ namespace QuantSharp.Engine.Kernels;
 /// <c>K×K</c> matrix per group (K = C/group · kernel volume, rows in <see cref="ConvIm2Col"/>'s order, which is the order of
 /// a weight row [C/group, k…]). For any weight W of the conv, <c>Σ_{n,o} ‖(W ⊛ x)[n, :, o]‖² = Σ_g tr(W_g G[g] W_gᵀ)</c>:
 /// the quadratic part of a layer's reconstruction error over all data, independent of how many samples or positions
-/// produced it (AdaRound's exact objective, <c>QuantSharp.Quantization.Techniques.AdaRoundGramObjective</c>).
+/// produced it (AdaRound's exact objective, <c>QuantSharp.Quantization.Techniques.LayerGramObjective</c>).
 /// </summary>
 /// <remarks>Each image's product is formed in float (im2col, then a K×K×positions SGEMM) and added to the double accumulator.</remarks>
 public static unsafe class ConvGram

@@ -71,18 +71,31 @@ public static class AdaQuant
             string? why = AdaRound.Unsupported(target, work, sim, out var weight, out var encoding);
             if (why is not null) { skipped.Add($"{node.Name}: {why}"); continue; }
             var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);
-            var x = lw.Capture(sim.Session, simNode.Inputs[0], target);
-            var y = lw.Capture(fpSession, node.Outputs[0], target);
             string? biasName = target.Bias;
             var bias = biasName is not null && work.Initializers.TryGetValue(biasName, out var bt) && bt is Tensor<float> b && b.Rank == 1 ? b : null;
             if (bias is not null && work.Consumers(biasName!).Count() > 1) bias = null; // a shared bias stays as it is
-            AdaRoundLayer layer;
-            try
+            AdaQuantLayerResult r;
+            if (lw.ExactSample(target, fpSession, weight!, parameters.Reconstruction, parameters.BatchSize) is { } sample)
             {
-                layer = target.Math(x, weight!, bias);
+                // Streamed into the layer's exact objective: memory independent of the sample count (see LayerGramObjective).
+                AdaRoundLayer layer;
+                try { layer = target.Math(sample, weight!, bias); }
+                catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
+                var objective = new LayerGramObjective(layer, weight!, biasTerms: bias is not null && parameters.TuneBias);
+                lw.Stream(sim.Session, simNode.Inputs[0], fpSession, node.Outputs[0], target, objective.Add);
+                sim.Session.ClearBuffers();
+                fpSession.ClearBuffers();
+                r = AdaQuantOptimizer.Optimize(objective, weight!, encoding!, bias, parameters);
             }
-            catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
-            var r = AdaQuantOptimizer.Optimize(layer, weight!, encoding!, x, y, parameters, parameters.Seed + reports.Count);
+            else
+            {
+                var x = lw.Capture(sim.Session, simNode.Inputs[0], target);
+                var y = lw.Capture(fpSession, node.Outputs[0], target);
+                AdaRoundLayer layer;
+                try { layer = target.Math(x, weight!, bias); }
+                catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
+                r = AdaQuantOptimizer.Optimize(layer, weight!, encoding!, x, y, parameters, parameters.Seed + reports.Count);
+            }
 
             string wName = target.Weight;
             work.Initializers[wName] = r.Weight;

@@ -50,6 +50,13 @@ public sealed record AdaQuantParameters
     /// <summary>Seed of the batch sampling (layer k uses <c>Seed + k</c>).</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// How each iteration measures the layer's output error (see <see cref="LayerReconstruction"/>); <c>Auto</c> takes the
+    /// cheaper per layer: the exact loss over every sample where a weight row is short (every conv of a MobileNetV2),
+    /// sampled batches of <see cref="BatchSize"/> otherwise.
+    /// </summary>
+    public LayerReconstruction Reconstruction { get; init; } = LayerReconstruction.Auto;
+
     /// <summary>Checks every field; the message names the field and the value.</summary>
     /// <exception cref="ArgumentException">A non-positive count or learning rate, or a bit-width out of range.</exception>
     public void Validate()

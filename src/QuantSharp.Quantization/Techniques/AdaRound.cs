@@ -101,9 +101,9 @@ public static class AdaRound
         var work = lw.Work;
         var simNode = sim.Model.Nodes.First(n => n.Name == node.Name && n.OpType == node.OpType);
         var bias = target.Bias is { } bName && work.Initializers.TryGetValue(bName, out var bt) && bt is Tensor<float> b ? b : null;
-        if (Exact(lw, target, fpSession, weight, parameters) is { } sample)
+        if (lw.ExactSample(target, fpSession, weight, parameters.Reconstruction, parameters.BatchSize ?? Feeds.Count(lw.Batches[0])) is { } sample)
         {
-            var objective = new AdaRoundGramObjective(target.Math(sample, weight, bias), weight);
+            var objective = new LayerGramObjective(target.Math(sample, weight, bias), weight);
             lw.Stream(sim.Session, simNode.Inputs[0], fpSession, node.Outputs[0], target, objective.Add);
             sim.Session.ClearBuffers();
             fpSession.ClearBuffers();
@@ -117,23 +117,6 @@ public static class AdaRound
         // Samples per iteration: the first batch's, in the layer's rows (a MatMul has one row per token).
         int perIteration = parameters.BatchSize ?? (int)Math.Max(1, (long)x.Dims[0] * Feeds.Count(lw.Batches[0]) / lw.Samples);
         return AdaRoundOptimizer.Optimize(layer, weight, encoding, x, y, parameters, perIteration);
-    }
-
-    /// <summary>
-    /// The layer's input for the first sample when its rounding is learnt against the exact objective (see
-    /// <see cref="AdaRoundReconstruction.Auto"/>), else null.
-    /// </summary>
-    private static Tensor<float>? Exact(Layerwise lw, LayerTarget target, Session fpSession, Tensor<float> weight, AdaroundParameters parameters)
-    {
-        if (parameters.Reconstruction == AdaRoundReconstruction.Sampled) return null;
-        var sample = lw.CaptureFirstSample(fpSession, target.Node.Inputs[0], target);
-        if (parameters.Reconstruction == AdaRoundReconstruction.Exact) return sample;
-        var output = lw.CaptureFirstSample(fpSession, target.Node.Outputs[0], target);
-        int outputs = target.Math(sample, weight, null).OutputChannels;
-        long rowsPerSample = output.Length / outputs;
-        long samplesPerIteration = parameters.BatchSize ?? Feeds.Count(lw.Batches[0]);
-        long k = weight.Length / outputs;
-        return k <= 2 * samplesPerIteration * rowsPerSample ? sample : null;
     }
 
     /// <summary>

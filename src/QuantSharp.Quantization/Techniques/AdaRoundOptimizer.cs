@@ -55,10 +55,10 @@ public static class AdaRoundOptimizer
     }
 
     /// <summary>
-    /// Runs AdaRound on one layer against its exact reconstruction loss over all data (<see cref="AdaRoundGramObjective"/>):
+    /// Runs AdaRound on one layer against its exact reconstruction loss over all data (<see cref="LayerGramObjective"/>):
     /// every iteration sees every sample, at a cost that does not depend on how many there are.
     /// </summary>
-    public static AdaRoundLayerResult Optimize(AdaRoundGramObjective objective, Tensor<float> weight, Encoding encoding, AdaroundParameters parameters)
+    public static AdaRoundLayerResult Optimize(LayerGramObjective objective, Tensor<float> weight, Encoding encoding, AdaroundParameters parameters)
     {
         parameters.Validate();
         return Run(weight, encoding, parameters, (w, gradient) => { objective.Gradient(w, gradient); return 0; }, w => objective.Evaluate(w.AsSpan(), Span<float>.Empty));
@@ -119,7 +119,7 @@ public static class AdaRoundOptimizer
     }
 
     /// <summary><see cref="Objective(AdaRoundLayer, AdaRoundGrid, float[], Tensor{float}, Tensor{float}, float, float, bool, float[])"/> with the exact reconstruction term of <paramref name="objective"/>.</summary>
-    public static double Objective(AdaRoundGramObjective objective, AdaRoundGrid grid, float[] v, float beta, float lambda, bool regularize, float[]? gradV) =>
+    public static double Objective(LayerGramObjective objective, AdaRoundGrid grid, float[] v, float beta, float lambda, bool regularize, float[]? gradV) =>
         Objective(grid, v, beta, lambda, regularize, gradV, (w, g) => objective.Evaluate(w, g));
 
     private static double Objective(AdaRoundGrid grid, float[] v, float beta, float lambda, bool regularize, float[]? gradV, Reconstruction reconstruction)

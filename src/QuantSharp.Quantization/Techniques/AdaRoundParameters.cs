@@ -49,10 +49,10 @@ public sealed record AdaroundParameters
     public QuantizerConfig? Config { get; init; }
 
     /// <summary>
-    /// How each iteration measures the reconstruction error (see <see cref="AdaRoundReconstruction"/>); <c>Auto</c> takes the
+    /// How each iteration measures the reconstruction error (see <see cref="LayerReconstruction"/>); <c>Auto</c> takes the
     /// cheaper of the two per layer.
     /// </summary>
-    public AdaRoundReconstruction Reconstruction { get; init; } = AdaRoundReconstruction.Auto;
+    public LayerReconstruction Reconstruction { get; init; } = LayerReconstruction.Auto;
 
     /// <summary>Seed of the batch sampling.</summary>
     public int Seed { get; init; }
@@ -85,21 +85,4 @@ public sealed record AdaroundParameters
         float rel = iterations > warm ? (float)(t - warm) / (iterations - warm) : 1f;
         return BetaRange.End + (BetaRange.Start - BetaRange.End) * Math.Max(0f, 1f - rel);
     }
-}
-
-/// <summary>How an AdaRound iteration measures a layer's reconstruction error.</summary>
-public enum AdaRoundReconstruction
-{
-    /// <summary>
-    /// <c>Exact</c> where a weight row is no longer than twice the output rows of one sampled batch (its per-iteration cost
-    /// <c>M·K²</c> is then below the sampled <c>2·rows·M·K</c>), else <c>Sampled</c>: every MobileNetV2 conv is exact, its
-    /// 1000-way classifier sampled.
-    /// </summary>
-    Auto,
-
-    /// <summary>AIMET's: a random batch of the cached samples per iteration (the layer's inputs and outputs for every sample are held in memory).</summary>
-    Sampled,
-
-    /// <summary>The loss over every sample in closed form from streamed statistics (<see cref="AdaRoundGramObjective"/>): memory independent of the sample count.</summary>
-    Exact,
 }

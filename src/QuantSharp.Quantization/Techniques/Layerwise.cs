@@ -188,6 +188,23 @@ internal sealed class Layerwise
         }
     }
 
+    /// <summary>
+    /// The layer's input for the first sample when the layer is to be optimised against its exact objective
+    /// (<see cref="LayerGramObjective"/>) — always for <see cref="LayerReconstruction.Exact"/>, for
+    /// <see cref="LayerReconstruction.Auto"/> when a weight row K is at most twice the output rows of
+    /// <paramref name="samplesPerIteration"/> samples — else null.
+    /// </summary>
+    public Tensor<float>? ExactSample(LayerTarget target, Session fpSession, Tensor<float> weight, LayerReconstruction mode, long samplesPerIteration)
+    {
+        if (mode == LayerReconstruction.Sampled) return null;
+        var sample = CaptureFirstSample(fpSession, target.Node.Inputs[0], target);
+        if (mode == LayerReconstruction.Exact) return sample;
+        var output = CaptureFirstSample(fpSession, target.Node.Outputs[0], target);
+        int outputs = target.Math(sample, weight, null).OutputChannels;
+        long rowsPerSample = output.Length / outputs, k = weight.Length / outputs;
+        return k <= 2 * samplesPerIteration * rowsPerSample ? sample : null;
+    }
+
     /// <summary>Value <paramref name="value"/> of the first sample alone (its shape, without running every sample).</summary>
     public Tensor<float> CaptureFirstSample(Session session, string value, LayerTarget layer)
     {

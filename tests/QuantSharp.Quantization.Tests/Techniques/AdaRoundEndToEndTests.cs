@@ -60,11 +60,11 @@ public class AdaRoundEndToEndTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(4, AdaRoundReconstruction.Auto)]
-    [InlineData(3, AdaRoundReconstruction.Auto)]
-    [InlineData(4, AdaRoundReconstruction.Sampled)]
-    [InlineData(4, AdaRoundReconstruction.Exact)]
-    public void SmallCnn_PerTensor_AdaRoundBeatsNearestOnLogitsSqnr_AndKeepsTop1(int bits, AdaRoundReconstruction reconstruction)
+    [InlineData(4, LayerReconstruction.Auto)]
+    [InlineData(3, LayerReconstruction.Auto)]
+    [InlineData(4, LayerReconstruction.Sampled)]
+    [InlineData(4, LayerReconstruction.Exact)]
+    public void SmallCnn_PerTensor_AdaRoundBeatsNearestOnLogitsSqnr_AndKeepsTop1(int bits, LayerReconstruction reconstruction)
     {
         if (!SimTestModels.DataAvailable) { Assert.Fail("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"); return; }
         var fp = SimTestModels.Trained();

@@ -9,7 +9,7 @@ namespace QuantSharp.Quantization.Tests.Techniques;
 /// The closed-form objective is the sampled one over every sample: same loss and same gradient with respect to V, for every
 /// layer layout, however the data is split into chunks.
 /// </summary>
-public class AdaRoundGramObjectiveTests
+public class LayerGramObjectiveTests
 {
     private static Tensor<float> Rand(int seed, float lo, float hi, params int[] shape) => Tensor.RandomUniform(new Random(seed), lo, hi, shape);
 
@@ -47,9 +47,9 @@ public class AdaRoundGramObjectiveTests
     }
 
     /// <summary>The objective fed in two chunks of samples (the streaming the technique does).</summary>
-    private static AdaRoundGramObjective InTwoChunks(Case c, Tensor<float> target)
+    private static LayerGramObjective InTwoChunks(Case c, Tensor<float> target, bool biasTerms = false)
     {
-        var objective = new AdaRoundGramObjective(c.Layer, c.W);
+        var objective = new LayerGramObjective(c.Layer, c.W, biasTerms);
         int n = c.X.Dims[0], half = n / 2, xRow = c.X.Length / n, yRow = target.Length / n;
         foreach (var (start, count) in new[] { (0, half), (half, n - half) })
         {
@@ -84,6 +84,52 @@ public class AdaRoundGramObjectiveTests
             Assert.True(Math.Abs(exactGrad[i] - sampledGrad[i]) <= 1e-4 * scale, $"{name}: gradient {i} exact {exactGrad[i]}, sampled {sampledGrad[i]}");
     }
 
+    /// <summary>With a bias change too (AdaQuant): loss, weight gradient and bias gradient against the direct computation.</summary>
+    [Theory]
+    [InlineData("conv3x3_pad1")]
+    [InlineData("conv_stride2")]
+    [InlineData("depthwise")]
+    [InlineData("gemm_transB")]
+    [InlineData("gemm")]
+    public void WithABiasChange_LossAndBothGradients_MatchTheDirectComputation(string name)
+    {
+        var c = Cases[name]();
+        var target = Target(c);
+        var objective = InTwoChunks(c, target, biasTerms: true);
+        int m = c.Layer.OutputChannels;
+        var w = Rand(7, -1, 1, c.W.Shape);
+        var delta = Rand(8, -0.3f, 0.3f, m).Data;
+        var shifted = c.Layer.Bias!.Clone();
+        for (int i = 0; i < m; i++) shifted.Data[i] += delta[i];
+        var layer = c.Layer.ConvParams is { } p ? AdaRoundLayer.Conv(c.W.Shape, shifted, p) : AdaRoundLayer.Gemm(c.W.Shape, shifted, c.Layer.TransB);
+        var y = new Tensor<float>(target.Dims);
+        layer.Forward(c.X, w, y);
+        var gy = new Tensor<float>(target.Dims);
+        double expected = AdaRoundKernels.ReconstructionLoss(y.AsSpan(), target.AsSpan(), y.Dims[0], m, gy.AsSpan());
+        var expectedW = new Tensor<float>(c.W.Dims);
+        layer.BackwardWeight(c.X, gy, expectedW);
+        var expectedB = new float[m];
+        AdaQuantKernels.BiasGradient(gy.AsSpan(), y.Dims[0], m, expectedB);
+
+        var gradW = new float[c.W.Length];
+        var gradB = new float[m];
+        double loss = objective.Evaluate(w.AsSpan(), delta, gradW, gradB);
+        Assert.True(Math.Abs(loss - expected) <= 1e-4 * expected, $"{name}: loss {loss}, direct {expected}");
+        double scaleW = expectedW.Data.Max(Math.Abs), scaleB = expectedB.Max(Math.Abs);
+        for (int i = 0; i < gradW.Length; i++)
+            Assert.True(Math.Abs(gradW[i] - expectedW.Data[i]) <= 1e-4 * scaleW, $"{name}: weight gradient {i} = {gradW[i]}, direct {expectedW.Data[i]}");
+        for (int i = 0; i < m; i++)
+            Assert.True(Math.Abs(gradB[i] - expectedB[i]) <= 1e-4 * scaleB, $"{name}: bias gradient {i} = {gradB[i]}, direct {expectedB[i]}");
+    }
+
+    [Fact]
+    public void ABiasChange_WithoutBiasTerms_Throws()
+    {
+        var c = Cases["gemm"]();
+        var objective = InTwoChunks(c, Target(c));
+        Assert.Throws<InvalidOperationException>(() => objective.Evaluate(c.W.AsSpan(), new float[3], Span<float>.Empty, Span<float>.Empty));
+    }
+
     [Fact]
     public void Loss_AtTheFp32Weight_IsTheResidualEnergy_AndRowsCountEveryPosition()
     {
@@ -101,7 +147,7 @@ public class AdaRoundGramObjectiveTests
     public void Evaluate_WithoutData_Throws()
     {
         var c = Cases["gemm"]();
-        var e = Assert.Throws<InvalidOperationException>(() => new AdaRoundGramObjective(c.Layer, c.W).Evaluate(c.W.AsSpan(), Span<float>.Empty));
+        var e = Assert.Throws<InvalidOperationException>(() => new LayerGramObjective(c.Layer, c.W).Evaluate(c.W.AsSpan(), Span<float>.Empty));
         Assert.Contains("no data", e.Message);
     }
 
