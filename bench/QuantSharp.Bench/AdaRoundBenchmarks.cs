@@ -50,11 +50,7 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
     /// </summary>
     private static void MobileNetV2At224(BenchContext ctx)
     {
-        var graph = CompareModels.Build("mobilenetv2", 224);
-        ModelPreparer.FoldAllBatchNorms(graph);
-        string input = graph.Inputs[0].Name;
-        var feeds = Enumerable.Range(0, 8).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
-            { [input] = Tensor.RandomUniform(new Random(i), 0f, 1f, 32, 3, 224, 224) }).ToList();
+        var (graph, feeds) = MobileNetV2At224Data();
         var p = new AdaroundParameters { NumBatches = 8, NumIterations = 2000, DefaultParamBw = 4 };
         AdaRoundResult? result = null;
         var watch = Stopwatch.StartNew();
@@ -68,11 +64,7 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
     /// <summary>The AdaRound benchmark's network and data through AdaQuant at its defaults (300 iterations, batches of 32, bias tuned).</summary>
     private static void AdaQuantMobileNetV2At224(BenchContext ctx)
     {
-        var graph = CompareModels.Build("mobilenetv2", 224);
-        ModelPreparer.FoldAllBatchNorms(graph);
-        string input = graph.Inputs[0].Name;
-        var feeds = Enumerable.Range(0, 8).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
-            { [input] = Tensor.RandomUniform(new Random(i), 0f, 1f, 32, 3, 224, 224) }).ToList();
+        var (graph, feeds) = MobileNetV2At224Data();
         var p = new AdaQuantParameters { NumSamples = 256, DefaultParamBw = 4 };
         AdaQuantResult? result = null;
         var watch = Stopwatch.StartNew();
@@ -81,6 +73,17 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
         ctx.Report("adaquant_mobilenetv2_224", seconds, "seconds");
         ctx.Report("adaquant_mobilenetv2_224_peak_rss", peak, "MB");
         ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result!.Layers.Count} layers, {result.Layers.Count(l => l.Reverted)} reverted"));
+    }
+
+    /// <summary>The torchvision-shaped MobileNetV2 at 224×224 (random weights, batch norms folded) and 256 random images as 8 batches of 32.</summary>
+    private static (Graph Graph, List<IReadOnlyDictionary<string, Tensor>> Feeds) MobileNetV2At224Data()
+    {
+        var graph = CompareModels.Build("mobilenetv2", 224);
+        ModelPreparer.FoldAllBatchNorms(graph);
+        string input = graph.Inputs[0].Name;
+        var feeds = Enumerable.Range(0, 8).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
+            { [input] = Tensor.RandomUniform(new Random(i), 0f, 1f, 32, 3, 224, 224) }).ToList();
+        return (graph, feeds);
     }
 
     private static void Quickstart(BenchContext ctx)

@@ -47,8 +47,11 @@ public class AdaQuantTests(ITestOutputHelper output)
         Assert.True(AdaQuantKernels.Cosine(0.1f, 99, 100) < 1e-4f);
     }
 
-    [Fact]
-    public void Optimize_GemmWithShiftedInputs_LowersMseBelowNearest_AndStaysOnTheGrid()
+    /// <summary>
+    /// A 24→6 Gemm with bias, its FP32 outputs, and quantized-model inputs that differ from FP32 by a systematic error the
+    /// layer can absorb; a 4-bit symmetric weight encoding.
+    /// </summary>
+    private static (AdaRoundLayer Layer, Tensor<float> W, Tensor<float> Bias, Tensor<float> Xq, Tensor<float> Y, Encoding Enc) ShiftedInputs()
     {
         var rng = new Random(1);
         const int n = 256, k = 24, m = 6;
@@ -58,11 +61,16 @@ public class AdaQuantTests(ITestOutputHelper output)
         var layer = AdaRoundLayer.Gemm(w.Shape, bias, transB: false);
         var y = new Tensor<float>(n, m);
         layer.Forward(xFp, w, y);
-        // The quantized model's inputs differ from FP32 by a systematic error the layer can absorb.
         var xq = xFp.Clone();
         for (int i = 0; i < xq.Length; i++) xq.Data[i] = xq.Data[i] * 1.05f + 0.02f * (i % k);
         float absMax = w.Data.Max(MathF.Abs);
-        var enc = Encoding.FromMinMax(-absMax, absMax, 4, symmetric: true);
+        return (layer, w, bias, xq, y, Encoding.FromMinMax(-absMax, absMax, 4, symmetric: true));
+    }
+
+    [Fact]
+    public void Optimize_GemmWithShiftedInputs_LowersMseBelowNearest_AndStaysOnTheGrid()
+    {
+        var (layer, w, bias, xq, y, enc) = ShiftedInputs();
         var r = AdaQuantOptimizer.Optimize(layer, w, enc, xq, y, new AdaQuantParameters { NumIterations = 300, BatchSize = 32 }, seed: 3);
 
         output.WriteLine($"MSE nearest {r.MseBefore:G4} → AdaQuant {r.MseAfter:G4}");
@@ -84,18 +92,7 @@ public class AdaQuantTests(ITestOutputHelper output)
     [Fact]
     public void OptimizeExact_GemmWithShiftedInputs_LowersMseBelowNearest_AndReportsTheMseItsTensorsGive()
     {
-        var rng = new Random(1);
-        const int n = 256, k = 24, m = 6;
-        var w = Tensor.RandomNormal(rng, 0, 0.3f, k, m);
-        var bias = Tensor.RandomNormal(rng, 0, 0.1f, m);
-        var xFp = Tensor.RandomNormal(rng, 0.5f, 1f, n, k);
-        var layer = AdaRoundLayer.Gemm(w.Shape, bias, transB: false);
-        var y = new Tensor<float>(n, m);
-        layer.Forward(xFp, w, y);
-        var xq = xFp.Clone();
-        for (int i = 0; i < xq.Length; i++) xq.Data[i] = xq.Data[i] * 1.05f + 0.02f * (i % k);
-        float absMax = w.Data.Max(MathF.Abs);
-        var enc = Encoding.FromMinMax(-absMax, absMax, 4, symmetric: true);
+        var (layer, w, bias, xq, y, enc) = ShiftedInputs();
         var objective = new LayerGramObjective(layer, w, biasTerms: true);
         objective.Add(xq, y);
         var r = AdaQuantOptimizer.Optimize(objective, w, enc, bias, new AdaQuantParameters { NumIterations = 300 });
