@@ -46,11 +46,14 @@ internal static unsafe class ConvBatched
     internal static bool PreferForward(ConvGeometry g) => Prefer(g) || Force is null && Skinny(g);
 
     /// <summary>
-    /// A convolution whose whole output is a few pixels (a deep layer at batch 1): its GEMM has at most
+    /// One image whose output is a few pixels (a deep layer at batch 1): its GEMM has at most
     /// <see cref="GemmSkinny.MaxColumns"/> columns, which <see cref="GemmSkinny"/> runs at the speed the weights are read.
+    /// Only for one image: the skinny product sums in another order than the packed one, and a batch must give each image
+    /// the same bits whether it runs alone in a chunk of several or in the whole batch (<c>ChunkedRun</c> never makes a
+    /// one-sample chunk out of a larger batch).
     /// </summary>
-    private static bool Skinny(ConvGeometry g) =>
-        g.G == 1 && g.N > 0 && g.OutSize > 0 && (long)g.N * g.OutSize <= GemmSkinny.MaxColumns && GemmSkinny.Takes(false, g.M, g.N * g.OutSize, g.ColRows);
+    internal static bool Skinny(ConvGeometry g) =>
+        g.G == 1 && g.N == 1 && g.OutSize > 0 && g.OutSize <= GemmSkinny.MaxColumns && GemmSkinny.Takes(false, g.M, g.OutSize, g.ColRows);
 
     /// <summary>
     /// True when backward-data should take the batched path: as <see cref="Prefer"/>, and also for few input channels
@@ -92,7 +95,7 @@ internal static unsafe class ConvBatched
     {
         var (per, chunks) = Plan(g);
         int k = g.ColRows, p = g.OutSize, m = g.M;
-        bool outer = chunks >= ConvImplicitGemm.Cores && ConvImplicitGemm.Cores > 1;
+        bool outer = chunks >= ConvImplicitGemm.Cores && ConvImplicitGemm.Cores > 1, skinny = Skinny(g);
         nint ax = (nint)x, aw = (nint)w, ab = (nint)bias, ay = (nint)y;
         Work.For(outer ? chunks : 1, 1, (c0, c1) =>
         {
@@ -104,7 +107,8 @@ internal static unsafe class ConvBatched
                 int n0 = c * per, nb = Math.Min(per, g.N - n0), cols = nb * p;
                 for (int b = 0; b < nb; b++)
                     ConvIm2Col.Im2Col(g, (float*)ax + (long)(n0 + b) * g.C * g.InSize, col.Pointer + (long)b * p, 0, g.OD * g.OH, cols);
-                Gemm.Sgemm(false, false, m, cols, k, 1f, (float*)aw, k, col.Pointer, cols, 0f, yb.Pointer, cols, parallel: !outer);
+                if (skinny) GemmSkinny.Sgemm(false, m, cols, k, 1f, (float*)aw, k, col.Pointer, cols, 0f, yb.Pointer, cols, parallel: !outer);
+                else Gemm.Sgemm(false, false, m, cols, k, 1f, (float*)aw, k, col.Pointer, cols, 0f, yb.Pointer, cols, parallel: !outer);
                 float* bp = (float*)ab;
                 for (int b = 0; b < nb; b++)
                 {

@@ -63,12 +63,6 @@ public static unsafe class Gemm
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        if (GemmSkinny.Takes(transA, m, n, k))
-        {
-            // A large A against a few columns (a layer at batch 1 on a 2×2 plane): stream A once, no packing.
-            GemmSkinny.Sgemm(transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
-            return;
-        }
         if ((long)m * n * k < SmallThreshold || m <= 2)
         {
             // Tiny products, and one- or two-row products (matrix·vector-like, e.g. a Linear layer on one sample),

@@ -10,7 +10,10 @@ namespace QuantSharp.Engine.Kernels;
 /// panels and fill 4 of a micro-kernel's 16 or 32 columns; here each row of A is streamed once against op(B)'s columns,
 /// so the product runs at the speed A is read.
 /// </summary>
-/// <remarks>op(B) is laid out as n contiguous rows of k (transposed once when B is not); each row of C is four dot
+/// <remarks>Called by <see cref="ConvBatched"/> for one image only (see <see cref="ConvBatched.Skinny"/>), not by
+/// <see cref="Gemm.Sgemm(bool,bool,int,int,int,float,float*,int,float*,int,float,float*,int,bool)"/>: whether a product is
+/// skinny depends on the batch, and a row of results must not change its bits with the batch it is computed in.
+/// op(B) is laid out as n contiguous rows of k (transposed once when B is not); each row of C is four dot
 /// products at a time over k, in vectors of 16 (AVX-512) or 8 floats, then a scalar tail.</remarks>
 internal static unsafe class GemmSkinny
 {
@@ -23,7 +26,7 @@ internal static unsafe class GemmSkinny
     /// <summary>True when C = op(A)·op(B) should take this path.</summary>
     public static bool Takes(bool transA, int m, int n, int k) => !transA && n <= MaxColumns && (long)m * k >= MinWork;
 
-    /// <summary>Same contract as <see cref="Gemm.Sgemm(bool,bool,int,int,int,float,float*,int,float*,int,float,float*,int,bool)"/> with transA = false, m, n, k &gt; 0.</summary>
+    /// <summary>Same contract as <see cref="Gemm.Sgemm(bool,bool,int,int,int,float,float*,int,float*,int,float,float*,int,bool)"/> with transA = false, m, n, k &gt; 0 and n ≤ <see cref="MaxColumns"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sgemm(bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel)
     {

@@ -62,7 +62,7 @@ public static class Feeds
     }
 
     /// <summary>
-    /// <paramref name="batch"/> re-cut into runs of at most <paramref name="maxSamples"/> samples, in order; the batch as it
+    /// <paramref name="batch"/> re-cut into runs of at most <paramref name="maxSamples"/> samples, of even sizes, in order; the batch as it
     /// is when it is no larger or when its inputs do not share a sample axis (a scalar, differing first axes).
     /// </summary>
     public static IEnumerable<IReadOnlyDictionary<string, Tensor>> Split(IReadOnlyDictionary<string, Tensor> batch, int maxSamples)
@@ -73,10 +73,14 @@ public static class Feeds
             yield return batch;
             yield break;
         }
-        for (int start = 0; start < n; start += maxSamples)
+        // Runs of even size (13 → 7 + 6, not 8 + 5): no run of one sample out of a larger batch, which a kernel may compute
+        // in another order than the same sample within a batch (ConvBatched.Skinny).
+        int runs = (n + maxSamples - 1) / maxSamples;
+        for (int r = 0, start = 0; r < runs; r++)
         {
-            int count = Math.Min(maxSamples, n - start);
+            int count = n / runs + (r < n % runs ? 1 : 0);
             yield return batch.ToDictionary(kv => kv.Key, kv => Rows(kv.Value, start, count), StringComparer.Ordinal);
+            start += count;
         }
     }
 

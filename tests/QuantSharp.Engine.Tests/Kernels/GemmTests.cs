@@ -7,7 +7,7 @@ public unsafe class GemmTests
 {
     private static readonly bool[] Bools = [false, true];
 
-    /// <summary>Few columns and a large A: the streaming path (<see cref="GemmSkinny"/>), every column count up to its limit.</summary>
+    /// <summary>Few columns and a large A: the streaming path (<see cref="GemmSkinny"/>, which convolutions of one image call), every column count up to its limit.</summary>
     [Theory]
     [InlineData(512, 4608)]  // ResNet-18 layer4 conv at batch 1, 2×2 output
     [InlineData(300, 257)]   // k not a multiple of the vector width
@@ -19,8 +19,8 @@ public unsafe class GemmTests
             foreach (var tb in Bools)
             {
                 Assert.True(GemmSkinny.Takes(false, m, n, k));
-                AssertMatchesReference(Make(rng, false, tb, m, n, k, alpha: 0.75f, beta: 0.5f, padC: 1), (t, c) => RunSgemm(t, c), $"skinny n={n}");
-                AssertMatchesReference(Make(rng, false, tb, m, n, k), (t, c) => RunSgemm(t, c), $"skinny n={n} beta 0");
+                AssertMatchesReference(Make(rng, false, tb, m, n, k, alpha: 0.75f, beta: 0.5f, padC: 1), (t, c) => RunSkinny(t, c), $"skinny n={n}");
+                AssertMatchesReference(Make(rng, false, tb, m, n, k), (t, c) => RunSkinny(t, c), $"skinny n={n} beta 0");
             }
     }
 
@@ -246,6 +246,13 @@ internal static unsafe class GemmTestUtil
     {
         fixed (float* pa = t.A) fixed (float* pb = t.B) fixed (float* pc = c)
             Gemm.Sgemm(t.TransA, t.TransB, t.M, t.N, t.K, t.Alpha, pa, t.Lda, pb, t.Ldb, t.Beta, pc, t.Ldc, parallel);
+    }
+
+    /// <summary>The skinny path (<see cref="GemmSkinny"/>) on a case with transA = false.</summary>
+    public static void RunSkinny(Case t, float[] c)
+    {
+        fixed (float* pa = t.A) fixed (float* pb = t.B) fixed (float* pc = c)
+            GemmSkinny.Sgemm(t.TransB, t.M, t.N, t.K, t.Alpha, pa, t.Lda, pb, t.Ldb, t.Beta, pc, t.Ldc, parallel: true);
     }
 
     /// <summary>The packed driver with a forced micro-kernel (bypasses the small-size path).</summary>
