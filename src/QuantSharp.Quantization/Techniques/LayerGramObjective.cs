@@ -28,7 +28,7 @@ public sealed class LayerGramObjective
 {
     private readonly AdaRoundLayer _layer;
     private readonly Tensor<float> _weight;
-    private readonly double[] _gramSum, _residualSum, _patchSum, _residualByOutput;
+    private readonly double[] _gramSum, _residualSum, _patchSum, _residualByOutput, _energyByOutput, _signalByOutput;
     private readonly int _groups, _k, _outputs;
     private readonly bool _rowsAreOutputs;
     private readonly float[] _delta;
@@ -55,6 +55,8 @@ public sealed class LayerGramObjective
         _residualSum = new double[weight.Length];
         _patchSum = biasTerms ? new double[weight.Length] : [];
         _residualByOutput = new double[_outputs];
+        _energyByOutput = new double[_outputs];
+        _signalByOutput = new double[_outputs];
         BiasTerms = biasTerms;
     }
 
@@ -84,17 +86,26 @@ public sealed class LayerGramObjective
         _gram = _residual = _patch = null;
         var r = new Tensor<float>(y.Dims);
         _layer.Forward(x, _weight, r);
-        double e = 0, t2 = 0;
         var rs = r.Data;
-        for (long i = 0; i < rs.LongLength; i++)
-        {
-            float d = rs[i] - y.Data[i];
-            rs[i] = d;
-            e += (double)d * d;
-            t2 += (double)y.Data[i] * y.Data[i];
-        }
-        _e0 += e;
-        _targetSquares += t2;
+        var ys = y.Data;
+        int batch = y.Dims[0], plane = (int)(rs.LongLength / ((long)batch * _outputs));
+        for (int n = 0; n < batch; n++)
+            for (int m = 0; m < _outputs; m++)
+            {
+                double e = 0, t2 = 0;
+                long at = ((long)n * _outputs + m) * plane;
+                for (long i = at; i < at + plane; i++)
+                {
+                    float d = rs[i] - ys[i];
+                    rs[i] = d;
+                    e += (double)d * d;
+                    t2 += (double)ys[i] * ys[i];
+                }
+                _energyByOutput[m] += e;
+                _signalByOutput[m] += t2;
+                _e0 += e;
+                _targetSquares += t2;
+            }
         _rows += y.Length / _outputs;
         var gradient = new Tensor<float>(_weight.Dims);
         _layer.BackwardWeight(x, r, gradient); // Σ r ⊗ patch: ∂(½Σ‖r‖²)/∂W in the weight's layout
@@ -190,6 +201,27 @@ public sealed class LayerGramObjective
             }
         }
         return Math.Max(0, _e0 + quadratic) / _rows;
+    }
+
+    /// <summary>
+    /// Σ over rows of the squared output error per output channel at weight <paramref name="w"/> (the layer's own bias)
+    /// into <paramref name="error"/>, and Σ y² per channel into <paramref name="signal"/> (sequential MSE's per-channel
+    /// figures, without the rows averaged out). Returns the rows S.
+    /// </summary>
+    public long ChannelErrors(ReadOnlySpan<float> w, Span<double> error, Span<double> signal)
+    {
+        if (_rows == 0) throw new InvalidOperationException("LayerGramObjective: no data was added");
+        Freeze();
+        var delta = _delta.AsSpan();
+        var weight = _weight.Data;
+        for (int i = 0; i < delta.Length; i++) delta[i] = w[i] - weight[i];
+        var product = new float[delta.Length];
+        MultiplyByGram(delta, product);
+        var residual = _residual!;
+        for (int m = 0; m < _outputs; m++) { error[m] = _energyByOutput[m]; signal[m] = _signalByOutput[m]; }
+        for (int i = 0; i < delta.Length; i++) error[OutputOf(i)] += (double)delta[i] * (product[i] + 2 * residual[i]);
+        for (int m = 0; m < _outputs; m++) error[m] = Math.Max(0, error[m]);
+        return _rows;
     }
 
     /// <summary>The output channel weight element <paramref name="i"/> feeds.</summary>

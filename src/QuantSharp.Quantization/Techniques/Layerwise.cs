@@ -176,12 +176,16 @@ internal sealed class Layerwise
     /// <paramref name="outputValue"/> from <paramref name="outputSession"/> (for a MatMul layer flattened to [rows, features]):
     /// statistics of a layer over every sample with one chunk in memory at a time.
     /// </summary>
+    /// <remarks><paramref name="beforeInput"/> and <paramref name="beforeOutput"/> run before each chunk's two captures (sequential
+    /// MSE toggles quantizers of one sim between them).</remarks>
     public void Stream(Session inputSession, string inputValue, Session outputSession, string outputValue, LayerTarget layer,
-        Action<Tensor<float>, Tensor<float>> consume)
+        Action<Tensor<float>, Tensor<float>> consume, Action? beforeInput = null, Action? beforeOutput = null)
     {
         foreach (var b in Chunks())
         {
+            beforeInput?.Invoke();
             var x = CaptureOne(inputSession, b, inputValue);
+            beforeOutput?.Invoke();
             var y = CaptureOne(outputSession, b, outputValue);
             if (layer.IsMatMul) (x, y) = (x.Reshape(-1, x.Dims[^1]), y.Reshape(-1, y.Dims[^1]));
             consume(x, y);

@@ -27,6 +27,13 @@ public sealed record SeqMseParameters
     /// <summary>Samples per layer forward during the search.</summary>
     public int Chunk { get; init; } = 64;
 
+    /// <summary>
+    /// How each candidate's error is measured (see <see cref="LayerReconstruction"/>): <c>Auto</c> takes the layer's exact
+    /// objective, streamed once, where a weight row K is at most the output rows over all samples, else a pass over the
+    /// captured samples per candidate. The L1 loss always uses the captured samples.
+    /// </summary>
+    public LayerReconstruction Reconstruction { get; init; } = LayerReconstruction.Auto;
+
     /// <summary>Checks every field; the message names the field and the value.</summary>
     /// <exception cref="ArgumentException">A non-positive count or a fraction outside (0, 1].</exception>
     public void Validate()
@@ -123,18 +130,35 @@ public static class SequentialMse
                 if (LayerTarget.Of(node, model) is not { } target) continue;
                 if (Prepare(sim, target, enabled, out var q, out var weight, out var bias) is { } why) { skipped.Add($"{node.Name}: {why}"); continue; }
                 var layerWatch = Stopwatch.StartNew();
-                foreach (var d in done) d.Enabled = false;
-                var y = lw.Capture(sim.Session, node.Outputs[0], target);
-                foreach (var d in done) d.Enabled = true;
-                var x = lw.Capture(sim.Session, node.Inputs[0], target);
-                AdaRoundLayer layer;
-                try
-                {
-                    layer = target.Math(x, weight!, bias);
-                }
-                catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
                 var spec = new SeqMseWeightSpec(q!.BitWidth, q.Symmetric, q.StrictSymmetric, q.UnsignedSymmetric, q.Axis);
-                var r = SequentialMseSearch.Search(layer, weight!, spec, x, y, parameters.NumCandidates, parameters.Loss, parameters.MinFraction, parameters.Chunk);
+                // Targets are the layer's outputs with every quantizer off; inputs have the done layers' weights quantized.
+                void Targets() { foreach (var d in done) d.Enabled = false; }
+                void Inputs() { foreach (var d in done) d.Enabled = true; }
+                // One pass per candidate over every sample (the captured form) costs rows·M·K each; the exact objective M·K².
+                var mode = parameters.Loss == SeqMseLoss.L1 ? LayerReconstruction.Sampled : parameters.Reconstruction;
+                SeqMseSearchResult r;
+                if (lw.ExactSample(target, sim.Session, weight!, mode, Math.Max(1, lw.Samples / 2)) is { } sample)
+                {
+                    AdaRoundLayer layer;
+                    try { layer = target.Math(sample, weight!, bias); }
+                    catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
+                    var objective = new LayerGramObjective(layer, weight!);
+                    try { lw.Stream(sim.Session, node.Inputs[0], sim.Session, node.Outputs[0], target, objective.Add, Inputs, Targets); }
+                    finally { Inputs(); }
+                    sim.Session.ClearBuffers();
+                    r = SequentialMseSearch.Search(layer, weight!, spec, objective, parameters.NumCandidates, parameters.Loss, parameters.MinFraction);
+                }
+                else
+                {
+                    Targets();
+                    var y = lw.Capture(sim.Session, node.Outputs[0], target);
+                    Inputs();
+                    var x = lw.Capture(sim.Session, node.Inputs[0], target);
+                    AdaRoundLayer layer;
+                    try { layer = target.Math(x, weight!, bias); }
+                    catch (ShapeException e) { skipped.Add($"{node.Name}: {e.Message}"); continue; }
+                    r = SequentialMseSearch.Search(layer, weight!, spec, x, y, parameters.NumCandidates, parameters.Loss, parameters.MinFraction, parameters.Chunk);
+                }
                 q.SetAndFreeze(r.Encoding);
                 q.Enabled = true;
                 done.Add(q);

@@ -24,7 +24,7 @@ public enum SeqMseLoss
 /// <param name="Axis">Per-channel axis, or null for one encoding over the tensor.</param>
 public sealed record SeqMseWeightSpec(int BitWidth, bool Symmetric, bool StrictSymmetric = false, bool UnsignedSymmetric = false, int? Axis = null);
 
-/// <summary>The outcome of <see cref="SequentialMseSearch.Search"/>.</summary>
+/// <summary>The outcome of <c>SequentialMseSearch.Search</c>.</summary>
 /// <param name="Encoding">The chosen weight encoding.</param>
 /// <param name="Fractions">Chosen fraction of the full range per encoding channel (one value when per-tensor).</param>
 /// <param name="LossFullRange">The loss with the full-range (min/max) encoding.</param>
@@ -138,12 +138,35 @@ public static class SequentialMseSearch
         const string op = "SequentialMseSearch.Search";
         Check.SameShape(op, "weight", layer.WeightShape, weight.Dims);
         Check.SameShape(op, "targets", layer.OutputShape(inputs.Dims), targets.Dims);
+        chunk = Math.Clamp(chunk, 1, Math.Max(1, inputs.Dims[0]));
+        return Search(layer, weight, spec, numCandidates, loss, minFraction, (wq, error, signal) => Errors(layer, wq, inputs, targets, chunk, loss, error, signal));
+    }
+
+    /// <summary>
+    /// <see cref="Search(AdaRoundLayer, Tensor{float}, SeqMseWeightSpec, Tensor{float}, Tensor{float}, int, SeqMseLoss, double, int)"/>
+    /// with each candidate's error from the layer's exact objective (<see cref="LayerGramObjective.ChannelErrors"/>): no
+    /// pass over the data per candidate. Squared-error losses only (<see cref="SeqMseLoss.Mse"/>, <see cref="SeqMseLoss.Sqnr"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The L1 loss, which is not a quadratic form.</exception>
+    public static SeqMseSearchResult Search(AdaRoundLayer layer, Tensor<float> weight, SeqMseWeightSpec spec, LayerGramObjective objective,
+        int numCandidates = 20, SeqMseLoss loss = SeqMseLoss.Mse, double minFraction = 0.1)
+    {
+        if (loss == SeqMseLoss.L1) throw new ArgumentException("SequentialMseSearch.Search: the exact objective gives squared errors; the L1 loss needs the captured data", nameof(loss));
+        Check.SameShape("SequentialMseSearch.Search", "weight", layer.WeightShape, weight.Dims);
+        return Search(layer, weight, spec, numCandidates, loss, minFraction, (wq, error, signal) => objective.ChannelErrors(wq.AsSpan(), error, signal));
+    }
+
+    /// <summary>Fills a candidate weight's error and signal per output channel; returns the values per channel they sum.</summary>
+    private delegate long ChannelErrorSource(Tensor<float> weight, double[] error, double[] signal);
+
+    private static SeqMseSearchResult Search(AdaRoundLayer layer, Tensor<float> weight, SeqMseWeightSpec spec, int numCandidates, SeqMseLoss loss,
+        double minFraction, ChannelErrorSource errorsOf)
+    {
         var fractions = Candidates(numCandidates, minFraction);
         var (min, max) = Ranges(weight, spec);
         int outAxis = layer.ConvParams is not null || layer.TransB ? 0 : 1;
         bool separable = spec.Axis == outAxis && min.Length == layer.OutputChannels;
-        int m = layer.OutputChannels, total = inputs.Dims[0];
-        chunk = Math.Clamp(chunk, 1, Math.Max(1, total));
+        int m = layer.OutputChannels;
 
         var errors = new double[fractions.Length][];
         var signals = new double[fractions.Length][];
@@ -154,7 +177,7 @@ public static class SequentialMseSearch
             var f = Enumerable.Repeat(fractions[k], min.Length).ToArray();
             new AdaRoundGrid(weight, EncodingFor(min, max, f, spec)).Nearest(weight.AsSpan(), wq.AsSpan());
             (errors[k], signals[k]) = (new double[m], new double[m]);
-            count = Errors(layer, wq, inputs, targets, chunk, loss, errors[k], signals[k]);
+            count = errorsOf(wq, errors[k], signals[k]);
         }
 
         double[] chosen;
@@ -179,7 +202,7 @@ public static class SequentialMseSearch
         var encoding = EncodingFor(min, max, chosen, spec);
         new AdaRoundGrid(weight, encoding).Nearest(weight.AsSpan(), wq.AsSpan());
         double[] e = new double[m], s = new double[m];
-        Errors(layer, wq, inputs, targets, chunk, loss, e, s);
+        errorsOf(wq, e, s);
         int full = fractions.Length - 1;
         return new SeqMseSearchResult(encoding, chosen, Combine(loss, errors[full], signals[full], count), Combine(loss, e, s, count));
     }

@@ -126,6 +126,25 @@ public class SequentialMseTests(ITestOutputHelper output)
         Assert.True(r.LossBest <= r.LossFullRange);
     }
 
+    /// <summary>The search on the layer's exact objective picks what the pass over the captured data picks, with the same losses.</summary>
+    [Theory]
+    [InlineData(SeqMseLoss.Mse, false)]
+    [InlineData(SeqMseLoss.Sqnr, false)]
+    [InlineData(SeqMseLoss.Mse, true)]
+    public void Search_OnTheExactObjective_ChoosesAsTheCapturedSearch(SeqMseLoss loss, bool perChannel)
+    {
+        var (layer, w, x, y) = HeavyTailed(transB: true);
+        var spec = new SeqMseWeightSpec(4, Symmetric: true, Axis: perChannel ? 0 : null);
+        var objective = new LayerGramObjective(layer, w);
+        objective.Add(x, y);
+        var captured = SequentialMseSearch.Search(layer, w, spec, x, y, loss: loss);
+        var exact = SequentialMseSearch.Search(layer, w, spec, objective, loss: loss);
+        Assert.Equal(captured.Fractions, exact.Fractions);
+        Assert.Equal(captured.LossFullRange, exact.LossFullRange, 1e-4 * captured.LossFullRange);
+        Assert.Equal(captured.LossBest, exact.LossBest, 1e-4 * captured.LossBest);
+        Assert.Throws<ArgumentException>(() => SequentialMseSearch.Search(layer, w, spec, objective, loss: SeqMseLoss.L1));
+    }
+
     [Fact]
     public void Search_TargetsOfWrongShape_ThrowsNamingTheArgument()
     {
@@ -167,8 +186,10 @@ public class SequentialMseTests(ITestOutputHelper output)
         Assert.Contains("frozen", again.Skipped[0]);
     }
 
-    [Fact]
-    public void SmallCnn_W4A8PerTensor_SeqMseDoesNotWorsenSqnrOrTop1()
+    [Theory]
+    [InlineData(LayerReconstruction.Auto)]
+    [InlineData(LayerReconstruction.Sampled)]
+    public void SmallCnn_W4A8PerTensor_SeqMseDoesNotWorsenSqnrOrTop1(LayerReconstruction reconstruction)
     {
         if (!SimTestModels.DataAvailable) { Assert.Fail(Skip); }
         var fp = SimTestModels.Trained();
@@ -178,10 +199,10 @@ public class SequentialMseTests(ITestOutputHelper output)
         var nearest = Measure(Calibrated(fp, 4, calibration), fpLogits, test.Images, test.Labels);
 
         var sim = AdaQuantTestData.Sim(fp, 4);
-        var report = SequentialMse.Apply(sim, calibration);
+        var report = SequentialMse.Apply(sim, calibration, new SeqMseParameters { Reconstruction = reconstruction });
         sim.ComputeEncodings(s => { foreach (var b in calibration) s.Run(Feed(b)); });
         var seq = Measure(sim, fpLogits, test.Images, test.Labels);
-        output.WriteLine($"W4A8 per-tensor: nearest (tf-enhanced) SQNR {nearest.Sqnr:F2} dB top-1 {nearest.Top1:P1}; seq MSE SQNR {seq.Sqnr:F2} dB top-1 {seq.Top1:P1}");
+        output.WriteLine($"W4A8 per-tensor, {reconstruction}: nearest (tf-enhanced) SQNR {nearest.Sqnr:F2} dB top-1 {nearest.Top1:P1}; seq MSE SQNR {seq.Sqnr:F2} dB top-1 {seq.Top1:P1}");
         output.WriteLine(report.ToString());
         Assert.Equal(3, report.Layers.Count);
         Assert.All(report.Layers, l => Assert.True(l.LossChosen <= l.LossFullRange, l.Node));
