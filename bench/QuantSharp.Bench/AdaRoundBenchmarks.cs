@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using QuantSharp.Engine;
 using QuantSharp.Quantization.Preparation;
+using QuantSharp.Quantization.Config;
+using QuantSharp.Quantization.Sim;
 using QuantSharp.Quantization.Techniques;
 
 namespace QuantSharp.Bench;
@@ -18,6 +20,7 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
         yield return new Benchmark("adaround_quickstart", "AdaRound, quickstart net, all layers, 2,000 iterations each, 256 images", Quickstart);
         yield return new Benchmark("adaround_mobilenetv2_224", "AdaRound, MobileNetV2 224×224, W4, 2,000 iterations per layer, 256 images (8 batches of 32): seconds and peak RSS", MobileNetV2At224);
         yield return new Benchmark("adaquant_mobilenetv2_224", "AdaQuant (fast finetune), MobileNetV2 224×224, W4, 300 iterations per layer, 256 images (8 batches of 32): seconds and peak RSS", AdaQuantMobileNetV2At224);
+        yield return new Benchmark("seqmse_mobilenetv2_224", "Sequential MSE, MobileNetV2 224×224, W4 per-channel, 20 candidates, 128 images: seconds and peak RSS", SeqMseMobileNetV2At224);
         yield return new Benchmark("adaround_step_conv2", "one AdaRound step of the quickstart conv2 (batch 32), by part", StepBreakdown);
     }
 
@@ -73,6 +76,21 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
         ctx.Report("adaquant_mobilenetv2_224", seconds, "seconds");
         ctx.Report("adaquant_mobilenetv2_224_peak_rss", peak, "MB");
         ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result!.Layers.Count} layers, {result.Layers.Count(l => l.Reverted)} reverted"));
+    }
+
+    /// <summary>The AdaRound benchmark's network and data through sequential MSE at its defaults (128 samples, 20 candidates) on a W4 per-channel sim.</summary>
+    private static void SeqMseMobileNetV2At224(BenchContext ctx)
+    {
+        var (graph, feeds) = MobileNetV2At224Data();
+        var sim = new QuantizationSimModel(graph, new QuantSimOptions { DefaultParamBw = 4, Config = QuantizerConfig.PerChannel });
+        sim.ComputeEncodings(s => s.Run(feeds[0]));
+        SeqMseReport? report = null;
+        var watch = Stopwatch.StartNew();
+        double peak = Rss.PeakMb(() => report = SequentialMse.Apply(sim, feeds));
+        double seconds = watch.Elapsed.TotalSeconds;
+        ctx.Report("seqmse_mobilenetv2_224", seconds, "seconds");
+        ctx.Report("seqmse_mobilenetv2_224_peak_rss", peak, "MB");
+        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{report!.Layers.Count} layers, {report.Skipped.Count} skipped"));
     }
 
     /// <summary>The torchvision-shaped MobileNetV2 at 224×224 (random weights, batch norms folded) and 256 random images as 8 batches of 32.</summary>
