@@ -66,16 +66,15 @@ public static class DeployCommand
             }
             // The samples and the simulation's outputs on them, shared by both checks.
             Dictionary<string, Tensor> sampleFeeds;
-            Tensor<float> samples = null!;
             string input = "";
             if (namedSamples)
             {
                 sampleFeeds = QuantSharp.Data.Npz.Read(samplesPath).ToDictionary(a => a.Name, a => a.Value, StringComparer.Ordinal);
-                latencySkipped ??= "the model is fed named inputs; timing supports one float input";
+                input = sampleFeeds.Keys.First();
             }
             else
             {
-                samples = Npy.Read<float>(samplesPath);
+                var samples = Npy.Read<float>(samplesPath);
                 input = CalibCommand.SingleInput(sim.Model, quantDir);
                 sampleFeeds = new Dictionary<string, Tensor> { [input] = samples };
             }
@@ -145,11 +144,11 @@ public static class DeployCommand
                 // Timing is a report, not a check: a model ONNX Runtime cannot time leaves the deployment as it is.
                 try
                 {
-                    latencyRows = OrtLatency.Compare(fp32File, qdqFile, input, samples, LatencyBatches(sim.Model, input, quantDir));
+                    latencyRows = OrtLatency.Compare(fp32File, qdqFile, sampleFeeds, LatencyBatches(sim.Model, input, quantDir));
                     slowest = latencyRows.Where(r => r.QdqSlower).OrderBy(r => r.Speedup).FirstOrDefault();
                     // A few runs are enough to rank the nodes; slow models get fewer (about two seconds in all).
                     if (slowest is not null)
-                        slowNodes = OrtProfile.Measure(qdqFile, input, OrtLatency.Tile(samples, slowest.Batch), Math.Clamp((int)(2000 / slowest.QdqMs), 3, 8))
+                        slowNodes = OrtProfile.Measure(qdqFile, OrtLatency.Tile(sampleFeeds, slowest.Batch), Math.Clamp((int)(2000 / slowest.QdqMs), 3, 8))
                             .Take(SlowNodesShown).ToList();
                 }
                 catch (InvalidOperationException e) { latencyFailure = e.Message; }

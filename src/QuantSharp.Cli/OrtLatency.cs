@@ -48,7 +48,15 @@ public static class OrtLatency
 
     /// <summary>One row per batch size in <paramref name="batches"/>; inputs are <paramref name="samples"/> repeated to the batch size.</summary>
     /// <exception cref="InvalidOperationException">ONNX Runtime cannot load or run one of the models (named).</exception>
-    public static IReadOnlyList<LatencyRow> Compare(string fp32Model, string qdqModel, string input, Tensor<float> samples, IEnumerable<int> batches)
+    public static IReadOnlyList<LatencyRow> Compare(string fp32Model, string qdqModel, string input, Tensor<float> samples, IEnumerable<int> batches) =>
+        Compare(fp32Model, qdqModel, new Dictionary<string, Tensor> { [input] = samples }, batches);
+
+    /// <summary>
+    /// As the one-input overload for a model fed named inputs of any element type (token ids, masks, …): every input's
+    /// samples [N, …] repeated to the batch size.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">ONNX Runtime cannot load or run one of the models (named).</exception>
+    public static IReadOnlyList<LatencyRow> Compare(string fp32Model, string qdqModel, IReadOnlyDictionary<string, Tensor> samples, IEnumerable<int> batches)
     {
         using var options = OrtCheck.Options();
         using var fp32 = OrtCheck.Open(fp32Model, options);
@@ -56,11 +64,10 @@ public static class OrtLatency
         var rows = new List<LatencyRow>();
         foreach (int batch in batches)
         {
-            var data = Tile(samples, batch);
-            using var x = OrtValue.CreateTensorValueFromMemory(data.Data, Array.ConvertAll(data.Shape, d => (long)d));
+            using var feeds = new OrtFeeds(Tile(samples, batch));
             using var runOptions = new RunOptions();
-            var runA = Runner(fp32, fp32Model, input, x, runOptions);
-            var runB = Runner(qdq, qdqModel, input, x, runOptions);
+            var runA = Runner(fp32, fp32Model, feeds, runOptions);
+            var runB = Runner(qdq, qdqModel, feeds, runOptions);
             var clock = Stopwatch.StartNew();
             for (int pairs = 0; pairs < 1 || (clock.Elapsed.TotalSeconds < 0.5 && pairs < 20); pairs++) { runA(); runB(); }
             var (a, b) = (new List<double>(), new List<double>());
@@ -77,29 +84,29 @@ public static class OrtLatency
     }
 
     /// <summary><paramref name="samples"/> [N, …] cycled to <paramref name="batch"/> samples.</summary>
-    public static Tensor<float> Tile(Tensor<float> samples, int batch)
+    public static Tensor<float> Tile(Tensor<float> samples, int batch) => (Tensor<float>)Tile((Tensor)samples, batch);
+
+    /// <summary>Every input's samples [N, …] cycled to <paramref name="batch"/> samples, element types kept.</summary>
+    public static Dictionary<string, Tensor> Tile(IReadOnlyDictionary<string, Tensor> samples, int batch) =>
+        samples.ToDictionary(kv => kv.Key, kv => Tile(kv.Value, batch), StringComparer.Ordinal);
+
+    private static Tensor Tile(Tensor samples, int batch)
     {
-        var shape = samples.Shape;
-        int n = shape[0], per = samples.Length / Math.Max(1, n);
+        int n = samples.Rank == 0 ? 0 : samples.Dims[0];
         if (n == batch) return samples;
         if (n == 0) throw new ArgumentException("Tile: no samples to repeat");
-        shape[0] = batch;
-        var t = new Tensor<float>(shape);
-        for (int i = 0; i < batch; i++) Array.Copy(samples.Data, (long)(i % n) * per, t.Data, (long)i * per, per);
-        return t;
+        return Quantization.Techniques.Feeds.Gather(samples, Enumerable.Range(0, batch).Select(i => i % n).ToArray());
     }
 
-    /// <summary>A run of <paramref name="session"/> on the prepared input (outputs discarded), errors naming the model.</summary>
-    internal static Action Runner(InferenceSession session, string modelPath, string input, OrtValue x, RunOptions runOptions)
+    /// <summary>A run of <paramref name="session"/> on the prepared inputs (outputs discarded), errors naming the model.</summary>
+    internal static Action Runner(InferenceSession session, string modelPath, OrtFeeds feeds, RunOptions runOptions)
     {
-        string[] inputs = [input];
-        OrtValue[] values = [x];
         var outputs = session.OutputNames;
         return () =>
         {
             try
             {
-                using var results = session.Run(runOptions, inputs, values, outputs);
+                using var results = session.Run(runOptions, feeds.Names, feeds.Values, outputs);
             }
             catch (OnnxRuntimeException e) { throw new InvalidOperationException($"ONNX Runtime failed running {Path.GetFileName(modelPath)}: {e.Message}"); }
         };
@@ -117,5 +124,42 @@ public static class OrtLatency
         values.Sort();
         int n = values.Count;
         return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    }
+}
+
+/// <summary>Named inputs as ONNX Runtime values over the tensors' own arrays (no copy); disposing releases the values.</summary>
+internal sealed class OrtFeeds : IDisposable
+{
+    public OrtFeeds(IReadOnlyDictionary<string, Tensor> feeds)
+    {
+        Names = feeds.Keys.ToArray();
+        Values = feeds.Values.Select(ValueOf).ToArray();
+    }
+
+    /// <summary>Input names, in the order of <see cref="Values"/>.</summary>
+    public string[] Names { get; }
+
+    /// <summary>One value per input.</summary>
+    public OrtValue[] Values { get; }
+
+    private static OrtValue ValueOf(Tensor t)
+    {
+        long[] shape = Array.ConvertAll(t.Shape, d => (long)d);
+        return t switch
+        {
+            Tensor<float> x => OrtValue.CreateTensorValueFromMemory(x.Data, shape),
+            Tensor<long> x => OrtValue.CreateTensorValueFromMemory(x.Data, shape),
+            Tensor<int> x => OrtValue.CreateTensorValueFromMemory(x.Data, shape),
+            Tensor<bool> x => OrtValue.CreateTensorValueFromMemory(x.Data, shape),
+            Tensor<byte> x => OrtValue.CreateTensorValueFromMemory(x.Data, shape),
+            Tensor<sbyte> x => OrtValue.CreateTensorValueFromMemory(x.Data, shape),
+            Tensor<double> x => OrtValue.CreateTensorValueFromMemory(x.Data, shape),
+            _ => throw new InvalidOperationException($"element type {t.DataType} cannot be passed to ONNX Runtime here"),
+        };
+    }
+
+    public void Dispose()
+    {
+        foreach (var v in Values) v.Dispose();
     }
 }

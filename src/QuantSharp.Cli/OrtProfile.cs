@@ -23,7 +23,12 @@ public static class OrtProfile
 
     /// <summary>Profiles <paramref name="runs"/> runs of <paramref name="modelPath"/> on <paramref name="batch"/>; nodes by decreasing time.</summary>
     /// <exception cref="InvalidOperationException">ONNX Runtime cannot load or run the model (named), or its trace cannot be read.</exception>
-    public static IReadOnlyList<NodeCost> Measure(string modelPath, string input, Tensor<float> batch, int runs = 8)
+    public static IReadOnlyList<NodeCost> Measure(string modelPath, string input, Tensor<float> batch, int runs = 8) =>
+        Measure(modelPath, new Dictionary<string, Tensor> { [input] = batch }, runs);
+
+    /// <summary>As the one-input overload for a model fed named inputs of any element type.</summary>
+    /// <exception cref="InvalidOperationException">ONNX Runtime cannot load or run the model (named), or its trace cannot be read.</exception>
+    public static IReadOnlyList<NodeCost> Measure(string modelPath, IReadOnlyDictionary<string, Tensor> batch, int runs = 8)
     {
         var dir = Directory.CreateTempSubdirectory("quantsharp-ort-profile-");
         try
@@ -35,9 +40,9 @@ public static class OrtProfile
                 options.ProfileOutputPathPrefix = Path.Combine(dir.FullName, "ort");
                 options.EnableProfiling = true;
                 using var session = OrtCheck.Open(modelPath, options);
-                using var x = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(batch.Data, Array.ConvertAll(batch.Shape, d => (long)d));
+                using var feeds = new OrtFeeds(batch);
                 using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
-                var run = OrtLatency.Runner(session, modelPath, input, x, runOptions);
+                var run = OrtLatency.Runner(session, modelPath, feeds, runOptions);
                 for (int i = 0; i < runs; i++) run();
                 trace = session.EndProfiling();
             }

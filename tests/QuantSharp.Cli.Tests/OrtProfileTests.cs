@@ -7,7 +7,7 @@ using QuantSharp.Quantization.Zoo;
 
 namespace QuantSharp.Cli.Tests;
 
-/// <summary><see cref="OrtProfile"/>: summing an ONNX Runtime trace per node, and profiling a real QDQ model; <see cref="OrtLatency.Tile"/>.</summary>
+/// <summary><see cref="OrtProfile"/>: summing an ONNX Runtime trace per node, and profiling a real QDQ model; <c>OrtLatency.Tile</c>.</summary>
 public sealed class OrtProfileTests
 {
     [Fact]
