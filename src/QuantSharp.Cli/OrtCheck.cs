@@ -77,6 +77,11 @@ public static class OrtCheck
     public static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor<float>> feeds) =>
         Run(session, modelPath, feeds.Select(f => OrtValueOf(f.Key, f.Value)).ToList());
 
+    /// <summary>Runs an open session on feeds of any element type (token ids, masks, …) and returns every float output by name.</summary>
+    /// <exception cref="InvalidOperationException">ONNX Runtime fails while running the model (names the file).</exception>
+    public static Dictionary<string, Tensor<float>> RunFeeds(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor> feeds) =>
+        Run(session, modelPath, feeds.Select(f => OrtValueOf(f.Key, f.Value)).ToList());
+
     private static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, List<NamedOnnxValue> inputs)
     {
         try

@@ -58,8 +58,6 @@ public static class TestCommand
             if (runtime != "sim") throw new UsageException("--runtime ort needs --labels (label-free test compares the sim with FP32 only)");
             return (LabelFree(model, quantDir!, source, graph, sim!, set, batchSize, json, stdout, total), null);
         }
-        if (runtime != "sim") set.RequireSingleFloat("--runtime ort");
-        string input = set.Inputs[0].Name;
         // The FP32 model says what its scores are; the quantized ones are scored the same way (their rounded
         // probabilities no longer sum to exactly 1, so they cannot say it themselves).
         var scoreKind = ModelEvaluation.ScoreKindOf(graph);
@@ -97,7 +95,7 @@ public static class TestCommand
                 int seen = 0;
                 ort = ModelEvaluation.Evaluate(x =>
                 {
-                    var y = OrtCheck.Run(qdq, qdqFile, new Dictionary<string, Engine.Tensor<float>> { [input] = (Engine.Tensor<float>)x[input] })[output];
+                    var y = OrtCheck.RunFeeds(qdq, qdqFile, x)[output];
                     foreach (int k in ArgMaxRows(y)) if (k == simArgMax[seen++]) agreed++;
                     return y;
                 }, p.Track("ort", $"QDQ in ONNX Runtime ({set.Count} samples)", set.Batches(batchSize), batches), scoreKind);

@@ -197,6 +197,24 @@ public sealed class NamedFeedsTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "OnnxRuntime")]
+    public void Test_NamedInputsWithLabels_RuntimeOrt_ScoresTheQdqModelInOnnxRuntimeBesideTheSim()
+    {
+        var (model, ids, mask, npz) = Setup(classifier: true);
+        string quant = Path.Combine(_dir, "quant"), json = Path.Combine(_dir, "test_ort.json");
+        Assert.Equal(0, Cli("calib", "--model", model, "--data", npz, "--output", quant, "--batch-size", "8", "--min-gemm-weights", "0").Code);
+        var test = Cli("test", "--model", model, "--quant", quant, "--data", $"input_ids={ids}", "--data", $"attention_mask={mask}", "--labels", LabelsPath,
+            "--batch-size", "8", "--runtime", "ort", "--json", json);
+        Assert.True(test.Code == 0, test.Err);
+        Assert.Contains("QDQ in ONNX Runtime", test.Out);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.Equal("ort", root.GetProperty("runtime").GetString());
+        Assert.InRange(root.GetProperty("ort_argmax_agreement").GetDouble(), 0.9, 1);
+        Assert.True(Math.Abs(root.GetProperty("ort_top1").GetDouble() - root.GetProperty("quant_top1").GetDouble()) <= 0.1, root.ToString());
+    }
+
+    [Fact]
     public void Analyze_NamedInputsWithoutLabels_ScoresOutputSqnr()
     {
         var (model, _, _, npz) = Setup();
