@@ -95,7 +95,6 @@ public static class CalibCommand
         if (r.Blocks is { } blocks) options = WeightOnlyOptions.Apply(options, blocks);
         using var output = OutputFolder.Begin(r.Output, r.Force);
         var data = CliData.LoadFeeds(r.Source, graph, r.Model, needLabels: r.AutoQuant, stdout, "--auto-quant scores each step by top-1");
-        CheckFeedsForTechniques(r, vitis is not null, data);
         string outDir = output.Temp;
         var settings = PtqSettingsOf(r);
         Accuracy? nonFiniteScored = null;
@@ -113,7 +112,7 @@ public static class CalibCommand
                     foreach (var (batch, _) in p.Track("calibration", $"calibrate ({data.Count} samples)", data.Batches(r.BatchSize), batchCount))
                         s.Run(batch);
                 },
-                ComputeEncodings = vitis is null ? null : (s, calibrate) => vitis.ComputeEncodings(s, calibrate, data.FloatBatches(r.BatchSize, "--vitis-config").Select(b => b.Inputs)),
+                ComputeEncodings = vitis is null ? null : (s, calibrate) => vitis.ComputeEncodings(s, calibrate, data.Batches(r.BatchSize).Select(b => (IReadOnlyDictionary<string, Tensor>)b.Feeds)),
                 Evaluate = r.AutoQuant ? session => AutoQuantScore(session, data, r.BatchSize, ref nonFiniteScored) : null,
             });
             sanity = p.Step("sanity_check", "check the outputs against FP32", () => CalibSanityCheck.Run(ptq.Sim, data, r.BatchSize));
@@ -331,12 +330,6 @@ public static class CalibCommand
         string more = unsupported.Count > 1 ? $" (and {unsupported.Count - 1} more: {string.Join(", ", unsupported.Skip(1).Take(5).Select(n => $"'{n.Name}' {n.OpType}"))})" : "";
         throw new GraphException($"model '{source}': unsupported op: node '{n0.Name}' has op type {(n0.Domain.Length > 0 ? n0.Domain + "." : "")}{n0.OpType}, which QuantSharp cannot run{more}; " +
             $"replace it in the exported model, or if only its quantization is the problem keep it in float with --exclude-nodes {n0.Name}");
-    }
-
-    /// <summary>Refuses, before any work, <c>--vitis-config</c> (whose power-of-two flow feeds one float image tensor) when the model is fed otherwise.</summary>
-    private static void CheckFeedsForTechniques(CalibRequest r, bool vitis, FeedSet data)
-    {
-        if (vitis) data.RequireSingleFloat("--vitis-config");
     }
 
     /// <summary>The PTQ recipe the command line asks for (what <see cref="PtqPipeline"/> runs and config.json records).</summary>

@@ -67,24 +67,6 @@ internal sealed class FeedSet
         }
     }
 
-    /// <summary>
-    /// Batches of the one float input, for the techniques that feed a single image tensor (they refuse other models).
-    /// </summary>
-    /// <exception cref="UsageException">The model is fed more than one input, or a non-float one (naming <paramref name="option"/>).</exception>
-    public IEnumerable<(Tensor<float> Inputs, int[] Labels)> FloatBatches(int batchSize, string option)
-    {
-        RequireSingleFloat(option);
-        return Batches(batchSize).Select(b => ((Tensor<float>)b.Feeds.Values.Single(), b.Labels));
-    }
-
-    /// <summary>Refuses <paramref name="option"/> unless the model is fed one float input.</summary>
-    /// <exception cref="UsageException">Naming the option and the inputs.</exception>
-    public void RequireSingleFloat(string option)
-    {
-        if (SingleFloat is null)
-            throw new UsageException($"{option} supports models with one float32 input only; this model is fed {Describe()}");
-    }
-
     /// <summary>The inputs as "name (type[shape of one sample])", comma-separated.</summary>
     public string Describe() => string.Join(", ", Inputs.Select(i => $"{i.Name} ({i.Values.DataType}{Shapes.Format(i.Values.Dims[1..])})"))
         + (_groups.Count > 1 ? $" and {_groups.Count - 1} other shape{(_groups.Count > 2 ? "s" : "")}" : "");

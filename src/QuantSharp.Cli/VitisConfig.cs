@@ -450,8 +450,10 @@ internal sealed class VitisConfig
     /// and model-input quantizers and their symmetry, and the methods of weights and model inputs where they differ from the
     /// activations' (those encodings are computed first — a model input's from <paramref name="inputBatches"/>, exactly
     /// what its quantizer sees — and held while the calibration pass runs, so the rest sees them as deployed).
+    /// <paramref name="inputBatches"/> are the batches fed to the model (named inputs; only float inputs have quantizers).
     /// </summary>
-    public CalibrationReport ComputeEncodings(QuantizationSimModel sim, Action<QuantizationSimModel> forwardPass, IEnumerable<Tensor<float>> inputBatches)
+    public CalibrationReport ComputeEncodings(QuantizationSimModel sim, Action<QuantizationSimModel> forwardPass,
+        IEnumerable<IReadOnlyDictionary<string, Tensor>> inputBatches)
     {
         var plan = sim.Plan.Quantizers.ToDictionary(p => p.Name, StringComparer.Ordinal);
         var inputs = sim.Model.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
@@ -486,11 +488,15 @@ internal sealed class VitisConfig
             var inputQuantizers = sim.ActivationQuantizers.Where(q => q.Enabled && !q.IsFrozen && q.DataType == EncodingDataType.Int && inputs.Contains(q.Value)).ToList();
             if (inputQuantizers.Count > 0)
             {
-                var analyzer = EncodingAnalyzers.Create(inputScheme, null, sim.Options.Percentile);
-                foreach (var x in inputBatches) analyzer.Collect(x);
-                foreach (var q in inputQuantizers.Where(_ => analyzer.HasData))
+                // One analyzer per model input: each input quantizer sees only its own input.
+                var analyzers = inputQuantizers.Select(q => q.Value).Distinct(StringComparer.Ordinal)
+                    .ToDictionary(v => v, _ => EncodingAnalyzers.Create(inputScheme, null, sim.Options.Percentile), StringComparer.Ordinal);
+                foreach (var batch in inputBatches)
+                    foreach (var (name, analyzer) in analyzers)
+                        if (batch.GetValueOrDefault(name) is Tensor<float> x) analyzer.Collect(x);
+                foreach (var q in inputQuantizers.Where(q => analyzers[q.Value].HasData))
                 {
-                    q.SetAndFreeze(analyzer.ComputeEncoding(q.BitWidth, q.Symmetric, q.StrictSymmetric, q.UnsignedSymmetric));
+                    q.SetAndFreeze(analyzers[q.Value].ComputeEncoding(q.BitWidth, q.Symmetric, q.StrictSymmetric, q.UnsignedSymmetric));
                     held.Add(q);
                 }
             }

@@ -83,6 +83,35 @@ public sealed class VitisConfigTests : IDisposable
         return doc.RootElement.GetProperty(section).EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e.Clone());
     }
 
+    /// <summary>
+    /// A model fed two float inputs of different ranges (a in [0, 1], b in [0, 100]) through an .npz: the Vitis input method
+    /// (maxmin, unlike the activations' mse) calibrates each input's quantizer on that input alone.
+    /// </summary>
+    [Fact]
+    public void VitisConfig_TwoFloatInputs_EachInputQuantizerCalibratedOnItsOwnInput()
+    {
+        var rng = new Random(9);
+        var b = new GraphBuilder("two_inputs", opset: 13);
+        var a = b.Input("a", DataType.Float32, Dim.Symbolic("n"), Dim.Fixed(4));
+        var c = b.Input("b", DataType.Float32, Dim.Symbolic("n"), Dim.Fixed(4));
+        var w = b.Initializer("w", Tensor.RandomNormal(rng, 0f, 0.5f, 4, 3));
+        b.Output(b.MatMul(b.Add(a, c, "sum"), w, "proj"), name: "y");
+        string model = Path.Combine(_dir, "two_inputs.onnx"), npz = Path.Combine(_dir, "two_inputs.npz"), quant = Path.Combine(_dir, "q2");
+        OnnxExporter.Save(b.Build(), model);
+        QuantSharp.Data.Npz.Write(npz, [("a", Tensor.RandomUniform(rng, 0f, 1f, 32, 4)), ("b", Tensor.RandomUniform(rng, 0f, 100f, 32, 4))]);
+        string config = WriteConfig("""
+            { "quantizable_data_type": ["input", "weights", "activation"],
+              "overall_quantize_config": { "bit_width": 8, "method": "mse", "symmetry": false },
+              "tensor_quantize_config": { "input": { "method": "maxmin" } } }
+            """);
+        var r = Cli("calib", "--model", model, "--data", npz, "--output", quant, "--vitis-config", config, "--min-gemm-weights", "0");
+        Assert.True(r.Code == 0, r.Err);
+        var activations = Encodings(quant, "activation_encodings");
+        // Ranges of about 1 and 100: scales about 100× apart (one analyzer over both would give them one encoding).
+        double scaleA = activations["a"].GetProperty("scale")[0].GetDouble(), scaleB = activations["b"].GetProperty("scale")[0].GetDouble();
+        Assert.InRange(scaleB / scaleA, 80, 120);
+    }
+
     [Fact]
     public void VitisCpuConfig_DrivesCalib_BitWidthsMethodsSymmetryPerChannelCleAndRelu6_ThenTestAndDeployRun()
     {
