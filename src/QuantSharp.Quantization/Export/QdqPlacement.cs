@@ -7,6 +7,8 @@ namespace QuantSharp.Quantization.Export;
 /// integer kernel, without changing any value the graph computes beyond what the fusion itself defines:
 /// <list type="bullet">
 /// <item>DQ → Flatten → Gemm/MatMul becomes Flatten on the integer levels → DQ (<see cref="MoveDequantizeAfterFlatten"/>);</item>
+/// <item>a table quantized per tensor or per row and read by one Gather (an embedding) is gathered on its integer levels and
+/// only the rows read are dequantized (<see cref="MoveDequantizeAfterGather"/>);</item>
 /// <item>a <c>Relu</c> or constant-bound <c>Clip</c> whose only reader is a <c>QuantizeLinear</c> is removed when the
 /// quantizer already saturates exactly where the clamp would (<c>Q(min) = qmin</c> and <c>Q(max) = qmax</c>) — the
 /// result is identical for every input, so DQ → Conv → Q is left for the fusion (ONNX Runtime's own rule accepts only a
@@ -28,7 +30,73 @@ public static class QdqPlacement
     {
         ArgumentNullException.ThrowIfNull(g);
         MoveDequantizeAfterFlatten(g);
+        MoveDequantizeAfterGather(g);
         return (DropRedundantClamps(g), int32Biases ? QuantizeConvBiases(g) : 0);
+    }
+
+    /// <summary>
+    /// A constant table dequantized per tensor, or per row (axis 0, the axis gathered), and read only as the data of one
+    /// Gather (a transformer's embeddings) is gathered on its integer levels and only the rows read are dequantized —
+    /// exactly equivalent, since dequantization works element by element. Per tensor: Gather → DequantizeLinear. Per row:
+    /// the row scales and zero points are gathered with the rows and applied as <c>(float(q) − float(zp))·scale</c>, the
+    /// same float operations DequantizeLinear performs (opset 13 and later, for Unsqueeze's axes input). ONNX Runtime does not
+    /// fold a DequantizeLinear of an initializer, so as written it dequantizes the whole table on every run: 11.7 M values
+    /// for all-MiniLM-L6-v2, 23 % of its batch-1 time. Returns how many Gathers changed.
+    /// </summary>
+    public static int MoveDequantizeAfterGather(Graph g)
+    {
+        int moved = 0;
+        foreach (var dq in g.Nodes.Where(n => n.OpType == "DequantizeLinear" && n.Domain.Length == 0).ToList())
+        {
+            string table = dq.Outputs[0];
+            if (!g.Initializers.ContainsKey(dq.Inputs[0]) || g.IsOutput(table)) continue;
+            var readers = g.Nodes.Where(n => n.Inputs.Contains(table)).ToList();
+            if (readers is not [{ OpType: "Gather", Domain: "" } gather] || gather.Inputs.IndexOf(table) != 0 || gather.Inputs.Count(i => i == table) != 1) continue;
+            var p = QdqParams.Of(g, dq, quantize: false);
+            if (p is null) continue;
+            long gatherAxis = gather.Attributes.TryGetValue("axis", out var ga) ? ga.AsInt() : 0;
+            bool perRow = !p.PerTensor && p.Axis == 0 && gatherAxis == 0 && g.Opsets.GetValueOrDefault("") >= 13;
+            if (!p.PerTensor && !perRow) continue;
+            string output = gather.Outputs[0], levels = g.UniqueName(output + "_levels");
+            int at = g.Nodes.IndexOf(gather);
+            var onLevels = new Node("Gather", [dq.Inputs[0], .. gather.Inputs.Skip(1)], [levels], gather.Name);
+            foreach (var (k, v) in gather.Attributes) onLevels.Attributes[k] = v;
+            g.Nodes[at] = onLevels;
+            var after = perRow ? DequantizeGatheredRows(g, dq, gather, levels, output, p) : [new Node("DequantizeLinear", [levels, .. dq.Inputs.Skip(1)], [output], gather.Name + "_DequantizeLinear")];
+            g.Nodes.InsertRange(at + 1, after);
+            g.Nodes.Remove(dq);
+            moved++;
+        }
+        return moved;
+    }
+
+    /// <summary>ONNX's element type code of float32 (TensorProto.FLOAT), Cast's "to".</summary>
+    private const long OnnxFloat = 1;
+
+    /// <summary>The gathered rows' scales (and zero points, when not all zero) applied to the gathered levels.</summary>
+    private static List<Node> DequantizeGatheredRows(Graph g, Node dq, Node gather, string levels, string output, QdqParams p)
+    {
+        string name = gather.Name, indices = gather.Inputs[1];
+        string axes = g.UniqueName(name + "_last_axis");
+        g.Initializers[axes] = Tensor.FromArray(new long[] { -1 }, 1);
+        string Fresh(string suffix) => g.UniqueName(output + suffix);
+        var nodes = new List<Node>();
+        string values = Fresh("_levels_float");
+        nodes.Add(new Node("Cast", [levels], [values], name + "_levels_cast").With("to", AttributeValue.FromInt(OnnxFloat)));
+        if (p.ZeroPoints.Any(z => z != 0))
+        {
+            string zp = Fresh("_zero_points"), zpFloat = Fresh("_zero_points_float"), zpColumn = Fresh("_zero_points_column"), shifted = Fresh("_shifted");
+            nodes.Add(new Node("Gather", [dq.Inputs[2], indices], [zp], name + "_zero_points"));
+            nodes.Add(new Node("Cast", [zp], [zpFloat], name + "_zero_points_cast").With("to", AttributeValue.FromInt(OnnxFloat)));
+            nodes.Add(new Node("Unsqueeze", [zpFloat, axes], [zpColumn], name + "_zero_points_unsqueeze"));
+            nodes.Add(new Node("Sub", [values, zpColumn], [shifted], name + "_zero_points_sub"));
+            values = shifted;
+        }
+        string scales = Fresh("_scales"), scaleColumn = Fresh("_scales_column");
+        nodes.Add(new Node("Gather", [dq.Inputs[1], indices], [scales], name + "_scales"));
+        nodes.Add(new Node("Unsqueeze", [scales, axes], [scaleColumn], name + "_scales_unsqueeze"));
+        nodes.Add(new Node("Mul", [values, scaleColumn], [output], name + "_DequantizeRows"));
+        return nodes;
     }
 
     /// <summary>
