@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
-using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using QuantSharp.Engine;
 
 namespace QuantSharp.Cli;
@@ -36,20 +35,8 @@ public static class OrtCheck
     {
         using var options = Options(level);
         using var session = Open(modelPath, options);
-        return Run(session, modelPath, feeds.Select(f => OrtValueOf(f.Key, f.Value)).ToList());
+        return RunFeeds(session, modelPath, feeds);
     }
-
-    private static NamedOnnxValue OrtValueOf(string name, Tensor t) => t switch
-    {
-        Tensor<float> x => NamedOnnxValue.CreateFromTensor(name, new DenseTensor(x.Data, x.Shape)),
-        Tensor<long> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(x.Data, x.Shape)),
-        Tensor<int> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<int>(x.Data, x.Shape)),
-        Tensor<bool> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<bool>(x.Data, x.Shape)),
-        Tensor<byte> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<byte>(x.Data, x.Shape)),
-        Tensor<sbyte> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<sbyte>(x.Data, x.Shape)),
-        Tensor<double> x => NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<double>(x.Data, x.Shape)),
-        _ => throw new InvalidOperationException($"input '{name}': element type {t.DataType} cannot be passed to ONNX Runtime here"),
-    };
 
     /// <summary>Intra-op threads of every session: the cores, up to 4.</summary>
     public static int Threads => Math.Min(Environment.ProcessorCount, 4);
@@ -75,22 +62,26 @@ public static class OrtCheck
     /// <summary>Runs an open session on float feeds and returns every float output by name.</summary>
     /// <exception cref="InvalidOperationException">ONNX Runtime fails while running the model (names the file).</exception>
     public static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor<float>> feeds) =>
-        Run(session, modelPath, feeds.Select(f => OrtValueOf(f.Key, f.Value)).ToList());
+        RunFeeds(session, modelPath, feeds.ToDictionary(f => f.Key, f => (Tensor)f.Value, StringComparer.Ordinal));
 
     /// <summary>Runs an open session on feeds of any element type (token ids, masks, …) and returns every float output by name.</summary>
     /// <exception cref="InvalidOperationException">ONNX Runtime fails while running the model (names the file).</exception>
-    public static Dictionary<string, Tensor<float>> RunFeeds(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor> feeds) =>
-        Run(session, modelPath, feeds.Select(f => OrtValueOf(f.Key, f.Value)).ToList());
-
-    private static Dictionary<string, Tensor<float>> Run(InferenceSession session, string modelPath, List<NamedOnnxValue> inputs)
+    public static Dictionary<string, Tensor<float>> RunFeeds(InferenceSession session, string modelPath, IReadOnlyDictionary<string, Tensor> feeds)
     {
         try
         {
-            using var results = session.Run(inputs);
+            using var inputs = new OrtFeeds(feeds);
+            using var runOptions = new RunOptions();
+            var names = session.OutputNames;
+            using var results = session.Run(runOptions, inputs.Names, inputs.Values, names);
             var outputs = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
-            foreach (var r in results)
-                if (r.Value is Microsoft.ML.OnnxRuntime.Tensors.Tensor<float> t)
-                    outputs[r.Name] = Engine.Tensor.FromArray(t.ToArray(), t.Dimensions.ToArray());
+            for (int i = 0; i < names.Count; i++)
+            {
+                if (results[i].OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) continue; // a sequence or map output
+                var info = results[i].GetTensorTypeAndShape();
+                if (info.ElementDataType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float) continue;
+                outputs[names[i]] = Engine.Tensor.FromArray(results[i].GetTensorDataAsSpan<float>().ToArray(), Array.ConvertAll(info.Shape, d => (int)d));
+            }
             return outputs;
         }
         catch (OnnxRuntimeException e) { throw new InvalidOperationException($"ONNX Runtime failed running {Path.GetFileName(modelPath)}: {e.Message}"); }
