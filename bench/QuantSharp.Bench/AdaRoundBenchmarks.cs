@@ -55,13 +55,8 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
     {
         var (graph, feeds) = MobileNetV2At224Data();
         var p = new AdaroundParameters { NumBatches = 8, NumIterations = 2000, DefaultParamBw = 4 };
-        AdaRoundResult? result = null;
-        var watch = Stopwatch.StartNew();
-        double peak = Rss.PeakMb(() => result = AdaRound.Apply(graph, feeds, p));
-        double seconds = watch.Elapsed.TotalSeconds;
-        ctx.Report("adaround_mobilenetv2_224", seconds, "seconds");
-        ctx.Report("adaround_mobilenetv2_224_peak_rss", peak, "MB");
-        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result!.Layers.Count} layers; targets ≤ 900 s and ≤ 4096 MB (issue 18)"));
+        var result = TimedWithPeakRss(ctx, "adaround_mobilenetv2_224", () => AdaRound.Apply(graph, feeds, p));
+        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result.Layers.Count} layers; targets ≤ 900 s and ≤ 4096 MB (issue 18)"));
     }
 
     /// <summary>The AdaRound benchmark's network and data through AdaQuant at its defaults (300 iterations, batches of 32, bias tuned).</summary>
@@ -69,13 +64,8 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
     {
         var (graph, feeds) = MobileNetV2At224Data();
         var p = new AdaQuantParameters { NumSamples = 256, DefaultParamBw = 4 };
-        AdaQuantResult? result = null;
-        var watch = Stopwatch.StartNew();
-        double peak = Rss.PeakMb(() => result = AdaQuant.Apply(graph, feeds, p));
-        double seconds = watch.Elapsed.TotalSeconds;
-        ctx.Report("adaquant_mobilenetv2_224", seconds, "seconds");
-        ctx.Report("adaquant_mobilenetv2_224_peak_rss", peak, "MB");
-        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result!.Layers.Count} layers, {result.Layers.Count(l => l.Reverted)} reverted"));
+        var result = TimedWithPeakRss(ctx, "adaquant_mobilenetv2_224", () => AdaQuant.Apply(graph, feeds, p));
+        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{result.Layers.Count} layers, {result.Layers.Count(l => l.Reverted)} reverted"));
     }
 
     /// <summary>The AdaRound benchmark's network and data through sequential MSE at its defaults (128 samples, 20 candidates) on a W4 per-channel sim.</summary>
@@ -84,13 +74,19 @@ public sealed class AdaRoundBenchmarks : IBenchmarkSuite
         var (graph, feeds) = MobileNetV2At224Data();
         var sim = new QuantizationSimModel(graph, new QuantSimOptions { DefaultParamBw = 4, Config = QuantizerConfig.PerChannel });
         sim.ComputeEncodings(s => s.Run(feeds[0]));
-        SeqMseReport? report = null;
+        var report = TimedWithPeakRss(ctx, "seqmse_mobilenetv2_224", () => SequentialMse.Apply(sim, feeds));
+        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{report.Layers.Count} layers, {report.Skipped.Count} skipped"));
+    }
+
+    /// <summary>Runs <paramref name="run"/> once, reporting <c>{name}</c> in seconds and <c>{name}_peak_rss</c> in MB.</summary>
+    private static T TimedWithPeakRss<T>(BenchContext ctx, string name, Func<T> run) where T : class
+    {
+        T? result = null;
         var watch = Stopwatch.StartNew();
-        double peak = Rss.PeakMb(() => report = SequentialMse.Apply(sim, feeds));
-        double seconds = watch.Elapsed.TotalSeconds;
-        ctx.Report("seqmse_mobilenetv2_224", seconds, "seconds");
-        ctx.Report("seqmse_mobilenetv2_224_peak_rss", peak, "MB");
-        ctx.Note(string.Create(CultureInfo.InvariantCulture, $"{report!.Layers.Count} layers, {report.Skipped.Count} skipped"));
+        double peak = Rss.PeakMb(() => result = run());
+        ctx.Report(name, watch.Elapsed.TotalSeconds, "seconds");
+        ctx.Report(name + "_peak_rss", peak, "MB");
+        return result!;
     }
 
     /// <summary>The torchvision-shaped MobileNetV2 at 224×224 (random weights, batch norms folded) and 256 random images as 8 batches of 32.</summary>

@@ -32,36 +32,41 @@ internal static unsafe class GemmSkinny
     {
         // Column j of op(B) as a contiguous row of k: B's own row when transposed, else a copy; padded to a multiple of 4 rows of zeros.
         int rows = (n + 3) / 4 * 4;
-        var columns = GC.AllocateUninitializedArray<float>(rows * k);
-        fixed (float* bt = columns)
+        // Rented: a batch-1 network calls this once per deep conv per run.
+        var columns = System.Buffers.ArrayPool<float>.Shared.Rent(rows * k);
+        try
         {
-            for (int j = 0; j < n; j++)
+            fixed (float* bt = columns)
             {
-                float* dst = bt + (long)j * k;
-                if (transB) new ReadOnlySpan<float>(b + (long)j * ldb, k).CopyTo(new Span<float>(dst, k));
-                else for (int p = 0; p < k; p++) dst[p] = b[(long)p * ldb + j];
-            }
-            new Span<float>(bt + (long)n * k, (rows - n) * k).Clear();
-            nint ab = (nint)bt, aa = (nint)a, ac = (nint)c;
-            int grain = (int)Math.Max(1, 16384 / k);
-            Action<int, int> body = (r0, r1) =>
-            {
-                float* sums = stackalloc float[4];
-                for (int i = r0; i < r1; i++)
+                for (int j = 0; j < n; j++)
                 {
-                    float* ar = (float*)aa + (long)i * lda, cr = (float*)ac + (long)i * ldc;
-                    for (int j0 = 0; j0 < n; j0 += 4)
-                    {
-                        float* b0 = (float*)ab + (long)j0 * k;
-                        Dot4(ar, b0, b0 + k, b0 + 2L * k, b0 + 3L * k, k, sums);
-                        for (int j = j0; j < Math.Min(n, j0 + 4); j++)
-                            cr[j] = beta == 0f ? alpha * sums[j - j0] : alpha * sums[j - j0] + beta * cr[j];
-                    }
+                    float* dst = bt + (long)j * k;
+                    if (transB) new ReadOnlySpan<float>(b + (long)j * ldb, k).CopyTo(new Span<float>(dst, k));
+                    else for (int p = 0; p < k; p++) dst[p] = b[(long)p * ldb + j];
                 }
-            };
-            if (parallel) Work.For(m, grain, body);
-            else body(0, m);
+                new Span<float>(bt + (long)n * k, (rows - n) * k).Clear();
+                nint ab = (nint)bt, aa = (nint)a, ac = (nint)c;
+                int grain = (int)Math.Max(1, 16384 / k);
+                Action<int, int> body = (r0, r1) =>
+                {
+                    float* sums = stackalloc float[4];
+                    for (int i = r0; i < r1; i++)
+                    {
+                        float* ar = (float*)aa + (long)i * lda, cr = (float*)ac + (long)i * ldc;
+                        for (int j0 = 0; j0 < n; j0 += 4)
+                        {
+                            float* b0 = (float*)ab + (long)j0 * k;
+                            Dot4(ar, b0, b0 + k, b0 + 2L * k, b0 + 3L * k, k, sums);
+                            for (int j = j0; j < Math.Min(n, j0 + 4); j++)
+                                cr[j] = beta == 0f ? alpha * sums[j - j0] : alpha * sums[j - j0] + beta * cr[j];
+                        }
+                    }
+                };
+                if (parallel) Work.For(m, grain, body);
+                else body(0, m);
+            }
         }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(columns); }
     }
 
     /// <summary>sums[0..3] = a·b₀ … a·b₃ over k elements.</summary>

@@ -31,7 +31,7 @@ public sealed class LayerGramObjective
     private readonly double[] _gramSum, _residualSum, _patchSum, _residualByOutput, _energyByOutput, _signalByOutput;
     private readonly int _groups, _k, _outputs;
     private readonly bool _rowsAreOutputs;
-    private readonly float[] _delta;
+    private readonly float[] _delta, _product;
     private float[]? _gram, _residual, _patch;
     private double _e0, _targetSquares;
     private long _rows;
@@ -51,6 +51,7 @@ public sealed class LayerGramObjective
         _rowsAreOutputs = layer.ConvParams is not null || layer.TransB;
         _k = weight.Length / _outputs; // weight elements per output channel: C/group·k… for a conv, K for a matmul
         _delta = new float[weight.Length];
+        _product = new float[weight.Length];
         _gramSum = new double[checked((long)_groups * _k * _k)];
         _residualSum = new double[weight.Length];
         _patchSum = biasTerms ? new double[weight.Length] : [];
@@ -170,7 +171,7 @@ public sealed class LayerGramObjective
         var delta = _delta.AsSpan();
         var weight = _weight.Data;
         for (int i = 0; i < delta.Length; i++) delta[i] = w[i] - weight[i];
-        var product = gradient.IsEmpty ? new float[delta.Length] : gradient; // Δ·G, then the gradient in place
+        Span<float> product = gradient.IsEmpty ? _product : gradient; // Δ·G, then the gradient in place
         MultiplyByGram(delta, product);
         float[] residual = _residual!, patch = _patch!;
         bool biased = !biasDelta.IsEmpty;
@@ -215,7 +216,7 @@ public sealed class LayerGramObjective
         var delta = _delta.AsSpan();
         var weight = _weight.Data;
         for (int i = 0; i < delta.Length; i++) delta[i] = w[i] - weight[i];
-        var product = new float[delta.Length];
+        var product = _product.AsSpan();
         MultiplyByGram(delta, product);
         var residual = _residual!;
         for (int m = 0; m < _outputs; m++) { error[m] = _energyByOutput[m]; signal[m] = _signalByOutput[m]; }
