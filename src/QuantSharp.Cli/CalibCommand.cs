@@ -148,9 +148,9 @@ public static class CalibCommand
         SimCheckpoint.Save(sim, checkpoint, CalibRecord.Metadata(r.Model, fingerprint, fp32, encodings));
         // deploy checks the QDQ model on these: one .npy for an image model, an .npz of named inputs otherwise.
         var firstSamples = data.Take(0, Math.Min(8, data.Count));
-        string samples = Path.Combine(outDir, data.SingleFloat is null ? NamedSamplesFile : SamplesFile);
-        if (data.SingleFloat is null) QuantSharp.Data.Npz.Write(samples, data.Inputs.Select(i => (i.Name, firstSamples[i.Name])));
-        else Npy.Write(samples, firstSamples.Values.Single());
+        string samples = Path.Combine(outDir, data.FeedsOneFloatInput ? SamplesFile : NamedSamplesFile);
+        if (data.FeedsOneFloatInput) Npy.Write(samples, firstSamples.Values.Single());
+        else QuantSharp.Data.Npz.Write(samples, data.InputNames.Select(name => (name, firstSamples[name])));
         written.AddRange([runConfig, config, checkpoint, samples]);
 
         var ci = CultureInfo.InvariantCulture;

@@ -35,7 +35,9 @@ internal static partial class CliData
     /// equal sample counts); a single .npy, IDX directory or image folder feeds a model's one float input as before.
     /// </summary>
     /// <exception cref="UsageException">Any mismatch, one line naming the input, the file and what was expected.</exception>
-    public static FeedSet LoadFeeds(DataRequest r, Graph graph, string source, bool needLabels, TextWriter notes, string? labelsNeededFor = null)
+    /// <param name="stream">Read an image folder or a single .npy batch by batch when the set is iterated (see
+    /// <see cref="OpenStreamed"/>) instead of loading it: for a long evaluation that reads each batch once or twice.</param>
+    public static FeedSet LoadFeeds(DataRequest r, Graph graph, string source, bool needLabels, TextWriter notes, string? labelsNeededFor = null, bool stream = false)
     {
         var inputs = graph.Inputs.Where(i => !graph.Initializers.ContainsKey(i.Name)).ToList();
         string ModelInputs() => string.Join(", ", inputs.Select(i => $"{i.Name} ({i.ElementType})"));
@@ -46,6 +48,7 @@ internal static partial class CliData
                 throw new UsageException($"model '{source}' has {inputs.Count} inputs ({ModelInputs()}); pass one --data NAME=FILE.npy per input, or an .npz holding one array per input");
             if (inputs[0].ElementType != DataType.Float32)
                 throw new UsageException($"model '{source}': input '{inputs[0].Name}' is {inputs[0].ElementType}, and --data '{r.Data}' gives float images; pass --data {inputs[0].Name}=FILE.npy holding {inputs[0].ElementType} values");
+            if (stream && OpenStreamed(r, inputs[0].Name, needLabels, notes, labelsNeededFor) is { } streamed) return streamed;
             var images = Load(r, needLabels, notes, labelsNeededFor);
             return new FeedSet([(inputs[0].Name, images.Images)], images.Labels);
         }

@@ -137,6 +137,28 @@ internal static partial class CliData
     /// </summary>
     private static NpyData LoadImages(DataRequest r, SampleMethod method, Preprocessing pre, bool needLabels, TextWriter notes)
     {
+        var (ds, hasLabels) = OpenImages(r, method, pre, needLabels, notes);
+        var shape = new[] { ds.Count }.Concat(ds.SampleShape).ToArray();
+        var images = new Tensor<float>(shape);
+        int per = images.Length / ds.Count;
+        var labels = new int[ds.Count];
+        try
+        {
+            Parallel.For(0, ds.Count, i => labels[i] = ds.Get(i, images.Data.AsSpan(i * per, per)));
+        }
+        catch (AggregateException e) when (e.InnerException is IOException or DataSourceException)
+        {
+            throw new UsageException(e.InnerException!.Message);
+        }
+        return NpyData.Of(images, hasLabels ? labels : null);
+    }
+
+    /// <summary>
+    /// Opens an image folder as <see cref="LoadImages"/> reads it (subset, preprocessing options, ImageNet defaults) without
+    /// decoding anything, and notes what was found.
+    /// </summary>
+    private static (IDataset Images, bool HasLabels) OpenImages(DataRequest r, SampleMethod method, Preprocessing pre, bool needLabels, TextWriter notes)
+    {
         var defaults = new ImagePreprocessing();
         int channels = pre.Channels ?? defaults.Channels;
         float[] Stats(float[]? given, float[] imageNet) => given is null ? (channels == 3 ? imageNet : [imageNet.Average()])
@@ -159,21 +181,9 @@ internal static partial class CliData
         catch (DataSourceException e) { throw new UsageException(e.Message); }
         var ds = source.Dataset;
         if (ds.Count == 0) throw new UsageException($"--data '{r.Data}': no images selected");
-        var shape = new[] { ds.Count }.Concat(ds.SampleShape).ToArray();
-        var images = new Tensor<float>(shape);
-        int per = images.Length / ds.Count;
-        var labels = new int[ds.Count];
-        try
-        {
-            Parallel.For(0, ds.Count, i => labels[i] = ds.Get(i, images.Data.AsSpan(i * per, per)));
-        }
-        catch (AggregateException e) when (e.InnerException is IOException or DataSourceException)
-        {
-            throw new UsageException(e.InnerException!.Message);
-        }
         notes.WriteLine($"data: {source.Describe()}" +
             $" (resize {image.ResizeShorter}, crop {crop}, mean [{string.Join(", ", image.Mean.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}], std [{string.Join(", ", image.Std.Select(v => v.ToString("G4", CultureInfo.InvariantCulture)))}])");
-        return NpyData.Of(images, source.HasLabels ? labels : null);
+        return (ds, source.HasLabels);
     }
 
     /// <summary>Parses <c>--sample-method</c>.</summary>

@@ -1,3 +1,4 @@
+using QuantSharp.Data;
 using QuantSharp.Engine;
 
 namespace QuantSharp.Cli;
@@ -6,11 +7,17 @@ namespace QuantSharp.Cli;
 /// A command's data as the model is fed: one tensor per graph input, of the element type the input declares, whose first
 /// axis is the sample; sample i is row i of every input. Samples of different shapes (a folder of variable-length .npz
 /// samples) are held in shape groups, each such a set of tensors; a batch never mixes two groups. Labels, when given, are
-/// one integer per sample, in group order.
+/// one integer per sample, in group order. A streamed set (<see cref="Streamed"/>) holds no samples: it reads each batch
+/// from its data set when asked (an image folder decoded, an .npy read by rows), so evaluating tens of thousands of
+/// 224×224 images holds one batch of them.
 /// </summary>
 internal sealed class FeedSet
 {
     private readonly IReadOnlyList<IReadOnlyList<(string Name, Tensor Values)>> _groups;
+    private readonly StreamedSamples? _streamed;
+
+    /// <summary>The samples of a streamed set: rows of <paramref name="Data"/>, fed to input <paramref name="Name"/>.</summary>
+    private sealed record StreamedSamples(string Name, IDataset Data, int[] Rows);
 
     /// <summary>Creates a feed set; every input must have the same first dimension (checked by the loader, which names files).</summary>
     public FeedSet(IReadOnlyList<(string Name, Tensor Values)> inputs, int[]? labels) : this([inputs], labels) { }
@@ -23,24 +30,41 @@ internal sealed class FeedSet
         Labels = labels;
     }
 
-    /// <summary>The inputs in the model's input order (of the first shape group when samples differ in shape).</summary>
-    public IReadOnlyList<(string Name, Tensor Values)> Inputs => _groups[0];
+    private FeedSet(StreamedSamples streamed, int[]? labels)
+    {
+        _groups = [];
+        _streamed = streamed;
+        Labels = labels;
+    }
 
-    /// <summary>Number of shape groups (1 unless samples differ in shape).</summary>
-    public int GroupCount => _groups.Count;
+    /// <summary>
+    /// A set fed to the one float input <paramref name="name"/> from <paramref name="data"/>, read batch by batch;
+    /// <paramref name="labels"/> (one per sample, or null) say whether it is labelled, and the labels of a batch are those
+    /// its samples' reads return (an unreadable image skipped brings its replacement's label).
+    /// </summary>
+    public static FeedSet Streamed(string name, IDataset data, int[]? labels) =>
+        new(new StreamedSamples(name, data, Enumerable.Range(0, data.Count).ToArray()), labels);
+
+    /// <summary>The names of the inputs fed, in the model's input order.</summary>
+    public IReadOnlyList<string> InputNames => _streamed is { } s ? [s.Name] : _groups[0].Select(i => i.Name).ToList();
 
     /// <summary>One label per sample, or null.</summary>
     public int[]? Labels { get; }
 
     /// <summary>Number of samples.</summary>
-    public int Count => _groups.Sum(g => g[0].Values.Dims[0]);
+    public int Count => _streamed?.Rows.Length ?? _groups.Sum(g => g[0].Values.Dims[0]);
 
-    /// <summary>The one float input of an image model, or null when the model is fed otherwise.</summary>
-    public Tensor<float>? SingleFloat => _groups is [[(_, Tensor<float> x)]] ? x : null;
+    /// <summary>Whether the set feeds the one float input of an image model (rather than named inputs of any type).</summary>
+    public bool FeedsOneFloatInput => _streamed is not null || _groups is [[(_, Tensor<float>)]];
 
     /// <summary>Samples [start, start + count) of every input; a range is cut at the end of the shape group holding <paramref name="start"/>.</summary>
     public Dictionary<string, Tensor> Take(int start, int count)
     {
+        if (_streamed is { } s)
+        {
+            if (start < 0 || start >= s.Rows.Length) throw new ArgumentOutOfRangeException(nameof(start), $"FeedSet: sample {start} past the end ({Count} samples)");
+            return new(StringComparer.Ordinal) { [s.Name] = Read(s, start, Math.Min(count, s.Rows.Length - start), null) };
+        }
         foreach (var g in _groups)
         {
             int n = g[0].Values.Dims[0];
@@ -54,6 +78,17 @@ internal sealed class FeedSet
     public IEnumerable<(Dictionary<string, Tensor> Feeds, int[] Labels)> Batches(int batchSize)
     {
         if (batchSize <= 0) throw new UsageException($"--batch-size expected a positive number, got {batchSize}");
+        if (_streamed is { } s)
+        {
+            for (int start = 0; start < s.Rows.Length; start += batchSize)
+            {
+                int n = Math.Min(batchSize, s.Rows.Length - start);
+                var labels = Labels is null ? [] : new int[n];
+                var x = Read(s, start, n, Labels is null ? null : labels);
+                yield return (new(StringComparer.Ordinal) { [s.Name] = x }, labels);
+            }
+            yield break;
+        }
         int offset = 0;
         foreach (var g in _groups)
         {
@@ -68,7 +103,8 @@ internal sealed class FeedSet
     }
 
     /// <summary>The inputs as "name (type[shape of one sample])", comma-separated.</summary>
-    public string Describe() => string.Join(", ", Inputs.Select(i => $"{i.Name} ({i.Values.DataType}{Shapes.Format(i.Values.Dims[1..])})"))
+    public string Describe() => _streamed is { } s ? $"{s.Name} ({DataType.Float32}{Shapes.Format(s.Data.SampleShape)})"
+        : string.Join(", ", _groups[0].Select(i => $"{i.Name} ({i.Values.DataType}{Shapes.Format(i.Values.Dims[1..])})"))
         + (_groups.Count > 1 ? $" and {_groups.Count - 1} other shape{(_groups.Count > 2 ? "s" : "")}" : "");
 
     /// <summary>The same samples selected by <paramref name="keep"/> (indices into the samples), with their labels.</summary>
@@ -76,6 +112,8 @@ internal sealed class FeedSet
     public FeedSet Select(int[] keep)
     {
         if (keep.Length == Count && keep.SequenceEqual(Enumerable.Range(0, Count))) return this;
+        if (_streamed is { } streamed)
+            return new FeedSet(streamed with { Rows = keep.Select(k => streamed.Rows[k]).ToArray() }, Labels is { } kept ? keep.Select(k => kept[k]).ToArray() : null);
         var groups = new List<IReadOnlyList<(string, Tensor)>>();
         var order = new List<int>();
         int offset = 0;
@@ -91,6 +129,29 @@ internal sealed class FeedSet
             offset += size;
         }
         return new FeedSet(groups, Labels is { } l ? order.Select(k => l[k]).ToArray() : null);
+    }
+
+    /// <summary>
+    /// Reads samples [start, start + count) of a streamed set into one tensor, in parallel (image decoding is the cost);
+    /// their labels go to <paramref name="labels"/> when given. A file that cannot be read is one line naming it.
+    /// </summary>
+    private static Tensor<float> Read(StreamedSamples s, int start, int count, int[]? labels)
+    {
+        var x = new Tensor<float>([count, .. s.Data.SampleShape]);
+        int per = x.Length / Math.Max(1, count);
+        try
+        {
+            Parallel.For(0, count, i =>
+            {
+                int label = s.Data.Get(s.Rows[start + i], x.Data.AsSpan(i * per, per));
+                if (labels is not null) labels[i] = label;
+            });
+        }
+        catch (AggregateException e) when (e.InnerException is IOException or InvalidDataException or UnauthorizedAccessException or DataSourceException)
+        {
+            throw new UsageException(e.InnerException!.Message);
+        }
+        return x;
     }
 
     /// <summary>Samples concatenated along the first axis (all of one element type and one shape past the first axis).</summary>

@@ -51,7 +51,8 @@ public static class TestCommand
         }
         // Any data may come without labels (detection, OCR, audio, embeddings, token inputs): then every output of the
         // calibrated sim is compared with FP32 instead of scoring a classifier.
-        var set = CliData.LoadFeeds(source, graph, model, needLabels: false, stdout);
+        // Read batch by batch as the passes below go: an evaluation set may be far larger than memory.
+        var set = CliData.LoadFeeds(source, graph, model, needLabels: false, stdout, stream: true);
         if (set.Labels is null)
         {
             if (floatOnly) throw new UsageException("--float without --labels has nothing to compare the FP32 model with; pass --labels or --quant");

@@ -100,6 +100,59 @@ public sealed class ImageFolderEndToEndTests : IDisposable
         Assert.Contains("img2.png", skipped.Out);
     }
 
+    [Fact]
+    public void StreamedFeeds_OfAnImageFolderAndAnNpy_AreTheSamplesOfTheWholeLoad()
+    {
+        var (model, images, labels, _) = AnalyzeCommandTests.CalibratedSetup(Path.Combine(_dir, "setup"));
+        var graph = OnnxImporter.Load(model);
+        string root = Path.Combine(_dir, "classes");
+        for (int c = 0; c < 3; c++)
+        {
+            string folder = Directory.CreateDirectory(Path.Combine(root, $"class{c}")).FullName;
+            for (int i = 0; i < 6; i++) File.WriteAllBytes(Path.Combine(folder, $"img{i}.png"), Png(Enumerable.Range(0, 64).Select(p => (byte)(p * 3 + i * 7 + c)).ToArray(), 8, 8));
+        }
+        var pre = new Preprocessing(8, 8, [0.5f], [0.25f], 1);
+        foreach (var r in new[]
+                 {
+                     new DataRequest(root, SubsetLength: 11, SampleMethod: "random", Seed: 5, Preprocessing: pre),
+                     new DataRequest(root, Preprocessing: pre),
+                     new DataRequest(images, labels, SubsetLength: 29, SampleMethod: "random", Seed: 2),
+                     new DataRequest(images),
+                 })
+        {
+            var whole = CliData.LoadFeeds(r, graph, model, needLabels: false, TextWriter.Null);
+            var streamed = CliData.LoadFeeds(r, graph, model, needLabels: false, TextWriter.Null, stream: true);
+            Assert.Equal(whole.Count, streamed.Count);
+            Assert.Equal(whole.Labels is null, streamed.Labels is null);
+            Assert.Equal(whole.Describe(), streamed.Describe());
+            Assert.True(streamed.FeedsOneFloatInput);
+            foreach (var ((a, la), (b, lb)) in whole.Batches(4).Zip(streamed.Batches(4)))
+            {
+                Assert.Equal(((Tensor<float>)a["x"]).Shape, ((Tensor<float>)b["x"]).Shape);
+                Assert.Equal(((Tensor<float>)a["x"]).Data, ((Tensor<float>)b["x"]).Data);
+                Assert.Equal(la, lb);
+            }
+            Assert.Equal(((Tensor<float>)whole.Take(3, 5)["x"]).Data, ((Tensor<float>)streamed.Take(3, 5)["x"]).Data);
+        }
+    }
+
+    [Fact]
+    public void Test_ACorruptImageMetWhileStreaming_IsOneLineNamingIt()
+    {
+        var (model, _, _, quant) = AnalyzeCommandTests.CalibratedSetup(Path.Combine(_dir, "setup"));
+        string root = Path.Combine(_dir, "classes");
+        for (int c = 0; c < 2; c++)
+        {
+            string folder = Directory.CreateDirectory(Path.Combine(root, $"class{c}")).FullName;
+            for (int i = 0; i < 5; i++) File.WriteAllBytes(Path.Combine(folder, $"img{i}.png"), Png(Enumerable.Range(0, 64).Select(p => (byte)(p + i + c)).ToArray(), 8, 8));
+        }
+        File.WriteAllBytes(Path.Combine(root, "class1", "img3.png"), Png(new byte[64], 8, 8)[..40]); // truncated
+        var r = Cli("test", "--model", model, "--quant", quant, "--data", root, "--resize", "8", "--crop", "8", "--channels", "1", "--batch-size", "4");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("img3.png", r.Err);
+        Assert.Single(r.Err.Trim().Split('\n'));
+    }
+
     private static byte[] FirstPixels(string root)
     {
         // The first sample in ImageFolder order: class0, first file by name (img0.png).
