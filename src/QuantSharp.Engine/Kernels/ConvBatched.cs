@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using QuantSharp.Engine.Threading;
 
 namespace QuantSharp.Engine.Kernels;
@@ -43,7 +44,19 @@ internal static unsafe class ConvBatched
     }
 
     /// <summary>True when the forward pass should take the batched path: <see cref="Prefer"/>, or a skinny product.</summary>
-    internal static bool PreferForward(ConvGeometry g) => Prefer(g) || Force is null && Skinny(g);
+    internal static bool PreferForward(ConvGeometry g) => Prefer(g) || Force is null && (Skinny(g) || PointwiseOnSmallPlanes(g));
+
+    /// <summary>
+    /// A 1×1 convolution of several images with small planes: the implicit GEMM would multiply each image's few pixels as
+    /// a panel of <see cref="Gemm.NR"/> columns, most of them padding (a 2×2 plane fills 4 of 32), so the images go side
+    /// by side into one GEMM instead (their copy into the column matrix is the copy the implicit GEMM makes anyway).
+    /// </summary>
+    internal static bool PointwiseOnSmallPlanes(ConvGeometry g) =>
+        g.G == 1 && g.IsPointwise && g.N > 1 && g.OutSize > 0 && g.ColRows > 0 && g.OutSize <= MaxPointwisePlane;
+
+    /// <summary>Output planes up to this many pixels take the batched path for 1×1 convolutions (measured on MobileNetV2 at
+    /// 64×64, batch 32: 64 beat 0, 256 and 1,024; larger planes fill the implicit GEMM's panels themselves).</summary>
+    internal const int MaxPointwisePlane = 64;
 
     /// <summary>
     /// One image whose output is a few pixels (a deep layer at batch 1): its GEMM has at most
@@ -95,20 +108,29 @@ internal static unsafe class ConvBatched
     {
         var (per, chunks) = Plan(g);
         int k = g.ColRows, p = g.OutSize, m = g.M;
-        bool outer = chunks >= ConvImplicitGemm.Cores && ConvImplicitGemm.Cores > 1, skinny = Skinny(g);
+        bool outer = chunks >= ConvImplicitGemm.Cores && ConvImplicitGemm.Cores > 1, skinny = Skinny(g), pointwise = g.IsPointwise && !skinny;
         nint ax = (nint)x, aw = (nint)w, ab = (nint)bias, ay = (nint)y;
         Work.For(outer ? chunks : 1, 1, (c0, c1) =>
         {
             if (!outer) c1 = chunks;
-            using var col = ConvScratch.Rent(ConvScratchRole.Columns, (long)k * per * p);
+            using var col = ConvScratch.Rent(ConvScratchRole.Columns, pointwise ? 0 : (long)k * per * p);
             using var yb = ConvScratch.Rent(ConvScratchRole.GradientSlice, (long)m * per * p);
             for (int c = c0; c < c1; c++)
             {
                 int n0 = c * per, nb = Math.Min(per, g.N - n0), cols = nb * p;
-                for (int b = 0; b < nb; b++)
-                    ConvIm2Col.Im2Col(g, (float*)ax + (long)(n0 + b) * g.C * g.InSize, col.Pointer + (long)b * p, 0, g.OD * g.OH, cols);
-                if (skinny) GemmSkinny.Sgemm(false, m, cols, k, 1f, (float*)aw, k, col.Pointer, cols, 0f, yb.Pointer, cols, parallel: !outer);
-                else Gemm.Sgemm(false, false, m, cols, k, 1f, (float*)aw, k, col.Pointer, cols, 0f, yb.Pointer, cols, parallel: !outer);
+                if (pointwise)
+                {
+                    // The columns are the images' planes themselves: packed straight from x, no column matrix.
+                    var packer = new ConvPointwiseBatchPacker((float*)ax + (long)n0 * g.C * g.InSize, p, g.C);
+                    Gemm.SgemmPackedB(m, cols, k, (float*)aw, k, false, ref packer, yb.Pointer, cols, 0f, !outer, 1f, null);
+                }
+                else
+                {
+                    for (int b = 0; b < nb; b++)
+                        ConvIm2Col.Im2Col(g, (float*)ax + (long)(n0 + b) * g.C * g.InSize, col.Pointer + (long)b * p, 0, g.OD * g.OH, cols);
+                    if (skinny) GemmSkinny.Sgemm(false, m, cols, k, 1f, (float*)aw, k, col.Pointer, cols, 0f, yb.Pointer, cols, parallel: !outer);
+                    else Gemm.Sgemm(false, false, m, cols, k, 1f, (float*)aw, k, col.Pointer, cols, 0f, yb.Pointer, cols, parallel: !outer);
+                }
                 float* bp = (float*)ab;
                 for (int b = 0; b < nb; b++)
                 {
@@ -203,7 +225,17 @@ internal static unsafe class ConvBatched
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyRow(float* src, float* dst, int n, float add)
     {
-        if (add == 0f) { new ReadOnlySpan<float>(src, n).CopyTo(new Span<float>(dst, n)); return; }
-        for (int i = 0; i < n; i++) dst[i] = src[i] + add;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var a = Vector256.Create(add);
+            for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(src + i) + a, dst + i);
+        }
+        if (Vector128.IsHardwareAccelerated && i + 4 <= n)
+        {
+            Vector128.Store(Vector128.Load(src + i) + Vector128.Create(add), dst + i);
+            i += 4;
+        }
+        for (; i < n; i++) dst[i] = src[i] + add;
     }
 }

@@ -121,6 +121,62 @@ public class ConvBatchedTests
         AssertClose(ConvReference.BackwardWeight(x, gy, c.W, c.P), gw, "backward-weight into destination");
     }
 
+    public static TheoryData<int[], int[], int> PointwiseCases()
+    {
+        var data = new TheoryData<int[], int[], int>();
+        foreach (int cores in new[] { 1, 2, 3 })
+        {
+            data.Add([32, 96, 2, 2], [80, 96, 1, 1], cores); // MobileNetV2's last stage at 64×64: 4 pixels, 8 images per panel
+            data.Add([5, 7, 3, 3], [9, 7, 1, 1], cores); // 9 pixels: images cut by panel edges
+            data.Add([37, 16, 4, 4], [24, 16, 1, 1], cores); // several chunks
+            data.Add([3, 5, 8, 8], [6, 5, 1, 1], cores); // 64 pixels, the largest plane taken
+            data.Add([6, 4, 7], [5, 4, 1], cores); // one spatial axis
+        }
+        return data;
+    }
+
+    /// <summary>1×1 convolutions of several images with small planes go side by side into one GEMM packed straight from x.</summary>
+    [Theory]
+    [MemberData(nameof(PointwiseCases))]
+    public void PointwiseOnSmallPlanes_ByDefault_MatchesReference_ForAnyCorePartition(int[] xShape, int[] wShape, int cores)
+    {
+        var p = ConvParams.Uniform(xShape.Length - 2);
+        Assert.True(ConvBatched.PreferForward(ConvGeometry.ForConv("test", xShape, wShape, p)));
+        var x = Rand(11, xShape);
+        var w = Rand(12, wShape);
+        var b = Rand(13, wShape[0]);
+        var y = Tensor.Full(float.NaN, ConvGeometry.ForConv("test", xShape, wShape, p).OutputShape);
+        Tensor<float> yNoBias;
+        try
+        {
+            ConvImplicitGemm.CoresOverride = cores;
+            Conv.Forward(x, w, b, p, y);
+            yNoBias = Conv.Forward(x, w, null, p);
+        }
+        finally { ConvImplicitGemm.CoresOverride = 0; }
+        AssertClose(ConvReference.Forward(x, w, b, p), y, "pointwise forward");
+        AssertClose(ConvReference.Forward(x, w, null, p), yNoBias, "pointwise forward without bias");
+    }
+
+    /// <summary>
+    /// An image's output does not depend on the images beside it (evaluation runs a batch in chunks and relies on it): the
+    /// first images of a batch of 12 equal, bit for bit, the same images run as a batch of 2 and of 6.
+    /// </summary>
+    [Fact]
+    public void PointwiseOnSmallPlanes_AnImagesBitsDoNotDependOnTheBatch()
+    {
+        var p = ConvParams.Uniform(2);
+        var x = Rand(21, 12, 40, 3, 3);
+        var w = Rand(22, 56, 40, 1, 1);
+        var b = Rand(23, 56);
+        var whole = Conv.Forward(x, w, b, p);
+        foreach (int n in new[] { 2, 6 })
+        {
+            var part = Conv.Forward(new Tensor<float>(x.Data[..(n * 40 * 9)], n, 40, 3, 3), w, b, p);
+            Assert.Equal(whole.Data[..part.Length], part.Data);
+        }
+    }
+
     [Fact]
     public void Prefer_SmallPlanesBatched_LargePlanesAndGroupsNot()
     {
@@ -132,5 +188,8 @@ public class ConvBatchedTests
         Assert.True(ConvBatched.PreferBackwardWeight(ConvGeometry.ForConv("t", [8, 4, 15], [6, 4, 3], ConvParams.Uniform(1, stride: 2)), implicitGemm: false));
         Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [4, 8, 14, 14], [8, 4, 3, 3], new ConvParams([2, 2], [1, 1], [1, 1], [1, 1], groups: 2))));
         Assert.False(ConvBatched.Prefer(ConvGeometry.ForConv("t", [4, 8, 7, 7], [8, 8, 1, 1], ConvParams.Uniform(2))));
+        Assert.True(ConvBatched.PreferForward(ConvGeometry.ForConv("t", [4, 8, 7, 7], [8, 8, 1, 1], ConvParams.Uniform(2))));
+        Assert.False(ConvBatched.PointwiseOnSmallPlanes(ConvGeometry.ForConv("t", [4, 8, 16, 16], [8, 8, 1, 1], ConvParams.Uniform(2))));
+        Assert.False(ConvBatched.PointwiseOnSmallPlanes(ConvGeometry.ForConv("t", [1, 8, 7, 7], [8, 8, 1, 1], ConvParams.Uniform(2))));
     }
 }
