@@ -27,7 +27,10 @@ namespace QuantSharp.Engine.Kernels;
 public static unsafe class Conv
 {
     /// <summary>Conv forward: input [N, C, in…], weight [M, C/group, k…], optional bias [M] → [N, M, out…].</summary>
-    public static Tensor<float> Forward(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p, Tensor<float>? destination = null)
+    /// <param name="epilogue">Optional batch normalization and activation applied to each output plane as the kernels finish it
+    /// (bit-identical to running them as separate ops afterwards).</param>
+    public static Tensor<float> Forward(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p, Tensor<float>? destination = null,
+        ConvEpilogue? epilogue = null)
     {
         var geo = ConvGeometry.ForConv("Conv", x.Dims, w.Dims, p);
         CheckBias("Conv", b, geo.M);
@@ -35,11 +38,18 @@ public static unsafe class Conv
         var y = Destination("Conv", destination, geo.OutputShape);
         if (ConvBatched.PreferForward(geo))
         {
-            fixed (float* px = x.Data, pw = w.Data, pb = b?.Data, py = y.Data) ConvBatched.Forward(geo, px, pw, pb, py);
+            fixed (float* px = x.Data, pw = w.Data, pb = b?.Data, py = y.Data) ConvBatched.Forward(geo, px, pw, pb, py, epilogue);
             return y;
         }
-        if (ConvImplicitGemm.Supports(p, w.Dims)) return ConvImplicitGemm.Forward(x, w, b, p, y);
+        if (ConvImplicitGemm.Supports(p, w.Dims)) return ConvImplicitGemm.Forward(x, w, b, p, y, epilogue);
+        if (geo.IsDepthwise2D)
+        {
+            DepthwiseConv.Forward(geo, x.Data, w.Data, b?.Data, y.Data, epilogue);
+            return y;
+        }
         ForwardCore(geo, x.Data, w.Data, b?.Data, y.Data);
+        if (epilogue is not null)
+            fixed (float* py = y.Data) epilogue.ApplyAll(py, geo.N, geo.M, geo.OutSize);
         return y;
     }
 

@@ -104,7 +104,7 @@ internal static unsafe class ConvBatched
 
     /// <summary>y = conv(x, w) + b (y fully overwritten).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y)
+    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y, ConvEpilogue? epilogue = null)
     {
         var (per, chunks) = Plan(g);
         int k = g.ColRows, p = g.OutSize, m = g.M;
@@ -138,8 +138,11 @@ internal static unsafe class ConvBatched
                     for (int o = 0; o < m; o++)
                         CopyRow(yb.Pointer + (long)o * cols + (long)b * p, yn + (long)o * p, p, bp == null ? 0f : bp[o]);
                 }
+                // Each core finishes its own chunks; a single chunk was computed by all cores and is finished below.
+                if (outer) epilogue?.ApplyImages((float*)ay, n0, nb, m, p);
             }
         });
+        if (!outer) epilogue?.ApplyAll(y, g.N, m, p);
     }
 
     /// <summary>gx = convᵀ(gy, w) (gx fully overwritten).</summary>

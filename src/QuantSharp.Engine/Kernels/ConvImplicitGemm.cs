@@ -39,7 +39,9 @@ public static unsafe class ConvImplicitGemm
     /// <remarks><c>y[n, m, oh, ow] = b[m] + Σ_{c, kh, kw} w[m, c, kh, kw] · x[n, c, oh·SH − padTop + kh·DH, ow·SW − padLeft + kw·DW]</c>.</remarks>
     /// <param name="destination">Optional output tensor (every element overwritten; must not alias an argument).</param>
     /// <exception cref="ShapeException">A shape is invalid or the convolution is not supported (see <see cref="Supports"/>).</exception>
-    public static Tensor<float> Forward(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p, Tensor<float>? destination = null)
+    /// <param name="epilogue">Optional normalization and activation applied to each image's output as it is finished.</param>
+    public static Tensor<float> Forward(Tensor<float> x, Tensor<float> w, Tensor<float>? b, ConvParams p, Tensor<float>? destination = null,
+        ConvEpilogue? epilogue = null)
     {
         const string op = "ConvImplicitGemm.Forward";
         var geo = Validate(op, x.Dims, w.Dims, p);
@@ -47,7 +49,7 @@ public static unsafe class ConvImplicitGemm
         var y = Destination(op, destination, geo.OutputShape);
         var layout = new ConvImplicitGemmLayout(geo, p.PadsEnd[0], p.PadsEnd[1]);
         fixed (float* px = x.Data, pw = w.Data, pb = b?.Data, py = y.Data)
-            ForwardCore(layout, geo.N, px, pw, pb, py);
+            ForwardCore(layout, geo.N, px, pw, pb, py, epilogue);
         return y;
     }
 
@@ -115,7 +117,7 @@ public static unsafe class ConvImplicitGemm
     /// Forward of every image: <c>y_n = W · B_n (+ bias)</c>. Whole images go to the cores in parallel while at least one
     /// per core remains; the rest run one by one with their panels (or the GEMM) split over the cores.
     /// </summary>
-    internal static void ForwardCore(ConvImplicitGemmLayout L, int n, float* x, float* w, float* bias, float* y)
+    internal static void ForwardCore(ConvImplicitGemmLayout L, int n, float* x, float* w, float* bias, float* y, ConvEpilogue? epilogue = null)
     {
         long inImage = (long)L.C * L.H * L.W, outImage = (long)L.M * L.P;
         if (L.K == 0)
@@ -124,6 +126,7 @@ public static unsafe class ConvImplicitGemm
             for (int i = 0; i < n; i++)
                 for (int m = 0; m < L.M; m++)
                     new Span<float>(y + i * outImage + (long)m * L.P, L.P).Fill(bias == null ? 0f : bias[m]);
+            epilogue?.ApplyAll(y, n, L.M, L.P);
             return;
         }
         int outer = OuterImages(n);
@@ -141,6 +144,7 @@ public static unsafe class ConvImplicitGemm
                 float* yi = (float*)ay + i * outImage;
                 if (driver is not null) driver.Run(ref packer, L.P, 0, panels, yi, (float*)ab, panel.Pointer);
                 else Gemm.SgemmPackedB(L.M, L.P, L.K, (float*)aw, L.K, false, ref packer, yi, L.P, 0f, false, 1f, (float*)ab);
+                epilogue?.ApplyImages(yi, 0, 1, L.M, L.P); // while the image's output is in this core's cache
             }
         });
         if (outer == n) return;
@@ -164,6 +168,7 @@ public static unsafe class ConvImplicitGemm
                 driver.Run(ref packer, L.P, q0, q1, (float*)ayi, (float*)ab, panel.Pointer);
             });
         }
+        epilogue?.ApplyAll(y + outer * outImage, n - outer, L.M, L.P);
     }
 
     /// <summary>Tests set this (on their own thread) to run strided backward-data through GEMM + col2im instead of the phase GEMMs.</summary>

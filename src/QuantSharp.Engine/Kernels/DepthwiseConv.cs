@@ -82,10 +82,11 @@ internal static unsafe partial class DepthwiseConv
     }
 
     /// <summary>Forward over all planes (y fully overwritten).</summary>
-    internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y) => Forward(g, x, w, b, y, DefaultWidth);
+    internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y, ConvEpilogue? epilogue = null) =>
+        Forward(g, x, w, b, y, DefaultWidth, epilogue);
 
-    /// <summary>Forward with an explicit vector width (16, 8 or 1; tests run all three).</summary>
-    internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y, int width)
+    /// <summary>Forward with an explicit vector width (16, 8 or 1; tests run all three); the epilogue finishes each plane as it is computed.</summary>
+    internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y, int width, ConvEpilogue? epilogue = null)
     {
         var lay = new Layout(g, width);
         int planes = g.N * g.C, taps = lay.Taps;
@@ -100,11 +101,18 @@ internal static unsafe partial class DepthwiseConv
                 fixed (float* buf = bufArr, px = x, pw = w, py = y, pb = b)
                 {
                     new Span<float>(buf, lay.Size).Clear();
+                    // The epilogue finishes runs of planes of about 16K values, while they are in cache.
+                    int run = Math.Max(1, 16384 / Math.Max(1, g.OutSize)), done = start;
                     for (int pl = start; pl < end; pl++)
                     {
                         int c = pl % g.C;
                         Fill(g, lay, px + (long)pl * g.InSize, buf);
                         PlaneForward(g, lay, buf, off, pw + (long)c * taps, pb == null ? 0f : pb[c], py + (long)pl * g.OutSize, tail, width);
+                        if (epilogue is not null && (pl + 1 - done == run || pl + 1 == end))
+                        {
+                            epilogue.ApplyPlanes(py, done, pl + 1 - done, g.C, g.OutSize);
+                            done = pl + 1;
+                        }
                     }
                 }
             }

@@ -77,7 +77,15 @@ public sealed class Session
     private readonly int[] _lastUse;
     private readonly int[][] _lastReadHere;
     private readonly int[] _outputSlotsOfGraph;
+    private readonly ConvFusion?[] _fusions;
     private BufferPool? _idlePool = new();
+
+    /// <summary>
+    /// Run Conv → BatchNormalization → Relu/Clip chains (and Conv → Relu/Clip) as one convolution that normalizes and
+    /// activates each output plane while it is in cache (default true). Only inference runs that neither capture nor
+    /// observe a value inside a chain take it; the outputs are bit-identical either way.
+    /// </summary>
+    public bool FuseConvolutions { get; set; } = true;
 
     /// <summary>
     /// Recycle the buffers of intermediate values through a <see cref="BufferPool"/> (default true): a value's array
@@ -152,6 +160,10 @@ public sealed class Session
         foreach (var (name, s) in _slotOf) _slotNames[s] = name;
         _outputSlotsOfGraph = _graph.Outputs.Select(o => _slotOf[o.Name]).ToArray();
 
+        // Initializers a feed cannot replace are constants: a chain's statistics and bounds must be.
+        var constants = _graph.Initializers.Keys.Where(k => !_graph.IsInput(k)).Select(k => _slotOf[k]).ToHashSet();
+        _fusions = ConvFusion.Find(nodes, _inputSlots, _outputSlots, _outputSlotsOfGraph.ToHashSet(), constants, OpsetOf);
+
         _lastUse = Enumerable.Repeat(-1, _slotNames.Length).ToArray();
         for (int i = 0; i < nodes.Count; i++)
             foreach (int s in _inputSlots[i]) if (s >= 0) _lastUse[s] = i;
@@ -216,20 +228,29 @@ public sealed class Session
             pooled = new RunAllocator(pool);
         }
         ITensorAllocator allocator = pooled ?? (ITensorAllocator)HeapAllocator.Instance;
+        bool fuse = FuseConvolutions && !options.Training && !options.KeepForBackward;
+        bool[]? absorbed = null; // kernels a fused convolution ran for
         for (int i = 0; i < _kernels.Length && !(stopEarly && unseen == 0); i++)
         {
+            if (absorbed is not null && absorbed[i]) continue;
             var ins = _inputSlots[i];
             var args = new Tensor?[ins.Length];
             for (int k = 0; k < ins.Length; k++) args[k] = ins[k] < 0 ? null : values[ins[k]];
             if (pooled is not null && !options.KeepForBackward)
                 foreach (int s in _lastReadHere[i])
                     if (!leaving.Contains(s) && values[s] is { } dying) pooled.Dying(dying);
+            var fusion = fuse && _fusions[i] is { } f && f.Usable(keep, observed) ? f : null;
             Tensor[] outs;
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            try { outs = _kernels[i].Forward(args, options.Training, allocator); }
+            try { outs = fusion is null ? _kernels[i].Forward(args, options.Training, allocator) : [fusion.Run(_graph.Nodes, _inputSlots, args, values, allocator)]; }
             catch (ShapeException e) { throw new GraphException($"node {_kernels[i].Node.Label}: {e.Message}"); }
             Profile?.Record(_kernels[i].Node, "forward", System.Diagnostics.Stopwatch.GetTimestamp() - started);
-            var outSlots = _outputSlots[i];
+            var outSlots = fusion is null ? _outputSlots[i] : [fusion.Final];
+            if (fusion is not null)
+            {
+                absorbed ??= new bool[_kernels.Length];
+                foreach (int k in fusion.Absorbed) absorbed[k] = true;
+            }
             for (int k = 0; k < outSlots.Length && k < outs.Length; k++)
             {
                 if (outSlots[k] < 0) continue;
@@ -247,8 +268,9 @@ public sealed class Session
             // Release what no later node reads; a pooled buffer returns to the pool when no live value shares it.
             foreach (int s in ins)
                 if (s >= 0 && _lastUse[s] == i && !keep.Contains(s)) Release(s);
+            int last = fusion?.Last ?? i; // a fused chain's value is released as its last node would have done
             foreach (int s in outSlots)
-                if (s >= 0 && _lastUse[s] < i && !keep.Contains(s)) Release(s);
+                if (s >= 0 && _lastUse[s] < last && !keep.Contains(s)) Release(s);
         }
         bool stopped = stopEarly && unseen == 0;
         if (stopped)

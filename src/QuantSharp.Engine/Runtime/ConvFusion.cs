@@ -1,0 +1,142 @@
+using QuantSharp.Engine.Kernels;
+
+namespace QuantSharp.Engine.Runtime;
+
+/// <summary>
+/// A chain Conv → BatchNormalization (inference, per channel) → Relu or Clip, or Conv → Relu or Clip, that an inference
+/// run executes as one convolution whose kernels apply the rest to each output plane while it is in cache
+/// (<see cref="ConvEpilogue"/>): two passes over memory fewer, the same bits. Found when the session is compiled; a
+/// run uses it only when no one can see the values inside the chain (not training, not kept for backward, not captured
+/// or observed — they are never graph outputs, and each is read by the next link only).
+/// </summary>
+internal sealed class ConvFusion
+{
+    private ConvFusion(int conv, int norm, int activation, long activationOpset, int[] inner, int final)
+    {
+        ActivationOpset = activationOpset;
+        Conv = conv;
+        Norm = norm;
+        Activation = activation;
+        Inner = inner;
+        Final = final;
+    }
+
+    /// <summary>Kernel index of the convolution.</summary>
+    public int Conv { get; }
+
+    /// <summary>Kernel index of the batch normalization, or −1.</summary>
+    public int Norm { get; }
+
+    /// <summary>Kernel index of the Relu or Clip, or −1.</summary>
+    public int Activation { get; }
+
+    /// <summary>Opset of the activation node (Clip takes its bounds as attributes before 11, as inputs from 11 on).</summary>
+    public long ActivationOpset { get; }
+
+    /// <summary>Slots of the values the fused run never computes.</summary>
+    public int[] Inner { get; }
+
+    /// <summary>Slot of the chain's last value, which the fused convolution writes.</summary>
+    public int Final { get; }
+
+    /// <summary>Kernel index of the chain's last node.</summary>
+    public int Last => Activation >= 0 ? Activation : Norm;
+
+    /// <summary>The kernels the fused convolution stands for, after it.</summary>
+    public IEnumerable<int> Absorbed => new[] { Norm, Activation }.Where(k => k >= 0);
+
+    /// <summary>The chains of a compiled graph, indexed by the kernel index of their convolution (null elsewhere).</summary>
+    public static ConvFusion?[] Find(IReadOnlyList<Node> nodes, int[][] inputSlots, int[][] outputSlots, ISet<int> graphOutputs,
+        ISet<int> constants, Func<Node, long> opsetOf)
+    {
+        var readers = new Dictionary<int, List<int>>();
+        for (int i = 0; i < nodes.Count; i++)
+            foreach (int s in inputSlots[i].Where(s => s >= 0).Distinct())
+                (readers.TryGetValue(s, out var l) ? l : readers[s] = []).Add(i);
+        // The one node reading slot s, when s is an intermediate value nobody else sees.
+        int OnlyReader(int s) => !graphOutputs.Contains(s) && readers.TryGetValue(s, out var l) && l.Count == 1 ? l[0] : -1;
+        bool Plain(Node n) => n.Domain is "" or "ai.onnx" && n.Attributes.Values.All(a => a.Kind is not (AttributeKind.Graph or AttributeKind.Graphs));
+        bool SingleOutput(int k) => outputSlots[k].Length >= 1 && outputSlots[k][0] >= 0 && outputSlots[k].Skip(1).All(s => s < 0);
+
+        var found = new ConvFusion?[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var conv = nodes[i];
+            if (conv.OpType != "Conv" || !Plain(conv) || !SingleOutput(i)) continue;
+            int value = outputSlots[i][0], norm = -1, act = -1;
+            var inner = new List<int>();
+            int next = OnlyReader(value);
+            if (next >= 0 && IsNorm(nodes[next], inputSlots[next], value, constants, opsetOf(nodes[next])) && Plain(nodes[next]) && SingleOutput(next))
+            {
+                norm = next;
+                inner.Add(value);
+                value = outputSlots[next][0];
+                next = OnlyReader(value);
+            }
+            if (next >= 0 && IsActivation(nodes[next], inputSlots[next], value, constants) && Plain(nodes[next]) && SingleOutput(next))
+            {
+                act = next;
+                inner.Add(value);
+                value = outputSlots[next][0];
+            }
+            if (norm >= 0 || act >= 0) found[i] = new ConvFusion(i, norm, act, act >= 0 ? opsetOf(nodes[act]) : 0, [.. inner], value);
+        }
+        return found;
+    }
+
+    /// <summary>An inference BatchNormalization per channel of <paramref name="input"/> with constant statistics.</summary>
+    private static bool IsNorm(Node n, int[] ins, int input, ISet<int> constants, long opset) =>
+        n.OpType == "BatchNormalization" && opset >= 6 && n.GetInt("training_mode", 0) == 0 && n.GetInt("spatial", 1) != 0
+        && ins.Length == 5 && ins[0] == input && ins.Skip(1).All(constants.Contains);
+
+    /// <summary>Relu, or Clip whose bounds are attributes or constants, of <paramref name="input"/>.</summary>
+    private static bool IsActivation(Node n, int[] ins, int input, ISet<int> constants) =>
+        ins.Length >= 1 && ins[0] == input && (n.OpType == "Relu" && ins.Length == 1 || n.OpType == "Clip" && ins.Skip(1).All(s => s < 0 || constants.Contains(s)));
+
+    /// <summary>Whether a run may take the fused path: none of the inner values is captured or observed.</summary>
+    public bool Usable(ISet<int> captured, ISet<int> observed) => !Inner.Any(s => captured.Contains(s) || observed.Contains(s));
+
+    /// <summary>
+    /// The fused convolution: inputs as the Conv kernel receives them, <paramref name="values"/> the run's values (the
+    /// statistics and bounds are read there, at run time, so in-place updates are seen), the output from <paramref name="allocator"/>.
+    /// </summary>
+    public Tensor<float> Run(IReadOnlyList<Node> nodes, int[][] inputSlots, Tensor?[] args, Tensor?[] values, ITensorAllocator allocator)
+    {
+        var convNode = nodes[Conv];
+        var x = args[0] as Tensor<float> ?? throw new GraphException($"node {convNode.Label}: input 0 expected element type Float32, got {args[0]?.DataType}");
+        var w = args[1] as Tensor<float> ?? throw new GraphException($"node {convNode.Label}: input 1 expected element type Float32, got {args[1]?.DataType}");
+        var b = args.Length > 2 ? args[2] as Tensor<float> : null;
+        var p = ConvParams.FromNode(convNode, x.Dims, w.Dims);
+        var geo = ConvGeometry.ForConv("Conv", x.Dims, w.Dims, p);
+        var epilogue = ConvEpilogue.None;
+        if (Norm >= 0)
+        {
+            var s = inputSlots[Norm];
+            epilogue = ConvEpilogue.Normalization(geo.M, Stat(values, s[1], nodes[Norm]), Stat(values, s[2], nodes[Norm]), Stat(values, s[3], nodes[Norm]),
+                Stat(values, s[4], nodes[Norm]), nodes[Norm].GetFloat("epsilon", 1e-5f));
+        }
+        if (Activation >= 0)
+        {
+            var act = nodes[Activation];
+            if (act.OpType == "Relu") epilogue = epilogue.ThenRelu();
+            else if (ActivationOpset < 11) epilogue = epilogue.ThenClip(act.GetFloat("min", float.NegativeInfinity), act.GetFloat("max", float.PositiveInfinity));
+            else
+            {
+                var s = inputSlots[Activation];
+                epilogue = epilogue.ThenClip(Bound(values, s, 1, act, float.NegativeInfinity), Bound(values, s, 2, act, float.PositiveInfinity));
+            }
+        }
+        var y = allocator.Allocate<float>(geo.OutputShape);
+        return Kernels.Conv.Forward(x, w, b, p, y, epilogue);
+    }
+
+    private static Tensor<float> Stat(Tensor?[] values, int slot, Node n) =>
+        values[slot] as Tensor<float> ?? throw new GraphException($"node {n.Label}: statistics expected element type Float32, got {values[slot]?.DataType}");
+
+    private static float Bound(Tensor?[] values, int[] slots, int i, Node n, float fallback)
+    {
+        if (i >= slots.Length || slots[i] < 0 || values[slots[i]] is not { } t) return fallback;
+        if (t.Length != 1) throw new GraphException($"node {n.Label}: input {i} expected a scalar, got shape {Shapes.Format(t.Dims)}");
+        return Convert.ToSingle(t.RawData.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,145 @@
+using QuantSharp.Engine;
+using QuantSharp.Engine.Kernels;
+using QuantSharp.Engine.Runtime;
+
+namespace QuantSharp.Engine.Tests.Runtime;
+
+/// <summary>
+/// Conv → BatchNormalization → Relu/Clip chains run as one convolution with an epilogue: the outputs are the unfused
+/// graph's bits on every convolution path, and a run that could see a value inside a chain runs it unfused.
+/// </summary>
+public class ConvFusionTests
+{
+    public enum Tail { NormClip, NormRelu, Norm, Relu, Clip, ClipAttributes }
+
+    /// <summary>x [shape] → Conv (weight [wShape], group, pad) → the tail; statistics random so the normalization is not the identity.</summary>
+    private static Engine.Graph Chain(int[] xShape, int[] wShape, int group, int pad, Tail tail, bool bias = true, long opset = 13)
+    {
+        var rng = new Random(7);
+        var b = new GraphBuilder("chain", opset);
+        var x = b.Input("x", DataType.Float32, xShape.Select(d => Dim.Fixed(d)).ToArray());
+        var w = b.Initializer("w", Tensor.RandomUniform(rng, -0.5f, 0.5f, wShape));
+        Value? cb = bias ? b.Initializer("b", Tensor.RandomUniform(rng, -0.5f, 0.5f, wShape[0])) : null;
+        int rank = xShape.Length - 2;
+        var h = b.Conv(x, w, cb, Enumerable.Repeat(1, rank).ToArray(), Enumerable.Repeat(pad, 2 * rank).ToArray(), null, group, "conv");
+        int c = wShape[0];
+        if (tail is Tail.NormClip or Tail.NormRelu or Tail.Norm)
+        {
+            var scale = b.Initializer("bn.weight", Tensor.RandomUniform(rng, 0.5f, 2f, c));
+            var shift = b.Initializer("bn.bias", Tensor.RandomUniform(rng, -1f, 1f, c));
+            var mean = b.Initializer("bn.mean", Tensor.RandomUniform(rng, -0.3f, 0.3f, c));
+            var variance = b.Initializer("bn.var", Tensor.RandomUniform(rng, 0.2f, 3f, c));
+            h = b.BatchNormalization(h, scale, shift, mean, variance, 1e-3f, 0.9f, "bn");
+        }
+        if (tail is Tail.NormClip or Tail.Clip) h = b.Clip(h, 0f, 1.5f, "act");
+        if (tail is Tail.NormRelu or Tail.Relu) h = b.Relu(h, "act");
+        if (tail is Tail.ClipAttributes) h = b.Op1("Clip", [h], "act", ("min", AttributeValue.FromFloat(-0.25f)), ("max", AttributeValue.FromFloat(0.5f)));
+        b.Output(h, name: "y");
+        return b.Build();
+    }
+
+    public static TheoryData<int[], int[], int, int, Tail> Cases() => new()
+    {
+        { [2, 8, 12, 12], [6, 8, 3, 3], 1, 1, Tail.NormClip },     // implicit GEMM, one image per core
+        { [3, 8, 12, 12], [6, 8, 3, 3], 1, 1, Tail.NormRelu },     // implicit GEMM with a remainder image
+        { [1, 8, 12, 12], [6, 8, 3, 3], 1, 1, Tail.Norm },         // one image: panels over the cores
+        { [4, 16, 12, 12], [16, 1, 3, 3], 16, 1, Tail.NormClip },  // depthwise
+        { [5, 24, 2, 2], [40, 24, 1, 1], 1, 0, Tail.NormClip },    // pointwise on small planes, batched
+        { [6, 8, 5, 5], [7, 8, 3, 3], 1, 1, Tail.Relu },           // small planes, im2col batched
+        { [2, 8, 9], [5, 8, 3], 1, 1, Tail.Clip },                 // one spatial axis: im2col + GEMM
+        { [2, 8, 6, 6], [6, 4, 3, 3], 2, 1, Tail.NormRelu },       // grouped
+        { [1, 4, 1, 1], [3, 4, 1, 1], 1, 0, Tail.Norm },           // one pixel, one image (skinny GEMM)
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FusedChain_GivesTheUnfusedBits_OnEveryConvolutionPath(int[] xShape, int[] wShape, int group, int pad, Tail tail)
+    {
+        var graph = Chain(xShape, wShape, group, pad, tail);
+        var x = Tensor.RandomNormal(new Random(3), 0f, 1f, xShape);
+        var (fused, fusedProfile) = RunProfiled(graph, x, fuse: true);
+        var (plain, _) = RunProfiled(graph, x, fuse: false);
+        Assert.Equal(plain.Shape, fused.Shape);
+        Assert.True(plain.Data.SequenceEqual(fused.Data), "fused outputs differ from the unfused graph's");
+        Assert.Equal(["Conv"], fusedProfile.Entries.Select(e => e.OpType).Distinct()); // the chain ran as the convolution alone
+    }
+
+    [Theory]
+    [InlineData(Tail.ClipAttributes, 6L)]
+    [InlineData(Tail.NormClip, 11L)]
+    public void ClipBounds_FromAttributesAndFromConstantInputs(Tail tail, long opset)
+    {
+        var graph = Chain([2, 3, 7, 7], [4, 3, 3, 3], 1, 1, tail, bias: false, opset: opset);
+        var x = Tensor.RandomNormal(new Random(4), 0f, 2f, 2, 3, 7, 7);
+        var (fused, profile) = RunProfiled(graph, x, fuse: true);
+        var (plain, _) = RunProfiled(graph, x, fuse: false);
+        Assert.True(plain.Data.SequenceEqual(fused.Data));
+        Assert.DoesNotContain(profile.Entries, e => e.OpType == "Clip");
+    }
+
+    [Fact]
+    public void AValueInsideTheChain_ObservedOrCaptured_RunsItUnfused()
+    {
+        var graph = Chain([2, 8, 6, 6], [6, 8, 3, 3], 1, 1, Tail.NormClip);
+        var x = Tensor.RandomNormal(new Random(5), 0f, 1f, 2, 8, 6, 6);
+        var session = new Session(graph);
+        var feeds = new Dictionary<string, Tensor> { ["x"] = x };
+        var expected = new Session(graph) { FuseConvolutions = false }.Run(feeds, new RunOptions { Capture = ["bn_out"] });
+        Tensor<float>? seen = null;
+        var observed = session.Run(feeds, new RunOptions { Observed = ["conv_out"], Observer = (_, t) => seen = ((Tensor<float>)t).Clone() });
+        Assert.NotNull(seen);
+        Assert.True(expected.Output("y").Data.SequenceEqual(observed.Output("y").Data));
+        var captured = session.Run(feeds, new RunOptions { Capture = ["bn_out"] });
+        Assert.True(((Tensor<float>)expected.Captured["bn_out"]).Data.SequenceEqual(((Tensor<float>)captured.Captured["bn_out"]).Data));
+    }
+
+    [Fact]
+    public void TrainingAndBackwardRuns_AreNeverFused_AndStatisticsAreReadEachRun()
+    {
+        var graph = Chain([2, 3, 5, 5], [4, 3, 3, 3], 1, 1, Tail.NormRelu);
+        var x = Tensor.RandomNormal(new Random(6), 0f, 1f, 2, 3, 5, 5);
+        var feeds = new Dictionary<string, Tensor> { ["x"] = x };
+        var session = new Session(graph) { Profile = new NodeProfile() };
+        session.Run(feeds, new RunOptions { KeepForBackward = true });
+        Assert.Contains(session.Profile.Entries, e => e.OpType == "BatchNormalization");
+
+        // An in-place change of the statistics (as training makes) is seen by the next fused run.
+        ((Tensor<float>)graph.Initializers["bn.var"]).Data[1] = 9f;
+        var fused = new Session(graph).Run(feeds).Output("y");
+        var plain = new Session(graph) { FuseConvolutions = false }.Run(feeds).Output("y");
+        Assert.True(plain.Data.SequenceEqual(fused.Data));
+    }
+
+    [Fact]
+    public void AChainValueThatIsAGraphOutput_OrATrainingModeNorm_IsNotFused()
+    {
+        var graph = Chain([2, 3, 5, 5], [4, 3, 3, 3], 1, 1, Tail.NormRelu);
+        graph.Outputs.Add(new ValueInfo("bn_out", DataType.Float32, (IEnumerable<Dim>?)null));
+        var x = Tensor.RandomNormal(new Random(8), 0f, 1f, 2, 3, 5, 5);
+        var (_, profile) = RunProfiled(graph, x, fuse: true);
+        Assert.Contains(profile.Entries, e => e.OpType == "Relu"); // the Conv → BN part still fuses; the Relu reads a graph output
+        Assert.DoesNotContain(profile.Entries, e => e.OpType == "BatchNormalization");
+
+        var training = Chain([2, 3, 5, 5], [4, 3, 3, 3], 1, 1, Tail.Norm);
+        training.Nodes.Single(n => n.OpType == "BatchNormalization").Attributes["training_mode"] = AttributeValue.FromInt(1);
+        var (_, trainingProfile) = RunProfiled(training, x, fuse: true);
+        Assert.Contains(trainingProfile.Entries, e => e.OpType == "BatchNormalization");
+    }
+
+    [Fact]
+    public void ClipWithMinAboveMax_FailsNamingTheConvolution()
+    {
+        var graph = Chain([1, 2, 4, 4], [2, 2, 1, 1], 1, 0, Tail.Clip);
+        ((Tensor<float>)graph.Initializers[graph.Nodes.Single(n => n.OpType == "Clip").Inputs[1]]).Data[0] = 5f;
+        var e = Assert.Throws<GraphException>(() => new Session(graph).Run(new Dictionary<string, Tensor> { ["x"] = new Tensor<float>(1, 2, 4, 4) }));
+        Assert.Contains("conv", e.Message);
+        Assert.Contains("min", e.Message);
+    }
+
+    private static (Tensor<float> Y, NodeProfile Profile) RunProfiled(Engine.Graph graph, Tensor<float> x, bool fuse)
+    {
+        var session = new Session(graph) { FuseConvolutions = fuse, Profile = new NodeProfile() };
+        var y = session.Run(new Dictionary<string, Tensor> { ["x"] = x }).Output("y");
+        return (y, session.Profile);
+    }
+}
