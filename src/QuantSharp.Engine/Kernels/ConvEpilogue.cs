@@ -7,17 +7,18 @@ namespace QuantSharp.Engine.Kernels;
 /// What follows a convolution that its kernels apply to each output plane while it is still in cache, instead of the
 /// graph making two more passes over memory: an inference batch normalization (<c>y ← a[c]·y + b[c]</c>, computed by
 /// <see cref="BatchNorm.AffineSpan"/> from the statistics exactly as <see cref="BatchNorm.Inference(Tensor{float}, Tensor{float}, Tensor{float}, Tensor{float}, Tensor{float}, float, Tensor{float})"/>
-/// does) and then a Relu or Clip (their operators). Each element goes through the same operations as in the separate
+/// does) and then a Relu, Clip or HardSwish (their operators, whose vector and scalar forms agree bit for bit). Each element goes through the same operations as in the separate
 /// kernels, so a fused convolution gives the unfused graph's bits.
 /// </summary>
 public sealed unsafe class ConvEpilogue
 {
     private readonly float[]? _scale, _shift;
-    private readonly bool _relu, _clip;
+    private readonly bool _relu, _clip, _hardSwish;
     private readonly float _lo, _hi;
 
-    private ConvEpilogue(float[]? scale, float[]? shift, bool relu, bool clip, float lo, float hi)
+    private ConvEpilogue(float[]? scale, float[]? shift, bool relu, bool clip, float lo, float hi, bool hardSwish = false)
     {
+        _hardSwish = hardSwish;
         _scale = scale;
         _shift = shift;
         _relu = relu;
@@ -48,6 +49,9 @@ public sealed unsafe class ConvEpilogue
     /// <summary>This epilogue followed by Relu.</summary>
     public ConvEpilogue ThenRelu() => new(_scale, _shift, true, false, 0, 0);
 
+    /// <summary>This epilogue followed by HardSwish.</summary>
+    public ConvEpilogue ThenHardSwish() => new(_scale, _shift, false, false, 0, 0, hardSwish: true);
+
     /// <summary>This epilogue followed by Clip(<paramref name="min"/>, <paramref name="max"/>).</summary>
     /// <exception cref="ShapeException">min &gt; max, as Clip says it.</exception>
     public ConvEpilogue ThenClip(float min, float max)
@@ -73,6 +77,7 @@ public sealed unsafe class ConvEpilogue
         nint length = (nint)count * p;
         if (_relu) ElementwiseDriver.UnaryBlock(new ReluOperator(), start, start, length, ElementwiseDriver.BestWidth);
         else if (_clip) ElementwiseDriver.UnaryBlock(new ClipOperator(_lo, _hi), start, start, length, ElementwiseDriver.BestWidth);
+        else if (_hardSwish) ElementwiseDriver.UnaryBlock(new HardSwishOperator(), start, start, length, ElementwiseDriver.BestWidth);
     }
 
     /// <summary>Applies the epilogue to images [<paramref name="first"/>, first + count) of an output [N, M, P] on this thread.</summary>

@@ -88,6 +88,11 @@ internal static unsafe partial class DepthwiseConv
     /// <summary>Forward with an explicit vector width (16, 8 or 1; tests run all three); the epilogue finishes each plane as it is computed.</summary>
     internal static void Forward(ConvGeometry g, float[] x, float[] w, float[]? b, float[] y, int width, ConvEpilogue? epilogue = null)
     {
+        if (PreferPackedPlanes(g, width))
+        {
+            ForwardPackedPlanes(g, x, w, b, y, epilogue);
+            return;
+        }
         var lay = new Layout(g, width);
         int planes = g.N * g.C, taps = lay.Taps;
         Work.For(planes, Math.Max(1, 16384 / Math.Max(1, g.OutSize * taps)), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>

@@ -3,7 +3,7 @@ using QuantSharp.Engine.Kernels;
 namespace QuantSharp.Engine.Runtime;
 
 /// <summary>
-/// A chain Conv → BatchNormalization (inference, per channel) → Relu or Clip, or Conv → Relu or Clip, that an inference
+/// A chain Conv → BatchNormalization (inference, per channel) → Relu, Clip or HardSwish, or Conv → one of those, that an inference
 /// run executes as one convolution whose kernels apply the rest to each output plane while it is in cache
 /// (<see cref="ConvEpilogue"/>): two passes over memory fewer, the same bits. Found when the session is compiled; a
 /// run uses it only when no one can see the values inside the chain (not training, not kept for backward, not captured
@@ -89,9 +89,10 @@ internal sealed class ConvFusion
         n.OpType == "BatchNormalization" && opset >= 6 && n.GetInt("training_mode", 0) == 0 && n.GetInt("spatial", 1) != 0
         && ins.Length == 5 && ins[0] == input && ins.Skip(1).All(constants.Contains);
 
-    /// <summary>Relu, or Clip whose bounds are attributes or constants, of <paramref name="input"/>.</summary>
+    /// <summary>Relu, HardSwish, or Clip whose bounds are attributes or constants, of <paramref name="input"/>.</summary>
     private static bool IsActivation(Node n, int[] ins, int input, ISet<int> constants) =>
-        ins.Length >= 1 && ins[0] == input && (n.OpType == "Relu" && ins.Length == 1 || n.OpType == "Clip" && ins.Skip(1).All(s => s < 0 || constants.Contains(s)));
+        ins.Length >= 1 && ins[0] == input && (n.OpType is "Relu" or "HardSwish" && ins.Length == 1
+            || n.OpType == "Clip" && ins.Skip(1).All(s => s < 0 || constants.Contains(s)));
 
     /// <summary>Whether a run may take the fused path: none of the inner values is captured or observed.</summary>
     public bool Usable(ISet<int> captured, ISet<int> observed) => !Inner.Any(s => captured.Contains(s) || observed.Contains(s));
@@ -119,6 +120,7 @@ internal sealed class ConvFusion
         {
             var act = nodes[Activation];
             if (act.OpType == "Relu") epilogue = epilogue.ThenRelu();
+            else if (act.OpType == "HardSwish") epilogue = epilogue.ThenHardSwish();
             else if (ActivationOpset < 11) epilogue = epilogue.ThenClip(act.GetFloat("min", float.NegativeInfinity), act.GetFloat("max", float.PositiveInfinity));
             else
             {

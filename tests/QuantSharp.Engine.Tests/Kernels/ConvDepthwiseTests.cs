@@ -36,6 +36,48 @@ public class ConvDepthwiseTests
         }
     }
 
+    /// <summary>
+    /// Planes of 1 to 16 pixels that keep their size run packed, several per vector, with a lane permutation per tap: the
+    /// row kernel's bits (taps in the same order, padding zeros included) and the reference's values, with and without bias.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 3, 1, 1)]
+    [InlineData(1, 2, 3, 1, 1)]
+    [InlineData(2, 2, 3, 1, 1)]
+    [InlineData(2, 2, 5, 2, 1)]
+    [InlineData(2, 4, 3, 1, 1)]
+    [InlineData(4, 4, 3, 1, 1)]
+    [InlineData(4, 4, 5, 2, 1)]
+    [InlineData(4, 4, 3, 2, 2)]
+    [InlineData(4, 2, 1, 0, 1)]
+    public void DepthwisePackedPlanes_GiveTheRowKernelsBits_AndMatchReference(int ih, int iw, int k, int pad, int dilation)
+    {
+        // Taken exactly where AVX-512 is (CI also runs these tests with it switched off: then both runs below are the row kernel).
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported,
+            DepthwiseConv.PreferPackedPlanes(ConvGeometry.ForConv("Conv", [3, 16, ih, iw], [16, 1, k, k], ConvParams.Uniform(2, 1, pad, dilation, groups: 16)), 16));
+        foreach (bool withBias in new[] { true, false })
+        {
+            int[] xShape = [3, 16, ih, iw], wShape = [16, 1, k, k];
+            var geo = ConvGeometry.ForConv("Conv", xShape, wShape, ConvParams.Uniform(2, 1, pad, dilation, groups: 16));
+            var x = Rand(51, xShape);
+            var w = Rand(52, wShape);
+            var b = withBias ? Rand(53, 16) : null;
+            var yRef = new Tensor<float>(geo.OutputShape);
+            ConvReference.ForwardCore(geo, x.Data, w.Data, b?.Data, yRef.Data);
+            var packed = Tensor.Full(float.NaN, geo.OutputShape);
+            DepthwiseConv.Forward(geo, x.Data, w.Data, b?.Data, packed.Data, 16);
+            var rows = Tensor.Full(float.NaN, geo.OutputShape);
+            try
+            {
+                DepthwiseConv.ForceRows = true;
+                DepthwiseConv.Forward(geo, x.Data, w.Data, b?.Data, rows.Data, 16);
+            }
+            finally { DepthwiseConv.ForceRows = false; }
+            Assert.True(rows.Data.SequenceEqual(packed.Data), $"{ih}x{iw} k{k} pad {pad} dilation {dilation} bias {withBias}: packed planes differ from the row kernel");
+            AssertClose(yRef, packed, $"{ih}x{iw} k{k}");
+        }
+    }
+
     [Fact]
     public void Depthwise_AllRowLengths1To80_AllWidthsMatchReference()
     {

@@ -10,7 +10,7 @@ namespace QuantSharp.Engine.Tests.Runtime;
 /// </summary>
 public class ConvFusionTests
 {
-    public enum Tail { NormClip, NormRelu, Norm, Relu, Clip, ClipAttributes }
+    public enum Tail { NormClip, NormRelu, Norm, Relu, Clip, ClipAttributes, NormHardSwish }
 
     /// <summary>x [shape] → Conv (weight [wShape], group, pad) → the tail; statistics random so the normalization is not the identity.</summary>
     private static Engine.Graph Chain(int[] xShape, int[] wShape, int group, int pad, Tail tail, bool bias = true, long opset = 13)
@@ -23,7 +23,7 @@ public class ConvFusionTests
         int rank = xShape.Length - 2;
         var h = b.Conv(x, w, cb, Enumerable.Repeat(1, rank).ToArray(), Enumerable.Repeat(pad, 2 * rank).ToArray(), null, group, "conv");
         int c = wShape[0];
-        if (tail is Tail.NormClip or Tail.NormRelu or Tail.Norm)
+        if (tail is Tail.NormClip or Tail.NormRelu or Tail.Norm or Tail.NormHardSwish)
         {
             var scale = b.Initializer("bn.weight", Tensor.RandomUniform(rng, 0.5f, 2f, c));
             var shift = b.Initializer("bn.bias", Tensor.RandomUniform(rng, -1f, 1f, c));
@@ -33,6 +33,7 @@ public class ConvFusionTests
         }
         if (tail is Tail.NormClip or Tail.Clip) h = b.Clip(h, 0f, 1.5f, "act");
         if (tail is Tail.NormRelu or Tail.Relu) h = b.Relu(h, "act");
+        if (tail is Tail.NormHardSwish) h = b.Op1("HardSwish", [h], "act");
         if (tail is Tail.ClipAttributes) h = b.Op1("Clip", [h], "act", ("min", AttributeValue.FromFloat(-0.25f)), ("max", AttributeValue.FromFloat(0.5f)));
         b.Output(h, name: "y");
         return b.Build();
@@ -44,18 +45,21 @@ public class ConvFusionTests
         { [3, 8, 12, 12], [6, 8, 3, 3], 1, 1, Tail.NormRelu },     // implicit GEMM with a remainder image
         { [1, 8, 12, 12], [6, 8, 3, 3], 1, 1, Tail.Norm },         // one image: panels over the cores
         { [4, 16, 12, 12], [16, 1, 3, 3], 16, 1, Tail.NormClip },  // depthwise
+        { [3, 32, 4, 4], [32, 1, 3, 3], 32, 1, Tail.NormClip },    // depthwise on 4×4 planes, packed one per vector (AVX-512)
+        { [5, 8, 2, 2], [8, 1, 3, 3], 8, 1, Tail.NormRelu },       // depthwise on 2×2 planes, packed four per vector (AVX-512)
         { [5, 24, 2, 2], [40, 24, 1, 1], 1, 0, Tail.NormClip },    // pointwise on small planes, batched
         { [6, 8, 5, 5], [7, 8, 3, 3], 1, 1, Tail.Relu },           // small planes, im2col batched
         { [2, 8, 9], [5, 8, 3], 1, 1, Tail.Clip },                 // one spatial axis: im2col + GEMM
         { [2, 8, 6, 6], [6, 4, 3, 3], 2, 1, Tail.NormRelu },       // grouped
         { [1, 4, 1, 1], [3, 4, 1, 1], 1, 0, Tail.Norm },           // one pixel, one image (skinny GEMM)
+        { [2, 6, 7, 7], [9, 6, 3, 3], 1, 1, Tail.NormHardSwish },  // MobileNetV3's activation
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void FusedChain_GivesTheUnfusedBits_OnEveryConvolutionPath(int[] xShape, int[] wShape, int group, int pad, Tail tail)
     {
-        var graph = Chain(xShape, wShape, group, pad, tail);
+        var graph = Chain(xShape, wShape, group, pad, tail, opset: tail == Tail.NormHardSwish ? 14 : 13);
         var x = Tensor.RandomNormal(new Random(3), 0f, 1f, xShape);
         var (fused, fusedProfile) = RunProfiled(graph, x, fuse: true);
         var (plain, _) = RunProfiled(graph, x, fuse: false);
