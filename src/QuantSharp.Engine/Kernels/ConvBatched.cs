@@ -109,11 +109,14 @@ internal static unsafe class ConvBatched
         var (per, chunks) = Plan(g);
         int k = g.ColRows, p = g.OutSize, m = g.M;
         bool outer = chunks >= ConvImplicitGemm.Cores && ConvImplicitGemm.Cores > 1, skinny = Skinny(g), pointwise = g.IsPointwise && !skinny;
+        // 2-D convolutions pack the GEMM's B operand straight from x (no column matrix of tiny row copies).
+        bool direct = !pointwise && !skinny && ConvSmallPlaneBatchPacker.Takes(g);
+        var tapOffsets = direct ? ConvSmallPlaneBatchPacker.TapOffsets(g) : [];
         nint ax = (nint)x, aw = (nint)w, ab = (nint)bias, ay = (nint)y;
         Work.For(outer ? chunks : 1, 1, (c0, c1) =>
         {
             if (!outer) c1 = chunks;
-            using var col = ConvScratch.Rent(ConvScratchRole.Columns, pointwise ? 0 : (long)k * per * p);
+            using var col = ConvScratch.Rent(ConvScratchRole.Columns, pointwise || direct ? 0 : (long)k * per * p);
             using var yb = ConvScratch.Rent(ConvScratchRole.GradientSlice, (long)m * per * p);
             for (int c = c0; c < c1; c++)
             {
@@ -123,6 +126,14 @@ internal static unsafe class ConvBatched
                     // The columns are the images' planes themselves: packed straight from x, no column matrix.
                     var packer = new ConvPointwiseBatchPacker((float*)ax + (long)n0 * g.C * g.InSize, p, g.C);
                     Gemm.SgemmPackedB(m, cols, k, (float*)aw, k, false, ref packer, yb.Pointer, cols, 0f, !outer, 1f, null);
+                }
+                else if (direct)
+                {
+                    fixed (int* offsets = tapOffsets)
+                    {
+                        var packer = new ConvSmallPlaneBatchPacker(g, (float*)ax + (long)n0 * g.C * g.InSize, offsets);
+                        Gemm.SgemmPackedB(m, cols, k, (float*)aw, k, false, ref packer, yb.Pointer, cols, 0f, !outer, 1f, null);
+                    }
                 }
                 else
                 {

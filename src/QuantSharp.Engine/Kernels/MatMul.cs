@@ -100,11 +100,13 @@ public static unsafe class MatMul
     /// <remarks>C is optional and broadcasts unidirectionally to [M, N] (shapes [], [N], [1, N], [M, 1], [M, N], …).
     /// When C is absent or beta = 0 the C term is dropped.</remarks>
     /// <exception cref="ShapeException">A or B not rank 2, inner dimensions differ, or C not broadcastable to [M, N].</exception>
+    /// <param name="destination">Optional [M, N] output (every element overwritten; must not alias an argument).</param>
     public static Tensor<float> Gemm(Tensor<float> a, Tensor<float> b, Tensor<float>? c = null,
-        bool transA = false, bool transB = false, float alpha = 1f, float beta = 1f)
+        bool transA = false, bool transB = false, float alpha = 1f, float beta = 1f, Tensor<float>? destination = null)
     {
         var (m, n, k) = GemmShape(a, b, c, transA, transB);
-        var y = new Tensor<float>(m, n);
+        if (destination is not null) Check.SameShape("Gemm", "destination", [m, n], destination.Dims);
+        var y = destination ?? Tensor<float>.Uninitialized([m, n]);
         bool useC = c is not null && beta != 0f;
         if (useC)
         {
@@ -112,8 +114,13 @@ public static unsafe class MatMul
             var cy = c!.Data;
             var yd = y.Data;
             for (int i = 0; i < m; i++)
-                for (int j = 0; j < n; j++)
-                    yd[i * n + j] = beta * cy[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
+            {
+                var row = yd.AsSpan(i * n, n);
+                if (cn == 1) row.Fill(beta * cy[cm == 1 ? 0 : i]);
+                else if (beta == 1f) cy.AsSpan((cm == 1 ? 0 : i) * cn, n).CopyTo(row); // 1·c is c, bit for bit
+                else
+                    for (int j = 0; j < n; j++) row[j] = beta * cy[(cm == 1 ? 0 : i) * cn + j];
+            }
         }
         fixed (float* pa = a.Data) fixed (float* pb = b.Data) fixed (float* py = y.Data)
             Blas.Sgemm(transA, transB, m, n, k, alpha, pa, a.Dim(1), pb, b.Dim(1), useC ? 1f : 0f, py, n);

@@ -7,7 +7,7 @@ namespace QuantSharp.Engine.Kernels;
 public static unsafe partial class Pool
 {
     /// <summary>Checks a global-pool input (rank ≥ 3: N, C, spatial…) and allocates its [N, C, 1, …] output.</summary>
-    internal static (Tensor<float> Y, int Planes, int Size) GlobalOutput(Tensor<float> x, string op)
+    internal static (Tensor<float> Y, int Planes, int Size) GlobalOutput(Tensor<float> x, string op, Tensor<float>? destination = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         Check.That(x.Rank >= 3, op, "X", "rank >= 3 (N, C, spatial…)", $"shape {Shapes.Format(x.Dims)} (rank {x.Rank})");
@@ -18,14 +18,16 @@ public static unsafe partial class Pool
         int size = 1;
         for (int i = 2; i < x.Rank; i++) size *= x.Dims[i];
         Check.That(size > 0 || x.Dims[0] * x.Dims[1] == 0, op, "X", "non-empty spatial axes", Shapes.Format(x.Dims));
-        return (new Tensor<float>(shape), x.Dims[0] * x.Dims[1], size);
+        if (destination is not null) Check.SameShape(op, "destination", shape, destination.Dims);
+        return (destination ?? new Tensor<float>(shape), x.Dims[0] * x.Dims[1], size);
     }
 
     /// <summary>GlobalAveragePool: <c>y[n,c] = (1/S)·Σ x[n,c,…]</c> over the S spatial elements; output [N, C, 1, …].</summary>
     /// <remarks>Sums with several vector accumulators, so it differs from <see cref="PoolReference.GlobalAveragePool"/> by float rounding only.</remarks>
-    public static Tensor<float> GlobalAveragePool(Tensor<float> x)
+    /// <param name="destination">Optional output [N, C, 1, …] (every element overwritten).</param>
+    public static Tensor<float> GlobalAveragePool(Tensor<float> x, Tensor<float>? destination = null)
     {
-        var (y, planes, size) = GlobalOutput(x, "GlobalAveragePool");
+        var (y, planes, size) = GlobalOutput(x, "GlobalAveragePool", destination);
         Work.For(planes, Math.Max(1, 32768 / Math.Max(size, 1)), (start, end) =>
         {
             fixed (float* px = x.Data, py = y.Data)
@@ -61,9 +63,10 @@ public static unsafe partial class Pool
     }
 
     /// <summary>GlobalMaxPool: <c>y[n,c] = max x[n,c,…]</c> over the spatial elements; output [N, C, 1, …].</summary>
-    public static Tensor<float> GlobalMaxPool(Tensor<float> x)
+    /// <param name="destination">Optional output [N, C, 1, …] (every element overwritten).</param>
+    public static Tensor<float> GlobalMaxPool(Tensor<float> x, Tensor<float>? destination = null)
     {
-        var (y, planes, size) = GlobalOutput(x, "GlobalMaxPool");
+        var (y, planes, size) = GlobalOutput(x, "GlobalMaxPool", destination);
         Work.For(planes, Math.Max(1, 32768 / Math.Max(size, 1)), (start, end) =>
         {
             fixed (float* px = x.Data, py = y.Data)

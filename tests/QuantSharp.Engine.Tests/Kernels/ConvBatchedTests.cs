@@ -177,6 +177,59 @@ public class ConvBatchedTests
         }
     }
 
+    /// <summary>The direct packer of 2-D convolutions over several images writes exactly the panels of the im2col matrix it replaces.</summary>
+    [Theory]
+    [InlineData("quickstart_conv2_small")]
+    [InlineData("odd_7x7_pad1")]
+    [InlineData("asym_pads_stride2")]
+    [InlineData("dilation2")]
+    [InlineData("stride3_kernel2x3")]
+    [InlineData("many_images_per_chunk")]
+    public unsafe void SmallPlanePacker_WritesTheIm2ColPanels(string name)
+    {
+        var c = Cases[name];
+        var g = ConvGeometry.ForConv("test", c.X, c.W, c.P);
+        Assert.True(ConvSmallPlaneBatchPacker.Takes(g));
+        var x = Rand(31, c.X);
+        int k = g.ColRows, cols = g.N * g.OutSize, nr = Gemm.NR;
+        var col = new float[(long)k * cols];
+        var panels = new float[(long)k * ((cols + nr - 1) / nr * nr)];
+        var offsets = ConvSmallPlaneBatchPacker.TapOffsets(g);
+        fixed (float* px = x.Data, pc = col, pp = panels)
+        fixed (int* po = offsets)
+        {
+            for (int b = 0; b < g.N; b++) ConvIm2Col.Im2Col(g, px + (long)b * g.C * g.InSize, pc + (long)b * g.OutSize, 0, g.OD * g.OH, cols);
+            // Two k slices and a column range that starts past 0, as the GEMM driver asks for them.
+            var packer = new ConvSmallPlaneBatchPacker(g, px, po);
+            int half = k / 2;
+            packer.Pack(0, half, 0, cols, pp);
+            packer.Pack(half, k - half, 0, cols, pp + (long)half * ((cols + nr - 1) / nr * nr));
+            for (int kk = 0; kk < k; kk++)
+                for (int j = 0; j < cols; j++)
+                {
+                    bool first = kk < half;
+                    int kc = first ? half : k - half, row = first ? kk : kk - half;
+                    float packed = pp[(first ? 0 : (long)half * ((cols + nr - 1) / nr * nr)) + (long)(j / nr * nr) * kc + row * nr + j % nr];
+                    Assert.Equal(pc[(long)kk * cols + j], packed);
+                }
+        }
+    }
+
+    [Fact]
+    public void SmallPlanes3x3_AnImagesBitsDoNotDependOnTheBatch()
+    {
+        var p = ConvParams.Uniform(2, pad: 1);
+        var x = Rand(41, 10, 24, 4, 4);
+        var w = Rand(42, 32, 24, 3, 3);
+        var b = Rand(43, 32);
+        var whole = Conv.Forward(x, w, b, p);
+        foreach (int n in new[] { 2, 4 })
+        {
+            var part = Conv.Forward(new Tensor<float>(x.Data[..(n * 24 * 16)], n, 24, 4, 4), w, b, p);
+            Assert.Equal(whole.Data[..part.Length], part.Data);
+        }
+    }
+
     [Fact]
     public void Prefer_SmallPlanesBatched_LargePlanesAndGroupsNot()
     {

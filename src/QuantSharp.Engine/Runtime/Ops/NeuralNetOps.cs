@@ -39,12 +39,19 @@ internal static class NeuralNetOps
             }));
         // Gemm 1–6 had an opt-in 'broadcast' attribute for C; unidirectional broadcasting of C is a superset.
         foreach (long since in new long[] { 1, 7 })
-        Add(r, "Gemm", since, n =>
+        AddAllocating(r, "Gemm", since, n =>
         {
             bool ta = n.GetInt("transA", 0) != 0, tb = n.GetInt("transB", 0) != 0;
             float alpha = n.GetFloat("alpha", 1f), beta = n.GetFloat("beta", 1f);
             return (
-                (a, _) => [MatMul.Gemm(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta)],
+                (a, _, alloc) =>
+                {
+                    var x = a.Float(0); var w = a.Float(1);
+                    // The output comes from the session's pool when the shapes are valid; MatMul.Gemm names bad ones.
+                    int m = ta ? x.Dims[^1] : x.Dims[0], cols = tb ? w.Dims[0] : w.Dims[^1];
+                    var y = x.Rank == 2 && w.Rank == 2 ? alloc.Allocate<float>([m, cols]) : null;
+                    return [MatMul.Gemm(x, w, a.OptionalFloat(2), ta, tb, alpha, beta, y)];
+                },
                 (a, y, g, _) =>
                 {
                     var (ga, gb, gc) = MatMul.GemmBackward(a.Float(0), a.Float(1), a.OptionalFloat(2), ta, tb, alpha, beta, Grad(g, y),
@@ -98,11 +105,12 @@ internal static class NeuralNetOps
                 },
                 (a, y, g, _) => [Pool.AveragePoolBackward(Grad(g, y), a.Float(0).Dims, PoolGeometry(n, a.Float(0)), includePad)]);
         });
-        Add(r, "GlobalAveragePool", 1, n => (
-            (a, _) => [Pool.GlobalAveragePool(a.Float(0))],
+        // The pooled output comes from the session's pool: a fresh [32, 1280] array per run cost more than the pooling.
+        AddAllocating(r, "GlobalAveragePool", 1, n => (
+            (a, _, alloc) => [Pool.GlobalAveragePool(a.Float(0), GlobalPoolOutput(a.Float(0), alloc))],
             (a, y, g, _) => [Pool.GlobalAveragePoolBackward(Grad(g, y), a.Float(0).Dims)]));
-        Add(r, "GlobalMaxPool", 1, n => (
-            (a, _) => [Pool.GlobalMaxPool(a.Float(0))],
+        AddAllocating(r, "GlobalMaxPool", 1, n => (
+            (a, _, alloc) => [Pool.GlobalMaxPool(a.Float(0), GlobalPoolOutput(a.Float(0), alloc))],
             (a, y, g, _) => [Pool.GlobalMaxPoolBackward(a.Float(0), Grad(g, y))]));
 
         // Opsets 6–8 (is_test, spatial attributes): the same rule; is_test = 0 trains only when the session runs in training mode.
@@ -172,6 +180,10 @@ internal static class NeuralNetOps
 
     /// <summary>A 1-D per-channel parameter (normalization scale, bias, statistics) has its channels on axis 0.</summary>
     private static int? Vector(Node node, int input, int rank) => input > 0 && rank == 1 ? 0 : null;
+
+    /// <summary>A pooled [N, C, 1, …] output for a global pool of <paramref name="x"/>, or null when x is not [N, C, spatial…] (the kernel names it).</summary>
+    private static Tensor<float>? GlobalPoolOutput(Tensor<float> x, ITensorAllocator alloc) =>
+        x.Rank >= 3 ? alloc.Allocate<float>([x.Dims[0], x.Dims[1], .. Enumerable.Repeat(1, x.Rank - 2)]) : null;
 
     private static (AllocatingForwardRule, GradientRule?) BatchNormalization(Node n)
     {
