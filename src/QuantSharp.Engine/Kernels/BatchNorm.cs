@@ -63,6 +63,19 @@ public static unsafe partial class BatchNorm
         PerChannel(op, "B", bias, c);
         PerChannel(op, "input_mean", mean, c);
         PerChannel(op, "input_var", variance, c);
+        var (a, b) = InferenceCoefficients(scale, bias, mean, variance, epsilon);
+        ArgumentNullException.ThrowIfNull(y);
+        Check.SameShape(op, "Y", x.Dims, y.Dims);
+        Affine(x, y, a, b, n, c, s);
+    }
+
+    /// <summary>
+    /// The inference coefficients <c>a = scale/sqrt(var + ε)</c>, <c>b = bias − a·mean</c> per channel (shapes checked by
+    /// the caller): the one place they are computed, so a convolution's fused epilogue normalizes with the same bits.
+    /// </summary>
+    internal static (float[] A, float[] B) InferenceCoefficients(Tensor<float> scale, Tensor<float> bias, Tensor<float> mean, Tensor<float> variance, float epsilon)
+    {
+        int c = scale.Length;
         var a = new float[c];
         var b = new float[c];
         for (int ch = 0; ch < c; ch++)
@@ -70,9 +83,7 @@ public static unsafe partial class BatchNorm
             a[ch] = scale.Data[ch] / MathF.Sqrt(variance.Data[ch] + epsilon);
             b[ch] = bias.Data[ch] - a[ch] * mean.Data[ch];
         }
-        ArgumentNullException.ThrowIfNull(y);
-        Check.SameShape(op, "Y", x.Dims, y.Dims);
-        Affine(x, y, a, b, n, c, s);
+        return (a, b);
     }
 
     /// <summary>y = a[c]·x + b[c] on every plane, parallel over planes.</summary>

@@ -36,13 +36,7 @@ public sealed unsafe class ConvEpilogue
     {
         foreach (var (arg, t) in new[] { ("scale", scale), ("B", bias), ("input_mean", mean), ("input_var", variance) })
             Check.That(t.Rank == 1 && t.Length == channels, "BatchNormalization", arg, $"shape [{channels}] (one value per channel)", Shapes.Format(t.Dims));
-        var a = new float[channels];
-        var b = new float[channels];
-        for (int ch = 0; ch < channels; ch++)
-        {
-            a[ch] = scale.Data[ch] / MathF.Sqrt(variance.Data[ch] + epsilon);
-            b[ch] = bias.Data[ch] - a[ch] * mean.Data[ch];
-        }
+        var (a, b) = BatchNorm.InferenceCoefficients(scale, bias, mean, variance, epsilon);
         return new ConvEpilogue(a, b, false, false, 0, 0);
     }
 
