@@ -1,4 +1,5 @@
 using QuantSharp.Engine.Kernels;
+using QuantSharp.Engine.Runtime.Quantizers;
 
 namespace QuantSharp.Engine.Runtime;
 
@@ -7,12 +8,14 @@ namespace QuantSharp.Engine.Runtime;
 /// run executes as one convolution whose kernels apply the rest to each output plane while it is in cache
 /// (<see cref="ConvEpilogue"/>): two passes over memory fewer, the same bits. Found when the session is compiled; a
 /// run uses it only when no one can see the values inside the chain (not training, not kept for backward, not captured
-/// or observed — they are never graph outputs, and each is read by the next link only).
+/// or observed — they are never graph outputs, and each is read by the next link only). Quantizer nodes between the links
+/// (a sim's) are looked through while they pass their input on untouched (<see cref="OpKernel.PassesThrough"/>).
 /// </summary>
 internal sealed class ConvFusion
 {
-    private ConvFusion(int conv, int norm, int activation, long activationOpset, int[] inner, int final)
+    private ConvFusion(int conv, int norm, int activation, long activationOpset, int[] transparent, int[] inner, int final)
     {
+        Transparent = transparent;
         ActivationOpset = activationOpset;
         Conv = conv;
         Norm = norm;
@@ -33,6 +36,9 @@ internal sealed class ConvFusion
     /// <summary>Opset of the activation node (Clip takes its bounds as attributes before 11, as inputs from 11 on).</summary>
     public long ActivationOpset { get; }
 
+    /// <summary>Quantizer nodes between the links, which the chain may look through only while they pass their input on untouched.</summary>
+    public int[] Transparent { get; }
+
     /// <summary>Slots of the values the fused run never computes.</summary>
     public int[] Inner { get; }
 
@@ -40,19 +46,28 @@ internal sealed class ConvFusion
     public int Final { get; }
 
     /// <summary>Kernel index of the chain's last node.</summary>
-    public int Last => Activation >= 0 ? Activation : Norm;
+    public int Last => Math.Max(Activation, Math.Max(Norm, Transparent.DefaultIfEmpty(-1).Max()));
 
     /// <summary>The kernels the fused convolution stands for, after it.</summary>
-    public IEnumerable<int> Absorbed => new[] { Norm, Activation }.Where(k => k >= 0);
+    public IEnumerable<int> Absorbed => new[] { Norm, Activation }.Where(k => k >= 0).Concat(Transparent);
 
     /// <summary>The chains of a compiled graph, indexed by the kernel index of their convolution (null elsewhere).</summary>
+    /// <remarks>
+    /// The statistics of the normalization and the bounds of a Clip are read when the convolution runs, so they must be
+    /// computed by then: initializers, graph inputs, or values of nodes before the convolution (a sim's parameter
+    /// quantizers).
+    /// </remarks>
     public static ConvFusion?[] Find(IReadOnlyList<Node> nodes, int[][] inputSlots, int[][] outputSlots, ISet<int> graphOutputs,
-        ISet<int> constants, Func<Node, long> opsetOf)
+        Func<Node, long> opsetOf)
     {
         var readers = new Dictionary<int, List<int>>();
+        var producer = new Dictionary<int, int>();
         for (int i = 0; i < nodes.Count; i++)
+        {
             foreach (int s in inputSlots[i].Where(s => s >= 0).Distinct())
                 (readers.TryGetValue(s, out var l) ? l : readers[s] = []).Add(i);
+            foreach (int s in outputSlots[i].Where(s => s >= 0)) producer[s] = i;
+        }
         // The one node reading slot s, when s is an intermediate value nobody else sees.
         int OnlyReader(int s) => !graphOutputs.Contains(s) && readers.TryGetValue(s, out var l) && l.Count == 1 ? l[0] : -1;
         bool Plain(Node n) => n.Domain is "" or "ai.onnx" && n.Attributes.Values.All(a => a.Kind is not (AttributeKind.Graph or AttributeKind.Graphs));
@@ -64,38 +79,66 @@ internal sealed class ConvFusion
             var conv = nodes[i];
             if (conv.OpType != "Conv" || !Plain(conv) || !SingleOutput(i)) continue;
             int value = outputSlots[i][0], norm = -1, act = -1;
+            var ready = new Before(producer, i);
             var inner = new List<int>();
-            int next = OnlyReader(value);
-            if (next >= 0 && IsNorm(nodes[next], inputSlots[next], value, constants, opsetOf(nodes[next])) && Plain(nodes[next]) && SingleOutput(next))
+            var transparent = new List<int>();
+            // The next link after `value`, looking through quantizer nodes (a sim's disabled output quantizers); the
+            // quantizers passed are kept only when a link follows them.
+            (int Node, int Value, List<int> Skipped, List<int> SkippedValues) Next(int v)
             {
-                norm = next;
-                inner.Add(value);
-                value = outputSlots[next][0];
-                next = OnlyReader(value);
+                var skipped = new List<int>();
+                var values = new List<int>();
+                int n = OnlyReader(v);
+                while (n >= 0 && QuantizerNode.Is(nodes[n]) && inputSlots[n].Length == 1 && SingleOutput(n))
+                {
+                    skipped.Add(n);
+                    values.Add(v);
+                    v = outputSlots[n][0];
+                    n = OnlyReader(v);
+                }
+                return (n, v, skipped, values);
             }
-            if (next >= 0 && IsActivation(nodes[next], inputSlots[next], value, constants) && Plain(nodes[next]) && SingleOutput(next))
+            var next = Next(value);
+            if (next.Node >= 0 && IsNorm(nodes[next.Node], inputSlots[next.Node], next.Value, ready, opsetOf(nodes[next.Node])) && Plain(nodes[next.Node]) && SingleOutput(next.Node))
             {
-                act = next;
-                inner.Add(value);
-                value = outputSlots[next][0];
+                norm = next.Node;
+                transparent.AddRange(next.Skipped);
+                inner.AddRange([value, .. next.SkippedValues.Skip(1), next.Value]);
+                value = outputSlots[norm][0];
+                next = Next(value);
             }
-            if (norm >= 0 || act >= 0) found[i] = new ConvFusion(i, norm, act, act >= 0 ? opsetOf(nodes[act]) : 0, [.. inner], value);
+            if (next.Node >= 0 && IsActivation(nodes[next.Node], inputSlots[next.Node], next.Value, ready) && Plain(nodes[next.Node]) && SingleOutput(next.Node))
+            {
+                act = next.Node;
+                transparent.AddRange(next.Skipped);
+                inner.AddRange([value, .. next.SkippedValues.Skip(1), next.Value]);
+                value = outputSlots[act][0];
+            }
+            if (norm >= 0 || act >= 0)
+                found[i] = new ConvFusion(i, norm, act, act >= 0 ? opsetOf(nodes[act]) : 0, [.. transparent], [.. inner.Distinct()], value);
         }
         return found;
     }
 
-    /// <summary>An inference BatchNormalization per channel of <paramref name="input"/> with constant statistics.</summary>
-    private static bool IsNorm(Node n, int[] ins, int input, ISet<int> constants, long opset) =>
+    /// <summary>Slots whose values exist before node <paramref name="Index"/> runs: no producer, or an earlier one.</summary>
+    private readonly record struct Before(Dictionary<int, int> Producer, int Index)
+    {
+        public bool Contains(int slot) => !Producer.TryGetValue(slot, out int p) || p < Index;
+    }
+
+    /// <summary>An inference BatchNormalization per channel of <paramref name="input"/> whose statistics exist before the convolution.</summary>
+    private static bool IsNorm(Node n, int[] ins, int input, Before ready, long opset) =>
         n.OpType == "BatchNormalization" && opset >= 6 && n.GetInt("training_mode", 0) == 0 && n.GetInt("spatial", 1) != 0
-        && ins.Length == 5 && ins[0] == input && ins.Skip(1).All(constants.Contains);
+        && ins.Length == 5 && ins[0] == input && ins.Skip(1).All(ready.Contains);
 
-    /// <summary>Relu, HardSwish, or Clip whose bounds are attributes or constants, of <paramref name="input"/>.</summary>
-    private static bool IsActivation(Node n, int[] ins, int input, ISet<int> constants) =>
+    /// <summary>Relu, HardSwish, or Clip whose bounds are attributes or exist before the convolution, of <paramref name="input"/>.</summary>
+    private static bool IsActivation(Node n, int[] ins, int input, Before ready) =>
         ins.Length >= 1 && ins[0] == input && (n.OpType is "Relu" or "HardSwish" && ins.Length == 1
-            || n.OpType == "Clip" && ins.Skip(1).All(s => s < 0 || constants.Contains(s)));
+            || n.OpType == "Clip" && ins.Skip(1).All(s => s < 0 || ready.Contains(s)));
 
-    /// <summary>Whether a run may take the fused path: none of the inner values is captured or observed.</summary>
-    public bool Usable(ISet<int> captured, ISet<int> observed) => !Inner.Any(s => captured.Contains(s) || observed.Contains(s));
+    /// <summary>Whether a run may take the fused path: none of the inner values is captured or observed, and every quantizer looked through passes its input on.</summary>
+    public bool Usable(ISet<int> captured, ISet<int> observed, OpKernel[] kernels) =>
+        !Inner.Any(s => captured.Contains(s) || observed.Contains(s)) && Transparent.All(k => kernels[k].PassesThrough);
 
     /// <summary>
     /// The fused convolution: inputs as the Conv kernel receives them, <paramref name="values"/> the run's values (the

@@ -38,6 +38,12 @@ public abstract class OpKernel
     public virtual bool HasParameters => false;
 
     /// <summary>
+    /// True while the kernel's one output is its one input itself (a disabled quantizer), so a session may look through it
+    /// (see <see cref="Quantizers.IEdgeQuantizer.PassesThrough"/>). Read at every run.
+    /// </summary>
+    public virtual bool PassesThrough => false;
+
+    /// <summary>
     /// Gradient rule: given the forward inputs and outputs and d(loss)/d(output) per output (null where no gradient
     /// flows), returns d(loss)/d(input) per input (null where none: integer inputs, shapes, omitted inputs).
     /// <paramref name="training"/> is the flag the forward pass ran with.

@@ -160,9 +160,7 @@ public sealed class Session
         foreach (var (name, s) in _slotOf) _slotNames[s] = name;
         _outputSlotsOfGraph = _graph.Outputs.Select(o => _slotOf[o.Name]).ToArray();
 
-        // Initializers a feed cannot replace are constants: a chain's statistics and bounds must be.
-        var constants = _graph.Initializers.Keys.Where(k => !_graph.IsInput(k)).Select(k => _slotOf[k]).ToHashSet();
-        _fusions = ConvFusion.Find(nodes, _inputSlots, _outputSlots, _outputSlotsOfGraph.ToHashSet(), constants, OpsetOf);
+        _fusions = ConvFusion.Find(nodes, _inputSlots, _outputSlots, _outputSlotsOfGraph.ToHashSet(), OpsetOf);
 
         _lastUse = Enumerable.Repeat(-1, _slotNames.Length).ToArray();
         for (int i = 0; i < nodes.Count; i++)
@@ -239,7 +237,7 @@ public sealed class Session
             if (pooled is not null && !options.KeepForBackward)
                 foreach (int s in _lastReadHere[i])
                     if (!leaving.Contains(s) && values[s] is { } dying) pooled.Dying(dying);
-            var fusion = fuse && _fusions[i] is { } f && f.Usable(keep, observed) ? f : null;
+            var fusion = fuse && _fusions[i] is { } f && f.Usable(keep, observed, _kernels) ? f : null;
             Tensor[] outs;
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             try { outs = fusion is null ? _kernels[i].Forward(args, options.Training, allocator) : [fusion.Run(_graph.Nodes, _inputSlots, args, values, allocator)]; }

@@ -183,6 +183,9 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     private (int, bool, bool, bool, EncodingDataType, QuantRounding) Settings => (BitWidth, Symmetric, StrictSymmetric, UnsignedSymmetric, DataType, Rounding);
 
     /// <inheritdoc />
+    public bool PassesThrough => !Enabled;
+
+    /// <inheritdoc />
     public Tensor<float> Forward(Tensor<float> x, bool training, ITensorAllocator allocator)
     {
         if (!Enabled) return x;

@@ -130,6 +130,49 @@ public class ConvFusionTests
         Assert.Contains(trainingProfile.Entries, e => e.OpType == "BatchNormalization");
     }
 
+    /// <summary>An edge quantizer that is off (passes its input on) or rounds to multiples of 0.25.</summary>
+    private sealed class SwitchQuantizer(bool on) : QuantSharp.Engine.Runtime.Quantizers.IEdgeQuantizer
+    {
+        public bool On { get; set; } = on;
+        public bool PassesThrough => !On;
+        public Tensor<float> Forward(Tensor<float> x, bool training, ITensorAllocator allocator)
+        {
+            if (!On) return x;
+            var y = allocator.Allocate<float>(x.Dims);
+            for (int i = 0; i < x.Length; i++) y.Data[i] = MathF.Round(x.Data[i] * 4f) / 4f;
+            return y;
+        }
+        public Tensor<float> Backward(Tensor<float> x, Tensor<float> gradOutput) => gradOutput;
+    }
+
+    /// <summary>
+    /// A sim's graph has a quantizer on every edge: the chain looks through those that are off (as AIMET's supergroups
+    /// leave the convolution's and the normalization's outputs), with the same bits, and runs unfused once one is on.
+    /// </summary>
+    [Fact]
+    public void DisabledQuantizersInsideTheChain_AreLookedThrough_EnabledOnesStopTheFusion()
+    {
+        var graph = Chain([2, 6, 5, 5], [8, 6, 3, 3], 1, 1, Tail.NormClip);
+        var quantizers = new Dictionary<string, SwitchQuantizer>();
+        foreach (var value in new[] { "conv_out", "bn_out" })
+        {
+            QuantSharp.Engine.Runtime.Quantizers.QuantizerNode.Insert(graph, value, value + "_q");
+            quantizers[value + "_q"] = new SwitchQuantizer(on: false);
+        }
+        var registry = QuantSharp.Engine.Runtime.Quantizers.QuantizerNode.Registry(n => quantizers.GetValueOrDefault(n));
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.RandomNormal(new Random(9), 0f, 1f, 2, 6, 5, 5) };
+        string output = graph.Outputs[0].Name;
+        var fused = new Session(graph, registry) { Profile = new NodeProfile() };
+        var plain = new Session(graph, registry) { FuseConvolutions = false };
+        Assert.True(plain.Run(feeds).Output(output).Data.SequenceEqual(fused.Run(feeds).Output(output).Data));
+        Assert.DoesNotContain(fused.Profile.Entries, e => e.OpType is "BatchNormalization" or "Clip");
+
+        quantizers["bn_out_q"].On = true; // now the normalization's output is rounded: nothing may skip it
+        fused.Profile = new NodeProfile();
+        Assert.True(plain.Run(feeds).Output(output).Data.SequenceEqual(fused.Run(feeds).Output(output).Data));
+        Assert.Contains(fused.Profile.Entries, e => e.OpType == "BatchNormalization");
+    }
+
     [Fact]
     public void ClipWithMinAboveMax_FailsNamingTheConvolution()
     {

@@ -26,4 +26,10 @@ public interface IEdgeQuantizer
     /// a session's backward reaches it even when no weight lies upstream (e.g. a quantizer on the graph input).
     /// </summary>
     bool HasParameters => false;
+
+    /// <summary>
+    /// True while <see cref="Forward"/> returns its input itself, untouched (a disabled quantizer): a session may then run
+    /// the edge as if it were not there (e.g. fuse the convolution before it with what follows). Read at every run.
+    /// </summary>
+    bool PassesThrough => false;
 }
