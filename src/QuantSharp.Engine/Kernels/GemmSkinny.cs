@@ -46,7 +46,8 @@ internal static unsafe class GemmSkinny
                 }
                 new Span<float>(bt + (long)n * k, (rows - n) * k).Clear();
                 nint ab = (nint)bt, aa = (nint)a, ac = (nint)c;
-                int grain = (int)Math.Max(1, 16384 / k);
+                // Rows per block: a block streams at least 256K weights (1 MB); smaller blocks cost more to start than they run.
+                int grain = (int)Math.Max(1, 262144 / k);
                 Action<int, int> body = (r0, r1) =>
                 {
                     float* sums = stackalloc float[4];
