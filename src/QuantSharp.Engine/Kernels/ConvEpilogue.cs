@@ -16,9 +16,12 @@ public sealed unsafe class ConvEpilogue
     private readonly bool _relu, _clip, _hardSwish;
     private readonly float _lo, _hi;
 
-    private ConvEpilogue(float[]? scale, float[]? shift, bool relu, bool clip, float lo, float hi, bool hardSwish = false)
+    private readonly QuantParams? _quantize;
+
+    private ConvEpilogue(float[]? scale, float[]? shift, bool relu, bool clip, float lo, float hi, bool hardSwish = false, QuantParams? quantize = null)
     {
         _hardSwish = hardSwish;
+        _quantize = quantize;
         _scale = scale;
         _shift = shift;
         _relu = relu;
@@ -42,6 +45,19 @@ public sealed unsafe class ConvEpilogue
 
     /// <summary>This epilogue followed by Relu.</summary>
     public ConvEpilogue ThenRelu() => new(_scale, _shift, true, false, 0, 0);
+
+    /// <summary>
+    /// This epilogue followed by per-tensor fake quantization with <paramref name="p"/> (a sim's output quantizer), computed by
+    /// the kernel <see cref="QuantizeKernels.FakeQuantize(Tensor{float}, QuantParams, Tensor{float}, Tensor{bool}?)"/> runs,
+    /// whose vector and scalar paths agree bit for bit.
+    /// </summary>
+    /// <exception cref="ArgumentException">Parameters per channel, or stochastic rounding.</exception>
+    public ConvEpilogue ThenFakeQuantize(QuantParams p)
+    {
+        if (p.Scale.Length != 1 || p.Axis is not null || p.Rounding == QuantRounding.Stochastic)
+            throw new ArgumentException("ConvEpilogue: only per-tensor, round-to-nearest fake quantization is applied elementwise", nameof(p));
+        return new(_scale, _shift, _relu, _clip, _lo, _hi, _hardSwish, p);
+    }
 
     /// <summary>This epilogue followed by HardSwish.</summary>
     public ConvEpilogue ThenHardSwish() => new(_scale, _shift, false, false, 0, 0, hardSwish: true);
@@ -72,6 +88,9 @@ public sealed unsafe class ConvEpilogue
         if (_relu) ElementwiseDriver.UnaryBlock(new ReluOperator(), start, start, length, ElementwiseDriver.BestWidth);
         else if (_clip) ElementwiseDriver.UnaryBlock(new ClipOperator(_lo, _hi), start, start, length, ElementwiseDriver.BestWidth);
         else if (_hardSwish) ElementwiseDriver.UnaryBlock(new HardSwishOperator(), start, start, length, ElementwiseDriver.BestWidth);
+        if (_quantize is { } q)
+            QuantizeRuns.FakeQuantize(QuantizeRuns.Best, start, start, null, checked((int)length), new UniformParams(q.Scale[0], q.ZeroPoint[0]),
+                q.QMin, q.QMax, false, q.Seed, 0);
     }
 
     /// <summary>Applies the epilogue to images [<paramref name="first"/>, first + count) of an output [N, M, P] on this thread.</summary>

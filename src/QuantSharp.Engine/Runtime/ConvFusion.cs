@@ -13,8 +13,11 @@ namespace QuantSharp.Engine.Runtime;
 /// </summary>
 internal sealed class ConvFusion
 {
-    private ConvFusion(int conv, int norm, int activation, long activationOpset, int[] transparent, int[] inner, int final)
+    private ConvFusion(int conv, int norm, int activation, long activationOpset, int[] transparent, int[] inner, int final,
+        int tail = -1, ConvFusion? withoutTail = null)
     {
+        Tail = tail;
+        WithoutTail = withoutTail;
         Transparent = transparent;
         ActivationOpset = activationOpset;
         Conv = conv;
@@ -39,6 +42,16 @@ internal sealed class ConvFusion
     /// <summary>Quantizer nodes between the links, which the chain may look through only while they pass their input on untouched.</summary>
     public int[] Transparent { get; }
 
+    /// <summary>
+    /// Kernel index of the quantizer node on the chain's last value (a sim's output quantizer), or −1: fused when it passes
+    /// its input on or fake-quantizes per tensor (<see cref="OpKernel.ElementwiseFakeQuantize"/>); otherwise
+    /// <see cref="WithoutTail"/> runs.
+    /// </summary>
+    public int Tail { get; }
+
+    /// <summary>The chain without <see cref="Tail"/> (null when the convolution alone would remain).</summary>
+    public ConvFusion? WithoutTail { get; }
+
     /// <summary>Slots of the values the fused run never computes.</summary>
     public int[] Inner { get; }
 
@@ -46,10 +59,10 @@ internal sealed class ConvFusion
     public int Final { get; }
 
     /// <summary>Kernel index of the chain's last node.</summary>
-    public int Last => Math.Max(Activation, Math.Max(Norm, Transparent.DefaultIfEmpty(-1).Max()));
+    public int Last => Math.Max(Tail, Math.Max(Activation, Math.Max(Norm, Transparent.DefaultIfEmpty(-1).Max())));
 
     /// <summary>The kernels the fused convolution stands for, after it.</summary>
-    public IEnumerable<int> Absorbed => new[] { Norm, Activation }.Where(k => k >= 0).Concat(Transparent);
+    public IEnumerable<int> Absorbed => new[] { Norm, Activation, Tail }.Where(k => k >= 0).Concat(Transparent);
 
     /// <summary>The chains of a compiled graph, indexed by the kernel index of their convolution (null elsewhere).</summary>
     /// <remarks>
@@ -114,8 +127,12 @@ internal sealed class ConvFusion
                 inner.AddRange([value, .. next.SkippedValues.Skip(1), next.Value]);
                 value = outputSlots[act][0];
             }
-            if (norm >= 0 || act >= 0)
-                found[i] = new ConvFusion(i, norm, act, act >= 0 ? opsetOf(nodes[act]) : 0, [.. transparent], [.. inner.Distinct()], value);
+            long actOpset = act >= 0 ? opsetOf(nodes[act]) : 0;
+            var chain = norm >= 0 || act >= 0 ? new ConvFusion(i, norm, act, actOpset, [.. transparent], [.. inner.Distinct()], value) : null;
+            int tail = OnlyReader(value);
+            if (tail >= 0 && QuantizerNode.Is(nodes[tail]) && inputSlots[tail].Length == 1 && SingleOutput(tail))
+                chain = new ConvFusion(i, norm, act, actOpset, [.. transparent], [.. inner.Append(value).Distinct()], outputSlots[tail][0], tail, chain);
+            found[i] = chain;
         }
         return found;
     }
@@ -136,15 +153,22 @@ internal sealed class ConvFusion
         ins.Length >= 1 && ins[0] == input && (n.OpType is "Relu" or "HardSwish" && ins.Length == 1
             || n.OpType == "Clip" && ins.Skip(1).All(s => s < 0 || ready.Contains(s)));
 
-    /// <summary>Whether a run may take the fused path: none of the inner values is captured or observed, and every quantizer looked through passes its input on.</summary>
-    public bool Usable(ISet<int> captured, ISet<int> observed, OpKernel[] kernels) =>
-        !Inner.Any(s => captured.Contains(s) || observed.Contains(s)) && Transparent.All(k => kernels[k].PassesThrough);
+    /// <summary>
+    /// The chain a run takes, or null: none of its inner values is captured or observed, every quantizer looked through
+    /// passes its input on, and its tail quantizer (if any) passes on or fake-quantizes elementwise — else the chain without it.
+    /// </summary>
+    public ConvFusion? Choose(ISet<int> captured, ISet<int> observed, OpKernel[] kernels)
+    {
+        bool usable = !Inner.Any(s => captured.Contains(s) || observed.Contains(s)) && Transparent.All(k => kernels[k].PassesThrough)
+            && (Tail < 0 || kernels[Tail].PassesThrough || kernels[Tail].ElementwiseFakeQuantize is not null);
+        return usable ? this : WithoutTail?.Choose(captured, observed, kernels);
+    }
 
     /// <summary>
     /// The fused convolution: inputs as the Conv kernel receives them, <paramref name="values"/> the run's values (the
     /// statistics and bounds are read there, at run time, so in-place updates are seen), the output from <paramref name="allocator"/>.
     /// </summary>
-    public Tensor<float> Run(IReadOnlyList<Node> nodes, int[][] inputSlots, Tensor?[] args, Tensor?[] values, ITensorAllocator allocator)
+    public Tensor<float> Run(IReadOnlyList<Node> nodes, int[][] inputSlots, OpKernel[] kernels, Tensor?[] args, Tensor?[] values, ITensorAllocator allocator)
     {
         var convNode = nodes[Conv];
         var x = args[0] as Tensor<float> ?? throw new GraphException($"node {convNode.Label}: input 0 expected element type Float32, got {args[0]?.DataType}");
@@ -171,6 +195,7 @@ internal sealed class ConvFusion
                 epilogue = epilogue.ThenClip(Bound(values, s, 1, act, float.NegativeInfinity), Bound(values, s, 2, act, float.PositiveInfinity));
             }
         }
+        if (Tail >= 0 && !kernels[Tail].PassesThrough && kernels[Tail].ElementwiseFakeQuantize is { } quantize) epilogue = epilogue.ThenFakeQuantize(quantize);
         var y = allocator.Allocate<float>(geo.OutputShape);
         return Kernels.Conv.Forward(x, w, b, p, y, epilogue);
     }

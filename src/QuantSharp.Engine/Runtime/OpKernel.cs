@@ -44,6 +44,12 @@ public abstract class OpKernel
     public virtual bool PassesThrough => false;
 
     /// <summary>
+    /// The per-tensor fake quantization the kernel applies elementwise on an inference run, when that is all it does (see
+    /// <see cref="Quantizers.IEdgeQuantizer.ElementwiseFakeQuantize"/>); null otherwise. Read at every run.
+    /// </summary>
+    public virtual Kernels.QuantParams? ElementwiseFakeQuantize => null;
+
+    /// <summary>
     /// Gradient rule: given the forward inputs and outputs and d(loss)/d(output) per output (null where no gradient
     /// flows), returns d(loss)/d(input) per input (null where none: integer inputs, shapes, omitted inputs).
     /// <paramref name="training"/> is the flag the forward pass ran with.

@@ -237,10 +237,10 @@ public sealed class Session
             if (pooled is not null && !options.KeepForBackward)
                 foreach (int s in _lastReadHere[i])
                     if (!leaving.Contains(s) && values[s] is { } dying) pooled.Dying(dying);
-            var fusion = fuse && _fusions[i] is { } f && f.Usable(keep, observed, _kernels) ? f : null;
+            var fusion = fuse ? _fusions[i]?.Choose(keep, observed, _kernels) : null;
             Tensor[] outs;
             long started = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            try { outs = fusion is null ? _kernels[i].Forward(args, options.Training, allocator) : [fusion.Run(_graph.Nodes, _inputSlots, args, values, allocator)]; }
+            try { outs = fusion is null ? _kernels[i].Forward(args, options.Training, allocator) : [fusion.Run(_graph.Nodes, _inputSlots, _kernels, args, values, allocator)]; }
             catch (ShapeException e) { throw new GraphException($"node {_kernels[i].Node.Label}: {e.Message}"); }
             Profile?.Record(_kernels[i].Node, "forward", System.Diagnostics.Stopwatch.GetTimestamp() - started);
             var outSlots = fusion is null ? _outputSlots[i] : [fusion.Final];

@@ -186,6 +186,12 @@ public sealed partial class SimQuantizer : IEdgeQuantizer
     public bool PassesThrough => !Enabled;
 
     /// <inheritdoc />
+    public QuantParams? ElementwiseFakeQuantize =>
+        Enabled && Analyzer is null && !_reuseOutput && !LearnsRange && Rounding != QuantRounding.Stochastic
+        && _encoding is { } e && e.DataType != EncodingDataType.Float && !e.IsPerBlock && e.BitWidth <= 16 && e.Axis is null
+            ? Params(e) : null;
+
+    /// <inheritdoc />
     public Tensor<float> Forward(Tensor<float> x, bool training, ITensorAllocator allocator)
     {
         if (!Enabled) return x;

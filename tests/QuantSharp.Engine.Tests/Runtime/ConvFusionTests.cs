@@ -145,6 +145,50 @@ public class ConvFusionTests
         public Tensor<float> Backward(Tensor<float> x, Tensor<float> gradOutput) => gradOutput;
     }
 
+    /// <summary>Per-tensor 8-bit fake quantization through the engine's kernel, declared elementwise (as a sim's output quantizer).</summary>
+    private sealed class Int8Quantizer(bool elementwise) : QuantSharp.Engine.Runtime.Quantizers.IEdgeQuantizer
+    {
+        public readonly QuantParams Params = new([0.05f], [-3], -128, 127);
+        public QuantParams? ElementwiseFakeQuantize => elementwise ? Params : null;
+        public Tensor<float> Forward(Tensor<float> x, bool training, ITensorAllocator allocator)
+        {
+            var y = allocator.Allocate<float>(x.Dims);
+            QuantizeKernels.FakeQuantize(x, Params, y);
+            return y;
+        }
+        public Tensor<float> Backward(Tensor<float> x, Tensor<float> gradOutput) => gradOutput;
+    }
+
+    /// <summary>
+    /// The quantizer on a chain's last value fake-quantizes in the epilogue when it declares itself elementwise, with the
+    /// unfused bits; one that does not stays a node of its own.
+    /// </summary>
+    [Theory]
+    [InlineData(Tail.NormClip)]
+    [InlineData(Tail.Norm)]
+    [InlineData(Tail.Relu)]
+    public void AnElementwiseOutputQuantizer_IsFusedAsTheLastStep(Tail tail)
+    {
+        foreach (bool elementwise in new[] { true, false })
+        {
+            var graph = Chain([3, 6, 7, 7], [8, 6, 3, 3], 1, 1, tail);
+            string last = graph.Nodes[^1].Outputs[0];
+            // The chain's last value feeds the quantizer, whose output is read by a Neg (the graph output).
+            graph.Outputs.Clear();
+            var neg = new Node("Neg", [last], ["out"], "neg");
+            graph.Nodes.Add(neg);
+            graph.Outputs.Add(new ValueInfo("out", DataType.Float32, (IEnumerable<Dim>?)null));
+            QuantSharp.Engine.Runtime.Quantizers.QuantizerNode.Insert(graph, last, "out_q");
+            var q = new Int8Quantizer(elementwise);
+            var registry = QuantSharp.Engine.Runtime.Quantizers.QuantizerNode.Registry(n => n == "out_q" ? q : null);
+            var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.RandomNormal(new Random(10), 0f, 1f, 3, 6, 7, 7) };
+            var fused = new Session(graph, registry) { Profile = new NodeProfile() };
+            var plain = new Session(graph, registry) { FuseConvolutions = false };
+            Assert.True(plain.Run(feeds).Output("out").Data.SequenceEqual(fused.Run(feeds).Output("out").Data), $"{tail}, elementwise {elementwise}");
+            Assert.Equal(!elementwise, fused.Profile.Entries.Any(e => e.OpType == "QuantizeDequantize"));
+        }
+    }
+
     /// <summary>
     /// A sim's graph has a quantizer on every edge: the chain looks through those that are off (as AIMET's supergroups
     /// leave the convolution's and the normalization's outputs), with the same bits, and runs unfused once one is on.

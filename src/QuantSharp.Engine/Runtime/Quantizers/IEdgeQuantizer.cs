@@ -32,4 +32,11 @@ public interface IEdgeQuantizer
     /// the edge as if it were not there (e.g. fuse the convolution before it with what follows). Read at every run.
     /// </summary>
     bool PassesThrough => false;
+
+    /// <summary>
+    /// The per-tensor fake quantization <see cref="Forward"/> applies to every element alike on an inference run (round to
+    /// nearest even, no learned range, nothing collected), or null when it does anything else: a session may then apply
+    /// it to a convolution's output in the convolution's epilogue. Read at every run.
+    /// </summary>
+    Kernels.QuantParams? ElementwiseFakeQuantize => null;
 }

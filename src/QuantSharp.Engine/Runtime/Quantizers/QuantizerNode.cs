@@ -112,6 +112,8 @@ public static class QuantizerNode
 
         public override bool PassesThrough => quantizer.PassesThrough;
 
+        public override Kernels.QuantParams? ElementwiseFakeQuantize => quantizer.ElementwiseFakeQuantize;
+
         public override Tensor?[] Backward(Tensor?[] inputs, Tensor[] outputs, Tensor?[] outputGradients, bool training) =>
             [outputGradients[0] is Tensor<float> g ? quantizer.Backward(Input<float>(inputs, 0, "x"), g) : null];
     }
