@@ -20,10 +20,12 @@ public static unsafe class MatMul
     /// [2,1,M,K]·[3,K,N] → [2,3,M,N].
     /// </remarks>
     /// <exception cref="ShapeException">Rank 0 operands, inner dimensions that differ, or batch dimensions that do not broadcast.</exception>
-    public static Tensor<float> Forward(Tensor<float> a, Tensor<float> b)
+    /// <param name="destination">Optional output of the product's shape (every element overwritten; must not alias an argument).</param>
+    public static Tensor<float> Forward(Tensor<float> a, Tensor<float> b, Tensor<float>? destination = null)
     {
         var p = MatMulPlan.Create(a.Dims, b.Dims);
-        var y = new Tensor<float>(p.OutShape);
+        if (destination is not null) Check.SameShape("MatMul", "destination", p.OutShape, destination.Dims);
+        var y = destination ?? new Tensor<float>(p.OutShape);
         fixed (float* pa = a.Data) fixed (float* pb = b.Data) fixed (float* py = y.Data)
         {
             if (p.BBatchSize == 1 && p.ABatchSize == p.BatchCount)
