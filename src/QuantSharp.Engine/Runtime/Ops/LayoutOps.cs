@@ -22,10 +22,17 @@ internal static class LayoutOps
             bool allowZero = n.GetInt("allowzero", 0) != 0;
             return ((a, _) => [Generic(a.Any(0), new ReshapeFunc(a.Longs(1), allowZero))], (a, y, g, _) => [Grad(g, y).Reshape(a.Any(0).Shape), null]);
         });
-        Add(r, "Transpose", 1, n =>
+        AddAllocating(r, "Transpose", 1, n =>
         {
             var perm = Ints(n, "perm");
-            return ((a, _) => [Generic(a.Any(0), new TransposeFunc(perm))],
+            return ((a, _, alloc) =>
+                {
+                    // Float outputs come from the session's pool (ConvNeXt's NCHW↔NHWC transposes: fresh arrays cost more than the copy).
+                    if (a.Any(0) is not Tensor<float> x) return [Generic(a.Any(0), new TransposeFunc(perm))];
+                    var y = alloc.Allocate<float>(TensorOps.TransposeShape(x.Dims, perm));
+                    TensorOps.TransposeInto(x, y, perm);
+                    return [y];
+                },
                 (a, y, g, _) => [TensorOps.Transpose(Grad(g, y), TensorOps.InversePermutation(perm ?? Enumerable.Range(0, a.Any(0).Rank).Reverse().ToArray()))]);
         });
         // Squeeze/Unsqueeze: axes attribute before opset 13, input from 13 on.
