@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Engine.Kernels;
 
@@ -50,23 +49,9 @@ internal readonly unsafe struct ConvPointwiseBatchPacker : IGemmBPacker
             for (int kk = 0; kk < kc; kk++, d += nr)
             {
                 long channel = (long)(k0 + kk) * _p;
-                for (int s = 0; s < pieces; s++) Copy(_x + source[s] + channel, d + at[s], len[s]);
+                for (int s = 0; s < pieces; s++) DepthwiseConv.CopyRow(_x + source[s] + channel, d + at[s], len[s]);
                 for (int j = w; j < nr; j++) d[j] = 0f;
             }
         }
-    }
-
-    /// <summary>Copies a short run of floats (a plane piece of a few pixels), vectorized without a call per run.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Copy(float* src, float* dst, int n)
-    {
-        int i = 0;
-        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
-        if (i + 4 <= n)
-        {
-            Vector128.Store(Vector128.Load(src + i), dst + i);
-            i += 4;
-        }
-        for (; i < n; i++) dst[i] = src[i];
     }
 }

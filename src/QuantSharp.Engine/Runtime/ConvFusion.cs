@@ -159,8 +159,10 @@ internal sealed class ConvFusion
     /// </summary>
     public ConvFusion? Choose(ISet<int> captured, ISet<int> observed, OpKernel[] kernels)
     {
-        bool usable = !Inner.Any(s => captured.Contains(s) || observed.Contains(s)) && Transparent.All(k => kernels[k].PassesThrough)
-            && (Tail < 0 || kernels[Tail].PassesThrough || kernels[Tail].ElementwiseFakeQuantize is not null);
+        // Asked once per convolution per run: plain loops, no closures.
+        bool usable = Tail < 0 || kernels[Tail].PassesThrough || kernels[Tail].ElementwiseFakeQuantize is not null;
+        foreach (int s in Inner) usable &= !captured.Contains(s) && !observed.Contains(s);
+        foreach (int k in Transparent) usable &= kernels[k].PassesThrough;
         return usable ? this : WithoutTail?.Choose(captured, observed, kernels);
     }
 
